@@ -1,0 +1,53 @@
+# recfast: `make demo` trains on MovieLens 100K and shows results; `make test` runs every test.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SHARED ?= $(abspath $(CURDIR)/../shared/data)
+# Offline machines: serve fastai's datasets from ../shared/data instead of downloading them.
+ifneq ($(wildcard $(SHARED)/ml-100k/u.data),)
+export FASTAI_HOME := $(CURDIR)/.fastai_home
+endif
+export PYTHONPATH := $(CURDIR)
+export MPLBACKEND := Agg
+EPOCHS ?= 5
+
+.PHONY: install data demo test test-nbs test-py check-export docs bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+data:
+ifdef FASTAI_HOME
+	mkdir -p $(FASTAI_HOME)/data
+	for d in $(SHARED)/*/; do ln -sfn "$${d%/}" "$(FASTAI_HOME)/data/$$(basename $$d)"; done
+endif
+
+demo: install data
+	$(VENV)/bin/recfast train --data ml-100k --arch dot --epochs $(EPOCHS) --bs 64 --lr 5e-3 --out out
+
+check-export: install
+	$(VENV)/bin/nbdev-export
+	@git diff --quiet -- recfast || { git --no-pager diff --stat -- recfast; echo "recfast/ is out of sync with nbs/: run nbdev-export and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- recfast)" || { git status --porcelain -- recfast; echo "nbdev-export created files that are not committed"; exit 1; }
+
+test-nbs: install data
+	$(VENV)/bin/nbdev-test --n-workers 2
+
+test-py: install data
+	$(PY) -m pytest -q tests
+
+test: check-export test-nbs test-py
+
+docs: install
+	$(PY) tools/build_docs.py
+
+bench: install data
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf _docs _proc out .fastai_home
