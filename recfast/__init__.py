@@ -1,1 +1,9 @@
+"""fastai extension for recommender systems and attention models: every classic neural recommender as a fastai one-liner, faster than fastai itself
+
+Modules:
+
+- `recfast.interpret`: What a ratings model learned: item biases, a PCA map of the item factors, nearest neighbours and top-N recommendations, all in original ids.
+- `recfast.learner`: `dot_learner` and `mlp_learner`: fastai `Learner`s with the fastbook's defaults, plus predictions and top-N recommendations in original ids.
+- `recfast.models.collab`: The fastbook's dot product with biases, and fastai's embedding MLP, taking one `(bs, 2)` tensor of (user, item) indices."""
+
 __version__ = "0.0.1"

@@ -1,4 +1,4 @@
-"""One import for everything, like `from fastai.collab import *`.
+"""One import for everything, like `from fastai.collab import *`: fastai's training stack and every recfast module.
 
 Docs: https://recfast.github.io/recfast/all.html.md"""
 
@@ -7,6 +7,15 @@ Docs: https://recfast.github.io/recfast/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #ee18131f
-from .core import *
-from .datasets import *
+# %% ../nbs/99_all.ipynb #9961107c
+from fastai.basics import *
+from fastai.tabular.all import *
+from fastai.collab import *
+from recfast.core import *
+from recfast.datasets import *
+from recfast.data.ratings import *
+from recfast.models.collab import *
+from recfast.learner import *
+from recfast.interpret import *
+# `import *` of this module re-exports everything above, as fastai's `all` modules do (nbdev adds an `__all__`)
+del __all__
