@@ -37,41 +37,51 @@ pop = np.nanmean(np.concatenate([mrr(s, t, e, per_user=True).numpy() for s,t,e i
 proto = 'ML-100K ua.base/ua.test, all ratings positive, 128 factors, bs 1024, 10 epochs'
 talk = {'pointwise':0.06, 'bpr':0.08, 'adaptive_hinge':0.11}
 sched = {'pointwise':(1e-2, False), 'bpr':(1e-2, False), 'adaptive_hinge':(3e-3, True)}
-res,t_fastai = {},None
+res = {}
 for loss in ('pointwise','bpr','adaptive_hinge'):
     set_seed(0)
     learn = implicit_learner(dls, loss=loss, n_factors=128, seed=0)
     lr,oc = sched[loss]
-    res[loss],t = fit(learn, 10, lr, oc)
-    if loss=='bpr': t_fastai = t
+    res[loss],_ = fit(learn, 10, lr, oc)
     row(f'test MRR, {loss} (talk {talk[loss]})', f"{proto}, {'fit_one_cycle' if oc else 'fit'} lr {lr}", res[loss], pop)
 assert res['pointwise']<res['bpr']<res['adaptive_hinge'], res
 
 # plain PyTorch loop, same model, loss, sampling and evaluation
-set_seed(0)
-model = BilinearNet.from_dls(dls, 128)
-opt = torch.optim.AdamW(model.parameters(), lr=1e-2, betas=(0.9,0.99), eps=1e-5, weight_decay=0)
-u_all,i_all = dls.train.dataset.ts
-start = time.perf_counter()
-for epoch in range(10):
-    model.train()
-    perm = torch.randperm(len(u_all))
-    for s in range(0, len(perm), 1024):
-        idx = perm[s:s+1024]
-        u,i = u_all[idx],i_all[idx]
-        items = torch.cat([i[:,None], torch.randint(1, dls.n_items, (len(i), 1))], 1)
-        pred = model(u, items)
-        loss = bpr_loss(pred[:,0], pred[:,1:]).mean()
-        opt.zero_grad(); loss.backward(); opt.step()
-    model.eval()
-    with torch.no_grad():
-        vu,vi = dls.valid.dataset.ts
-        vitems = torch.cat([vi[:,None], torch.randint(1, dls.n_items, (len(vi), 1))], 1)
-        vloss = bpr_loss(*(lambda p: (p[:,0], p[:,1:]))(model(vu, vitems))).mean()
-        plain_mrr = np.nanmean(np.concatenate([mrr(s, t, e, per_user=True).numpy() for s,t,e in dls.eval_batches(model)]))
-t_plain = (time.perf_counter()-start)/10
+def plain_fit():
+    set_seed(0)
+    model = BilinearNet.from_dls(dls, 128)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, betas=(0.9,0.99), eps=1e-5, weight_decay=0, foreach=True)
+    u_all,i_all = dls.train.dataset.ts
+    vu,vi = dls.valid.dataset.ts
+    start = time.perf_counter()
+    for epoch in range(10):
+        model.train()
+        perm = torch.randperm(len(u_all))
+        for s in range(0, len(perm), 1024):
+            idx = perm[s:s+1024]
+            u,i = u_all[idx],i_all[idx]
+            pred = model(u, torch.cat([i[:,None], torch.randint(1, dls.n_items, (len(i), 1))], 1))
+            loss = bpr_loss(pred[:,0], pred[:,1:]).mean()
+            opt.zero_grad(); loss.backward(); opt.step()
+        model.eval()
+        with torch.no_grad():
+            for s in range(0, len(vu), 1024):
+                pred = model(vu[s:s+1024], torch.cat([vi[s:s+1024,None], torch.randint(1, dls.n_items, (len(vi[s:s+1024]), 1))], 1))
+                bpr_loss(pred[:,0], pred[:,1:]).mean()
+            res = np.nanmean(np.concatenate([mrr(s, t, e, per_user=True).numpy() for s,t,e in dls.eval_batches(model)]))
+    return res,(time.perf_counter()-start)/10
+
+def fastai_fit():
+    set_seed(0)
+    return fit(implicit_learner(dls, loss='bpr', n_factors=128, seed=0), 10, 1e-2, False)
+
+t_fastai,t_plain = [],[]
+for rep in range(2):  # alternate, keep the best of two: the machine is shared
+    t_fastai.append(fastai_fit()[1])
+    plain_mrr,t = plain_fit(); t_plain.append(t)
+t_fastai,t_plain = min(t_fastai),min(t_plain)
 row('test MRR, bpr, plain PyTorch loop', f'{proto}, AdamW lr 1e-2', plain_mrr, pop)
-row('epoch time (s), bpr: recfast Learner vs plain PyTorch', 'same model/loss/sampling; train + valid loss + MRR per epoch', t_fastai, t_plain, '{:.2f}')
+row('epoch time (s), bpr: recfast Learner vs plain PyTorch', 'same model/loss/sampling; train + valid loss + MRR per epoch; best of 2 alternating runs', t_fastai, t_plain, '{:.2f}')
 
 # ---- ranking-metric speed
 g = torch.Generator().manual_seed(0)
