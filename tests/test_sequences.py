@@ -78,3 +78,9 @@ def test_time_split_and_windows():
     tx,ty = dls.train.dataset.ts
     assert sorted(tuple(map(str, ids(r))) for r in ty) == sorted([('14','15','16'), ('11','12','13'), ('#na#','#na#','11')])
     assert (ty != 0).sum().item() == 6 + 1     # 7-1 and 2-1 training targets
+
+def test_no_valid_users_gives_no_metric():
+    dls = SequenceDataLoaders.from_df(synthetic_sequences(5, 20, seed=0), max_len=5, time_name='time', valid_pct=0., bs=8)
+    learn = sequence_learner(dls, arch='pool', seed=0)
+    with learn.no_bar(), learn.no_logging(): learn.fit(1)
+    assert len(dls.valid.dataset) == 0
