@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #9961107c
+# %% ../nbs/99_all.ipynb #1ac5a4c1
 from fastai.basics import *
 from fastai.tabular.all import *
 from fastai.collab import *
@@ -15,7 +15,13 @@ from recfast.core import *
 from recfast.datasets import *
 from recfast.data.ratings import *
 from recfast.models.collab import *
-from recfast.learner import *
+from recfast.learner.collab import *
 from recfast.interpret import *
+from recfast.data.interactions import *
+from recfast.data.sequences import *
+from recfast.models.implicit import *
+from recfast.models.sequence import *
+from recfast.metrics.ranking import *
+from recfast.learner.implicit import *
 # `import *` of this module re-exports everything above, as fastai's `all` modules do (nbdev adds an `__all__`)
 del __all__

@@ -1,0 +1,86 @@
+"Sequences: synthetic sanity check, ML-100K pooling vs popularity, causality, bad input, export."
+import os, tempfile
+os.environ.setdefault('FASTAI_HOME', '/tmp/fh')
+import pytest
+from fastai.basics import *
+from fastai.callback.progress import *
+from fastai.callback.schedule import *
+from recfast.core import *
+from recfast.datasets import movielens_100k
+from recfast.data.sequences import *
+from recfast.models.sequence import *
+from recfast.learner.implicit import *
+for _n in [n for n in globals() if n.startswith('test')]: del globals()[_n]  # star-imported fastcore helpers pytest would collect
+
+def _fit(dls, arch, n, lr, **kw):
+    set_seed(0)
+    learn = sequence_learner(dls, arch=arch, seed=0, **kw)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(n, lr)
+    return learn
+
+@pytest.fixture(scope='module')
+def syn():
+    torch.set_num_threads(1)
+    return SequenceDataLoaders.from_df(synthetic_sequences(10, 1000, seed=0), 'user', 'item', 'time', max_len=10, seed=0, bs=32)
+
+def test_synthetic_lstm_beats_pooling(syn):
+    lstm = _fit(syn, 'lstm', 10, 2e-2)
+    pool = _fit(syn, 'pool', 3, 2e-2)
+    got,base = lstm.recorder.values[-1][-1],pool.recorder.values[-1][-1]
+    assert got > 0.77 and base < 0.3, (got, base)
+    assert lstm.recommend(list(range(21, 30)), n=1) == [30]
+    with tempfile.TemporaryDirectory() as d:
+        lstm.export(Path(d)/'s.pkl'); l2 = load_learner(Path(d)/'s.pkl')
+    assert l2.recommend(5, n=5) == lstm.recommend(5, n=5)
+
+def test_ml100k_pool_beats_popularity():
+    dls = SequenceDataLoaders.from_df(movielens_100k(titles=False), 'user', 'movie', 'timestamp', max_len=200, seed=0,
+                                      bs=32, exclude_preceding=True)
+    pool = _fit(dls, 'pool', 10, 1e-2, loss='adaptive_hinge').recorder.values[-1][-1]
+    pop = _fit(dls, 'popularity', 1, 1e-2, loss='adaptive_hinge').recorder.values[-1][-1]
+    assert pool > pop, (pool, pop)
+
+@pytest.mark.parametrize('cls', [PoolNet, LSTMNet, CNNNet, PopularityNet])
+def test_prefix_only(cls):
+    "Changing a later item never moves an earlier position's scores"
+    set_seed(1)
+    m = cls(30, n_factors=8).eval()
+    x = torch.randint(1, 30, (4, 12)); x[:, :3] = 0
+    items = torch.randint(1, 30, (4, 12, 5))
+    for t in (5, 11):
+        x2 = x.clone(); x2[:, t] = (x[:, t] % 29) + 1
+        torch.testing.assert_close(m(x2, items)[:, :t], m(x, items)[:, :t])
+
+def test_bad_input(syn):
+    m = PoolNet(syn.n_items)
+    with pytest.raises(ValueError, match='Empty history'): syn.recommend(m, [])
+    with pytest.raises(KeyError, match='Unknown item id 5000'): syn.recommend(m, [3, 5000])
+    with pytest.raises(KeyError, match='Unknown user id -3'): syn.recommend(m, -3)
+    with pytest.raises(ValueError, match='larger than the catalogue'): syn.recommend(m, [3], n=500)
+    with pytest.raises(IndexError, match='item index -1 is out of range'): m(tensor([[0, -1]]))
+    with pytest.raises(IndexError, match='out of range'): m(tensor([[0, syn.n_items]]))
+    long = list(range(1, 60))
+    assert syn.encode_history(long).shape == (1, 10)
+    assert syn.encode_history(long)[0, -1].item() == syn.encode_history([59])[0, -1].item()
+    df = synthetic_sequences(5, 10, seed=0)
+    with pytest.raises(ValueError, match="`time_name`='ts'"): SequenceDataLoaders.from_df(df, time_name='ts')
+    with pytest.raises(ValueError, match="Unknown split"): SequenceDataLoaders.from_df(df, split='x')
+    with pytest.raises(ValueError, match='smaller than `seq_len`'): synthetic_sequences(10, 5, n_items=3)
+    with pytest.raises(ValueError, match="Unknown arch 'gru'"): sequence_learner(syn, arch='gru')
+
+def test_time_split_and_windows():
+    df = pd.DataFrame({'u':[1]*7+[2]*2, 'i':[10,11,12,13,14,15,16, 11,10], 't':[7,1,2,3,4,5,6, 0,1]})
+    dls = SequenceDataLoaders.from_df(df, 'u', 'i', 't', max_len=3, split='time', bs=4)
+    vx,vy = dls.valid.dataset.ts
+    ids = lambda t: [dls.classes['i'][j] for j in t.tolist()]
+    assert ids(vy[:, -1]) == [10, 10]          # each user's most recent item is held out
+    assert ids(vx[0]) == [14, 15, 16]
+    tx,ty = dls.train.dataset.ts
+    assert sorted(tuple(map(str, ids(r))) for r in ty) == sorted([('14','15','16'), ('11','12','13'), ('#na#','#na#','11')])
+    assert (ty != 0).sum().item() == 6 + 1     # 7-1 and 2-1 training targets
+
+def test_no_valid_users_gives_no_metric():
+    dls = SequenceDataLoaders.from_df(synthetic_sequences(5, 20, seed=0), max_len=5, time_name='time', valid_pct=0., bs=8)
+    learn = sequence_learner(dls, arch='pool', seed=0)
+    with learn.no_bar(), learn.no_logging(): learn.fit(1)
+    assert len(dls.valid.dataset) == 0
