@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #1ac5a4c1
+# %% ../nbs/99_all.ipynb #3f00180c
 from fastai.basics import *
 from fastai.tabular.all import *
 from fastai.collab import *
@@ -24,4 +24,4 @@ from recfast.models.sequence import *
 from recfast.metrics.ranking import *
 from recfast.learner.implicit import *
 # `import *` of this module re-exports everything above, as fastai's `all` modules do (nbdev adds an `__all__`)
-del __all__
+globals().pop("__all__", None)

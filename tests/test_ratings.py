@@ -104,8 +104,8 @@ def test_rating_outside_y_range():
 
 def test_unknown_ids(dls):
     learn = dot_learner(dls)
-    with pytest.raises(KeyError, match="unknown title value"): learn.predict_ratings(pd.DataFrame({'user':[1], 'title':['Star Wars']}))
-    with pytest.raises(KeyError, match="unknown user"): learn.recommend(99_999)
+    with pytest.raises(KeyError, match="Unknown title id 'Star Wars' .*did you mean 'Star Wars \\(1977\\)'"): learn.predict_ratings(pd.DataFrame({'user':[1], 'title':['Star Wars']}))
+    with pytest.raises(KeyError, match="Unknown user id 99999"): learn.recommend(99_999)
     with pytest.raises(ValueError, match="Column 'title' is not in the DataFrame"): learn.predict_ratings(pd.DataFrame({'user':[1], 'movie':[1]}))
     out = learn.predict_ratings(pd.DataFrame({'user':[1, 99_999], 'title':['Star Wars (1977)']*2}), fill=3.0)
     assert out[1] == 3.0 and out[0] != 3.0
