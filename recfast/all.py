@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #3f00180c
+# %% ../nbs/99_all.ipynb #7ecf381e
 from fastai.basics import *
 from fastai.tabular.all import *
 from fastai.collab import *
@@ -23,5 +23,9 @@ from recfast.models.implicit import *
 from recfast.models.sequence import *
 from recfast.metrics.ranking import *
 from recfast.learner.implicit import *
+from recfast.data.sparse import *
+from recfast.models.autoencoder import *
+from recfast.callback.refeed import *
+from recfast.learner.autoencoder import *
 # `import *` of this module re-exports everything above, as fastai's `all` modules do (nbdev adds an `__all__`)
 globals().pop("__all__", None)
