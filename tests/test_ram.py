@@ -127,3 +127,23 @@ def test_bad_input(digits):
 
 def test_registered(digits):
     assert 'ram' in known_archs()
+
+def test_datablock_from_png_folders(digits, tmp_path):
+    "The `untar_data(URLs.MNIST)` layout (training/, testing/, one folder per digit) through `GlimpseBlock`"
+    from PIL import Image
+    from fastai.data.block import DataBlock, CategoryBlock
+    from fastai.data.transforms import get_image_files, GrandparentSplitter, parent_label
+    x,y = digits
+    for i in range(160):
+        d = tmp_path/('training' if i<128 else 'testing')/str(y[i].item())
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((x[i,0]*255).round().byte().numpy()).save(d/f'{i}.png')
+    xf,yf = mnist_digits(tmp_path, split='testing')
+    assert xf.shape == (32,1,28,28)
+    dblock = DataBlock(blocks=(GlimpseBlock(60), CategoryBlock), get_items=get_image_files,
+                       splitter=GrandparentSplitter('training', 'testing'), get_y=parent_label)
+    dls = dblock.dataloaders(tmp_path, bs=32)
+    learn = ram_learner(dls, glimpse_size=12, depth=3)
+    assert learn.model.img_size == 60
+    with learn.no_bar(): learn.fit(1, 1e-3)
+    assert np.isfinite(learn.recorder.values[-1][1])
