@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #7ecf381e
+# %% ../nbs/99_all.ipynb #1bf2a3b6
 from fastai.basics import *
 from fastai.tabular.all import *
 from fastai.collab import *
@@ -16,7 +16,7 @@ from recfast.datasets import *
 from recfast.data.ratings import *
 from recfast.models.collab import *
 from recfast.learner.collab import *
-from recfast.interpret import *
+from recfast.interpret.collab import *
 from recfast.data.interactions import *
 from recfast.data.sequences import *
 from recfast.models.implicit import *
@@ -27,5 +27,10 @@ from recfast.data.sparse import *
 from recfast.models.autoencoder import *
 from recfast.callback.refeed import *
 from recfast.learner.autoencoder import *
+from recfast.data.mnist import *
+from recfast.models.ram import *
+from recfast.callback.reinforce import *
+from recfast.learner.ram import *
+from recfast.interpret.glimpses import *
 # `import *` of this module re-exports everything above, as fastai's `all` modules do (nbdev adds an `__all__`)
 globals().pop("__all__", None)
