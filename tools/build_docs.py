@@ -46,7 +46,15 @@ def prepare(nb):
             if d.get('echo')=='false' or 'hide' in d: c.metadata['tags'] = ['remove_input']
             if 'hide' in d or d.get('include')=='false': continue
             c.outputs = [o for o in c.get('outputs', []) if not (o.get('output_type')=='stream' and o.get('name')=='stderr')]
-            for o in c.outputs: o.pop('metadata', None) if o.get('output_type')=='stream' else None
+            for o in c.outputs:
+                if o.get('output_type')=='stream': o.pop('metadata', None)
+                html_out = o.get('data', {}).get('text/html')
+                if html_out:  # fastprogress ships a <style> block and empty progress bars with each table
+                    h = ''.join(html_out) if isinstance(html_out, list) else html_out
+                    h = re.sub(r'<style>.*?</style>', '', h, flags=re.S)
+                    h = re.sub(r'<div>\s*<progress[^>]*>.*?</div>', '', h, flags=re.S)
+                    o['data']['text/html'] = h.strip()
+            c.outputs = [o for o in c.outputs if not (o.get('data', {}).keys()=={'text/html'} and not o['data']['text/html'])]
         cells.append(c)
     nb.cells = cells
     nb.metadata = {'kernelspec': {'name':'python3','display_name':'python3','language':'python'},
