@@ -52,10 +52,16 @@ class TensorDL(DataLoader):
         g = torch.Generator().manual_seed(self.rng.randint(0, 2**32-1))
         return torch.randperm(self.n, generator=g).to(dev)
 
+    def create_batches(self, samps): # sample indices (a tensor), e.g. one rank's shard of `get_idxs()`
+        "Batches of `samps`, each gathered from the columns at once (fastai's `DistributedDL` calls this on its shard)"
+        if not isinstance(samps, Tensor): samps = torch.as_tensor(list(samps), dtype=torch.long)
+        bs = self.bs
+        n = len(samps)//bs*bs if self.drop_last else len(samps)
+        for i in range(0, n, bs): yield self.dataset[samps[i:i+bs]]
+
     def __iter__(self):
         self.randomize(); self.before_iter()
-        idxs,bs = self.get_idxs(),self.bs
-        for i in range(len(self)): yield self.after_batch(self.dataset[idxs[i*bs:(i+1)*bs]])
+        for b in self.create_batches(self.get_idxs()): yield self.after_batch(b)
         self.after_iter()
 
 # %% ../nbs/00_core.ipynb #5d077c09
