@@ -7,6 +7,7 @@ Modules:
 - `recfast.distributed`: Every recfast learner trains with fastai's `learn.distrib_ctx()` on PyTorch DDP (through Hugging Face `accelerate`): the `TensorDL` batches are sharded across ranks without leaving torch.
 - `recfast.interpret`: What a ratings model learned: item biases, a PCA map of the item factors, nearest neighbours and top-N recommendations, all in original ids.
 - `recfast.learner.collab`: `dot_learner` and `mlp_learner`: fastai `Learner`s with the fastbook's defaults, plus predictions and top-N recommendations in original ids.
-- `recfast.models.collab`: The fastbook's dot product with biases, and fastai's embedding MLP, taking one `(bs, 2)` tensor of (user, item) indices."""
+- `recfast.models.collab`: The fastbook's dot product with biases, and fastai's embedding MLP, taking one `(bs, 2)` tensor of (user, item) indices.
+- `recfast.scale`: Synthetic power-law ratings at any size, sparse embedding gradients, and top-N recommendations for every user streamed to disk."""
 
 __version__ = "0.0.1"
