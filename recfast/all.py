@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #1bf2a3b6
+# %% ../nbs/99_all.ipynb #feeb66be
 from fastai.basics import *
 from fastai.tabular.all import *
 from fastai.collab import *
@@ -32,5 +32,7 @@ from recfast.models.ram import *
 from recfast.callback.reinforce import *
 from recfast.learner.ram import *
 from recfast.interpret.glimpses import *
+from recfast.scale import *
+from recfast.distributed import *
 # `import *` of this module re-exports everything above, as fastai's `all` modules do (nbdev adds an `__all__`)
 globals().pop("__all__", None)

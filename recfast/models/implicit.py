@@ -96,12 +96,13 @@ class NegativeSampling(Callback):
                  seed:int=None): # seed of this callback's own generator (the global one if `None`)
         store_attr('n_items,n_neg,seed')
         self.gen = None
-    def before_fit(self):
-        if self.seed is not None: self.gen = None
+    def before_fit(self): self.gen = None
     def before_batch(self):
         targ = self.yb[0]
-        if self.seed is not None and (self.gen is None or self.gen.device!=targ.device):
-            self.gen = torch.Generator(device=targ.device).manual_seed(self.seed)
+        if (self.seed is not None or num_distrib()>1) and (self.gen is None or self.gen.device!=targ.device):
+            seed = self.seed if self.seed is not None else int(torch.randint(2**62, ()))
+            # under DDP each rank draws its own negatives: same `seed`, shifted by the rank
+            self.gen = torch.Generator(device=targ.device).manual_seed(seed+rank_distrib())
         negs = torch.randint(1, self.n_items, (*targ.shape, self.n_neg), device=targ.device, generator=self.gen)
         self.learn.xb = (*self.xb, torch.cat([targ[...,None], negs], -1))
     def __getstate__(self): return {**self.__dict__, 'gen':None}
