@@ -13,7 +13,7 @@ from ..core import *
 from ..core import _py
 
 # %% auto #0
-__all__ = ['check_cols', 'RecDataLoaders', 'InteractionsDataLoaders']
+__all__ = ['check_cols', 'InteractionsDataLoaders']
 
 # %% ../../nbs/02_data.interactions.ipynb #4e172b2b
 def check_cols(df:pd.DataFrame, names:dict):
@@ -22,43 +22,6 @@ def check_cols(df:pd.DataFrame, names:dict):
         if c not in df.columns: raise ValueError(f"`{arg}`={c!r} is not a column of the DataFrame: columns are {list(df.columns)}")
         na = df[c].isna().to_numpy()
         if na.any(): raise ValueError(f"Column {c!r} has missing ids, e.g. row {_py(df.index[na.argmax()])!r}: drop or fill them first")
-
-# %% ../../nbs/02_data.interactions.ipynb #76e6bd00
-class RecDataLoaders(DataLoaders):
-    "`DataLoaders` that carry what recommending needs (vocabularies, seen items) through `new_empty`"
-    _meta = ()
-    def __init__(self, *loaders, path='.', device=None, **meta):
-        super().__init__(*loaders, path=path, device=device)
-        for k in self._meta: setattr(self, k, meta.get(k))
-
-    def new_empty(self):
-        "Empty loaders (for `Learner.export`) that keep the vocabularies and seen items"
-        loaders = [dl.new(dl.dataset.new_empty()) for dl in self.loaders]
-        return type(self)(*loaders, path=self.path, device=self.device, **{k:getattr(self,k) for k in self._meta})
-
-    @classmethod
-    def from_csv(cls, csv:str|Path, # a CSV file with a header row
-                 **kwargs): # passed to `from_df`
-        "Build the loaders from a CSV file, like `from_df`"
-        return cls.from_df(pd.read_csv(csv), **kwargs)
-
-    @property
-    def n_items(self): return len(self.classes[self.item_name])
-
-    def _check_n(self, n, name='n'):
-        n_cat = self.n_items-1
-        if not isinstance(n, (int,np.integer)) or n<1: raise ValueError(f"`{name}` must be a positive int, got {n!r}")
-        if n>n_cat: raise ValueError(f"`{name}`={n} is larger than the catalogue ({n_cat} items)")
-
-    def _top_ids(self, scores, exclude, n):
-        "Original item ids of the `n` best-scored items per row, skipping `exclude` (and the padding item)"
-        scores = scores.float().clone()
-        scores[exclude] = -float('inf')
-        scores[:,0] = -float('inf')
-        val,idx = scores.topk(n, dim=1)
-        items = np.array(list(self.classes[self.item_name]), dtype=object)
-        ok = torch.isfinite(val).cpu().numpy()
-        return [list(items[i[k]]) for i,k in zip(idx.cpu().numpy(), ok)]
 
 # %% ../../nbs/02_data.interactions.ipynb #b6de0427
 def _seen_csr(u, i, shape):

@@ -120,8 +120,9 @@ def _codes(vocab:CategoryMap, values)->np.ndarray:
     return pd.Index(vocab.items[1:]).get_indexer(pd.Index(values)) + 1
 
 # %% ../../nbs/04_data.sparse.ipynb #ea3a23b4
-class SparseVectorDataLoaders(DataLoaders):
+class SparseVectorDataLoaders(RecDataLoaders):
     "`DataLoaders` of rating vectors, one per user (`by='user'`) or per item (`by='item'`), kept sparse until batched"
+    _meta = ('by','classes','user_name','item_name','rating_name','rating_range')
     def __init__(self, *loaders, path='.', device=None,
                  by:str='user', # which side is a sample: `'user'` or `'item'`
                  classes:dict=None, # vocabularies: `{user_name: CategoryMap, item_name: CategoryMap}`
@@ -179,17 +180,6 @@ class SparseVectorDataLoaders(DataLoaders):
         dl_val = TensorDL(SparseVectors(trn, val, rows=torch.where(val_len>0)[0]), bs=ifnone(val_bs, bs), **kwargs)
         return cls(dl_trn, dl_val, path=path, device=device, by=by, classes=classes, user_name=user_name,
                    item_name=item_name, rating_name=rating_name, rating_range=(float(r[ti].min()),float(r[ti].max())))
-
-    @classmethod
-    @delegates(from_df)
-    def from_csv(cls, csv, **kwargs):
-        "Create from the ratings in `csv`"
-        return cls.from_df(pd.read_csv(csv), **kwargs)
-
-    def new_empty(self):
-        "Loaders with no samples that keep the vocabularies and the training matrix (for `Learner.export`)"
-        return type(self)(*[dl.new(dl.dataset.new_empty()) for dl in self.loaders], path=self.path, device=self.device,
-                          **{k:getattr(self,k) for k in ('by','classes','user_name','item_name','rating_name','rating_range')})
 
     def __repr__(self):
         nu,ni = len(self.classes[self.user_name])-1,len(self.classes[self.item_name])-1
