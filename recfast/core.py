@@ -8,12 +8,13 @@ Docs: https://recfast.github.io/recfast/core.html.md"""
 from __future__ import annotations
 import numbers, random, difflib, bisect, itertools
 import fastai.callback.schedule as _schedule
+from fastai.callback.schedule import ParamScheduler
 from fastai.basics import *
 from fastai.callback.core import event
 
 # %% auto #0
-__all__ = ['Tensors', 'TensorDL', 'encode_ids', 'RecDataLoaders', 'FastOptimWrapper', 'FastAdam', 'TensorLoss', 'FastMSELossFlat',
-           'combine_scheds', 'register_learner', 'known_archs', 'recfast_learner']
+__all__ = ['Tensors', 'TensorDL', 'encode_ids', 'RecDataLoaders', 'FastOptimWrapper', 'FastAdam', 'TensorLoss', 'MSETensorLoss',
+           'FastMSELossFlat', 'combine_scheds', 'last_hypers', 'register_learner', 'known_archs', 'recfast_learner']
 
 # %% ../nbs/00_core.ipynb #4e0eef89
 class Tensors:
@@ -38,6 +39,12 @@ class TensorDL(DataLoader):
         if not isinstance(dataset, Tensors): dataset = Tensors(*dataset)
         if device is not None: dataset = dataset.to(device)
         super().__init__(dataset, bs=bs, shuffle=shuffle, drop_last=drop_last, device=device, **kwargs)
+
+    @property
+    def n_inp(self):
+        "How many columns are inputs: all but the last, fastai's default (read by `Learner` on every batch)"
+        n = len(self.dataset.ts)
+        return 1 if n==1 else n-1
 
     def to(self, device):
         "Move the columns to `device` once, so batches are gathered there"
@@ -166,18 +173,18 @@ def _call_one(self:Learner, event_name):
 # %% ../nbs/00_core.ipynb #8ffa656c
 class FastOptimWrapper(OptimWrapper):
     "`OptimWrapper` that reads and writes the PyTorch param groups directly"
+    def _group_hypers(self, pg):
+        fm,h = self.fwd_map,{}
+        for k,v in pg.items():
+            if k=='params': continue
+            if isinstance(v, tuple):
+                for i,v_ in enumerate(v): h[fm.get(f'{k}__{i}', f'{k}__{i}')] = v_
+            else: h[fm.get(k,k)] = v
+        return h
+
     @property
-    def hypers(self):
-        fm,res = self.fwd_map,[]
-        for pg in self.opt.param_groups:
-            h = {}
-            for k,v in pg.items():
-                if k=='params': continue
-                if isinstance(v, tuple):
-                    for i,v_ in enumerate(v): h[fm.get(f'{k}__{i}', f'{k}__{i}')] = v_
-                else: h[fm.get(k,k)] = v
-            res.append(h)
-        return res
+    def hypers(self): return [self._group_hypers(pg) for pg in self.opt.param_groups]
+    def last_hypers(self): return self._group_hypers(self.opt.param_groups[-1])
 
     def set_hyper(self, k, v):
         pgs = self.opt.param_groups
@@ -186,6 +193,10 @@ class FastOptimWrapper(OptimWrapper):
         else: return super().set_hyper(k, v)
         name = self.bwd_map[k]
         for pg,v_ in zip(pgs, vs): set_item_pg(pg, name, v_)
+
+    # `OptimWrapper` forwards these through `GetAttr` on every batch
+    def step(self, closure=None): return self.opt.step(closure)
+    def zero_grad(self, set_to_none:bool=True): self.opt.zero_grad(set_to_none=set_to_none)
 
 # %% ../nbs/00_core.ipynb #e58c4519
 def FastAdam(params, # model parameters
@@ -206,10 +217,19 @@ class TensorLoss(BaseLoss):
     "fastai's `BaseLoss` (flattening, `floatify`) computed on plain tensors, without `TensorBase` dispatch"
     def _contiguous(self, x): return x.transpose(self.axis,-1).contiguous() if isinstance(x, Tensor) else x
 
+class MSETensorLoss(TensorLoss):
+    "`TensorLoss` of `nn.MSELoss` that skips the flattening when it cannot change a mean or a sum"
+    def __call__(self, inp, targ, **kwargs):
+        # same-shaped float32 tensors: transposing and flattening both only reorders the squared errors
+        if (not kwargs and self.flatten and self.func.reduction!='none' and isinstance(inp, Tensor) and isinstance(targ, Tensor)
+            and inp.shape==targ.shape and inp.dtype==targ.dtype==torch.float32):
+            return F.mse_loss(inp, targ, reduction=self.func.reduction)
+        return super().__call__(inp, targ, **kwargs)
+
 @delegates(nn.MSELoss)
 def FastMSELossFlat(*args, axis:int=-1, floatify:bool=True, **kwargs):
     "Same as fastai's `MSELossFlat`, on plain tensors"
-    return TensorLoss(nn.MSELoss, *args, axis=axis, floatify=floatify, is_2d=False, **kwargs)
+    return MSETensorLoss(nn.MSELoss, *args, axis=axis, floatify=floatify, is_2d=False, **kwargs)
 
 # %% ../nbs/00_core.ipynb #25514429
 def combine_scheds(pcts, scheds):
@@ -226,6 +246,67 @@ def combine_scheds(pcts, scheds):
 
 _fastai_combine_scheds = _schedule.combine_scheds
 _schedule.combine_scheds = combine_scheds  # `combined_cos`, hence `fit_one_cycle`, now uses it
+
+# %% ../nbs/00_core.ipynb #42a55b21
+def last_hypers(opt):
+    "The hyper-parameters of `opt`'s last param group, what `Recorder` and `ParamScheduler` record"
+    return opt.last_hypers() if isinstance(opt, FastOptimWrapper) else opt.hypers[-1]
+
+_fastai_bookkeeping = dict(set_device=Learner._set_device, train_eval=TrainEvalCallback.after_batch,
+                           recorder=Recorder.after_batch, sched_before=ParamScheduler.before_batch,
+                           sched_update=ParamScheduler._update_val, sched_after=ParamScheduler.after_batch,
+                           smooth=AvgSmoothLoss.accumulate)
+
+@patch
+def _set_device(self:Learner, b):
+    "fastai's `_set_device`, which returns `b` itself when it is a tuple of tensors already on the model's device"
+    p = next(self.model.parameters(), None)
+    if (p is not None and type(b) is tuple and (defaults.use_cuda is not False or p.device.type=='cpu')
+        and all(isinstance(t, Tensor) and t.device==p.device for t in b)): return b
+    return _fastai_bookkeeping['set_device'](self, b)
+
+@patch
+def after_batch(self:TrainEvalCallback):
+    "Update the iter counter (in training mode)"
+    learn = self.learn
+    learn.pct_train += 1./(learn.n_iter*learn.n_epoch)
+    learn.train_iter += 1
+
+@patch
+def accumulate(self:AvgSmoothLoss, learn):
+    self.count += 1
+    l = learn.loss
+    l = (l if l.ndim==0 else l.mean()).detach()  # the mean of a scalar is the scalar
+    self.val = torch.lerp(maybe_gather(l).cpu(), self.val, self.beta)
+
+@patch
+def after_batch(self:Recorder):
+    "Update all metrics and record lr and smooth loss in training"
+    learn = self.learn
+    if len(learn.yb) == 0: return
+    if not learn.training:
+        for met in self._valid_mets: met.accumulate(learn)
+        return
+    if not getattr(self, 'cancel_train', False):
+        self.smooth_loss.accumulate(learn)
+        if self.train_metrics:
+            for met in learn.metrics: met.accumulate(learn)
+    self.lrs.append(last_hypers(learn.opt)['lr'])
+    learn.smooth_loss = v = self.smooth_loss.value
+    self.losses.append(v)
+
+@patch
+def before_batch(self:ParamScheduler): self._update_val(self.learn.pct_train)
+
+@patch
+def _update_val(self:ParamScheduler, pct):
+    opt = self.learn.opt
+    for n,f in self.scheds.items(): opt.set_hyper(n, f(pct))
+
+@patch
+def after_batch(self:ParamScheduler):
+    h = last_hypers(self.learn.opt)
+    for p in self.scheds.keys(): self.hps[p].append(h[p])
 
 # %% ../nbs/00_core.ipynb #e882b9d5
 _learners = {}
