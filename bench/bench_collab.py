@@ -1,13 +1,15 @@
 """Explicit ratings, fastbook protocol: recfast vs fastai's `collab_learner` vs a plain PyTorch loop, same split, one run.
 
 ML-100K joined with titles (item = title), random 20% valid (same permutation for all three paths), bs=64,
-fit_one_cycle(5, 5e-3, wd=0.1), 50 factors. Prints a markdown table and writes bench/results/collab.md.
+fit_one_cycle(5, 5e-3, wd=0.1), 50 factors. Prints a markdown table and writes bench/results/collab.md, and the
+same figures as report rows in bench/results/collab.json (see bench/report.py).
 Usage: python bench/bench_collab.py [--epochs 5] [--seed 42] [--skip-fastai]
 """
 import os, sys, time, platform, warnings
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tests.conftest  # noqa: F401  (serves the datasets from ../shared/data offline)
+from bench import report
 from fastcore.script import call_parse
 from fastai.collab import CollabDataLoaders, collab_learner
 from recfast.all import *
@@ -94,3 +96,14 @@ def main(epochs:int=5, seed:int=42, lr:float=5e-3, wd:float=0.1, skip_fastai:boo
     print(txt)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(txt+'\n')
+    data = f"ML-100K ({len(ratings):,} ratings, item = title), 80/20 random split seed {seed}, the same for every path"
+    proto = (f"fit_one_cycle({epochs}, {lr}), wd {wd}, bs 64, 50 factors; fit time in CPU seconds, {threads} torch thread(s), "
+             "after a warm-up fit of every path")
+    R = lambda model, r, *base, **kw: report.row('collab', model, data, proto, 'valid MSE', r['mse'], r['fit'], *base, **kw)
+    pl = dict(mse=pl_mse, fit=t_pl)
+    fa_base = () if skip_fastai else ('fastai `collab_learner`', fa['mse'], fa['fit'])
+    rows = ([] if skip_fastai else [R('fastai `CollabDataLoaders` + `collab_learner`', fa, 'plain PyTorch loop, same model', pl_mse, t_pl, ratio_of='time')])
+    rows += [R('plain PyTorch loop, same model (fused AdamW + OneCycleLR)', pl, *fa_base, ratio_of='time'),
+             R('recfast `dot_learner`', rf, *fa_base, ratio_of='time'),
+             R('recfast `mlp_learner` (layers [100, 50])', nn_res)]
+    report.save(rows, Path(out).with_suffix('.json'))
