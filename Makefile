@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)
 export MPLBACKEND := Agg
 EPOCHS ?= 5
 
-.PHONY: install data demo test test-nbs test-py check-export docs bench clean
+.PHONY: install data demo test test-nbs test-py check-export docs bench bench-report clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -48,6 +48,10 @@ docs: install
 
 bench: install data
 	$(PY) bench/run_all.py
+
+# rebuild bench/results/REPORT.md (the docs' Benchmarks page) from the saved rows, without rerunning anything
+bench-report: install
+	$(PY) bench/run_all.py --report-only
 
 clean:
 	rm -rf _docs _proc out .fastai_home

@@ -10,13 +10,16 @@ Each speed/memory measurement runs in its own child process so its peak RSS is i
 
     PYTHONPATH=. FASTAI_HOME=... python bench/bench_autoenc.py [--quick]
 
-Prints a markdown table and writes it to bench/results/autoenc.md.
+Prints a markdown table and writes it to bench/results/autoenc.md, and the same figures as report rows to
+bench/results/autoenc.json (bench/report.py).
 """
 import argparse, json, os, platform, resource, subprocess, sys, time, warnings
 from pathlib import Path
 warnings.simplefilter('ignore')
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from bench import report
 
 def _rss_mb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024  # peak RSS so far, MB (Linux: KB)
 
@@ -164,6 +167,33 @@ def main():
         ('Data path only: one epoch of batches (s), synthetic', f"{syn['n_batches']} batches of 64 densified 20k-item vectors, no model", f(syn['data_epoch_s'],1), 'dense pivot: not run', '-'),
         ('Epoch time (s), synthetic, sparse', f"{syn['n_batches']} batches of 64 users, extrapolated from 40 timed batches", f(syn['epoch_s'],0), 'dense pivot: not run (needs 16 GB)', '-'),
     ]
+    R = lambda *a, **k: report.row('autoenc', *a, **k)
+    split,ml,syn_data = 'ML-100K, 90/10 random split seed 42','ML-100K item vectors','synthetic 100k users x 20k items x 5M ratings, by=user'
+    dense_mb = dense_synth_gb*1e9/2**20
+    jrows = [
+        R('I-AutoRec (500 sigmoid units, sigmoid_range(1,5))', split, 'Adam + L2 1e-3, fit_one_cycle(8, 3e-3), bs 64', 'valid RMSE', ar['rmse'], None,
+          f"item mean (global mean {base['glob']:.4f})", base['item']),
+        R('deep autoencoder 944-512-512-1024-512-512-944, SELU, dropout 0.8', split, f"AdamW wd 1e-3, fit_one_cycle({d0['n']}, 1e-3), bs 64",
+          'valid RMSE', d0['rmse'], None, 'item mean', base['item']),
+        R('deep autoencoder + `RefeedCallback(n_refeed=1)`', split, 'same model, split, seed and schedule', 'valid RMSE', d1['rmse'], None,
+          'no refeeding', d0['rmse']),
+        R('deep autoencoder + dense refeeding', ml, 'epoch time, bs 64, 1 thread', None, None, d1['epoch_s'], 'no refeeding', None, d0['epoch_s']),
+        R('I-AutoRec, sparse rating vectors', ml, 'epoch time, bs 64, fit(3), 1 thread', None, None, sp['epoch_s'], 'dense pivot', None, dn['epoch_s']),
+        R('sparse rating vectors, data path only', ml, 'one epoch of batches, bs 64, no model', None, None, sp['data_epoch_s'], 'dense pivot', None, dn['data_epoch_s']),
+        R('sparse rating vectors', 'ML-100K: train + held-out matrices', 'data held in memory', 'data in memory (MB)', sp['data_mb'], None, 'dense pivot', dn['data_mb']),
+        R('I-AutoRec, sparse rating vectors', 'ML-100K', f"peak RSS of its own child process, building + training (RSS after imports and the ratings frame: {sp['base_mb']:.0f})",
+          'peak RSS (MB)', sp['peak_mb'], None, 'dense pivot', dn['peak_mb']),
+        R('sparse rating vectors', syn_data, 'data held in memory', 'data in memory (MB)', syn['data_mb'], None,
+          f'dense pivots, 2 x {dense_mb/2:.0f} MB (computed, not run)', dense_mb),
+        R('AutoRec 20k-500-20k, sparse rating vectors', syn_data,
+          f"building the loaders + 40 training batches (bs 64); RSS after imports and the 5M-row frame: {syn['base_mb']:.0f} MB", 'peak RSS (MB)', syn['peak_mb'], None,
+          f"dense pivot: at least {syn['base_mb']:.0f} + {dense_synth_gb*1e3:.0f} (computed, not run)", syn['base_mb']+dense_synth_gb*1e3),
+        R('SparseVectorDataLoaders.from_df', syn_data, 'building the loaders: checks, vocabularies, seeded split, CSR', None, None, syn['build_s']),
+        R('sparse rating vectors, data path only', syn_data, f"{syn['n_batches']} batches of 64 densified 20k-item vectors, no model", None, None,
+          syn['data_epoch_s'], 'dense pivot: not run'),
+        R('AutoRec 20k-500-20k, sparse rating vectors', syn_data, f"epoch time: {syn['n_batches']} batches of 64 users, extrapolated from 40 timed batches",
+          None, None, syn['epoch_s'], 'dense pivot: not run (needs 16 GB)'),
+    ]
     note = (f"Dense refeeding (one extra optimizer step per batch on (f(x), f(x)), every entry observed) changed the deep "
             f"autoencoder's valid RMSE from {f(d0['rmse'],4)} to {f(d1['rmse'],4)} (best epoch {f(d0['best'],4)} -> {f(d1['best'],4)}) at "
             f"{f(d1['epoch_s']/d0['epoch_s'],2)}x the epoch time; mean refeed-step loss in the last epoch {f(d1['refeed_loss'],4)}.")
@@ -179,5 +209,6 @@ def main():
     if not a.quick:
         (HERE/'results').mkdir(exist_ok=True)
         (HERE/'results'/'autoenc.md').write_text(txt)
+        report.save(jrows, 'autoenc')
 
 if __name__=='__main__': main()

@@ -1,7 +1,8 @@
 """Explicit ratings, fastbook protocol: recfast vs fastai's `collab_learner` vs a plain PyTorch loop, same split, one run.
 
 ML-100K joined with titles (item = title), random 20% valid (same permutation for all paths), bs=64,
-fit_one_cycle(5, 5e-3, wd=0.1), 50 factors. Prints a markdown table and writes bench/results/collab.md.
+fit_one_cycle(5, 5e-3, wd=0.1), 50 factors. Prints a markdown table and writes bench/results/collab.md, and the
+same figures as report rows in bench/results/collab.json (see bench/report.py).
 fastai's own path runs twice: in a fresh process that never imports recfast (stock fastai, the baseline), and in
 this process, where importing recfast has patched fastai's event dispatch and per-batch bookkeeping.
 Usage: python bench/bench_collab.py [--epochs 5] [--seed 42] [--skip-fastai]
@@ -10,6 +11,7 @@ import os, sys, time, json, platform, warnings, subprocess
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tests.conftest  # noqa: F401  (serves the datasets from ../shared/data offline)
+from bench import report
 from fastcore.script import call_parse
 import torch
 import torch.nn.functional as F
@@ -145,3 +147,16 @@ def main(epochs:int=5, seed:int=42, lr:float=5e-3, wd:float=0.1, skip_fastai:boo
     print(txt)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(txt+'\n')
+    data = f"ML-100K ({len(ratings):,} ratings, item = title), 80/20 random split seed {seed}, the same for every path"
+    proto = (f"fit_one_cycle({epochs}, {lr}), wd {wd}, bs 64, 50 factors; fit time in CPU seconds, {threads} torch thread(s), "
+             f"after a warm-up fit of every path, fastest of {reps} interleaved runs")
+    R = lambda model, r, *base, **kw: report.row('collab', model, data, proto, 'valid MSE', r['mse'], r['fit'], *base, **kw)
+    fa_base = () if skip_fastai else ('stock fastai `collab_learner` (own process)', fa['mse'], fa['fit'])
+    rows = [] if skip_fastai else [
+        R('fastai `CollabDataLoaders` + `collab_learner` (stock fastai, own process)', fa, 'plain PyTorch loop, same model', pl['mse'], t_pl, ratio_of='time'),
+        R('fastai `collab_learner` in a process that imported recfast (dispatch and bookkeeping patches apply)', fp, *fa_base, ratio_of='time')]
+    rows += [R('plain PyTorch loop, same model (fused AdamW + OneCycleLR)', pl, *fa_base, ratio_of='time'),
+             R('recfast `dot_learner`', rf, *fa_base, ratio_of='time'),
+             R('recfast `dot_learner` against the plain loop', rf, 'plain PyTorch loop, same model', pl['mse'], t_pl, ratio_of='time'),
+             R('recfast `mlp_learner` (layers [100, 50])', nn_res)]
+    report.save(rows, Path(out).with_suffix('.json'))

@@ -1,4 +1,5 @@
-"Issue #3 protocols: implicit ranking losses, sequence models and ranking-metric speed, each against a baseline in the same run."
+"""Issue #3 protocols: implicit ranking losses, sequence models and ranking-metric speed, each against a baseline in the same run.
+Writes bench/results/implicit.md and the same figures as report rows in bench/results/implicit.json (bench/report.py)."""
 import os, sys, time, platform
 from pathlib import Path
 from fastai.basics import *
@@ -11,9 +12,12 @@ from recfast.data.interactions import *
 from recfast.data.sequences import *
 from recfast.models.implicit import *
 from recfast.metrics.ranking import *
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import report
 
 torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
-rows = []
+rows,jrows = [],[]
+def jrow(*args, **kwargs): jrows.append(report.row('implicit', *args, **kwargs))
 def row(what, protocol, number, baseline, fmt='{:.4f}'):
     ratio = number/baseline if baseline else float('nan')
     rows.append((what, protocol, fmt.format(number), fmt.format(baseline), f'{ratio:.2f}'))
@@ -35,6 +39,7 @@ class _Pop(Module):
     def forward(self, users, items=None): return self.counts.expand(len(users), -1)+self.w
 pop = np.nanmean(np.concatenate([mrr(s, t, e, per_user=True).numpy() for s,t,e in dls.eval_batches(_Pop())]))
 proto = 'ML-100K ua.base/ua.test, all ratings positive, 128 factors, bs 1024, 10 epochs'
+idata,iproto = 'ML-100K ua.base/ua.test, all ratings positive','128 factors, bs 1024, 10 epochs'
 talk = {'pointwise':0.06, 'bpr':0.08, 'adaptive_hinge':0.11}
 sched = {'pointwise':(1e-2, False), 'bpr':(1e-2, False), 'adaptive_hinge':(3e-3, True)}
 res = {}
@@ -44,6 +49,8 @@ for loss in ('pointwise','bpr','adaptive_hinge'):
     lr,oc = sched[loss]
     res[loss],_ = fit(learn, 10, lr, oc)
     row(f'test MRR, {loss} (talk {talk[loss]})', f"{proto}, {'fit_one_cycle' if oc else 'fit'} lr {lr}", res[loss], pop)
+    jrow(f'recfast `implicit_learner`, {loss} loss', idata, f"{iproto}, {'fit_one_cycle' if oc else 'fit'} lr {lr} (talk {talk[loss]})",
+         'test MRR', res[loss], None, 'popularity (training counts)', pop)
 assert res['pointwise']<res['bpr']<res['adaptive_hinge'], res
 
 # plain PyTorch loop, same model, loss, sampling and evaluation
@@ -82,6 +89,9 @@ for rep in range(2):  # alternate, keep the best of two: the machine is shared
 t_fastai,t_plain = min(t_fastai),min(t_plain)
 row('test MRR, bpr, plain PyTorch loop', f'{proto}, AdamW lr 1e-2', plain_mrr, pop)
 row('epoch time (s), bpr: recfast Learner vs plain PyTorch', 'same model/loss/sampling; train + valid loss + MRR per epoch; best of 2 alternating runs', t_fastai, t_plain, '{:.2f}')
+jrow('plain PyTorch loop, BilinearNet + BPR', idata, f'{iproto}, AdamW lr 1e-2', 'test MRR', plain_mrr, None, 'popularity (training counts)', pop)
+jrow('recfast `implicit_learner`, bpr loss', idata, 'epoch time: train + valid loss + MRR; same model/loss/sampling; best of 2 alternating runs',
+     None, None, t_fastai, 'plain PyTorch loop', None, t_plain)
 
 # ---- ranking-metric speed
 g = torch.Generator().manual_seed(0)
@@ -94,6 +104,8 @@ for k in range(943):
     (1/rankdata(sc)[tg[k].numpy()]).mean()
 t_loop = time.perf_counter()-start
 row('MRR time (s), 943 users x 1683 items', 'batched tensor ops vs per-user scipy rankdata loop (Spotlight)', t_mrr, t_loop, '{:.3f}')
+jrow('recfast `mrr` (batched tensor ops)', 'random scores, 943 users x 1683 items', 'seconds to compute MRR once', None, None, t_mrr,
+     'per-user scipy rankdata loop (Spotlight)', None, t_loop)
 
 # ---- sequences on ML-100K
 ratings = movielens_100k(titles=False)
@@ -105,6 +117,10 @@ for arch in ('popularity','pool','lstm','cnn'):
     seq[arch],_ = fit(sequence_learner(sdls, arch=arch, loss='adaptive_hinge', seed=0), 10, 1e-2, True)
 for arch in ('pool','lstm','cnn'): row(f'sequence test MRR, {arch} (talk pool 0.14, lstm 0.11)', sproto, seq[arch], seq['popularity'])
 row('sequence test MRR, popularity (talk 0.12)', sproto, seq['popularity'], seq['popularity'])
+sdata,sp = 'ML-100K, 20% users held out (seed 0)',sproto.split('(seed 0), ')[1]
+for arch in ('pool','lstm','cnn'):
+    jrow(f'recfast `sequence_learner`, {arch}', sdata, sp+' (talk pool 0.14, lstm 0.11)', 'test MRR', seq[arch], None, 'popularity', seq['popularity'])
+jrow('recfast `sequence_learner`, popularity', sdata, sp+' (talk 0.12)', 'test MRR', seq['popularity'])
 
 # ---- synthetic sequences
 syn = synthetic_sequences(seq_len=10, n_rows=1000, seed=0)
@@ -116,6 +132,10 @@ for arch in ('popularity','pool','lstm','cnn'):
     syn_res[arch],_ = fit(sequence_learner(ydls, arch=arch, seed=0), 10, 2e-2, True)
 for arch in ('lstm','cnn','pool'): row(f'synthetic test MRR, {arch} (talk lstm >= 0.77, pool 0.13)', yproto, syn_res[arch], syn_res['popularity'])
 row('synthetic test MRR, popularity (talk 0.07)', yproto, syn_res['popularity'], syn_res['popularity'])
+ydata,yp = 'synthetic_sequences(10, 1000), 100 items, 20% users held out',yproto.split('held out, ')[1]
+for arch in ('lstm','cnn','pool'):
+    jrow(f'recfast `sequence_learner`, {arch}', ydata, yp+' (talk lstm >= 0.77, pool 0.13)', 'test MRR', syn_res[arch], None, 'popularity', syn_res['popularity'])
+jrow('recfast `sequence_learner`, popularity', ydata, yp+' (talk 0.07)', 'test MRR', syn_res['popularity'])
 
 head = '| what | protocol | number | baseline | ratio |\n|---|---|---|---|---|\n'
 table = head + '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows)
@@ -126,3 +146,4 @@ print(table + note)
 out = Path(__file__).parent/'results'/'implicit.md'
 out.parent.mkdir(exist_ok=True)
 out.write_text('# bench_implicit\n\n' + table + note)
+report.save(jrows, out.with_suffix('.json'))

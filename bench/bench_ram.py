@@ -2,10 +2,11 @@
 
 Protocol: the 10k MNIST test digits split 80/20 (seed 42); both models trained in this run on the same
 DataLoaders (random shifts of up to 2 px as augmentation on 28x28, new random canvas positions per batch on
-60x60), `fit_one_cycle`, valid error reported. Writes bench/results/ram.md.
+60x60), `fit_one_cycle`, valid error reported. Writes bench/results/ram.md and the same figures as report rows in
+bench/results/ram.json (bench/report.py); with `--no-plain`, ram_translated.md/.json.
 Usage: python bench/bench_ram.py [--epochs 40] [--fc-epochs 20] [--t-epochs 3] [--threads 1] [--no-plain]
 """
-import argparse, time, platform, os
+import argparse, time, platform, os, sys
 from pathlib import Path
 import torch
 from fastai.basics import *
@@ -15,6 +16,8 @@ from recfast.data.mnist import *
 from recfast.models.ram import *
 from recfast.learner.ram import *
 from recfast.interpret.glimpses import glimpse_locations
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import report
 
 p = argparse.ArgumentParser()
 p.add_argument('--epochs', type=int, default=40)
@@ -38,7 +41,9 @@ def fit(learn, n, lr):
 def fc_learner(dls, n_in): return Learner(dls, FCNet(n_in), loss_func=CrossEntropyLossFlat(), metrics=error_rate, opt_func=FastAdam)
 
 x,y = mnist_digits()
-rows = []
+rows,jrows = [],[]
+R = lambda *a, **k: jrows.append(report.row('ram', *a, **k))
+split = 'MNIST 10k test digits, 80/20 split seed 42'
 if not args.no_plain:
   print("28x28, 8k train / 2k valid", flush=True)
   dls = MNISTGlimpseDataLoaders.from_tensors(x, y, bs=64, max_shift=2, seed=42)
@@ -58,6 +63,14 @@ if not args.no_plain:
                ' / '.join(f'{v:.3f}' for v in sd.tolist()), 'first step fixed at the centre', '-'))
   rows.append(('CPU seconds per epoch (8k train + 2k valid)', f'{args.threads} thread(s), shared 2-core machine, bs 64',
                f'{ram_dt:.1f} s', f'FC {fc_dt:.1f} s', f'{ram_dt/fc_dt:.1f}'))
+  ram_model = f'RAM, 6 glimpses 8x8, depth {args.depth}, LSTM core'
+  R(ram_model, split+', 28x28, training shifts <= 2 px', f'RAM {args.epochs} / FC {args.fc_epochs} epochs fit_one_cycle, bs 64',
+    'valid error', ram_err, None, 'FC 784-256-256-10, same shifts', fc_err)
+  R(ram_model, split+', 28x28', f"FC on plain digits (the paper's FC), {args.fc_epochs} epochs", 'valid error', ram_err, None,
+    'FC 784-256-256-10 without shifts', fcp_err)
+  R('RAM (above)', split, 'std of the glimpse location across valid images, per step, eval mode (mean locations)', 'location std per step',
+    ' / '.join(f'{v:.3f}' for v in sd.tolist()), None, 'first step fixed at the centre')
+  R('RAM (above)', split+', 8k train + 2k valid', f'seconds per epoch, {args.threads} thread(s), bs 64', None, None, ram_dt, 'FC', None, fc_dt)
 
 if args.t_epochs:
     print("translated 60x60", flush=True)
@@ -67,6 +80,8 @@ if args.t_epochs:
     tram_err,tram_dt = fit(tram, args.t_epochs, args.lr)
     rows.append(('valid error, translated 60x60: RAM 6 glimpses (12x12, depth 3) vs FC 3600-256-256-10',
                  f'same split, new random positions per batch, {args.t_epochs} epochs each', f'{tram_err:.2%}', f'{tfc_err:.2%}', f'{tram_err/tfc_err:.2f}'))
+    R('RAM, 6 glimpses 12x12, depth 3, LSTM core', split+', translated 60x60 (new random positions per batch)', f'{args.t_epochs} epochs each',
+      'valid error', tram_err, None, 'FC 3600-256-256-10', tfc_err)
 
 opts = ' '.join(f"--{k.replace('_','-')} {v}" for k,v in vars(args).items())
 machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared with other jobs during the run), torch {torch.__version__}"
@@ -78,3 +93,4 @@ txt = '\n'.join(md)+'\n'
 print(txt)
 out = Path(__file__).parent/'results'/('ram_translated.md' if args.no_plain else 'ram.md')
 out.parent.mkdir(exist_ok=True); out.write_text(txt)
+report.save(jrows, out.with_suffix('.json'))

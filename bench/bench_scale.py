@@ -1,20 +1,24 @@
 """Issue #6 protocols: one epoch of the dot and implicit models on synthetic power-law ratings (dense vs sparse
-embedding gradients), top-N for every user streamed to CSV, and 2-process DDP against one process on ML-100K.
+embedding gradients), and top-N for every user streamed to CSV. (DDP against one process: bench_ddp.py.)
 
-Usage: python bench/bench_scale.py [--size small|medium|large]   (small: 100k users x 20k items x 2.5M ratings;
-large: 1M x 200k x 25M). Each variant runs in its own process so its peak memory is its own. Writes bench/results/scale.md
-(scale_<size>.md for the other sizes, which skip the DDP rows)."""
-import os, sys, json, time, platform, resource, subprocess, socket, tempfile
+Usage: python bench/bench_scale.py [--size small|medium|large] [--warmup-batches N] [--rec-users N]
+(small: 100k users x 20k items x 2.5M ratings; large: 1M x 200k x 25M). The warm-up is a whole epoch unless
+`--warmup-batches` shortens it; `recommend_all` ranks every user unless `--rec-users` times the first N only (the
+large size defaults to 200 warm-up batches and 20,000 users). Each variant runs in its own process so its peak memory is
+its own. Writes bench/results/scale.md and .json (scale_<size>.md/.json for the other sizes)."""
+import os, sys, json, time, platform, resource, subprocess, tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+from bench import report
 SIZES = {'small':(100_000, 20_000, 2_500_000), 'medium':(300_000, 60_000, 7_500_000), 'large':(1_000_000, 200_000, 25_000_000)}
 BS,N_FACTORS = 8192,32
 
 def _peak_mb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024
 
-def variant(name, size):
+def variant(name, size, warmup_batches=None, rec_users=None):
     "Run one measurement in this process and return a dict"
     import torch
     torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
@@ -46,7 +50,10 @@ def variant(name, size):
     n_trn = len(dls.train.dataset)
     lr = 1e-2 if name.startswith('dot') else 1e-2
     with learn.no_bar(), learn.no_logging():
-        learn.fit_one_cycle(1, lr)   # warm-up epoch (allocations, optimizer state), not timed
+        # warm-up (allocations, optimizer state), not timed: an epoch, or its first `warmup_batches` batches
+        from fastai.callback.training import ShortEpochCallback
+        short = [] if warmup_batches is None else [ShortEpochCallback(pct=warmup_batches/len(dls.train), short_valid=True)]
+        learn.fit_one_cycle(1, lr, cbs=short)
         t = time.perf_counter()
         learn.fit_one_cycle(1, lr)
         res['epoch_s'] = time.perf_counter()-t
@@ -54,104 +61,99 @@ def variant(name, size):
     if name=='dot-sparse':
         with tempfile.TemporaryDirectory() as d:
             t = time.perf_counter()
-            out = recommend_all(learn, n=10, fname=Path(d)/'top10.csv')
+            users = None if rec_users is None else dls.classes[dls.user_name][1:rec_users+1]
+            out = recommend_all(learn, n=10, fname=Path(d)/'top10.csv', users=users)
             res['recommend_all_s'] = time.perf_counter()-t
             res['recommend_all_mb'] = out.stat().st_size/2**20
-        res['n_users'] = dls.n_users-1
+        res['n_users'] = dls.n_users-1 if rec_users is None else min(rec_users, dls.n_users-1)
     res['peak_rss_mb'] = _peak_mb()
     if dev=='cuda': res['peak_gpu_mb'] = torch.cuda.max_memory_allocated()/2**20
     return res
 
-def ddp_worker(out, bs, distributed):
-    "3 epochs of the dot model on ML-100K; rank 0 writes the valid MSE and the time"
-    import torch
-    torch.set_num_threads(1)
-    from fastai.basics import set_seed, mse, rank_distrib
-    import contextlib, recfast.distributed
-    from recfast.datasets import movielens_100k
-    from recfast.data.ratings import RatingsDataLoaders
-    from recfast.learner.collab import dot_learner
-    dls = RatingsDataLoaders.from_df(movielens_100k(titles=False), valid_pct=0.2, seed=42, bs=bs)
-    set_seed(42)
-    learn = dot_learner(dls, metrics=[mse])
-    ctx = learn.distrib_ctx(cpu=not torch.cuda.is_available()) if distributed else contextlib.nullcontext()
-    t = time.perf_counter()
-    with ctx, learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(3, 5e-3)
-    el = time.perf_counter()-t
-    if rank_distrib()==0: Path(out).write_text(json.dumps(dict(mse=float(learn.recorder.values[-1][-1]), s=el)))
+# glibc malloc keeps the freed multi-MB blocks of each dense-gradient step in a fragmenting heap: at the large size
+# the dense implicit model grew past 23 GB in one epoch. A fixed mmap threshold gives them back (flat 2.6 GB).
+MALLOC = {'MALLOC_MMAP_THRESHOLD_': '4194304'}
 
 def _run(args):
-    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
+    env = {**MALLOC, **os.environ, 'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
     p = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
     if p.returncode: raise RuntimeError(f"{args} failed:\n{p.stdout[-2000:]}\n{p.stderr[-4000:]}")
     return p
 
-def child(name, size):
-    p = _run([__file__, '--variant', name, '--size', size])
+def child(name, size, warmup_batches=None, rec_users=None):
+    opts = [] if warmup_batches is None else ['--warmup-batches', str(warmup_batches)]
+    if rec_users is not None: opts += ['--rec-users', str(rec_users)]
+    p = _run([__file__, '--variant', name, '--size', size, *opts])
     return json.loads(p.stdout.strip().splitlines()[-1])
-
-def ddp(n):
-    with tempfile.TemporaryDirectory() as d:
-        out = Path(d)/'r.json'
-        if n==1: _run([__file__, '--ddp-worker', str(out), '256', '0'])
-        else:
-            with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
-            _run(['-m', 'torch.distributed.run', '--nproc_per_node', str(n), '--master_addr', '127.0.0.1', '--master_port', str(port),
-                  __file__, '--ddp-worker', str(out), str(256//n), '1'])
-        return json.loads(out.read_text())
 
 def machine():
     import torch
     cpu = f"{platform.machine()} CPU, {os.cpu_count()} cores, {os.environ.get('BENCH_THREADS', 1)} torch thread(s) per process"
     return f"{torch.cuda.get_device_name()} GPU ({cpu})" if torch.cuda.is_available() else f"{cpu}, no GPU"
 
-def main(size):
+def main(size, warmup_batches=None, rec_users=None):
     nu,ni,nr = SIZES[size]
     data = f"synthetic power-law (alpha 1), {nu//1000}k users x {ni//1000}k items x {nr/1e6:g}M ratings, 95/5 split"
-    rows = []
-    def row(what, protocol, number, baseline, fmt='{:.4f}'):
+    warm = 'a warm-up epoch' if warmup_batches is None else f'{warmup_batches} warm-up batches'
+    rows,jrows = [],[]
+    def row(what, protocol, number, baseline, fmt='{:.4f}', model=None, metric=None, base_name=None, time_row=False, jproto=None, times=(None,None)):
         ratio = number/baseline if baseline else float('nan')
         rows.append((what, protocol, fmt.format(number), fmt.format(baseline), f'{ratio:.2f}'))
         print(rows[-1], flush=True)
-    r = {n: child(n, size) for n in ('dot-dense','dot-sparse','implicit-dense','implicit-sparse')}
-    for n in r: print(n, r[n], flush=True)
-    proto = f"{data}; dot model {N_FACTORS} factors, bs {BS}, 1 epoch fit_one_cycle lr 1e-2 after 1 warm-up epoch"
+        proto = jproto or protocol.removeprefix(data).lstrip('; ,')
+        jrows.append(report.row('scale', model, data, proto, None if time_row else metric, None if time_row else number,
+                                number if time_row else times[0], base_name, None if time_row else baseline, baseline if time_row else times[1],
+                                ratio_of='time' if time_row else 'value'))
+    r = {}
+    for n in ('dot-dense','dot-sparse','implicit-dense','implicit-sparse'):
+        r[n] = child(n, size, warmup_batches, rec_users)
+        print(n, r[n], flush=True)
+    malloc = '' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else f", glibc MALLOC_MMAP_THRESHOLD_={MALLOC['MALLOC_MMAP_THRESHOLD_']}"
+    proto = f"{data}; dot model {N_FACTORS} factors, bs {BS}, 1 epoch fit_one_cycle lr 1e-2 after {warm}{malloc}"
     d,s = r['dot-dense'],r['dot-sparse']
-    row('dot: ratings/s, SparseAdam + sparse embeddings (baseline: FastAdam, dense)', proto, s['ratings_per_s'], d['ratings_per_s'], '{:,.0f}')
-    row('dot: valid MSE after 2 epochs, dense (baseline: constant mean)', proto, d['values'][1], d['const_mse'])
-    row('dot: valid MSE after 2 epochs, sparse (baseline: dense)', proto, s['values'][1], d['values'][1])
-    row('dot: peak RSS MB, sparse (baseline: dense)', proto + '; whole process incl. data generation', s['peak_rss_mb'], d['peak_rss_mb'], '{:,.0f}')
+    sp,dn = 'recfast `dot_learner` + `sparse_embeddings` + `SparseAdam`','recfast `dot_learner`, dense (FastAdam)'
+    after = 'after 2 epochs' if warmup_batches is None else f'after {warmup_batches} batches + 1 epoch'
+    row('dot: ratings/s, SparseAdam + sparse embeddings (baseline: FastAdam, dense)', proto, s['ratings_per_s'], d['ratings_per_s'], '{:,.0f}',
+        sp, 'ratings/s', 'FastAdam, dense', jproto=proto.removeprefix(data+'; ')+'; time: the timed epoch', times=(s['epoch_s'],d['epoch_s']))
+    row(f'dot: valid MSE {after}, dense (baseline: constant mean)', proto, d['values'][1], d['const_mse'], model=dn,
+        metric=f'valid MSE {after}', base_name='constant mean')
+    row(f'dot: valid MSE {after}, sparse (baseline: dense)', proto, s['values'][1], d['values'][1], model=sp,
+        metric=f'valid MSE {after}', base_name='dense (FastAdam)')
+    row('dot: peak RSS MB, sparse (baseline: dense)', proto + '; whole process incl. data generation', s['peak_rss_mb'], d['peak_rss_mb'], '{:,.0f}',
+        sp, 'peak RSS MB', 'dense (FastAdam)')
     di,si = r['implicit-dense'],r['implicit-sparse']
-    proto_i = f"{data}, every rating a positive; implicit BPR {N_FACTORS} factors, 1 negative, bs {BS}, 1 epoch after 1 warm-up"
-    row('implicit: interactions/s, sparse (baseline: dense)', proto_i, si['ratings_per_s'], di['ratings_per_s'], '{:,.0f}')
-    row('implicit: train BPR loss, sparse (baseline: dense)', proto_i, si['values'][0], di['values'][0])
-    row('implicit: peak RSS MB, sparse (baseline: dense)', proto_i, si['peak_rss_mb'], di['peak_rss_mb'], '{:,.0f}')
-    row('recommend_all: users/s, top-10 of every user to CSV (baseline: dot training ratings/s)',
+    proto_i = f"{data}, every rating a positive; implicit BPR {N_FACTORS} factors, 1 negative, bs {BS}, 1 epoch after {warm}{malloc}"
+    spi = 'recfast `implicit_learner`, BPR + sparse embeddings + `SparseAdam`'
+    row('implicit: interactions/s, sparse (baseline: dense)', proto_i, si['ratings_per_s'], di['ratings_per_s'], '{:,.0f}',
+        spi, 'interactions/s', 'dense (FastAdam)', jproto=proto_i.removeprefix(data).lstrip(', ')+'; time: the timed epoch', times=(si['epoch_s'],di['epoch_s']))
+    row('implicit: train BPR loss, sparse (baseline: dense)', proto_i, si['values'][0], di['values'][0], model=spi,
+        metric='train BPR loss', base_name='dense (FastAdam)')
+    row('implicit: peak RSS MB, sparse (baseline: dense)', proto_i, si['peak_rss_mb'], di['peak_rss_mb'], '{:,.0f}',
+        spi, 'peak RSS MB', 'dense (FastAdam)')
+    who = 'every user' if rec_users is None else f'the first {s["n_users"]:,} users'
+    row(f'recommend_all: users/s, top-10 of {who} to CSV (baseline: dot training ratings/s)',
         f"{data}; trained sparse dot model, seen items excluded, {s['recommend_all_mb']:.0f} MB CSV",
-        s['n_users']/s['recommend_all_s'], s['ratings_per_s'], '{:,.0f}')
-    row('data: seconds to generate the ratings (baseline: to build RatingsDataLoaders)', data, d['gen_s'], d['dls_s'], '{:.1f}')
-    if size!='small': return _write(rows, size)
-    try: import accelerate
-    except ImportError:
-        print("accelerate is not installed: no DDP rows (pip install accelerate)")
-        return _write(rows, size)
-    one,two = ddp(1),ddp(2)
-    proto_d = 'ML-100K 80/20 seed 42, dot 50 factors, fit_one_cycle(3, 5e-3); 2 gloo procs x bs 128 vs 1 proc x bs 256'
-    row('DDP: valid MSE, 2 processes (baseline: 1 process)', proto_d, two['mse'], one['mse'])
-    row('DDP: seconds for 3 epochs, 2 processes (baseline: 1 process)', proto_d + ' (2 shared cores: no speed-up expected)', two['s'], one['s'], '{:.1f}')
-    _write(rows, size)
+        s['n_users']/s['recommend_all_s'], s['ratings_per_s'], '{:,.0f}', 'recfast `recommend_all`', 'users/s', 'dot training ratings/s',
+        times=(s['recommend_all_s'],None))
+    row('data: seconds to generate the ratings (baseline: to build RatingsDataLoaders)', data, d['gen_s'], d['dls_s'], '{:.1f}',
+        '`synthetic_ratings`', base_name='RatingsDataLoaders.from_df', time_row=True,
+        jproto='seconds to generate the ratings (seed 0); baseline: seconds to build `RatingsDataLoaders` from them')
+    _write(rows, jrows, size)
 
-def _write(rows, size):
+def _write(rows, jrows, size):
     table = '\n'.join(['| what | protocol | number | baseline | ratio |', '|---|---|---|---|---|'] + ['| '+' | '.join(r)+' |' for r in rows])
     md = f"## Scale (issue 6)\n\nMachine: {machine()}; size `{size}`. Measured with `python bench/bench_scale.py --size {size}`.\n\n{table}\n"
     print(md)
+    name = 'scale' if size=='small' else f'scale_{size}'
     (HERE/'results').mkdir(exist_ok=True)
-    (HERE/'results'/('scale.md' if size=='small' else f'scale_{size}.md')).write_text(md)
+    (HERE/'results'/f'{name}.md').write_text(md)
+    report.save(jrows, name)
 
 if __name__=='__main__':
     a = sys.argv[1:]
     size = a[a.index('--size')+1] if '--size' in a else 'small'
-    if '--variant' in a: print(json.dumps(variant(a[a.index('--variant')+1], size)))
-    elif '--ddp-worker' in a:
-        i = a.index('--ddp-worker'); ddp_worker(a[i+1], int(a[i+2]), a[i+3]=='1')
-    else: main(size)
+    opt = lambda k, default=None: int(a[a.index(k)+1]) if k in a else default
+    big = size=='large'
+    warmup,rec = opt('--warmup-batches', 200 if big else None),opt('--rec-users', 20_000 if big else None)
+    if '--variant' in a: print(json.dumps(variant(a[a.index('--variant')+1], size, warmup, rec)))
+    else: main(size, warmup, rec)

@@ -1,17 +1,19 @@
-"""Run every benchmark script in bench/ (each measures its own baseline in the same run) and collect their
-markdown tables into bench/results/REPORT.md. Usage: python bench/run_all.py [name ...] (e.g. collab implicit)."""
-import subprocess, sys, time, platform, os
+"""Run every benchmark script in bench/ (each measures its own baseline in the same run and saves its figures as
+report rows in bench/results/<name>.json), then write all the rows as one table in bench/results/REPORT.md, which
+the docs site shows as its Benchmarks page.
+
+Usage: python bench/run_all.py [name ...] [--report-only]   (e.g. `collab implicit`; `--report-only` reruns nothing and
+rebuilds REPORT.md from the JSON files there are)."""
+import subprocess, sys, time, os
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+from bench import report
 
-def _gpu():
-    "The GPU the benchmarks ran on (they use it when there is one), or nothing"
-    import torch
-    return f"{torch.cuda.get_device_name()} GPU, " if torch.cuda.is_available() else "no GPU, "
-
-def main(names):
+def run(names=()):
+    "Run the bench scripts (all, or those named), each in its own process"
     scripts = sorted(HERE.glob('bench_*.py'))
     if names: scripts = [s for s in scripts if s.stem.removeprefix('bench_') in names]
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'MPLBACKEND': 'Agg'}
@@ -20,10 +22,23 @@ def main(names):
         print(f'== {s.name}', flush=True)
         r = subprocess.run([sys.executable, str(s)], cwd=ROOT, env=env)
         print(f'== {s.name}: exit {r.returncode} in {time.time()-t:.0f}s', flush=True)
-    parts = [f"# recfast benchmark report\n\nMachine: {_gpu()}{platform.machine()}, {os.cpu_count()} CPU cores, "
-             f"Python {platform.python_version()}. Each table's baseline was measured in the same run as its figures.\n"]
-    parts += [p.read_text() for p in sorted((HERE/'results').glob('*.md')) if p.name!='REPORT.md']
-    (HERE/'results'/'REPORT.md').write_text('\n\n'.join(parts))
-    print(f"wrote {HERE/'results'/'REPORT.md'}")
 
-if __name__=='__main__': main(sys.argv[1:])
+def write_report(results=report.RESULTS):
+    "REPORT.md: every row of every bench/results/*.json in one table"
+    rows = report.load_rows(results)
+    machines = sorted({r['machine'] for r in rows})
+    md = ("# Benchmarks\n\n"
+          "Every benchmark of recfast in one table, written by `python bench/run_all.py` from the rows each `bench/bench_*.py` "
+          "script saves in `bench/results/<name>.json` (the scripts' own tables, with their notes, are the `.md` files beside "
+          "them). Each row says what was measured (the *measured* figure and, where the run was timed, its seconds), on "
+          "which data and protocol, and against which baseline: the baseline was measured **in the same run, on the same "
+          "machine**. *ratio* is the row's figure over the baseline's, for the quantity in brackets (time or the measured "
+          "figure). Absolute times are noisy on shared machines; ratios hold better.\n\n"
+          f"Machines: {'; '.join(machines)}.\n\n" + report.render(rows) + '\n')
+    (Path(results)/'REPORT.md').write_text(md)
+    print(f"wrote {Path(results)/'REPORT.md'} ({len(rows)} rows)")
+
+if __name__=='__main__':
+    args = sys.argv[1:]
+    if '--report-only' not in args: run([a for a in args if not a.startswith('--')])
+    write_report()

@@ -17,15 +17,30 @@ __all__ = ['DistributedTensorDL']
 # %% ../nbs/70_distributed.ipynb #d7ea0670
 def _round_up(n, k): return (n+k-1)//k*k
 
+def _ddp(): return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+def _to_comm(t:Tensor)->Tensor:
+    "`t` on the device the process group communicates on: this process's GPU for NCCL, the CPU for gloo"
+    nccl = torch.distributed.get_backend()=='nccl'
+    return t.to(torch.device('cuda', torch.cuda.current_device()) if nccl else 'cpu').contiguous()
+
+def _broadcast_tensor(t:Tensor, rank:int=0)->Tensor:
+    "`t` as process `rank` has it, in every process; `t` itself without a process group"
+    if not _ddp(): return t
+    c = _to_comm(t)
+    torch.distributed.broadcast(c, rank)
+    return c.to(t.device)
+
+def _all_sum(t:Tensor)->Tensor:
+    "`t` summed over the processes; `t` itself without a process group"
+    if not _ddp(): return t
+    c = _to_comm(t)
+    torch.distributed.all_reduce(c)
+    return c.to(t.device)
+
 class DistributedTensorDL(DistributedDL):
     "fastai's `DistributedDL` for a `TensorDL`: rank 0's index tensor is broadcast, padded and sharded in torch"
-    def _broadcast(self, t, rank):
-        "`t` from rank `rank`, on the device the process group communicates on"
-        if self.world_size<=1 or not torch.distributed.is_initialized(): return t
-        dev = t.device
-        t = t.to('cuda' if torch.distributed.get_backend()=='nccl' else 'cpu').contiguous()
-        torch.distributed.broadcast(t, rank)
-        return t.to(dev)
+    def _broadcast(self, t, rank): return t if self.world_size<=1 else _broadcast_tensor(t, rank)
 
     def get_idxs(self):
         "This rank's contiguous slice of rank 0's indices, padded (by repeating the first ones) to a multiple of `world_size`"
@@ -42,10 +57,32 @@ class DistributedTensorDL(DistributedDL):
         self.after_iter()
 
 # %% ../nbs/70_distributed.ipynb #9b242369
-_fastai_wrap_dl = DistributedTrainer._wrap_dl
+@patch
+def _broadcast(self:DistributedDL, t, rank):
+    "Rank `rank`'s index list `t` in every process, on the device the backend uses (fastai's own needs CUDA)"
+    return _broadcast_tensor(LongTensor(t), rank).tolist()
+
+@patch
+def __len__(self:DistributedDL):
+    "Batches in this rank's shard of `ceil(n/world_size)` samples (fastai counts one too many when `drop_last` drops one)"
+    k = _round_up(self.dl.n, self.world_size)//self.world_size
+    if self.bs is None: return k
+    return k//self.bs if self.drop_last else _round_up(k, self.bs)//self.bs
+
+_fastai_wrap_dl,_fastai_before_fit = DistributedTrainer._wrap_dl,DistributedTrainer.before_fit
 
 @patch
 def _wrap_dl(self:DistributedTrainer, dl):
-    "`DistributedTensorDL` for recfast's `TensorDL`s, fastai's `DistributedDL` for the others"
-    if isinstance(dl, TensorDL): return DistributedTensorDL(dl, device=dl.device)
-    return _fastai_wrap_dl(self, dl)
+    "`DistributedTensorDL` for recfast's `TensorDL`s, their tensors moved to this process's device; fastai's `DistributedDL` for the others"
+    if not isinstance(dl, TensorDL): return _fastai_wrap_dl(self, dl)
+    dev = self.accelerator.device
+    if dl.dataset.ts[0].device!=dev: dl.to(dev)  # `device='cuda'` is the first GPU in every process
+    return DistributedTensorDL(dl, device=dev)
+
+@patch
+def before_fit(self:DistributedTrainer):
+    "fastai's, with `SyncBatchNorm` only on GPUs (PyTorch has no CPU kernel); CPU ranks keep `BatchNorm`, whose buffers DDP broadcasts"
+    sync_bn = self.sync_bn
+    self.sync_bn = sync_bn and self.accelerator.device.type in ('cuda','xpu')
+    try: _fastai_before_fit(self)
+    finally: self.sync_bn = sync_bn

@@ -49,3 +49,17 @@ def test_doc_cells_with_imports_only_import():
                not all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body):
                 bad.append(f'{nb.name} cell {i}')
     assert not bad, f"cells mixing imports with other code (move the imports to the top cell): {bad}"
+
+def test_benchmarks_page(site):
+    "The site shows bench/results/REPORT.md as one table with a row of every bench script, linked from every page"
+    sys.path.insert(0, str(ROOT))
+    from bench.report import COLUMNS
+    assert ('benchmarks', 'benchmarks.html', 'Benchmarks') in site
+    page = html.unescape((ROOT/'_docs'/'benchmarks.html').read_text())
+    heads = [h.strip() for h in re.findall(r'<th(?:\s[^>]*)?>(.*?)</th>', page, re.S)]
+    assert heads==list(COLUMNS), heads
+    cells = [c.strip() for c in re.findall(r'<td[^>]*>(.*?)</td>', page, re.S)]
+    for script in (ROOT/'bench').glob('bench_*.py'):
+        name = script.stem.removeprefix('bench_')
+        assert name in cells[::len(COLUMNS)], f"no row of {script.name} in the benchmarks page (run it, then bench/run_all.py --report-only)"
+    assert "href='benchmarks.html'" in (ROOT/'_docs'/'index.html').read_text()

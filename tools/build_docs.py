@@ -2,7 +2,8 @@
 
 nbdev's own `nbdev-docs`/`nbdev-readme` need the Quarto binary, which cannot be installed offline. This runs the
 same notebook processing nbdev does before Quarto (`proc_nbs`: `show_doc`, directives, front matter), then renders
-one HTML page per notebook with nbconvert, plus an index page; README.md comes from `nbs/index.ipynb`.
+one HTML page per notebook with nbconvert, plus an index page and a Benchmarks page (`bench/results/REPORT.md`, which
+`python bench/run_all.py` writes); every page links to both. README.md comes from `nbs/index.ipynb`.
 Users who have Quarto can still run `nbdev-docs` (the `_quarto.yml` is kept).
 """
 import os, re, sys, html, yaml, nbformat
@@ -61,6 +62,21 @@ def prepare(nb):
                    'language_info': {'name':'python'}}
     return nb, title
 
+_NAV = ("<nav style='padding:.5em 1em;font-family:sans-serif'><a href='index.html'>Home</a> &middot; "
+        "<a href='pages.html'>All pages</a> &middot; <a href='benchmarks.html'>Benchmarks</a></nav>")
+
+def _with_nav(page):
+    "`page` with the site's links at the top of its body"
+    return re.sub(r'(<body[^>]*>)', lambda m: m.group(1)+_NAV, page, count=1)
+
+def benchmarks_nb(report='bench/results/REPORT.md'):
+    "The benchmark report as a one-cell notebook, or `None` when there is none"
+    p = Path(report)
+    if not p.exists(): return None
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(p.read_text())])
+    nb.metadata = {'kernelspec': {'name':'python3','display_name':'python3','language':'python'}, 'language_info': {'name':'python'}}
+    return nb
+
 def build(out='_docs', readme=True):
     cfg = get_config()
     os.chdir(cfg.config_path)
@@ -77,8 +93,13 @@ def build(out='_docs', readme=True):
         nbformat.validate(nb)
         body,_ = exp.from_notebook_node(nb)
         name = 'index.html' if f.stem=='index' else f'{f.stem}.html'
-        (out/name).write_text(body)
+        (out/name).write_text(_with_nav(body))
         pages.append((f.stem, name, title or f.stem))
+    bnb = benchmarks_nb()
+    if bnb is not None:
+        body,_ = exp.from_notebook_node(bnb)
+        (out/'benchmarks.html').write_text(_with_nav(body))
+        pages.append(('benchmarks', 'benchmarks.html', 'Benchmarks'))
     links = '\n'.join(f'<li><a href="{n}">{html.escape(t)}</a> <code>{s}</code></li>' for s,n,t in pages if s!='index')
     (out/'pages.html').write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{cfg.title} docs</title></head>"
                                   f"<body><h1>{cfg.title}</h1><p><a href='index.html'>Home</a></p><ul>{links}</ul></body></html>")

@@ -34,8 +34,10 @@ class MaskedRMSE(Metric):
         pred,targ = learn.pred.detach(),learn.y
         if self.y_range is not None: pred = pred.clamp(*self.y_range)
         mask = targ!=0
-        self.se += float(((pred-targ)**2)[mask].sum())
-        self.n += int(mask.sum())
+        # per-row sums: under DDP `to_detach` gathers them from every rank and drops the padding rows
+        se,n = learn.to_detach((((pred-targ)**2*mask).sum(1), mask.sum(1)))
+        self.se += float(se.sum())
+        self.n += int(n.sum())
     @property
     def value(self): return math.sqrt(self.se/self.n) if self.n else None
     @property

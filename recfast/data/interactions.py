@@ -81,10 +81,16 @@ def _model_device(model):
     p = next(iter(model.parameters()), None)
     return p.device if p is not None else torch.device('cpu')
 
+def _share(n, rank, world_size):
+    "The contiguous share of `rank` (of `world_size` processes) of `n` rows"
+    return slice(n*rank//world_size, n*(rank+1)//world_size)
+
 @patch
-def eval_batches(self:InteractionsDataLoaders, model, bs:int=1024):
+def eval_batches(self:InteractionsDataLoaders, model, bs:int=1024,
+                 rank:int=0, world_size:int=1): # only this share of the users (a DDP process's)
     "Yield `(scores, targets, exclude)` for the validation users, `bs` users at a time"
     users = np.flatnonzero(self.valid_seen.getnnz(axis=1))
+    users = users[_share(len(users), rank, world_size)]
     dev = _model_device(model)
     model.eval()
     with torch.no_grad():

@@ -9,7 +9,7 @@ Docs: https://recfast.github.io/recfast/data.sequences.html.md"""
 from __future__ import annotations
 from fastai.basics import *
 from ..core import *
-from .interactions import RecDataLoaders, check_cols, encode_ids, _model_device
+from .interactions import RecDataLoaders, check_cols, encode_ids, _model_device, _share
 
 # %% auto #0
 __all__ = ['make_windows', 'SequenceDataLoaders', 'TensorSequence', 'PadSequence', 'SequenceBlock', 'synthetic_sequences']
@@ -94,9 +94,12 @@ class SequenceDataLoaders(RecDataLoaders):
 
 # %% ../../nbs/03_data.sequences.ipynb #67e61de3
 @patch
-def eval_batches(self:SequenceDataLoaders, model, bs:int=1024):
+def eval_batches(self:SequenceDataLoaders, model, bs:int=1024,
+                 rank:int=0, world_size:int=1): # only this share of the windows (a DDP process's)
     "Yield `(scores, targets, exclude)` for the last position of every validation window, `bs` at a time"
     inp,targ = self.valid.dataset.ts
+    sh = _share(len(inp), rank, world_size)
+    inp,targ = inp[sh],targ[sh]
     dev = _model_device(model)
     model.eval()
     with torch.no_grad():

@@ -70,7 +70,8 @@ def mlp_learner(dls, # ratings `DataLoaders`
     check_y_range(dls, y_range)
     sizes = ifnone(emb_szs, {})
     emb = [(len(classes[n]), sizes.get(n, emb_sz_rule(len(classes[n])))) for n in (u,i)]
-    model = EmbeddingNN(emb, layers=ifnone(layers, [100,50]), y_range=y_range, ps=ps, embed_p=embed_p)
+    # no `bn_cont`: there are no continuous inputs, and its empty, unused parameters would stop DDP
+    model = EmbeddingNN(emb, layers=ifnone(layers, [100,50]), y_range=y_range, ps=ps, embed_p=embed_p, bn_cont=False)
     return _plain_learner(Learner(dls, model, loss_func=ifnone(loss_func, FastMSELossFlat()), metrics=ifnone(metrics, rmse),
                                   opt_func=opt_func, wd=wd, **kwargs))
 

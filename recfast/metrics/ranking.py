@@ -124,10 +124,17 @@ class RankMetric(Metric):
     @property
     def value(self):
         if self.learn is None: return None
-        vals = [self.func(s, t, e, per_user=True, **self.kwargs) for s,t,e in self.learn.dls.eval_batches(self.learn.model, bs=self.bs)]
-        if not vals: return None
-        v = torch.cat(vals)
-        return v[~v.isnan()].mean().item()
+        # under DDP (`learn.distrib_ctx()`) the validation loader knows the ranks: each ranks its share of the users
+        world = getattr(self.learn.dl, 'world_size', 1)
+        kw = dict(rank=self.learn.dl.rank, world_size=world) if world>1 else {}
+        vals = [self.func(s, t, e, per_user=True, **self.kwargs) for s,t,e in self.learn.dls.eval_batches(self.learn.model, bs=self.bs, **kw)]
+        v = torch.cat(vals) if vals else torch.zeros(0)
+        v = v[~v.isnan()]
+        tot = torch.tensor([v.double().sum().item(), len(v)], dtype=torch.float64)
+        if world>1:
+            from ..distributed import _all_sum
+            tot = _all_sum(tot)
+        return (tot[0]/tot[1]).item() if tot[1] else None
     @property
     def name(self): return self._name
     def __getstate__(self): return {**self.__dict__, 'learn':None}
