@@ -63,7 +63,7 @@ class RefeedCallback(Callback):
             loss = self.loss_func(pred, y)
             loss.backward()
             self.opt.step()
-            self.tot,self.count = self.tot+loss.item(),self.count+1
+            self.tot,self.count = self.tot+loss.detach(),self.count+1  # no `.item()`: no device sync per step
             y = pred.detach()
     @property
-    def refeed_loss(self): return self.tot/self.count if getattr(self, 'count', 0) else None
+    def refeed_loss(self): return float(self.tot)/self.count if getattr(self, 'count', 0) else None
