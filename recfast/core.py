@@ -12,9 +12,9 @@ from fastai.basics import *
 
 # %% auto #0
 __all__ = ['Tensors', 'check_bs', 'check_seed', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col', 'check_numeric_col',
-           'check_frame', 'make_vocab', 'encode_ids', 'check_valid_pct', 'split_frame', 'warn_cold', 'RecDataLoaders',
-           'scoring', 'check_dls', 'check_n', 'is_ddp', 'all_sum', 'broadcast_tensor', 'register_learner',
-           'known_archs', 'arch_info', 'recfast_learner']
+           'check_frame', 'make_vocab', 'encode_ids', 'check_valid_pct', 'split_frame', 'warn_cold', 'MetaDataLoaders',
+           'RecDataLoaders', 'scoring', 'check_dls', 'check_n', 'is_ddp', 'all_sum', 'broadcast_tensor',
+           'register_learner', 'known_archs', 'arch_info', 'recfast_learner']
 
 # %% ../nbs/00_core.ipynb #1cb8f3f3
 class Tensors:
@@ -286,10 +286,10 @@ def warn_cold(trn:tuple, # `(users, items)` index arrays of the training rows
             warnings.warn(f"{int(cold.sum())} of {len(v)} validation rows have a {n} with no training row (e.g. {n}="
                           f"{_py(voc[int(np.asarray(v)[cold.argmax()])])!r}): they are scored from untrained embeddings", stacklevel=3)
 
-# %% ../nbs/00_core.ipynb #ff59e656
-class RecDataLoaders(DataLoaders):
-    "`DataLoaders` that carry what recommending needs (vocabularies, seen items) through `new_empty`"
-    _meta = ('classes','user_name','item_name','seen','valid_seen')
+# %% ../nbs/00_core.ipynb #93d2f37a
+class MetaDataLoaders(DataLoaders):
+    "`DataLoaders` that carry the attributes named in `_meta` through `new_empty` (what `Learner.export` saves)"
+    _meta = ()
     def __init__(self, *loaders, path='.', device=None, **meta):
         super().__init__(*loaders, path=path, device=device)
         unknown = set(meta)-set(self._meta)
@@ -297,9 +297,15 @@ class RecDataLoaders(DataLoaders):
         for k in self._meta: setattr(self, k, meta.get(k))
 
     def new_empty(self):
-        "Empty loaders (for `Learner.export`) that keep the vocabularies and seen items"
+        "Empty loaders (for `Learner.export`) that keep the `_meta` attributes"
         loaders = [dl.new(dl.dataset.new_empty()) for dl in self.loaders]
         return type(self)(*loaders, path=self.path, device=self.device, **{k:getattr(self,k) for k in self._meta})
+
+# %% ../nbs/00_core.ipynb #0ba8d36c
+class RecDataLoaders(MetaDataLoaders):
+    "`DataLoaders` that carry what recommending needs (vocabularies, seen items) through `new_empty`"
+    _meta = ('classes','user_name','item_name','seen','valid_seen')
+    _eval_users = True # `eval_set` gives user indices (else model queries, e.g. windows)
 
     @classmethod
     def from_csv(cls, csv:str|Path, # a CSV file with a header row
@@ -309,7 +315,7 @@ class RecDataLoaders(DataLoaders):
         "Build the loaders from a CSV file, like `from_df`"
         return cls.from_df(pd.read_csv(csv, sep=sep, encoding=encoding), **kwargs)
 
-# %% ../nbs/00_core.ipynb #11df11b0
+# %% ../nbs/00_core.ipynb #a82c74a5
 @patch(as_prop=True)
 def users(self:RecDataLoaders)->CategoryMap: return self.classes[self.user_name]
 @patch(as_prop=True)
@@ -338,7 +344,7 @@ def exclude_mask(self:RecDataLoaders, users:Tensor)->Tensor:
     m = [c.mask(users.to(c.device)).to(users.device) for c in (self.seen, self.valid_seen) if c is not None]
     return (m[0]|m[1] if len(m)==2 else m[0]) if m else None
 
-# %% ../nbs/00_core.ipynb #ba3786c5
+# %% ../nbs/00_core.ipynb #bfdee264
 @patch
 def queries(self:RecDataLoaders, users:Tensor):
     "The model input that stands for `users` (vocabulary indices) when scoring items: the indices themselves"
@@ -361,10 +367,10 @@ def item_factors(self:RecDataLoaders, model)->Tensor:
     "The model's item representations, `(n_items, n_factors)`"
     return model.item_factors()
 
-# %% ../nbs/00_core.ipynb #255050b9
+# %% ../nbs/00_core.ipynb #b9d0cffd
 @patch
 def eval_set(self:RecDataLoaders):
-    "`(queries, targets, exclude)` of the validation set: one row per query, `CSRMatrix` targets and exclusions"
+    "`(users, targets, exclude)` of the validation set: one row per query, `CSRMatrix` targets and exclusions"
     vs = getattr(self, 'valid_seen', None)
     if vs is None: raise TypeError(f"{type(self).__name__} has no held-out items to rank: ranking metrics need them")
     users = torch.where(vs.row_lengths()>0)[0]
@@ -389,12 +395,13 @@ def eval_batches(self:RecDataLoaders, model, bs:int=1024,
     with scoring(model):
         for s in range(lo, hi, bs):
             rows = torch.arange(s, min(s+bs, hi))
-            scores = model.score_items(q[s:min(s+bs, hi)].to(dev) if isinstance(q, Tensor) else q[s:min(s+bs, hi)]).float()
+            qs = q[s:min(s+bs, hi)].to(dev)
+            scores = (self.score_items(model, qs) if self._eval_users else model.score_items(qs)).float()
             ex = excl.mask(rows).to(scores.device) if excl is not None else torch.zeros_like(scores, dtype=torch.bool)
             ex[:,0] = True
             yield scores, targ.mask(rows).to(scores.device), ex
 
-# %% ../nbs/00_core.ipynb #ac7f0072
+# %% ../nbs/00_core.ipynb #fdea7466
 def check_dls(dls, cls, factory:str, hint:str=None):
     "Raise a `TypeError` saying which `DataLoaders` `factory` needs when `dls` is not a `cls`"
     if isinstance(dls, cls): return dls
@@ -406,7 +413,7 @@ def check_n(n, limit:int=None, name:str='n', what:str='items in the catalogue'):
     if limit is not None and n>limit: raise ValueError(f"`{name}`={n} is larger than the {limit} {what}")
     return int(n)
 
-# %% ../nbs/00_core.ipynb #7fdf9014
+# %% ../nbs/00_core.ipynb #5209cc9a
 def is_ddp()->bool: return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 def _to_comm(t:Tensor)->Tensor:
@@ -427,7 +434,7 @@ def broadcast_tensor(t:Tensor, rank:int=0)->Tensor:
     torch.distributed.broadcast(c, rank)
     return c.to(t.device)
 
-# %% ../nbs/00_core.ipynb #99cae937
+# %% ../nbs/00_core.ipynb #81f1b2cc
 _learners = {}
 
 def register_learner(name:str, # the `arch` name users pass to `recfast_learner`
@@ -458,7 +465,7 @@ def recfast_learner(dls, # the `DataLoaders` the learner trains on
     info = arch_info(arch)
     return info['factory'](dls, **{**info['kwargs'], **kwargs})
 
-# %% ../nbs/00_core.ipynb #f35d2a2d
+# %% ../nbs/00_core.ipynb #a211bda9
 _c,_i,_s,_a,_r = 'recfast.collab','recfast.implicit','recfast.sequence','recfast.autoencoder','recfast.ram'
 for _n in ('dot',): register_learner(_n, f'{_c}.learner:dot_learner', f'{_c}.data:RatingsDataLoaders')
 for _n in ('nn','mlp'): register_learner(_n, f'{_c}.learner:mlp_learner', f'{_c}.data:RatingsDataLoaders')

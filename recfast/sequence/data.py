@@ -54,12 +54,13 @@ def _time_split(items, ptr, max_len, step):
     ok = vtarg[:,-1]!=0
     return trn, (vinp[ok],vtarg[ok])
 
-# %% ../../nbs/30_sequence.data.ipynb #88307bda
+# %% ../../nbs/30_sequence.data.ipynb #8e81d776
 _splits = ('user','time')
 
 class SequenceDataLoaders(RecDataLoaders):
     "Windows of `(inputs, targets)` item sequences, with every user's history for recommending"
     _meta = RecDataLoaders._meta+('max_len','exclude_preceding')
+    _eval_users = False # validation queries are windows
     @classmethod
     def from_df(cls, df:pd.DataFrame, # one row per interaction
                 user_name:str=None, # user column, first column if `None`
