@@ -3,7 +3,9 @@
 Modules:
 
 - `recfast.cli`: `recfast train`: the main job (train on MovieLens 100K or any ratings CSV, then show what was learned) from a shell.
-- `recfast.distributed`: Every recfast learner trains with fastai's `learn.distrib_ctx()` on PyTorch DDP (through Hugging Face `accelerate`): the `TensorDL` batches are sharded across ranks without leaving torch.
 - `recfast.scale`: Synthetic power-law ratings at any size, sparse embedding gradients, and top-N recommendations for every user streamed to disk."""
 
 __version__ = "0.0.1"
+
+from .compat import install as _install_deprecated_paths
+_install_deprecated_paths()  # recfast 0.0.1's module paths (`recfast.data.ratings`, ...) keep working, with a warning

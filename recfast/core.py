@@ -475,3 +475,8 @@ for _n in ('pool','lstm','cnn','popularity'): register_learner(_n, f'{_s}.learne
 register_learner('autoencoder', f'{_a}.learner:autoencoder_learner', f'{_a}.data:SparseVectorDataLoaders')
 for _n in ('autorec','deep'): register_learner(_n, f'{_a}.learner:autoencoder_learner', f'{_a}.data:SparseVectorDataLoaders', arch=_n)
 register_learner('ram', f'{_r}.learner:ram_learner', f'{_r}.data:MNISTGlimpseDataLoaders')
+
+# %% ../nbs/00_core.ipynb #a19eb7e6
+def __getattr__(name):
+    from recfast.compat import core_getattr
+    return core_getattr(name)

@@ -203,7 +203,7 @@ class FastLearner(Learner):
             except _cancel_excs: raise
             except Exception as e: raise modify_exception(e, f'Exception occured in `{cb.__class__.__name__}` when calling event `{event_name}`:\n\t{e.args[0] if e.args else e}', replace=True)
 
-# %% ../nbs/01_fast.ipynb #c1eb1d02
+# %% ../nbs/01_fast.ipynb #b5e9018e
 @patch
 def _set_device(self:FastLearner, b):
     "fastai's `_set_device`, which returns `b` itself when it is a tuple of tensors already on the model's device"
@@ -217,6 +217,14 @@ def fit(self:FastLearner, n_epoch, lr=None, wd=None, cbs=None, reset_opt=False, 
     "fastai's `fit`, with any fastai `ParamScheduler` of `cbs` run as a `FastParamScheduler`"
     cbs = [FastParamScheduler(cb.scheds) if type(cb) is ParamScheduler else cb for cb in L(cbs)]
     return Learner.fit(self, n_epoch, lr=lr, wd=wd, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
+
+@patch
+def to_distributed(self:FastLearner, sync_bn=True, **kwargs):
+    "Add a `RecDistributedTrainer` (recfast's `DistributedTrainer`, see `recfast.distributed`) for DDP training"
+    from recfast.distributed import RecDistributedTrainer  # imported when used: it needs `accelerate`
+    self.add_cb(RecDistributedTrainer(sync_bn, **kwargs))
+    if rank_distrib(): self.remove_cb(ProgressCallback)
+    return self
 
 @patch
 def fit_one_cycle(self:FastLearner, n_epoch, lr_max=None, div=25., div_final=1e5, pct_start=0.25, wd=None,
