@@ -12,7 +12,7 @@ from ..layers import *
 # %% auto #0
 __all__ = ['BilinearNet']
 
-# %% ../../nbs/21_implicit.models.ipynb #0977a8e3
+# %% ../../nbs/21_implicit.models.ipynb #cd4668ae
 class BilinearNet(Module):
     "Bilinear factorization with biases (Koren et al. 2009; Spotlight): `p_u·q_i + b_u + b_i`"
     def __init__(self, n_users:int, n_items:int, # vocabulary sizes, `'#na#'` included
@@ -24,10 +24,10 @@ class BilinearNet(Module):
     def forward(self, users:Tensor, # `(bs,)` user indices
                 items:Tensor=None): # `(bs, ...)` item indices, or `None` for every item
         "Scores of `items` (shape of `items`) or of the whole catalogue (`(bs, n_items)`)"
-        check_ids(users, self.n_users, 'user')
+        if not self.training: check_ids(users, self.n_users, 'user')  # training ids come from the loaders
         u,ub = self.u_weight(users),self.u_bias(users)
         if items is None: return u @ self.i_weight.weight.T + self.i_bias.weight.T + ub
-        check_ids(items, self.n_items, 'item')
+        if not self.training: check_ids(items, self.n_items, 'item')
         sh = (len(users),)+(1,)*(items.dim()-1)
         return (u.view(*sh, -1)*self.i_weight(items)).sum(-1) + self.i_bias(items).squeeze(-1) + ub.view(sh)
 

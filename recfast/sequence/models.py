@@ -12,7 +12,7 @@ from ..layers import *
 # %% auto #0
 __all__ = ['SequenceNet', 'PoolNet', 'LSTMNet', 'CNNNet', 'PopularityNet']
 
-# %% ../../nbs/31_sequence.models.ipynb #71c82d46
+# %% ../../nbs/31_sequence.models.ipynb #c312b323
 class SequenceNet(Module):
     "Spotlight's sequence scoring (Kula 2017): item embeddings and biases against a per-position representation from `represent`"
     def __init__(self, n_items:int, # vocabulary size, padding item 0 included
@@ -23,10 +23,10 @@ class SequenceNet(Module):
     def forward(self, x:Tensor, # `(bs, L)` input item indices
                 items:Tensor=None): # `(bs, L, k)` items to score at each position, or `None`
         "Scores of `items` at every position, or of every item after the last position"
-        check_ids(x, self.n_items)
+        if not self.training: check_ids(x, self.n_items)  # training ids come from the loaders
         r = self.represent(x)
         if items is None: return r[:,-1] @ self.i_weight.weight.T + self.i_bias.weight.T
-        check_ids(items, self.n_items)
+        if not self.training: check_ids(items, self.n_items)
         return (r.unsqueeze(-2)*self.i_weight(items)).sum(-1) + self.i_bias(items).squeeze(-1)
     @classmethod
     def from_dls(cls, dls, **kwargs):
