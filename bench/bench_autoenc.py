@@ -31,11 +31,12 @@ def child(kind, epochs):
     from fastai.basics import Learner, set_seed
     from fastai.callback.training import ShortEpochCallback
     import fastai.callback.progress
-    from recfast.data.sparse import SparseVectorDataLoaders
-    from recfast.learner.autoencoder import autoencoder_learner
-    from recfast.models.autoencoder import AutoRec
-    from recfast.callback.refeed import MaskedMSELoss, MaskedRMSE
-    from recfast.core import TensorDL, Tensors, FastAdam
+    from recfast.autoencoder.data import SparseVectorDataLoaders
+    from recfast.autoencoder.learner import autoencoder_learner
+    from recfast.autoencoder.models import AutoRec
+    from recfast.autoencoder.training import MaskedMSELoss, MaskedRMSE
+    from recfast.core import TensorDL, Tensors
+    from recfast.fast import FastAdam
     from recfast.datasets import movielens_100k
     from functools import partial
     torch.set_num_threads(1)
@@ -107,9 +108,9 @@ def quality(quick):
     import torch
     from fastai.basics import set_seed
     import fastai.callback.schedule, fastai.callback.progress
-    from recfast.data.sparse import SparseVectorDataLoaders
-    from recfast.learner.autoencoder import autoencoder_learner
-    from recfast.callback.refeed import RefeedCallback
+    from recfast.autoencoder.data import SparseVectorDataLoaders
+    from recfast.autoencoder.learner import autoencoder_learner
+    from recfast.autoencoder.training import RefeedCallback
     from recfast.datasets import movielens_100k
     torch.set_num_threads(1)
     df = movielens_100k(titles=False)

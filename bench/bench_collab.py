@@ -4,7 +4,8 @@ ML-100K joined with titles (item = title), random 20% valid (same permutation fo
 fit_one_cycle(5, 5e-3, wd=0.1), 50 factors. Prints a markdown table and writes bench/results/collab.md, and the
 same figures as report rows in bench/results/collab.json (see bench/report.py).
 fastai's own path runs twice: in a fresh process that never imports recfast (stock fastai, the baseline), and in
-this process, where importing recfast has patched fastai's event dispatch and per-batch bookkeeping.
+this process with the `collab_learner` given recfast's fast path by `recfast.fast.to_fast` (recfast does not patch
+fastai: importing it leaves fastai's classes as they are).
 Usage: python bench/bench_collab.py [--epochs 5] [--seed 42] [--skip-fastai]
 """
 import os, sys, time, json, platform, warnings, subprocess
@@ -31,21 +32,25 @@ def timed(f):
     c,t = time.process_time(),time.perf_counter(); r = f()
     return r, time.process_time()-c, time.perf_counter()-t
 
-def fastai_path(epochs, seed, lr, wd):
-    "fastai's `CollabDataLoaders` + `collab_learner` after a warm-up fit on 5,000 rows: valid MSE and times"
+def fastai_path(epochs, seed, lr, wd, fast=False):
+    "fastai's `CollabDataLoaders` + `collab_learner` (given `to_fast`'s fast path if `fast`) after a warm-up fit on 5,000 rows: valid MSE and times"
     from fastai.collab import CollabDataLoaders, collab_learner
     from fastai.torch_core import set_seed
+    conv = lambda learn: learn
+    if fast:
+        from recfast.fast import to_fast
+        conv = to_fast
     ratings = _ratings()
     def fit(learn, n):
         with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(n, lr, wd=wd)
-    fit(collab_learner(CollabDataLoaders.from_df(ratings.iloc[:5000], item_name='title', bs=64, seed=seed), n_factors=50, y_range=(0,5.5)), 1)
+    fit(conv(collab_learner(CollabDataLoaders.from_df(ratings.iloc[:5000], item_name='title', bs=64, seed=seed), n_factors=50, y_range=(0,5.5))), 1)
     fdls, t_fdata, _ = timed(lambda: CollabDataLoaders.from_df(ratings, item_name='title', bs=64, seed=seed))
-    set_seed(seed); flearn = collab_learner(fdls, n_factors=50, y_range=(0,5.5))
+    set_seed(seed); flearn = conv(collab_learner(fdls, n_factors=50, y_range=(0,5.5)))
     _, t_ffit, w_ffit = timed(lambda: fit(flearn, epochs))
     return dict(mse=float(flearn.recorder.values[-1][1]), fit=t_ffit, wall=w_ffit, data=t_fdata)
 
 def stock_fastai(epochs, seed, lr, wd, threads, reps):
-    "`fastai_path` in a fresh process that imports fastai only, so none of recfast's patches apply"
+    "`fastai_path` in a fresh process that imports fastai only: stock fastai"
     cmd = [sys.executable, __file__, '--fastai-only', '--epochs', str(epochs), '--seed', str(seed), '--lr', str(lr),
            '--wd', str(wd), '--threads', str(threads), '--reps', str(reps)]
     r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, 'PYTHONWARNINGS':'ignore'})
@@ -60,7 +65,7 @@ def _mse(model, x, y, bs=4096):
 
 def plain_loop(dls, epochs, lr, wd, n_factors=50, y_range=(0,5.5)):
     "The same model in a hand-written loop: fused AdamW (fastai's Adam defaults), OneCycleLR, vectorized batches"
-    from recfast.models.collab import DotProductBias
+    from recfast.collab.models import DotProductBias
     xt,yt = dls.train.dataset.ts; xv,yv = dls.valid.dataset.ts
     model = DotProductBias(dls.n_users, dls.n_items, n_factors, y_range)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.95,0.99), eps=1e-5, weight_decay=wd, fused=True)
@@ -89,8 +94,8 @@ def main(epochs:int=5, seed:int=42, lr:float=5e-3, wd:float=0.1, skip_fastai:boo
         return print(json.dumps({**res, 'recfast_imported': any(m.split('.')[0]=='recfast' for m in sys.modules)}))
     from fastai.torch_core import set_seed
     from recfast.datasets import movielens_100k
-    from recfast.data.ratings import RatingsDataLoaders
-    from recfast.learner.collab import dot_learner, mlp_learner
+    from recfast.collab.data import RatingsDataLoaders
+    from recfast.collab.learner import dot_learner, mlp_learner
     ratings = movielens_100k()[['user','title','rating']]
     # recfast (duplicates kept so every path trains on the same 100,000 rows and the same permutation)
     with warnings.catch_warnings():
@@ -125,8 +130,8 @@ def main(epochs:int=5, seed:int=42, lr:float=5e-3, wd:float=0.1, skip_fastai:boo
         print('fastai (stock, own process)', fa, flush=True)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            fp = best([fastai_path(epochs, seed, lr, wd) for _ in range(reps)])
-        print('fastai (recfast imported)', fp, flush=True)
+            fp = best([fastai_path(epochs, seed, lr, wd, fast=True) for _ in range(reps)])
+        print('fastai + to_fast', fp, flush=True)
     machine = (f"{platform.machine()}, {os.cpu_count()} cores (shared with other jobs), torch {torch.__version__}, "
                f"fastai {fastai.__version__}, CPU, {threads} torch thread(s)")
     lines = [f"## Explicit ratings, fastbook protocol ({epochs} epochs, bs 64, lr {lr}, wd {wd}, seed {seed})", "",
@@ -139,7 +144,7 @@ def main(epochs:int=5, seed:int=42, lr:float=5e-3, wd:float=0.1, skip_fastai:boo
     fa_fit,t_pl = (fa['fit'] if not skip_fastai else float('nan')),pl['fit']
     if not skip_fastai:
         lines.append(f"| fastai `CollabDataLoaders` + `collab_learner` (stock fastai, own process) | {fa['mse']:.4f} | {fa['fit']:.1f} ({fa['wall']:.1f}) | {fa['data']:.2f} | 1.00x | {fa['fit']/t_pl:.2f}x |")
-        lines.append(f"| the same, in a process that imported recfast (its dispatch and bookkeeping patches apply) | {fp['mse']:.4f} | {fp['fit']:.1f} ({fp['wall']:.1f}) | {fp['data']:.2f} | {fa_fit/fp['fit']:.2f}x | {fp['fit']/t_pl:.2f}x |")
+        lines.append(f"| the same, given recfast's fast path by `to_fast(collab_learner(...))` | {fp['mse']:.4f} | {fp['fit']:.1f} ({fp['wall']:.1f}) | {fp['data']:.2f} | {fa_fit/fp['fit']:.2f}x | {fp['fit']/t_pl:.2f}x |")
     lines.append(f"| plain PyTorch loop, same model (AdamW + OneCycleLR) | {pl['mse']:.4f} | {t_pl:.1f} ({pl['wall']:.1f}) | - | {fa_fit/t_pl:.2f}x | 1.00x |")
     lines.append(f"| recfast `dot_learner` | {rf['mse']:.4f} | {rf['fit']:.1f} ({rf['wall']:.1f}) | {rf['data']:.2f} | {fa_fit/rf['fit']:.2f}x | {rf['fit']/t_pl:.2f}x |")
     lines.append(f"| recfast `mlp_learner` (layers [100, 50]) | {nn_res['mse']:.4f} | {nn_res['fit']:.1f} ({nn_res['wall']:.1f}) | - | - | - |")
@@ -154,7 +159,7 @@ def main(epochs:int=5, seed:int=42, lr:float=5e-3, wd:float=0.1, skip_fastai:boo
     fa_base = () if skip_fastai else ('stock fastai `collab_learner` (own process)', fa['mse'], fa['fit'])
     rows = [] if skip_fastai else [
         R('fastai `CollabDataLoaders` + `collab_learner` (stock fastai, own process)', fa, 'plain PyTorch loop, same model', pl['mse'], t_pl, ratio_of='time'),
-        R('fastai `collab_learner` in a process that imported recfast (dispatch and bookkeeping patches apply)', fp, *fa_base, ratio_of='time')]
+        R("fastai `collab_learner` given recfast's fast path (`to_fast`)", fp, *fa_base, ratio_of='time')]
     rows += [R('plain PyTorch loop, same model (fused AdamW + OneCycleLR)', pl, *fa_base, ratio_of='time'),
              R('recfast `dot_learner`', rf, *fa_base, ratio_of='time'),
              R('recfast `dot_learner` against the plain loop', rf, 'plain PyTorch loop, same model', pl['mse'], t_pl, ratio_of='time'),

@@ -12,10 +12,10 @@ import torch
 from fastai.basics import *
 from fastai.callback.all import *
 from recfast.core import *
-from recfast.data.mnist import *
-from recfast.models.ram import *
-from recfast.learner.ram import *
-from recfast.interpret.glimpses import glimpse_locations
+from recfast.ram.data import *
+from recfast.ram.models import *
+from recfast.ram.learner import *
+from recfast.ram.interpret import glimpse_locations
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import report
 

@@ -23,8 +23,8 @@ def variant(name, size, warmup_batches=None, rec_users=None):
     import torch
     torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
     from fastai.basics import set_seed
-    from recfast.scale import synthetic_ratings, sparse_embeddings, SparseAdam, recommend_all
-    from recfast.core import FastAdam
+    from recfast.scale import synthetic_ratings, sparse_embeddings, SparseAdam
+    from recfast.fast import FastAdam
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
     t = time.perf_counter()
     df = synthetic_ratings(*SIZES[size], seed=0)
@@ -32,16 +32,16 @@ def variant(name, size, warmup_batches=None, rec_users=None):
     t = time.perf_counter()
     sparse = name.endswith('sparse')
     if name.startswith('dot'):
-        from recfast.data.ratings import RatingsDataLoaders
-        from recfast.learner.collab import dot_learner
+        from recfast.collab.data import RatingsDataLoaders
+        from recfast.collab.learner import dot_learner
         dls = RatingsDataLoaders.from_df(df, valid_pct=0.05, seed=0, bs=BS, device=dev)
         set_seed(0)
         learn = dot_learner(dls, n_factors=N_FACTORS, opt_func=SparseAdam if sparse else FastAdam)
         y_trn,y_val = dls.train.dataset.ts[1],dls.valid.dataset.ts[1]
         res['const_mse'] = float(((y_val-y_trn.mean())**2).mean())
     else:
-        from recfast.data.interactions import InteractionsDataLoaders
-        from recfast.learner.implicit import implicit_learner
+        from recfast.implicit.data import InteractionsDataLoaders
+        from recfast.implicit.learner import implicit_learner
         dls = InteractionsDataLoaders.from_df(df, valid_pct=0.05, seed=0, bs=BS, device=dev)
         set_seed(0)
         learn = implicit_learner(dls, loss='bpr', n_factors=N_FACTORS, seed=0, metrics=[], opt_func=SparseAdam if sparse else FastAdam)
@@ -62,7 +62,7 @@ def variant(name, size, warmup_batches=None, rec_users=None):
         with tempfile.TemporaryDirectory() as d:
             t = time.perf_counter()
             users = None if rec_users is None else dls.classes[dls.user_name][1:rec_users+1]
-            out = recommend_all(learn, n=10, fname=Path(d)/'top10.csv', users=users)
+            out = learn.recommend_all(n=10, fname=Path(d)/'top10.csv', users=users)
             res['recommend_all_s'] = time.perf_counter()-t
             res['recommend_all_mb'] = out.stat().st_size/2**20
         res['n_users'] = dls.n_users-1 if rec_users is None else min(rec_users, dls.n_users-1)

@@ -6,10 +6,11 @@ from fastai.torch_core import set_seed
 import fastai.callback.schedule, fastai.callback.progress
 from recfast.core import *
 from recfast.datasets import movielens_100k
-from recfast.data.sparse import *
-from recfast.models.autoencoder import *
-from recfast.callback.refeed import *
-from recfast.learner.autoencoder import *
+from recfast.recommender import RecLearner
+from recfast.autoencoder.data import *
+from recfast.autoencoder.models import *
+from recfast.autoencoder.training import *
+from recfast.autoencoder.learner import *
 
 torch.set_num_threads(1)
 
@@ -77,7 +78,7 @@ def test_i_autorec_reaches_090(dls):
     val = dls.valid.dataset.targ
     r,c,v = val.coo()
     items, users = dls.classes['movie'][r], dls.classes['user'][c]
-    p = dls.predict_pairs(learn.model, pd.DataFrame({'user': list(users), 'movie': list(items)}))
+    p = learn.predict_pairs(pd.DataFrame({'user': list(users), 'movie': list(items)}))
     assert abs(np.sqrt(((p.clip(1,5)-v.numpy())**2).mean()) - _rmse(learn)) < 1e-4
 
 def test_deep_autoencoder_with_and_without_refeeding(dls):
@@ -106,7 +107,8 @@ def trained(dls):
 
 def test_predict_pairs_matches_the_model(trained, dls, ratings):
     pairs = ratings.sample(500, random_state=0)
-    p = dls.predict_pairs(trained.model, pairs, bs=7)   # several batches, unsorted rows
+    assert isinstance(trained, RecLearner)
+    p = trained.predict_pairs(pairs, bs=7)   # several batches, unsorted rows
     trained.model.eval()
     rows = torch.tensor([dls.classes['movie'].o2i[m] for m in pairs.movie])
     cols = torch.tensor([dls.classes['user'].o2i[u] for u in pairs.user])
@@ -114,27 +116,28 @@ def test_predict_pairs_matches_the_model(trained, dls, ratings):
     np.testing.assert_allclose(p, direct.numpy(), rtol=1e-5, atol=1e-5)
 
 def test_recommend(trained, dls, ratings):
-    recs = dls.recommend(trained.model, 1, n=10)
+    recs = trained.recommend(1, n=10)
     assert len(recs) == 10 and len(set(recs)) == 10
     col = dls.classes['user'].o2i[1]
     seen = set(dls.classes['movie'][torch.where(dls.matrix.densify(torch.arange(len(dls.matrix)))[:, col] != 0)[0]])
-    assert not set(recs) & seen
+    held_out = set(ratings.movie[ratings.user==1]) - seen
+    assert held_out and not set(recs) & seen and not set(recs) & held_out  # training and validation items are excluded
     # best first: scores are sorted
-    s = dls.predict_pairs(trained.model, pd.DataFrame({'user': [1]*10, 'movie': recs}))
+    s = trained.predict_pairs(pd.DataFrame({'user': [1]*10, 'movie': recs}))
     assert (np.diff(s) <= 1e-6).all()
     # a batch of users gives the same lists
-    assert dls.recommend(trained.model, [1, 2], n=10)[0] == recs
-    with_seen = dls.recommend(trained.model, 1, n=10, exclude_seen=False)
+    assert trained.recommend([1, 2], n=10)[0] == recs
+    with_seen = trained.recommend(1, n=10, exclude_seen=False)
     assert set(with_seen) & seen
 
 def test_export_round_trip(trained, dls, ratings, tmp_path):
     pairs = ratings.iloc[:200]
-    before = dls.predict_pairs(trained.model, pairs)
+    before = trained.predict_pairs(pairs)
     trained.path = tmp_path
     trained.export('ae.pkl')
     learn = load_learner(tmp_path/'ae.pkl')
-    np.testing.assert_allclose(learn.dls.predict_pairs(learn.model, pairs), before, rtol=1e-6)
-    assert learn.dls.recommend(learn.model, 5, n=5) == dls.recommend(trained.model, 5, n=5)
+    np.testing.assert_allclose(learn.predict_pairs(pairs), before, rtol=1e-6)
+    assert learn.recommend(5, n=5) == trained.recommend(5, n=5)
     assert len(learn.dls.train.dataset) == 0 and learn.dls.matrix.nnz == 90_000
 
 def test_registered_names(dls):
@@ -151,12 +154,14 @@ SMALL = pd.DataFrame({'user': [1,1,2,3,3], 'item': [10,20,10,30,20], 'rating': [
     ({}, dict(by='movie'), "by='movie'"),
     ({'rating': [4,np.nan,3,1,2]}, {}, "'rating' has 1 missing"),
     ({'item': [10,None,10,30,20]}, {}, "'item' has 1 missing"),
-    ({'rating': [4,np.inf,3,1,2]}, {}, "non-finite"),
+    ({'rating': [4,np.inf,3,1,2]}, {}, "'rating' has 1 missing or infinite"),
     ({'rating': [4,0,3,1,2]}, {}, "0 marks an unobserved"),
-    ({'rating': ['a','b','c','d','e']}, {}, "must be numeric"),
+    ({'rating': ['a','b','c','d','e']}, {}, "Column 'rating' must be numeric"),
+    ({'rating': ['4','5','3','1','2']}, {}, "Column 'rating' must be numeric"),
+    ({'user': [1,'1',2,3,3]}, {}, "Column 'user' mixes id types"),
     ({'item': [10,10,10,30,20]}, {}, "(1, 10)"),
-    ({}, dict(user_name='uid'), "'uid' not found"),
-    ({}, dict(valid_pct=1.0), "valid_pct=1.0"),
+    ({}, dict(user_name='uid'), "Column 'uid' (`user_name`) is not in the DataFrame"),
+    ({}, dict(valid_pct=1.0), "`valid_pct` must be a number in [0, 1), got 1.0"),
 ])
 def test_bad_frames(change, kwargs, msg):
     with pytest.raises(ValueError, match=None) as e: SparseVectorDataLoaders.from_df(SMALL.assign(**change), **kwargs)
@@ -167,18 +172,21 @@ def test_ratings_outside_output_range(dls):
     with pytest.raises(ValueError, match=r"Unknown arch='vae'.*'autorec', 'deep'"): autoencoder_learner(dls, arch='vae')
 
 def test_unknown_ids(trained, dls):
-    with pytest.raises(KeyError, match='Unknown user id 99999'): dls.recommend(trained.model, 99999)
+    with pytest.raises(KeyError, match='Unknown user id 99999'): trained.recommend(99999)
+    with pytest.raises(ValueError, match=f'`n`={dls.n_items} is larger than the {dls.n_items-1} items'): trained.recommend(1, n=dls.n_items)
     with pytest.raises(KeyError, match="Unknown movie id 'x'"):
-        dls.predict_pairs(trained.model, pd.DataFrame({'user': [1], 'movie': ['x']}))
-    with pytest.raises(ValueError, match="Column 'movie' not found"):
-        dls.predict_pairs(trained.model, pd.DataFrame({'user': [1], 'item': [1]}))
+        trained.predict_pairs(pd.DataFrame({'user': [1], 'movie': ['x']}))
+    with pytest.raises(ValueError, match="Column 'movie' is not in the DataFrame"):
+        trained.predict_pairs(pd.DataFrame({'user': [1], 'item': [1]}))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'valid_pc'"): SparseVectorDataLoaders.from_df(SMALL, valid_pc=0.2)
 
 def test_entities_without_training_ratings():
     "Documented behaviour: kept, with a warning; a row with only held-out ratings is validated from a zero input"
     df = pd.DataFrame({'user': [1,1,2,2,3], 'item': [10,20,10,20,30], 'rating': [4.,5,3,1,2]})
-    # seed chosen so the only rating of item 30 / user 3 is held out
+    # seed chosen so the only rating of item 30 / user 3 is held out (`split_frame`: the first round(0.2*5) of a seeded randperm)
     for seed in range(50):
-        if 30 in df.iloc[np.random.default_rng(seed).permutation(5)[:1]].item.values: break
+        if 30 in df.iloc[torch.randperm(5, generator=torch.Generator().manual_seed(seed)).numpy()[:1]].item.values: break
+    else: raise AssertionError('no seed holds out row 4')
     with pytest.warns(UserWarning) as ws: dls = SparseVectorDataLoaders.from_df(df, by='item', valid_pct=0.2, seed=seed)
     msgs = ' | '.join(str(w.message) for w in ws)
     assert 'items have held-out ratings but no training rating' in msgs and 'users have no training rating' in msgs
@@ -186,5 +194,5 @@ def test_entities_without_training_ratings():
     row = (y != 0).any(1)
     assert x[row].abs().sum() == 0 and len(dls.train.dataset) == 2
     learn = autoencoder_learner(dls, layers=[4])
-    p = dls.predict_pairs(learn.model, pd.DataFrame({'user': [3], 'item': [30]}))
+    p = learn.predict_pairs(pd.DataFrame({'user': [3], 'item': [30]}))
     assert np.isfinite(p).all()

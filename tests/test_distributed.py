@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip('accelerate', reason="fastai's distributed training needs Hugging Face `accelerate`")
 import torch
 from fastai.basics import *
-from fastai.distributed import DistributedDL
+from fastai.distributed import DistributedDL, DistributedTrainer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT/'examples'/'train_ddp.py'
@@ -103,8 +103,8 @@ def _loaders(kind):
     return db.dataloaders(seqs, bs=16, num_workers=0)
 
 def _shard(dl, rank, world_size):
-    "`rank`'s sample indices and batches of one epoch of `dl` under DDP (fastai's `DistributedTrainer` wrapping)"
-    import recfast.distributed
+    "`rank`'s sample indices and batches of one epoch of `dl` under DDP, wrapped as `RecDistributedTrainer._wrap_dl` does"
+    from recfast.distributed import DistributedTensorDL, FixedDistributedDL
     from recfast.core import TensorDL
     seen,create = [],dl.create_batches
     def record(samps):
@@ -112,8 +112,8 @@ def _shard(dl, rank, world_size):
         return create(torch.tensor(seen[-1]) if isinstance(dl, TensorDL) else seen[-1])
     dl.create_batches = record
     try:
-        wdl = recfast.distributed.DistributedTensorDL(dl, rank=rank, world_size=world_size) if isinstance(dl, TensorDL) \
-              else DistributedDL(dl, rank=rank, world_size=world_size)
+        wdl = DistributedTensorDL(dl, rank=rank, world_size=world_size) if isinstance(dl, TensorDL) \
+              else FixedDistributedDL(dl, rank=rank, world_size=world_size)
         batches = list(wdl)
     finally: del dl.create_batches
     return seen[0],batches,len(wdl)
@@ -148,6 +148,29 @@ def test_every_loader_shards_its_epoch(kind):
             targ = dl.dataset[torch.tensor(idxs[:full])][-1]
             test_eq(ys.cpu(), targ.cpu())
         if dl is dls.train: test_ne(shards[0], list(range(len(shards[0]))))  # shuffled
+
+def test_trainer_wraps_loaders_fastai_unpatched():
+    "`to_distributed` adds `RecDistributedTrainer`, which wraps a `TensorDL` in a `DistributedTensorDL` and any other
+    loader in a `FixedDistributedDL`; fastai's own `DistributedDL` and `DistributedTrainer` are left as fastai ships them"
+    from recfast.all import RatingsDataLoaders, dot_learner, movielens_100k, TensorDL
+    from recfast.distributed import RecDistributedTrainer, DistributedTensorDL, FixedDistributedDL
+    for cls,names in ((DistributedDL, ('_broadcast','__len__','get_idxs','__iter__')), (DistributedTrainer, ('_wrap_dl','before_fit'))):
+        for n in names:
+            f = cls.__dict__.get(n)
+            assert f is None or f.__module__=='fastai.distributed', f"fastai's {cls.__name__}.{n} is patched by {f.__module__}"
+    df = movielens_100k(titles=False).iloc[:2000]
+    learn = dot_learner(RatingsDataLoaders.from_df(df, seed=0, bs=64))
+    learn.to_distributed()
+    try:
+        tr = learn.distributed_trainer
+        assert type(tr) is RecDistributedTrainer and isinstance(tr, DistributedTrainer)
+        learn.model.device = torch.device('cpu')  # what DDP's wrapper has (read for non-tensor loaders)
+        assert isinstance(learn.dls.train, TensorDL) and type(tr._wrap_dl(learn.dls.train)) is DistributedTensorDL
+        block = DataLoader(list(range(10)), bs=4)
+        assert type(tr._wrap_dl(block)) is FixedDistributedDL
+        w = FixedDistributedDL(block, rank=0, world_size=2)
+        assert tr._wrap_dl(w) is w
+    finally: learn.remove_cb(learn.distributed_trainer)
 
 def test_shards_across_processes(tmp_path):
     "In 2 gloo processes whose loaders shuffle differently, rank 0's order is broadcast: the shards are disjoint and cover"

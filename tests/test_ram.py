@@ -6,11 +6,11 @@ from fastai.learner import load_learner
 from fastai.torch_core import set_seed
 from fastai.interpret import ClassificationInterpretation
 from recfast.core import *
-from recfast.data.mnist import *
-from recfast.models.ram import *
-from recfast.callback.reinforce import *
-from recfast.learner.ram import *
-from recfast.interpret.glimpses import *
+from recfast.ram.data import *
+from recfast.ram.models import *
+from recfast.ram.reinforce import *
+from recfast.ram.learner import *
+from recfast.ram.interpret import *
 
 torch.set_num_threads(1)
 

@@ -30,8 +30,15 @@ def test_fastbook_mlp_mse(dls):
 
 def test_learner_defaults(dls):
     learn = dot_learner(dls)
+    assert isinstance(learn, RecLearner)
     assert learn.wd == 0.1 and isinstance(learn.opt_func(list(learn.model.parameters())), FastOptimWrapper)
-    assert isinstance(learn.loss_func, MSELossFlat.__class__) or 'MSELoss' in repr(learn.loss_func)
+    # the loss is fastai's `MSELossFlat` on plain tensors: a flattening `BaseLoss` of `nn.MSELoss` with mean reduction
+    lf = learn.loss_func
+    assert isinstance(lf, MSETensorLoss) and isinstance(lf, BaseLoss) and type(lf.func) is nn.MSELoss, lf
+    assert lf.func.reduction == 'mean' and lf.flatten and lf.floatify
+    x,y = torch.randn(8,1),torch.randn(8,1)
+    test_close(lf(x, y), F.mse_loss(x, y))
+    assert isinstance(mlp_learner(dls).loss_func, MSETensorLoss)
     assert learn.model.y_range == (0, 5.5)
     assert ['dot', 'mlp', 'nn'] == [a for a in known_archs() if a in ('dot','mlp','nn')]
 
@@ -53,8 +60,8 @@ def test_export_roundtrip(dls, ratings, tmp_path):
 def test_recommend_excludes_rated(dls, ratings):
     learn = dot_learner(dls)
     seen = set(ratings.title[ratings.user==13])
-    recs = learn.recommend(13, n=2000)
-    assert not seen & set(recs)
+    recs = learn.recommend(13, n=dls.n_items-1)  # `n` may not exceed the catalogue (`check_n`)
+    assert not seen & set(recs)  # training and validation ratings are both excluded
     assert len(recs) == dls.n_items - 1 - len(seen)
 
 def test_datablock_path_trains(ratings):
@@ -75,6 +82,8 @@ _r = pd.DataFrame({'user':[1,2,3,4], 'item':['a','b','c','d'], 'rating':[4.,5.,3
     (_r, {'user_name':'usr'}, "did you mean 'user'"),
     (_r[['user','item']], {}, 'only'),
     (_r.assign(rating=[4,'five',3,2]), {}, "row 1 (rating='five')"),
+    (_r.assign(rating=['4','5','3','2']), {}, "Column 'rating' must be numeric"),
+    (_r.assign(user=[1,'2',3,4]), {}, "Column 'user' mixes id types"),
     (_r.assign(rating=[4,None,3,2]), {}, "Column 'rating' has 1 missing"),
     (_r.assign(rating=[4,np.inf,3,2]), {}, "infinite"),
     (_r.assign(item=['a',None,'c','d']), {}, "Column 'item' has 1 missing ids, first at row 1"),
@@ -85,6 +94,29 @@ _r = pd.DataFrame({'user':[1,2,3,4], 'item':['a','b','c','d'], 'rating':[4.,5.,3
 def test_bad_ratings(df, kwargs, msg):
     with pytest.raises(ValueError) as e: RatingsDataLoaders.from_df(df, **kwargs)
     assert msg in str(e.value)
+
+def test_unknown_argument():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'valid_pc'"): RatingsDataLoaders.from_df(_r, valid_pc=0.5)
+
+def test_split_exact_sorted_vocab_cold_warning(ratings):
+    "`valid_pct` holds out exactly `round(valid_pct*n)` rows; vocabularies are sorted, '#na#' first"
+    d = RatingsDataLoaders.from_df(_r.iloc[[3,0,2,1]], valid_pct=0.5, seed=0)
+    assert len(d.valid.dataset) == 2 and len(d.train.dataset) == 2
+    assert list(d.items) == ['#na#','a','b','c','d'] and list(d.users) == ['#na#',1,2,3,4]
+    r = ratings.iloc[:1001]
+    d = RatingsDataLoaders.from_df(r, valid_pct=0.15, seed=3)
+    assert len(d.valid.dataset) == round(0.15*1001) and len(d.train.dataset) == 1001-round(0.15*1001)
+    # every validation user/item is unknown to training: the warning counts them
+    with pytest.warns(UserWarning, match="2 of 2 validation rows have a user with no training row"):
+        RatingsDataLoaders.from_df(_r.iloc[:2], valid_df=_r.iloc[2:])
+
+def test_old_module_path_warns():
+    "recfast 0.0.1's module paths still import, with a DeprecationWarning naming the new one"
+    import importlib, sys
+    sys.modules.pop('recfast.data.ratings', None)
+    with pytest.warns(DeprecationWarning, match='recfast.collab.data'):
+        old = importlib.import_module('recfast.data.ratings')
+    assert old.RatingsDataLoaders is RatingsDataLoaders
 
 def test_not_a_dataframe():
     with pytest.raises(TypeError, match='pandas DataFrame'): RatingsDataLoaders.from_df([[1,2,3]], user_name='a', item_name='b', rating_name='c')

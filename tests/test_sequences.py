@@ -7,9 +7,11 @@ from fastai.callback.progress import *
 from fastai.callback.schedule import *
 from recfast.core import *
 from recfast.datasets import movielens_100k
-from recfast.data.sequences import *
-from recfast.models.sequence import *
-from recfast.learner.implicit import *
+from recfast.recommender import *
+from recfast.metrics.ranking import *
+from recfast.sequence.data import *
+from recfast.sequence.models import *
+from recfast.sequence.learner import *
 for _n in [n for n in globals() if n.startswith('test')]: del globals()[_n]  # star-imported fastcore helpers pytest would collect
 
 def _fit(dls, arch, n, lr, **kw):
@@ -28,7 +30,13 @@ def test_synthetic_lstm_beats_pooling(syn):
     pool = _fit(syn, 'pool', 3, 2e-2)
     got,base = lstm.recorder.values[-1][-1],pool.recorder.values[-1][-1]
     assert got > 0.77 and base < 0.3, (got, base)
-    assert lstm.recommend(list(range(21, 30)), n=1) == [30]
+    assert lstm.recommend(history=list(range(21, 30)), n=1) == [30]
+    # a user's own history: the next item of its run, and nothing it has already seen
+    h = syn.history(5)
+    assert h == sorted(h) and len(h) == 10
+    recs = lstm.recommend(5, n=5)
+    assert not set(recs) & set(h)
+    if h[-1] < syn.items[-1]: assert recs[0] == h[-1]+1
     with tempfile.TemporaryDirectory() as d:
         lstm.export(Path(d)/'s.pkl'); l2 = load_learner(Path(d)/'s.pkl')
     assert l2.recommend(5, n=5) == lstm.recommend(5, n=5)
@@ -51,19 +59,26 @@ def test_prefix_only(cls):
         x2 = x.clone(); x2[:, t] = (x[:, t] % 29) + 1
         torch.testing.assert_close(m(x2, items)[:, :t], m(x, items)[:, :t])
 
+def test_split_is_exact(syn):
+    "`valid_pct` holds out exactly `round(valid_pct*n_users)` users (one window of 10 items each here)"
+    assert len(syn.valid.dataset) == 200 and len(syn.train.dataset) == 800
+    assert syn.seen.nnz == 10_000 and (syn.seen.row_lengths()[1:] == 10).all()
+
 def test_bad_input(syn):
-    m = PoolNet(syn.n_items)
-    with pytest.raises(ValueError, match='Empty history'): syn.recommend(m, [])
-    with pytest.raises(KeyError, match='Unknown item id 5000'): syn.recommend(m, [3, 5000])
-    with pytest.raises(KeyError, match='Unknown user id -3'): syn.recommend(m, -3)
-    with pytest.raises(ValueError, match='larger than the catalogue'): syn.recommend(m, [3], n=500)
+    learn = sequence_learner(syn, arch='pool')
+    m = learn.model
+    with pytest.raises(ValueError, match='Empty history'): learn.recommend(history=[])
+    with pytest.raises(KeyError, match='Unknown item id 5000'): learn.recommend(history=[3, 5000])
+    with pytest.raises(KeyError, match='Unknown user id -3'): learn.recommend(-3)
+    with pytest.raises(ValueError, match=f'larger than the {syn.n_items-1} items'): learn.recommend(history=[3], n=500)
     with pytest.raises(IndexError, match='item index -1 is out of range'): m(tensor([[0, -1]]))
     with pytest.raises(IndexError, match='out of range'): m(tensor([[0, syn.n_items]]))
     long = list(range(1, 60))
     assert syn.encode_history(long).shape == (1, 10)
     assert syn.encode_history(long)[0, -1].item() == syn.encode_history([59])[0, -1].item()
     df = synthetic_sequences(5, 10, seed=0)
-    with pytest.raises(ValueError, match="`time_name`='ts'"): SequenceDataLoaders.from_df(df, time_name='ts')
+    with pytest.raises(ValueError, match="Column 'ts' \\(`time_name`\\) is not in the DataFrame"): SequenceDataLoaders.from_df(df, time_name='ts')
+    with pytest.raises(TypeError, match="unexpected keyword argument 'valid_pc'"): SequenceDataLoaders.from_df(df, valid_pc=0.1)
     with pytest.raises(ValueError, match="Unknown split"): SequenceDataLoaders.from_df(df, split='x')
     with pytest.raises(ValueError, match='smaller than `seq_len`'): synthetic_sequences(10, 5, n_items=3)
     with pytest.raises(ValueError, match="Unknown arch 'gru'"): sequence_learner(syn, arch='gru')
@@ -80,7 +95,13 @@ def test_time_split_and_windows():
     assert (ty != 0).sum().item() == 6 + 1     # 7-1 and 2-1 training targets
 
 def test_no_valid_users_gives_no_metric():
+    "With no validation users training runs and the MRR is missing (None), not a number made up from nothing"
     dls = SequenceDataLoaders.from_df(synthetic_sequences(5, 20, seed=0), max_len=5, time_name='time', valid_pct=0., bs=8)
     learn = sequence_learner(dls, arch='pool', seed=0)
     with learn.no_bar(), learn.no_logging(): learn.fit(1)
     assert len(dls.valid.dataset) == 0
+    assert np.isfinite(learn.recorder.values[-1][0])  # the training loss
+    assert learn.recorder.values[-1][-1] is None  # the recorded MRR
+    met = first(m for m in learn.metrics if m.name == 'mrr')
+    met.accumulate(learn)
+    assert met.value is None
