@@ -2,7 +2,6 @@
 
 Modules:
 
-- `recfast.cli`: `recfast train`: the main job (train on MovieLens 100K or any ratings CSV, then show what was learned) from a shell.
 - `recfast.scale`: Synthetic power-law ratings at any size, sparse embedding gradients, and top-N recommendations for every user streamed to disk."""
 
 __version__ = "0.0.1"

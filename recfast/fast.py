@@ -14,7 +14,7 @@ from fastai.callback.progress import ProgressCallback
 # %% auto #0
 __all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'TensorLoss', 'MSETensorLoss', 'FastMSELossFlat', 'combine_scheds',
            'combined_cos', 'FastTrainEval', 'FastAvgSmoothLoss', 'FastRecorder', 'FastParamScheduler',
-           'DivergenceCheck', 'fast_default_cbs', 'FastLearner', 'to_fast']
+           'TrainingDiverged', 'DivergenceCheck', 'fast_default_cbs', 'FastLearner', 'to_fast']
 
 # %% ../nbs/01_fast.ipynb #0a1ecb1d
 class FastOptimWrapper(OptimWrapper):
@@ -149,22 +149,25 @@ class FastParamScheduler(ParamScheduler):
         h = last_hypers(self.learn.opt)
         for p in self.scheds.keys(): self.hps[p].append(h[p])
 
-# %% ../nbs/01_fast.ipynb #2c1af3e5
+# %% ../nbs/01_fast.ipynb #ebd923e1
+class TrainingDiverged(FloatingPointError): "The training loss stopped being finite"
+
 class DivergenceCheck(Callback):
-    "Raise a `FloatingPointError` naming the epoch, batch and learning rate when the training loss stops being finite"
+    "Raise `TrainingDiverged` naming the epoch, batch and learning rate when the training loss stops being finite"
     order,run_valid = Recorder.order+1,False
     def after_batch(self):
         v = getattr(self.learn, 'smooth_loss', None)
         if v is None or math.isfinite(float(v)): return
         lr = last_hypers(self.learn.opt).get('lr')
-        raise FloatingPointError(f"Training diverged: the loss is {float(self.learn.loss)} at epoch {self.learn.epoch}, batch "
+        raise TrainingDiverged(f"Training diverged: the loss is {float(self.learn.loss.detach())} at epoch {self.learn.epoch}, batch "
                                  f"{self.learn.iter} (lr {lr:.3g}); lower the learning rate (e.g. `learn.lr_find()`) and train again")
 
-# %% ../nbs/01_fast.ipynb #46203a09
+# %% ../nbs/01_fast.ipynb #d4ebdd6c
 def _handles(cb, name): return name in cb.__dict__ or callable(getattr(type(cb), name, None))
 _inner_events = set("before_batch after_pred after_loss before_backward after_cancel_backward after_backward before_step after_step after_cancel_batch after_batch".split())
 _cancel_excs = (CancelBatchException, CancelBackwardException, CancelEpochException, CancelFitException,
                 CancelStepException, CancelTrainException, CancelValidException)
+_plain_excs = _cancel_excs+(FloatingPointError,)  # passed on as they are (a diverged fit is not a callback's bug)
 
 def _plain_call(cb):
     "Whether `cb` uses `Callback.__call__` unchanged and reads `training` from its learner, so it can be inlined"
@@ -186,7 +189,7 @@ def fast_default_cbs(dls=None)->list:
     plain = bool(ts) and all(type(t) is Tensor for t in ts)
     return [_fast_cbs.get(c, c) for c in defaults.callbacks if not (plain and c is CastToTensor)] + [DivergenceCheck]
 
-# %% ../nbs/01_fast.ipynb #3069f0bc
+# %% ../nbs/01_fast.ipynb #528825a3
 class FastLearner(Learner):
     "A fastai `Learner` with cached event dispatch, fast bookkeeping callbacks, float schedules and `FastAdam`"
     def __init__(self, dls, model, opt_func=FastAdam, cbs=None, default_cbs:bool=True, **kwargs):
@@ -211,7 +214,7 @@ class FastLearner(Learner):
             if not cb.run: continue
             if inner and not ((cb.run_train and self.training) or (cb.run_valid and not self.training)): continue
             try: getattr(cb, event_name)()
-            except _cancel_excs: raise
+            except _plain_excs: raise
             except Exception as e: raise modify_exception(e, f'Exception occured in `{cb.__class__.__name__}` when calling event `{event_name}`:\n\t{e.args[0] if e.args else e}', replace=True)
 
 # %% ../nbs/01_fast.ipynb #fe94b2a3
