@@ -432,14 +432,25 @@ def stage_notebooks(nbs, workers=None, execute=True):
         n = workers or min(2, os.cpu_count() or 1, len(jobs))
         jobs.sort(key=lambda j: -j[0].stat().st_size)  # the longest first, so the workers finish together
         ctx = mp.get_context('spawn')
-        with ProcessPoolExecutor(n, mp_context=ctx, max_tasks_per_child=1) as ex:
-            futs = {ex.submit(process_nb, (str(nb), str(cached), execute)): (nb, cached, meta) for nb,cached,meta in jobs}
-            from concurrent.futures import as_completed
-            for f in as_completed(futs):
-                nb, cached, meta = futs[f]
-                r = f.result()
-                print(f"  {nb.name}: {r['seconds']}s", flush=True)
-                meta.write_text(json.dumps(r)); done.append((cached, r))
+        # like nbdev-test: a few worker processes, each running notebooks one after the other in fresh shells; one
+        # torch thread per worker when there are several (they share the cores)
+        env = {k: os.environ.get(k) for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')}
+        if n>1: os.environ.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+        try:
+            with ProcessPoolExecutor(n, mp_context=ctx) as ex:
+                futs = {ex.submit(process_nb, (str(nb), str(cached), execute)): (nb, cached, meta) for nb,cached,meta in jobs}
+                from concurrent.futures import as_completed
+                for f in as_completed(futs):
+                    nb, cached, meta = futs[f]
+                    try: r = f.result()
+                    except BaseException:
+                        ex.shutdown(wait=False, cancel_futures=True); raise
+                    print(f"  {nb.name}: {r['seconds']}s", flush=True)
+                    meta.write_text(json.dumps(r)); done.append((cached, r))
+        finally:
+            for k,v in env.items():
+                if v is None: os.environ.pop(k, None)
+                else: os.environ[k] = v
     keep = {c.name for c,_ in done} | {c.with_suffix('.json').name for c,_ in done}
     for p in CACHE.iterdir():
         if p.name not in keep: p.unlink()
