@@ -22,7 +22,7 @@ import multiprocessing as mp
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT/'tools'
-STAGE = ROOT/'_proc'/'docs_src'   # mkdocs' docs_dir: the processed, executed notebooks and generated pages
+STAGE = Path(os.environ.get('RECFAST_DOCS_STAGE', ROOT/'_proc'/'docs_src'))  # mkdocs' docs_dir: the pages it renders
 CACHE = ROOT/'_proc'/'docs_cache'
 KATEX = Path('/usr/share/javascript/katex')  # Debian's libjs-katex
 
@@ -147,6 +147,7 @@ def signature_md(md):
 # ---------------------------------------------------------------------------------------------------------------
 # Outputs
 
+_re_bar = re.compile(r'^\s*(\|[█\-]*\|.*\d+\.\d+%.*|[█\s]+)$')
 _re_epoch = re.compile(r"^\[\d+(?:, [^,\]]+)+, '\d+:\d\d'\]$")
 
 def _epoch_table(lines, names=None):
@@ -187,6 +188,7 @@ def clean_outputs(cell, ns=None):
             outs_html = []
             chunks = []   # ('text', lines) / ('html', str)
             for l in lines:
+                if _re_bar.match(l): continue  # fastprogress' text-mode bars
                 if _re_epoch.match(l.strip()): run.append(l.strip()); continue
                 if run:
                     flush(); chunks.append(('html', outs_html.pop()))
@@ -224,11 +226,11 @@ def _classmethods(tree):
                any(getattr(d, 'id', None)=='classmethod' for d in f.decorator_list):
                 yield node.name, f.name
 
-def _procs():
+def _procs(execute=True):
     from nbdev.process import Processor
     from nbdev.processors import (populate_language, add_show_docs, strip_ansi, hide_line, filter_stream_,
         rm_header_dash, clean_show_doc, rm_export, ai_magics, clean_magics, hide_, mv_exports, strip_hidden_metadata,
-        _want_doc, _show_docs, _get_nm)
+        _want_doc, _show_docs, _get_nm, exec_show_docs)
     from fastcore.nbio import mk_cell
     from execnb.shell import CaptureShell
 
@@ -267,7 +269,7 @@ def _procs():
             clean_outputs(cell, self.k.user_ns)
 
     return [populate_language, add_show_docs, add_classmethod_docs, hide_line, rm_header_dash,
-            clean_show_doc, exec_all, rm_export, ai_magics, clean_magics, hide_,
+            clean_show_doc, exec_all if execute else exec_show_docs, rm_export, ai_magics, clean_magics, hide_,
             mv_exports, strip_hidden_metadata]
 
 def finish(nb):
@@ -280,6 +282,7 @@ def finish(nb):
         if c.cell_type=='markdown':
             cells.append(nbformat.v4.new_markdown_cell(relink(linkify(c.source)))); continue
         src = '\n'.join(l for l in c.source.split('\n') if not re.match(r'^\s*#\|', l)).strip('\n')
+        clean_outputs(c)
         outs = c.get('outputs', [])
         if re.match(r'^\s*show_doc\(', src):
             for o in outs:
@@ -312,8 +315,7 @@ def process_nb(args):
     t = time.time()
     nb = read_nb(src); nb.path_ = src
     _, title, desc = title_cell(nb.cells)
-    procs = _procs()
-    if not execute: procs = [p for p in procs if getattr(p, '__name__', '')!='exec_all']
+    procs = _procs(execute)
     NBProcessor(nb=nb, procs=procs, rm_directives='quarto').process()
     for c in nb.cells:
         for k in [k for k in c if k.endswith('_')]: del c[k]
@@ -333,14 +335,20 @@ def render_nb(processed, facts, dst):
             c.source = f"# {title}\n\n> {relink(linkify(desc))}" if desc else f'# {title}'; break
     nbformat.validate(res)
     nbformat.write(res, dst)
+    nb_src = ROOT/'nbs'/f"{facts['stem']}.ipynb"
+    if nb_src.exists(): facts['module'] = _default_exp(nb_src)
     facts['images'] = sum('image/png' in o.get('data', {}) or 'image/svg+xml' in o.get('data', {})
                           for c in res.cells if c.cell_type=='code' for o in c.outputs)
     facts['math'] = sum(bool(re.search(r'\$[^$\s][^$]*\$', c.source)) for c in res.cells if c.cell_type=='markdown')
     return facts
 
 def _default_exp(src):
-    m = re.search(r'#\|\s*default_exp\s+(\S+)', Path(src).read_text())
-    return m.group(1) if m else None
+    "The module a notebook exports (`#| default_exp`), or `None`"
+    nb = json.loads(Path(src).read_text())
+    for c in nb['cells']:
+        m = re.search(r'^\s*#\|\s*default_exp\s+(\S+)', ''.join(c['source']), re.M)
+        if m: return m.group(1)
+    return None
 
 # ---------------------------------------------------------------------------------------------------------------
 # Benchmarks page
@@ -426,6 +434,8 @@ def stage_notebooks(nbs, workers=None, execute=True):
     for nb in nbs:
         key = f"{nb.stem}.{_hash(nb)}.{src_hash}.{PROC_VERSION}{'x' if execute else 'n'}{nbdev.__version__}"
         cached, meta = CACHE/f'{key}.ipynb', CACHE/f'{key}.json'
+        xc = CACHE/f"{key.replace('n'+nbdev.__version__, 'x'+nbdev.__version__)}.ipynb"
+        if not execute and xc.exists() and xc.with_suffix('.json').exists(): cached, meta = xc, xc.with_suffix('.json')
         if cached.exists() and meta.exists(): done.append((cached, json.loads(meta.read_text())))
         else: jobs.append((nb, cached, meta))
     if jobs:
@@ -451,9 +461,10 @@ def stage_notebooks(nbs, workers=None, execute=True):
             for k,v in env.items():
                 if v is None: os.environ.pop(k, None)
                 else: os.environ[k] = v
-    keep = {c.name for c,_ in done} | {c.with_suffix('.json').name for c,_ in done}
-    for p in CACHE.iterdir():
-        if p.name not in keep: p.unlink()
+    if execute:  # drop stale entries (a build without execution only adds to the cache: it reuses executed pages)
+        keep = {c.name for c,_ in done} | {c.with_suffix('.json').name for c,_ in done}
+        for p in CACHE.iterdir():
+            if p.name not in keep and 'n'+nbdev.__version__ not in p.name: p.unlink()
     return [render_nb(c, r, STAGE/(Path(r['page']).stem+'.ipynb')) for c,r in done]
 
 def nav_of(pages):
@@ -577,19 +588,27 @@ def write_readme(index_nb, dst=ROOT/'README.md'):
     md,_ = MarkdownExporter().from_notebook_node(nb)
     Path(dst).write_text(md)
 
-if __name__=='__main__':
-    a = sys.argv[1:]
-    w = int(a[a.index('--workers')+1]) if '--workers' in a else None
-    only = a[a.index('--only')+1] if '--only' in a else None
-    build(readme='--no-readme' not in a, execute='--no-exec' not in a, workers=w, only=only)
-
 _built = {}
 def built_site(out=ROOT/'_docs'):
-    "The site, built once per process (the docs and browser tests share it): (pages, seconds the build took)"
+    "The site, built once per process (the docs and browser tests share it): (pages' facts, seconds the build took)"
+    if os.environ.get('RECFAST_DOCS_PREBUILT'):  # test a site built before: the pages' facts json it wrote
+        return json.loads(Path(os.environ['RECFAST_DOCS_PREBUILT']).read_text()), 0.
+    out = Path(out)
     if out not in _built:
         cwd, t = os.getcwd(), time.time()
         try: pages = build(out=str(out), readme=False)
         finally: os.chdir(cwd)
         _built[out] = pages, time.time()-t
+        (ROOT/'_proc'/'docs_build_seconds').write_text(f'{_built[out][1]:.0f}\n')
         print(f"\ndocs site built in {_built[out][1]:.0f}s", file=sys.stderr)
     return _built[out]
+
+if __name__=='__main__':
+    # run through the importable module, so worker processes find `process_nb` as `build_docs.process_nb` (IPython
+    # replaces `__main__` in a worker once it has run a notebook)
+    sys.path.insert(0, str(TOOLS))
+    import build_docs
+    a = sys.argv[1:]
+    opt = lambda k, d=None: a[a.index(k)+1] if k in a else d
+    build_docs.build(out=opt('--out', '_docs'), readme='--no-readme' not in a, execute='--no-exec' not in a,
+                     workers=int(opt('--workers', 0)) or None, only=opt('--only'))
