@@ -50,6 +50,8 @@ def on_page_content(html, page, config, files):
     html = _MERMAID.sub('', html)
     html = _CDN_SCRIPT.sub('', html)
     html = _boxes(html)
+    # nbconvert's heading anchors styled (and left out of the search index) like mkdocs' own permalinks
+    html = html.replace('class="anchor-link"', 'class="headerlink"')
     html, heads = _unique_ids(html)
     if page.file.src_uri.endswith('.ipynb'): page.toc = _toc(heads)
     html = re.sub(r'<a href="(https?://[^"]+)"(?![^>]*target=)', r'<a href="\1" target="_blank" rel="noopener"', html)
