@@ -16,7 +16,11 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,docs]'
+	@# headless Chromium for tests/test_browser.py and KaTeX for the docs' math, from Debian, where apt-get can run
+	@if { ! command -v chromium >/dev/null || ! test -f /usr/share/javascript/katex/katex.min.js; } && command -v apt-get >/dev/null \
+	    && [ "$$(id -u)" = 0 ]; then { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver libjs-katex >/dev/null; } || echo "could not install chromium/libjs-katex: the browser test will be skipped"; fi
 	touch $@
 
 install: $(VENV)/.installed
@@ -43,7 +47,8 @@ test-py: install data
 
 test: check-export test-nbs test-py
 
-docs: install
+# the documentation site into _docs/ (mkdocs-material + mkdocs-jupyter, notebooks executed; see tools/build_docs.py)
+docs: install data
 	$(PY) tools/build_docs.py
 
 bench: install data
@@ -54,4 +59,4 @@ bench-report: install
 	$(PY) bench/run_all.py --report-only
 
 clean:
-	rm -rf _docs _proc out .fastai_home
+	rm -rf _docs _proc _docs_screens out .fastai_home

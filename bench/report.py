@@ -75,3 +75,28 @@ def render(rows):
     "The report: one markdown table of every row"
     head = ['| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|'*len(COLUMNS)]
     return '\n'.join(head + [render_row(r) for r in rows])
+
+GROUP_COLUMNS = ('model', 'data', 'measured', 'time (s)', 'baseline (same run)', 'ratio')
+
+def _cells(r):
+    "The cells of row `r` as `render_row` writes them, by column name"
+    return dict(zip(COLUMNS, [c.strip() for c in render_row(r).strip('|').split(' | ')]))
+
+def render_by_protocol(rows):
+    "The report for the docs: a section per bench script, and in it one table per protocol (first-seen order)"
+    out, benches = [], {}
+    for r in rows: benches.setdefault(r['bench'], []).append(r)
+    for bench, brows in benches.items():
+        machines = sorted({f"{r['machine']}, {r['date']}" for r in brows})
+        out += [f'## {bench}', '', f"`bench/bench_{bench}.py` &middot; {len(brows)} rows &middot; measured on {'; '.join(machines)}", '']
+        protos = {}
+        for r in brows: protos.setdefault(r['protocol'], []).append(r)
+        for proto, prows in protos.items():
+            cells = [_cells(r) for r in prows]
+            datas = {c['data'] for c in cells}
+            cols = [c for c in GROUP_COLUMNS if not (c=='data' and len(datas)==1)]
+            head = f"**Protocol**: {_cell(proto)}" + (f" &middot; **data**: {_cell(prows[0]['data'])}" if len(datas)==1 else '')
+            out += [head, '{: .rf-protocol }', '', '| ' + ' | '.join(cols) + ' |', '|' + '---|'*len(cols)]
+            out += ['| ' + ' | '.join(c[k] for k in cols) + ' |' for c in cells]
+            out.append('')
+    return '\n'.join(out)

@@ -274,7 +274,7 @@ def split_frame(df:pd.DataFrame, # the rows to split
     if by is not None: is_val = is_val[pd.factorize(keys)[0]]
     return df[~is_val], df[is_val]
 
-# %% ../nbs/00_core.ipynb #22934ef5
+# %% ../nbs/00_core.ipynb #bee3d6f9
 def warn_cold(trn:tuple, # `(users, items)` index arrays of the training rows
               val:tuple, # `(users, items)` index arrays of the validation rows
               vocabs:tuple, # `(user vocab, item vocab)`, for the example
@@ -283,7 +283,7 @@ def warn_cold(trn:tuple, # `(users, items)` index arrays of the training rows
     for k,(t,v,voc,n) in enumerate(zip(trn, val, vocabs, names)):
         cold = ~np.isin(np.asarray(v), np.asarray(t))
         if cold.any():
-            warnings.warn(f"{int(cold.sum())} of {len(v)} validation rows have a {n} with no training row (e.g. {n}="
+            warnings.warn(f"{int(cold.sum())} of {len(v)} validation rows have a {n!r} value with no training row (e.g. {n}="
                           f"{_py(voc[int(np.asarray(v)[cold.argmax()])])!r}): they are scored from untrained embeddings", stacklevel=3)
 
 # %% ../nbs/00_core.ipynb #93d2f37a

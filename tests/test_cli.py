@@ -25,11 +25,20 @@ def test_train_on_csv(csv, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     out = res.stdout
     assert '200 users' in out and 'train_loss' in out
-    rmse = float(out.split('final valid RMSE: ')[1].split()[0])
+    final = dict(kv.rsplit(' ', 1) for kv in out.split('\nfinal: ')[1].splitlines()[0].split(', '))
+    rmse = float(final['_rmse'])  # fastai's `rmse` metric is named `_rmse`
     assert rmse < 1.05, out            # well below the ~1.13 of predicting the mean rating
+    assert abs(float(final['valid_loss']) - rmse**2) < 1e-3, final  # MSE loss and RMSE metric of the same valid set
     assert 'top 5 recommendations for uid 7' in out and 'most liked iid' in out and 'least liked iid' in out
     assert (tmp_path/'out'/'pca.png').stat().st_size > 10_000
     assert (tmp_path/'out'/'model.pkl').exists()
+    # the saved model recommends from the shell: n items, best first, none the user rated in training or validation
+    res = _run('recommend', '--model', str(tmp_path/'out'/'model.pkl'), '--user', '7', '--n', '3', cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert 'top 3 for uid 7' in res.stdout, res.stdout
+    recs = [int(l.split()[1]) for l in res.stdout.splitlines()[1:] if l.strip()]
+    rated = set(pd.read_csv(csv).query('uid == 7').iid)
+    assert len(recs) == 3 and not set(recs) & rated, (recs, res.stdout)
 
 def test_bad_column_is_named(csv, tmp_path):
     res = _run('train', '--data', str(csv), '--rating-col', 'rating', '--epochs', '1', '--out', str(tmp_path), cwd=tmp_path)

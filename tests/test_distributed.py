@@ -150,8 +150,8 @@ def test_every_loader_shards_its_epoch(kind):
         if dl is dls.train: test_ne(shards[0], list(range(len(shards[0]))))  # shuffled
 
 def test_trainer_wraps_loaders_fastai_unpatched():
-    "`to_distributed` adds `RecDistributedTrainer`, which wraps a `TensorDL` in a `DistributedTensorDL` and any other
-    loader in a `FixedDistributedDL`; fastai's own `DistributedDL` and `DistributedTrainer` are left as fastai ships them"
+    """`to_distributed` adds `RecDistributedTrainer`, which wraps a `TensorDL` in a `DistributedTensorDL` and any other
+    loader in a `FixedDistributedDL`; fastai's own `DistributedDL` and `DistributedTrainer` are left as fastai ships them"""
     from recfast.all import RatingsDataLoaders, dot_learner, movielens_100k, TensorDL
     from recfast.distributed import RecDistributedTrainer, DistributedTensorDL, FixedDistributedDL
     for cls,names in ((DistributedDL, ('_broadcast','__len__','get_idxs','__iter__')), (DistributedTrainer, ('_wrap_dl','before_fit'))):

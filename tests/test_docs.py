@@ -1,18 +1,35 @@
-"The documentation site renders offline: one page per notebook, and every public name of the package appears in it."
-import importlib, re, sys, os, html
+"""The documentation site (`make docs`, tools/build_docs.py): one page per notebook in a sidebar grouped by family, every
+public name documented on the page of its own module, local links that resolve, nothing loaded from the network, and a
+Benchmarks page with one table per protocol. The site is built once per test session (shared with test_browser.py)."""
+import importlib, re, sys, os, html, json, ast
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tools'))
+SITE = Path(os.environ.get('RECFAST_DOCS_SITE', ROOT/'_docs'))
 
 @pytest.fixture(scope='module')
 def site():
     import build_docs
-    cwd = os.getcwd()
-    try: pages = build_docs.build(out=str(ROOT/'_docs'), readme=False)
-    finally: os.chdir(cwd)
+    pages, secs = build_docs.built_site(SITE)
+    print(f"docs build: {secs:.0f}s")
     return pages
+
+def _notebooks():
+    return sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith('_'))
+
+def _page_html(page): return (SITE/page).read_text()
+
+def _text(page):
+    "The visible text of a page's article (tags stripped, entities decoded)"
+    h = _page_html(page)
+    m = re.search(r'<article[^>]*>(.*)</article>', h, re.S)
+    h = m.group(1) if m else h
+    h = re.sub(r'<(script|style)\b.*?</\1>', '', h, flags=re.S)
+    return html.unescape(re.sub(r'<[^>]+>', '', h))
+
+def _ids(page): return set(re.findall(r'\bid="([^"]+)"', _page_html(page)))
 
 def _modules():
     for p in sorted((ROOT/'recfast').rglob('*.py')):
@@ -21,26 +38,127 @@ def _modules():
         yield '.'.join(rel.parts)
 
 def test_every_notebook_has_a_page(site):
-    stems = {s for s,_,_ in site}
-    for nb in (ROOT/'nbs').glob('*.ipynb'):
-        assert nb.stem in stems, f"{nb.name} was not rendered"
-        page = ROOT/'_docs'/('index.html' if nb.stem=='index' else f'{nb.stem}.html')
-        assert page.stat().st_size > 5_000, page
+    import build_docs
+    by_stem = {p['stem']: p for p in site}
+    index = _page_html('index.html')
+    for nb in _notebooks():
+        assert nb.stem in by_stem, f"{nb.name} was not rendered"
+        p = by_stem[nb.stem]
+        assert p['page']==build_docs.page_name(nb)
+        page = SITE/p['page']
+        assert page.exists() and page.stat().st_size > 5_000, page
+        _,title,_ = build_docs.title_cell(__import__('nbformat').read(nb, as_version=4).cells)
+        shown = html.unescape(re.search(r'<title>(.*?)</title>', page.read_text(), re.S).group(1)).strip()
+        assert title and shown==(f'{title} - recfast' if nb.stem!='index' else 'recfast'), (nb.name, title, shown)
+        assert f'href="{p["page"]}"' in index, f"{p['page']} is not in the sidebar"
 
-def test_every_public_name_is_documented(site):
-    text = html.unescape(' '.join((ROOT/'_docs'/n).read_text() for _,n,_ in site))
-    missing = []
+def test_sidebar_sections_from_numbers():
+    "Sections come from the tens digit of a notebook's number, for today's names and for the family runs"
+    import build_docs
+    def nav(stems):
+        pages = [dict(stem=s, page=f'{s}.html', title=s) for s in stems]
+        return [(k, [next(iter(d)) for d in v] if isinstance(v, list) else v) for e in build_docs.nav_of(pages) for k,v in e.items()]
+    renamed = ['index', '00_core', '01_fastpath', '02_learner', '03_losses', '04_metrics', '05_datasets', '10_collab.data',
+               '11_collab.models', '12_collab.learner', '13_collab.interpret', '20_implicit.data', '21_implicit.models',
+               '30_sequence.data', '40_autoencoder.data', '41_autoencoder.models', '50_ram.data', '51_ram.models',
+               '60_cli', '70_distributed', '71_scale', '99_all', 'benchmarks']
+    got = dict(nav(renamed))
+    assert list(got)==['Home', 'Core', 'Ratings (collab)', 'Implicit feedback', 'Sequences', 'Autoencoders',
+                       'Recurrent attention', 'CLI', 'Scale & distributed', 'Benchmarks', 'API']
+    assert got['Ratings (collab)']==['10_collab.data', '11_collab.models', '12_collab.learner', '13_collab.interpret']
+    assert got['API']==['99_all'] and got['Core'][0]=='00_core'
+    today = dict(nav([p.stem for p in _notebooks()] + ['benchmarks']))
+    assert sum(len(v) for k,v in today.items() if isinstance(v, list)) == len(_notebooks())-1
+
+def test_every_public_name_is_documented_on_its_modules_page(site):
+    "Each name in a module's `__all__` is on the page of the notebook that exports that module, not just anywhere"
+    import build_docs
+    page_of = {f"recfast.{p['module']}": p['page'] for p in site if p.get('module')}
+    missing, no_sig = [], []
     for m in _modules():
+        assert m in page_of, f"no page for module {m}"
+        text, ids = _text(page_of[m]), _ids(page_of[m])
         mod = importlib.import_module(m)
         for name in getattr(mod, '__all__', []):
-            if not re.search(rf'\b{re.escape(name)}\b', text): missing.append(f'{m}.{name}')
-    assert not missing, f"not in the docs site: {missing}"
+            if not re.search(rf'\b{re.escape(name)}\b', text): missing.append(f'{m}.{name} ({page_of[m]})')
+            o = getattr(mod, name)
+            # public classmethods (constructors such as `from_df`, `from_dls`) get a signature block
+            if isinstance(o, type) and o.__module__==m:
+                for k,v in vars(o).items():
+                    if isinstance(v, classmethod) and not k.startswith('_') and build_docs.slug(f'{name}.{k}') not in ids:
+                        no_sig.append(f'{name}.{k} ({page_of[m]})')
+    assert not missing, f"not on their module's page: {missing}"
+    assert not no_sig, f"classmethods without a signature block: {no_sig}"
+
+def test_signature_blocks_and_no_leaked_markup(site):
+    for p in site:
+        h = _page_html(p['page'])
+        text = _text(p['page'])
+        for bad in ('source{target=', '{target="_blank"', 'In [', '**call**', 'THIS FILE WAS AUTOGENERATED'):
+            assert bad not in text, f"{p['page']}: {bad!r} shows"
+        assert not re.search(r"\[\d+, \d+\.\d+.*'\d\d:\d\d'\]", text), f"{p['page']}: a raw epoch list shows"
+        assert not re.search(r'<strong>\w+</strong>\(', h), f"{p['page']}: a dunder renders bold"
+    core = next(p for p in site if p.get('module')=='data.ratings' or p['stem'].endswith('ratings'))
+    h = _page_html(core['page'])
+    assert h.count('class="rf-doc"') >= 3 and 'class="rf-source"' in h and 'href="https://github.com/' in h
+
+def _local_links(page):
+    h = _page_html(page)
+    for href in re.findall(r'<a\b[^>]*\bhref="([^"]+)"', h):
+        href = html.unescape(href)
+        if re.match(r'^(https?:|mailto:|javascript:|data:)', href): continue
+        yield href
+
+def test_local_links_and_anchors_resolve(site):
+    broken = []
+    ids = {}
+    for p in sorted(SITE.glob('*.html')):
+        if p.name=='404.html': continue
+        for href in _local_links(p.name):
+            path,_,anchor = href.partition('#')
+            target = (SITE/path).resolve() if path else p
+            if path and not target.exists(): broken.append(f'{p.name} -> {href}'); continue
+            if anchor and target.suffix=='.html':
+                if target not in ids: ids[target] = set(re.findall(r'\bid="([^"]+)"', target.read_text()))
+                if anchor not in ids[target]: broken.append(f'{p.name} -> {href}')
+    assert not broken, f"broken local links: {sorted(set(broken))[:30]}"
+
+def test_links_to_fastai_docs(site):
+    "fastai names in backticks link to docs.fast.ai; recfast names to the local page, never to the recfast site"
+    h = ' '.join(_page_html(p['page']) for p in site)
+    assert 'href="https://docs.fast.ai/learner.html#learner"' in h
+    assert 'recfast.github.io' not in h
+
+def test_offline(site):
+    "Nothing is loaded from the network: no CDN scripts, styles or fonts"
+    for p in SITE.glob('*.html'):
+        h = p.read_text()
+        ext = re.findall(r'<(?:script|img|iframe)\b[^>]*\bsrc="(https?://[^"]+)"', h) + \
+              re.findall(r'<link\b[^>]*\bhref="(https?://[^"]+)"', h)
+        assert not ext, f"{p.name} loads {ext}"
+    assert (SITE/'assets'/'katex'/'katex.min.js').exists(), "KaTeX is not bundled (apt-get install libjs-katex)"
+
+def test_landing_page(site):
+    "The landing page links every section, and its speed claim is the one in bench/results/collab.json"
+    import build_docs
+    h = _page_html('index.html')
+    for e in build_docs.nav_of(site):
+        (name, v), = e.items()
+        if name=='Home': continue
+        first = Path(v if isinstance(v, str) else next(iter(v[0].values()))).stem+'.html'
+        assert re.search(rf'<a href="{re.escape(first)}">{re.escape(html.escape(name))}</a>', h), f"no link to {name}"
+    rows = json.loads((ROOT/'bench'/'results'/'collab.json').read_text())
+    stock = next(r for r in rows if 'stock fastai' in r['model'])
+    dot = next(r for r in rows if r['model']=='recfast `dot_learner`')
+    claim = f"{stock['time_s']/dot['time_s']:.1f}x faster than"
+    for src in (ROOT/'nbs'/'index.ipynb', ROOT/'README.md'):
+        assert claim in re.sub(r'\\n",\s*"', ' ', src.read_text()).replace('\n', ' '), f"{src.name} does not say {claim!r}"
 
 def test_doc_cells_with_imports_only_import():
     "nbdev runs every cell that imports while rendering docs: such cells must hold nothing but imports"
-    import ast, nbformat
+    import nbformat
     bad = []
-    for nb in sorted((ROOT/'nbs').glob('*.ipynb')):
+    for nb in _notebooks():
         for i,c in enumerate(nbformat.read(nb, as_version=4).cells):
             if c.cell_type!='code' or 'nbdev_export()' in c.source or re.search(r'^#\|\s*(export|exporti|exports|eval:\s*false)', c.source, re.M): continue
             try: tree = ast.parse('\n'.join(l for l in c.source.split('\n') if not l.lstrip().startswith(('%','!'))))
@@ -51,15 +169,20 @@ def test_doc_cells_with_imports_only_import():
     assert not bad, f"cells mixing imports with other code (move the imports to the top cell): {bad}"
 
 def test_benchmarks_page(site):
-    "The site shows bench/results/REPORT.md as one table with a row of every bench script, linked from every page"
+    "A section per bench script, with one table per protocol of its rows, and figures"
     sys.path.insert(0, str(ROOT))
-    from bench.report import COLUMNS
-    assert ('benchmarks', 'benchmarks.html', 'Benchmarks') in site
-    page = html.unescape((ROOT/'_docs'/'benchmarks.html').read_text())
-    heads = [h.strip() for h in re.findall(r'<th(?:\s[^>]*)?>(.*?)</th>', page, re.S)]
-    assert heads==list(COLUMNS), heads
-    cells = [c.strip() for c in re.findall(r'<td[^>]*>(.*?)</td>', page, re.S)]
-    for script in (ROOT/'bench').glob('bench_*.py'):
+    from bench import report
+    assert any(p['page']=='benchmarks.html' for p in site)
+    h = _page_html('benchmarks.html')
+    rows = report.load_rows()
+    for script in sorted((ROOT/'bench').glob('bench_*.py')):
         name = script.stem.removeprefix('bench_')
-        assert name in cells[::len(COLUMNS)], f"no row of {script.name} in the benchmarks page (run it, then bench/run_all.py --report-only)"
-    assert "href='benchmarks.html'" in (ROOT/'_docs'/'index.html').read_text()
+        m = re.search(rf'<h2 id="{re.escape(name)}".*?(?=<h2 |</article>)', h, re.S)
+        assert m, f"no section of {script.name} in the benchmarks page (run it, then bench/run_all.py --report-only)"
+        sec = m.group(0)
+        protos = {r['protocol'] for r in rows if r['bench']==name}
+        assert sec.count('<table') == len(protos), f"{name}: {sec.count('<table')} tables for {len(protos)} protocols"
+        assert sec.count('<tr>') - sec.count('<table') >= len([r for r in rows if r['bench']==name]), name
+    imgs = re.findall(r'<img\b[^>]*src="([^"]+\.png)"', h)
+    assert len(imgs) >= 2 and all((SITE/i).exists() for i in imgs), imgs
+    assert 'href="benchmarks.html"' in _page_html('index.html')

@@ -107,7 +107,7 @@ def test_split_exact_sorted_vocab_cold_warning(ratings):
     d = RatingsDataLoaders.from_df(r, valid_pct=0.15, seed=3)
     assert len(d.valid.dataset) == round(0.15*1001) and len(d.train.dataset) == 1001-round(0.15*1001)
     # every validation user/item is unknown to training: the warning counts them
-    with pytest.warns(UserWarning, match="2 of 2 validation rows have a user with no training row"):
+    with pytest.warns(UserWarning, match="2 of 2 validation rows have a 'user' value with no training row"):
         RatingsDataLoaders.from_df(_r.iloc[:2], valid_df=_r.iloc[2:])
 
 def test_old_module_path_warns():

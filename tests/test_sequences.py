@@ -66,7 +66,7 @@ def test_split_is_exact(syn):
 
 def test_bad_input(syn):
     learn = sequence_learner(syn, arch='pool')
-    m = learn.model
+    m = learn.model.eval()  # models check ids in evaluation mode (in training they come from the loaders)
     with pytest.raises(ValueError, match='Empty history'): learn.recommend(history=[])
     with pytest.raises(KeyError, match='Unknown item id 5000'): learn.recommend(history=[3, 5000])
     with pytest.raises(KeyError, match='Unknown user id -3'): learn.recommend(-3)
