@@ -1,12 +1,17 @@
-"""RAM benchmark (issue #5): RAM vs the paper's two-hidden-layer FC network on the offline 10k MNIST split.
+"""RAM benchmark (issues #5, #15): the Recurrent Attention Model with recfast's defaults against a fully connected net
+(and a small CNN on Fashion-MNIST), every pair trained in this run on the same DataLoaders with the same schedule.
 
-Protocol: the 10k MNIST test digits split 80/20 (seed 42); both models trained in this run on the same
-DataLoaders (random shifts of up to 2 px as augmentation on 28x28, new random canvas positions per batch on
-60x60), `fit_one_cycle`, valid error reported. Writes bench/results/ram.md and the same figures as report rows in
-bench/results/ram.json (bench/report.py); with `--no-plain`, ram_translated.md/.json.
-Usage: python bench/bench_ram.py [--epochs 40] [--fc-epochs 20] [--t-epochs 3] [--threads 1] [--no-plain]
+Protocol (`fit_one_cycle(n, lr)` for every model, valid error at the end):
+- 28x28: MNIST's 10k test digits split 80/20 (seed 42, `MNISTGlimpseDataLoaders.from_mnist()`): `ram_learner(dls)`
+  against `FCNet(784)` (784-256-256-10, the paper's baseline). MNIST's 60k training set is not available off-line.
+- translated 60x60: the same digits on 60x60 canvases (new random places per training batch): `ram_learner(dls)`
+  against `FCNet(3600)`.
+- Fashion-MNIST (its 60k train / 10k test split, `from_fashion_mnist()`): RAM, FC and a small CNN.
+Writes bench/results/ram.md and ram.json (bench/report.py rows), the learning curves (nbs/images/ram_curves.png)
+and the glimpse paths of the translated model (nbs/images/ram_glimpses_translated.png).
+Usage: python bench/bench_ram.py [--epochs 30] [--t-epochs 20] [--f-epochs 2] [--lr 3e-3] [--bs 128] [--threads 1]
 """
-import argparse, time, platform, os, sys
+import argparse, time, platform, os, sys, json
 from pathlib import Path
 import torch
 from fastai.basics import *
@@ -15,82 +20,132 @@ from recfast.core import *
 from recfast.ram.data import *
 from recfast.ram.models import *
 from recfast.ram.learner import *
-from recfast.ram.interpret import glimpse_locations
+from recfast.ram.interpret import glimpse_locations, plot_glimpses, ink_centres
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import report
 
 p = argparse.ArgumentParser()
-p.add_argument('--epochs', type=int, default=40)
-p.add_argument('--fc-epochs', type=int, default=20)
-p.add_argument('--t-epochs', type=int, default=3)
-p.add_argument('--threads', type=int, default=1)
-p.add_argument('--depth', type=int, default=2)
+p.add_argument('--epochs', type=int, default=30, help='28x28 epochs, each model')
+p.add_argument('--t-epochs', type=int, default=20, help='translated 60x60 epochs, each model')
+p.add_argument('--f-epochs', type=int, default=2, help='Fashion-MNIST epochs, each model (0: skip)')
 p.add_argument('--lr', type=float, default=3e-3)
-p.add_argument('--no-plain', action='store_true', help='only the translated 60x60 comparison (writes ram_translated.md)')
+p.add_argument('--bs', type=int, default=128)
+p.add_argument('--n-samples', type=int, default=10, help='rollouts of the Monte-Carlo evaluation reported beside the default one')
+p.add_argument('--threads', type=int, default=1)
 args = p.parse_args()
 torch.set_num_threads(args.threads)
+t_start = time.time()
+ROOT = Path(__file__).resolve().parents[1]
+IMG = ROOT/'nbs'/'images'; IMG.mkdir(exist_ok=True)
 
-def fit(learn, n, lr):
+def fit(name, learn, n):
     t = time.time()
-    with learn.no_bar(): learn.fit_one_cycle(n, lr)
+    with learn.no_bar(): learn.fit_one_cycle(n, args.lr)
     dt = (time.time()-t)/n
-    err = learn.validate()[1]
-    print(f"  {type(learn.model).__name__}: {n} epochs, {dt:.1f} s/epoch, valid error {err:.4f}", flush=True)
-    return err, dt
+    curve = [float(v[-1]) for v in learn.recorder.values]
+    print(f"  {name}: {n} epochs, {dt:.1f} s/epoch, valid error {curve[-1]:.4f}", flush=True)
+    return dict(err=curve[-1], dt=dt, curve=curve)
 
-def fc_learner(dls, n_in): return Learner(dls, FCNet(n_in), loss_func=CrossEntropyLossFlat(), metrics=error_rate, opt_func=FastAdam)
+def mc_err(learn, n):
+    "Valid error of the Monte-Carlo evaluation (`n` rollouts), the model's `n_samples` restored after"
+    m = learn.model; old,m.n_samples = m.n_samples,n
+    try: return float(learn.validate()[1])
+    finally: m.n_samples = old
 
-x,y = mnist_digits()
-rows,jrows = [],[]
+def fc(dls): return Learner(dls, FCNet(dls.one_batch()[0][0].numel()), loss_func=CrossEntropyLossFlat(), metrics=error_rate, opt_func=FastAdam)
+
+def cnn(dls):
+    "A small CNN: two 3x3 conv layers (16, 32 channels) with max-pooling, then 128 ReLUs"
+    body = nn.Sequential(nn.Conv2d(1,16,3,padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16,32,3,padding=1), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32*7*7,128), nn.ReLU(), nn.Linear(128,10))
+    return Learner(dls, body, loss_func=CrossEntropyLossFlat(), metrics=error_rate, opt_func=FastAdam)
+
+def loc_spread(learn):
+    "Mean over steps 2.. of the std of the eval-mode glimpse locations across 1000 valid images"
+    _,locs,_ = glimpse_locations(learn, n=1000)
+    return float(locs[:,1:].std(0).mean())
+
+def dist_to_ink(learn):
+    "Mean distance (pixels) from the last glimpse to each image's ink centre, 1000 valid images"
+    xs,locs,_ = glimpse_locations(learn, n=1000)
+    return float(((locs[:,-1]-ink_centres(xs)).norm(dim=-1)*xs.shape[-1]/2).mean())
+
+res,jrows = {},[]
 R = lambda *a, **k: jrows.append(report.row('ram', *a, **k))
-split = 'MNIST 10k test digits, 80/20 split seed 42'
-if not args.no_plain:
-  print("28x28, 8k train / 2k valid", flush=True)
-  dls = MNISTGlimpseDataLoaders.from_tensors(x, y, bs=64, max_shift=2, seed=42)
-  dlp = MNISTGlimpseDataLoaders.from_tensors(x, y, bs=64, seed=42)
-  set_seed(42); fcp_err,_ = fit(fc_learner(dlp, 784), args.fc_epochs, 1e-3)
-  set_seed(42); fc_err,fc_dt = fit(fc_learner(dls, 784), args.fc_epochs, 1e-3)
-  set_seed(42); learn = ram_learner(dls, n_glimpses=6, glimpse_size=8, depth=args.depth, scale=2, core='lstm')
-  ram_err,ram_dt = fit(learn, args.epochs, args.lr)
-  _,locs,_ = glimpse_locations(learn, n=2000)
-  sd = locs.std(0).mean(-1)
-  rows.append(('valid error, RAM 6 glimpses (8x8, depth %d, LSTM) vs FC 784-256-256-10' % args.depth,
-               f'10k split 80/20 seed 42, 28x28, shifts<=2px, RAM {args.epochs} / FC {args.fc_epochs} epochs one-cycle',
-               f'{ram_err:.2%}', f'{fc_err:.2%}', f'{ram_err/fc_err:.2f}'))
-  rows.append(('valid error, RAM (above) vs FC 784-256-256-10 without shifts (the paper\'s FC)',
-               f'same split, plain 28x28, FC {args.fc_epochs} epochs', f'{ram_err:.2%}', f'{fcp_err:.2%}', f'{ram_err/fcp_err:.2f}'))
-  rows.append(('std of glimpse location across valid images, per step (RAM above)', 'eval mode (mean locations)',
-               ' / '.join(f'{v:.3f}' for v in sd.tolist()), 'first step fixed at the centre', '-'))
-  rows.append(('CPU seconds per epoch (8k train + 2k valid)', f'{args.threads} thread(s), shared 2-core machine, bs 64',
-               f'{ram_dt:.1f} s', f'FC {fc_dt:.1f} s', f'{ram_dt/fc_dt:.1f}'))
-  ram_model = f'RAM, 6 glimpses 8x8, depth {args.depth}, LSTM core'
-  R(ram_model, split+', 28x28, training shifts <= 2 px', f'RAM {args.epochs} / FC {args.fc_epochs} epochs fit_one_cycle, bs 64',
-    'valid error', ram_err, None, 'FC 784-256-256-10, same shifts', fc_err)
-  R(ram_model, split+', 28x28', f"FC on plain digits (the paper's FC), {args.fc_epochs} epochs", 'valid error', ram_err, None,
-    'FC 784-256-256-10 without shifts', fcp_err)
-  R('RAM (above)', split, 'std of the glimpse location across valid images, per step, eval mode (mean locations)', 'location std per step',
-    ' / '.join(f'{v:.3f}' for v in sd.tolist()), None, 'first step fixed at the centre')
-  R('RAM (above)', split+', 8k train + 2k valid', f'seconds per epoch, {args.threads} thread(s), bs 64', None, None, ram_dt, 'FC', None, fc_dt)
+sched = lambda n: f"fit_one_cycle({n}, {args.lr:g}) each, bs {args.bs}, same DataLoaders"
+split = 'MNIST 10k test digits (the 60k training set is not available off-line), 80/20 split seed 42'
+DEF = 'RAM, recfast defaults (ram_learner(dls): 6 glimpses, LSTM 256'
+retina = lambda m: f"{m.depth} scales {m.glimpse_size}-{m.glimpse_size*int(m.scale)**(m.depth-1)} px)"
+
+if args.epochs:
+    print("28x28, 8k train / 2k valid", flush=True)
+    dls = MNISTGlimpseDataLoaders.from_mnist(bs=args.bs, seed=42)
+    set_seed(42); res['fc'] = fit('FC', fc(dls), args.epochs)
+    set_seed(42); learn = ram_learner(dls)
+    res['spread0'] = loc_spread(learn)
+    res['ram'] = fit('RAM', learn, args.epochs)
+    res['ram_mc'] = mc_err(learn, args.n_samples); res['spread'] = loc_spread(learn)
+    print(f"  RAM MC{args.n_samples}: {res['ram_mc']:.4f}, location spread {res['spread0']:.3f} -> {res['spread']:.3f}", flush=True)
+    R(f'{DEF}, {retina(learn.model)}', split+', 28x28', sched(args.epochs), 'valid error', res['ram']['err'], res['ram']['dt']*args.epochs,
+      'FC 784-256-256-10', res['fc']['err'], res['fc']['dt']*args.epochs, ratio_of='value')
+    R(f'{DEF}, {retina(learn.model)}, Monte-Carlo evaluation ({args.n_samples} rollouts)', split+', 28x28', 'the RAM above, validated again',
+      'valid error', res['ram_mc'], None, 'FC 784-256-256-10', res['fc']['err'])
+    R('RAM (above)', split+', 28x28', 'std of the eval-mode glimpse locations across 1000 valid images (steps 2-6), before -> after training',
+      'location std', f"{res['spread0']:.3f} -> {res['spread']:.3f}", None, 'untrained RAM', res['spread0'], ratio=res['spread']/res['spread0'])
+    R('RAM (above)', split+', 8k train + 2k valid', f'seconds per epoch, {args.threads} thread(s), bs {args.bs}', None, None,
+      res['ram']['dt'], 'FC', None, res['fc']['dt'])
 
 if args.t_epochs:
     print("translated 60x60", flush=True)
-    dlt = MNISTGlimpseDataLoaders.from_tensors(x, y, variant='translated', bs=64, seed=42)
-    set_seed(42); tfc_err,_ = fit(fc_learner(dlt, 3600), args.t_epochs, 1e-3)
-    set_seed(42); tram = ram_learner(dlt, n_glimpses=6, glimpse_size=12, depth=3, scale=2, core='lstm')
-    tram_err,tram_dt = fit(tram, args.t_epochs, args.lr)
-    rows.append(('valid error, translated 60x60: RAM 6 glimpses (12x12, depth 3) vs FC 3600-256-256-10',
-                 f'same split, new random positions per batch, {args.t_epochs} epochs each', f'{tram_err:.2%}', f'{tfc_err:.2%}', f'{tram_err/tfc_err:.2f}'))
-    R('RAM, 6 glimpses 12x12, depth 3, LSTM core', split+', translated 60x60 (new random positions per batch)', f'{args.t_epochs} epochs each',
-      'valid error', tram_err, None, 'FC 3600-256-256-10', tfc_err)
+    dlt = MNISTGlimpseDataLoaders.from_mnist(variant='translated', bs=args.bs, seed=42)
+    set_seed(42); res['tfc'] = fit('FC', fc(dlt), args.t_epochs)
+    set_seed(42); tram = ram_learner(dlt)
+    res['tdist0'] = dist_to_ink(tram)
+    res['tram'] = fit('RAM', tram, args.t_epochs)
+    res['tram_mc'] = mc_err(tram, args.n_samples); res['tdist'] = dist_to_ink(tram)
+    print(f"  RAM MC{args.n_samples}: {res['tram_mc']:.4f}, last glimpse to ink centre {res['tdist0']:.1f} -> {res['tdist']:.1f} px", flush=True)
+    fig = plot_glimpses(tram, n=4); fig.savefig(IMG/'ram_glimpses_translated.png', dpi=80); plt.close(fig)
+    R(f'{DEF}, {retina(tram.model)}', split+', translated 60x60 (new random places per training batch)', sched(args.t_epochs), 'valid error',
+      res['tram']['err'], res['tram']['dt']*args.t_epochs, 'FC 3600-256-256-10', res['tfc']['err'], res['tfc']['dt']*args.t_epochs, ratio_of='value')
+    R(f'{DEF}, {retina(tram.model)}, Monte-Carlo evaluation ({args.n_samples} rollouts)', split+', translated 60x60', 'the RAM above, validated again',
+      'valid error', res['tram_mc'], None, 'FC 3600-256-256-10', res['tfc']['err'])
+    R('RAM (above)', split+', translated 60x60', 'mean distance (px) from the last eval-mode glimpse to the digit\'s ink centre, 1000 valid images, before -> after training',
+      'distance (px)', res['tdist'], None, 'untrained RAM', res['tdist0'])
+    R('RAM (above)', split+', translated 60x60, 8k train + 2k valid', f'seconds per epoch, {args.threads} thread(s), bs {args.bs}', None, None,
+      res['tram']['dt'], 'FC', None, res['tfc']['dt'])
 
+if args.f_epochs:
+    print("Fashion-MNIST, 60k train / 10k test", flush=True)
+    dlf = MNISTGlimpseDataLoaders.from_fashion_mnist(bs=args.bs)
+    for k,mk in (('ffc',fc), ('fcnn',cnn), ('fram',ram_learner)):
+        set_seed(42); res[k] = fit(k[1:].upper(), mk(dlf), args.f_epochs)
+    fs = 'Fashion-MNIST 60k train / 10k test'
+    for k,name in (('fram',DEF+', 3 scales 8-32 px)'), ('fcnn','small CNN (conv 16-32, 128 ReLUs)')):
+        R(name, fs, sched(args.f_epochs), 'valid error', res[k]['err'], res[k]['dt']*args.f_epochs,
+          'FC 784-256-256-10', res['ffc']['err'], res['ffc']['dt']*args.f_epochs, ratio_of='value')
+
+curves = [(t, a, b) for t,a,b in (('28x28 MNIST (8k train)', 'ram', 'fc'), ('translated 60x60 (8k train)', 'tram', 'tfc'),
+                                  ('Fashion-MNIST (60k train)', 'fram', 'ffc')) if a in res]
+if curves:
+    fig,axs = plt.subplots(1, len(curves), figsize=(4.5*len(curves), 3.4), squeeze=False)
+    for ax,(t,a,b) in zip(axs[0], curves):
+        for k,lbl in ((a,'RAM (defaults)'), (b,'FC'), ('fcnn' if a=='fram' else None,'small CNN')):
+            if k in res: ax.plot(range(1, len(res[k]['curve'])+1), [100*v for v in res[k]['curve']], label=lbl)
+        ax.set(title=t, xlabel='epoch', ylabel='valid error (%)', ylim=(0, min(30, 100*max(res[a]['curve'][len(res[a]['curve'])//4:]+res[b]['curve'])*1.3)))
+        ax.grid(alpha=.3); ax.legend()
+    fig.tight_layout(); fig.savefig(IMG/'ram_curves.png', dpi=80); plt.close(fig)
+
+wall = time.time()-t_start
+R('the whole RAM bench', 'all of the above', f'wall-clock seconds, {args.threads} thread(s), 2-core machine', None, None, wall)
 opts = ' '.join(f"--{k.replace('_','-')} {v}" for k,v in vars(args).items())
-machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared with other jobs during the run), torch {torch.__version__}"
-md = ["# RAM benchmark (issue #5)", "", f"Machine: {machine}. Generated by `python bench/bench_ram.py` "
-      f"({opts}).", "",
-      "| what | protocol | number | baseline (same run) | ratio |", "|---|---|---|---|---|"]
-md += [f"| {' | '.join(r)} |" for r in rows]
+md = ["# RAM benchmark (issues #5, #15)", "", f"Machine: {report.machine()}, shared with other jobs. Generated by "
+      f"`python bench/bench_ram.py {opts}` in {wall/60:.1f} minutes. MNIST figures train on 8k digits (MNIST's 60k training "
+      "set is not available off-line).", "", "| model | data | protocol | measured | time (s) | baseline (same run) | ratio |", "|---|---|---|---|---|---|---|"]
+md += [report.render_row(r).split(' | ', 1)[1].rsplit(' | ', 1)[0].join(['| ', ' |']) for r in jrows]
+md += ["", "Valid error per epoch: " + json.dumps({k: [round(e, 4) for e in v['curve']] for k,v in res.items() if isinstance(v, dict)}),
+       "", "![learning curves](../../nbs/images/ram_curves.png)"]
 txt = '\n'.join(md)+'\n'
 print(txt)
-out = Path(__file__).parent/'results'/('ram_translated.md' if args.no_plain else 'ram.md')
+out = Path(__file__).parent/'results'/'ram.md'
 out.parent.mkdir(exist_ok=True); out.write_text(txt)
 report.save(jrows, out.with_suffix('.json'))

@@ -1,4 +1,4 @@
-"Recurrent Attention Model (issue #5): learning on real MNIST, location policy, fastai integration, bad input."
+"Recurrent Attention Model (issues #5, #15): learning on real MNIST, location policy, Monte-Carlo evaluation, Fashion-MNIST, fastai integration, bad input."
 import warnings
 import numpy as np, pytest, torch
 import fastai.callback.all # fit_one_cycle, no_bar, to_fp16, to_bf16
@@ -19,10 +19,10 @@ def digits(): return mnist_digits()
 
 @pytest.fixture(scope='module')
 def trained(digits):
-    "RAM (depth 2, LSTM) trained 3 epochs on the 8k/2k split of the 10k MNIST digits"
-    dls = MNISTGlimpseDataLoaders.from_tensors(*digits, bs=64, max_shift=2, seed=42)
+    "RAM with recfast's defaults trained 3 epochs on the 8k/2k split of the 10k MNIST digits"
+    dls = MNISTGlimpseDataLoaders.from_tensors(*digits, bs=64, seed=42)
     set_seed(42)
-    learn = ram_learner(dls, depth=2, core='lstm')
+    learn = ram_learner(dls)
     with learn.no_bar(): learn.fit_one_cycle(3, 3e-3)
     return learn
 
@@ -37,6 +37,49 @@ def test_location_policy_depends_on_input(trained):
     assert torch.equal(locs[:,0], torch.zeros_like(locs[:,0])) # first glimpse: the centre, for every image
     assert (sd[1:] > 0.05).all(), sd # later glimpses differ across images (no collapse to one place)
     assert (locs[:,1:].abs() < 0.999).float().mean() > 0.5 # and do not all sit on the border
+
+def test_monte_carlo_evaluation(trained):
+    "`n_samples` rollouts: averaged probabilities, the same at every call, about as good as the mean path"
+    m = trained.model
+    err1 = trained.validate()[1]
+    m.n_samples = 8
+    try:
+        p1,_ = trained.get_preds()
+        p2,targs = trained.get_preds()
+        err8 = trained.validate()[1]
+    finally: m.n_samples = 1
+    assert torch.equal(p1, p2)
+    assert torch.allclose(p1.sum(1), torch.ones(len(p1)), atol=1e-4)
+    assert err8 == pytest.approx((p1.argmax(1)!=targs).float().mean().item(), abs=1e-6)
+    assert err8 < err1 + 0.02, (err8, err1)
+    learn = ram_learner(trained.dls, n_samples=4)
+    assert learn.model.n_samples == 4
+    with pytest.raises(ValueError, match='n_samples` must be at least 1'): ram_learner(trained.dls, n_samples=0)
+
+def test_translated_policy_depends_on_input(digits):
+    "Trained on translated 60x60 digits, the glimpse locations spread across images far more than at initialisation"
+    x,y = digits
+    dls = MNISTGlimpseDataLoaders.from_tensors(x[:4000], y[:4000], variant='translated', bs=64, seed=42)
+    set_seed(42)
+    learn = ram_learner(dls)
+    def spread():
+        xs,locs,_ = glimpse_locations(learn, n=500)
+        assert torch.isfinite(ink_centres(xs)).all()
+        return locs[:,1:].std(0).mean().item()
+    sd0 = spread()
+    with learn.no_bar(): learn.fit_one_cycle(4, 3e-3)
+    sd1 = spread()
+    assert sd1 > 3*sd0 and sd1 > 0.1, (sd0, sd1) # locations depend on the input, far more than at initialisation
+
+def test_fashion_mnist_loaders():
+    dls = MNISTGlimpseDataLoaders.from_fashion_mnist(bs=256)
+    assert len(dls.train.dataset) == 60_000 and len(dls.valid.dataset) == 10_000
+    assert dls.vocab[0] == 'T-shirt/top' and dls.c == 10
+    xb,yb = dls.one_batch()
+    assert xb.shape == (256,1,28,28) and 0 <= xb.min() and xb.max() <= 1
+    learn = ram_learner(dls)
+    assert learn.model.glimpse_size == 8 and learn.model.depth == 3
+    with pytest.raises(FileNotFoundError, match='put the emnist idx files there'): mnist_digits(dataset='emnist')
 
 def test_reinforce_terms_in_training_loss(digits):
     from fastai.callback.core import Callback

@@ -14,8 +14,8 @@ from fastai.vision.data import ImageBlock
 from ..core import *
 
 # %% auto #0
-__all__ = ['mnist_digits', 'place_on_canvas', 'random_offsets', 'clutter', 'RandomCanvas', 'FixedCanvas', 'GlimpseBlock',
-           'GlimpseDL', 'MNISTGlimpseDataLoaders']
+__all__ = ['fashion_classes', 'mnist_digits', 'place_on_canvas', 'random_offsets', 'clutter', 'RandomCanvas', 'FixedCanvas',
+           'GlimpseBlock', 'GlimpseDL', 'MNISTGlimpseDataLoaders']
 
 # %% ../../nbs/50_ram.data.ipynb #cd1a1345
 _idx = {'training': 'train', 'testing': 't10k'}
@@ -32,20 +32,26 @@ def _read_folders(path):
     x = torch.stack([tensor(np.array(PILImage.create(fn).convert('L'))) for fn in fns])
     return x, tensor([int(fn.parent.name) for fn in fns])
 
+# %% ../../nbs/50_ram.data.ipynb #40fb68ae
 def mnist_digits(path:Path|str=None, # folder with the idx `.gz` files or with `training/`/`testing/` folders
                  split:str='testing', # `'testing'` (10k) or `'training'` (60k)
+                 dataset:str='mnist', # `'mnist'` or `'fashion-mnist'`: the folder of `fastai_path('data')` to look in
                 )->tuple: # images `(n,1,28,28)` in `[0,1]`, labels `(n,)` int64
-    "MNIST images and labels from the idx files or from `untar_data(URLs.MNIST)`'s folders"
+    "MNIST (or Fashion-MNIST) images and labels from the idx files or from `untar_data(URLs.MNIST)`'s folders"
     if split not in _idx: raise ValueError(f"Unknown split {split!r}: use 'training' or 'testing'")
     if path is None:
-        path = fastai_path('data')/'mnist'
-        if not (path/f'{_idx[split]}-images-idx3-ubyte.gz').exists(): path = untar_data(URLs.MNIST)
+        path = fastai_path('data')/dataset
+        if not (path/f'{_idx[split]}-images-idx3-ubyte.gz').exists():
+            if dataset!='mnist': raise FileNotFoundError(f"No {_idx[split]}-images-idx3-ubyte.gz in {path}: put the {dataset} idx files there or pass `path`")
+            path = untar_data(URLs.MNIST)
     path = Path(path)
     fx,fy = path/f'{_idx[split]}-images-idx3-ubyte.gz', path/f'{_idx[split]}-labels-idx1-ubyte.gz'
     if fx.exists(): x,y = _read_idx(fx), _read_idx(fy)
     elif (path/split).is_dir(): x,y = _read_folders(path/split)
     else: raise FileNotFoundError(f"Neither {fx.name} nor a {split}/ folder in {path}")
     return x.float().div_(255).unsqueeze(1), y.long()
+
+fashion_classes = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
 
 # %% ../../nbs/50_ram.data.ipynb #0b80111b
 def place_on_canvas(x:Tensor, # images `(bs, c, h, w)`
@@ -144,6 +150,11 @@ class GlimpseDL(TensorDL):
 # %% ../../nbs/50_ram.data.ipynb #8d24a31e
 _variants = ('plain', 'translated', 'cluttered')
 
+def _check_images(x, y):
+    if x.ndim!=4 or x.shape[1]!=1: raise ValueError(f"Images must be (n, 1, h, w) grey-scale, got shape {tuple(x.shape)}")
+    if len(x)!=len(y): raise ValueError(f"{len(x)} images but {len(y)} labels")
+    if x.min()<0 or x.max()>1: raise ValueError(f"Pixel values must be in [0, 1] (got {x.min():.3g}..{x.max():.3g}): divide by 255")
+
 class MNISTGlimpseDataLoaders(MetaDataLoaders):
     "MNIST digits as `(TensorImage, TensorCategory)` batches, plain, translated or cluttered (Mnih et al. 2014)"
     _meta = ('variant','size','vocab','c','classes')
@@ -154,31 +165,32 @@ class MNISTGlimpseDataLoaders(MetaDataLoaders):
                      size:int=None, # canvas side: 28 for plain, 60 for translated, 100 for cluttered
                      n_frags:int=None, # clutter fragments per image (4 on 60x60, 8 on 100x100)
                      max_shift:int=0, # random shifts of plain training digits (data augmentation)
-                     valid_pct:float=0.2, seed:int=42, bs:int=64, vocab=None, device=None, **kwargs):
-        "Split `x`,`y` (seeded) and build the loaders of `variant`"
+                     valid_pct:float=0.2, seed:int=42, bs:int=64, vocab=None, device=None,
+                     valid:tuple=None, # `(images, labels)` to validate on: then all of `x`,`y` train
+                     **kwargs):
+        "Split `x`,`y` (seeded), or use `valid`, and build the loaders of `variant`"
         if variant not in _variants: raise ValueError(f"Unknown variant {variant!r}: use one of {', '.join(_variants)}")
-        if x.ndim!=4 or x.shape[1]!=1: raise ValueError(f"Images must be (n, 1, h, w) grey-scale, got shape {tuple(x.shape)}")
-        if len(x)!=len(y): raise ValueError(f"{len(x)} images but {len(y)} labels")
-        if x.min()<0 or x.max()>1: raise ValueError(f"Pixel values must be in [0, 1] (got {x.min():.3g}..{x.max():.3g}): divide by 255")
+        _check_images(x, y)
+        if valid is not None: _check_images(*valid)
         h = x.shape[-1]
         size = ifnone(size, {'plain':h, 'translated':60, 'cluttered':100}[variant])
         if size<h: raise ValueError(f"Digits of {h}x{h} do not fit on a {size}x{size} canvas: pass `size>={h}`")
         n_frags = ifnone(n_frags, 0 if variant!='cluttered' else (4 if size<=60 else 8))
-        vocab = CategoryMap(ifnone(vocab, [str(i) for i in range(int(y.max())+1)]))
+        vocab = CategoryMap(ifnone(vocab, [str(i) for i in range(int(y.max())+1)]), sort=False) # label i is vocab[i]
         g = torch.Generator().manual_seed(seed)
-        perm = torch.randperm(len(x), generator=g)
-        n_val = int(len(x)*valid_pct)
-        vi,ti = perm[:n_val],perm[n_val:]
-        xv = x[vi]
-        if variant=='plain':
-            tfms = [RandomCanvas(h, max_shift=max_shift, seed=seed)] if max_shift else []
+        if valid is None:
+            perm = torch.randperm(len(x), generator=g)
+            n_val = int(len(x)*valid_pct)
+            (xv,yv),(xt,yt) = (x[perm[:n_val]],y[perm[:n_val]]), (x[perm[n_val:]],y[perm[n_val:]])
+        else: (xv,yv),(xt,yt) = valid, (x,y)
+        if variant=='plain': tfms = [RandomCanvas(h, max_shift=max_shift, seed=seed)] if max_shift else []
         else:
             xv = place_on_canvas(xv, size, random_offsets(len(xv), h, size, g))
-            if n_frags: xv = clutter(xv, x[ti], n_frags, generator=g)
+            if n_frags: xv = clutter(xv, xt, n_frags, generator=g)
             tfms = [RandomCanvas(size, n_frags=n_frags, seed=seed)]
-        trn = GlimpseDL((TensorImage(x[ti]), TensorCategory(y[ti])), vocab=vocab, bs=bs, shuffle=True,
+        trn = GlimpseDL((TensorImage(xt), TensorCategory(yt)), vocab=vocab, bs=bs, shuffle=True,
                         drop_last=True, after_batch=Pipeline(tfms, split_idx=0), device=device, **kwargs)
-        val = GlimpseDL((TensorImage(xv), TensorCategory(y[vi])), vocab=vocab, bs=bs*2, device=device, **kwargs)
+        val = GlimpseDL((TensorImage(xv), TensorCategory(yv)), vocab=vocab, bs=bs*2, device=device, **kwargs)
         return cls(trn, val, device=device, variant=variant, size=size, vocab=vocab, c=len(vocab), classes={'label': vocab})
 
     @classmethod
@@ -186,6 +198,13 @@ class MNISTGlimpseDataLoaders(MetaDataLoaders):
     def from_mnist(cls, path=None, split='testing', **kwargs):
         "Digits of `mnist_digits(path, split)` (the 10k test set by default, split 80/20)"
         return cls.from_tensors(*mnist_digits(path, split), **kwargs)
+
+    @classmethod
+    @delegates(from_tensors)
+    def from_fashion_mnist(cls, path=None, **kwargs):
+        "Fashion-MNIST: its 60k training images train, its 10k test images validate (named classes)"
+        trn,tst = (mnist_digits(path, split, dataset='fashion-mnist') for split in ('training', 'testing'))
+        return cls.from_tensors(*trn, valid=tst, vocab=kwargs.pop('vocab', fashion_classes), **kwargs)
 
     def __repr__(self):
         return (f"<MNISTGlimpseDataLoaders: {self.variant} {self.size}x{self.size} x {len(self.train.dataset)} train"

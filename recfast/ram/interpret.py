@@ -13,12 +13,12 @@ from ..core import *
 from .models import *
 
 # %% auto #0
-__all__ = ['glimpse_locations', 'plot_glimpses']
+__all__ = ['glimpse_locations', 'ink_centres', 'plot_glimpses']
 
 # %% ../../nbs/54_ram.interpret.ipynb #edd9a22c
 @torch.no_grad()
 def glimpse_locations(learn:Learner, dl:DataLoader=None, n:int=None)->tuple:
-    "Images, evaluation-mode glimpse locations `(n, n_glimpses, 2)` and predicted classes for `n` items of `dl`"
+    "Images, evaluation-mode glimpse locations `(n, n_glimpses, 2)` (the policy's means) and predicted classes for `n` items of `dl`"
     dl = ifnone(dl, learn.dls.valid)
     model = learn.model
     was_training = model.training
@@ -26,11 +26,21 @@ def glimpse_locations(learn:Learner, dl:DataLoader=None, n:int=None)->tuple:
     xs,locs,preds = [],[],[]
     try:
         for xb,*_ in dl:
-            logits,_,_,l = model(xb)
+            logits,_,_,l = model(xb, sample=False)
             xs.append(xb); locs.append(l); preds.append(logits.argmax(-1))
             if n is not None and sum(map(len, xs))>=n: break
     finally: model.train(was_training)
     return tuple(torch.cat(o)[:n] for o in (xs, locs, preds))
+
+# %% ../../nbs/54_ram.interpret.ipynb #297ff32a
+def ink_centres(x:Tensor)->Tensor: # images `(bs, c, h, w)` -> `(bs, 2)` as (x, y) in `[-1, 1]`
+    "Centre of mass of each image's pixel values, in glimpse-location coordinates"
+    bs,_,h,w = x.shape
+    m = x.float().sum(1)
+    tot = m.sum((1,2)).clamp_min(1e-8)
+    cx = (m.sum(1)*torch.arange(w, device=x.device)).sum(1)/tot
+    cy = (m.sum(2)*torch.arange(h, device=x.device)).sum(1)/tot
+    return torch.stack([(2*cx+1)/w-1, (2*cy+1)/h-1], 1)
 
 # %% ../../nbs/54_ram.interpret.ipynb #ee031189
 def _draw_boxes(ax, l, img_size, model, upto, colors):
@@ -40,6 +50,8 @@ def _draw_boxes(ax, l, img_size, model, upto, colors):
                                    ls='-' if i==0 else '--', color=colors[t]))
         cx,cy = ((l[t]+1)*img_size/2-0.5).tolist()
         ax.text(cx, cy, str(t+1), color=colors[t], ha='center', va='center', fontsize=9, weight='bold')
+    path = ((l[:upto]+1)*img_size/2-0.5).numpy()
+    ax.plot(path[:,0], path[:,1], '-', color='cyan', lw=1, alpha=0.8) # the path of the glimpse centres
 
 @delegates(subplots)
 def plot_glimpses(learn:Learner, # a learner whose model is `RecurrentAttention`
@@ -47,7 +59,7 @@ def plot_glimpses(learn:Learner, # a learner whose model is `RecurrentAttention`
                   dl:DataLoader=None, # where the images come from (default: the validation set)
                   gif:Path|str=None, # also write an animated GIF, one frame per glimpse, to this file
                   **kwargs):
-    "Show `n` images with their numbered glimpse boxes (all scales), and the retina's view at each step"
+    "Show `n` images with their numbered glimpse boxes (all scales) and path, and the retina's view at each step"
     model = learn.model
     if not isinstance(model, RecurrentAttention): raise TypeError(f"`plot_glimpses` needs a `RecurrentAttention` model, got {type(model).__name__}")
     xs,locs,preds = glimpse_locations(learn, dl, n)

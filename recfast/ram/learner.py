@@ -21,19 +21,21 @@ __all__ = ['ram_learner']
 @delegates(Learner.__init__)
 def ram_learner(dls:DataLoaders, # batches of `(images, labels)`, e.g. `MNISTGlimpseDataLoaders`
                 n_glimpses:int=6, # glimpses before classifying
-                glimpse_size:int=8, # side of the finest retina patch
-                depth:int=1, # patches per glimpse
+                glimpse_size:int=None, # side of the finest retina patch (default: 8 on 28x28, `img_size/5` on larger canvases)
+                depth:int=None, # patches per glimpse (default: enough for the widest to cover the image)
                 scale:float=2, # each patch `scale` times wider
                 std:float=0.1, # standard deviation of the location policy
                 n_hidden:int=256, # size of the core state
-                core:str='rnn', # 'rnn' (the paper's) or 'lstm'
+                core:str='lstm', # 'lstm' or 'rnn' (the paper's ReLU RNN)
+                n_samples:int=1, # rollouts averaged by `validate`/`get_preds`/`predict` (1: the mean locations)
                 reinforce_weight:float=1., # weight of the REINFORCE term
+                reward:str='correct', # REINFORCE reward: 'correct' (the paper's 0/1) or 'log_lik'
                 loss_func=None, metrics=None, opt_func=FastAdam, wd:float=0., cbs=None, **kwargs):
     "A `Learner` for `RecurrentAttention` on the images of `dls`, with `ReinforceCallback` and `error_rate`"
     xb = dls.valid.one_batch()[0]
     if xb.ndim!=4 or xb.shape[-1]!=xb.shape[-2]:
         raise ValueError(f"`ram_learner` needs square images (bs, c, h, h), got batches of shape {tuple(xb.shape)}")
     model = RecurrentAttention(xb.shape[-1], get_c(dls), xb.shape[1], n_glimpses=n_glimpses, glimpse_size=glimpse_size,
-                               depth=depth, scale=scale, std=std, n_hidden=n_hidden, core=core)
+                               depth=depth, scale=scale, std=std, n_hidden=n_hidden, core=core, n_samples=n_samples)
     return RecLearner(dls, model, loss_func=ifnone(loss_func, CrossEntropyLossFlat()), metrics=ifnone(metrics, error_rate),
-                   opt_func=opt_func, wd=wd, cbs=L(cbs)+ReinforceCallback(reinforce_weight), **kwargs)
+                   opt_func=opt_func, wd=wd, cbs=L(cbs)+ReinforceCallback(reinforce_weight, reward=reward), **kwargs)

@@ -11,26 +11,45 @@ from torch.distributions import Normal
 from ..core import *
 
 # %% auto #0
-__all__ = ['glimpse_sensor', 'retina_boxes', 'GlimpseNetwork', 'LocationNetwork', 'RecurrentAttention', 'FCNet']
+__all__ = ['retina_pyramid', 'glimpse_sensor', 'retina_boxes', 'GlimpseNetwork', 'LocationNetwork', 'n_scales',
+           'RecurrentAttention', 'FCNet']
 
-# %% ../../nbs/51_ram.models.ipynb #ebf389d0
+# %% ../../nbs/51_ram.models.ipynb #97743018
+def retina_pyramid(x:Tensor, # images `(bs, c, h, w)`
+                   depth:int=1, scale:float=2)->list: # for each scale, the pooled images (`None` if `scale**i` is not whole)
+    "`x` average-pooled by `scale**i` for each patch `i` of the retina (zero-padded to a multiple of it)"
+    res = []
+    for i in range(depth):
+        k = scale**i
+        if abs(k-round(k))>1e-6: res.append(None); continue
+        k = int(round(k))
+        if k==1: res.append(x); continue
+        h,w = x.shape[-2:]
+        res.append(F.avg_pool2d(F.pad(x, (0, -w%k, 0, -h%k)), k))
+    return res
+
+# %% ../../nbs/51_ram.models.ipynb #faaa9ee7
 def glimpse_sensor(x:Tensor, # images `(bs, c, h, w)`
                    l:Tensor, # centres `(bs, 2)` as (x, y) in `[-1, 1]`
                    size:int=8, # side of the finest patch, and of every returned patch
                    depth:int=1, # number of patches
                    scale:float=2, # each patch is `scale` times wider than the previous one
+                   pyramid:list=None, # `retina_pyramid(x, depth, scale)`, computed once per batch by the caller
                   )->Tensor: # `(bs, depth*c, size, size)`
     "The retina of RAM: `depth` patches around `l`, each `scale` times wider, all resized to `size`x`size`"
     bs,c,h,w = x.shape
+    if pyramid is None: pyramid = retina_pyramid(x, depth, scale)
     res = []
-    for i in range(depth): # a few scales, each for the whole batch
-        side = size*scale**i
-        n = max(size, int(round(side)))
+    for i,p in enumerate(pyramid): # a few scales, each for the whole batch
+        side,k = size*scale**i, scale**i
+        n = size if p is not None else max(size, int(round(side)))
+        H,W = (p.shape[-2]*k, p.shape[-1]*k) if p is not None else (h, w) # the extent `p` covers, in pixels of `x`
         theta = x.new_zeros(bs, 2, 3)
-        theta[:,0,0],theta[:,1,1],theta[:,:,2] = side/w, side/h, l.to(x.dtype)
+        theta[:,0,0],theta[:,1,1] = side/W, side/H
+        theta[:,:,2] = (l.to(x.dtype)+1)*x.new_tensor([w/W, h/H])-1
         grid = F.affine_grid(theta, (bs, c, n, n), align_corners=False)
-        p = F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
-        res.append(p if n==size else F.adaptive_avg_pool2d(p, size))
+        g = F.grid_sample(ifnone(p, x), grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+        res.append(g if n==size else F.adaptive_avg_pool2d(g, size))
     return torch.cat(res, 1)
 
 # %% ../../nbs/51_ram.models.ipynb #8a95cf56
@@ -56,35 +75,49 @@ class GlimpseNetwork(Module):
 class LocationNetwork(Module):
     "A Gaussian policy over the next location: mean `tanh(W h)`, fixed `std`"
     def __init__(self, n_hidden:int, std:float=0.1): self.lin,self.std = nn.Linear(n_hidden, 2),std
-    def forward(self, h, sample:bool=True):
+    def forward(self, h, sample:bool=True, generator=None):
         "Next location `(bs,2)` (sampled, clamped to `[-1,1]`, or the mean) and its log-probability `(bs,)`"
         mu = torch.tanh(self.lin(h.detach()))
-        l = (mu + self.std*torch.randn_like(mu)).clamp(-1, 1).detach() if sample else mu.detach()
+        if not sample: l = mu.detach()
+        else:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype) if generator else torch.randn_like(mu)
+            l = (mu + self.std*eps).clamp(-1, 1).detach()
         return l, Normal(mu.float(), self.std).log_prob(l.float()).sum(-1)
+
+# %% ../../nbs/51_ram.models.ipynb #3c4f577e
+def n_scales(img_size:int, size:int, scale:float=2)->int:
+    "Patches for the widest (`size*scale**(n-1)`) to cover `img_size`, at most twice as wide"
+    if size>=img_size or scale<=1: return 1
+    n = 1 + math.ceil(math.log(img_size/size, scale) - 1e-9)
+    return max(1, min(n, 1 + math.floor(math.log(2*img_size/size, scale) + 1e-9)))
 
 # %% ../../nbs/51_ram.models.ipynb #c3fab387
 _cores = ('rnn', 'lstm')
 
 class RecurrentAttention(Module):
-    "RAM (Mnih et al. 2014): classify an image from `n_glimpses` glimpses chosen by a stochastic policy"
+    "RAM (Mnih et al. 2014, *Recurrent Models of Visual Attention*): classify an image from `n_glimpses` glimpses chosen by a stochastic policy"
     def __init__(self, img_size:int, # side of the square input images
                  n_out:int=10, # classes
                  n_in:int=1, # image channels
                  n_glimpses:int=6, # glimpses before classifying
-                 glimpse_size:int=8, # side of the finest retina patch
-                 depth:int=1, # patches per glimpse
+                 glimpse_size:int=None, # side of the finest retina patch (default: 8 on 28x28, `img_size/5` on larger canvases)
+                 depth:int=None, # patches per glimpse (default: enough for the widest to cover the image)
                  scale:float=2, # each patch `scale` times wider than the previous
                  std:float=0.1, # standard deviation of the location policy
                  n_hidden:int=256, # size of the core state
-                 core:str='rnn', # 'rnn' (the paper's ReLU RNN) or 'lstm'
+                 core:str='lstm', # 'lstm' or 'rnn' (the paper's ReLU RNN)
+                 n_samples:int=1, # rollouts averaged at evaluation (1: the mean locations)
                  n_what:int=128, n_where:int=128):
+        glimpse_size = ifnone(glimpse_size, max(8, round(img_size/5)))
+        depth = ifnone(depth, n_scales(img_size, glimpse_size, scale))
         if n_glimpses<1: raise ValueError(f"`n_glimpses` must be at least 1, got {n_glimpses}")
+        if n_samples<1: raise ValueError(f"`n_samples` must be at least 1, got {n_samples}")
         if core not in _cores: raise ValueError(f"Unknown core {core!r}: use one of {', '.join(_cores)}")
         if depth<1: raise ValueError(f"`depth` must be at least 1, got {depth}")
         if glimpse_size>img_size: raise ValueError(f"A glimpse of {glimpse_size}x{glimpse_size} is larger than the {img_size}x{img_size} canvas: pass a smaller `glimpse_size`")
         if glimpse_size*scale**(depth-1)>2*img_size:
             raise ValueError(f"The widest patch ({glimpse_size*scale**(depth-1):g} px) is over twice the {img_size}x{img_size} canvas: lower `depth` or `scale`")
-        store_attr('img_size,n_in,n_glimpses,glimpse_size,depth,scale,n_hidden,core')
+        store_attr('img_size,n_in,n_glimpses,glimpse_size,depth,scale,n_hidden,core,n_samples')
         self.glimpse = GlimpseNetwork(n_in*depth*glimpse_size**2, n_what, n_where, n_hidden)
         self.rnn = nn.LSTMCell(n_hidden, n_hidden) if core=='lstm' else nn.RNNCell(n_hidden, n_hidden, nonlinearity='relu')
         self.locator = LocationNetwork(n_hidden, std)
@@ -100,25 +133,40 @@ class RecurrentAttention(Module):
         if x.shape[2:]!=(self.img_size,self.img_size):
             raise ValueError(f"RAM was built for {self.img_size}x{self.img_size} images, got {x.shape[2]}x{x.shape[3]}")
 
-    def forward(self, x:Tensor, # images `(bs, n_in, img_size, img_size)`
-                sample:bool=None): # sample the locations (default: when training)
-        "`(logits (bs,n_out), log_pi (bs,n_glimpses-1), baselines (bs,n_glimpses-1), locations (bs,n_glimpses,2))`"
-        self._check(x)
-        sample = ifnone(sample, self.training)
-        bs = x.shape[0]
-        l = x.new_zeros(bs, 2)
-        h = x.new_zeros(bs, self.n_hidden)
-        state = (h, torch.zeros_like(h)) if self.core=='lstm' else h
-        locs,log_pis,bls = [l],[],[]
-        for t in range(self.n_glimpses):
-            rho = glimpse_sensor(x, l, self.glimpse_size, self.depth, self.scale)
-            state = self.rnn(self.glimpse(rho, l), state)
-            h = state[0] if self.core=='lstm' else state
-            if t==self.n_glimpses-1: break
-            l,log_pi = self.locator(h, sample)
-            locs.append(l); log_pis.append(log_pi); bls.append(self.baseline(h.detach()).squeeze(-1))
-        stk = lambda o: torch.stack(o, 1) if o else x.new_zeros(bs, 0)
-        return self.classifier(h), stk(log_pis), stk(bls), torch.stack(locs, 1)
+# %% ../../nbs/51_ram.models.ipynb #85f81a07
+@patch
+def rollout(self:RecurrentAttention, x:Tensor, sample:bool, generator=None):
+    "One pass of `n_glimpses` glimpses over `x`, locations sampled (with `generator` if given) or the policy's means"
+    bs = x.shape[0]
+    l = x.new_zeros(bs, 2)
+    h = x.new_zeros(bs, self.n_hidden)
+    state = (h, torch.zeros_like(h)) if self.core=='lstm' else h
+    locs,log_pis,bls = [l],[],[]
+    pyr = retina_pyramid(x, self.depth, self.scale)
+    for t in range(self.n_glimpses):
+        rho = glimpse_sensor(x, l, self.glimpse_size, self.depth, self.scale, pyr)
+        state = self.rnn(self.glimpse(rho, l), state)
+        h = state[0] if self.core=='lstm' else state
+        if t==self.n_glimpses-1: break
+        l,log_pi = self.locator(h, sample, generator)
+        locs.append(l); log_pis.append(log_pi); bls.append(self.baseline(h.detach()).squeeze(-1))
+    stk = lambda o: torch.stack(o, 1) if o else x.new_zeros(bs, 0)
+    return self.classifier(h), stk(log_pis), stk(bls), torch.stack(locs, 1)
+
+# %% ../../nbs/51_ram.models.ipynb #b46f549b
+@patch
+def forward(self:RecurrentAttention, x:Tensor, # images `(bs, n_in, img_size, img_size)`
+            sample:bool=None): # sample the locations (default: when training, or with `n_samples>1`)
+    "`(logits (bs,n_out), log_pi (bs,n_glimpses-1), baselines (bs,n_glimpses-1), locations (bs,n_glimpses,2))`"
+    self._check(x)
+    M = 1 if self.training or sample is False else self.n_samples
+    if M==1: return self.rollout(x, ifnone(sample, self.training))
+    bs = x.shape[0]
+    g = torch.Generator(x.device).manual_seed(0) # the same Monte-Carlo noise at every evaluation
+    logits,log_pi,bls,locs = self.rollout(x.repeat(M,1,1,1), True, g)
+    p = logits.float().softmax(-1).view(M, bs, -1).mean(0)
+    avg = lambda o: o.view(M, bs, -1).mean(0)
+    return p.clamp_min(1e-12).log().to(logits.dtype), avg(log_pi), avg(bls), locs.view(M, bs, -1, 2)[0]
 
 # %% ../../nbs/51_ram.models.ipynb #9d37ffd4
 class FCNet(Module):

@@ -13,10 +13,14 @@ from ..core import *
 __all__ = ['ReinforceCallback']
 
 # %% ../../nbs/53_ram.reinforce.ipynb #c0e73e6f
+_rewards = ('correct', 'log_lik')
+
 class ReinforceCallback(Callback):
-    "Add REINFORCE (reward: prediction right) and baseline-MSE terms to the loss of a model returning `(logits, log_pi, baselines, ...)`"
+    "Add REINFORCE (reward: prediction right, or its log-likelihood) and baseline-MSE terms to the loss of a model returning `(logits, log_pi, baselines, ...)`"
     def __init__(self, reinforce_weight:float=1., # weight of the policy-gradient term
-                 baseline_weight:float=1.): # weight of the baseline's squared error
+                 baseline_weight:float=1., # weight of the baseline's squared error
+                 reward:str='correct'): # 'correct' (the paper's 0/1) or 'log_lik' (log-probability of the true class)
+        if reward not in _rewards: raise ValueError(f"Unknown reward {reward!r}: use one of {', '.join(_rewards)}")
         store_attr()
 
     def after_pred(self):
@@ -27,7 +31,8 @@ class ReinforceCallback(Callback):
     def after_loss(self):
         "Add the REINFORCE and baseline terms to the loss (training only)"
         if not self.training or self.log_pi is None or self.log_pi.shape[1]==0: return
-        r = (self.pred.argmax(-1)==self.y).float()[:,None]
+        if self.reward=='correct': r = (self.pred.argmax(-1)==self.y).float()[:,None]
+        else: r = -F.cross_entropy(self.pred.detach().float(), self.y, reduction='none')[:,None]
         b,log_pi = self.baselines.float(), self.log_pi.float()
         self.learn.reward = r.mean()
         self.learn.reinforce_loss = -(log_pi*(r-b.detach())).sum(1).mean()
