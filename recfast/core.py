@@ -367,7 +367,7 @@ def item_factors(self:RecDataLoaders, model)->Tensor:
     "The model's item representations, `(n_items, n_factors)`"
     return model.item_factors()
 
-# %% ../nbs/00_core.ipynb #b9d0cffd
+# %% ../nbs/00_core.ipynb #80a29732
 @patch
 def eval_set(self:RecDataLoaders):
     "`(users, targets, exclude)` of the validation set: one row per query, `CSRMatrix` targets and exclusions"
@@ -389,6 +389,7 @@ def scoring(model:nn.Module):
 def eval_batches(self:RecDataLoaders, model, bs:int=1024,
                  rank:int=0, world_size:int=1): # only this share of the queries (a DDP process's)
     "Yield `(scores, targets, exclude)` boolean-masked batches of `eval_set`, `bs` queries at a time"
+    model = getattr(model, 'module', model)  # the model itself under DDP (`learn.model` is wrapped while fitting)
     q,targ,excl = self.eval_set()
     n = len(q); lo,hi = n*rank//world_size, n*(rank+1)//world_size
     dev = next(model.parameters()).device

@@ -145,8 +145,12 @@ def test_export_load_fresh_process(trained, reloaded, arch):
 def test_ddp_shards(trained, arch):
     "Each of 2 ranks gets a disjoint half of the training epoch, together all of it"
     from recfast.distributed import DistributedTensorDL
+    import copy, random
     dl = trained[1][arch]['dls'].train
-    idx = [DistributedTensorDL(dl, rank=r, world_size=2).get_idxs() for r in (0,1)]
+    def shard(r): # every rank builds the same loader with the same seed, as in a DDP script
+        d = copy.copy(dl); d.rng = random.Random(0)
+        return DistributedTensorDL(d, rank=r, world_size=2).get_idxs()
+    idx = [shard(r) for r in (0,1)]
     n = len(dl.dataset)
     assert abs(len(idx[0])-len(idx[1]))<=0 and len(idx[0])+len(idx[1])>=n
     assert set(torch.cat(idx).tolist())==set(range(n))
