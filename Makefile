@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)
 export MPLBACKEND := Agg
 EPOCHS ?= 5
 
-.PHONY: install data demo test test-nbs test-py check-export docs bench bench-report clean
+.PHONY: install data demo test test-nbs test-py test-docs check-export docs bench bench-report clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -43,7 +43,11 @@ test-nbs: install data
 	$(VENV)/bin/nbdev-test --n-workers 2
 
 test-py: install data
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests --ignore=tests/test_docs.py --ignore=tests/test_browser.py
+
+# the documentation site built with executed notebooks, checked as a reader sees it (slow: see issue 13's note)
+test-docs: install data
+	$(PY) -m pytest -q tests/test_docs.py tests/test_browser.py
 
 test: check-export test-nbs test-py
 
