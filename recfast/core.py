@@ -11,10 +11,10 @@ from contextlib import contextmanager
 from fastai.basics import *
 
 # %% auto #0
-__all__ = ['Tensors', 'check_bs', 'check_seed', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col', 'check_numeric_col',
-           'check_frame', 'make_vocab', 'encode_ids', 'check_valid_pct', 'split_frame', 'warn_cold', 'MetaDataLoaders',
-           'RecDataLoaders', 'scoring', 'check_dls', 'check_n', 'is_ddp', 'all_sum', 'broadcast_tensor',
-           'register_learner', 'known_archs', 'arch_info', 'recfast_learner']
+__all__ = ['Tensors', 'check_n', 'check_bs', 'check_seed', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col',
+           'check_numeric_col', 'check_frame', 'make_vocab', 'encode_ids', 'check_valid_pct', 'split_frame',
+           'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'check_dls', 'is_ddp', 'all_sum',
+           'broadcast_tensor', 'register_learner', 'known_archs', 'arch_info', 'recfast_learner']
 
 # %% ../nbs/00_core.ipynb #1cb8f3f3
 class Tensors:
@@ -31,12 +31,16 @@ class Tensors:
     def new_empty(self): return type(self)(*(t[:0] for t in self.ts))
     def __repr__(self): return f"Tensors({', '.join(str(tuple(t.shape)) for t in self.ts)})"
 
-# %% ../nbs/00_core.ipynb #c29d57bb
+# %% ../nbs/00_core.ipynb #fd856ba3
+def check_n(n, limit:int=None, name:str='n', what:str='items in the catalogue'):
+    "Raise a `ValueError` unless `n` is a positive int no larger than `limit`"
+    if isinstance(n, bool) or not isinstance(n, (int,np.integer)) or n<1: raise ValueError(f"`{name}` must be a positive int, got {n!r}")
+    if limit is not None and n>limit: raise ValueError(f"`{name}`={n} is larger than the {limit} {what}")
+    return int(n)
+
 def check_bs(bs, name:str='bs'):
-    "Raise a `ValueError` naming `name` unless `bs` is a positive int"
-    if isinstance(bs, bool) or not isinstance(bs, (int,np.integer)) or bs<1:
-        raise ValueError(f"`{name}` must be a positive int, got {bs!r}")
-    return int(bs)
+    "Raise a `ValueError` naming `name` unless `bs` is a positive int (`check_n` without a limit)"
+    return check_n(bs, name=name)
 
 def check_seed(seed, name:str='seed'):
     "Raise a `ValueError` naming `name` unless `seed` is `None` or a non-negative int"
@@ -229,11 +233,10 @@ def check_frame(df:pd.DataFrame, # the user's frame
         if arg in ids: check_ids_col(df, c)
         elif arg in numeric: check_numeric_col(df, c)
 
-# %% ../nbs/00_core.ipynb #40d5da1b
+# %% ../nbs/00_core.ipynb #9e598750
 def make_vocab(*cols)->CategoryMap:
     "The sorted vocabulary (with `'#na#'` first) of the ids in `cols` (Series or arrays)"
-    vals = pd.unique(np.concatenate([np.asarray(c, dtype=object) for c in cols])) if len(cols)>1 else pd.unique(np.asarray(cols[0], dtype=object))
-    return CategoryMap(list(vals), sort=True, add_na=True)
+    return CategoryMap(list(pd.unique(np.concatenate([np.asarray(c, dtype=object) for c in cols]))), sort=True, add_na=True)
 
 def encode_ids(vocab:CategoryMap, # ids, `'#na#'` first
                values, # original ids (a Series, list or array)
@@ -402,17 +405,11 @@ def eval_batches(self:RecDataLoaders, model, bs:int=1024,
             ex[:,0] = True
             yield scores, targ.mask(rows).to(scores.device), ex
 
-# %% ../nbs/00_core.ipynb #fdea7466
+# %% ../nbs/00_core.ipynb #992e4ed0
 def check_dls(dls, cls, factory:str, hint:str=None):
     "Raise a `TypeError` saying which `DataLoaders` `factory` needs when `dls` is not a `cls`"
     if isinstance(dls, cls): return dls
     raise TypeError(f"`{factory}` needs {cls.__name__} (build them with `{hint or cls.__name__+'.from_df'}`), got {type(dls).__name__}")
-
-def check_n(n, limit:int=None, name:str='n', what:str='items in the catalogue'):
-    "Raise a `ValueError` unless `n` is a positive int no larger than `limit`"
-    if isinstance(n, bool) or not isinstance(n, (int,np.integer)) or n<1: raise ValueError(f"`{name}` must be a positive int, got {n!r}")
-    if limit is not None and n>limit: raise ValueError(f"`{name}`={n} is larger than the {limit} {what}")
-    return int(n)
 
 # %% ../nbs/00_core.ipynb #5209cc9a
 def is_ddp()->bool: return torch.distributed.is_available() and torch.distributed.is_initialized()
