@@ -98,7 +98,7 @@ def test_signature_blocks_and_no_leaked_markup(site):
             assert bad not in text, f"{p['page']}: {bad!r} shows"
         assert not re.search(r"\[\d+, \d+\.\d+.*'\d\d:\d\d'\]", text), f"{p['page']}: a raw epoch list shows"
         assert not re.search(r'<strong>\w+</strong>\(', h), f"{p['page']}: a dunder renders bold"
-    core = next(p for p in site if p.get('module')=='data.ratings' or p['stem'].endswith('ratings'))
+    core = next(p for p in site if p.get('module')=='collab.data')
     h = _page_html(core['page'])
     assert h.count('class="rf-doc"') >= 3 and 'class="rf-source"' in h and 'href="https://github.com/' in h
 
@@ -121,6 +121,8 @@ def test_local_links_and_anchors_resolve(site):
             if anchor and target.suffix=='.html':
                 if target not in ids: ids[target] = set(re.findall(r'\bid="([^"]+)"', target.read_text()))
                 if anchor not in ids[target]: broken.append(f'{p.name} -> {href}')
+        for src in re.findall(r'<img\b[^>]*\bsrc="([^"]+)"', p.read_text()):
+            if not re.match(r'^(https?:|data:)', src) and not (SITE/html.unescape(src)).exists(): broken.append(f'{p.name} -> image {src}')
     assert not broken, f"broken local links: {sorted(set(broken))[:30]}"
 
 def test_links_to_fastai_docs(site):
@@ -186,3 +188,12 @@ def test_benchmarks_page(site):
     imgs = re.findall(r'<img\b[^>]*src="([^"]+\.png)"', h)
     assert len(imgs) >= 2 and all((SITE/i).exists() for i in imgs), imgs
     assert 'href="benchmarks.html"' in _page_html('index.html')
+
+def test_search_index_is_text(site):
+    "The search index holds what a reader reads: no copy-button notices, no markup leaks"
+    docs = json.loads((SITE/'search'/'search_index.json').read_text())['docs']
+    assert len(docs) > 100
+    for bad in ('Copied!', 'source{target=', 'In [ ]'):
+        hits = [d['location'] for d in docs if bad in d['text']]
+        assert not hits, f"{bad!r} in the search index: {hits[:5]}"
+    assert any('dot_learner' in d['title'] or 'dot_learner' in d['text'] for d in docs)

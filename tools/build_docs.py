@@ -310,6 +310,9 @@ def process_nb(args):
     src, dst, execute = args
     src, dst = Path(src), Path(dst)
     os.environ['IN_TEST'] = '1'
+    # this worker was spawned (a fresh interpreter), but the DataLoader workers a notebook starts are forked, as under
+    # nbdev-test: spawned ones cannot unpickle the classes a notebook defines in `__main__`
+    mp.set_start_method('fork', force=True)
     from fastcore.nbio import read_nb, write_nb
     from nbdev.process import NBProcessor
     t = time.time()
@@ -533,6 +536,8 @@ def build(out='_docs', readme=True, execute=True, workers=None, quiet=True, only
     if STAGE.exists(): shutil.rmtree(STAGE)
     STAGE.mkdir(parents=True)
     pages = stage_notebooks(nbs, workers=workers, execute=execute)
+    # figures the notebooks' markdown shows (`![...](images/x.png)`), saved beside them by the bench scripts
+    if (cfg.nbs_path/'images').is_dir(): shutil.copytree(cfg.nbs_path/'images', STAGE/'images')
     t1 = time.time()
     b = benchmarks_page(STAGE)
     if b: pages.append(b)
@@ -541,6 +546,7 @@ def build(out='_docs', readme=True, execute=True, workers=None, quiet=True, only
     add_landing_sections(nav)
     math = copy_assets()
     (ROOT/'_proc'/'docs_pages.json').write_text(json.dumps(pages, indent=1))
+    key = site_key(out) if execute and not only else None  # computed before the build: the build writes no source
     from mkdocs.config import load_config
     from mkdocs.commands.build import build as mk_build
     import logging
@@ -550,6 +556,7 @@ def build(out='_docs', readme=True, execute=True, workers=None, quiet=True, only
     mcfg = load_config(str(ROOT/'mkdocs.yml'), nav=nav, docs_dir=str(STAGE), site_dir=str(Path(out).resolve()),
                        extra_javascript=extra_js, extra_css=extra_css)
     mk_build(mcfg)
+    (ROOT/'_proc'/'docs_site.json').write_text(json.dumps(dict(key=key, pages=pages)))
     if readme and (cfg.nbs_path/'index.ipynb').exists(): write_readme(cfg.nbs_path/'index.ipynb')
     print(f"built {len(pages)} pages into {out}/ in {time.time()-t0:.0f}s (notebooks {t1-t0:.0f}s)")
     return pages
@@ -588,19 +595,27 @@ def write_readme(index_nb, dst=ROOT/'README.md'):
     md,_ = MarkdownExporter().from_notebook_node(nb)
     Path(dst).write_text(md)
 
+def site_key(out):
+    "A hash of everything the site is built from (notebooks, package, this builder, its assets, bench results, config)"
+    files = [p for d in ('nbs', 'recfast', 'tools', 'bench/results') for p in sorted((ROOT/d).rglob('*'))
+             if p.is_file() and '__pycache__' not in p.parts and not p.name.startswith('.')]
+    return _hash(*files, ROOT/'mkdocs.yml', ROOT/'pyproject.toml') + ':' + str(Path(out).resolve())
+
 _built = {}
 def built_site(out=ROOT/'_docs'):
-    "The site, built once per process (the docs and browser tests share it): (pages' facts, seconds the build took)"
-    if os.environ.get('RECFAST_DOCS_PREBUILT'):  # test a site built before: the pages' facts json it wrote
-        return json.loads(Path(os.environ['RECFAST_DOCS_PREBUILT']).read_text()), 0.
-    out = Path(out)
+    """The site, built once (the docs and browser tests share it): (pages' facts, seconds the build took).
+    A site already built from the same sources (`make test` builds it first, executing every notebook) is reused."""
+    out, stamp = Path(out), ROOT/'_proc'/'docs_site.json'
     if out not in _built:
-        cwd, t = os.getcwd(), time.time()
-        try: pages = build(out=str(out), readme=False)
-        finally: os.chdir(cwd)
-        _built[out] = pages, time.time()-t
-        (ROOT/'_proc'/'docs_build_seconds').write_text(f'{_built[out][1]:.0f}\n')
-        print(f"\ndocs site built in {_built[out][1]:.0f}s", file=sys.stderr)
+        key = site_key(out)
+        old = json.loads(stamp.read_text()) if stamp.exists() else {}
+        if old.get('key')==key and (out/'index.html').exists(): _built[out] = old['pages'], 0.
+        else:
+            cwd, t = os.getcwd(), time.time()
+            try: pages = build(out=str(out), readme=False)
+            finally: os.chdir(cwd)
+            _built[out] = pages, time.time()-t
+            print(f"\ndocs site built in {_built[out][1]:.0f}s", file=sys.stderr)
     return _built[out]
 
 if __name__=='__main__':

@@ -6,8 +6,11 @@
 - Heading ids are made unique and the page's table of contents is built from the final headings (mkdocs-jupyter's
   own drops headings written in backticks).
 - A link to an anchor that the target page lacks (a private name nbdev linked) keeps its page and loses the anchor.
-- Links to other sites open in a new tab."""
-import re, html as _html
+- Links to other sites open in a new tab.
+- The copy buttons' hidden "Copied!" notices stay out of the search index.
+- nbconvert's template puts the same 590 kB of JupyterLab CSS in every page: it goes to one stylesheet
+  (`assets/notebook-<hash>.css`) that the browser loads once, so a page weighs what its content weighs."""
+import re, hashlib, html as _html
 from pathlib import Path
 
 _CDN_MATHJAX = re.compile(r'<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->', re.S)
@@ -15,7 +18,19 @@ _CDN_SCRIPT = re.compile(r'<script\b[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script
 _MERMAID = re.compile(r'<script\b[^>]*>(?:(?!</script>).)*?mermaid(?:(?!</script>).)*?</script>', re.S)
 _DOC_HEAD = re.compile(r'(<h([2-6]) id="[^"]*"[^>]*>(?:(?!</h\2>).)*</h\2>)\s*(<div class="rf-doc">)', re.S)
 _HEAD = re.compile(r'<h([1-6]) id="([^"]*)"([^>]*)>(.*?)</h\1>', re.S)
-_ids = {}
+_NB_STYLE = re.compile(r'<style type="text/css">(.*?)</style>', re.S)
+_ids, _css = {}, {}
+
+def _external_css(html, page):
+    "The template's `<style>` blocks of a notebook page as a link to one shared stylesheet (written `on_post_build`)"
+    blocks = _NB_STYLE.findall(html)
+    if sum(map(len, blocks)) < 20_000: return html
+    css = '\n'.join(blocks)
+    name = f"assets/notebook-{hashlib.sha1(css.encode()).hexdigest()[:10]}.css"
+    _css[name] = css
+    link = f'<link rel="stylesheet" href="{"../"*page.url.count("/")}{name}">'
+    first = iter([link])
+    return _NB_STYLE.sub(lambda m: next(first, ''), html)
 
 def _boxes(html):
     return _DOC_HEAD.sub(r'\3\1', html)
@@ -49,7 +64,9 @@ def on_page_content(html, page, config, files):
     html = _CDN_MATHJAX.sub('', html)
     html = _MERMAID.sub('', html)
     html = _CDN_SCRIPT.sub('', html)
+    if page.file.src_uri.endswith('.ipynb'): html = _external_css(html, page)
     html = _boxes(html)
+    html = re.sub(r'<span class="notice"(?=[^>]*\bhidden)', '<span class="notice" data-search-exclude', html)
     # nbconvert's heading anchors styled (and left out of the search index) like mkdocs' own permalinks
     html = html.replace('class="anchor-link"', 'class="headerlink"')
     html, heads = _unique_ids(html)
@@ -61,6 +78,7 @@ def on_page_content(html, page, config, files):
 def on_post_build(config):
     "Anchors that their page lacks are dropped from local links (the page itself still resolves)"
     site = Path(config.site_dir)
+    for name, css in _css.items(): (site/name).parent.mkdir(parents=True, exist_ok=True); (site/name).write_text(css)
     for dest, ids in _ids.items():
         p = site/dest
         if not p.exists(): continue
