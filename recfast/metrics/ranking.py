@@ -1,4 +1,4 @@
-"""MRR, precision, recall, NDCG and AUC over the full catalogue, in batched tensor operations.
+"""MRR, precision, recall, NDCG and AUC over the full catalogue (or against sampled negatives), in batched tensor operations.
 
 Docs: https://recfast.github.io/recfast/metrics.ranking.html.md"""
 
@@ -10,10 +10,10 @@ from fastai.basics import *
 from ..core import all_sum
 
 # %% auto #0
-__all__ = ['rank_items', 'target_ranks', 'mrr', 'precision_at_k', 'recall_at_k', 'ndcg_at_k', 'auc', 'RankMetric',
-           'ranking_metrics']
+__all__ = ['rank_items', 'target_ranks', 'mrr', 'precision_at_k', 'recall_at_k', 'ndcg_at_k', 'auc', 'sampled_target_ranks',
+           'RankMetric', 'ranking_metrics']
 
-# %% ../../nbs/05_metrics.ranking.ipynb #7eb66643
+# %% ../../nbs/05_metrics.ranking.ipynb #0ede8acd
 def _targets_mask(targets, scores):
     n,m = scores.shape
     if targets.dtype==torch.bool:
@@ -27,14 +27,18 @@ def _targets_mask(targets, scores):
         raise ValueError(f"Target item index {bad} is out of range: the catalogue has items 0..{m-1}")
     return torch.zeros(n, m, dtype=torch.bool, device=scores.device).scatter_(1, t, True)
 
+def _check_exclude(exclude, s):
+    if exclude is not None and exclude.shape!=s.shape:
+        raise ValueError(f"`exclude` has shape {tuple(exclude.shape)}, `scores` {tuple(s.shape)}: they must match")
+
 def rank_items(scores:Tensor, # `(rows, items)` scores, higher is better
                targets=None, # items never excluded (boolean mask)
                exclude:Tensor=None, # boolean mask of items to rank last
               )->Tensor: # 1-based ranks, ties averaged
     "Rank of every item in its row, best first, with `exclude` (minus `targets`) sent to the end"
     s = scores.float()
+    _check_exclude(exclude, s)
     if exclude is not None:
-        if exclude.shape!=s.shape: raise ValueError(f"`exclude` has shape {tuple(exclude.shape)}, `scores` {tuple(s.shape)}: they must match")
         ex = exclude if targets is None else exclude & ~targets
         s = s.masked_fill(ex, -float('inf'))
     neg = -s
@@ -43,13 +47,8 @@ def rank_items(scores:Tensor, # `(rows, items)` scores, higher is better
     hi = torch.searchsorted(srt, neg.contiguous(), right=True)
     return (lo+1+hi).float()/2
 
-def target_ranks(scores:Tensor, targets, exclude:Tensor=None):
-    "`(ranks, valid, n_targets)`: each row's target ranks (as `rank_items`) packed left into `(rows, max_targets)`"
-    t = _targets_mask(targets, scores)
-    s = scores.float()
-    if exclude is not None:
-        if exclude.shape!=s.shape: raise ValueError(f"`exclude` has shape {tuple(exclude.shape)}, `scores` {tuple(s.shape)}: they must match")
-        s = s.masked_fill(exclude & ~t, -float('inf'))
+def _packed_targets(s, t):
+    "`(q, valid, n_targets)`: each row's target scores packed left into `(rows, max_targets)` (`nan` where none)"
     n,m = s.shape
     nt = t.sum(1)
     T = max(int(nt.max()) if n else 0, 1)
@@ -57,13 +56,23 @@ def target_ranks(scores:Tensor, targets, exclude:Tensor=None):
     pos = torch.arange(len(r), device=s.device) - torch.repeat_interleave(nt.cumsum(0)-nt, nt)
     q = s.new_full((n, T), float('nan'))
     q[r, pos] = s[r, c]
+    return q, torch.arange(T, device=s.device)[None] < nt[:,None], nt
+
+def target_ranks(scores:Tensor, targets, exclude:Tensor=None):
+    "`(ranks, valid, n_targets)`: each row's target ranks (as `rank_items`) packed left into `(rows, max_targets)`"
+    t = _targets_mask(targets, scores)
+    s = scores.float()
+    _check_exclude(exclude, s)
+    if exclude is not None: s = s.masked_fill(exclude & ~t, -float('inf'))
+    q,valid,nt = _packed_targets(s, t)
     srt = (-s).sort(dim=1).values
     greater = torch.searchsorted(srt, (-q).contiguous())
     equal = torch.searchsorted(srt, (-q).contiguous(), right=True)-greater
-    valid = torch.arange(T, device=s.device)[None] < nt[:,None]
     return torch.where(valid, greater + (equal+1)/2, float('inf')),valid,nt
 
-def _per_row(scores, targets, exclude): return target_ranks(scores, targets, exclude)
+def _per_row(scores, targets, exclude, n_negatives=None, seed=0):
+    if n_negatives is None: return target_ranks(scores, targets, exclude)
+    return sampled_target_ranks(scores, targets, exclude, n_negatives=n_negatives, seed=seed)
 
 def _check_k(k, m):
     if not isinstance(k, (int,np.integer)) or k<1: raise ValueError(f"`k` must be a positive int, got {k!r}")
@@ -75,50 +84,70 @@ def _reduce(v, nt, per_user):
     v = v[nt>0]
     return v.mean().item() if len(v) else float('nan')
 
-# %% ../../nbs/05_metrics.ranking.ipynb #f0313096
-def mrr(scores:Tensor, targets, exclude:Tensor=None, per_user:bool=False):
+# %% ../../nbs/05_metrics.ranking.ipynb #eca0615e
+def mrr(scores:Tensor, targets, exclude:Tensor=None, per_user:bool=False, n_negatives:int=None, seed:int=0):
     "Mean reciprocal rank of the targets (per row, then averaged over rows with targets)"
-    r,v,nt = _per_row(scores, targets, exclude)
+    r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
     return _reduce((1/r).sum(1)/nt.clamp(min=1), nt, per_user)
 
-def precision_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False):
+def precision_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False, n_negatives:int=None, seed:int=0):
     "Fraction of the top `k` items that are targets"
     _check_k(k, scores.shape[1])
-    r,v,nt = _per_row(scores, targets, exclude)
+    r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
     return _reduce((r<=k).sum(1).float()/k, nt, per_user)
 
-def recall_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False):
+def recall_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False, n_negatives:int=None, seed:int=0):
     "Fraction of the targets found in the top `k` items"
     _check_k(k, scores.shape[1])
-    r,v,nt = _per_row(scores, targets, exclude)
+    r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
     return _reduce((r<=k).sum(1).float()/nt.clamp(min=1), nt, per_user)
 
-def ndcg_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False):
+def ndcg_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False, n_negatives:int=None, seed:int=0):
     "Normalised discounted cumulative gain of the top `k` items, with binary relevance"
     _check_k(k, scores.shape[1])
-    r,v,nt = _per_row(scores, targets, exclude)
+    r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
     dcg = torch.where(r<=k, 1/torch.log2(r+1), 0.).sum(1)
     disc = 1/torch.log2(torch.arange(2, k+2, device=r.device).float())
     idcg = torch.cat([disc.new_zeros(1), disc.cumsum(0)])[nt.clamp(max=k)]
     return _reduce(dcg/idcg.clamp(min=1e-12), nt, per_user)
 
-def auc(scores:Tensor, targets, exclude:Tensor=None, per_user:bool=False):
-    "Probability that a target outranks a non-target, non-excluded item"
-    r,v,nt = _per_row(scores, targets, exclude)
+def auc(scores:Tensor, targets, exclude:Tensor=None, per_user:bool=False, n_negatives:int=None, seed:int=0):
+    "Probability that a target outranks a non-target, non-excluded item (a sampled one, with `n_negatives`)"
+    r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
+    if n_negatives is not None: return _reduce(torch.where(v, 1-(r-1)/n_negatives, 0.).sum(1)/nt.clamp(min=1), nt, per_user)
     t = _targets_mask(targets, scores)
     n_cand = scores.shape[1] if exclude is None else (~(exclude & ~t)).sum(1)
     n_neg = (n_cand-nt).clamp(min=1).float()
     above = torch.where(v, r, 0.).sum(1) - nt*(nt+1)/2
     return _reduce(1 - above/(nt.clamp(min=1)*n_neg), nt, per_user)
 
-# %% ../../nbs/05_metrics.ranking.ipynb #ccb3c167
+# %% ../../nbs/05_metrics.ranking.ipynb #ddd35a9f
+def sampled_target_ranks(scores:Tensor, targets, exclude:Tensor=None,
+                         n_negatives:int=200, # items drawn per row, uniformly with replacement
+                         seed:int=0): # seed of the draw
+    "`(ranks, valid, n_targets)` as `target_ranks`, each target ranked 1 + the sampled items scoring strictly higher"
+    if not isinstance(n_negatives, (int,np.integer)) or n_negatives<1:
+        raise ValueError(f"`n_negatives` must be a positive int, got {n_negatives!r}")
+    t = _targets_mask(targets, scores)
+    s = scores.float()
+    _check_exclude(exclude, s)
+    g = torch.Generator(device=s.device).manual_seed(seed)
+    neg = torch.randint(s.shape[1], (s.shape[0], n_negatives), generator=g, device=s.device)
+    ns = s.gather(1, neg)
+    if exclude is not None: ns = ns.masked_fill((exclude & ~t).gather(1, neg), -float('inf'))
+    q,valid,nt = _packed_targets(s, t)
+    higher = n_negatives - torch.searchsorted(ns.sort(dim=1).values, q.contiguous(), right=True)
+    return torch.where(valid, 1.+higher, float('inf')),valid,nt
+
+# %% ../../nbs/05_metrics.ranking.ipynb #cfe8c1a7
 class RankMetric(Metric):
     "A ranking metric over the full catalogue for the validation users, computed at the end of validation"
     def __init__(self, func:Callable, # e.g. `mrr`, `precision_at_k`
                  bs:int=1024, # users scored at a time
                  name:str=None, **kwargs): # e.g. `k=10`
         store_attr('func,bs,kwargs')
-        self._name = ifnone(name, func.__name__.replace('_at_k', '') + (f"@{kwargs['k']}" if 'k' in kwargs else ''))
+        self._name = ifnone(name, func.__name__.replace('_at_k', '') + (f"@{kwargs['k']}" if 'k' in kwargs else '')
+                                  + (f"_{kwargs['n_negatives']}neg" if kwargs.get('n_negatives') else ''))
         self.learn = None
     def reset(self): self.learn = None
     def accumulate(self, learn): self.learn = learn
@@ -128,7 +157,9 @@ class RankMetric(Metric):
         # under DDP (`learn.distrib_ctx()`) the validation loader knows the ranks: each ranks its share of the users
         world = getattr(self.learn.dl, 'world_size', 1)
         kw = dict(rank=self.learn.dl.rank, world_size=world) if world>1 else {}
-        vals = [self.func(s, t, e, per_user=True, **self.kwargs) for s,t,e in self.learn.dls.eval_batches(self.learn.model, bs=self.bs, **kw)]
+        sampled = self.kwargs.get('n_negatives') is not None  # a different draw for each block of users
+        vals = [self.func(s, t, e, per_user=True, **{**self.kwargs, **({'seed': self.kwargs.get('seed', 0)+i} if sampled else {})})
+                for i,(s,t,e) in enumerate(self.learn.dls.eval_batches(self.learn.model, bs=self.bs, **kw))]
         v = torch.cat(vals) if vals else torch.zeros(0)
         v = v[~v.isnan()]
         tot = torch.tensor([v.double().sum().item(), len(v)], dtype=torch.float64)
@@ -138,7 +169,8 @@ class RankMetric(Metric):
     def name(self): return self._name
     def __getstate__(self): return {**self.__dict__, 'learn':None}
 
-def ranking_metrics(k:int=10):
-    "`RankMetric`s for MRR, precision, recall and NDCG at `k` and AUC"
-    return [RankMetric(mrr), RankMetric(precision_at_k, k=k), RankMetric(recall_at_k, k=k),
-            RankMetric(ndcg_at_k, k=k), RankMetric(auc)]
+def ranking_metrics(k:int=10, n_negatives:int=None):
+    "`RankMetric`s for MRR, precision, recall and NDCG at `k` and AUC (against `n_negatives` sampled items if given)"
+    kw = {'n_negatives': n_negatives} if n_negatives is not None else {}
+    return [RankMetric(mrr, **kw), RankMetric(precision_at_k, k=k, **kw), RankMetric(recall_at_k, k=k, **kw),
+            RankMetric(ndcg_at_k, k=k, **kw), RankMetric(auc, **kw)]
