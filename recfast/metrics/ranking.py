@@ -66,7 +66,7 @@ def target_ranks(scores:Tensor, targets, exclude:Tensor=None):
 def _per_row(scores, targets, exclude): return target_ranks(scores, targets, exclude)
 
 def _check_k(k, m):
-    if not isinstance(k, (int,np.integer)) or k<1: raise ValueError(f"`k` must be a positive int, got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, (int,np.integer)) or k<1: raise ValueError(f"`k` must be a positive int, got {k!r}")
     if k>m: raise ValueError(f"`k`={k} is larger than the catalogue ({m} items)")
 
 def _reduce(v, nt, per_user):
