@@ -41,16 +41,24 @@ def _is_number(s):
     try: float(s); return True
     except ValueError: return False
 
+def _is_binary(p:Path, encoding:str)->bool:
+    "Whether the start of `p` holds NUL bytes, which text has only in UTF-16/32 (not checked for files pandas decompresses)"
+    if p.suffix in ('.gz','.bz2','.zip','.xz','.zst','.tar') or 'utf-16' in encoding.lower() or 'utf-32' in encoding.lower(): return False
+    with open(p, 'rb') as f: head = f.read(4096)
+    return b'\x00' in head and not head.startswith((b'\xff\xfe', b'\xfe\xff'))
+
 def read_csv(fname:str, sep:str=',', encoding:str='utf-8')->pd.DataFrame:
-    "A CSV with a header row, or a `CLIError` that says what is wrong and what to pass"
+    "A CSV with a header row, or a `CLIError` that names the file, says what is wrong and what to pass"
     p = Path(fname)
     if not p.is_file(): raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist' or a CSV path)")
+    if _is_binary(p, encoding): raise CLIError(f"{p} is not text (it holds NUL bytes): pass a CSV of ratings with a header row, or its --encoding (e.g. utf-16)")
     try: df = pd.read_csv(p, sep=sep, encoding=encoding)
-    except UnicodeDecodeError as e: raise CLIError(f"{p.name} is not {encoding} text ({e.reason} at byte {e.start}): pass its encoding, e.g. --encoding latin-1") from None
-    except pd.errors.ParserError as e: raise CLIError(f"{p.name} could not be parsed as CSV: {str(e).strip().splitlines()[-1]}") from None
-    except pd.errors.EmptyDataError: raise CLIError(f"{p.name} is empty") from None
-    if len(df.columns)<2: raise CLIError(f"{p.name} has one column ({df.columns[0]!r}): is the separator {sep!r} right? pass e.g. --sep ';' or --sep '\\t'")
-    if all(_is_number(c) for c in df.columns): raise CLIError(f"{p.name} has no header row (its first row, {list(df.columns)}, is data): add a header line with the column names")
+    except UnicodeDecodeError as e: raise CLIError(f"{p} is not {encoding} text ({e.reason} at byte {e.start}): if it is a CSV, pass its encoding, e.g. --encoding latin-1") from None
+    except pd.errors.ParserError as e: raise CLIError(f"{p} could not be parsed as CSV: {str(e).strip().splitlines()[-1]}") from None
+    except pd.errors.EmptyDataError: raise CLIError(f"{p} is empty") from None
+    if len(df.columns)<2: raise CLIError(f"{p} has one column ({df.columns[0]!r}): is the separator {sep!r} right? pass e.g. --sep ';' or --sep '\\t'")
+    if all(_is_number(c) for c in df.columns): raise CLIError(f"{p} has no header row (its first row, {list(df.columns)}, is data): add a header line with the column names")
+    if not len(df): raise CLIError(f"{p} has a header row ({list(df.columns)}) but no rows of data")
     return df
 
 # %% ../nbs/60_cli.ipynb #2159776d
@@ -74,6 +82,12 @@ def build_dls(arch:str, data:str='ml-100k', user_col=None, item_col=None, rating
     df = load_frame(data, sep, encoding)
     u,i,r,t = _cols(df, user_col, item_col, rating_col, time_col)
     if data=='ml-100k' and t is None: t = 'timestamp'
+    try: return _frame_dls(kind, df, u, i, r, t, threshold, max_len, by, valid_pct, seed, bs)
+    except (ValueError, TypeError) as e:
+        if data=='ml-100k': raise
+        raise CLIError(f"{data}: {e}") from None  # the file, then what is wrong with it
+
+def _frame_dls(kind, df, u, i, r, t, threshold, max_len, by, valid_pct, seed, bs):
     if kind is RatingsDataLoaders: return RatingsDataLoaders.from_df(df, user_name=u, item_name=i, rating_name=r, valid_pct=valid_pct, seed=seed, bs=bs)
     if kind is InteractionsDataLoaders:
         return InteractionsDataLoaders.from_df(df, user_name=u, item_name=i, rating_name=r if threshold is not None else None,
@@ -154,15 +168,27 @@ def train(data:str='ml-100k', # 'ml-100k', 'mnist' (for --arch ram) or a CSV wit
     return learn
 
 # %% ../nbs/60_cli.ipynb #0905c125
+def _first_line(e):
+    "The first sentence of `e`'s message (torch's can run to a paragraph)"
+    return next((l for l in str(e).splitlines() if l.strip()), '').strip().split('. ')[0][:200]
+
 def _load(model:str):
     p = Path(model)
     if not p.is_file(): raise CLIError(f"--model {model!r}: no such file (train one with `recfast train --out DIR`: DIR/model.pkl)")
-    try: learn = load_learner(p)
-    except Exception as e: raise CLIError(f"{p.name} is not a readable recfast model ({type(e).__name__}: {e})") from None
-    if not isinstance(learn.dls, RecDataLoaders): raise CLIError(f"{p.name} is not a recommender (its loaders are {type(learn.dls).__name__})")
+    try:
+        with warnings.catch_warnings():  # fastai's note that pickles run code, on every call: `--model` is a file you trust
+            warnings.filterwarnings('ignore', message='.*load_learner. uses Python.s insecure pickle')
+            learn = load_learner(p)
+    except Exception as e:  # whatever unpickling a damaged or foreign file raises
+        if isinstance(e, AttributeError) and "'dls'" in str(e):  # `load_learner` of a file that is not a `Learner`
+            raise CLIError(f"{model} holds no learner: pass the model.pkl that `recfast train` (or `learn.export`) saves; "
+                           "`learn.save` files hold weights only") from None
+        raise CLIError(f"{model} is not a readable recfast model ({type(e).__name__}: {_first_line(e)}): pass the model.pkl that `recfast train` saves") from None
+    if not isinstance(learn, Learner): raise CLIError(f"{model} holds a {type(learn).__name__}, not a learner: pass the model.pkl that `recfast train` saves")
+    if not isinstance(learn.dls, RecDataLoaders): raise CLIError(f"{model} is not a recommender (its loaders are {type(learn.dls).__name__})")
     return learn
 
-def recommend(model:str='out/model.pkl', # a model saved by `recfast train`
+def recommend(model:str='out/model.pkl', # a model saved by `recfast train` (a pickle: a file you trust)
               user:str=None, # the user to recommend for
               n:int=10): # how many items
     "Print the top-`n` items for `user` from a saved model, best first"
@@ -175,7 +201,7 @@ def recommend(model:str='out/model.pkl', # a model saved by `recfast train`
     for k,r in enumerate(recs, 1): print(f"{k:>3}  {r}")
     return recs
 
-def evaluate(model:str='out/model.pkl', # a model saved by `recfast train`
+def evaluate(model:str='out/model.pkl', # a model saved by `recfast train` (a pickle: a file you trust)
              data:str=None, # a CSV of held-out rows with the training's user and item columns (and rating column)
              k:int=10, sep:str=',', encoding:str='utf-8'):
     "Print the quality of a saved model on held-out rows: RMSE/MAE and full-catalogue ranking metrics"
@@ -219,5 +245,9 @@ def main(argv:list=None)->int:
         if debug: raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"recfast {argv[0]}: error: {' '.join(str(msg).split())}", file=sys.stderr)
+        return 1
+    except Exception as e:  # not an error recfast expects: still one line, the traceback with --debug
+        if debug: raise
+        print(f"recfast {argv[0]}: error: {type(e).__name__}: {' '.join(_first_line(e).split())} (rerun with --debug for the traceback)", file=sys.stderr)
         return 1
     return 0

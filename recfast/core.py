@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from fastai.basics import *
 
 # %% auto #0
-__all__ = ['Tensors', 'check_n', 'check_bs', 'check_seed', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col',
+__all__ = ['Tensors', 'check_n', 'check_bs', 'check_seed', 'check_real', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col',
            'check_numeric_col', 'check_frame', 'make_vocab', 'encode_ids', 'check_valid_pct', 'split_frame',
            'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'check_dls', 'is_ddp', 'all_sum',
            'broadcast_tensor', 'register_learner', 'known_archs', 'arch_info', 'recfast_learner']
@@ -47,6 +47,12 @@ def check_seed(seed, name:str='seed'):
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int,np.integer)) or seed<0):
         raise ValueError(f"`{name}` must be None or a non-negative int, got {seed!r}")
     return seed
+
+def check_real(x, name:str, low:float=0., strict:bool=True):
+    "Raise a `ValueError` naming `name` unless `x` is a finite number above `low` (at least `low` if not `strict`)"
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not np.isfinite(x) or (x<=low if strict else x<low):
+        raise ValueError(f"`{name}` must be a finite number {'above' if strict else 'at least'} {low:g}, got {x!r}")
+    return float(x)
 
 # %% ../nbs/00_core.ipynb #15fed7ed
 class TensorDL(DataLoader):
@@ -198,8 +204,9 @@ def check_ids_col(df:pd.DataFrame, col:str):
     "Raise a `ValueError` naming `col` and a row for missing ids or ids of mixed types"
     na = df[col].isna().to_numpy()
     if na.any(): raise ValueError(f"Column {col!r} has {int(na.sum())} missing ids, first at {bad_row(df, na, col)}: drop or fill them first")
-    if df[col].dtype!=object: return
-    kinds = df[col].map(_id_kind)
+    s = df[col].astype(object) if isinstance(df[col].dtype, pd.CategoricalDtype) else df[col]  # a category column: its values
+    if s.dtype!=object: return
+    kinds = s.map(_id_kind)
     if kinds.nunique()>1:
         k0 = kinds.iloc[0]
         raise ValueError(f"Column {col!r} mixes id types ({', '.join(sorted(kinds.unique()))}): {bad_row(df, kinds!=k0, col)} is "
@@ -229,6 +236,7 @@ def check_frame(df:pd.DataFrame, # the user's frame
     for arg,c in cols.items():
         if c not in df.columns:
             raise ValueError(f"Column {c!r} (`{arg}`) is not in the DataFrame, whose columns are {list(df.columns)}{_close(c, df.columns)}")
+        if (df.columns==c).sum()>1: raise ValueError(f"Column {c!r} (`{arg}`) appears {int((df.columns==c).sum())} times in the DataFrame: rename or drop the copies")
     for arg,c in cols.items():
         if arg in ids: check_ids_col(df, c)
         elif arg in numeric: check_numeric_col(df, c)

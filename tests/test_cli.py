@@ -49,3 +49,38 @@ def test_missing_file_and_usage(tmp_path):
     res = _run('train', '--data', str(tmp_path/'nope.csv'), cwd=tmp_path)
     assert res.returncode != 0 and 'no such file' in res.stderr
     assert _run(cwd=tmp_path).returncode == 2
+
+def test_bad_files_one_line(tmp_path, capsys):
+    "Damaged or wrong files, for the model and the data: exit code 1 and one line on stderr that names the file (in-process: fast)"
+    import gzip, shutil, warnings
+    from fastai.data.external import fastai_path
+    from recfast.cli import main
+    from recfast.collab.data import RatingsDataLoaders
+    from recfast.collab.learner import dot_learner
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        df = pd.DataFrame({'u': [1,1,2,2,3,3], 'i': [1,2,1,3,2,3], 'r': [1.,2,3,4,5,4]})
+        learn = dot_learner(RatingsDataLoaders.from_df(df, seed=0, bs=2), n_factors=4)
+        learn.export(tmp_path/'model.pkl'); learn.save(tmp_path/'weights', with_opt=False)
+    (tmp_path/'cut.pkl').write_bytes((tmp_path/'model.pkl').read_bytes()[:1500])
+    (tmp_path/'junk.pkl').write_text('not a model')
+    (tmp_path/'bin.csv').write_bytes(bytes(range(256))*8)
+    (tmp_path/'cities.csv').write_text('name,city,country\nbob,paris,fr\n')
+    (tmp_path/'header.csv').write_text('user,item,rating\n')
+    src,mn = fastai_path('data')/'mnist',tmp_path/'mnist'
+    mn.mkdir(); shutil.copy(src/'t10k-labels-idx1-ubyte.gz', mn)
+    (mn/'t10k-images-idx3-ubyte.gz').write_bytes((src/'t10k-images-idx3-ubyte.gz').read_bytes()[:3000])  # a download cut short
+    cases = [(['recommend', '--model', tmp_path/'cut.pkl', '--user', '1'], tmp_path/'cut.pkl', 'is not a readable recfast model'),
+             (['recommend', '--model', tmp_path/'junk.pkl', '--user', '1'], tmp_path/'junk.pkl', 'is not a readable recfast model'),
+             (['evaluate', '--model', tmp_path/'weights.pth', '--data', tmp_path/'cities.csv'], tmp_path/'weights.pth', 'holds no learner'),
+             (['train', '--data', tmp_path/'bin.csv'], tmp_path/'bin.csv', 'is not text'),
+             (['train', '--data', tmp_path/'cities.csv'], tmp_path/'cities.csv', "Column 'country' must be numeric"),
+             (['train', '--data', tmp_path/'header.csv', '--arch', 'implicit'], tmp_path/'header.csv', 'no rows of data'),
+             (['train', '--arch', 'ram', '--data', mn], mn/'t10k-images-idx3-ubyte.gz', 'is damaged, not a whole gzip file'),
+             (['train', '--arch', 'ram', '--data', 'mnist', '--bs', '9000'], 'bs=9000', 'exceeds the 8000 training images')]
+    capsys.readouterr()
+    for argv,name,msg in cases:
+        rc = main([str(a) for a in argv])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc==1 and len(err)==1, (argv, rc, err)
+        assert str(name) in err[0] and msg in err[0], (argv, err)

@@ -54,7 +54,7 @@ def test_monte_carlo_evaluation(trained):
     assert err8 < err1 + 0.02, (err8, err1)
     learn = ram_learner(trained.dls, n_samples=4)
     assert learn.model.n_samples == 4
-    with pytest.raises(ValueError, match='n_samples` must be at least 1'): ram_learner(trained.dls, n_samples=0)
+    with pytest.raises(ValueError, match='n_samples` must be a positive int'): ram_learner(trained.dls, n_samples=0)
 
 def test_translated_policy_depends_on_input(digits):
     "Trained on translated 60x60 digits, the glimpse locations spread across images far more than at initialisation"
@@ -157,7 +157,7 @@ def test_bad_input(digits):
     learn = ram_learner(dls)
     with pytest.raises(ValueError, match='built for 28x28 images, got 60x60'): learn.model(torch.rand(2,1,60,60))
     with pytest.raises(ValueError, match='1-channel images, got 3 channels'): learn.model(torch.rand(2,3,28,28))
-    with pytest.raises(ValueError, match='n_glimpses` must be at least 1'): ram_learner(dls, n_glimpses=0)
+    with pytest.raises(ValueError, match='n_glimpses` must be a positive int'): ram_learner(dls, n_glimpses=0)
     with pytest.raises(ValueError, match='larger than the 28x28 canvas'): ram_learner(dls, glimpse_size=29)
     with pytest.raises(ValueError, match='over twice the 28x28 canvas'): ram_learner(dls, depth=4)
     with pytest.raises(ValueError, match='use one of rnn, lstm'): ram_learner(dls, core='gru')

@@ -49,7 +49,7 @@ def _check_vectors(df, u, i, r):
     dup = df.duplicated([u,i]).to_numpy()
     if dup.any():
         a,b = (_py(df[c].iloc[dup.argmax()]) for c in (u,i))
-        raise ValueError(f"{dup.sum()} duplicated ({u}, {i}) pairs, e.g. ({a!r}, {b!r}) in row {_py(df.index[dup.argmax()])!r}: keep one rating per pair")
+        raise ValueError(f"{dup.sum()} duplicated ({u!r}, {i!r}) pairs, e.g. ({a!r}, {b!r}) in row {_py(df.index[dup.argmax()])!r}: keep one rating per pair")
 
 def _warn_empty(trn, val, row_name, col_name):
     "Warn about samples validated from an all-zero input and output units that never get a target"

@@ -28,6 +28,7 @@ def dedupe(df:pd.DataFrame, user_name:str, item_name:str, rating_name:str, rule:
     if rule=='error': raise ValueError(msg + "; pass duplicates='mean', 'last', 'first' or 'keep'")
     warnings.warn(f"{msg}: keeping the {rule} rating of each (duplicates={rule!r})", stacklevel=3)
     if rule=='mean':
+        df = df.assign(**{rating_name: pd.to_numeric(df[rating_name])})  # e.g. a category column of numbers
         agg = {c:('mean' if c==rating_name else 'last') for c in df.columns if c not in (user_name,item_name)}
         return df.groupby([user_name,item_name], sort=False, as_index=False).agg(agg)[df.columns]
     return df.drop_duplicates([user_name, item_name], keep=rule)

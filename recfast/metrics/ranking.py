@@ -75,7 +75,7 @@ def _per_row(scores, targets, exclude, n_negatives=None, seed=0):
     return sampled_target_ranks(scores, targets, exclude, n_negatives=n_negatives, seed=seed)
 
 def _check_k(k, m):
-    if not isinstance(k, (int,np.integer)) or k<1: raise ValueError(f"`k` must be a positive int, got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, (int,np.integer)) or k<1: raise ValueError(f"`k` must be a positive int, got {k!r}")
     if k>m: raise ValueError(f"`k`={k} is larger than the catalogue ({m} items)")
 
 def _reduce(v, nt, per_user):

@@ -6,7 +6,7 @@ Docs: https://recfast.github.io/recfast/ram.data.html.md"""
 
 # %% ../../nbs/50_ram.data.ipynb #e288f9b6
 from __future__ import annotations
-import gzip
+import gzip, zlib
 from fastai.basics import *
 from fastai.data.external import untar_data, URLs, fastai_path
 from fastai.vision.core import PILImage, PILImageBW
@@ -20,17 +20,31 @@ __all__ = ['fashion_classes', 'mnist_digits', 'place_on_canvas', 'random_offsets
 # %% ../../nbs/50_ram.data.ipynb #cd1a1345
 _idx = {'training': 'train', 'testing': 't10k'}
 
-def _read_idx(fn):
-    with gzip.open(fn, 'rb') as f: data = f.read()
-    ndim = data[3]
+def _read_idx(fn, ndim:int):
+    "The uint8 array of the gzipped idx file `fn`, or a `ValueError` naming it when it is not a whole one of `ndim` dimensions"
+    try:
+        with gzip.open(fn, 'rb') as f: data = f.read()
+    except (OSError, EOFError, zlib.error) as e: raise ValueError(f"{fn} is damaged, not a whole gzip file ({e}): delete it and get it again") from None
+    if data[:3]!=b'\x00\x00\x08' or len(data)<4+4*ndim or data[3]!=ndim:
+        raise ValueError(f"{fn} is not an idx file of {ndim}-d bytes (it starts with {data[:4].hex() or 'nothing'}): "
+                         f"is it the {'images' if ndim==3 else 'labels'} file?")
     shape = [int.from_bytes(data[4+4*i:8+4*i], 'big') for i in range(ndim)]
+    n,got = math.prod(shape),len(data)-4-4*ndim
+    if got!=n: raise ValueError(f"{fn} is damaged: its header announces {n} bytes of data (shape {tuple(shape)}) but it holds {got}")
     return torch.from_numpy(np.frombuffer(data, dtype=np.uint8, offset=4+4*ndim).copy()).view(*shape)
+
+def _read_image(fn):
+    if not fn.parent.name.isdigit(): raise ValueError(f"{fn}: images must be in folders named by their label (0, 1, ...), not {fn.parent.name!r}")
+    try: return tensor(np.array(PILImage.create(fn).convert('L')))
+    except (OSError, ValueError) as e: raise ValueError(f"{fn} is not a readable image ({e})") from None
 
 def _read_folders(path):
     fns = get_image_files(path)
     if not fns: raise FileNotFoundError(f"No images under {path}")
-    x = torch.stack([tensor(np.array(PILImage.create(fn).convert('L'))) for fn in fns])
-    return x, tensor([int(fn.parent.name) for fn in fns])
+    xs = [_read_image(fn) for fn in fns]
+    for fn,x in zip(fns, xs):
+        if x.shape!=xs[0].shape: raise ValueError(f"{fn} is {tuple(x.shape)} pixels, but {fns[0]} is {tuple(xs[0].shape)}: all images need one size")
+    return torch.stack(xs), tensor([int(fn.parent.name) for fn in fns])
 
 # %% ../../nbs/50_ram.data.ipynb #40fb68ae
 def mnist_digits(path:Path|str=None, # folder with the idx `.gz` files or with `training/`/`testing/` folders
@@ -46,7 +60,10 @@ def mnist_digits(path:Path|str=None, # folder with the idx `.gz` files or with `
             path = untar_data(URLs.MNIST)
     path = Path(path)
     fx,fy = path/f'{_idx[split]}-images-idx3-ubyte.gz', path/f'{_idx[split]}-labels-idx1-ubyte.gz'
-    if fx.exists(): x,y = _read_idx(fx), _read_idx(fy)
+    if fx.exists():
+        if not fy.exists(): raise FileNotFoundError(f"{fy.name} is missing beside {fx}: the images need their labels")
+        x,y = _read_idx(fx, 3),_read_idx(fy, 1)
+        if len(x)!=len(y): raise ValueError(f"{fx} holds {len(x)} images but {fy} {len(y)} labels")
     elif (path/split).is_dir(): x,y = _read_folders(path/split)
     else: raise FileNotFoundError(f"Neither {fx.name} nor a {split}/ folder in {path}")
     return x.float().div_(255).unsqueeze(1), y.long()
@@ -151,6 +168,7 @@ class GlimpseDL(TensorDL):
 _variants = ('plain', 'translated', 'cluttered')
 
 def _check_images(x, y):
+    if not len(x): raise ValueError("No images: the image tensor is empty")
     if x.ndim!=4 or x.shape[1]!=1: raise ValueError(f"Images must be (n, 1, h, w) grey-scale, got shape {tuple(x.shape)}")
     if len(x)!=len(y): raise ValueError(f"{len(x)} images but {len(y)} labels")
     if x.min()<0 or x.max()>1: raise ValueError(f"Pixel values must be in [0, 1] (got {x.min():.3g}..{x.max():.3g}): divide by 255")
@@ -170,9 +188,15 @@ class MNISTGlimpseDataLoaders(MetaDataLoaders):
                      **kwargs):
         "Split `x`,`y` (seeded), or use `valid`, and build the loaders of `variant`"
         if variant not in _variants: raise ValueError(f"Unknown variant {variant!r}: use one of {', '.join(_variants)}")
+        bs,seed = check_bs(bs),check_seed(seed)
+        if seed is None: seed = int(torch.randint(2**31, ()))  # from PyTorch's global generator, as `split_frame` does
         _check_images(x, y)
         if valid is not None: _check_images(*valid)
         h = x.shape[-1]
+        for k,v in dict(size=size, n_frags=n_frags, max_shift=max_shift).items():
+            if v: check_n(v, name=k)  # 0 and None: no clutter, no shift, the variant's canvas
+        if variant=='plain' and size not in (None, h): raise ValueError(f"`size`={size} is the canvas of translated and cluttered digits: plain ones stay {h}x{h}")
+        if variant!='plain' and max_shift: raise ValueError(f"`max_shift` shifts plain digits: {variant} ones go anywhere on the canvas already")
         size = ifnone(size, {'plain':h, 'translated':60, 'cluttered':100}[variant])
         if size<h: raise ValueError(f"Digits of {h}x{h} do not fit on a {size}x{size} canvas: pass `size>={h}`")
         n_frags = ifnone(n_frags, 0 if variant!='cluttered' else (4 if size<=60 else 8))
@@ -180,16 +204,18 @@ class MNISTGlimpseDataLoaders(MetaDataLoaders):
         g = torch.Generator().manual_seed(seed)
         if valid is None:
             perm = torch.randperm(len(x), generator=g)
-            n_val = int(len(x)*valid_pct)
+            n_val = int(len(x)*check_valid_pct(valid_pct))
             (xv,yv),(xt,yt) = (x[perm[:n_val]],y[perm[:n_val]]), (x[perm[n_val:]],y[perm[n_val:]])
         else: (xv,yv),(xt,yt) = valid, (x,y)
+        if len(xt)<bs: raise ValueError(f"The batch size bs={bs} exceeds the {len(xt)} training images: the training loader drops its last "
+                                        f"incomplete batch (drop_last=True), so it would have none; pass bs<={len(xt)} or more images")
         if variant=='plain': tfms = [RandomCanvas(h, max_shift=max_shift, seed=seed)] if max_shift else []
         else:
             xv = place_on_canvas(xv, size, random_offsets(len(xv), h, size, g))
             if n_frags: xv = clutter(xv, xt, n_frags, generator=g)
             tfms = [RandomCanvas(size, n_frags=n_frags, seed=seed)]
         trn = GlimpseDL((TensorImage(xt), TensorCategory(yt)), vocab=vocab, bs=bs, shuffle=True,
-                        drop_last=True, after_batch=Pipeline(tfms, split_idx=0), device=device, **kwargs)
+                        drop_last=True, after_batch=Pipeline(tfms, split_idx=0), device=device, seed=seed, **kwargs)
         val = GlimpseDL((TensorImage(xv), TensorCategory(yv)), vocab=vocab, bs=bs*2, device=device, **kwargs)
         return cls(trn, val, device=device, variant=variant, size=size, vocab=vocab, c=len(vocab), classes={'label': vocab})
 

@@ -108,12 +108,13 @@ class RecurrentAttention(Module):
                  core:str='lstm', # 'lstm' or 'rnn' (the paper's ReLU RNN)
                  n_samples:int=1, # rollouts averaged at evaluation (1: the mean locations)
                  n_what:int=128, n_where:int=128):
+        for k,v in dict(img_size=img_size, n_out=n_out, n_in=n_in, n_glimpses=n_glimpses, glimpse_size=glimpse_size, depth=depth,
+                        n_hidden=n_hidden, n_samples=n_samples, n_what=n_what, n_where=n_where).items():
+            if v is not None or k not in ('glimpse_size','depth'): check_n(v, name=k)  # `None`: the default size and depth
+        check_real(std, 'std'); check_real(scale, 'scale', 1, strict=False)
+        if core not in _cores: raise ValueError(f"Unknown core {core!r}: use one of {', '.join(_cores)}")
         glimpse_size = ifnone(glimpse_size, max(8, round(img_size/5)))
         depth = ifnone(depth, n_scales(img_size, glimpse_size, scale))
-        if n_glimpses<1: raise ValueError(f"`n_glimpses` must be at least 1, got {n_glimpses}")
-        if n_samples<1: raise ValueError(f"`n_samples` must be at least 1, got {n_samples}")
-        if core not in _cores: raise ValueError(f"Unknown core {core!r}: use one of {', '.join(_cores)}")
-        if depth<1: raise ValueError(f"`depth` must be at least 1, got {depth}")
         if glimpse_size>img_size: raise ValueError(f"A glimpse of {glimpse_size}x{glimpse_size} is larger than the {img_size}x{img_size} canvas: pass a smaller `glimpse_size`")
         if glimpse_size*scale**(depth-1)>2*img_size:
             raise ValueError(f"The widest patch ({glimpse_size*scale**(depth-1):g} px) is over twice the {img_size}x{img_size} canvas: lower `depth` or `scale`")
