@@ -7,7 +7,9 @@ Docs: https://recfast.github.io/recfast/cli.html.md"""
 # %% ../nbs/60_cli.ipynb #bc4d3b58
 from __future__ import annotations
 import sys, warnings, argparse
-from fastai.tabular.all import *
+with warnings.catch_warnings():  # torch's notices about fastai's internals (`torch.jit.script` is deprecated) are not a CLI user's business
+    warnings.simplefilter('ignore', FutureWarning)
+    from fastai.tabular.all import *
 from .core import *
 from .recommender import *
 from .datasets import movielens_100k

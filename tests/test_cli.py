@@ -44,6 +44,7 @@ def test_bad_column_is_named(csv, tmp_path):
     res = _run('train', '--data', str(csv), '--rating-col', 'rating', '--epochs', '1', '--out', str(tmp_path), cwd=tmp_path)
     assert res.returncode != 0
     assert "Column 'rating' (`rating_name`) is not in the DataFrame" in res.stderr
+    assert len(res.stderr.strip().splitlines())==1, res.stderr  # nothing else on stderr: no import-time warnings either
 
 def test_missing_file_and_usage(tmp_path):
     res = _run('train', '--data', str(tmp_path/'nope.csv'), cwd=tmp_path)
@@ -84,3 +85,28 @@ def test_bad_files_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert rc==1 and len(err)==1, (argv, rc, err)
         assert str(name) in err[0] and msg in err[0], (argv, err)
+
+def test_bad_arguments_one_line(tmp_path, capsys):
+    "Bad arguments and malformed CSVs, checked before training: exit code 1 and one line on stderr naming the problem"
+    from recfast.cli import main
+    dense = pd.DataFrame([(u, i, (u*i)%5+1) for u in range(1, 11) for i in range(1, 11)], columns=['user','item','rating'])
+    dense.to_csv(tmp_path/'ok.csv', index=False)
+    dense.to_csv(tmp_path/'nohead.csv', index=False, header=False)
+    dense.to_csv(tmp_path/'semi.csv', index=False, sep=';')
+    (tmp_path/'latin.csv').write_bytes('user,item,rating\n\xe9t\xe9,2,3\n'.encode('latin-1'))
+    ok = ['train', '--data', tmp_path/'ok.csv', '--out', tmp_path/'out']
+    cases = [(['train', '--data', tmp_path/'nohead.csv'], 'has no header row'),
+             (['train', '--data', tmp_path/'semi.csv'], "pass e.g. --sep ';'"),
+             (['train', '--data', tmp_path/'latin.csv'], '--encoding latin-1'),
+             (ok+['--epochs', '0'], '--epochs 0'),
+             (ok+['--valid-pct', '0'], '--valid-pct 0.0'),
+             (ok+['--top', '1000'], '--top 1000 is larger than the catalogue (10 items)'),
+             (ok+['--user', '99'], '99'),
+             (ok+['--arch', 'nope'], 'nope')]
+    capsys.readouterr()
+    for argv,msg in cases:
+        rc = main([str(a) for a in argv])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc==1 and len(err)==1, (argv, rc, err)
+        assert msg in err[0], (argv, err)
+    assert not (tmp_path/'out').exists()  # nothing trained, nothing saved
