@@ -13,7 +13,7 @@ from .fast import *
 from .metrics.ranking import mrr, precision_at_k, recall_at_k, ndcg_at_k
 
 # %% auto #0
-__all__ = ['RecLearner']
+__all__ = ['RecLearner', 'cold_rows']
 
 # %% ../nbs/02_recommender.ipynb #37524460
 def _finite(scores:Tensor, what:str='scores'):
@@ -167,7 +167,15 @@ def similar_items(self:RecLearner, item, # an original item id
     top = sims.topk(n)
     return pd.DataFrame({dls.item_name: list(dls.decode_items(top.indices)), 'similarity': top.values.numpy()})
 
-# %% ../nbs/02_recommender.ipynb #c1dec97c
+# %% ../nbs/02_recommender.ipynb #a8c0154a
+def cold_rows(dls, users:Tensor, items:Tensor)->Tensor|None:
+    "Whether each `(user, item)` pair (indices) has a user or an item with no training row; `None` if `dls` can't tell"
+    seen = getattr(dls, 'seen', None)
+    if not isinstance(seen, CSRMatrix) or tuple(seen.shape)!=(dls.n_users, dls.n_items): return None
+    n_items = torch.bincount(seen.indices.cpu(), minlength=dls.n_items)
+    return (seen.row_lengths().cpu()[users]==0) | (n_items[items]==0)
+
+# %% ../nbs/02_recommender.ipynb #d36e65e3
 @patch
 def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item columns (and the rating column)
              k:int=10, # cut-off of precision, recall and NDCG
@@ -183,6 +191,11 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
     if r is not None and r in df.columns:
         err = self.predict_pairs(df[ok.numpy()]) - pd.to_numeric(df[r][ok.numpy()]).to_numpy(np.float32)
         res.update(rmse=float(np.sqrt((err**2).mean())), mae=float(np.abs(err).mean()))
+        cold = cold_rows(dls, u[ok], i[ok])
+        if cold is not None and cold.any():
+            c = cold.numpy()
+            res.update(cold_rows=int(c.sum()), rmse_cold=float(np.sqrt((err[c]**2).mean())),
+                       rmse_warm=float(np.sqrt((err[~c]**2).mean())) if (~c).any() else float('nan'))
     users,inv = torch.unique(u[ok], return_inverse=True)
     targ = CSRMatrix.from_coo(inv, i[ok], shape=(len(users), dls.n_items))
     fs = {'mrr':mrr, f'precision@{k}':partial(precision_at_k, k=k), f'recall@{k}':partial(recall_at_k, k=k), f'ndcg@{k}':partial(ndcg_at_k, k=k)}

@@ -144,3 +144,19 @@ def test_unknown_ids(dls):
 
 def test_unknown_arch(dls):
     with pytest.raises(ValueError, match="Unknown arch 'dotp': use one of .*dot"): recfast_learner(dls, arch='dotp')
+
+def test_evaluate_reports_cold_and_warm(ratings):
+    "Held-out rows of users with no training row are counted apart, with their own RMSE"
+    r = ratings.iloc[:3000]
+    users = r.user.unique()
+    trn, val = r[~r.user.isin(users[:5])].iloc[:2500], r.iloc[2500:]
+    val = pd.concat([val, r[r.user.isin(users[:5])]])  # 5 users seen only in the held-out frame
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        learn = dot_learner(RatingsDataLoaders.from_df(trn, valid_df=val, seed=0, bs=64), n_factors=8)
+    ev = learn.evaluate(val)
+    cold = ~val.user.isin(trn.user) | ~val.title.isin(trn.title)
+    assert ev['rows'] == len(val) and ev['cold_rows'] == int(cold.sum()) > 0
+    err = learn.predict_ratings(val) - val.rating.to_numpy()
+    assert math.isclose(ev['rmse_cold'], float(np.sqrt((err[cold.to_numpy()]**2).mean())), rel_tol=1e-5)
+    assert math.isclose(ev['rmse_warm'], float(np.sqrt((err[~cold.to_numpy()]**2).mean())), rel_tol=1e-5)
