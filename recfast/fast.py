@@ -12,8 +12,8 @@ from fastai.callback.schedule import ParamScheduler, SchedCos
 from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
-__all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'TensorLoss', 'MSETensorLoss', 'FastMSELossFlat', 'combine_scheds',
-           'combined_cos', 'FastTrainEval', 'FastAvgSmoothLoss', 'FastRecorder', 'FastParamScheduler',
+__all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'last_hyper', 'TensorLoss', 'MSETensorLoss', 'FastMSELossFlat',
+           'combine_scheds', 'combined_cos', 'FastTrainEval', 'FastAvgSmoothLoss', 'FastRecorder', 'FastParamScheduler',
            'TrainingDiverged', 'DivergenceCheck', 'fast_default_cbs', 'FastLearner', 'training_state', 'ResumeTraining',
            'to_fast']
 
@@ -33,17 +33,36 @@ class FastOptimWrapper(OptimWrapper):
     def hypers(self): return [self._group_hypers(pg) for pg in self.opt.param_groups]
     def last_hypers(self): return self._group_hypers(self.opt.param_groups[-1])
 
-    def set_hyper(self, k, v):
-        pgs = self.opt.param_groups
-        if isinstance(v, numbers.Number): vs = [v]*len(pgs)
-        elif isinstance(v, np.ndarray) and v.ndim==1 and len(v) in (1,len(pgs)): vs = v.tolist()*(len(pgs)//len(v))
-        else: return super().set_hyper(k, v)
-        name = self.bwd_map[k]
-        for pg,v_ in zip(pgs, vs): set_item_pg(pg, name, v_)
-
     # `OptimWrapper` forwards these through `GetAttr` on every batch
     def step(self, closure=None): return self.opt.step(closure)
     def zero_grad(self, set_to_none:bool=True): self.opt.zero_grad(set_to_none=set_to_none)
+
+# %% ../nbs/01_fast.ipynb #d6c59725
+@patch
+def _pg_key(self:FastOptimWrapper, k):
+    "The param-group key of fastai's hyper-parameter `k`, and its index when the key holds a tuple"
+    keys = self.__dict__.setdefault('_pg_keys', {})
+    if k not in keys:
+        name,_,i = self.bwd_map[k].partition('__')
+        keys[k] = name,(int(i) if i else None)
+    return keys[k]
+
+@patch
+def last_hyper(self:FastOptimWrapper, k):
+    "Hyper-parameter `k` of the last param group, what `Recorder` and `ParamScheduler` record"
+    name,i = self._pg_key(k)
+    v = self.opt.param_groups[-1][name]
+    return v if i is None else v[i]
+
+@patch
+def set_hyper(self:FastOptimWrapper, k, v):
+    "Set hyper-parameter `k` of every param group to `v` (a number, or one value per group)"
+    pgs = self.opt.param_groups
+    if type(v) is float or isinstance(v, numbers.Number): vs = [v]*len(pgs)
+    elif isinstance(v, np.ndarray) and v.ndim==1 and len(v) in (1,len(pgs)): vs = v.tolist()*(len(pgs)//len(v))
+    else: return OptimWrapper.set_hyper(self, k, v)
+    name,i = self._pg_key(k)
+    for pg,v_ in zip(pgs, vs): pg[name] = v_ if i is None else (*pg[name][:i], v_, *pg[name][i+1:])
 
 # %% ../nbs/01_fast.ipynb #0a3486d1
 def _fused_kw(params):
@@ -60,8 +79,12 @@ def FastAdam(params, # model parameters
     return FastOptimWrapper(params, opt=opt, lr=lr, betas=(mom,sqr_mom), eps=eps, weight_decay=wd, **_fused_kw(params))
 
 def last_hypers(opt):
-    "The hyper-parameters of `opt`'s last param group, what `Recorder` and `ParamScheduler` record"
+    "The hyper-parameters of `opt`'s last param group"
     return opt.last_hypers() if isinstance(opt, FastOptimWrapper) else opt.hypers[-1]
+
+def last_hyper(opt, k:str):
+    "Hyper-parameter `k` of `opt`'s last param group, what `Recorder` and `ParamScheduler` record"
+    return opt.last_hyper(k) if isinstance(opt, FastOptimWrapper) else opt.hypers[-1][k]
 
 # %% ../nbs/01_fast.ipynb #30cf1629
 class TensorLoss(BaseLoss):
@@ -109,12 +132,16 @@ class FastTrainEval(TrainEvalCallback):
         learn.train_iter += 1
 
 class FastAvgSmoothLoss(AvgSmoothLoss):
-    "`AvgSmoothLoss` that averages only non-scalar losses"
+    "`AvgSmoothLoss` on Python floats, asking whether to gather (DDP) once per fit instead of once per batch"
+    def reset(self): self.count,self.val,self.gather = 0,0.,num_distrib()>1
     def accumulate(self, learn):
         self.count += 1
         l = learn.loss
-        l = (l if l.ndim==0 else l.mean()).detach()
-        self.val = torch.lerp(maybe_gather(l).cpu(), self.val, self.beta)
+        if self.gather: l = maybe_gather(l.detach())
+        l = float(l) if l.ndim==0 else float(l.detach().mean())  # what fastai's `.cpu()` of the loss costs: a sync on a GPU
+        self.val = l + self.beta*(self.val-l)    # `torch.lerp(l, val, beta)`
+    @property
+    def value(self): return np.float64(self.val/(1-self.beta**self.count) if self.count else float('nan'))
 
 # %% ../nbs/01_fast.ipynb #e4ec88b5
 class FastRecorder(Recorder):
@@ -134,10 +161,11 @@ class FastRecorder(Recorder):
             self.smooth_loss.accumulate(learn)
             if self.train_metrics:
                 for met in learn.metrics: met.accumulate(learn)
-        self.lrs.append(last_hypers(learn.opt)['lr'])
+        self.lrs.append(last_hyper(learn.opt, 'lr'))
         learn.smooth_loss = v = self.smooth_loss.value
         self.losses.append(v)
 
+# %% ../nbs/01_fast.ipynb #0dfd6ec4
 class FastParamScheduler(ParamScheduler):
     "`ParamScheduler` that sets and records hyper-parameters without `GetAttr` or `opt.hypers`"
     @property
@@ -147,8 +175,8 @@ class FastParamScheduler(ParamScheduler):
         opt = self.learn.opt
         for n,f in self.scheds.items(): opt.set_hyper(n, f(pct))
     def after_batch(self):
-        h = last_hypers(self.learn.opt)
-        for p in self.scheds.keys(): self.hps[p].append(h[p])
+        opt = self.learn.opt
+        for p in self.scheds.keys(): self.hps[p].append(last_hyper(opt, p))
 
 # %% ../nbs/01_fast.ipynb #ebd923e1
 class TrainingDiverged(FloatingPointError): "The training loss stopped being finite"
@@ -159,7 +187,7 @@ class DivergenceCheck(Callback):
     def after_batch(self):
         v = getattr(self.learn, 'smooth_loss', None)
         if v is None or math.isfinite(float(v)): return
-        lr = last_hypers(self.learn.opt).get('lr')
+        lr = last_hyper(self.learn.opt, 'lr')
         raise TrainingDiverged(f"Training diverged: the loss is {float(self.learn.loss.detach())} at epoch {self.learn.epoch}, batch "
                                  f"{self.learn.iter} (lr {lr:.3g}); lower the learning rate (e.g. `learn.lr_find()`) and train again")
 
@@ -173,6 +201,8 @@ _plain_excs = _cancel_excs+(FloatingPointError,)  # passed on as they are (a div
 def _plain_call(cb):
     "Whether `cb` uses `Callback.__call__` unchanged and reads `training` from its learner, so it can be inlined"
     return type(cb).__call__ is Callback.__call__ and 'training' not in cb.__dict__ and not hasattr(type(cb), 'training')
+
+_event_names = {t:(f'before_{t}', f'after_cancel_{t}', f'after_{t}') for t in 'fit epoch train validate batch backward step'.split()}
 
 def _dispatch_table(cbs, event_name):
     "`(callback, inlinable)` pairs that handle `event_name`, in `order`"
@@ -230,13 +260,46 @@ def _check_batches(dl):
     raise ValueError(f"No training batches: the training loader of {n} rows (bs={dl.bs}) yields none")
 
 @patch
+def _with_events(self:FastLearner, f, event_type, ex, final=noop):
+    "fastai's `_with_events`: `before_` and `after_` events around `f`, `after_cancel_` when `f` raises `ex`"
+    before,cancel,after = _event_names.get(event_type) or (f'before_{event_type}', f'after_cancel_{event_type}', f'after_{event_type}')
+    try: self._call_one(before); f()
+    except ex: self._call_one(cancel)
+    self._call_one(after); final()
+
+_no_pass = (None,None)
+FastLearner._pass = _no_pass  # `(device, n_inp)` while `all_batches` runs
+
+@patch
+def all_batches(self:FastLearner):
+    "fastai's `all_batches`, with the model's device and the loaders' `n_inp` looked up once per pass, not per batch"
+    self.n_iter = len(self.dl)
+    p = next(self.model.parameters(), None)
+    self._pass = (None if p is None else p.device),getattr(self.dls, 'n_inp', None)
+    try:
+        for o in enumerate(self.dl): self.one_batch(*o)
+    finally: self._pass = _no_pass
+
+# %% ../nbs/01_fast.ipynb #55f43be7
+@patch
 def _set_device(self:FastLearner, b):
     "fastai's `_set_device`, which returns `b` itself when it is a tuple of tensors already on the model's device"
-    p = next(self.model.parameters(), None)
-    if (p is not None and type(b) is tuple and (defaults.use_cuda is not False or p.device.type=='cpu')
-        and all(isinstance(t, Tensor) and t.device==p.device for t in b)): return b
+    dev = self._pass[0]
+    if dev is None:
+        p = next(self.model.parameters(), None)
+        dev = None if p is None else p.device
+    if (dev is not None and type(b) is tuple and (defaults.use_cuda is not False or dev.type=='cpu')
+        and all(isinstance(t, Tensor) and t.device==dev for t in b)): return b
     return Learner._set_device(self, b)
 
+@patch
+def _split(self:FastLearner, b):
+    "fastai's `_split` into `xb` and `yb`"
+    i = self._pass[1]
+    if i is None: i = getattr(self.dls, 'n_inp', 1 if len(b)==1 else len(b)-1)
+    self.xb,self.yb = b[:i],b[i:]
+
+# %% ../nbs/01_fast.ipynb #2b808bdd
 @patch
 def fit(self:FastLearner, n_epoch, lr=None, wd=None, cbs=None, reset_opt=False, start_epoch=0):
     "fastai's `fit`, with fastai's `ParamScheduler`s run as `FastParamScheduler`s; refuses to train on nothing; resumes a `load`ed checkpoint"
@@ -247,23 +310,25 @@ def fit(self:FastLearner, n_epoch, lr=None, wd=None, cbs=None, reset_opt=False, 
     return Learner.fit(self, n_epoch, lr=lr, wd=wd, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
 @patch
-def to_distributed(self:FastLearner, sync_bn=True, **kwargs):
-    "Add a `RecDistributedTrainer` (recfast's `DistributedTrainer`, see `recfast.distributed`) for DDP training"
-    from recfast.distributed import RecDistributedTrainer  # imported when used: it needs `accelerate`
-    self.add_cb(RecDistributedTrainer(sync_bn, **kwargs))
-    if rank_distrib(): self.remove_cb(ProgressCallback)
-    return self
-
-@patch
 def fit_one_cycle(self:FastLearner, n_epoch, lr_max=None, div=25., div_final=1e5, pct_start=0.25, wd=None,
                   moms=None, cbs=None, reset_opt=False, start_epoch=0):
     "fastai's `fit_one_cycle`, with its schedules computed on Python floats"
     if self.opt is None: self.create_opt()
     self.opt.set_hyper('lr', self.lr if lr_max is None else lr_max)
     lr_max = np.array([h['lr'] for h in self.opt.hypers])
+    if (lr_max==lr_max[0]).all(): lr_max = float(lr_max[0])  # one rate for every group: schedule a float
     scheds = {'lr': combined_cos(pct_start, lr_max/div, lr_max, lr_max/div_final),
               'mom': combined_cos(pct_start, *(self.moms if moms is None else moms))}
     self.fit(n_epoch, cbs=FastParamScheduler(scheds)+L(cbs), reset_opt=reset_opt, wd=wd, start_epoch=start_epoch)
+
+# %% ../nbs/01_fast.ipynb #e4debb5b
+@patch
+def to_distributed(self:FastLearner, sync_bn=True, **kwargs):
+    "Add a `RecDistributedTrainer` (recfast's `DistributedTrainer`, see `recfast.distributed`) for DDP training"
+    from recfast.distributed import RecDistributedTrainer  # imported when used: it needs `accelerate`
+    self.add_cb(RecDistributedTrainer(sync_bn, **kwargs))
+    if rank_distrib(): self.remove_cb(ProgressCallback)
+    return self
 
 # %% ../nbs/01_fast.ipynb #bf0c2b35
 def _owners(learn)->dict:
@@ -293,7 +358,7 @@ def training_state(learn)->dict:
     r = getattr(learn, 'recorder', None)
     rec = None if r is None else dict(values=[list(map(_plain, v)) for v in r.values], losses=[_plain(l) for l in r.losses],
                                       lrs=list(map(_plain, r.lrs)), iters=list(r.iters),
-                                      smooth=(r.smooth_loss.val.detach().cpu().as_subclass(Tensor), r.smooth_loss.count))
+                                      smooth=(_plain(r.smooth_loss.val), r.smooth_loss.count))
     return dict(epochs_done=len(r.values) if r is not None else getattr(learn, 'epoch', 0)+1,
                 train_iter=getattr(learn, 'train_iter', 0), random=random.getstate(),
                 numpy=(name, torch.from_numpy(key.astype(np.int64)), *map(_plain, rest)), torch=torch.get_rng_state(),
@@ -340,8 +405,10 @@ class ResumeTraining(Callback):
         k = self.start_epoch
         r.values,r.iters = rec['values'][:k],rec['iters'][:k]
         n = r.iters[-1] if r.iters else 0
-        r.losses,r.lrs = [tensor(l) for l in rec['losses'][:n]],rec['lrs'][:n]
-        r.smooth_loss.val,r.smooth_loss.count = rec['smooth'][0].clone(),rec['smooth'][1]
+        mk = np.float64 if isinstance(r.smooth_loss, FastAvgSmoothLoss) else tensor  # what each recorder appends
+        r.losses,r.lrs = [mk(l) for l in rec['losses'][:n]],rec['lrs'][:n]
+        v = _plain(rec['smooth'][0])  # a float (fastai's own `AvgSmoothLoss` keeps a tensor)
+        r.smooth_loss.val,r.smooth_loss.count = (tensor(v) if isinstance(r.smooth_loss.val, Tensor) else v),rec['smooth'][1]
 
 # %% ../nbs/01_fast.ipynb #b4321a05
 def _torch_load(file, device, **kwargs):

@@ -105,3 +105,24 @@ def test_no_valid_users_gives_no_metric():
     met = first(m for m in learn.metrics if m.name == 'mrr')
     met.accumulate(learn)
     assert met.value is None
+
+def test_valid_df():
+    "A fixed validation frame: its own windows are the validation set, `seen` holds both frames in time order"
+    df = synthetic_sequences(6, 30, seed=0)
+    trn,val = df[df.user<20],df[df.user>=20]
+    dls = SequenceDataLoaders.from_df(trn, time_name='time', valid_df=val, max_len=6, bs=8, seed=0)
+    vx,vy = dls.valid.dataset.ts
+    assert len(vx) == 10 and len(dls.train.dataset) == 20
+    ids = lambda t: [dls.items[j] for j in t.tolist()]
+    first = val[val.user==20].sort_values('time')
+    assert ids(vy[0]) == list(first.item) and ids(vx[0])[1:] == list(first.item)[:-1]
+    # the same users later in time: validation windows from the later rows alone, the history spans both frames
+    early,late = df[df.time<4],df[df.time>=4]
+    dlt = SequenceDataLoaders.from_df(early, time_name='time', valid_df=late.sample(frac=1, random_state=0), max_len=6, bs=8)
+    assert (dlt.valid.dataset.ts[1] != 0).sum().item() == len(late)
+    assert dlt.history(3) == list(df[df.user==3].sort_values('time').item)
+    assert dlt.seen.nnz == len(df)
+    with pytest.raises(ValueError, match="Column 'time' \\(`time_name`\\) is not in the DataFrame"):
+        SequenceDataLoaders.from_df(trn, time_name='time', valid_df=val.drop(columns='time'))
+    with pytest.raises(ValueError, match="replaces split='time'"):
+        SequenceDataLoaders.from_df(trn, time_name='time', valid_df=val, split='time')

@@ -36,12 +36,11 @@ def make_windows(items:np.ndarray, # item indices of all users, grouped by user,
     return inp,targ,user
 
 # %% ../../nbs/30_sequence.data.ipynb #c4df12bc
-def _sorted_history(df, u, i, t, classes):
-    "`(users, items)` index arrays sorted by user, then time (or frame order)"
+def _history(df, u, i, t, classes):
+    "`(users, items, ptr)`: index arrays sorted by user, then time (or frame order), and each user's bounds in them"
     uu,ii = encode_ids(classes[u], df[u], u),encode_ids(classes[i], df[i], i)
-    keys = [np.arange(len(df))] + ([] if t is None else [df[t].to_numpy()]) + [uu]
-    o = np.lexsort(keys)
-    return uu[o],ii[o]
+    o = np.lexsort([np.arange(len(df))] + ([] if t is None else [df[t].to_numpy()]) + [uu])
+    return uu[o],ii[o],np.concatenate([[0], np.cumsum(np.bincount(uu, minlength=len(classes[u])))])
 
 def _time_split(items, ptr, max_len, step):
     "Leave-last-out: training windows without each user's last item, validation windows ending on it"
@@ -54,9 +53,21 @@ def _time_split(items, ptr, max_len, step):
     ok = vtarg[:,-1]!=0
     return trn, (vinp[ok],vtarg[ok])
 
-# %% ../../nbs/30_sequence.data.ipynb #8e81d776
+# %% ../../nbs/30_sequence.data.ipynb #9f8ddec5
 _splits = ('user','time')
 
+def _windows(df, valid_df, cols, split, valid_pct, seed, max_len, step):
+    "`(train, valid, classes, seen)`: `(inputs, targets)` windows of both sets, the vocabularies, every user's history"
+    u,i,t = cols['user_name'],cols['item_name'],cols.get('time_name')
+    frames = [df] if valid_df is None else [df, valid_df]
+    classes = {n:make_vocab(*(d[n] for d in frames)) for n in (u, i)}
+    uu,ii,ptr = _history(df if valid_df is None else pd.concat([d[list(cols.values())] for d in frames]), u, i, t, classes)
+    if split=='time': trn,val = _time_split(ii, ptr, max_len, step)
+    else: trn,val = [make_windows(*_history(d, u, i, t, classes)[1:], max_len, step)[:2] for d in split_frame(df, valid_pct, seed, valid_df, by=u)]
+    if not len(trn[0]): raise ValueError(f"No training windows: split={split!r} leaves no training interactions (does every user have a single one?)")
+    return trn, val, classes, CSRMatrix.from_coo(uu, ii, shape=(len(classes[u]), len(classes[i])))
+
+# %% ../../nbs/30_sequence.data.ipynb #8e81d776
 class SequenceDataLoaders(RecDataLoaders):
     "Windows of `(inputs, targets)` item sequences, with every user's history for recommending"
     _meta = RecDataLoaders._meta+('max_len','exclude_preceding')
@@ -70,29 +81,23 @@ class SequenceDataLoaders(RecDataLoaders):
                 step:int=None, # distance between window ends; `max_len` if `None`
                 split:str='user', # 'user' (hold out users) or 'time' (hold out each user's last item)
                 valid_pct:float=0.2, # share of users held out with `split='user'` (exact count)
+                valid_df:pd.DataFrame=None, # a fixed validation frame (same columns), instead of `split`
                 seed:int=None, # seed of the user split and of the shuffling
                 exclude_preceding:bool=False, # exclude a window's items when ranking its next item
                 bs:int=256, val_bs:int=None, path='.', device=None):
         "Build sequence `DataLoaders` from a DataFrame of timed interactions"
         cols = list(getattr(df, 'columns', []))+[None]*2
-        u,i = ifnone(user_name, cols[0]),ifnone(item_name, cols[1])
-        check_frame(df, dict(user_name=u, item_name=i, **({} if time_name is None else {'time_name':time_name})), ids=('user_name','item_name','time_name'), what='interactions')
+        c = dict(user_name=ifnone(user_name, cols[0]), item_name=ifnone(item_name, cols[1]), **({} if time_name is None else {'time_name':time_name}))
+        check_frame(df, c, ids=tuple(c), what='interactions')
+        if valid_df is not None: check_frame(valid_df, c, ids=tuple(c), what='validation interactions')
         if split not in _splits: raise ValueError(f"Unknown split {split!r}: use 'user' or 'time'")
+        if valid_df is not None and split!='user': raise ValueError(f"`valid_df` is the validation set: it replaces split={split!r} (pass one or the other)")
         check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs'); check_n(max_len, name='max_len')
-        classes = {n:make_vocab(df[n]) for n in (u, i)}
-        uu,ii = _sorted_history(df, u, i, time_name, classes)
-        ptr = np.concatenate([[0], np.cumsum(np.bincount(uu, minlength=len(classes[u])))])
-        if split=='user':
-            vu = encode_ids(classes[u], pd.unique(split_frame(df[[u]].drop_duplicates(), valid_pct, seed)[1][u]), u)
-            inp,targ,wu = make_windows(ii, ptr, max_len, step)
-            v = np.isin(wu, vu)
-            trn,val = (inp[~v],targ[~v]),(inp[v],targ[v])
-        else: trn,val = _time_split(ii, ptr, max_len, step)
-        if not len(trn[0]): raise ValueError(f"No training windows: split={split!r} leaves no training interactions (does every user have a single one?)")
+        trn,val,classes,seen = _windows(df, valid_df, c, split, valid_pct, seed, max_len, step)
         mk = lambda a,**kw: TensorDL(tuple(torch.from_numpy(x).long() for x in a), device=device, **kw)
         return cls(mk(trn, bs=bs, shuffle=True, seed=seed), mk(val, bs=ifnone(val_bs, bs)), device=device, path=path,
-                   classes=classes, user_name=u, item_name=i, max_len=max_len, exclude_preceding=exclude_preceding,
-                   seen=CSRMatrix.from_coo(uu, ii, shape=(len(classes[u]), len(classes[i]))))
+                   classes=classes, user_name=c['user_name'], item_name=c['item_name'], max_len=max_len,
+                   exclude_preceding=exclude_preceding, seen=seen)
 
     def __repr__(self):
         return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items, "
