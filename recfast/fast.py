@@ -138,7 +138,8 @@ class FastAvgSmoothLoss(AvgSmoothLoss):
         self.count += 1
         l = learn.loss
         if self.gather: l = maybe_gather(l.detach())
-        l = float(l) if l.ndim==0 else float(l.detach().mean())  # what fastai's `.cpu()` of the loss costs: a sync on a GPU
+        l = l.detach()
+        l = float(l if l.ndim==0 else l.mean())  # what fastai's `.cpu()` of the loss costs: a sync on a GPU
         self.val = l + self.beta*(self.val-l)    # `torch.lerp(l, val, beta)`
     @property
     def value(self): return np.float64(self.val/(1-self.beta**self.count) if self.count else float('nan'))
