@@ -172,8 +172,7 @@ def cold_rows(dls, users:Tensor, items:Tensor)->Tensor|None:
     "Whether each `(user, item)` pair (indices) has a user or an item with no training row; `None` if `dls` can't tell"
     seen = getattr(dls, 'seen', None)
     if not isinstance(seen, CSRMatrix) or tuple(seen.shape)!=(dls.n_users, dls.n_items): return None
-    n_items = torch.bincount(seen.indices.cpu(), minlength=dls.n_items)
-    return (seen.row_lengths().cpu()[users]==0) | (n_items[items]==0)
+    return (seen.row_lengths().cpu()[users]==0) | (seen.col_counts().cpu()[items]==0)
 
 # %% ../nbs/02_recommender.ipynb #d36e65e3
 @patch

@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/metrics.ranking.html.md"""
 # %% ../../nbs/05_metrics.ranking.ipynb #7edb8f61
 from __future__ import annotations
 from fastai.basics import *
-from ..core import all_sum
+from ..core import all_sum, check_n
 
 # %% auto #0
 __all__ = ['rank_items', 'target_ranks', 'mrr', 'precision_at_k', 'recall_at_k', 'ndcg_at_k', 'auc', 'sampled_target_ranks',
@@ -126,8 +126,7 @@ def sampled_target_ranks(scores:Tensor, targets, exclude:Tensor=None,
                          n_negatives:int=200, # items drawn per row, uniformly with replacement
                          seed:int=0): # seed of the draw
     "`(ranks, valid, n_targets)` as `target_ranks`, each target ranked 1 + the sampled items scoring strictly higher"
-    if not isinstance(n_negatives, (int,np.integer)) or n_negatives<1:
-        raise ValueError(f"`n_negatives` must be a positive int, got {n_negatives!r}")
+    check_n(n_negatives, name='n_negatives')
     t = _targets_mask(targets, scores)
     s = scores.float()
     _check_exclude(exclude, s)
