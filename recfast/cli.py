@@ -59,10 +59,6 @@ def load_frame(data:str, sep=',', encoding='utf-8', titles:bool=True):
     if data=='ml-100k': return movielens_100k(titles=titles)[['user','title' if titles else 'movie','rating','timestamp']]
     return read_csv(data, sep, encoding)
 
-def _cols(df, user_col, item_col, rating_col, time_col):
-    c = list(df.columns)+[None]*4
-    return ifnone(user_col, c[0]), ifnone(item_col, c[1]), ifnone(rating_col, c[2]), time_col
-
 # %% ../nbs/60_cli.ipynb #acb4aa4b
 def build_dls(arch:str, data:str='ml-100k', user_col=None, item_col=None, rating_col=None, time_col=None,
               threshold:float=None, max_len:int=50, by:str='user', valid_pct:float=0.2, seed:int=42, bs:int=64,
@@ -72,7 +68,7 @@ def build_dls(arch:str, data:str='ml-100k', user_col=None, item_col=None, rating
     if kind is MNISTGlimpseDataLoaders:
         return MNISTGlimpseDataLoaders.from_mnist(None if data in ('mnist','ml-100k') else data, valid_pct=valid_pct, seed=seed, bs=bs)
     df = load_frame(data, sep, encoding)
-    u,i,r,t = _cols(df, user_col, item_col, rating_col, time_col)
+    u,i,r,t = user_col,item_col,rating_col,time_col  # `None`: the loaders default to the frame's columns
     if data=='ml-100k' and t is None: t = 'timestamp'
     if kind is RatingsDataLoaders: return RatingsDataLoaders.from_df(df, user_name=u, item_name=i, rating_name=r, valid_pct=valid_pct, seed=seed, bs=bs)
     if kind is InteractionsDataLoaders:
@@ -99,8 +95,25 @@ def _check_args(epochs, bs, lr, valid_pct, top, n_factors):
     if n_factors<1: raise CLIError(f"--n-factors {n_factors}: must be at least 1")
 
 # %% ../nbs/60_cli.ipynb #da7237cb
+def _fit(arch, dls, epochs, lr, wd, n_factors, seed):
+    "`recfast_learner(dls, arch)` fit for `epochs` with the epoch table printed, then its final metrics"
+    kw = dict(wd=wd) if wd is not None else {}
+    if arch in ('dot','implicit','sequence','pool','lstm','cnn','popularity'): kw['n_factors'] = n_factors
+    if arch in ('dot','nn','mlp'): kw['y_range'] = (0., float(dls.train.dataset.ts[1].max())*1.1)
+    set_seed(seed)
+    learn = recfast_learner(dls, arch=arch, **kw)
+    with learn.no_bar(): learn.fit_one_cycle(epochs, lr, cbs=EpochTable())
+    names,vals = learn.recorder.metric_names[2:-1],learn.recorder.values[-1][1:]
+    print('\nfinal: ' + ', '.join(f'{n} {v:.4f}' for n,v in zip(names, vals)))
+    return learn
+
+# %% ../nbs/60_cli.ipynb #ee838a68
 def _report(learn, dls, u_arg, top, out):
-    "Print recommendations (and biases) and save a plot; return the plot's path"
+    "Print recommendations (and biases) and save a plot (RAM's glimpses for a RAM model); return the plot's path"
+    if not isinstance(dls, RecDataLoaders):
+        from recfast.ram.interpret import plot_glimpses
+        plot_glimpses(learn, n=4); plt.savefig(out/'glimpses.png', dpi=80, bbox_inches='tight')
+        return out/'glimpses.png'
     uid = _as_id(dls.users, u_arg)
     interp = RecInterpretation(learn, dls.valid, None)  # no `get_preds`: these views need only the model
     print(f"\ntop {top} recommendations for {dls.user_name} {uid}:")
@@ -132,29 +145,19 @@ def train(data:str='ml-100k', # 'ml-100k', 'mnist' (for --arch ram) or a CSV wit
     _check_args(epochs, bs, lr, valid_pct, top, n_factors)
     dls = build_dls(arch, data, user_col, item_col, rating_col, time_col, threshold, max_len, by, valid_pct, seed, bs, sep, encoding)
     print(dls)
-    rec = isinstance(dls, RecDataLoaders)
-    if rec:
+    if isinstance(dls, RecDataLoaders):
         if top>dls.n_items-1: raise CLIError(f"--top {top} is larger than the catalogue ({dls.n_items-1} items)")
         _as_id(dls.users, user)
-    kw = dict(wd=wd) if wd is not None else {}
-    if arch in ('dot','implicit','sequence','pool','lstm','cnn','popularity'): kw['n_factors'] = n_factors
-    if arch in ('dot','nn','mlp'): kw['y_range'] = (0., float(dls.train.dataset.ts[1].max())*1.1)
-    set_seed(seed)
-    learn = recfast_learner(dls, arch=arch, **kw)
-    with learn.no_bar(): learn.fit_one_cycle(epochs, lr, cbs=EpochTable())
-    names,vals = learn.recorder.metric_names[2:-1],learn.recorder.values[-1][1:]
-    print('\nfinal: ' + ', '.join(f'{n} {v:.4f}' for n,v in zip(names, vals)))
+    learn = _fit(arch, dls, epochs, lr, wd, n_factors, seed)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    if rec: plot = _report(learn, dls, user, top, out)
-    else:
-        from recfast.ram.interpret import plot_glimpses
-        plot_glimpses(learn, n=4); plt.savefig(out/'glimpses.png', dpi=80, bbox_inches='tight'); plot = out/'glimpses.png'
+    plot = _report(learn, dls, user, top, out)
     learn.export(out.absolute()/'model.pkl')
     print(f"\nsaved {plot} and {out/'model.pkl'} (recfast recommend/evaluate --model {out/'model.pkl'})")
     return learn
 
 # %% ../nbs/60_cli.ipynb #0905c125
 def _load(model:str):
+    "The learner saved at `model`, which must be a recommender"
     p = Path(model)
     if not p.is_file(): raise CLIError(f"--model {model!r}: no such file (train one with `recfast train --out DIR`: DIR/model.pkl)")
     try: learn = load_learner(p)
@@ -175,6 +178,7 @@ def recommend(model:str='out/model.pkl', # a model saved by `recfast train`
     for k,r in enumerate(recs, 1): print(f"{k:>3}  {r}")
     return recs
 
+# %% ../nbs/60_cli.ipynb #f882d6da
 def evaluate(model:str='out/model.pkl', # a model saved by `recfast train`
              data:str=None, # a CSV of held-out rows with the training's user and item columns (and rating column)
              k:int=10, sep:str=',', encoding:str='utf-8'):

@@ -12,8 +12,8 @@ from fastai.basics import *
 
 # %% auto #0
 __all__ = ['Tensors', 'check_n', 'check_bs', 'check_seed', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col',
-           'check_numeric_col', 'check_frame', 'make_vocab', 'encode_ids', 'check_valid_pct', 'split_frame',
-           'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'check_dls', 'is_ddp', 'all_sum',
+           'check_numeric_col', 'default_cols', 'check_frame', 'make_vocab', 'encode_ids', 'check_valid_pct',
+           'split_frame', 'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'check_dls', 'is_ddp', 'all_sum',
            'broadcast_tensor', 'register_learner', 'known_archs', 'arch_info', 'recfast_learner']
 
 # %% ../nbs/00_core.ipynb #1cb8f3f3
@@ -106,20 +106,6 @@ class CSRMatrix:
         store_attr()
         self.shape = tuple(int(s) for s in shape)
 
-    @classmethod
-    def from_coo(cls, rows, cols, values=None, # ones if `None`
-                 shape:tuple=None): # `(n_rows, n_cols)`
-        "Build from coordinate lists (any order); rows are sorted once, stably"
-        rows,cols = torch.as_tensor(rows, dtype=torch.long),torch.as_tensor(cols, dtype=torch.long)
-        values = torch.ones(len(rows)) if values is None else torch.as_tensor(values, dtype=torch.float)
-        n_rows,n_cols = shape
-        if len(rows) and (rows.min()<0 or rows.max()>=n_rows or cols.min()<0 or cols.max()>=n_cols):
-            raise ValueError(f"Coordinates out of range for a matrix of shape {tuple(shape)}")
-        o = torch.sort(rows, stable=True).indices
-        indptr = torch.zeros(n_rows+1, dtype=torch.long)
-        indptr[1:] = torch.bincount(rows, minlength=n_rows).cumsum(0)
-        return cls(indptr, cols[o], values[o], shape)
-
     def __len__(self): return self.shape[0]
     @property
     def nnz(self): return len(self.indices)
@@ -128,6 +114,21 @@ class CSRMatrix:
     def row_lengths(self): return self.indptr[1:]-self.indptr[:-1]
     def to(self, device): return CSRMatrix(*(t.to(device) for t in (self.indptr, self.indices, self.values)), self.shape)
     def __repr__(self): return f"CSRMatrix({self.shape[0]} x {self.shape[1]}, {self.nnz} entries)"
+
+# %% ../nbs/00_core.ipynb #6dfb30c9
+@patch(cls_method=True)
+def from_coo(cls:CSRMatrix, rows, cols, values=None, # ones if `None`
+             shape:tuple=None): # `(n_rows, n_cols)`
+    "Build from coordinate lists (any order); rows are sorted once, stably"
+    rows,cols = torch.as_tensor(rows, dtype=torch.long),torch.as_tensor(cols, dtype=torch.long)
+    values = torch.ones(len(rows)) if values is None else torch.as_tensor(values, dtype=torch.float)
+    n_rows,n_cols = shape
+    if len(rows) and (rows.min()<0 or rows.max()>=n_rows or cols.min()<0 or cols.max()>=n_cols):
+        raise ValueError(f"Coordinates out of range for a matrix of shape {tuple(shape)}")
+    o = torch.sort(rows, stable=True).indices
+    indptr = torch.zeros(n_rows+1, dtype=torch.long)
+    indptr[1:] = torch.bincount(rows, minlength=n_rows).cumsum(0)
+    return cls(indptr, cols[o], values[o], shape)
 
 # %% ../nbs/00_core.ipynb #2217c416
 @patch
@@ -140,21 +141,23 @@ def _gather(self:CSRMatrix, rows:Tensor):
     return r, torch.arange(len(r), device=self.device) + (starts-(lens.cumsum(0)-lens))[r]
 
 @patch
+def _dense(self:CSRMatrix, rows:Tensor, mask:bool)->Tensor:
+    r,pos = self._gather(rows)
+    out = torch.zeros(len(torch.as_tensor(rows)), self.shape[1], dtype=torch.bool if mask else self.values.dtype, device=self.device)
+    out[r, self.indices[pos]] = True if mask else self.values[pos]
+    return out
+
+@patch
 def densify(self:CSRMatrix, rows:Tensor)->Tensor:
     "Rows `rows` as a dense `(len(rows), n_cols)` tensor, 0 where there is no entry"
-    r,pos = self._gather(rows)
-    out = self.values.new_zeros(len(torch.as_tensor(rows)), self.shape[1])
-    out[r, self.indices[pos]] = self.values[pos]
-    return out
+    return self._dense(rows, mask=False)
 
 @patch
 def mask(self:CSRMatrix, rows:Tensor)->Tensor:
     "Rows `rows` as a dense boolean `(len(rows), n_cols)` mask of the entries"
-    r,pos = self._gather(rows)
-    out = torch.zeros(len(torch.as_tensor(rows)), self.shape[1], dtype=torch.bool, device=self.device)
-    out[r, self.indices[pos]] = True
-    return out
+    return self._dense(rows, mask=True)
 
+# %% ../nbs/00_core.ipynb #77080c81
 @patch
 def take(self:CSRMatrix, rows:Tensor)->CSRMatrix:
     "A new `CSRMatrix` made of rows `rows`, in that order"
@@ -218,12 +221,21 @@ def check_numeric_col(df:pd.DataFrame, col:str):
     if na.any(): raise ValueError(f"Column {col!r} has {int(na.sum())} missing or infinite values, first at {bad_row(df, na, col)}")
 
 # %% ../nbs/00_core.ipynb #adbd7c39
+def default_cols(df:pd.DataFrame, **names)->dict:
+    "`names` (`{argument: column}`, in the frame's column order) with a `None` column defaulting to the frame's at its place"
+    cols = list(getattr(df, 'columns', []))
+    short = [k for j,(k,v) in enumerate(names.items()) if v is None and j>=len(cols)]
+    if short and isinstance(df, pd.DataFrame):
+        raise ValueError(f"The DataFrame has only the columns {cols}: name the missing one{'s' if len(short)>1 else ''} with {'=, '.join(short)}=")
+    return {k:ifnone(v, cols[j] if j<len(cols) else None) for j,(k,v) in enumerate(names.items())}
+
 def check_frame(df:pd.DataFrame, # the user's frame
                 cols:dict, # `{argument name: column name}` of every column used
                 ids:tuple=('user_name','item_name'), # arguments naming id columns
                 numeric:tuple=('rating_name',), # arguments naming numeric columns
-                what:str='ratings'): # what the rows are, for the messages
-    "Raise a `TypeError`/`ValueError` naming the column, the argument and a bad row if `df` can't be used"
+                what:str='ratings', # what the rows are, for the messages
+                valid_df:pd.DataFrame=None): # a validation frame to check the same way
+    "Raise a `TypeError`/`ValueError` naming the column, the argument and a bad row if `df` (or `valid_df`) can't be used"
     if not isinstance(df, pd.DataFrame): raise TypeError(f"{what} must be a pandas DataFrame, not {type(df).__name__}")
     if len(df)==0: raise ValueError(f"The {what} DataFrame is empty: no rows to train on")
     for arg,c in cols.items():
@@ -232,6 +244,7 @@ def check_frame(df:pd.DataFrame, # the user's frame
     for arg,c in cols.items():
         if arg in ids: check_ids_col(df, c)
         elif arg in numeric: check_numeric_col(df, c)
+    if valid_df is not None: check_frame(valid_df, cols, ids, numeric, f'validation {what}')
 
 # %% ../nbs/00_core.ipynb #9e598750
 def make_vocab(*cols)->CategoryMap:
@@ -341,6 +354,7 @@ def decode_items(self:RecDataLoaders, idx)->np.ndarray:
     "Original item ids of vocabulary indices"
     return np.asarray(list(self.items), dtype=object)[np.asarray(idx, dtype=np.int64)]
 
+# %% ../nbs/00_core.ipynb #9b674432
 @patch
 def exclude_mask(self:RecDataLoaders, users:Tensor)->Tensor:
     "Boolean `(len(users), n_items)` mask of the items the loaders know `users` have (training and validation)"
@@ -379,6 +393,7 @@ def eval_set(self:RecDataLoaders):
     users = torch.where(vs.row_lengths()>0)[0]
     return users, vs.take(users), (self.seen.take(users) if self.seen is not None else None)
 
+# %% ../nbs/00_core.ipynb #2b7f6a8a
 @contextmanager
 def scoring(model:nn.Module):
     "Evaluation mode and no gradients for the duration; the model's train/eval state is restored after"
@@ -388,6 +403,7 @@ def scoring(model:nn.Module):
         with torch.no_grad(): yield model
     finally: model.train(was)
 
+# %% ../nbs/00_core.ipynb #902dda86
 @patch
 def eval_batches(self:RecDataLoaders, model, bs:int=1024,
                  rank:int=0, world_size:int=1): # only this share of the queries (a DDP process's)
@@ -450,6 +466,7 @@ def _resolve(o):
 
 def known_archs(): return sorted(_learners)
 
+# %% ../nbs/00_core.ipynb #109aaf18
 def arch_info(arch:str)->dict:
     "`factory`, `dls` class and fixed `kwargs` of a registered architecture"
     if arch not in _learners: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(known_archs())}")

@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/metrics.ranking.html.md"""
 # %% ../../nbs/05_metrics.ranking.ipynb #7edb8f61
 from __future__ import annotations
 from fastai.basics import *
-from ..core import all_sum
+from ..core import all_sum, check_n
 
 # %% auto #0
 __all__ = ['rank_items', 'target_ranks', 'mrr', 'precision_at_k', 'recall_at_k', 'ndcg_at_k', 'auc', 'RankMetric',
@@ -15,6 +15,7 @@ __all__ = ['rank_items', 'target_ranks', 'mrr', 'precision_at_k', 'recall_at_k',
 
 # %% ../../nbs/05_metrics.ranking.ipynb #7eb66643
 def _targets_mask(targets, scores):
+    "`targets` as a boolean mask shaped like `scores` (they may be item indices: one per row, or `(rows, t)`)"
     n,m = scores.shape
     if targets.dtype==torch.bool:
         if targets.shape!=scores.shape: raise ValueError(f"`targets` has shape {tuple(targets.shape)}, `scores` {tuple(scores.shape)}: they must match")
@@ -27,29 +28,30 @@ def _targets_mask(targets, scores):
         raise ValueError(f"Target item index {bad} is out of range: the catalogue has items 0..{m-1}")
     return torch.zeros(n, m, dtype=torch.bool, device=scores.device).scatter_(1, t, True)
 
+def _excluded_last(scores, exclude, targets=None):
+    "`scores` as floats, with the `exclude`d items that are not `targets` set to `-inf`"
+    s = scores.float()
+    if exclude is None: return s
+    if exclude.shape!=s.shape: raise ValueError(f"`exclude` has shape {tuple(exclude.shape)}, `scores` {tuple(s.shape)}: they must match")
+    return s.masked_fill(exclude if targets is None else exclude & ~targets, -float('inf'))
+
+# %% ../../nbs/05_metrics.ranking.ipynb #c701fd11
 def rank_items(scores:Tensor, # `(rows, items)` scores, higher is better
                targets=None, # items never excluded (boolean mask)
                exclude:Tensor=None, # boolean mask of items to rank last
               )->Tensor: # 1-based ranks, ties averaged
     "Rank of every item in its row, best first, with `exclude` (minus `targets`) sent to the end"
-    s = scores.float()
-    if exclude is not None:
-        if exclude.shape!=s.shape: raise ValueError(f"`exclude` has shape {tuple(exclude.shape)}, `scores` {tuple(s.shape)}: they must match")
-        ex = exclude if targets is None else exclude & ~targets
-        s = s.masked_fill(ex, -float('inf'))
-    neg = -s
+    neg = -_excluded_last(scores, exclude, targets)
     srt = neg.sort(dim=1).values
     lo = torch.searchsorted(srt, neg.contiguous(), right=False)
     hi = torch.searchsorted(srt, neg.contiguous(), right=True)
     return (lo+1+hi).float()/2
 
+# %% ../../nbs/05_metrics.ranking.ipynb #82639134
 def target_ranks(scores:Tensor, targets, exclude:Tensor=None):
     "`(ranks, valid, n_targets)`: each row's target ranks (as `rank_items`) packed left into `(rows, max_targets)`"
     t = _targets_mask(targets, scores)
-    s = scores.float()
-    if exclude is not None:
-        if exclude.shape!=s.shape: raise ValueError(f"`exclude` has shape {tuple(exclude.shape)}, `scores` {tuple(s.shape)}: they must match")
-        s = s.masked_fill(exclude & ~t, -float('inf'))
+    s = _excluded_last(scores, exclude, t)
     n,m = s.shape
     nt = t.sum(1)
     T = max(int(nt.max()) if n else 0, 1)
@@ -63,40 +65,36 @@ def target_ranks(scores:Tensor, targets, exclude:Tensor=None):
     valid = torch.arange(T, device=s.device)[None] < nt[:,None]
     return torch.where(valid, greater + (equal+1)/2, float('inf')),valid,nt
 
-def _per_row(scores, targets, exclude): return target_ranks(scores, targets, exclude)
-
-def _check_k(k, m):
-    if not isinstance(k, (int,np.integer)) or k<1: raise ValueError(f"`k` must be a positive int, got {k!r}")
-    if k>m: raise ValueError(f"`k`={k} is larger than the catalogue ({m} items)")
-
+# %% ../../nbs/05_metrics.ranking.ipynb #f0313096
 def _reduce(v, nt, per_user):
+    "Per-row values `v` (`nan` where a row has no target), or their mean over the rows with targets"
     v = v.masked_fill(nt==0, float('nan'))
     if per_user: return v
     v = v[nt>0]
     return v.mean().item() if len(v) else float('nan')
 
-# %% ../../nbs/05_metrics.ranking.ipynb #f0313096
 def mrr(scores:Tensor, targets, exclude:Tensor=None, per_user:bool=False):
     "Mean reciprocal rank of the targets (per row, then averaged over rows with targets)"
-    r,v,nt = _per_row(scores, targets, exclude)
+    r,v,nt = target_ranks(scores, targets, exclude)
     return _reduce((1/r).sum(1)/nt.clamp(min=1), nt, per_user)
 
 def precision_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False):
     "Fraction of the top `k` items that are targets"
-    _check_k(k, scores.shape[1])
-    r,v,nt = _per_row(scores, targets, exclude)
+    k = check_n(k, scores.shape[1], 'k')
+    r,v,nt = target_ranks(scores, targets, exclude)
     return _reduce((r<=k).sum(1).float()/k, nt, per_user)
 
 def recall_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False):
     "Fraction of the targets found in the top `k` items"
-    _check_k(k, scores.shape[1])
-    r,v,nt = _per_row(scores, targets, exclude)
+    k = check_n(k, scores.shape[1], 'k')
+    r,v,nt = target_ranks(scores, targets, exclude)
     return _reduce((r<=k).sum(1).float()/nt.clamp(min=1), nt, per_user)
 
+# %% ../../nbs/05_metrics.ranking.ipynb #956ce40f
 def ndcg_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False):
     "Normalised discounted cumulative gain of the top `k` items, with binary relevance"
-    _check_k(k, scores.shape[1])
-    r,v,nt = _per_row(scores, targets, exclude)
+    k = check_n(k, scores.shape[1], 'k')
+    r,v,nt = target_ranks(scores, targets, exclude)
     dcg = torch.where(r<=k, 1/torch.log2(r+1), 0.).sum(1)
     disc = 1/torch.log2(torch.arange(2, k+2, device=r.device).float())
     idcg = torch.cat([disc.new_zeros(1), disc.cumsum(0)])[nt.clamp(max=k)]
@@ -104,7 +102,7 @@ def ndcg_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bo
 
 def auc(scores:Tensor, targets, exclude:Tensor=None, per_user:bool=False):
     "Probability that a target outranks a non-target, non-excluded item"
-    r,v,nt = _per_row(scores, targets, exclude)
+    r,v,nt = target_ranks(scores, targets, exclude)
     t = _targets_mask(targets, scores)
     n_cand = scores.shape[1] if exclude is None else (~(exclude & ~t)).sum(1)
     n_neg = (n_cand-nt).clamp(min=1).float()
@@ -138,6 +136,7 @@ class RankMetric(Metric):
     def name(self): return self._name
     def __getstate__(self): return {**self.__dict__, 'learn':None}
 
+# %% ../../nbs/05_metrics.ranking.ipynb #653f462e
 def ranking_metrics(k:int=10):
     "`RankMetric`s for MRR, precision, recall and NDCG at `k` and AUC"
     return [RankMetric(mrr), RankMetric(precision_at_k, k=k), RankMetric(recall_at_k, k=k),

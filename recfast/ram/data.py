@@ -74,6 +74,7 @@ def random_offsets(bs, h, size, generator=None, device=None):
     "Uniform top-left corners `(bs, 2)` for an `h`x`h` patch on a `size`x`size` canvas"
     return torch.randint(0, size-h+1, (bs,2), generator=generator).to(device)
 
+# %% ../../nbs/50_ram.data.ipynb #5208c02f
 def clutter(x:Tensor, # canvases `(bs, c, size, size)`
             src:Tensor, # digits to cut fragments from `(n, c, h, w)`
             n_frags:int=4, # fragments per canvas
@@ -151,10 +152,26 @@ class GlimpseDL(TensorDL):
 _variants = ('plain', 'translated', 'cluttered')
 
 def _check_images(x, y):
+    "Raise a `ValueError` unless `x` are `(n, 1, h, w)` images in `[0, 1]` with one label of `y` each"
     if x.ndim!=4 or x.shape[1]!=1: raise ValueError(f"Images must be (n, 1, h, w) grey-scale, got shape {tuple(x.shape)}")
     if len(x)!=len(y): raise ValueError(f"{len(x)} images but {len(y)} labels")
     if x.min()<0 or x.max()>1: raise ValueError(f"Pixel values must be in [0, 1] (got {x.min():.3g}..{x.max():.3g}): divide by 255")
 
+def _split_images(x, y, valid_pct, g):
+    "`((x_valid, y_valid), (x_train, y_train))`: a share `valid_pct` (rounded down) of the images, drawn with `g`"
+    perm = torch.randperm(len(x), generator=g)
+    n_val = int(len(x)*valid_pct)
+    return (x[perm[:n_val]],y[perm[:n_val]]), (x[perm[n_val:]],y[perm[n_val:]])
+
+# %% ../../nbs/50_ram.data.ipynb #00a8d643
+def _canvases(variant, xt, xv, h, size, n_frags, max_shift, seed, g):
+    "`(xv, tfms)`: the validation images placed on their canvases, and the training batch transforms"
+    if variant=='plain': return xv, ([RandomCanvas(h, max_shift=max_shift, seed=seed)] if max_shift else [])
+    xv = place_on_canvas(xv, size, random_offsets(len(xv), h, size, g))
+    if n_frags: xv = clutter(xv, xt, n_frags, generator=g)
+    return xv, [RandomCanvas(size, n_frags=n_frags, seed=seed)]
+
+# %% ../../nbs/50_ram.data.ipynb #96c79be2
 class MNISTGlimpseDataLoaders(MetaDataLoaders):
     "MNIST digits as `(TensorImage, TensorCategory)` batches, plain, translated or cluttered (Mnih et al. 2014)"
     _meta = ('variant','size','vocab','c','classes')
@@ -175,40 +192,35 @@ class MNISTGlimpseDataLoaders(MetaDataLoaders):
         h = x.shape[-1]
         size = ifnone(size, {'plain':h, 'translated':60, 'cluttered':100}[variant])
         if size<h: raise ValueError(f"Digits of {h}x{h} do not fit on a {size}x{size} canvas: pass `size>={h}`")
-        n_frags = ifnone(n_frags, 0 if variant!='cluttered' else (4 if size<=60 else 8))
         vocab = CategoryMap(ifnone(vocab, [str(i) for i in range(int(y.max())+1)]), sort=False) # label i is vocab[i]
         g = torch.Generator().manual_seed(seed)
-        if valid is None:
-            perm = torch.randperm(len(x), generator=g)
-            n_val = int(len(x)*valid_pct)
-            (xv,yv),(xt,yt) = (x[perm[:n_val]],y[perm[:n_val]]), (x[perm[n_val:]],y[perm[n_val:]])
-        else: (xv,yv),(xt,yt) = valid, (x,y)
-        if variant=='plain': tfms = [RandomCanvas(h, max_shift=max_shift, seed=seed)] if max_shift else []
-        else:
-            xv = place_on_canvas(xv, size, random_offsets(len(xv), h, size, g))
-            if n_frags: xv = clutter(xv, xt, n_frags, generator=g)
-            tfms = [RandomCanvas(size, n_frags=n_frags, seed=seed)]
+        (xv,yv),(xt,yt) = _split_images(x, y, valid_pct, g) if valid is None else (valid, (x,y))
+        n_frags = ifnone(n_frags, 0 if variant!='cluttered' else (4 if size<=60 else 8))
+        xv,tfms = _canvases(variant, xt, xv, h, size, n_frags, max_shift, seed, g)
         trn = GlimpseDL((TensorImage(xt), TensorCategory(yt)), vocab=vocab, bs=bs, shuffle=True,
                         drop_last=True, after_batch=Pipeline(tfms, split_idx=0), device=device, **kwargs)
         val = GlimpseDL((TensorImage(xv), TensorCategory(yv)), vocab=vocab, bs=bs*2, device=device, **kwargs)
         return cls(trn, val, device=device, variant=variant, size=size, vocab=vocab, c=len(vocab), classes={'label': vocab})
 
-    @classmethod
-    @delegates(from_tensors)
-    def from_mnist(cls, path=None, split='testing', **kwargs):
-        "Digits of `mnist_digits(path, split)` (the 10k test set by default, split 80/20)"
-        return cls.from_tensors(*mnist_digits(path, split), **kwargs)
+# %% ../../nbs/50_ram.data.ipynb #e58afce1
+@patch
+def __repr__(self:MNISTGlimpseDataLoaders):
+    return (f"<MNISTGlimpseDataLoaders: {self.variant} {self.size}x{self.size} x {len(self.train.dataset)} train"
+            f" / {len(self.valid.dataset)} valid>")
 
-    @classmethod
-    @delegates(from_tensors)
-    def from_fashion_mnist(cls, path=None, **kwargs):
-        "Fashion-MNIST: its 60k training images train, its 10k test images validate (named classes)"
-        trn,tst = (mnist_digits(path, split, dataset='fashion-mnist') for split in ('training', 'testing'))
-        return cls.from_tensors(*trn, valid=tst, vocab=kwargs.pop('vocab', fashion_classes), **kwargs)
+# %% ../../nbs/50_ram.data.ipynb #31fca379
+@patch(cls_method=True)
+@delegates(MNISTGlimpseDataLoaders.from_tensors)
+def from_mnist(cls:MNISTGlimpseDataLoaders, path=None, split='testing', **kwargs):
+    "Digits of `mnist_digits(path, split)` (the 10k test set by default, split 80/20)"
+    return cls.from_tensors(*mnist_digits(path, split), **kwargs)
 
-    def __repr__(self):
-        return (f"<MNISTGlimpseDataLoaders: {self.variant} {self.size}x{self.size} x {len(self.train.dataset)} train"
-                f" / {len(self.valid.dataset)} valid>")
+@patch(cls_method=True)
+@delegates(MNISTGlimpseDataLoaders.from_tensors)
+def from_fashion_mnist(cls:MNISTGlimpseDataLoaders, path=None, **kwargs):
+    "Fashion-MNIST: its 60k training images train, its 10k test images validate (named classes)"
+    trn,tst = (mnist_digits(path, split, dataset='fashion-mnist') for split in ('training', 'testing'))
+    return cls.from_tensors(*trn, valid=tst, vocab=kwargs.pop('vocab', fashion_classes), **kwargs)
 
 # %% ../../nbs/50_ram.data.ipynb #c68c1ebe
 @patch

@@ -94,6 +94,17 @@ def n_scales(img_size:int, size:int, scale:float=2)->int:
 # %% ../../nbs/51_ram.models.ipynb #c3fab387
 _cores = ('rnn', 'lstm')
 
+def _check_ram_args(img_size, n_glimpses, glimpse_size, depth, scale, core, n_samples):
+    "Raise a `ValueError` naming the argument to change when `RecurrentAttention` can't be built from these"
+    if n_glimpses<1: raise ValueError(f"`n_glimpses` must be at least 1, got {n_glimpses}")
+    if n_samples<1: raise ValueError(f"`n_samples` must be at least 1, got {n_samples}")
+    if core not in _cores: raise ValueError(f"Unknown core {core!r}: use one of {', '.join(_cores)}")
+    if depth<1: raise ValueError(f"`depth` must be at least 1, got {depth}")
+    if glimpse_size>img_size: raise ValueError(f"A glimpse of {glimpse_size}x{glimpse_size} is larger than the {img_size}x{img_size} canvas: pass a smaller `glimpse_size`")
+    if glimpse_size*scale**(depth-1)>2*img_size:
+        raise ValueError(f"The widest patch ({glimpse_size*scale**(depth-1):g} px) is over twice the {img_size}x{img_size} canvas: lower `depth` or `scale`")
+
+# %% ../../nbs/51_ram.models.ipynb #aade52a0
 class RecurrentAttention(Module):
     "RAM (Mnih et al. 2014, *Recurrent Models of Visual Attention*): classify an image from `n_glimpses` glimpses chosen by a stochastic policy"
     def __init__(self, img_size:int, # side of the square input images
@@ -110,13 +121,7 @@ class RecurrentAttention(Module):
                  n_what:int=128, n_where:int=128):
         glimpse_size = ifnone(glimpse_size, max(8, round(img_size/5)))
         depth = ifnone(depth, n_scales(img_size, glimpse_size, scale))
-        if n_glimpses<1: raise ValueError(f"`n_glimpses` must be at least 1, got {n_glimpses}")
-        if n_samples<1: raise ValueError(f"`n_samples` must be at least 1, got {n_samples}")
-        if core not in _cores: raise ValueError(f"Unknown core {core!r}: use one of {', '.join(_cores)}")
-        if depth<1: raise ValueError(f"`depth` must be at least 1, got {depth}")
-        if glimpse_size>img_size: raise ValueError(f"A glimpse of {glimpse_size}x{glimpse_size} is larger than the {img_size}x{img_size} canvas: pass a smaller `glimpse_size`")
-        if glimpse_size*scale**(depth-1)>2*img_size:
-            raise ValueError(f"The widest patch ({glimpse_size*scale**(depth-1):g} px) is over twice the {img_size}x{img_size} canvas: lower `depth` or `scale`")
+        _check_ram_args(img_size, n_glimpses, glimpse_size, depth, scale, core, n_samples)
         store_attr('img_size,n_in,n_glimpses,glimpse_size,depth,scale,n_hidden,core,n_samples')
         self.glimpse = GlimpseNetwork(n_in*depth*glimpse_size**2, n_what, n_where, n_hidden)
         self.rnn = nn.LSTMCell(n_hidden, n_hidden) if core=='lstm' else nn.RNNCell(n_hidden, n_hidden, nonlinearity='relu')
@@ -127,11 +132,14 @@ class RecurrentAttention(Module):
     @property
     def std(self): return self.locator.std
 
-    def _check(self, x):
-        if x.ndim!=4: raise ValueError(f"RAM takes images (bs, {self.n_in}, {self.img_size}, {self.img_size}), got shape {tuple(x.shape)}")
-        if x.shape[1]!=self.n_in: raise ValueError(f"RAM was built for {self.n_in}-channel images, got {x.shape[1]} channels (shape {tuple(x.shape)})")
-        if x.shape[2:]!=(self.img_size,self.img_size):
-            raise ValueError(f"RAM was built for {self.img_size}x{self.img_size} images, got {x.shape[2]}x{x.shape[3]}")
+# %% ../../nbs/51_ram.models.ipynb #ba670d11
+@patch
+def _check(self:RecurrentAttention, x):
+    "Raise a `ValueError` unless `x` are images of the shape the model was built for"
+    if x.ndim!=4: raise ValueError(f"RAM takes images (bs, {self.n_in}, {self.img_size}, {self.img_size}), got shape {tuple(x.shape)}")
+    if x.shape[1]!=self.n_in: raise ValueError(f"RAM was built for {self.n_in}-channel images, got {x.shape[1]} channels (shape {tuple(x.shape)})")
+    if x.shape[2:]!=(self.img_size,self.img_size):
+        raise ValueError(f"RAM was built for {self.img_size}x{self.img_size} images, got {x.shape[2]}x{x.shape[3]}")
 
 # %% ../../nbs/51_ram.models.ipynb #85f81a07
 @patch
