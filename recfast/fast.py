@@ -213,10 +213,14 @@ def _dispatch_table(cbs, event_name):
 # %% ../nbs/01_fast.ipynb #60bcb25e
 _fast_cbs = {TrainEvalCallback:FastTrainEval, Recorder:FastRecorder}
 
+def _plain_batches(dls)->bool:
+    "Whether every loader of `dls` batches plain `Tensor`s (recfast's `TensorDL`s), so `CastToTensor` has nothing to do"
+    ts = [t for dl in getattr(dls, 'loaders', []) for t in getattr(dl.dataset, 'ts', [None])]
+    return bool(ts) and all(type(t) is Tensor for t in ts)
+
 def fast_default_cbs(dls=None)->list:
     "fastai's `defaults.callbacks` with the fast subclasses, without `CastToTensor` when `dls` batch plain tensors"
-    ts = [t for dl in getattr(dls, 'loaders', []) for t in getattr(dl.dataset, 'ts', [None])]
-    plain = bool(ts) and all(type(t) is Tensor for t in ts)
+    plain = _plain_batches(dls)
     return [_fast_cbs.get(c, c) for c in defaults.callbacks if not (plain and c is CastToTensor)] + [DivergenceCheck]
 
 # %% ../nbs/01_fast.ipynb #528825a3
@@ -333,5 +337,6 @@ def to_fast(learn:Learner)->FastLearner:
         learn.remove_cb(cb)
         learn.add_cb(new(**{k:getattr(cb,k) for k in ('add_time','train_metrics','valid_metrics')}) if new is FastRecorder
                      else new(cb.scheds) if new is FastParamScheduler else new())
+    if _plain_batches(learn.dls): learn.remove_cbs([cb for cb in learn.cbs if type(cb) is CastToTensor])
     learn.__class__ = FastLearner
     return learn
