@@ -135,9 +135,9 @@ class FastAvgSmoothLoss(AvgSmoothLoss):
     def reset(self): self.count,self.val,self.gather = 0,0.,num_distrib()>1
     def accumulate(self, learn):
         self.count += 1
-        l = learn.loss
-        if self.gather: l = maybe_gather(l.detach())
-        l = float(l) if l.ndim==0 else float(l.detach().mean())  # what fastai's `.cpu()` of the loss costs: a sync on a GPU
+        l = learn.loss.detach()
+        if self.gather: l = maybe_gather(l)
+        l = float(l if l.ndim==0 else l.mean())  # what fastai's `.cpu()` of the loss costs: a sync on a GPU
         self.val = l + self.beta*(self.val-l)    # `torch.lerp(l, val, beta)`
     @property
     def value(self): return np.float64(self.val/(1-self.beta**self.count) if self.count else float('nan'))
