@@ -12,8 +12,8 @@ from fastai.basics import *
 
 # %% auto #0
 __all__ = ['Tensors', 'check_n', 'check_bs', 'check_seed', 'check_real', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col',
-           'check_numeric_col', 'check_frame', 'make_vocab', 'encode_ids', 'check_valid_pct', 'split_frame',
-           'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'check_dls', 'is_ddp', 'all_sum',
+           'check_numeric_col', 'default_cols', 'check_frame', 'make_vocab', 'encode_ids', 'check_valid_pct',
+           'split_frame', 'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'check_dls', 'is_ddp', 'all_sum',
            'broadcast_tensor', 'register_learner', 'known_archs', 'arch_info', 'recfast_learner']
 
 # %% ../nbs/00_core.ipynb #1cb8f3f3
@@ -31,7 +31,7 @@ class Tensors:
     def new_empty(self): return type(self)(*(t[:0] for t in self.ts))
     def __repr__(self): return f"Tensors({', '.join(str(tuple(t.shape)) for t in self.ts)})"
 
-# %% ../nbs/00_core.ipynb #fd856ba3
+# %% ../nbs/00_core.ipynb #b5402f63
 def check_n(n, limit:int=None, name:str='n', what:str='items in the catalogue'):
     "Raise a `ValueError` unless `n` is a positive int no larger than `limit`"
     if isinstance(n, bool) or not isinstance(n, (int,np.integer)) or n<1: raise ValueError(f"`{name}` must be a positive int, got {n!r}")
@@ -54,7 +54,7 @@ def check_real(x, name:str, low:float=0., strict:bool=True):
         raise ValueError(f"`{name}` must be a finite number {'above' if strict else 'at least'} {low:g}, got {x!r}")
     return float(x)
 
-# %% ../nbs/00_core.ipynb #15fed7ed
+# %% ../nbs/00_core.ipynb #51561d0e
 class TensorDL(DataLoader):
     "A fastai `DataLoader` over `Tensors` that builds each batch with one vectorized gather"
     def __init__(self, dataset:Tensors, # the columns; the first `n_inp` are inputs
@@ -79,7 +79,7 @@ class TensorDL(DataLoader):
         self.dataset = self.dataset.to(device)
         return self
 
-# %% ../nbs/00_core.ipynb #c9ed79ab
+# %% ../nbs/00_core.ipynb #2eeffcb9
 @patch
 def get_idxs(self:TensorDL):
     "A permutation (shuffled, from `self.rng`) or `arange`, as a tensor"
@@ -102,7 +102,7 @@ def __iter__(self:TensorDL):
     for b in self.create_batches(self.get_idxs()): yield self.after_batch(b)
     self.after_iter()
 
-# %% ../nbs/00_core.ipynb #ca978c5e
+# %% ../nbs/00_core.ipynb #9ed93de0
 class CSRMatrix:
     "A sparse matrix as CSR tensors (`indptr`, `indices`, `values`) whose rows densify in one scatter"
     def __init__(self, indptr:Tensor, # row `i` holds entries `indptr[i]:indptr[i+1]`
@@ -111,20 +111,6 @@ class CSRMatrix:
                  shape:tuple): # `(n_rows, n_cols)`
         store_attr()
         self.shape = tuple(int(s) for s in shape)
-
-    @classmethod
-    def from_coo(cls, rows, cols, values=None, # ones if `None`
-                 shape:tuple=None): # `(n_rows, n_cols)`
-        "Build from coordinate lists (any order); rows are sorted once, stably"
-        rows,cols = torch.as_tensor(rows, dtype=torch.long),torch.as_tensor(cols, dtype=torch.long)
-        values = torch.ones(len(rows)) if values is None else torch.as_tensor(values, dtype=torch.float)
-        n_rows,n_cols = shape
-        if len(rows) and (rows.min()<0 or rows.max()>=n_rows or cols.min()<0 or cols.max()>=n_cols):
-            raise ValueError(f"Coordinates out of range for a matrix of shape {tuple(shape)}")
-        o = torch.sort(rows, stable=True).indices
-        indptr = torch.zeros(n_rows+1, dtype=torch.long)
-        indptr[1:] = torch.bincount(rows, minlength=n_rows).cumsum(0)
-        return cls(indptr, cols[o], values[o], shape)
 
     def __len__(self): return self.shape[0]
     @property
@@ -135,7 +121,22 @@ class CSRMatrix:
     def to(self, device): return CSRMatrix(*(t.to(device) for t in (self.indptr, self.indices, self.values)), self.shape)
     def __repr__(self): return f"CSRMatrix({self.shape[0]} x {self.shape[1]}, {self.nnz} entries)"
 
-# %% ../nbs/00_core.ipynb #2217c416
+# %% ../nbs/00_core.ipynb #64cdd4ee
+@patch(cls_method=True)
+def from_coo(cls:CSRMatrix, rows, cols, values=None, # ones if `None`
+             shape:tuple=None): # `(n_rows, n_cols)`
+    "Build from coordinate lists (any order); rows are sorted once, stably"
+    rows,cols = torch.as_tensor(rows, dtype=torch.long),torch.as_tensor(cols, dtype=torch.long)
+    values = torch.ones(len(rows)) if values is None else torch.as_tensor(values, dtype=torch.float)
+    n_rows,n_cols = shape
+    if len(rows) and (rows.min()<0 or rows.max()>=n_rows or cols.min()<0 or cols.max()>=n_cols):
+        raise ValueError(f"Coordinates out of range for a matrix of shape {tuple(shape)}")
+    o = torch.sort(rows, stable=True).indices
+    indptr = torch.zeros(n_rows+1, dtype=torch.long)
+    indptr[1:] = torch.bincount(rows, minlength=n_rows).cumsum(0)
+    return cls(indptr, cols[o], values[o], shape)
+
+# %% ../nbs/00_core.ipynb #56d754bc
 @patch
 def _gather(self:CSRMatrix, rows:Tensor):
     "`(r, pos)`: for every entry of `rows`, its position among `rows` and its index in `indices`"
@@ -146,21 +147,23 @@ def _gather(self:CSRMatrix, rows:Tensor):
     return r, torch.arange(len(r), device=self.device) + (starts-(lens.cumsum(0)-lens))[r]
 
 @patch
+def _dense(self:CSRMatrix, rows:Tensor, mask:bool)->Tensor:
+    r,pos = self._gather(rows)
+    out = torch.zeros(len(torch.as_tensor(rows)), self.shape[1], dtype=torch.bool if mask else self.values.dtype, device=self.device)
+    out[r, self.indices[pos]] = True if mask else self.values[pos]
+    return out
+
+@patch
 def densify(self:CSRMatrix, rows:Tensor)->Tensor:
     "Rows `rows` as a dense `(len(rows), n_cols)` tensor, 0 where there is no entry"
-    r,pos = self._gather(rows)
-    out = self.values.new_zeros(len(torch.as_tensor(rows)), self.shape[1])
-    out[r, self.indices[pos]] = self.values[pos]
-    return out
+    return self._dense(rows, mask=False)
 
 @patch
 def mask(self:CSRMatrix, rows:Tensor)->Tensor:
     "Rows `rows` as a dense boolean `(len(rows), n_cols)` mask of the entries"
-    r,pos = self._gather(rows)
-    out = torch.zeros(len(torch.as_tensor(rows)), self.shape[1], dtype=torch.bool, device=self.device)
-    out[r, self.indices[pos]] = True
-    return out
+    return self._dense(rows, mask=True)
 
+# %% ../nbs/00_core.ipynb #037ae211
 @patch
 def take(self:CSRMatrix, rows:Tensor)->CSRMatrix:
     "A new `CSRMatrix` made of rows `rows`, in that order"
@@ -181,7 +184,7 @@ def col_counts(self:CSRMatrix)->Tensor:
     "Entries per column (item popularity for a seen-items matrix)"
     return torch.bincount(self.indices, minlength=self.shape[1])
 
-# %% ../nbs/00_core.ipynb #b446de42
+# %% ../nbs/00_core.ipynb #55a47cf1
 def _py(v): return v.item() if isinstance(v, np.generic) else v
 
 def _close(name, choices):
@@ -199,7 +202,7 @@ def _id_kind(v):
     if isinstance(v, numbers.Real): return 'float'
     return type(v).__name__
 
-# %% ../nbs/00_core.ipynb #a55f7a24
+# %% ../nbs/00_core.ipynb #8f1b0417
 def check_ids_col(df:pd.DataFrame, col:str):
     "Raise a `ValueError` naming `col` and a row for missing ids or ids of mixed types"
     na = df[col].isna().to_numpy()
@@ -224,13 +227,22 @@ def check_numeric_col(df:pd.DataFrame, col:str):
     na = (r.isna() | ~np.isfinite(r)).to_numpy()
     if na.any(): raise ValueError(f"Column {col!r} has {int(na.sum())} missing or infinite values, first at {bad_row(df, na, col)}")
 
-# %% ../nbs/00_core.ipynb #adbd7c39
+# %% ../nbs/00_core.ipynb #beb4c43e
+def default_cols(df:pd.DataFrame, **names)->dict:
+    "`names` (`{argument: column}`, in the frame's column order) with a `None` column defaulting to the frame's at its place"
+    cols = list(getattr(df, 'columns', []))
+    short = [k for j,(k,v) in enumerate(names.items()) if v is None and j>=len(cols)]
+    if short and isinstance(df, pd.DataFrame):
+        raise ValueError(f"The DataFrame has only the columns {cols}: name the missing one{'s' if len(short)>1 else ''} with {'=, '.join(short)}=")
+    return {k:ifnone(v, cols[j] if j<len(cols) else None) for j,(k,v) in enumerate(names.items())}
+
 def check_frame(df:pd.DataFrame, # the user's frame
                 cols:dict, # `{argument name: column name}` of every column used
                 ids:tuple=('user_name','item_name'), # arguments naming id columns
                 numeric:tuple=('rating_name',), # arguments naming numeric columns
-                what:str='ratings'): # what the rows are, for the messages
-    "Raise a `TypeError`/`ValueError` naming the column, the argument and a bad row if `df` can't be used"
+                what:str='ratings', # what the rows are, for the messages
+                valid_df:pd.DataFrame=None): # a validation frame to check the same way
+    "Raise a `TypeError`/`ValueError` naming the column, the argument and a bad row if `df` (or `valid_df`) can't be used"
     if not isinstance(df, pd.DataFrame): raise TypeError(f"{what} must be a pandas DataFrame, not {type(df).__name__}")
     if len(df)==0: raise ValueError(f"The {what} DataFrame is empty: no rows to train on")
     for arg,c in cols.items():
@@ -240,8 +252,9 @@ def check_frame(df:pd.DataFrame, # the user's frame
     for arg,c in cols.items():
         if arg in ids: check_ids_col(df, c)
         elif arg in numeric: check_numeric_col(df, c)
+    if valid_df is not None: check_frame(valid_df, cols, ids, numeric, f'validation {what}')
 
-# %% ../nbs/00_core.ipynb #9e598750
+# %% ../nbs/00_core.ipynb #017bc74e
 def make_vocab(*cols)->CategoryMap:
     "The sorted vocabulary (with `'#na#'` first) of the ids in `cols` (Series or arrays)"
     return CategoryMap(list(pd.unique(np.concatenate([np.asarray(c, dtype=object) for c in cols]))), sort=True, add_na=True)
@@ -262,7 +275,7 @@ def encode_ids(vocab:CategoryMap, # ids, `'#na#'` first
     idx[bad] = 0
     return idx.astype(np.int64)
 
-# %% ../nbs/00_core.ipynb #a5726d66
+# %% ../nbs/00_core.ipynb #6a437c1f
 def check_valid_pct(valid_pct):
     "Raise a `ValueError` unless `valid_pct` is a number in [0, 1)"
     if isinstance(valid_pct, bool) or not isinstance(valid_pct, numbers.Real) or not 0<=valid_pct<1:
@@ -285,7 +298,7 @@ def split_frame(df:pd.DataFrame, # the rows to split
     if by is not None: is_val = is_val[pd.factorize(keys)[0]]
     return df[~is_val], df[is_val]
 
-# %% ../nbs/00_core.ipynb #bee3d6f9
+# %% ../nbs/00_core.ipynb #49017f51
 def warn_cold(trn:tuple, # `(users, items)` index arrays of the training rows
               val:tuple, # `(users, items)` index arrays of the validation rows
               vocabs:tuple, # `(user vocab, item vocab)`, for the example
@@ -297,7 +310,7 @@ def warn_cold(trn:tuple, # `(users, items)` index arrays of the training rows
             warnings.warn(f"{int(cold.sum())} of {len(v)} validation rows have a {n!r} value with no training row (e.g. {n}="
                           f"{_py(voc[int(np.asarray(v)[cold.argmax()])])!r}): they are scored from untrained embeddings", stacklevel=3)
 
-# %% ../nbs/00_core.ipynb #93d2f37a
+# %% ../nbs/00_core.ipynb #71d527e4
 class MetaDataLoaders(DataLoaders):
     "`DataLoaders` that carry the attributes named in `_meta` through `new_empty` (what `Learner.export` saves)"
     _meta = ()
@@ -312,7 +325,7 @@ class MetaDataLoaders(DataLoaders):
         loaders = [dl.new(dl.dataset.new_empty()) for dl in self.loaders]
         return type(self)(*loaders, path=self.path, device=self.device, **{k:getattr(self,k) for k in self._meta})
 
-# %% ../nbs/00_core.ipynb #0ba8d36c
+# %% ../nbs/00_core.ipynb #ca35deec
 class RecDataLoaders(MetaDataLoaders):
     "`DataLoaders` that carry what recommending needs (vocabularies, seen items) through `new_empty`"
     _meta = ('classes','user_name','item_name','seen','valid_seen')
@@ -326,7 +339,7 @@ class RecDataLoaders(MetaDataLoaders):
         "Build the loaders from a CSV file, like `from_df`"
         return cls.from_df(pd.read_csv(csv, sep=sep, encoding=encoding), **kwargs)
 
-# %% ../nbs/00_core.ipynb #a82c74a5
+# %% ../nbs/00_core.ipynb #b16178a5
 @patch(as_prop=True)
 def users(self:RecDataLoaders)->CategoryMap: return self.classes[self.user_name]
 @patch(as_prop=True)
@@ -349,13 +362,14 @@ def decode_items(self:RecDataLoaders, idx)->np.ndarray:
     "Original item ids of vocabulary indices"
     return np.asarray(list(self.items), dtype=object)[np.asarray(idx, dtype=np.int64)]
 
+# %% ../nbs/00_core.ipynb #81869599
 @patch
 def exclude_mask(self:RecDataLoaders, users:Tensor)->Tensor:
     "Boolean `(len(users), n_items)` mask of the items the loaders know `users` have (training and validation)"
     m = [c.mask(users.to(c.device)).to(users.device) for c in (self.seen, self.valid_seen) if c is not None]
     return (m[0]|m[1] if len(m)==2 else m[0]) if m else None
 
-# %% ../nbs/00_core.ipynb #bfdee264
+# %% ../nbs/00_core.ipynb #09ef597a
 @patch
 def queries(self:RecDataLoaders, users:Tensor):
     "The model input that stands for `users` (vocabulary indices) when scoring items: the indices themselves"
@@ -378,7 +392,7 @@ def item_factors(self:RecDataLoaders, model)->Tensor:
     "The model's item representations, `(n_items, n_factors)`"
     return model.item_factors()
 
-# %% ../nbs/00_core.ipynb #80a29732
+# %% ../nbs/00_core.ipynb #52802700
 @patch
 def eval_set(self:RecDataLoaders):
     "`(users, targets, exclude)` of the validation set: one row per query, `CSRMatrix` targets and exclusions"
@@ -387,6 +401,7 @@ def eval_set(self:RecDataLoaders):
     users = torch.where(vs.row_lengths()>0)[0]
     return users, vs.take(users), (self.seen.take(users) if self.seen is not None else None)
 
+# %% ../nbs/00_core.ipynb #290e0aa8
 @contextmanager
 def scoring(model:nn.Module):
     "Evaluation mode and no gradients for the duration; the model's train/eval state is restored after"
@@ -396,6 +411,7 @@ def scoring(model:nn.Module):
         with torch.no_grad(): yield model
     finally: model.train(was)
 
+# %% ../nbs/00_core.ipynb #d99b109c
 @patch
 def eval_batches(self:RecDataLoaders, model, bs:int=1024,
                  rank:int=0, world_size:int=1): # only this share of the queries (a DDP process's)
@@ -413,13 +429,13 @@ def eval_batches(self:RecDataLoaders, model, bs:int=1024,
             ex[:,0] = True
             yield scores, targ.mask(rows).to(scores.device), ex
 
-# %% ../nbs/00_core.ipynb #992e4ed0
+# %% ../nbs/00_core.ipynb #7187b811
 def check_dls(dls, cls, factory:str, hint:str=None):
     "Raise a `TypeError` saying which `DataLoaders` `factory` needs when `dls` is not a `cls`"
     if isinstance(dls, cls): return dls
     raise TypeError(f"`{factory}` needs {cls.__name__} (build them with `{hint or cls.__name__+'.from_df'}`), got {type(dls).__name__}")
 
-# %% ../nbs/00_core.ipynb #5209cc9a
+# %% ../nbs/00_core.ipynb #1def2de5
 def is_ddp()->bool: return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 def _to_comm(t:Tensor)->Tensor:
@@ -440,7 +456,7 @@ def broadcast_tensor(t:Tensor, rank:int=0)->Tensor:
     torch.distributed.broadcast(c, rank)
     return c.to(t.device)
 
-# %% ../nbs/00_core.ipynb #81f1b2cc
+# %% ../nbs/00_core.ipynb #2fe4cde0
 _learners = {}
 
 def register_learner(name:str, # the `arch` name users pass to `recfast_learner`
@@ -458,6 +474,7 @@ def _resolve(o):
 
 def known_archs(): return sorted(_learners)
 
+# %% ../nbs/00_core.ipynb #e6a6dc1a
 def arch_info(arch:str)->dict:
     "`factory`, `dls` class and fixed `kwargs` of a registered architecture"
     if arch not in _learners: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(known_archs())}")
@@ -471,7 +488,7 @@ def recfast_learner(dls, # the `DataLoaders` the learner trains on
     info = arch_info(arch)
     return info['factory'](dls, **{**info['kwargs'], **kwargs})
 
-# %% ../nbs/00_core.ipynb #a211bda9
+# %% ../nbs/00_core.ipynb #15e8f5d1
 _c,_i,_s,_a,_r = 'recfast.collab','recfast.implicit','recfast.sequence','recfast.autoencoder','recfast.ram'
 for _n in ('dot',): register_learner(_n, f'{_c}.learner:dot_learner', f'{_c}.data:RatingsDataLoaders')
 for _n in ('nn','mlp'): register_learner(_n, f'{_c}.learner:mlp_learner', f'{_c}.data:RatingsDataLoaders')
@@ -482,7 +499,7 @@ register_learner('autoencoder', f'{_a}.learner:autoencoder_learner', f'{_a}.data
 for _n in ('autorec','deep'): register_learner(_n, f'{_a}.learner:autoencoder_learner', f'{_a}.data:SparseVectorDataLoaders', arch=_n)
 register_learner('ram', f'{_r}.learner:ram_learner', f'{_r}.data:MNISTGlimpseDataLoaders')
 
-# %% ../nbs/00_core.ipynb #a19eb7e6
+# %% ../nbs/00_core.ipynb #e1e0374d
 def __getattr__(name):
     from recfast.compat import core_getattr
     return core_getattr(name)

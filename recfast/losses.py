@@ -73,6 +73,7 @@ class NegativeSampling(Callback):
 # %% ../nbs/04_losses.ipynb #35ab6f90
 @patch
 def _draw(self:NegativeSampling, shape, device):
+    "Negatives of `shape`: uniform over `1..n_items-1`, or by popularity"
     if self.sampler=='popularity':
         p = self.probs.to(device)
         return torch.multinomial(p, int(np.prod(shape)), replacement=True, generator=self.gen).view(shape)
@@ -91,6 +92,7 @@ def _reject(self:NegativeSampling, users:Tensor, negs:Tensor, rounds:int=20):
         negs = torch.where(hit, self._draw(negs.shape, negs.device), negs)
     return negs
 
+# %% ../nbs/04_losses.ipynb #60881c3a
 @patch
 def before_fit(self:NegativeSampling): self.gen = None
 

@@ -26,6 +26,32 @@ def _sorted_unique(a):
     a = np.sort(a)
     return a[np.r_[True, a[1:]!=a[:-1]]] if len(a) else a
 
+def _draw_pairs(n_users, n_items, n_ratings, alpha, rng):
+    "`(users, items)`: `n_ratings` distinct 0-based pairs, each side drawn from a Zipf law, in random order"
+    pu,pi = _zipf(n_users, alpha, rng),_zipf(n_items, alpha, rng)
+    keys = np.empty(0, np.int64)
+    for _ in range(30):
+        m = int((n_ratings-len(keys))*1.25)+64
+        new = rng.choice(n_users, m, p=pu).astype(np.int64)*n_items + rng.choice(n_items, m, p=pi)
+        keys = _sorted_unique(np.concatenate([keys, new]))
+        if len(keys)>=n_ratings: break
+    else: raise ValueError(f"Could not draw {n_ratings} distinct pairs with alpha={alpha}: the head is saturated, lower alpha or n_ratings")
+    keys = rng.choice(keys, n_ratings, replace=False)
+    return keys//n_items,keys%n_items
+
+# %% ../nbs/71_scale.ipynb #71295dbf
+def _low_rank_ratings(u, i, n_users, n_items, n_factors, noise, rng, chunk):
+    "1..5 star ratings of the pairs `(u, i)`: mean 3.5, biases and `n_factors` latent factors, Gaussian noise"
+    s = 1/np.sqrt(n_factors)
+    U,V = rng.normal(0, s, (n_users, n_factors)).astype(np.float32),rng.normal(0, s, (n_items, n_factors)).astype(np.float32)
+    bu,bi = rng.normal(0, 0.3, n_users).astype(np.float32),rng.normal(0, 0.5, n_items).astype(np.float32)
+    r = np.empty(len(u), np.float32)
+    for a in range(0, len(u), chunk):
+        uu,ii = u[a:a+chunk],i[a:a+chunk]
+        r[a:a+chunk] = 3.5 + bu[uu] + bi[ii] + (U[uu]*V[ii]).sum(1) + rng.normal(0, noise, len(uu))
+    return np.clip(np.rint(r), 1, 5).astype(np.float32)
+
+# %% ../nbs/71_scale.ipynb #34767055
 def synthetic_ratings(n_users:int, # users, ids `1..n_users`
                       n_items:int, # items, ids `1..n_items`
                       n_ratings:int, # distinct (user, item) pairs to rate
@@ -40,24 +66,9 @@ def synthetic_ratings(n_users:int, # users, ids `1..n_users`
     if n_ratings>0.5*n_users*n_items:
         raise ValueError(f"n_ratings={n_ratings} is more than half of the {n_users*n_items} (user, item) pairs: use fewer ratings or more users/items")
     rng = np.random.default_rng(seed)
-    pu,pi = _zipf(n_users, alpha, rng),_zipf(n_items, alpha, rng)
-    keys = np.empty(0, np.int64)
-    for _ in range(30):
-        m = int((n_ratings-len(keys))*1.25)+64
-        new = rng.choice(n_users, m, p=pu).astype(np.int64)*n_items + rng.choice(n_items, m, p=pi)
-        keys = _sorted_unique(np.concatenate([keys, new]))
-        if len(keys)>=n_ratings: break
-    else: raise ValueError(f"Could not draw {n_ratings} distinct pairs with alpha={alpha}: the head is saturated, lower alpha or n_ratings")
-    keys = rng.choice(keys, n_ratings, replace=False)
-    u,i = keys//n_items,keys%n_items
-    s = 1/np.sqrt(n_factors)
-    U,V = rng.normal(0, s, (n_users, n_factors)).astype(np.float32),rng.normal(0, s, (n_items, n_factors)).astype(np.float32)
-    bu,bi = rng.normal(0, 0.3, n_users).astype(np.float32),rng.normal(0, 0.5, n_items).astype(np.float32)
-    r = np.empty(n_ratings, np.float32)
-    for a in range(0, n_ratings, chunk):
-        uu,ii = u[a:a+chunk],i[a:a+chunk]
-        r[a:a+chunk] = 3.5 + bu[uu] + bi[ii] + (U[uu]*V[ii]).sum(1) + rng.normal(0, noise, len(uu))
-    return pd.DataFrame({'user':u+1, 'item':i+1, 'rating':np.clip(np.rint(r), 1, 5).astype(np.float32)})
+    u,i = _draw_pairs(n_users, n_items, n_ratings, alpha, rng)
+    r = _low_rank_ratings(u, i, n_users, n_items, n_factors, noise, rng, chunk)
+    return pd.DataFrame({'user':u+1, 'item':i+1, 'rating':r})
 
 # %% ../nbs/71_scale.ipynb #49f0c4d7
 def sparse_embeddings(model:nn.Module, # a model whose `nn.Embedding`s should get sparse gradients

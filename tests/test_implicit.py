@@ -101,7 +101,7 @@ def test_bad_input(data, bpr_learner):
     with pytest.raises(TypeError, match="unexpected keyword argument 'valid_pc'"): InteractionsDataLoaders.from_df(trn, valid_pc=0.1)
     bad = trn.head(10).copy(); bad.loc[bad.index[3], 'movie'] = None
     with pytest.raises(ValueError, match=f"Column 'movie' has 1 missing ids, first at row {bad.index[3]}\\b"): InteractionsDataLoaders.from_df(bad)
-    with pytest.raises(ValueError, match='`k`=2000 is larger than the catalogue'): precision_at_k(torch.zeros(2, 1683), tensor([1, 2]), k=2000)
+    with pytest.raises(ValueError, match='`k`=2000 is larger than the 1683 items in the catalogue'): precision_at_k(torch.zeros(2, 1683), tensor([1, 2]), k=2000)
     with pytest.raises(ValueError, match='Unknown loss'): implicit_learner(dls, loss='warp')
     with pytest.raises(ValueError, match='Unknown sampler'): implicit_learner(dls, sampler='hard')
     with pytest.raises(ValueError, match='Unknown arch'): recfast_learner(dls, arch='nope')

@@ -74,6 +74,15 @@ class SparseVectorDataLoaders(RecDataLoaders):
         return (f"<SparseVectorDataLoaders by {self.by}: {self.n_users-1} users x {self.n_items-1} items x {self.seen.nnz} train / "
                 f"{self.valid_seen.nnz} valid>")
 
+# %% ../../nbs/40_autoencoder.data.ipynb #4fc7aaa2
+def _rating_matrices(d, classes, u, i, r, by):
+    "`(seen, vectors)` of the rows of `d`: users x items positions, and the rating vectors (rows by `by`)"
+    uu,ii = (torch.from_numpy(encode_ids(classes[n], d[n], n)) for n in (u,i))
+    rr = torch.tensor(pd.to_numeric(d[r]).to_numpy(np.float32))
+    shape = (len(classes[u]), len(classes[i]))
+    rc = (uu,ii) if by=='user' else (ii,uu)
+    return CSRMatrix.from_coo(uu, ii, shape=shape), CSRMatrix.from_coo(*rc, rr, shape=shape if by=='user' else shape[::-1])
+
 # %% ../../nbs/40_autoencoder.data.ipynb #3c0675a0
 @patch(cls_method=True)
 def from_df(cls:SparseVectorDataLoaders, ratings:pd.DataFrame, # one row per rating
@@ -87,28 +96,21 @@ def from_df(cls:SparseVectorDataLoaders, ratings:pd.DataFrame, # one row per rat
             path='.'):
     "Split `ratings` and build sparse rating vectors"
     if by not in ('user','item'): raise ValueError(f"Unknown by={by!r}: use 'user' (one vector per user) or 'item' (one vector per item)")
-    c = list(getattr(ratings, 'columns', []))+[None]*3
-    u,i,r = ifnone(user_name, c[0]),ifnone(item_name, c[1]),ifnone(rating_name, c[2])
-    for d in (ratings, valid_df): 
-        if d is not None: check_frame(d, dict(user_name=u, item_name=i, rating_name=r)); _check_vectors(d, u, i, r)
+    cols = default_cols(ratings, user_name=user_name, item_name=item_name, rating_name=rating_name)
+    check_frame(ratings, cols, valid_df=valid_df)
+    u,i,r = cols.values()
+    for d in (ratings, valid_df):
+        if d is not None: _check_vectors(d, u, i, r)
     check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs')
     trn,val = split_frame(ratings, valid_pct, seed, valid_df)
     if not len(trn): raise ValueError(f"No training ratings: valid_pct={valid_pct} leaves none of the {len(ratings)} rows")
     classes = {n:make_vocab(trn[n], val[n]) for n in (u, i)}
-    mats = {}
-    for k,d in (('trn',trn),('val',val)):
-        uu,ii = (torch.from_numpy(encode_ids(classes[n], d[n], n)) for n in (u,i))
-        rr = torch.tensor(pd.to_numeric(d[r]).to_numpy(np.float32))
-        shape = (len(classes[u]), len(classes[i]))
-        mats[k+'_seen'] = CSRMatrix.from_coo(uu, ii, shape=shape)
-        mats[k] = CSRMatrix.from_coo(*((uu,ii) if by=='user' else (ii,uu)), rr, shape=shape[::1 if by=='user' else -1])
-    _warn_empty(mats['trn'], mats['val'], *((u,i) if by=='user' else (i,u)))
-    dev = ifnone(device, default_device())
-    dl_trn = TensorDL(SparseVectors(mats['trn'], rows=torch.where(mats['trn'].row_lengths()>0)[0]), bs=bs, shuffle=True, seed=seed)
-    dl_val = TensorDL(SparseVectors(mats['trn'], mats['val'], rows=torch.where(mats['val'].row_lengths()>0)[0]), bs=ifnone(val_bs, bs))
-    rv = mats['trn'].values
-    return cls(dl_trn, dl_val, path=path, device=dev, by=by, classes=classes, user_name=u, item_name=i, rating_name=r,
-               rating_range=(float(rv.min()),float(rv.max())), seen=mats['trn_seen'], valid_seen=mats['val_seen'])
+    (ts,tm),(vs,vm) = [_rating_matrices(d, classes, u, i, r, by) for d in (trn, val)]
+    _warn_empty(tm, vm, *((u,i) if by=='user' else (i,u)))
+    dl_trn = TensorDL(SparseVectors(tm, rows=torch.where(tm.row_lengths()>0)[0]), bs=bs, shuffle=True, seed=seed)
+    dl_val = TensorDL(SparseVectors(tm, vm, rows=torch.where(vm.row_lengths()>0)[0]), bs=ifnone(val_bs, bs))
+    return cls(dl_trn, dl_val, path=path, device=ifnone(device, default_device()), by=by, classes=classes, user_name=u, item_name=i,
+               rating_name=r, rating_range=(float(tm.values.min()),float(tm.values.max())), seen=ts, valid_seen=vs)
 
 # %% ../../nbs/40_autoencoder.data.ipynb #d05a054a
 class SparseVector:

@@ -22,6 +22,27 @@ __all__ = ['autoencoder_learner']
 # %% ../../nbs/43_autoencoder.learner.ipynb #bc70bc2f
 _ae_archs = ('autorec','deep')
 
+def _ae_y_range(dls, y_range):
+    "The output range: the training ratings' for `None`, none for `False`; refused when it misses a training rating"
+    lo,hi = dls.rating_range
+    if y_range is None: return (lo,hi)
+    if y_range is False: return None
+    if lo<y_range[0] or hi>y_range[1]:
+        raise ValueError(f"y_range={tuple(y_range)} does not cover the training ratings, which span [{lo}, {hi}] "
+                         f"(e.g. rating {lo if lo<y_range[0] else hi}): widen `y_range` or pass `y_range=None`")
+    return y_range
+
+def _ae_model(arch, n_cols, layers, dropout, y_range, act_cls, tied, opt_func, wd):
+    "`(model, opt_func, wd)` of `arch`, with its defaults"
+    if arch=='deep':
+        model = DeepAutoEncoder(n_cols, ifnone(layers, [512,512,1024]), dropout=ifnone(dropout, 0.8), act_cls=act_cls, tied=tied, y_range=y_range)
+        return model, ifnone(opt_func, FastAdam), ifnone(wd, 1e-3)
+    layers = list(ifnone(layers, [500]))
+    if len(layers)!=1: raise ValueError(f"layers={layers}: AutoRec has one hidden layer, e.g. layers=[500]")
+    if dropout: raise ValueError(f"dropout={dropout}: AutoRec has no dropout; use arch='deep' or wd")
+    return AutoRec(n_cols, layers[0], y_range=y_range), ifnone(opt_func, partial(FastAdam, decouple_wd=False)), ifnone(wd, 1e-3)
+
+# %% ../../nbs/43_autoencoder.learner.ipynb #5d1d29a4
 @delegates(Learner.__init__)
 def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
                         arch:str='autorec', # `'autorec'` or `'deep'`
@@ -36,24 +57,9 @@ def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
     "A `Learner` for an AutoRec (`arch='autorec'`) or deep (`arch='deep'`) autoencoder on `dls`"
     check_dls(dls, SparseVectorDataLoaders, 'autoencoder_learner')
     if arch not in _ae_archs: raise ValueError(f"Unknown arch={arch!r}: use one of {', '.join(map(repr, _ae_archs))}")
-    lo,hi = dls.rating_range
-    if y_range is None: y_range = (lo,hi)
-    if y_range is False: y_range = None
-    elif lo<y_range[0] or hi>y_range[1]:
-        raise ValueError(f"y_range={tuple(y_range)} does not cover the training ratings, which span [{lo}, {hi}] "
-                         f"(e.g. rating {lo if lo<y_range[0] else hi}): widen `y_range` or pass `y_range=None`")
-    if arch=='autorec':
-        layers = list(ifnone(layers, [500]))
-        if len(layers)!=1: raise ValueError(f"layers={layers}: AutoRec has one hidden layer, e.g. layers=[500]")
-        if dropout: raise ValueError(f"dropout={dropout}: AutoRec has no dropout; use arch='deep' or wd")
-        model = AutoRec(dls.n_cols, layers[0], y_range=y_range)
-        opt_func,wd = ifnone(opt_func, partial(FastAdam, decouple_wd=False)),ifnone(wd, 1e-3)
-    else:
-        model = DeepAutoEncoder(dls.n_cols, ifnone(layers, [512,512,1024]), dropout=ifnone(dropout, 0.8),
-                                act_cls=act_cls, tied=tied, y_range=y_range)
-        opt_func,wd = ifnone(opt_func, FastAdam),ifnone(wd, 1e-3)
+    model,opt_func,wd = _ae_model(arch, dls.n_cols, layers, dropout, _ae_y_range(dls, y_range), act_cls, tied, opt_func, wd)
     cbs = L(cbs)
     if refeed: cbs.append(RefeedCallback(refeed, refeed_start))
-    metrics = ifnone(metrics, [MaskedRMSE(y_range=(lo,hi))])
+    metrics = ifnone(metrics, [MaskedRMSE(y_range=dls.rating_range)])
     return RecLearner(dls, model, loss_func=ifnone(loss_func, MaskedMSELoss()), opt_func=opt_func, wd=wd,
                    metrics=metrics, cbs=cbs, **kwargs)

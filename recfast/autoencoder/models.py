@@ -26,6 +26,11 @@ class AutoRec(Module):
         return out if self.y_range is None else sigmoid_range(out, *self.y_range)
 
 # %% ../../nbs/41_autoencoder.models.ipynb #1b87cfa8
+def _layer_params(sizes, weights:bool=True):
+    "Xavier-uniform weights `(out, in)` (or `None`) and zero biases of the layers between consecutive `sizes`"
+    w = nn.ParameterList([nn.Parameter(nn.init.xavier_uniform_(torch.empty(o,i))) for i,o in zip(sizes[:-1], sizes[1:])]) if weights else None
+    return w, nn.ParameterList([nn.Parameter(torch.zeros(o)) for o in sizes[1:]])
+
 class DeepAutoEncoder(Module):
     "Deep autoencoder (Kuchaiev & Ginsburg 2017): `n_in -> *layers -> *reversed(layers[:-1]) -> n_in`, SELU, dropout on the code"
     def __init__(self, n_in:int, # length of the rating vectors
@@ -37,28 +42,27 @@ class DeepAutoEncoder(Module):
                  y_range:tuple=None): # `(low, high)`: a `sigmoid_range` output instead of the last activation
         layers = list(layers)
         if not layers: raise ValueError("`layers` needs at least one size, e.g. [512, 512, 1024]")
-        sizes = [n_in, *layers]
-        self.enc_w = nn.ParameterList([nn.Parameter(nn.init.xavier_uniform_(torch.empty(o,i))) for i,o in zip(sizes[:-1], sizes[1:])])
-        self.enc_b = nn.ParameterList([nn.Parameter(torch.zeros(o)) for o in sizes[1:]])
-        rev = sizes[::-1]
-        self.dec_w = None if tied else nn.ParameterList(
-            [nn.Parameter(nn.init.xavier_uniform_(torch.empty(o,i))) for i,o in zip(rev[:-1], rev[1:])])
-        self.dec_b = nn.ParameterList([nn.Parameter(torch.zeros(o)) for o in rev[1:]])
+        self.enc_w,self.enc_b = _layer_params([n_in, *layers])
+        self.dec_w,self.dec_b = _layer_params([n_in, *layers][::-1], weights=not tied)
         self.act,self.drop = act_cls(),nn.Dropout(dropout)
         store_attr('n_in,layers,dropout,tied,last_act,y_range')
 
-    def encode(self, x):
-        for w,b in zip(self.enc_w, self.enc_b): x = self.act(F.linear(x, w, b))
-        return x
+# %% ../../nbs/41_autoencoder.models.ipynb #03727775
+@patch
+def encode(self:DeepAutoEncoder, x):
+    for w,b in zip(self.enc_w, self.enc_b): x = self.act(F.linear(x, w, b))
+    return x
 
-    def decode(self, z):
-        ws = [w.t() for w in reversed(self.enc_w)] if self.tied else list(self.dec_w)
-        for i,(w,b) in enumerate(zip(ws, self.dec_b)):
-            z = F.linear(z, w, b)
-            if i<len(ws)-1 or (self.last_act and self.y_range is None): z = self.act(z)
-        return z if self.y_range is None else sigmoid_range(z, *self.y_range)
+@patch
+def decode(self:DeepAutoEncoder, z):
+    ws = [w.t() for w in reversed(self.enc_w)] if self.tied else list(self.dec_w)
+    for i,(w,b) in enumerate(zip(ws, self.dec_b)):
+        z = F.linear(z, w, b)
+        if i<len(ws)-1 or (self.last_act and self.y_range is None): z = self.act(z)
+    return z if self.y_range is None else sigmoid_range(z, *self.y_range)
 
-    def forward(self, x): return self.decode(self.drop(self.encode(x)))
+@patch
+def forward(self:DeepAutoEncoder, x): return self.decode(self.drop(self.encode(x)))
 
 # %% ../../nbs/41_autoencoder.models.ipynb #8721ef1f
 @patch

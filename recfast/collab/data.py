@@ -34,13 +34,6 @@ def dedupe(df:pd.DataFrame, user_name:str, item_name:str, rating_name:str, rule:
     return df.drop_duplicates([user_name, item_name], keep=rule)
 
 # %% ../../nbs/10_collab.data.ipynb #e593b68b
-def _ratings_cols(df, user_name, item_name, rating_name):
-    "Column names, defaulting to the frame's first three"
-    if isinstance(df, pd.DataFrame) and len(df.columns)<3 and None in (user_name,item_name,rating_name):
-        raise ValueError(f"Need user, item and rating columns: the DataFrame has only {list(df.columns)}; name them with user_name=, item_name=, rating_name=")
-    cols = list(getattr(df, 'columns', []))+[None]*3
-    return ifnone(user_name,cols[0]),ifnone(item_name,cols[1]),ifnone(rating_name,cols[2])
-
 def _ratings_tensors(df, classes, u, i, r):
     "`(x, y)`: `(n, 2)` index pairs and `(n, 1)` float ratings"
     x = torch.stack([torch.from_numpy(encode_ids(classes[n], df[n], n)) for n in (u, i)], 1)
@@ -63,10 +56,9 @@ class RatingsDataLoaders(RecDataLoaders):
                 valid_df:pd.DataFrame=None, # a fixed validation frame (same columns) instead of `valid_pct`
                 path:str|Path='.', device=None):
         "Build `DataLoaders` from a DataFrame of ratings, defaulting to its first three columns like `CollabDataLoaders`"
-        u,i,r = _ratings_cols(ratings, user_name, item_name, rating_name)
-        cols = dict(user_name=u, item_name=i, rating_name=r)
-        check_frame(ratings, cols)
-        if valid_df is not None: check_frame(valid_df, cols, what='validation ratings')
+        cols = default_cols(ratings, user_name=user_name, item_name=item_name, rating_name=rating_name)
+        check_frame(ratings, cols, valid_df=valid_df)
+        u,i,r = cols.values()
         check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs')
         trn,val = split_frame(dedupe(ratings, u, i, r, duplicates), valid_pct, seed, valid_df)
         if valid_df is not None: val = dedupe(val, u, i, r, duplicates)
@@ -80,10 +72,12 @@ class RatingsDataLoaders(RecDataLoaders):
         return cls(*dls, classes=classes, user_name=u, item_name=i, rating_name=r, path=path, device=device,
                    seen=CSRMatrix.from_coo(xt[:,0], xt[:,1], shape=shape), valid_seen=CSRMatrix.from_coo(xv[:,0], xv[:,1], shape=shape))
 
-    def __repr__(self):
-        n = [len(dl.dataset) for dl in self.loaders]
-        return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x {sum(n)} ratings "
-                f"({' / '.join(map(str,n))} train / valid)>")
+# %% ../../nbs/10_collab.data.ipynb #96c8b4de
+@patch
+def __repr__(self:RatingsDataLoaders):
+    n = [len(dl.dataset) for dl in self.loaders]
+    return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x {sum(n)} ratings "
+            f"({' / '.join(map(str,n))} train / valid)>")
 
 # %% ../../nbs/10_collab.data.ipynb #17a1b296
 @patch

@@ -14,16 +14,13 @@ from ..core import *
 __all__ = ['InteractionsDataLoaders']
 
 # %% ../../nbs/20_implicit.data.ipynb #6dd762fc
-def _binarize(df, rating_name, threshold):
-    "Rows of `df` rated at least `threshold`, and how many were dropped"
-    keep = pd.to_numeric(df[rating_name]).to_numpy()>=threshold
-    return df[keep], int((~keep).sum())
-
-def _interaction_cols(df, user_name, item_name, rating_name, threshold):
-    cols = list(getattr(df, 'columns', []))+[None]*3
-    c = dict(user_name=ifnone(user_name, cols[0]), item_name=ifnone(item_name, cols[1]))
-    if threshold is not None or rating_name is not None: c['rating_name'] = ifnone(rating_name, cols[2])
-    return c
+def _binarize(trn, val, rating_name, threshold):
+    "The training and validation rows rated at least `threshold` (all of them if it is `None`), with a warning counting the others"
+    if threshold is None: return trn, val
+    keep = [pd.to_numeric(d[rating_name]).to_numpy()>=threshold for d in (trn, val)]
+    a,b = (int((~k).sum()) for k in keep)
+    if a+b: warnings.warn(f"threshold={threshold}: dropped {a+b} rows with {rating_name!r} below it ({a} training, {b} validation)")
+    return trn[keep[0]], val[keep[1]]
 
 # %% ../../nbs/20_implicit.data.ipynb #b46fec17
 class InteractionsDataLoaders(RecDataLoaders):
@@ -41,15 +38,12 @@ class InteractionsDataLoaders(RecDataLoaders):
                 val_bs:int=None, # validation batch size, `bs` if `None`
                 path='.', device=None):
         "Build implicit-feedback `DataLoaders` from a DataFrame of interactions"
-        cols = _interaction_cols(df, user_name, item_name, rating_name, threshold)
+        rated = threshold is not None or rating_name is not None
+        cols = default_cols(df, user_name=user_name, item_name=item_name, **({'rating_name':rating_name} if rated else {}))
+        check_frame(df, cols, what='interactions', valid_df=valid_df)
         u,i = cols['user_name'],cols['item_name']
-        check_frame(df, cols, what='interactions')
-        if valid_df is not None: check_frame(valid_df, cols, what='validation interactions')
         check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs')
-        trn,val = split_frame(df, valid_pct, seed, valid_df)
-        if threshold is not None:
-            (trn,a),(val,b) = _binarize(trn, cols['rating_name'], threshold),_binarize(val, cols['rating_name'], threshold)
-            if a+b: warnings.warn(f"threshold={threshold}: dropped {a+b} rows with {cols['rating_name']!r} below it ({a} training, {b} validation)")
+        trn,val = _binarize(*split_frame(df, valid_pct, seed, valid_df), cols.get('rating_name'), threshold)
         if not len(trn): raise ValueError(f"No training interactions left: check `threshold`={threshold} and `valid_pct`={valid_pct}")
         classes = {n:make_vocab(trn[n], val[n]) for n in (u, i)}
         (tu,ti),(vu,vi) = [[torch.from_numpy(encode_ids(classes[n], d[n], n)) for n in (u,i)] for d in (trn,val)]
@@ -59,6 +53,8 @@ class InteractionsDataLoaders(RecDataLoaders):
         return cls(*dls, device=device, path=path, classes=classes, user_name=u, item_name=i,
                    seen=CSRMatrix.from_coo(tu, ti, shape=shape), valid_seen=CSRMatrix.from_coo(vu, vi, shape=shape))
 
-    def __repr__(self):
-        return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x "
-                f"{len(self.train.dataset)} train / {len(self.valid.dataset)} valid>")
+# %% ../../nbs/20_implicit.data.ipynb #95a35938
+@patch
+def __repr__(self:InteractionsDataLoaders):
+    return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x "
+            f"{len(self.train.dataset)} train / {len(self.valid.dataset)} valid>")

@@ -16,20 +16,14 @@ from .models import *
 __all__ = ['glimpse_locations', 'ink_centres', 'plot_glimpses']
 
 # %% ../../nbs/54_ram.interpret.ipynb #edd9a22c
-@torch.no_grad()
 def glimpse_locations(learn:Learner, dl:DataLoader=None, n:int=None)->tuple:
     "Images, evaluation-mode glimpse locations `(n, n_glimpses, 2)` (the policy's means) and predicted classes for `n` items of `dl`"
-    dl = ifnone(dl, learn.dls.valid)
-    model = learn.model
-    was_training = model.training
-    model.eval()
     xs,locs,preds = [],[],[]
-    try:
-        for xb,*_ in dl:
+    with scoring(learn.model) as model:
+        for xb,*_ in ifnone(dl, learn.dls.valid):
             logits,_,_,l = model(xb, sample=False)
             xs.append(xb); locs.append(l); preds.append(logits.argmax(-1))
             if n is not None and sum(map(len, xs))>=n: break
-    finally: model.train(was_training)
     return tuple(torch.cat(o)[:n] for o in (xs, locs, preds))
 
 # %% ../../nbs/54_ram.interpret.ipynb #297ff32a
@@ -44,6 +38,7 @@ def ink_centres(x:Tensor)->Tensor: # images `(bs, c, h, w)` -> `(bs, 2)` as (x, 
 
 # %% ../../nbs/54_ram.interpret.ipynb #ee031189
 def _draw_boxes(ax, l, img_size, model, upto, colors):
+    "Draw the boxes of glimpses `0..upto-1` at locations `l` (every scale; the finest solid), numbered, and their path"
     for t in range(upto):
         for i,(x0,y0,x1,y1) in enumerate(retina_boxes(l[t], img_size, model.glimpse_size, model.depth, model.scale).tolist()):
             ax.add_patch(Rectangle((x0-0.5, y0-0.5), x1-x0, y1-y0, fill=False, lw=1.5 if i==0 else 0.8,
@@ -53,6 +48,7 @@ def _draw_boxes(ax, l, img_size, model, upto, colors):
     path = ((l[:upto]+1)*img_size/2-0.5).numpy()
     ax.plot(path[:,0], path[:,1], '-', color='cyan', lw=1, alpha=0.8) # the path of the glimpse centres
 
+# %% ../../nbs/54_ram.interpret.ipynb #853a4c3c
 @delegates(subplots)
 def plot_glimpses(learn:Learner, # a learner whose model is `RecurrentAttention`
                   n:int=4, # images to show
@@ -81,7 +77,9 @@ def plot_glimpses(learn:Learner, # a learner whose model is `RecurrentAttention`
     if gif is not None: _glimpse_gif(xs, locs, model, colors, gif)
     return fig
 
+# %% ../../nbs/54_ram.interpret.ipynb #0d0c1ccf
 def _glimpse_gif(xs, locs, model, colors, fname):
+    "Write an animated GIF of `xs` with their glimpse boxes, one frame per glimpse"
     from matplotlib.animation import FuncAnimation, PillowWriter
     n,T,sz = len(xs), model.n_glimpses, xs.shape[-1]
     fig,axs = plt.subplots(1, n, figsize=(2*n, 2.2), squeeze=False)

@@ -86,10 +86,8 @@ class SequenceDataLoaders(RecDataLoaders):
                 exclude_preceding:bool=False, # exclude a window's items when ranking its next item
                 bs:int=256, val_bs:int=None, path='.', device=None):
         "Build sequence `DataLoaders` from a DataFrame of timed interactions"
-        cols = list(getattr(df, 'columns', []))+[None]*2
-        c = dict(user_name=ifnone(user_name, cols[0]), item_name=ifnone(item_name, cols[1]), **({} if time_name is None else {'time_name':time_name}))
-        check_frame(df, c, ids=tuple(c), what='interactions')
-        if valid_df is not None: check_frame(valid_df, c, ids=tuple(c), what='validation interactions')
+        c = {**default_cols(df, user_name=user_name, item_name=item_name), **({} if time_name is None else {'time_name':time_name})}
+        check_frame(df, c, ids=tuple(c), what='interactions', valid_df=valid_df)
         if split not in _splits: raise ValueError(f"Unknown split {split!r}: use 'user' or 'time'")
         if valid_df is not None and split!='user': raise ValueError(f"`valid_df` is the validation set: it replaces split={split!r} (pass one or the other)")
         check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs'); check_n(max_len, name='max_len')
@@ -99,9 +97,11 @@ class SequenceDataLoaders(RecDataLoaders):
                    classes=classes, user_name=c['user_name'], item_name=c['item_name'], max_len=max_len,
                    exclude_preceding=exclude_preceding, seen=seen)
 
-    def __repr__(self):
-        return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items, "
-                f"max_len {self.max_len}, {len(self.train.dataset)} train / {len(self.valid.dataset)} valid sequences>")
+# %% ../../nbs/30_sequence.data.ipynb #a0090917
+@patch
+def __repr__(self:SequenceDataLoaders):
+    return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items, "
+            f"max_len {self.max_len}, {len(self.train.dataset)} train / {len(self.valid.dataset)} valid sequences>")
 
 # %% ../../nbs/30_sequence.data.ipynb #aefe5664
 @patch
@@ -119,6 +119,7 @@ def history(self:SequenceDataLoaders, user)->list:
     j = int(self.encode_users([user])[0])
     return list(self.decode_items(self.seen.indices[self.seen.indptr[j]:self.seen.indptr[j+1]]))
 
+# %% ../../nbs/30_sequence.data.ipynb #ae9fe918
 @patch
 def encode_history(self:SequenceDataLoaders, history)->Tensor:
     "Item indices of the last `max_len` items of `history` (original ids), left-padded, as a `(1, max_len)` tensor"
