@@ -49,8 +49,10 @@ test-nbs: install data
 test-nbdev: install data
 	$(VENV)/bin/nbdev-test --n-workers 2
 
+# pytest-xdist: one test file per worker at a time (module fixtures train once), PYTEST_WORKERS=0 for one process
+PYTEST_WORKERS ?= 2
 test-py: install data
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=15 tests
 
 # the site and what a reader sees of it alone (builds it when the sources changed since the last build)
 test-docs: install data

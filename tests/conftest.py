@@ -11,11 +11,17 @@ def _seed_fastai_home():
     (home/'data').mkdir(parents=True, exist_ok=True)
     for d in SHARED.iterdir():
         link = home/'data'/d.name
-        if d.is_dir() and not link.exists(): link.symlink_to(d)
+        if d.is_dir() and not link.exists():
+            try: link.symlink_to(d)
+            except FileExistsError: pass  # another pytest-xdist worker made it
     os.environ['FASTAI_HOME'] = str(home)
 
 _seed_fastai_home()
 os.environ.setdefault('MPLBACKEND', 'Agg')
+
+if os.environ.get('PYTEST_XDIST_WORKER'):  # `make test-py` runs 2 pytest-xdist workers: one torch thread each, not 2x2
+    import torch
+    torch.set_num_threads(1)
 
 def pytest_pycollect_makeitem(collector, name, obj):
     "Collect only the tests a module defines, not helpers like fastcore's `test_fail` that `import *` brings in"

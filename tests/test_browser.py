@@ -79,30 +79,35 @@ def test_every_page(site, server, browser):
     shots |= {next((p for p,v in site.items() if v.get('math')), 'index.html')}
     for page, facts in site.items():
         _load(d, f'{server}/{page}')
-        d.get_log('browser')  # (read below, after the page settled)
-        nav = d.execute_script("return [...document.querySelectorAll('nav.md-nav--primary a.md-nav__link[href]')].map(a => a.getAttribute('href'))")
-        if len({h for h in nav if h.endswith('.html')}) < n_pages-1: problems.append(f'{page}: sidebar has {len(nav)} links')
-        if not d.find_elements('css selector', 'input.md-search__input'): problems.append(f'{page}: no search box')
-        if not d.find_elements('css selector', 'nav.md-nav--secondary'): problems.append(f'{page}: no table of contents')
+        logs = d.get_log('browser')  # what loading the page logged (reading the log empties it)
+        # one round trip to the browser per page: what the checks below read
+        f = d.execute_script("""const q = s => [...document.querySelectorAll(s)], ok = i => i.complete && i.naturalWidth > 0;
+            const imgs = q('article img');
+            return {nav: q('nav.md-nav--primary a.md-nav__link[href]').map(a => a.getAttribute('href')),
+                    search: q('input.md-search__input').length, toc: q('nav.md-nav--secondary').length,
+                    text: document.querySelector('article').innerText, katex: q('article .katex').length,
+                    imgs: imgs.filter(ok).length, broken: imgs.filter(i => !ok(i)).map(i => i.src.slice(0, 80)),
+                    links: q('a[href]').map(a => a.href)}""")
+        if len({h for h in f['nav'] if h.endswith('.html')}) < n_pages-1: problems.append(f"{page}: sidebar has {len(f['nav'])} links")
+        if not f['search']: problems.append(f'{page}: no search box')
+        if not f['toc']: problems.append(f'{page}: no table of contents')
         if not d.title.startswith(facts['title'] if page!='index.html' else 'recfast'): problems.append(f'{page}: title {d.title!r}')
-        text = d.execute_script("return document.querySelector('article').innerText")
+        text = f['text']
         problems += [f'{page}: {bad!r} shows' for bad in LEAKS if bad in text]
         if EPOCH_LIST.search(text): problems.append(f'{page}: raw epoch list {EPOCH_LIST.search(text).group(0)!r}')
-        imgs = d.execute_script("return [...document.querySelectorAll('article img')].filter(i => i.complete && i.naturalWidth > 0).length")
-        broken = d.execute_script("return [...document.querySelectorAll('article img')].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80))")
-        if facts['images'] and not imgs: problems.append(f'{page}: plots but shows no image')
-        if broken: problems.append(f'{page}: images that do not load: {broken}')
-        if facts.get('math') and (SITE/'assets'/'katex').exists() and not d.find_elements('css selector', 'article .katex'):
+        if facts['images'] and not f['imgs']: problems.append(f'{page}: plots but shows no image')
+        if f['broken']: problems.append(f"{page}: images that do not load: {f['broken']}")
+        if facts.get('math') and (SITE/'assets'/'katex').exists() and not f['katex']:
             problems.append(f'{page}: math not rendered')
         # local links and anchors
-        for href in d.execute_script("return [...document.querySelectorAll('a[href]')].map(a => a.href)"):
+        for href in f['links']:
             u = urlsplit(href)
             if not href.startswith(server): continue
             target = unquote(u.path.lstrip('/')) or 'index.html'
             ids = _ids(target)
             if ids is None: problems.append(f'{page}: broken link {href}')
             elif u.fragment and unquote(u.fragment) not in ids: problems.append(f'{page}: broken anchor {href}')
-        errors = [l['message'] for l in d.get_log('browser') if l['level']=='SEVERE']
+        errors = [l['message'] for l in logs+d.get_log('browser') if l['level']=='SEVERE']
         if errors: problems.append(f'{page}: console errors {errors[:3]}')
         if page in shots: d.save_screenshot(str(SHOTS/page.replace('.html', '.png')))
     assert not problems, '\n'.join(problems[:40])

@@ -607,16 +607,23 @@ def built_site(out=ROOT/'_docs'):
     A site already built from the same sources (`make test` builds it first, executing every notebook) is reused."""
     out, stamp = Path(out), ROOT/'_proc'/'docs_site.json'
     if out not in _built:
-        key = site_key(out)
-        old = json.loads(stamp.read_text()) if stamp.exists() else {}
-        if old.get('key')==key and (out/'index.html').exists(): _built[out] = old['pages'], 0.
-        else:
-            cwd, t = os.getcwd(), time.time()
-            try: pages = build(out=str(out), readme=False)
-            finally: os.chdir(cwd)
-            _built[out] = pages, time.time()-t
-            print(f"\ndocs site built in {_built[out][1]:.0f}s", file=sys.stderr)
+        import fcntl
+        (ROOT/'_proc').mkdir(exist_ok=True)
+        with open(ROOT/'_proc'/'docs_site.lock', 'w') as lock:  # pytest-xdist workers build it once, one at a time
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            _built[out] = _site(out, stamp)
     return _built[out]
+
+def _site(out, stamp):
+    "The site's (pages, build seconds): reused when its stamp matches the sources, else built"
+    key = site_key(out)
+    old = json.loads(stamp.read_text()) if stamp.exists() else {}
+    if old.get('key')==key and (out/'index.html').exists(): return old['pages'], 0.
+    cwd, t = os.getcwd(), time.time()
+    try: pages = build(out=str(out), readme=False)
+    finally: os.chdir(cwd)
+    print(f"\ndocs site built in {time.time()-t:.0f}s", file=sys.stderr)
+    return pages, time.time()-t
 
 if __name__=='__main__':
     # run through the importable module, so worker processes find `process_nb` as `build_docs.process_nb` (IPython
