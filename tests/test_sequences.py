@@ -85,7 +85,7 @@ def test_bad_input(syn):
 
 def test_time_split_and_windows():
     df = pd.DataFrame({'u':[1]*7+[2]*2, 'i':[10,11,12,13,14,15,16, 11,10], 't':[7,1,2,3,4,5,6, 0,1]})
-    dls = SequenceDataLoaders.from_df(df, 'u', 'i', 't', max_len=3, split='time', bs=4)
+    dls = SequenceDataLoaders.from_df(df, 'u', 'i', 't', max_len=3, split='last', bs=4)
     vx,vy = dls.valid.dataset.ts
     ids = lambda t: [dls.classes['i'][j] for j in t.tolist()]
     assert ids(vy[:, -1]) == [10, 10]          # each user's most recent item is held out
