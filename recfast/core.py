@@ -397,11 +397,12 @@ class MetaDataLoaders(DataLoaders):
         loaders = [dl.new(dl.dataset.new_empty()) for dl in self.loaders]
         return type(self)(*loaders, path=self.path, device=self.device, **{k:getattr(self,k) for k in self._meta})
 
-# %% ../nbs/00_core.ipynb #ccc5d8ca
+# %% ../nbs/00_core.ipynb #fe6d2982
 class RecDataLoaders(MetaDataLoaders):
     "`DataLoaders` that carry what recommending needs (vocabularies, seen items) through `new_empty`"
     _meta = ('classes','user_name','item_name','seen','valid_seen')
     _eval_users = True # `eval_set` gives user indices (else model queries, e.g. windows)
+    test_df = None # the test frame held out by `from_df(..., test=True)` (never exported)
 
     @classmethod
     def from_csv(cls, csv:str|Path, # a CSV file with a header row
