@@ -561,13 +561,14 @@ def recfast_learner(dls, # the `DataLoaders` the learner trains on
     info = arch_info(arch)
     return info['factory'](dls, **{**info['kwargs'], **kwargs})
 
-# %% ../nbs/00_core.ipynb #bd5661f5
+# %% ../nbs/00_core.ipynb #349785fe
 _c,_i,_s,_a,_r = 'recfast.collab','recfast.implicit','recfast.sequence','recfast.autoencoder','recfast.ram'
 for _n in ('dot',): register_learner(_n, f'{_c}.learner:dot_learner', f'{_c}.data:RatingsDataLoaders')
 for _n in ('nn','mlp'): register_learner(_n, f'{_c}.learner:mlp_learner', f'{_c}.data:RatingsDataLoaders')
 register_learner('implicit', f'{_i}.learner:implicit_learner', f'{_i}.data:InteractionsDataLoaders')
 register_learner('sequence', f'{_s}.learner:sequence_learner', f'{_s}.data:SequenceDataLoaders')
 for _n in ('pool','lstm','cnn','popularity'): register_learner(_n, f'{_s}.learner:sequence_learner', f'{_s}.data:SequenceDataLoaders', arch=_n)
+register_learner('rating_lstm', f'{_s}.learner:rating_lstm_learner', f'{_s}.data:RatingSequenceDataLoaders')
 register_learner('autoencoder', f'{_a}.learner:autoencoder_learner', f'{_a}.data:SparseVectorDataLoaders')
 for _n in ('autorec','deep'): register_learner(_n, f'{_a}.learner:autoencoder_learner', f'{_a}.data:SparseVectorDataLoaders', arch=_n)
 register_learner('ram', f'{_r}.learner:ram_learner', f'{_r}.data:MNISTGlimpseDataLoaders')

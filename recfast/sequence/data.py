@@ -11,8 +11,8 @@ from fastai.basics import *
 from ..core import *
 
 # %% auto #0
-__all__ = ['make_windows', 'ending_windows', 'SequenceDataLoaders', 'TensorSequence', 'PadSequence', 'SequenceBlock',
-           'synthetic_sequences']
+__all__ = ['make_windows', 'ending_windows', 'SequenceDataLoaders', 'RatingSequenceDataLoaders', 'TensorSequence', 'PadSequence',
+           'SequenceBlock', 'synthetic_sequences']
 
 # %% ../../nbs/30_sequence.data.ipynb #c34469c2
 def make_windows(items:np.ndarray, # item indices of all users, grouped by user, each group in time order
@@ -178,7 +178,65 @@ def eval_set(self:SequenceDataLoaders):
         ex = CSRMatrix.from_coo(r, inp.cpu()[r,c], shape=(len(inp), self.n_items))
     return inp, t, ex
 
-# %% ../../nbs/30_sequence.data.ipynb #0a208ca9
+# %% ../../nbs/30_sequence.data.ipynb #18c4e4c7
+class RatingSequenceDataLoaders(SequenceDataLoaders):
+    "Windows of `(items, prev_ratings)` with the `ratings` to predict at each step, for rating sequence models"
+    _meta = SequenceDataLoaders._meta+('rating_name',)
+    @classmethod
+    @delegates(SequenceDataLoaders.from_df, but=['exclude_preceding'])
+    def from_df(cls, df:pd.DataFrame, # one row per rating
+                user_name:str=None, # user column, first column if `None`
+                item_name:str=None, # item column, second column if `None`
+                rating_name:str=None, # rating column, third column if `None`
+                time_name:str=None, # column to sort each user's items by; the frame's order if `None`
+                split:str='user', valid_pct:float=0.2, valid_df:pd.DataFrame=None, seed:int=None,
+                max_len:int=50, step:int=None, bs:int=256, val_bs:int=None, path='.', device=None, **kwargs):
+        "Build rating-sequence `DataLoaders` from a DataFrame of timed ratings"
+        c = default_cols(df, user_name=user_name, item_name=item_name, rating_name=rating_name)
+        tc = {} if time_name is None else {'time_name':time_name}
+        check_frame(df, c|tc, ids=('user_name','item_name','time_name'), what='ratings', valid_df=valid_df)
+        split = _seq_split(split, valid_df)
+        check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs'); check_n(max_len, name='max_len')
+        trn,val,classes,seen,tst = _windows(df, valid_df, {**c, **tc}, split, valid_pct, seed, max_len, step, **kwargs)
+        mk = lambda w,ending,**kw: TensorDL(_rating_batch(*w, ending), device=device, **kw)
+        dls = cls(mk(trn, False, bs=bs, shuffle=True, seed=seed), mk(val, split!='user', bs=ifnone(val_bs, bs)), device=device, path=path,
+                  classes=classes, user_name=c['user_name'], item_name=c['item_name'], rating_name=c['rating_name'],
+                  max_len=max_len, exclude_preceding=False, seen=seen)
+        dls.test_df = tst
+        return dls
+
+# %% ../../nbs/30_sequence.data.ipynb #667fcecc
+def _rating_batch(inp, steps, rinp, rsteps, ending:bool):
+    "`(items, prev_ratings, ratings)` tensors of the item and rating windows"
+    y = torch.from_numpy(rsteps).float().masked_fill(torch.from_numpy(steps==0), float('nan'))
+    if ending: y[:,:-1] = float('nan')
+    return torch.from_numpy(steps).long(), torch.from_numpy(rinp).float(), y
+
+# %% ../../nbs/30_sequence.data.ipynb #4de6cecb
+@patch
+def queries(self:RatingSequenceDataLoaders, users:Tensor)->tuple:
+    "The last `max_len` items of each user's history and their ratings, left-padded: `(items, ratings)`"
+    h = self.seen.to(users.device)
+    pos = h.indptr[users+1][:,None] - self.max_len + torch.arange(self.max_len, device=users.device)
+    ok = pos>=h.indptr[users][:,None]
+    p = pos.clamp(min=0)
+    return torch.where(ok, h.indices[p], 0), torch.where(ok, h.values[p], 0.)
+
+@patch
+def history_queries(self:RatingSequenceDataLoaders, history)->tuple:
+    "`(query, exclude)` for a history of `(item id, rating)` pairs: its last window, and a mask of all its items"
+    if not len(history) or not all(is_listy(o) and len(o)==2 for o in history):
+        raise ValueError("A rating history is a non-empty list of (item id, rating) pairs")
+    items,rats = zip(*history)
+    q,ex = SequenceDataLoaders.history_queries(self, list(items))
+    r = torch.tensor([float(o) for o in rats])[-self.max_len:]
+    return (q, torch.cat([r.new_zeros(self.max_len-len(r)), r])[None]), ex
+
+@patch
+def eval_set(self:RatingSequenceDataLoaders):
+    raise TypeError("RatingSequenceDataLoaders hold ratings to predict, not next items to rank: use `rmse` (the learner's metric)")
+
+# %% ../../nbs/30_sequence.data.ipynb #ea88192f
 class TensorSequence(TensorBase): pass
 
 class PadSequence(DisplayedTransform):
@@ -201,7 +259,7 @@ def SequenceBlock(vocab:CategoryMap=None, # item vocabulary (`'#na#'` first); bu
     "A `TransformBlock` for item sequences"
     return TransformBlock(type_tfms=PadSequence(vocab, max_len, shift))
 
-# %% ../../nbs/30_sequence.data.ipynb #ffd78f5a
+# %% ../../nbs/30_sequence.data.ipynb #acd2f21d
 def synthetic_sequences(seq_len:int=10, # items per row
                         n_rows:int=1000, # rows (users)
                         n_items:int=None, # catalogue size, `10*seq_len` if `None`
