@@ -126,3 +126,18 @@ def test_valid_df():
         SequenceDataLoaders.from_df(trn, time_name='time', valid_df=val.drop(columns='time'))
     with pytest.raises(ValueError, match="replaces split='time'"):
         SequenceDataLoaders.from_df(trn, time_name='time', valid_df=val, split='time')
+
+def test_rating_lstm_beats_constant():
+    "The rating LSTM of 'PyTorch for Recommenders 101' on ML-100K users <= 150, ratings in [0, 1], each user's last rating held out"
+    ml = movielens_100k(titles=False)
+    ml = ml[ml.user<=150].assign(rating=lambda d: (d.rating-1)/4)
+    dls = RatingSequenceDataLoaders.from_df(ml[['user','movie','rating','timestamp']], time_name='timestamp', split='last',
+                                            max_len=50, seed=0, bs=32)
+    set_seed(0)
+    learn = rating_lstm_learner(dls)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(3, 1e-2)
+    y = dls.valid.dataset.ts[-1][:, -1]
+    const = float(((y - np.nanmean(dls.train.dataset.ts[-1].numpy()))**2).mean().sqrt())
+    got = learn.recorder.values[-1][-1]
+    assert got < const - 0.01, (got, const)
+    with pytest.raises(TypeError, match='needs RatingSequenceDataLoaders'): rating_lstm_learner(SequenceDataLoaders.from_df(ml, time_name='timestamp'))

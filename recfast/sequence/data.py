@@ -62,13 +62,13 @@ def ending_windows(x:np.ndarray, # values (item indices, ratings) of every user'
     inp = np.where(pos>=start[:,None], tr[np.where(pos>=start[:,None], pos, len(tr)-1)], 0)
     return inp, np.concatenate([inp[:,1:], x[held][:,None]], 1)
 
-# %% ../../nbs/30_sequence.data.ipynb #755817c9
+# %% ../../nbs/30_sequence.data.ipynb #0629de14
 _splits = ('user','last','cutoff','random')
 
 def _windows(df, valid_df, cols, split, valid_pct, seed, max_len, step, n_last=1, cutoff=None, test=False):
     "`(train, valid, classes, seen, test_df)`: `[inputs, steps]` windows of each value (items, ratings) of both sets, ..."
     u,i,t,r = (cols.get(k) for k in ('user_name','item_name','time_name','rating_name'))
-    parts = split_frame(df, valid_pct, seed, valid_df, by=u, split=split, time_name=t, n_last=n_last, cutoff=cutoff, test=test)
+    parts = split_frame(df, valid_pct, seed, valid_df, by=None if split=='random' else u, split=split, time_name=t, n_last=n_last, cutoff=cutoff, test=test)
     trn,val = parts[:2]
     classes = {n:make_vocab(trn[n], val[n]) for n in (u, i)}
     both = pd.concat([d[list(cols.values())] for d in (trn, val)])
