@@ -35,7 +35,7 @@ def loaders(kind, df, test):
 
 def fit(kind, dls, lr, epochs):
     set_seed(SEED)
-    kw = dict(n_factors=32) if kind=='rating_lstm' else dict(n_factors=50, y_range=(-0.05, 1.05))
+    kw = dict(n_factors=32) if kind=='rating_lstm' else dict(y_range=(-0.05, 1.05), **(dict(n_factors=50) if kind=='dot' else {}))
     learn = recfast_learner(dls, arch=kind, **kw)
     t = time.perf_counter()
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=0.1 if kind!='rating_lstm' else 0.)
@@ -65,7 +65,7 @@ def main():
     y_trn,y_val = final.train.dataset.ts[1].view(-1),targets(final)
     assert torch.allclose(y_val.sort()[0], targets(loaders('rating_lstm', df, test=False)).sort()[0])
     const = float(((y_val-y_trn.mean())**2).mean().sqrt())
-    names = {'dot':'recfast dot (MF, 50 factors, sigmoid_range(-0.05, 1.05))', 'mlp':'recfast mlp (embedding MLP, layers 100-50)',
+    names = {'dot':'recfast dot (MF, 50 factors, sigmoid_range(-0.05, 1.05))', 'mlp':'recfast mlp (embedding MLP, fastai embedding sizes, layers 100-50, sigmoid_range(-0.05, 1.05))',
              'rating_lstm':'recfast rating_lstm (RatingLSTM, 32 factors, 64 hidden, max_len 50)'}
     proto = 'ML-100K, ratings (r-1)/4 in [0,1], random 80/20 rows (seed 42); lr/epochs tuned on a 60/20/20 split, test rows never seen'
     R = lambda *x, **k: report.row('post', *x, **k)

@@ -129,6 +129,7 @@ def test_valid_df():
 
 def test_rating_lstm_beats_constant():
     "The rating LSTM of 'PyTorch for Recommenders 101' on ML-100K users <= 150, ratings in [0, 1], each user's last rating held out"
+    torch.set_num_threads(1)
     ml = movielens_100k(titles=False)
     ml = ml[ml.user<=150].assign(rating=lambda d: (d.rating-1)/4)
     dls = RatingSequenceDataLoaders.from_df(ml[['user','movie','rating','timestamp']], time_name='timestamp', split='last',
