@@ -15,7 +15,7 @@ from .recommender import *
 from .datasets import movielens_100k
 from .collab.data import RatingsDataLoaders
 from .implicit.data import InteractionsDataLoaders
-from .sequence.data import SequenceDataLoaders
+from .sequence.data import SequenceDataLoaders, RatingSequenceDataLoaders
 from .autoencoder.data import SparseVectorDataLoaders
 from .ram.data import MNISTGlimpseDataLoaders
 from .collab.interpret import RecInterpretation
@@ -90,6 +90,8 @@ def _frame_dls(kind, df, u, i, r, t, threshold, max_len, by, valid_pct, seed, bs
     if kind is InteractionsDataLoaders:
         return InteractionsDataLoaders.from_df(df, user_name=u, item_name=i, rating_name=r if threshold is not None else None,
                                                threshold=threshold, valid_pct=valid_pct, seed=seed, bs=bs)
+    if kind is RatingSequenceDataLoaders:
+        return RatingSequenceDataLoaders.from_df(df, user_name=u, item_name=i, rating_name=r, time_name=t, max_len=max_len, valid_pct=valid_pct, seed=seed, bs=bs)
     if kind is SequenceDataLoaders:
         return SequenceDataLoaders.from_df(df, user_name=u, item_name=i, time_name=t, max_len=max_len, valid_pct=valid_pct, seed=seed, bs=bs)
     return SparseVectorDataLoaders.from_df(df, by=by, user_name=u, item_name=i, rating_name=r, valid_pct=valid_pct, seed=seed, bs=bs)

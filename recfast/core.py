@@ -275,30 +275,102 @@ def encode_ids(vocab:CategoryMap, # ids, `'#na#'` first
     idx[bad] = 0
     return idx.astype(np.int64)
 
-# %% ../nbs/00_core.ipynb #6a437c1f
+# %% ../nbs/00_core.ipynb #98a48605
 def check_valid_pct(valid_pct):
     "Raise a `ValueError` unless `valid_pct` is a number in [0, 1)"
     if isinstance(valid_pct, bool) or not isinstance(valid_pct, numbers.Real) or not 0<=valid_pct<1:
         raise ValueError(f"`valid_pct` must be a number in [0, 1), got {valid_pct!r}")
     return float(valid_pct)
 
-def split_frame(df:pd.DataFrame, # the rows to split
-                valid_pct:float=0.2, # share held out: `round(valid_pct*n)` rows (or groups of `by`)
-                seed:int=None, # seed of the permutation
-                valid_df:pd.DataFrame=None, # a fixed validation frame instead of a random split
-                by:str=None)->tuple: # hold out whole groups of this column (e.g. users) instead of rows
-    "`(train_df, valid_df)`: `valid_df` as given, or a seeded random share of the rows (or of the `by` groups)"
-    check_seed(seed)
-    if valid_df is not None: return df, valid_df
-    valid_pct = check_valid_pct(valid_pct)
+_split_kinds = ('random','user','last','cutoff')
+
+def _blocks_of_ranks(rank, size, n_blocks):
+    "Block `rank//size` of each row (`-1` past `n_blocks` blocks, or for every row when `size` is 0)"
+    b = rank//max(size, 1)
+    return np.where((b<n_blocks) & (size>0), b, -1)
+
+# %% ../nbs/00_core.ipynb #429b948a
+def _random_blocks(df, valid_pct, seed, by, n_blocks):
     keys = df[by].to_numpy() if by is not None else None
     n = len(df) if by is None else len(pd.unique(keys))
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed) if seed is not None else None).numpy()
-    is_val = np.zeros(n, bool); is_val[perm[:int(round(valid_pct*n))]] = True
-    if by is not None: is_val = is_val[pd.factorize(keys)[0]]
-    return df[~is_val], df[is_val]
+    rank = np.empty(n, np.int64); rank[perm] = np.arange(n)
+    b = _blocks_of_ranks(rank, int(round(valid_pct*n)), n_blocks)
+    return b if by is None else b[pd.factorize(keys)[0]]
 
-# %% ../nbs/00_core.ipynb #49017f51
+def _time_order(df, time_name, by=None):
+    "Row order by (`by`,) time, ties in frame order; a `ValueError` naming `time_name` for missing times"
+    t = df[time_name]
+    if t.isna().any(): raise ValueError(f"Column {time_name!r} (`time_name`) has {int(t.isna().sum())} missing values, first at {bad_row(df, t.isna(), time_name)}")
+    keys = [np.arange(len(df)), t.to_numpy()] + ([] if by is None else [pd.factorize(df[by])[0]])
+    return np.lexsort(keys)
+
+# %% ../nbs/00_core.ipynb #372c1dae
+def _cutoff_blocks(df, valid_pct, time_name, cutoff, n_blocks):
+    t = df[time_name]
+    if cutoff is None:
+        rank = np.empty(len(df), np.int64); rank[_time_order(df, time_name)[::-1]] = np.arange(len(df))
+        return _blocks_of_ranks(rank, int(round(valid_pct*len(df))), n_blocks)
+    cuts = list(cutoff) if is_listy(cutoff) else [cutoff]
+    if len(cuts)!=n_blocks: raise ValueError(f"`cutoff` needs {n_blocks} time{'s' if n_blocks>1 else ''} "
+        f"{'(valid_from, test_from) with `test=True`' if n_blocks>1 else 'without `test`'}, got {cutoff!r}")
+    if n_blocks==2 and not cuts[0]<=cuts[1]: raise ValueError(f"`cutoff`=(valid_from, test_from) needs valid_from <= test_from, got {cutoff!r}")
+    b = np.full(len(df), -1)
+    for k,c in enumerate(cuts[::-1]): b[(b<0) & (t>c).to_numpy()] = k
+    return b
+
+# %% ../nbs/00_core.ipynb #a7e65e6d
+def _last_blocks(df, by, time_name, n_last, n_blocks):
+    o = _time_order(df, time_name, by)
+    g = pd.factorize(df[by])[0]
+    lens = np.bincount(g)
+    pos = np.empty(len(df), np.int64); pos[o] = np.arange(len(df))
+    start = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    from_end = (start+lens)[g]-1-pos  # 0 for each user's last row
+    b = from_end//n_last
+    b = np.where((b<n_blocks) & ((b+1)*n_last<lens[g]), b, -1)
+    for k in range(n_blocks):
+        short = int(((k+1)*n_last>=lens).sum())
+        if short: warnings.warn(f"split='last' with n_last={n_last}: {short} of {len(lens)} users have too few rows (at most {(k+1)*n_last}) "
+                                f"to hold out {'a test' if n_blocks>1 and k==0 else 'a validation'} block and keep one in training: "
+                                f"those rows stay in training", stacklevel=4)
+    return b
+
+# %% ../nbs/00_core.ipynb #56264ede
+def split_frame(df:pd.DataFrame, # the rows to split
+                valid_pct:float=0.2, # share held out by 'random', 'user' and 'cutoff' without `cutoff`: `round(valid_pct*n)` rows (or groups)
+                seed:int=None, # seed of the permutation
+                valid_df:pd.DataFrame=None, # a fixed validation frame instead of a split
+                by:str=None, # the group (user) column: groups held out whole ('random', 'user'), or each one's last rows ('last')
+                split:str='random', # 'random', 'user', 'last' (leave-last-out) or 'cutoff' (global time cutoff)
+                time_name:str=None, # the time column of 'last' and 'cutoff'
+                n_last:int=1, # rows of each group held out by 'last'
+                cutoff=None, # 'cutoff': rows after this time are held out (a pair `(valid_from, test_from)` with `test`)
+                test:bool=False)->tuple: # also hold out a test frame, the block the two-way split validates on
+    "`(train_df, valid_df)`, or `(train_df, valid_df, test_df)` with `test`: `valid_df` as given, or the rows `split` holds out"
+    check_seed(seed); n_last = check_n(n_last, name='n_last')
+    if split not in _split_kinds: raise ValueError(f"Unknown split {split!r}: use one of {', '.join(map(repr, _split_kinds))}")
+    if cutoff is not None and split!='cutoff': raise ValueError(f"`cutoff` is the time of split='cutoff', not of split={split!r}")
+    if n_last!=1 and split!='last': raise ValueError(f"`n_last` is the count of split='last', not of split={split!r}")
+    if valid_df is not None:
+        if test or split in ('last','cutoff'): raise ValueError(f"`valid_df` is the validation set: it replaces split={split!r}{' and test=True' if test else ''} (pass one or the other)")
+        return df, valid_df
+    valid_pct = check_valid_pct(valid_pct)
+    if split in ('user','last') and by is None: raise ValueError(f"split={split!r} needs the user column: pass `by`")
+    if split in ('last','cutoff'):
+        if time_name is None: raise ValueError(f"split={split!r} needs a time column: pass `time_name`")
+        if time_name not in df.columns: raise ValueError(f"Column {time_name!r} (`time_name`) is not in the DataFrame, whose columns are {list(df.columns)}{_close(time_name, df.columns)}")
+    nb = 2 if test else 1
+    if split in ('random','user'): b = _random_blocks(df, valid_pct, seed, by, nb)
+    elif split=='last': b = _last_blocks(df, by, time_name, n_last, nb)
+    else: b = _cutoff_blocks(df, valid_pct, time_name, cutoff, nb)
+    if split in ('last','cutoff'):
+        if not (b>=0).any(): raise ValueError(f"split={split!r} holds out no rows: check {'`cutoff`='+repr(cutoff) if cutoff is not None else '`valid_pct`' if split=='cutoff' else '`n_last`'}")
+        if not (b<0).any(): raise ValueError(f"split={split!r} holds out every row, leaving none to train on: check {'`cutoff`='+repr(cutoff) if cutoff is not None else '`valid_pct`'}")
+    trn,val = df[b<0],df[b==(1 if test else 0)]
+    return (trn, val, df[b==0]) if test else (trn, val)
+
+# %% ../nbs/00_core.ipynb #cbe88770
 def warn_cold(trn:tuple, # `(users, items)` index arrays of the training rows
               val:tuple, # `(users, items)` index arrays of the validation rows
               vocabs:tuple, # `(user vocab, item vocab)`, for the example
@@ -310,7 +382,7 @@ def warn_cold(trn:tuple, # `(users, items)` index arrays of the training rows
             warnings.warn(f"{int(cold.sum())} of {len(v)} validation rows have a {n!r} value with no training row (e.g. {n}="
                           f"{_py(voc[int(np.asarray(v)[cold.argmax()])])!r}): they are scored from untrained embeddings", stacklevel=3)
 
-# %% ../nbs/00_core.ipynb #71d527e4
+# %% ../nbs/00_core.ipynb #b7326e9a
 class MetaDataLoaders(DataLoaders):
     "`DataLoaders` that carry the attributes named in `_meta` through `new_empty` (what `Learner.export` saves)"
     _meta = ()
@@ -325,11 +397,12 @@ class MetaDataLoaders(DataLoaders):
         loaders = [dl.new(dl.dataset.new_empty()) for dl in self.loaders]
         return type(self)(*loaders, path=self.path, device=self.device, **{k:getattr(self,k) for k in self._meta})
 
-# %% ../nbs/00_core.ipynb #ca35deec
+# %% ../nbs/00_core.ipynb #fe6d2982
 class RecDataLoaders(MetaDataLoaders):
     "`DataLoaders` that carry what recommending needs (vocabularies, seen items) through `new_empty`"
     _meta = ('classes','user_name','item_name','seen','valid_seen')
     _eval_users = True # `eval_set` gives user indices (else model queries, e.g. windows)
+    test_df = None # the test frame held out by `from_df(..., test=True)` (never exported)
 
     @classmethod
     def from_csv(cls, csv:str|Path, # a CSV file with a header row
@@ -339,7 +412,7 @@ class RecDataLoaders(MetaDataLoaders):
         "Build the loaders from a CSV file, like `from_df`"
         return cls.from_df(pd.read_csv(csv, sep=sep, encoding=encoding), **kwargs)
 
-# %% ../nbs/00_core.ipynb #b16178a5
+# %% ../nbs/00_core.ipynb #75bd58f4
 @patch(as_prop=True)
 def users(self:RecDataLoaders)->CategoryMap: return self.classes[self.user_name]
 @patch(as_prop=True)
@@ -362,14 +435,14 @@ def decode_items(self:RecDataLoaders, idx)->np.ndarray:
     "Original item ids of vocabulary indices"
     return np.asarray(list(self.items), dtype=object)[np.asarray(idx, dtype=np.int64)]
 
-# %% ../nbs/00_core.ipynb #81869599
+# %% ../nbs/00_core.ipynb #adc8bfcb
 @patch
 def exclude_mask(self:RecDataLoaders, users:Tensor)->Tensor:
     "Boolean `(len(users), n_items)` mask of the items the loaders know `users` have (training and validation)"
     m = [c.mask(users.to(c.device)).to(users.device) for c in (self.seen, self.valid_seen) if c is not None]
     return (m[0]|m[1] if len(m)==2 else m[0]) if m else None
 
-# %% ../nbs/00_core.ipynb #09ef597a
+# %% ../nbs/00_core.ipynb #5bcfa4a0
 @patch
 def queries(self:RecDataLoaders, users:Tensor):
     "The model input that stands for `users` (vocabulary indices) when scoring items: the indices themselves"
@@ -392,7 +465,7 @@ def item_factors(self:RecDataLoaders, model)->Tensor:
     "The model's item representations, `(n_items, n_factors)`"
     return model.item_factors()
 
-# %% ../nbs/00_core.ipynb #52802700
+# %% ../nbs/00_core.ipynb #b35fbae2
 @patch
 def eval_set(self:RecDataLoaders):
     "`(users, targets, exclude)` of the validation set: one row per query, `CSRMatrix` targets and exclusions"
@@ -401,7 +474,7 @@ def eval_set(self:RecDataLoaders):
     users = torch.where(vs.row_lengths()>0)[0]
     return users, vs.take(users), (self.seen.take(users) if self.seen is not None else None)
 
-# %% ../nbs/00_core.ipynb #290e0aa8
+# %% ../nbs/00_core.ipynb #07802940
 @contextmanager
 def scoring(model:nn.Module):
     "Evaluation mode and no gradients for the duration; the model's train/eval state is restored after"
@@ -411,7 +484,7 @@ def scoring(model:nn.Module):
         with torch.no_grad(): yield model
     finally: model.train(was)
 
-# %% ../nbs/00_core.ipynb #d99b109c
+# %% ../nbs/00_core.ipynb #b2c2fcea
 @patch
 def eval_batches(self:RecDataLoaders, model, bs:int=1024,
                  rank:int=0, world_size:int=1): # only this share of the queries (a DDP process's)
@@ -429,13 +502,13 @@ def eval_batches(self:RecDataLoaders, model, bs:int=1024,
             ex[:,0] = True
             yield scores, targ.mask(rows).to(scores.device), ex
 
-# %% ../nbs/00_core.ipynb #7187b811
+# %% ../nbs/00_core.ipynb #27f0eefe
 def check_dls(dls, cls, factory:str, hint:str=None):
     "Raise a `TypeError` saying which `DataLoaders` `factory` needs when `dls` is not a `cls`"
     if isinstance(dls, cls): return dls
     raise TypeError(f"`{factory}` needs {cls.__name__} (build them with `{hint or cls.__name__+'.from_df'}`), got {type(dls).__name__}")
 
-# %% ../nbs/00_core.ipynb #1def2de5
+# %% ../nbs/00_core.ipynb #25f50e0d
 def is_ddp()->bool: return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 def _to_comm(t:Tensor)->Tensor:
@@ -456,7 +529,7 @@ def broadcast_tensor(t:Tensor, rank:int=0)->Tensor:
     torch.distributed.broadcast(c, rank)
     return c.to(t.device)
 
-# %% ../nbs/00_core.ipynb #2fe4cde0
+# %% ../nbs/00_core.ipynb #ea7cced7
 _learners = {}
 
 def register_learner(name:str, # the `arch` name users pass to `recfast_learner`
@@ -474,7 +547,7 @@ def _resolve(o):
 
 def known_archs(): return sorted(_learners)
 
-# %% ../nbs/00_core.ipynb #e6a6dc1a
+# %% ../nbs/00_core.ipynb #f0f26adc
 def arch_info(arch:str)->dict:
     "`factory`, `dls` class and fixed `kwargs` of a registered architecture"
     if arch not in _learners: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(known_archs())}")
@@ -488,18 +561,19 @@ def recfast_learner(dls, # the `DataLoaders` the learner trains on
     info = arch_info(arch)
     return info['factory'](dls, **{**info['kwargs'], **kwargs})
 
-# %% ../nbs/00_core.ipynb #15e8f5d1
+# %% ../nbs/00_core.ipynb #349785fe
 _c,_i,_s,_a,_r = 'recfast.collab','recfast.implicit','recfast.sequence','recfast.autoencoder','recfast.ram'
 for _n in ('dot',): register_learner(_n, f'{_c}.learner:dot_learner', f'{_c}.data:RatingsDataLoaders')
 for _n in ('nn','mlp'): register_learner(_n, f'{_c}.learner:mlp_learner', f'{_c}.data:RatingsDataLoaders')
 register_learner('implicit', f'{_i}.learner:implicit_learner', f'{_i}.data:InteractionsDataLoaders')
 register_learner('sequence', f'{_s}.learner:sequence_learner', f'{_s}.data:SequenceDataLoaders')
 for _n in ('pool','lstm','cnn','popularity'): register_learner(_n, f'{_s}.learner:sequence_learner', f'{_s}.data:SequenceDataLoaders', arch=_n)
+register_learner('rating_lstm', f'{_s}.learner:rating_lstm_learner', f'{_s}.data:RatingSequenceDataLoaders')
 register_learner('autoencoder', f'{_a}.learner:autoencoder_learner', f'{_a}.data:SparseVectorDataLoaders')
 for _n in ('autorec','deep'): register_learner(_n, f'{_a}.learner:autoencoder_learner', f'{_a}.data:SparseVectorDataLoaders', arch=_n)
 register_learner('ram', f'{_r}.learner:ram_learner', f'{_r}.data:MNISTGlimpseDataLoaders')
 
-# %% ../nbs/00_core.ipynb #e1e0374d
+# %% ../nbs/00_core.ipynb #85aa9114
 def __getattr__(name):
     from recfast.compat import core_getattr
     return core_getattr(name)

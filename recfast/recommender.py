@@ -98,7 +98,7 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
     if history is not None:
         if not hasattr(dls, 'history_queries'): raise TypeError(f"{type(dls).__name__} can't recommend from a `history`: pass a `user`")
         q,ex = dls.history_queries(history)
-        val,idx = self._top(q=q.to(self._dev()), excl=ex, n=n, exclude_seen=exclude_seen)
+        val,idx = self._top(q=to_device(q, self._dev()), excl=ex, n=n, exclude_seen=exclude_seen)
         return list(dls.decode_items(idx[0][torch.isfinite(val[0])].cpu()))
     many = _many(user)
     users = dls.encode_users(list(user) if many else [user])

@@ -21,6 +21,8 @@ BUILDERS = {
     InteractionsDataLoaders: lambda df: InteractionsDataLoaders.from_df(df[['user','movie']], seed=0, bs=512),
     SequenceDataLoaders: lambda df: SequenceDataLoaders.from_df(df[['user','movie','timestamp']], time_name='timestamp',
                                                                max_len=20, seed=0, bs=64),
+    RatingSequenceDataLoaders: lambda df: RatingSequenceDataLoaders.from_df(df[['user','movie','rating','timestamp']], time_name='timestamp',
+                                                                           max_len=20, seed=0, bs=64),
     SparseVectorDataLoaders: lambda df: SparseVectorDataLoaders.from_df(df[['user','movie','rating']], by='user', seed=0, bs=32),
     MNISTGlimpseDataLoaders: lambda df: MNISTGlimpseDataLoaders.from_tensors(*[t[:400] for t in mnist_digits()], seed=0, bs=32),
 }
@@ -31,7 +33,7 @@ REC_ARCHS = [a for a in ARCHS if issubclass(arch_info(a)['dls'], RecDataLoaders)
 def test_every_arch_has_a_builder():
     missing = [(a, arch_info(a)['dls'].__name__) for a in ARCHS if arch_info(a)['dls'] not in BUILDERS]
     assert not missing, f"registered archs whose DataLoaders have no builder in BUILDERS: {missing}"
-    assert {'dot','mlp','implicit','lstm','pool','cnn','popularity','autorec','deep','ram'} <= set(ARCHS)
+    assert {'dot','mlp','implicit','lstm','pool','cnn','popularity','autorec','deep','ram','rating_lstm'} <= set(ARCHS)
 
 @pytest.fixture(scope='module')
 def trained(ml, tmp_path_factory):

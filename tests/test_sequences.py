@@ -85,7 +85,7 @@ def test_bad_input(syn):
 
 def test_time_split_and_windows():
     df = pd.DataFrame({'u':[1]*7+[2]*2, 'i':[10,11,12,13,14,15,16, 11,10], 't':[7,1,2,3,4,5,6, 0,1]})
-    dls = SequenceDataLoaders.from_df(df, 'u', 'i', 't', max_len=3, split='time', bs=4)
+    dls = SequenceDataLoaders.from_df(df, 'u', 'i', 't', max_len=3, split='last', bs=4)
     vx,vy = dls.valid.dataset.ts
     ids = lambda t: [dls.classes['i'][j] for j in t.tolist()]
     assert ids(vy[:, -1]) == [10, 10]          # each user's most recent item is held out
@@ -126,3 +126,19 @@ def test_valid_df():
         SequenceDataLoaders.from_df(trn, time_name='time', valid_df=val.drop(columns='time'))
     with pytest.raises(ValueError, match="replaces split='time'"):
         SequenceDataLoaders.from_df(trn, time_name='time', valid_df=val, split='time')
+
+def test_rating_lstm_beats_constant():
+    "The rating LSTM of 'PyTorch for Recommenders 101' on ML-100K users <= 150, ratings in [0, 1], each user's last rating held out"
+    torch.set_num_threads(1)
+    ml = movielens_100k(titles=False)
+    ml = ml[ml.user<=150].assign(rating=lambda d: (d.rating-1)/4)
+    dls = RatingSequenceDataLoaders.from_df(ml[['user','movie','rating','timestamp']], time_name='timestamp', split='last',
+                                            max_len=50, seed=0, bs=32)
+    set_seed(0)
+    learn = rating_lstm_learner(dls)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(3, 1e-2)
+    y = dls.valid.dataset.ts[-1][:, -1]
+    const = float(((y - np.nanmean(dls.train.dataset.ts[-1].numpy()))**2).mean().sqrt())
+    got = learn.recorder.values[-1][-1]
+    assert got < const - 0.01, (got, const)
+    with pytest.raises(TypeError, match='needs RatingSequenceDataLoaders'): rating_lstm_learner(SequenceDataLoaders.from_df(ml, time_name='timestamp'))

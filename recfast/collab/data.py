@@ -14,7 +14,7 @@ from ..core import _py
 # %% auto #0
 __all__ = ['dedupe', 'RatingsDataLoaders', 'EncodePairs', 'BlockRatingsDL', 'RatingsBlock']
 
-# %% ../../nbs/10_collab.data.ipynb #1c0bda68
+# %% ../../nbs/10_collab.data.ipynb #6eea00b7
 _dup_rules = ('mean','last','first','keep','error')
 
 def dedupe(df:pd.DataFrame, user_name:str, item_name:str, rating_name:str, rule:str='mean'):
@@ -33,13 +33,13 @@ def dedupe(df:pd.DataFrame, user_name:str, item_name:str, rating_name:str, rule:
         return df.groupby([user_name,item_name], sort=False, as_index=False).agg(agg)[df.columns]
     return df.drop_duplicates([user_name, item_name], keep=rule)
 
-# %% ../../nbs/10_collab.data.ipynb #e593b68b
+# %% ../../nbs/10_collab.data.ipynb #35a4b84d
 def _ratings_tensors(df, classes, u, i, r):
     "`(x, y)`: `(n, 2)` index pairs and `(n, 1)` float ratings"
     x = torch.stack([torch.from_numpy(encode_ids(classes[n], df[n], n)) for n in (u, i)], 1)
     return x, torch.tensor(pd.to_numeric(df[r]).to_numpy(np.float32))[:,None]
 
-# %% ../../nbs/10_collab.data.ipynb #607c5cb0
+# %% ../../nbs/10_collab.data.ipynb #c1670a34
 class RatingsDataLoaders(RecDataLoaders):
     "`DataLoaders` of (user, item) index pairs and ratings, with the id vocabularies in `classes`"
     _meta = RecDataLoaders._meta+('rating_name',)
@@ -53,14 +53,21 @@ class RatingsDataLoaders(RecDataLoaders):
                 bs:int=64, # batch size
                 val_bs:int=None, # validation batch size; `max(bs, 1024)` if `None` (no gradients: bigger is faster)
                 duplicates:str='mean', # rule for repeated (user, item) rows, see `dedupe`
-                valid_df:pd.DataFrame=None, # a fixed validation frame (same columns) instead of `valid_pct`
+                valid_df:pd.DataFrame=None, # a fixed validation frame (same columns) instead of a split
+                split:str='random', # 'random' (rows), 'user' (whole users), 'last' (leave-last-out) or 'cutoff' (after a time): see `split_frame`
+                time_name:str=None, # time column of split='last' and split='cutoff'
+                n_last:int=1, # ratings per user held out by split='last'
+                cutoff=None, # split='cutoff': ratings after this time are held out (`(valid_from, test_from)` with `test`)
+                test:bool=False, # hold out a test set first (what the split without `test` validates on), as `dls.test_df`
                 path:str|Path='.', device=None):
         "Build `DataLoaders` from a DataFrame of ratings, defaulting to its first three columns like `CollabDataLoaders`"
         cols = default_cols(ratings, user_name=user_name, item_name=item_name, rating_name=rating_name)
-        check_frame(ratings, cols, valid_df=valid_df)
+        check_frame(ratings, cols|({} if time_name is None else {'time_name':time_name}), valid_df=valid_df)
         u,i,r = cols.values()
         check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs')
-        trn,val = split_frame(dedupe(ratings, u, i, r, duplicates), valid_pct, seed, valid_df)
+        parts = split_frame(dedupe(ratings, u, i, r, duplicates), valid_pct, seed, valid_df, by=None if split=='random' else u,
+                            split=split, time_name=time_name, n_last=n_last, cutoff=cutoff, test=test)
+        trn,val = parts[:2]
         if valid_df is not None: val = dedupe(val, u, i, r, duplicates)
         if len(trn)==0: raise ValueError(f"No training ratings: valid_pct={valid_pct} leaves none of the {len(ratings)} rows")
         classes = {n:make_vocab(trn[n], val[n]) for n in (u, i)}
@@ -69,17 +76,19 @@ class RatingsDataLoaders(RecDataLoaders):
         shape = (len(classes[u]), len(classes[i]))
         dls = [TensorDL((xt,yt), bs=bs, shuffle=True, device=device, seed=seed),
                TensorDL((xv,yv), bs=ifnone(val_bs, max(bs, 1024)), device=device)]
-        return cls(*dls, classes=classes, user_name=u, item_name=i, rating_name=r, path=path, device=device,
-                   seen=CSRMatrix.from_coo(xt[:,0], xt[:,1], shape=shape), valid_seen=CSRMatrix.from_coo(xv[:,0], xv[:,1], shape=shape))
+        dls = cls(*dls, classes=classes, user_name=u, item_name=i, rating_name=r, path=path, device=device,
+                  seen=CSRMatrix.from_coo(xt[:,0], xt[:,1], shape=shape), valid_seen=CSRMatrix.from_coo(xv[:,0], xv[:,1], shape=shape))
+        dls.test_df = parts[2] if test else None
+        return dls
 
-# %% ../../nbs/10_collab.data.ipynb #96c8b4de
+# %% ../../nbs/10_collab.data.ipynb #478c5075
 @patch
 def __repr__(self:RatingsDataLoaders):
     n = [len(dl.dataset) for dl in self.loaders]
     return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x {sum(n)} ratings "
             f"({' / '.join(map(str,n))} train / valid)>")
 
-# %% ../../nbs/10_collab.data.ipynb #17a1b296
+# %% ../../nbs/10_collab.data.ipynb #df7de68e
 @patch
 def encode(self:RatingsDataLoaders, df:pd.DataFrame)->Tensor:
     "Index pairs for the user and item columns of `df` (original ids); `KeyError` on unknown ids"
@@ -101,7 +110,7 @@ def show_batch(self:RatingsDataLoaders, b=None, max_n:int=9, show:bool=True):
     if not show: return df
     display_df(df)
 
-# %% ../../nbs/10_collab.data.ipynb #86ea4119
+# %% ../../nbs/10_collab.data.ipynb #b4644924
 class EncodePairs(Transform):
     "Encode a row's (user, item) ids as an index pair; `classes` is learned on the training split"
     def __init__(self, user_name:str, item_name:str): store_attr()

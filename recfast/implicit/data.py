@@ -13,7 +13,7 @@ from ..core import *
 # %% auto #0
 __all__ = ['InteractionsDataLoaders']
 
-# %% ../../nbs/20_implicit.data.ipynb #6dd762fc
+# %% ../../nbs/20_implicit.data.ipynb #fe4d4535
 def _binarize(trn, val, rating_name, threshold):
     "The training and validation rows rated at least `threshold` (all of them if it is `None`), with a warning counting the others"
     if threshold is None: return trn, val
@@ -22,7 +22,7 @@ def _binarize(trn, val, rating_name, threshold):
     if a+b: warnings.warn(f"threshold={threshold}: dropped {a+b} rows with {rating_name!r} below it ({a} training, {b} validation)")
     return trn[keep[0]], val[keep[1]]
 
-# %% ../../nbs/20_implicit.data.ipynb #b46fec17
+# %% ../../nbs/20_implicit.data.ipynb #4e6c0130
 class InteractionsDataLoaders(RecDataLoaders):
     "Positive (user, item) pairs for implicit-feedback ranking, with the seen-items matrices"
     @classmethod
@@ -31,29 +31,37 @@ class InteractionsDataLoaders(RecDataLoaders):
                 item_name:str=None, # item column, second column if `None`
                 rating_name:str=None, # rating column (third column if `threshold` is set and this is `None`)
                 threshold:float=None, # keep rows with rating >= threshold as positives; `None` keeps all rows
-                valid_df:pd.DataFrame=None, # a held-out frame with the same columns, instead of a random split
-                valid_pct:float=0.2, # share of the rows held out when `valid_df` is `None` (exact count)
+                valid_df:pd.DataFrame=None, # a held-out frame with the same columns, instead of a split
+                valid_pct:float=0.2, # share of the rows ('random', latest rows for 'cutoff') or users ('user') held out (exact count)
                 seed:int=None, # seed of the split and of the shuffling
+                split:str='random', # 'random' (rows), 'user' (whole users), 'last' (leave-last-out) or 'cutoff' (after a time): see `split_frame`
+                time_name:str=None, # time column of split='last' and split='cutoff'
+                n_last:int=1, # interactions per user held out by split='last'
+                cutoff=None, # split='cutoff': interactions after this time are held out (`(valid_from, test_from)` with `test`)
+                test:bool=False, # hold out a test set first (what the split without `test` validates on), as `dls.test_df`
                 bs:int=1024, # batch size
                 val_bs:int=None, # validation batch size, `bs` if `None`
                 path='.', device=None):
         "Build implicit-feedback `DataLoaders` from a DataFrame of interactions"
         rated = threshold is not None or rating_name is not None
         cols = default_cols(df, user_name=user_name, item_name=item_name, **({'rating_name':rating_name} if rated else {}))
-        check_frame(df, cols, what='interactions', valid_df=valid_df)
+        check_frame(df, cols|({} if time_name is None else {'time_name':time_name}), what='interactions', valid_df=valid_df)
         u,i = cols['user_name'],cols['item_name']
         check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs')
-        trn,val = _binarize(*split_frame(df, valid_pct, seed, valid_df), cols.get('rating_name'), threshold)
+        parts = split_frame(df, valid_pct, seed, valid_df, by=None if split=='random' else u, split=split, time_name=time_name, n_last=n_last, cutoff=cutoff, test=test)
+        trn,val = _binarize(*parts[:2], cols.get('rating_name'), threshold)
         if not len(trn): raise ValueError(f"No training interactions left: check `threshold`={threshold} and `valid_pct`={valid_pct}")
         classes = {n:make_vocab(trn[n], val[n]) for n in (u, i)}
         (tu,ti),(vu,vi) = [[torch.from_numpy(encode_ids(classes[n], d[n], n)) for n in (u,i)] for d in (trn,val)]
         warn_cold((tu,ti), (vu,vi), (classes[u], classes[i]), (u, i))
         shape = (len(classes[u]), len(classes[i]))
         dls = [TensorDL((tu,ti), bs=bs, shuffle=True, device=device, seed=seed), TensorDL((vu,vi), bs=ifnone(val_bs, bs), device=device)]
-        return cls(*dls, device=device, path=path, classes=classes, user_name=u, item_name=i,
-                   seen=CSRMatrix.from_coo(tu, ti, shape=shape), valid_seen=CSRMatrix.from_coo(vu, vi, shape=shape))
+        dls = cls(*dls, device=device, path=path, classes=classes, user_name=u, item_name=i,
+                  seen=CSRMatrix.from_coo(tu, ti, shape=shape), valid_seen=CSRMatrix.from_coo(vu, vi, shape=shape))
+        dls.test_df = parts[2] if test else None
+        return dls
 
-# %% ../../nbs/20_implicit.data.ipynb #95a35938
+# %% ../../nbs/20_implicit.data.ipynb #92d05660
 @patch
 def __repr__(self:InteractionsDataLoaders):
     return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x "

@@ -10,7 +10,7 @@ from fastai.basics import *
 from ..layers import *
 
 # %% auto #0
-__all__ = ['SequenceNet', 'PoolNet', 'LSTMNet', 'CNNNet', 'PopularityNet']
+__all__ = ['SequenceNet', 'PoolNet', 'LSTMNet', 'CNNNet', 'PopularityNet', 'RatingLSTM']
 
 # %% ../../nbs/31_sequence.models.ipynb #c312b323
 class SequenceNet(Module):
@@ -84,3 +84,61 @@ class CNNNet(SequenceNet):
 class PopularityNet(SequenceNet):
     "Popularity baseline (Kula's talk): items scored by their bias only, whatever the sequence"
     def represent(self, x): return x.new_zeros(*x.shape, self.n_factors, dtype=torch.float)
+
+# %% ../../nbs/31_sequence.models.ipynb #9c60ce20
+class RatingLSTM(Module):
+    "Rating of each step's item from the (item, rating) steps before it (the LSTM of Fast Forward Labs' 'PyTorch for Recommenders 101', 2018; Hochreiter & Schmidhuber 1997)"
+    def __init__(self, n_items:int, # vocabulary size, padding item 0 included
+                 n_factors:int=32, # item embedding size
+                 n_hidden:int=64, # LSTM hidden size
+                 y_range:tuple=(0., 1.)): # the range of the predicted ratings
+        store_attr('n_items,n_factors,n_hidden,y_range')
+        self.i_weight = ScaledEmbedding(n_items, n_factors, padding_idx=0)
+        self.lstm = nn.LSTM(n_factors+2, n_hidden, batch_first=True)
+        self.head = nn.Linear(n_hidden, 1)
+    def _steps(self, items, prev):
+        has = F.pad((items[:,:-1]!=0).float(), (1,0))
+        return torch.cat([self.i_weight(items), prev[...,None].float(), has[...,None]], -1)
+    def forward(self, items:Tensor, # `(bs, L)` item of each step
+                prev:Tensor): # `(bs, L)` rating of the step before (0 at the first)
+        "Predicted rating of each step's item, `(bs, L)`"
+        if not self.training: check_ids(items, self.n_items)
+        return sigmoid_range(self.head(self.lstm(self._steps(items, prev))[0]).squeeze(-1), *self.y_range)
+
+# %% ../../nbs/31_sequence.models.ipynb #f5b3e9f9
+@patch
+def _state(self:RatingLSTM, q):
+    "`(h, c, next_prev)`: the LSTM state after a query's history and the input of the next step besides its item"
+    items,rats = q
+    _,(h,c) = self.lstm(self._steps(items, F.pad(rats[:,:-1], (1,0))))
+    nxt = torch.stack([rats[:,-1].float(), (items[:,-1]!=0).float()], -1)
+    return h[0], c[0], nxt
+
+@patch
+def _next(self:RatingLSTM, h, c, nxt, emb): # `emb` is `(n, n_factors)` (one item per user) or `(1, k, n_factors)`
+    "Predicted rating of the next step with item embeddings `emb`"
+    w,l = self.lstm.weight_ih_l0,self.lstm
+    g_item = emb @ w[:,:self.n_factors].T
+    g_user = nxt @ w[:,self.n_factors:].T + h @ l.weight_hh_l0.T + l.bias_ih_l0 + l.bias_hh_l0
+    gi,gf,gg,go = (g_item + (g_user if emb.dim()==2 else g_user[:,None])).chunk(4, -1)
+    c2 = torch.sigmoid(gf)*(c if emb.dim()==2 else c[:,None]) + torch.sigmoid(gi)*torch.tanh(gg)
+    return sigmoid_range(self.head(torch.sigmoid(go)*torch.tanh(c2)).squeeze(-1), *self.y_range)
+
+# %% ../../nbs/31_sequence.models.ipynb #83327d17
+@patch
+def score_items(self:RatingLSTM, q, chunk:int=None)->Tensor:
+    "Predicted next rating of every item for each query, `(n, n_items)`"
+    check_ids(q[0], self.n_items)
+    h,c,nxt = self._state(q)
+    emb = self.i_weight.weight[None]
+    chunk = ifnone(chunk, max(1, 2**22//(self.n_items*4*self.n_hidden)))
+    return torch.cat([self._next(h[s:s+chunk], c[s:s+chunk], nxt[s:s+chunk], emb) for s in range(0, len(h), chunk)]) if len(h) else h.new_zeros(0, self.n_items)
+
+@patch
+def score_pairs(self:RatingLSTM, q, items:Tensor)->Tensor:
+    "Predicted next rating of one item per query"
+    check_ids(items, self.n_items)
+    return self._next(*self._state(q), self.i_weight(items))
+
+@patch
+def item_factors(self:RatingLSTM): return self.i_weight.weight
