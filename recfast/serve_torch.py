@@ -12,9 +12,9 @@ import json, hashlib, warnings
 from pathlib import Path
 import torch
 
-# %% ../nbs/63_serve_torch.ipynb #1470fcbe
-def patch(f):
-    "Add `f` to the class of its `self` annotation (fastcore's `@patch`, which this torch-only module can't import)"
+# %% ../nbs/63_serve_torch.ipynb #86652f0d
+def patch_method(f):
+    "Add `f` to the class of its `self` annotation (like fastcore's `@patch`, which this torch-only module can't import)"
     setattr(f.__annotations__['self'], f.__name__, f)
     return f
 
@@ -103,8 +103,8 @@ class Recommender:
     def n_items(self)->int: return len(self.items)
     def __repr__(self): return f"<Recommender {self.manifest['model']}: {len(self.users)-1} users x {self.n_items-1} items, query {self.query!r}>"
 
-# %% ../nbs/63_serve_torch.ipynb #5481e6d7
-@patch
+# %% ../nbs/63_serve_torch.ipynb #d8b460b2
+@patch_method
 def encode_users(self:Recommender, users:list, unknown:str='raise')->torch.Tensor:
     "Vocabulary indices of original user ids; 0 for unknown ones if `unknown='popular'`"
     if unknown not in ('raise','popular'): raise ValueError(f"unknown={unknown!r}: use 'raise' or 'popular'")
@@ -116,8 +116,8 @@ def encode_users(self:Recommender, users:list, unknown:str='raise')->torch.Tenso
     if len(bad): warnings.warn(f"{len(bad)} of {len(users)} users are unknown to the model: they get the most popular items", stacklevel=3)
     return idx
 
-# %% ../nbs/63_serve_torch.ipynb #af9a2043
-@patch
+# %% ../nbs/63_serve_torch.ipynb #69847188
+@patch_method
 def queries(self:Recommender, idx:torch.Tensor)->torch.Tensor:
     "The scoring program's input for user indices `idx` (see the manifest's `query`)"
     if self.query=='user': return idx
@@ -125,13 +125,13 @@ def queries(self:Recommender, idx:torch.Tensor)->torch.Tensor:
     if self.query=='window': return csr_windows(self.query_data, idx, self.manifest['max_len'])
     raise ValueError(f"manifest.json of {self.path} names an unknown query kind {self.query!r}")
 
-@patch
+@patch_method
 def exclude_mask(self:Recommender, idx:torch.Tensor)->torch.Tensor:
     "Boolean `(len(idx), n_items)` mask of the items users `idx` have (training and validation)"
     return csr_dense(self.seen, idx, self.n_items, values=False)
 
-# %% ../nbs/63_serve_torch.ipynb #2b64d87e
-@patch
+# %% ../nbs/63_serve_torch.ipynb #b0d0cde9
+@patch_method
 def _top_q(self:Recommender, q:torch.Tensor, excl:torch.Tensor=None, n:int=10)->tuple:
     "`(values, indices)` of the `n` best items per query, the padding item and `excl` left out (`-inf` where too few)"
     with torch.no_grad():
@@ -143,14 +143,14 @@ def _top_q(self:Recommender, q:torch.Tensor, excl:torch.Tensor=None, n:int=10)->
         if self.finisher is not None: val = self.finisher(q, val, idx).float().masked_fill(~torch.isfinite(val), -float('inf'))
     return val,idx
 
-@patch
+@patch_method
 def _check_n(self:Recommender, n:int)->int:
     if not isinstance(n, int) or isinstance(n, bool) or not 1<=n<=self.n_items-1:
         raise ValueError(f"n={n!r} must be an int in 1..{self.n_items-1} (the items in the catalogue)")
     return n
 
-# %% ../nbs/63_serve_torch.ipynb #bf3d0a4a
-@patch
+# %% ../nbs/63_serve_torch.ipynb #41dd08f9
+@patch_method
 def top(self:Recommender, users:list, # original user ids
          n:int=10, exclude_seen:bool=True, unknown:str='raise')->tuple:
     "`(items, scores, fallback)`: top-`n` original item ids per user (lists), their `(len(users), n)` scores, unknown-user rows"
@@ -167,8 +167,8 @@ def top(self:Recommender, users:list, # original user ids
     items = [[self.items[j] for j,k in zip(r,o) if k] for r,o in zip(top.tolist(), ok.tolist())]
     return items,val,fb
 
-# %% ../nbs/63_serve_torch.ipynb #2fc28691
-@patch
+# %% ../nbs/63_serve_torch.ipynb #e384eecf
+@patch_method
 def recommend(self:Recommender, user, # an original user id, or a list of them
                n:int=10, exclude_seen:bool=True, unknown:str='raise',
                bs:int=1024): # users scored at a time
@@ -178,7 +178,7 @@ def recommend(self:Recommender, user, # an original user id, or a list of them
     res = [r for i in range(0, len(users), bs) for r in self.top(users[i:i+bs], n, exclude_seen, unknown)[0]]
     return res if many else res[0]
 
-@patch
+@patch_method
 def recommend_history(self:Recommender, history:list, # original item ids, oldest first
                        n:int=10, exclude_seen:bool=True)->list:
     "Top-`n` original item ids after `history` (sequence exports), its items left out"
