@@ -27,6 +27,7 @@ class ZeroEmbedding(nn.Embedding):
 # %% ../nbs/03_layers.ipynb #7d9130c3
 def check_ids(ids:Tensor, n:int, name:str='item'):
     "Raise an `IndexError` naming a bad index when `ids` is not in `0..n-1`"
+    if torch.compiler.is_exporting(): return
     if ids.numel() and (ids.min()<0 or ids.max()>=n):
         bad = ids[(ids<0)|(ids>=n)].flatten()[0].item()
         raise IndexError(f"{name} index {bad} is out of range: the model knows {name}s 0..{n-1}")

@@ -57,7 +57,7 @@ class EmbeddingMLP(EmbeddingNN):
     def score_items(self, users:Tensor):
         "Predicted ratings of `users` for every item, `(n, n_items)`, scoring all pairs in one batch"
         n_items = self.embeds[1].num_embeddings
-        x = torch.stack([users.repeat_interleave(n_items), torch.arange(n_items, device=users.device).repeat(len(users))], 1)
-        return self(x).view(len(users), n_items)
+        x = torch.stack([users.repeat_interleave(n_items), torch.arange(n_items, device=users.device).repeat(users.shape[0])], 1)
+        return self(x).view(users.shape[0], n_items)
     def score_pairs(self, users:Tensor, items:Tensor): return self(torch.stack([users, items], 1)).view(-1)
     def item_factors(self): return self.embeds[1].weight
