@@ -25,6 +25,7 @@ from recfast.collab.interpret import *
 from recfast.implicit.data import *
 from recfast.implicit.models import *
 from recfast.implicit.learner import *
+from recfast.implicit.baselines import *
 from recfast.sequence.data import *
 from recfast.sequence.models import *
 from recfast.sequence.learner import *

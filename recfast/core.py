@@ -566,6 +566,7 @@ _c,_i,_s,_a,_r = 'recfast.collab','recfast.implicit','recfast.sequence','recfast
 for _n in ('dot',): register_learner(_n, f'{_c}.learner:dot_learner', f'{_c}.data:RatingsDataLoaders')
 for _n in ('nn','mlp'): register_learner(_n, f'{_c}.learner:mlp_learner', f'{_c}.data:RatingsDataLoaders')
 register_learner('implicit', f'{_i}.learner:implicit_learner', f'{_i}.data:InteractionsDataLoaders')
+for _n,_f in (('pop','popularity'),('itemknn','itemknn'),('ease','ease')): register_learner(_n, f'{_i}.baselines:{_f}_learner', f'{_i}.data:InteractionsDataLoaders')
 register_learner('sequence', f'{_s}.learner:sequence_learner', f'{_s}.data:SequenceDataLoaders')
 for _n in ('pool','lstm','cnn','popularity'): register_learner(_n, f'{_s}.learner:sequence_learner', f'{_s}.data:SequenceDataLoaders', arch=_n)
 register_learner('rating_lstm', f'{_s}.learner:rating_lstm_learner', f'{_s}.data:RatingSequenceDataLoaders')
