@@ -10,6 +10,7 @@ import warnings
 from fastai.tabular.all import *
 from ..core import *
 from ..core import _py
+from ..features import add_features
 
 # %% auto #0
 __all__ = ['dedupe', 'RatingsDataLoaders', 'EncodePairs', 'BlockRatingsDL', 'RatingsBlock']
@@ -42,7 +43,7 @@ def _ratings_tensors(df, classes, u, i, r):
 # %% ../../nbs/10_collab.data.ipynb #607c5cb0
 class RatingsDataLoaders(RecDataLoaders):
     "`DataLoaders` of (user, item) index pairs and ratings, with the id vocabularies in `classes`"
-    _meta = RecDataLoaders._meta+('rating_name',)
+    _meta = RecDataLoaders._meta+('rating_name','user_features','item_features')
     @classmethod
     def from_df(cls, ratings:pd.DataFrame, # one row per rating
                 valid_pct:float=0.2, # share of the rows held out for validation (exact count)
@@ -54,7 +55,9 @@ class RatingsDataLoaders(RecDataLoaders):
                 val_bs:int=None, # validation batch size; `max(bs, 1024)` if `None` (no gradients: bigger is faster)
                 duplicates:str='mean', # rule for repeated (user, item) rows, see `dedupe`
                 valid_df:pd.DataFrame=None, # a fixed validation frame (same columns) instead of `valid_pct`
-                path:str|Path='.', device=None):
+                path:str|Path='.', device=None,
+                user_features:pd.DataFrame=None, # one row per user: the user column and feature columns (`recfast.features`)
+                item_features:pd.DataFrame=None): # one row per item: the item column and feature columns
         "Build `DataLoaders` from a DataFrame of ratings, defaulting to its first three columns like `CollabDataLoaders`"
         cols = default_cols(ratings, user_name=user_name, item_name=item_name, rating_name=rating_name)
         check_frame(ratings, cols, valid_df=valid_df)
@@ -69,7 +72,8 @@ class RatingsDataLoaders(RecDataLoaders):
         shape = (len(classes[u]), len(classes[i]))
         dls = [TensorDL((xt,yt), bs=bs, shuffle=True, device=device, seed=seed),
                TensorDL((xv,yv), bs=ifnone(val_bs, max(bs, 1024)), device=device)]
-        return cls(*dls, classes=classes, user_name=u, item_name=i, rating_name=r, path=path, device=device,
+        feats = add_features(classes, u, i, user_features, item_features)
+        return cls(*dls, classes=classes, user_name=u, item_name=i, rating_name=r, path=path, device=device, **feats,
                    seen=CSRMatrix.from_coo(xt[:,0], xt[:,1], shape=shape), valid_seen=CSRMatrix.from_coo(xv[:,0], xv[:,1], shape=shape))
 
 # %% ../../nbs/10_collab.data.ipynb #96c8b4de

@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from fastai.basics import *
 from ..core import *
+from ..features import add_features
 
 # %% auto #0
 __all__ = ['InteractionsDataLoaders']
@@ -25,6 +26,7 @@ def _binarize(trn, val, rating_name, threshold):
 # %% ../../nbs/20_implicit.data.ipynb #b46fec17
 class InteractionsDataLoaders(RecDataLoaders):
     "Positive (user, item) pairs for implicit-feedback ranking, with the seen-items matrices"
+    _meta = RecDataLoaders._meta+('user_features','item_features')
     @classmethod
     def from_df(cls, df:pd.DataFrame, # one row per interaction
                 user_name:str=None, # user column, first column if `None`
@@ -36,7 +38,9 @@ class InteractionsDataLoaders(RecDataLoaders):
                 seed:int=None, # seed of the split and of the shuffling
                 bs:int=1024, # batch size
                 val_bs:int=None, # validation batch size, `bs` if `None`
-                path='.', device=None):
+                path='.', device=None,
+                user_features:pd.DataFrame=None, # one row per user: the user column and feature columns (`recfast.features`)
+                item_features:pd.DataFrame=None): # one row per item: the item column and feature columns
         "Build implicit-feedback `DataLoaders` from a DataFrame of interactions"
         rated = threshold is not None or rating_name is not None
         cols = default_cols(df, user_name=user_name, item_name=item_name, **({'rating_name':rating_name} if rated else {}))
@@ -50,7 +54,8 @@ class InteractionsDataLoaders(RecDataLoaders):
         warn_cold((tu,ti), (vu,vi), (classes[u], classes[i]), (u, i))
         shape = (len(classes[u]), len(classes[i]))
         dls = [TensorDL((tu,ti), bs=bs, shuffle=True, device=device, seed=seed), TensorDL((vu,vi), bs=ifnone(val_bs, bs), device=device)]
-        return cls(*dls, device=device, path=path, classes=classes, user_name=u, item_name=i,
+        feats = add_features(classes, u, i, user_features, item_features)
+        return cls(*dls, device=device, path=path, classes=classes, user_name=u, item_name=i, **feats,
                    seen=CSRMatrix.from_coo(tu, ti, shape=shape), valid_seen=CSRMatrix.from_coo(vu, vi, shape=shape))
 
 # %% ../../nbs/20_implicit.data.ipynb #95a35938
