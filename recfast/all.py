@@ -18,6 +18,8 @@ from recfast.layers import *
 from recfast.losses import *
 from recfast.metrics.ranking import *
 from recfast.datasets import *
+from recfast.features import *
+from recfast.hybrid import *
 from recfast.collab.data import *
 from recfast.collab.models import *
 from recfast.collab.learner import *

@@ -11,6 +11,7 @@ from fastai.basics import *
 from .core import *
 from .fast import *
 from .metrics.ranking import mrr, precision_at_k, recall_at_k, ndcg_at_k
+from .features import added_features, fold_in
 
 # %% auto #0
 __all__ = ['RecLearner', 'cold_rows']
@@ -45,9 +46,12 @@ class RecLearner(FastLearner):
 @patch
 def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with original ids
                   fill:float=None, # value for rows with an unknown id; `None` raises a `KeyError` naming it
-                  bs:int=4096)->np.ndarray: # pairs scored at a time
+                  bs:int=4096, # pairs scored at a time
+                  user_features:pd.DataFrame=None, item_features:pd.DataFrame=None)->np.ndarray: # features of new ids (cold start)
     "Scores of the (user, item) rows of `df`, as a numpy array in row order"
     self._check_protocol('predict_pairs')
+    if user_features is not None or item_features is not None:
+        with self.added_features(user_features, item_features): return self.predict_pairs(df, fill=fill, bs=bs)
     dls = self.dls
     for n in (dls.user_name, dls.item_name):
         if n not in getattr(df, 'columns', []): raise ValueError(f"Column {n!r} is not in the DataFrame, whose columns are {list(getattr(df, 'columns', []))}")
@@ -90,9 +94,12 @@ def _top(self:RecLearner, users:Tensor=None, # user vocabulary indices, or
 def recommend(self:RecLearner, user=None, # an original user id, or a list of them
               n:int=10, # how many items
               exclude_seen:bool=True, # leave out the items the user already has
-              history:list=None): # instead of `user`: a list of original item ids (sequence loaders)
+              history:list=None, # instead of `user`: a list of original item ids (sequence loaders)
+              user_features:pd.DataFrame=None, item_features:pd.DataFrame=None): # features of new ids (cold start)
     "Top-`n` original item ids for `user` (a list of lists for a list of users), best first"
     self._check_protocol('recommend')
+    if user_features is not None or item_features is not None:
+        with self.added_features(user_features, item_features): return self.recommend(user, n, exclude_seen, history)
     dls = self.dls
     n = check_n(n, dls.n_items-1)
     if history is not None:
@@ -166,6 +173,17 @@ def similar_items(self:RecLearner, item, # an original item id
     sims[[0,i]] = -2
     top = sims.topk(n)
     return pd.DataFrame({dls.item_name: list(dls.decode_items(top.indices)), 'similarity': top.values.numpy()})
+
+# %% ../nbs/02_recommender.ipynb #f318aa03
+@patch
+def added_features(self:RecLearner, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None):
+    "A context in which the new ids of the feature frames are known, scored from their features (`recfast.features.added_features`)"
+    return added_features(self, user_features, item_features)
+
+@patch
+def fold_in(self:RecLearner, df:pd.DataFrame, l2:float=1., alpha:float=10.):
+    "Add or refit the users of `df` from their rows, item factors fixed (`recfast.features.fold_in`)"
+    return fold_in(self, df, l2=l2, alpha=alpha)
 
 # %% ../nbs/02_recommender.ipynb #a8c0154a
 def cold_rows(dls, users:Tensor, items:Tensor)->Tensor|None:

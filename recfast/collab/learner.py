@@ -13,6 +13,8 @@ from ..fast import *
 from ..recommender import *
 from .data import *
 from .models import *
+from ..features import has_features
+from ..hybrid import HybridDotProductBias, HybridEmbeddingMLP
 
 # %% auto #0
 __all__ = ['check_y_range', 'dot_learner', 'mlp_learner']
@@ -49,7 +51,8 @@ def dot_learner(dls, # ratings `DataLoaders`
     "A `RecLearner` for `DotProductBias` on `dls`"
     classes,u,i = _ratings_dims(dls)
     check_y_range(dls, y_range)
-    model = DotProductBias(len(classes[u]), len(classes[i]), n_factors=check_n(n_factors, name='n_factors'), y_range=y_range)
+    args = dict(n_factors=check_n(n_factors, name='n_factors'), y_range=y_range)
+    model = HybridDotProductBias.from_dls(dls, **args) if has_features(dls) else DotProductBias(len(classes[u]), len(classes[i]), **args)
     return RecLearner(dls, model, loss_func=ifnone(loss_func, FastMSELossFlat()), metrics=ifnone(metrics, rmse),
                       opt_func=opt_func, wd=wd, **kwargs)
 
@@ -67,6 +70,7 @@ def mlp_learner(dls, # ratings `DataLoaders`
     sizes = ifnone(emb_szs, {})
     emb = [(len(classes[n]), sizes.get(n, emb_sz_rule(len(classes[n])))) for n in (u,i)]
     # no `bn_cont`: there are no continuous inputs, and its empty, unused parameters would stop DDP
-    model = EmbeddingMLP(emb, layers=ifnone(layers, [100,50]), y_range=y_range, ps=ps, embed_p=embed_p, bn_cont=False)
+    args = dict(layers=ifnone(layers, [100,50]), y_range=y_range, ps=ps, embed_p=embed_p, bn_cont=False)
+    model = HybridEmbeddingMLP.from_dls(dls, emb, **args) if has_features(dls) else EmbeddingMLP(emb, **args)
     return RecLearner(dls, model, loss_func=ifnone(loss_func, FastMSELossFlat()), metrics=ifnone(metrics, rmse),
                       opt_func=opt_func, wd=wd, **kwargs)

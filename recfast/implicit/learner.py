@@ -14,6 +14,8 @@ from ..losses import *
 from ..metrics.ranking import *
 from .data import *
 from .models import *
+from ..features import has_features
+from ..hybrid import HybridBilinearNet
 
 # %% auto #0
 __all__ = ['default_n_neg', 'implicit_learner']
@@ -36,6 +38,6 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
     check_dls(dls, InteractionsDataLoaders, 'implicit_learner')
     loss_func = RankLoss(loss)
     neg = NegativeSampling(dls.n_items, default_n_neg(loss, n_neg), seed, sampler=sampler, seen=dls.seen)
-    model = BilinearNet.from_dls(dls, check_n(n_factors, name='n_factors'))
+    model = (HybridBilinearNet if has_features(dls) else BilinearNet).from_dls(dls, check_n(n_factors, name='n_factors'))
     return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=ifnone(metrics, [RankMetric(mrr)]),
                       wd=wd, cbs=L(cbs)+[neg], **kwargs)

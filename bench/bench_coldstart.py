@@ -1,0 +1,122 @@
+"""Issue #14: cold-start items on ML-100K. 20% of the films are held out of training entirely; for each user, the held-out
+films they rated are ranked among all held-out films, scored from features alone by the LightFM hybrid
+(`implicit_learner` on loaders with user and item features), against genre popularity and random scores of the same
+run; on warm items the hybrid is compared with the same model without features (same run, same split).
+Writes bench/results/coldstart.md and the same figures as report rows in bench/results/coldstart.json (bench/report.py)."""
+import os, sys, time, warnings
+from pathlib import Path
+from fastai.basics import *
+from recfast.core import *
+from recfast.datasets import *
+from recfast.metrics.ranking import *
+from recfast.implicit.data import *
+from recfast.implicit.learner import *
+from recfast.recommender import RecLearner
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import report
+
+torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
+SEED, EPOCHS, N_FACTORS, LR = 0, int(os.environ.get('BENCH_EPOCHS', 10)), 64, 5e-3
+rows,jrows = [],[]
+
+def auc_recall(scores:Tensor, targ:Tensor, k:int=10):
+    "Mean per-user AUC (ties count half) and Recall@k of boolean `targ` under `scores`, users with a target and a non-target"
+    ok = (targ.sum(1)>0) & ((~targ).sum(1)>0)
+    s,t = scores[ok].double(),targ[ok]
+    from scipy.stats import rankdata
+    rk = torch.from_numpy(rankdata(s.numpy(), axis=1))   # ascending, ties averaged
+    P,N = t.sum(1).double(),(~t).sum(1).double()
+    auc = (((rk*t).sum(1) - P*(P+1)/2)/(P*N)).mean().item()
+    top = s.topk(k, dim=1).indices
+    rec = (t.gather(1, top).sum(1).double()/P.clamp(max=k)).mean().item()
+    return auc, rec
+
+# ---- data: ML-100K, all ratings positive; 20% of the films held out of training
+ratings = movielens_100k(titles=False)[['user','movie']]
+users = movielens_users()[['user','age','gender','occupation']]
+items = movielens_items()[['movie','year','genres']]
+items = items.fillna({'year': items.year.median()}).assign(decade=lambda d: (d.year//10*10).astype(int).astype(str))
+perm = torch.randperm(len(items), generator=torch.Generator().manual_seed(SEED)).numpy()
+cold_ids = set(items.movie.to_numpy()[perm[:int(0.2*len(items))]])
+is_cold = ratings.movie.isin(cold_ids).to_numpy()
+warm_r,cold_r = ratings[~is_cold],ratings[is_cold]
+warm_items,cold_items = items[~items.movie.isin(cold_ids)],items[items.movie.isin(cold_ids)]
+data = f"ML-100K, all ratings positive; {len(cold_ids)} of {len(items)} films held out ({len(cold_r)} ratings)"
+print(data, flush=True)
+
+with warnings.catch_warnings():
+    warnings.simplefilter('ignore')  # a few validation rows have a film with no training row
+    plain_dls = InteractionsDataLoaders.from_df(warm_r, valid_pct=0.2, seed=SEED, bs=1024)
+    feats = dict(item_features=warm_items[warm_items.movie.isin(warm_r.movie)])
+    hyb_dls = InteractionsDataLoaders.from_df(warm_r, valid_pct=0.2, seed=SEED, bs=1024, **feats)
+    both_dls = InteractionsDataLoaders.from_df(warm_r, valid_pct=0.2, seed=SEED, bs=1024, user_features=users, **feats)
+
+def fit(dls):
+    set_seed(SEED)
+    learn = implicit_learner(dls, loss='bpr', n_factors=N_FACTORS, seed=SEED, metrics=[])
+    start = time.perf_counter()
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(EPOCHS, LR)
+    return learn, time.perf_counter()-start
+
+def warm_metrics(learn):
+    "Full-catalogue MRR and Recall@10 of the warm validation rows (training items excluded)"
+    m = {'mrr':[], 'recall@10':[]}
+    for s,t,e in learn.dls.eval_batches(learn.model):
+        m['mrr'].append(mrr(s, t, e, per_user=True)); m['recall@10'].append(recall_at_k(s, t, e, k=10, per_user=True))
+    return {k:float(torch.cat(v).nanmean()) for k,v in m.items()}
+
+plain,t_plain = fit(plain_dls)
+hyb,t_hyb = fit(hyb_dls)
+both,t_both = fit(both_dls)
+wp,wh,wb = warm_metrics(plain),warm_metrics(hyb),warm_metrics(both)
+print('warm', wp, wh, wb, flush=True)
+
+# ---- cold items: every user with a held-out rating, the held-out films ranked among themselves
+cold_users = [u for u in pd.unique(cold_r.user) if u in set(hyb_dls.users.items[1:])]
+cold_list = list(cold_items.movie)
+def cold_scores(learn):
+    "Scores of the held-out films (from their features alone) for `cold_users`, `(users, films)`"
+    with learn.added_features(item_features=cold_items):
+        return learn.score_items(learn.dls.encode_users(cold_users))[:, learn.dls.encode_items(cold_list)].cpu()
+s_hyb,s_both = cold_scores(hyb),cold_scores(both)
+cpos = pd.Index(cold_list)
+targ = torch.zeros(len(cold_users), len(cold_list), dtype=torch.bool)
+targ[torch.from_numpy(pd.Index(cold_users).get_indexer(cold_r.user)), torch.from_numpy(cpos.get_indexer(cold_r.movie))] = True
+
+# genre popularity: a held-out film scores the mean, over its genres, of the training interactions per film of that genre
+ex = warm_r.merge(items[['movie','genres']], on='movie').explode('genres')
+per_film = ex.groupby('genres').size()/warm_items.explode('genres').groupby('genres').size()
+g = cold_items.explode('genres')
+gscore = torch.tensor(g.genres.map(per_film).fillna(0).groupby(level=0).mean().reindex(cold_items.index).to_numpy(np.float64))
+s_pop = gscore[None].expand(len(cold_users), -1) + 1e-9*torch.rand(len(cold_users), len(cold_list), generator=torch.Generator().manual_seed(SEED))
+s_rand = torch.rand(len(cold_users), len(cold_list), generator=torch.Generator().manual_seed(SEED))
+(a_h,r_h),(a_b,r_b),(a_p,r_p),(a_r,r_r) = (auc_recall(s, targ) for s in (s_hyb, s_both, s_pop, s_rand))
+print('cold auc/recall hybrid', a_h, r_h, 'with user features', a_b, r_b, 'genre pop', a_p, r_p, 'random', a_r, r_r, flush=True)
+
+# ---- report
+proto = f"implicit_learner BPR, {N_FACTORS} factors, fit_one_cycle {EPOCHS} epochs lr {LR}, bs 1024, seed {SEED}"
+cproto = f"held-out films ranked among the {len(cold_list)} held-out films per user ({len(cold_users)} users); {proto}"
+wproto = f"warm films: 20% of the warm rows held out, full warm catalogue ranked, training items excluded; {proto}"
+hyb_name = 'recfast hybrid `implicit_learner` (film features: genres, year, decade)'
+both_name = 'recfast hybrid `implicit_learner` (film features + user age, gender, occupation)'
+for metric,v,vb,p,r in (('AUC', a_h, a_b, a_p, a_r), ('Recall@10', r_h, r_b, r_p, r_r)):
+    rows.append((f'cold films, {metric}', cproto, v, f'genre popularity {p:.4f}, random {r:.4f}'))
+    rows.append((f'cold films, {metric}, with user features', cproto, vb, f'genre popularity {p:.4f}, random {r:.4f}'))
+    jrows.append(report.row('coldstart', hyb_name, data, cproto, f'cold {metric}', v, None, 'genre popularity', p))
+    jrows.append(report.row('coldstart', both_name, data, cproto, f'cold {metric}', vb, None, 'genre popularity', p))
+    jrows.append(report.row('coldstart', 'random scores', data, cproto, f'cold {metric}', r, None, 'genre popularity', p))
+for metric in ('mrr','recall@10'):
+    rows.append((f'warm films, {metric}', wproto, wh[metric], f'same model without features {wp[metric]:.4f}'))
+    rows.append((f'warm films, {metric}, with user features', wproto, wb[metric], f'same model without features {wp[metric]:.4f}'))
+    for name,w,t in ((hyb_name, wh, t_hyb), (both_name, wb, t_both)):
+        jrows.append(report.row('coldstart', name, data, wproto, f'warm {metric}', w[metric], t,
+                                '`implicit_learner` without features', wp[metric], t_plain, ratio_of='value'))
+report.save(jrows, 'coldstart')
+md = ['# Cold start (issue #14)', '', __doc__.split('\n')[0], '', f'machine: {report.machine()}', '',
+      '| what | protocol | number | baseline (same run) | ratio |', '|---|---|---|---|---|']
+md += [f'| {w} | {p} | {v:.4f} | {b} | {v/float(b.split()[-1]):.3f} |' for w,p,v,b in rows]
+md += ['', f'fit time ({EPOCHS} epochs): hybrid {t_hyb:.1f} s, with user features {t_both:.1f} s, without features {t_plain:.1f} s']
+(report.RESULTS/'coldstart.md').write_text('\n'.join(md)+'\n')
+print('\n'.join(md))
+assert a_h > a_p > a_r - 0.02, (a_h, a_p, a_r)
+assert wh['mrr'] >= 0.98*wp['mrr'], (wh, wp)
