@@ -247,19 +247,31 @@ def added_features(learn, user_features:pd.DataFrame=None, item_features:pd.Data
             m.warm = w
             for k,v in bufs.items(): setattr(m.feats, k, v)
 
-# %% ../nbs/07_features.ipynb #7e6c149c
-def _fold_targets(dls, model, df, users, items, n, alpha):
-    "`(C, T)`: `(n, n_items)` weights and targets of the least-squares problem of `n` users"
-    C,T = torch.zeros(n, dls.n_items),torch.zeros(n, dls.n_items)
-    r = getattr(dls, 'rating_name', None)
-    if r is None:  # interactions: every item, the user's own weighted 1 + alpha
-        C += 1; C[:,0] = 0; C[users, items] = 1+alpha; T[users, items] = 1.
-        return C, T
-    y = torch.tensor(pd.to_numeric(df[r]).to_numpy(np.float32))
+# %% ../nbs/07_features.ipynb #ef75e67e
+def _fold_ratings(dls, model, df, users, items, n, Q, b, l2):
+    "`(n, k+1)` vectors and biases of `n` users: ridge regression on their ratings (logit scale), items fixed"
+    y = torch.tensor(pd.to_numeric(df[dls.rating_name]).to_numpy(np.float32))
     yr = getattr(model, 'y_range', None)
     if yr is not None: y = torch.logit(((y-yr[0])/(yr[1]-yr[0])).clamp(1e-3, 1-1e-3))
+    C,T = torch.zeros(n, len(Q)),torch.zeros(n, len(Q))
     C[users, items] = 1.; T[users, items] = y
-    return C, T
+    Qa = torch.cat([Q, torch.ones(len(Q), 1)], 1)
+    A = torch.einsum('ui,ik,il->ukl', C, Qa, Qa) + l2*torch.eye(Qa.shape[1])
+    return torch.linalg.solve(A, ((T-b)*C) @ Qa)
+
+def _fold_ranking(users, items, n, Q, b, l2, mu, mu_b, steps:int=50):
+    "`(n, k+1)` vectors (and the mean bias) maximising the softmax likelihood of each user's items, ridge towards `mu`"
+    P = torch.zeros(n, len(Q)); P[users, items] = 1.
+    P,Q,b = P[:,1:],Q[1:],b[1:]  # not the padding item
+    u = mu.expand(n, -1).clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([u], max_iter=steps, line_search_fn='strong_wolfe')
+    def closure():
+        opt.zero_grad()
+        loss = -(P*(u@Q.T + b).log_softmax(1)).sum() + l2*((u-mu)**2).sum()
+        loss.backward()
+        return loss
+    with torch.enable_grad(): opt.step(closure)
+    return torch.cat([u.detach(), mu_b.expand(n, 1)], 1)
 
 def _grow(emb:nn.Module, rows:Tensor):
     "Append `rows` to the id embedding `emb` (a `HybridEmbedding`'s ids, marked warm)"
@@ -268,26 +280,26 @@ def _grow(emb:nn.Module, rows:Tensor):
     e.num_embeddings = len(e.weight)
     if isinstance(emb, HybridEmbedding): emb.warm = torch.cat([emb.warm, emb.warm.new_ones(len(rows))])
 
-# %% ../nbs/07_features.ipynb #2163dc30
+# %% ../nbs/07_features.ipynb #cf88f3cf
 def fold_in(learn, df:pd.DataFrame, # the user and item columns (and the rating column for ratings loaders)
-            l2:float=1., # ridge penalty
-            alpha:float=10.): # confidence of an interaction (interactions loaders)
-    "Solve each user's vector of `df` with the item factors fixed (ALS's user step); new users join the vocabulary"
+            l2:float=1.): # ridge penalty (towards 0 for ratings, towards the mean user for interactions)
+    "Solve each user's vector of `df` with the item factors fixed; new users join the vocabulary"
     dls,m = learn.dls,learn.model
     if not all(hasattr(m, a) for a in ('u_weight','u_bias','i_weight','i_bias')):
         raise TypeError(f"fold_in needs a factorization model (`u_weight`, `i_weight` and biases), not {type(m).__name__}")
     if isinstance(m.u_weight, HybridEmbedding) and m.u_weight.feats is not None:
         raise TypeError("fold_in solves id vectors: this model has user features, so score a new user from them with `user_features=`")
-    cols = {'user_name':dls.user_name, 'item_name':dls.item_name, **({'rating_name':dls.rating_name} if getattr(dls, 'rating_name', None) else {})}
+    rated = getattr(dls, 'rating_name', None) is not None
+    cols = {'user_name':dls.user_name, 'item_name':dls.item_name, **({'rating_name':dls.rating_name} if rated else {})}
     check_frame(df, cols, what='fold-in rows')
-    l2,alpha = check_real(l2, 'l2', strict=False),check_real(alpha, 'alpha', strict=False)
+    l2 = check_real(l2, 'l2', strict=False)
     ids = list(pd.unique(df[dls.user_name]))
     users,items = torch.from_numpy(pd.Index(ids).get_indexer(df[dls.user_name].to_numpy())),dls.encode_items(df[dls.item_name])
     with scoring(m): Q,b = m.i_weight.weight.detach().float().cpu(),m.i_bias.weight.detach().float().cpu()[:,0]
-    Qa = torch.cat([Q, torch.ones(len(Q), 1)], 1)
-    C,T = _fold_targets(dls, m, df, users, items, len(ids), alpha)
-    A = torch.einsum('ui,ik,il->ukl', C, Qa, Qa) + l2*torch.eye(Qa.shape[1])
-    sol = torch.linalg.solve(A, ((T-b)*C) @ Qa)
+    if rated: sol = _fold_ratings(dls, m, df, users, items, len(ids), Q, b, l2)
+    else:
+        U,ub = m.u_weight.weight.detach().float().cpu()[1:],m.u_bias.weight.detach().float().cpu()[1:]
+        sol = _fold_ranking(users, items, len(ids), Q, b, l2, U.mean(0), ub.mean(0))
     return _store_fold(learn, ids, users, items, sol)
 
 # %% ../nbs/07_features.ipynb #68c7f020

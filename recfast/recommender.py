@@ -181,9 +181,9 @@ def added_features(self:RecLearner, user_features:pd.DataFrame=None, item_featur
     return added_features(self, user_features, item_features)
 
 @patch
-def fold_in(self:RecLearner, df:pd.DataFrame, l2:float=1., alpha:float=10.):
+def fold_in(self:RecLearner, df:pd.DataFrame, l2:float=1.):
     "Add or refit the users of `df` from their rows, item factors fixed (`recfast.features.fold_in`)"
-    return fold_in(self, df, l2=l2, alpha=alpha)
+    return fold_in(self, df, l2=l2)
 
 # %% ../nbs/02_recommender.ipynb #a8c0154a
 def cold_rows(dls, users:Tensor, items:Tensor)->Tensor|None:

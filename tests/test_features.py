@@ -137,7 +137,7 @@ def test_hybrid_beats_random_on_cold_films(ml):
     a,ra = auc(s).mean().item(),auc(torch.rand(s.shape, generator=torch.Generator().manual_seed(0))).mean().item()
     assert a > ra+0.05 and a > 0.58, (a, ra)
 
-@pytest.mark.parametrize('arch', ['dot', pytest.param('implicit', marks=pytest.mark.xfail(reason='iALS fold-in of a BPR-trained BilinearNet ranks worse than the mean user (issue #14, open)', strict=True))])
+@pytest.mark.parametrize('arch', ['dot', 'implicit'])
 def test_fold_in_beats_the_mean_user(ml, arch):
     "Five users left out of training: fold-in from half their ratings, scored on the other half"
     r = ml[0]
@@ -148,7 +148,7 @@ def test_fold_in_beats_the_mean_user(ml, arch):
         warnings.simplefilter('ignore')
         dls = (RatingsDataLoaders.from_df(r[~out], seed=0, bs=256) if arch=='dot' else
                InteractionsDataLoaders.from_df(r[~out][['user','movie']], seed=0, bs=512))
-    learn = _fit(dls, arch, n_factors=16, **({'seed':0} if arch=='implicit' else {}))
+    learn = _fit(dls, arch, n_factors=16, **({'seed':0, 'epochs':10} if arch=='implicit' else {}))  # 2 BPR epochs: barely past popularity
     test = test[test.movie.isin(dls.items.items[1:])]
     m = learn.model
     n_users = dls.n_users
