@@ -112,7 +112,7 @@ for metric in ('mrr','recall@10'):
         jrows.append(report.row('coldstart', name, data, wproto, f'warm {metric}', w[metric], t,
                                 '`implicit_learner` without features', wp[metric], t_plain, ratio_of='value'))
 report.save(jrows, 'coldstart')
-md = ['# Cold start (issue #14)', '', __doc__.split('\n')[0], '', f'machine: {report.machine()}', '',
+md = ['# Cold start (issue #14)', '', ' '.join(__doc__.split('\n\n')[0].split('\n')[:4]), '', f'machine: {report.machine()}', '',
       '| what | protocol | number | baseline (same run) | ratio |', '|---|---|---|---|---|']
 md += [f'| {w} | {p} | {v:.4f} | {b} | {v/float(b.split()[-1]):.3f} |' for w,p,v,b in rows]
 md += ['', f'fit time ({EPOCHS} epochs): hybrid {t_hyb:.1f} s, with user features {t_both:.1f} s, without features {t_plain:.1f} s']
