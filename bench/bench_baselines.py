@@ -133,10 +133,7 @@ note = (f"\n\nProtocol: ML-100K `ua.base`/`ua.test` (`movielens_split()`), every
         f"hyper-parameters chosen on a validation split carved from `ua.base` (10 random ratings per user, seed 0; never on "
         f"`ua.test`):\n\n{vtable}\n\n{NEURAL_NOTE}\n\n{bar}\n\nP@10 equals R@10 here because every `ua.test` user has exactly 10 test items.\n\n"
         f"torch {torch.__version__}, Python {platform.python_version()}, total bench time {time.perf_counter()-t_start:.0f} s.\n")
-print(table + note)
-out = Path(__file__).parent/'results'/'baselines.md'
-out.parent.mkdir(exist_ok=True)
-out.write_text('# bench_baselines\n\n' + table + note)
+report.publish('baselines', '# bench_baselines\n\n' + table + note)
 data = 'ML-100K ua.base/ua.test, all ratings positive'
 jrows = []
 for k in order:
@@ -147,4 +144,4 @@ for k in order:
              + f"; P@10 {np.mean([x['P@10'] for x in r['runs']]):.4f}, NDCG@10 {np.mean([x['NDCG@10'] for x in r['runs']]):.4f}")
     jrows.append(report.row('baselines', r['model'], data, proto, 'test MRR', float(np.mean(mm)), time_s=min(r['fit_s']),
                             baseline='EASE (same run)', baseline_value=ease_mrr, ratio_of='value'))
-report.save(jrows, out.with_suffix('.json'))
+report.save(jrows, 'baselines')

@@ -116,10 +116,7 @@ def main():
           '| what | protocol | number | baseline (same run) | ratio |', '|---|---|---|---|---|']
     md += [f"| {' | '.join(r)} |" for r in rows]
     txt = '\n'.join(md)+'\n'
-    print(txt)
-    if not a.quick:
-        (HERE/'results').mkdir(exist_ok=True)
-        (HERE/'results'/'serving.md').write_text(txt)
-        report.save(jrows, 'serving')
+    if a.quick: print(txt)
+    else: report.publish('serving', txt, jrows)
 
 if __name__=='__main__': main()

@@ -28,6 +28,13 @@ def row(bench, model, data, protocol,
                 ratio=ratio, ratio_of=ratio_of if ratio is not None else None,
                 machine=machine_kind or machine(), date=date or datetime.date.today().isoformat())
 
+def publish(name, text, rows=None):
+    "Print a bench's markdown `text`, write it as `bench/results/<name>.md`, and its report `rows` as `<name>.json`"
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS/f'{name}.md').write_text(text)
+    if rows is not None: save(rows, name)
+
 def save(rows, fname):
     "Write `rows` to `fname`, a `.json` path or a name (`bench/results/<name>.json`)"
     fname = Path(fname) if str(fname).endswith('.json') else RESULTS/f'{fname}.json'
