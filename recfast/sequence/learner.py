@@ -17,7 +17,7 @@ from .data import *
 from .models import *
 
 # %% auto #0
-__all__ = ['sequence_archs', 'masked_rmse', 'sequence_learner', 'masked_mse', 'rating_lstm_learner']
+__all__ = ['sequence_archs', 'rating_rmse', 'sequence_learner', 'rating_mse', 'rating_lstm_learner']
 
 # %% ../../nbs/32_sequence.learner.ipynb #9cef35f0
 sequence_archs = {'pool':PoolNet, 'lstm':LSTMNet, 'cnn':CNNNet, 'popularity':PopularityNet}
@@ -45,16 +45,16 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
     metrics = ifnone(metrics, [RankMetric(mrr)] if isinstance(dls, SequenceDataLoaders) else [])
     return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd, cbs=L(cbs)+[neg], **kwargs)
 
-# %% ../../nbs/32_sequence.learner.ipynb #18e9377a
-def masked_mse(pred:Tensor, targ:Tensor)->Tensor:
+# %% ../../nbs/32_sequence.learner.ipynb #090aedb7
+def rating_mse(pred:Tensor, targ:Tensor)->Tensor:
     "Mean squared error over the entries of `targ` that are not `NaN`"
     m = ~torch.isnan(targ)
     return ((pred-targ.nan_to_num())**2*m).sum()/m.sum().clamp(min=1)
 
-def _masked_rmse(pred, targ): return masked_mse(pred, targ).sqrt()
-masked_rmse = AccumMetric(_masked_rmse, flatten=False, name='rmse')
+def _rating_rmse(pred, targ): return rating_mse(pred, targ).sqrt()
+rating_rmse = AccumMetric(_rating_rmse, flatten=False, name='rmse')
 
-# %% ../../nbs/32_sequence.learner.ipynb #e2a781e3
+# %% ../../nbs/32_sequence.learner.ipynb #e9fd559a
 def _rating_range(dls, pad:float=0.05):
     y = dls.train.dataset.ts[-1]
     lo,hi = float(y.nan_to_num(float('inf')).min()),float(y.nan_to_num(-float('inf')).max())
@@ -66,8 +66,8 @@ def rating_lstm_learner(dls, # `RatingSequenceDataLoaders`
                         n_hidden:int=64, # LSTM hidden size
                         y_range:tuple=None, # range of the predicted ratings; the training ratings' (widened 5%) if `None`
                         loss_func=None, metrics=None, opt_func=FastAdam, wd:float=0., **kwargs):
-    "A `RecLearner` predicting each step's rating with a `RatingLSTM`, trained with the masked MSE"
+    "A `RecLearner` predicting each step's rating with a `RatingLSTM`, trained with `rating_mse`"
     check_dls(dls, RatingSequenceDataLoaders, 'rating_lstm_learner')
     model = RatingLSTM(dls.n_items, check_n(n_factors, name='n_factors'), check_n(n_hidden, name='n_hidden'), ifnone(y_range, _rating_range(dls)))
-    return RecLearner(dls, model, loss_func=ifnone(loss_func, masked_mse), metrics=ifnone(metrics, masked_rmse),
+    return RecLearner(dls, model, loss_func=ifnone(loss_func, rating_mse), metrics=ifnone(metrics, rating_rmse),
                       opt_func=opt_func, wd=wd, **kwargs)
