@@ -10,6 +10,7 @@ from recfast.core import *
 from recfast.datasets import *
 from recfast.metrics.ranking import *
 from recfast.implicit.data import *
+from recfast.features import cold_items_split, cold_start_auc, label_popularity, added_features
 from recfast.implicit.learner import *
 from recfast.recommender import RecLearner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -19,28 +20,13 @@ torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
 SEED, EPOCHS, N_FACTORS, LR = 0, int(os.environ.get('BENCH_EPOCHS', 10)), 64, 5e-3
 rows,jrows = [],[]
 
-def auc_recall(scores:Tensor, targ:Tensor, k:int=10):
-    "Mean per-user AUC (ties count half) and Recall@k of boolean `targ` under `scores`, users with a target and a non-target"
-    ok = (targ.sum(1)>0) & ((~targ).sum(1)>0)
-    s,t = scores[ok].double(),targ[ok]
-    from scipy.stats import rankdata
-    rk = torch.from_numpy(rankdata(s.numpy(), axis=1))   # ascending, ties averaged
-    P,N = t.sum(1).double(),(~t).sum(1).double()
-    auc = (((rk*t).sum(1) - P*(P+1)/2)/(P*N)).mean().item()
-    top = s.topk(k, dim=1).indices
-    rec = (t.gather(1, top).sum(1).double()/P.clamp(max=k)).mean().item()
-    return auc, rec
-
 # ---- data: ML-100K, all ratings positive; 20% of the films held out of training
 ratings = movielens_100k(titles=False)[['user','movie']]
 users = movielens_users()[['user','age','gender','occupation']]
 items = movielens_items()[['movie','year','genres']]
 items = items.fillna({'year': items.year.median()}).assign(decade=lambda d: (d.year//10*10).astype(int).astype(str))
-perm = torch.randperm(len(items), generator=torch.Generator().manual_seed(SEED)).numpy()
-cold_ids = set(items.movie.to_numpy()[perm[:int(0.2*len(items))]])
-is_cold = ratings.movie.isin(cold_ids).to_numpy()
-warm_r,cold_r = ratings[~is_cold],ratings[is_cold]
-warm_items,cold_items = items[~items.movie.isin(cold_ids)],items[items.movie.isin(cold_ids)]
+warm_r,cold_r,warm_items,cold_items = cold_items_split(ratings, items, 'movie', pct=0.2, seed=SEED)
+cold_ids = set(cold_items.movie)
 data = f"ML-100K, all ratings positive; {len(cold_ids)} of {len(items)} films held out ({len(cold_r)} ratings)"
 print(data, flush=True)
 
@@ -76,7 +62,7 @@ cold_users = [u for u in pd.unique(cold_r.user) if u in set(hyb_dls.users.items[
 cold_list = list(cold_items.movie)
 def cold_scores(learn):
     "Scores of the held-out films (from their features alone) for `cold_users`, `(users, films)`"
-    with learn.added_features(item_features=cold_items):
+    with added_features(learn, item_features=cold_items):
         return learn.score_items(learn.dls.encode_users(cold_users))[:, learn.dls.encode_items(cold_list)].cpu()
 s_hyb,s_both = cold_scores(hyb),cold_scores(both)
 cpos = pd.Index(cold_list)
@@ -84,13 +70,10 @@ targ = torch.zeros(len(cold_users), len(cold_list), dtype=torch.bool)
 targ[torch.from_numpy(pd.Index(cold_users).get_indexer(cold_r.user)), torch.from_numpy(cpos.get_indexer(cold_r.movie))] = True
 
 # genre popularity: a held-out film scores the mean, over its genres, of the training interactions per film of that genre
-ex = warm_r.merge(items[['movie','genres']], on='movie').explode('genres')
-per_film = ex.groupby('genres').size()/warm_items.explode('genres').groupby('genres').size()
-g = cold_items.explode('genres')
-gscore = torch.tensor(g.genres.map(per_film).fillna(0).groupby(level=0).mean().reindex(cold_items.index).to_numpy(np.float64))
+gscore = label_popularity(warm_r, warm_items, cold_items, 'movie', 'genres')
 s_pop = gscore[None].expand(len(cold_users), -1) + 1e-9*torch.rand(len(cold_users), len(cold_list), generator=torch.Generator().manual_seed(SEED))
 s_rand = torch.rand(len(cold_users), len(cold_list), generator=torch.Generator().manual_seed(SEED))
-(a_h,r_h),(a_b,r_b),(a_p,r_p),(a_r,r_r) = (auc_recall(s, targ) for s in (s_hyb, s_both, s_pop, s_rand))
+(a_h,r_h),(a_b,r_b),(a_p,r_p),(a_r,r_r) = (cold_start_auc(s, targ) for s in (s_hyb, s_both, s_pop, s_rand))
 print('cold auc/recall hybrid', a_h, r_h, 'with user features', a_b, r_b, 'genre pop', a_p, r_p, 'random', a_r, r_r, flush=True)
 
 # ---- report

@@ -1,7 +1,7 @@
 """Issue #14 on real ML-100K side data: bad feature frames fail before training with the column named; the hybrid of each
 family answers the recommender contract (fit, pairs, recommend, recommend_all, similar items, export -> load_learner in a
 fresh process, cold start there too); the hybrid ranks cold films above random; fold-in beats the mean user."""
-import json, os, subprocess, sys, warnings
+import json, os, re, subprocess, sys, warnings
 from pathlib import Path
 import pytest
 from recfast.all import *
@@ -166,3 +166,31 @@ def test_fold_in_beats_the_mean_user(ml, arch):
     with torch.no_grad(): m.u_weight.weight[idx] = mean_u.to(m.u_weight.weight); m.u_bias.weight[idx] = mean_b.to(m.u_bias.weight)
     q_mean = quality()
     assert q_fold > q_mean + (0.03 if arch=='dot' else 0.02), (q_fold, q_mean)
+
+# --- the DataBlock path: RatingsBlock(user_features=, item_features=) -----------------------------------------
+def _block_dls(ml, items=None, users=None):
+    r,u,i = ml
+    blk = RatingsBlock('user', 'movie', user_features=u if users is None else users, item_features=_items(ml) if items is None else items)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # feature rows of validation-only ids: counted in a warning
+        return DataBlock(blocks=(blk, RegressionBlock()), get_y=ColReader('rating'), splitter=RandomSplitter(seed=0)).dataloaders(r, bs=256)
+
+@pytest.mark.parametrize('factory', ['dot_learner', 'mlp_learner'])
+def test_datablock_path_trains_the_hybrid(ml, factory):
+    "The DataBlock path with features: the factory builds the hybrid and it learns (valid MSE below the mean rating's, same split)"
+    bdls = _block_dls(ml)
+    assert has_features(bdls) and bdls.item_features.kinds=={'year':'cont', 'genres':'multi', 'decade':'cat'}
+    set_seed(0)
+    learn = globals()[factory](bdls, y_range=(0,5.5))
+    assert type(learn.model).__name__==('HybridDotProductBias' if factory=='dot_learner' else 'HybridEmbeddingMLP')
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(3, 1e-2)
+    mse,y = learn.recorder.values[-1][1],bdls.valid.dataset.ts[1].float()
+    assert mse < 0.95*float(((y-bdls.train.dataset.ts[1].float().mean())**2).mean()), mse
+    feats = [m for m in learn.model.modules() if isinstance(m, HybridEmbedding) and m.feats is not None]
+    assert {m.side for m in feats}=={'user','item'}
+
+@pytest.mark.parametrize('k', [1, 2, 6])
+def test_datablock_bad_features_name_the_column(ml, k):
+    "The same checks as from_df, raised by `dataloaders` before any training"
+    f,exc,msg = BAD[k]
+    with pytest.raises(exc, match=re.escape(msg)): _block_dls(ml, items=f(_items(ml)))

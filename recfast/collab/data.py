@@ -116,12 +116,13 @@ def show_batch(self:RatingsDataLoaders, b=None, max_n:int=9, show:bool=True):
 
 # %% ../../nbs/10_collab.data.ipynb #b4644924
 class EncodePairs(Transform):
-    "Encode a row's (user, item) ids as an index pair; `classes` is learned on the training split"
-    def __init__(self, user_name:str, item_name:str): store_attr()
+    "Encode a row's (user, item) ids as an index pair; `classes` (and the feature tables) are learned on the training split"
+    def __init__(self, user_name:str, item_name:str, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None): store_attr()
     def setups(self, dsets):
         items = getattr(dsets, 'items', None)
         df = items if isinstance(items, pd.DataFrame) else pd.DataFrame(list(dsets))
         self.classes = {n:CategoryMap(df[n], sort=True, add_na=True) for n in (self.user_name, self.item_name)}
+        self.features = add_features(self.classes, self.user_name, self.item_name, self.user_features, self.item_features)
     def encodes(self, row):
         return tensor([self.classes[n].o2i.get(row[n], 0) for n in (self.user_name, self.item_name)])
     def decodes(self, x:Tensor):
@@ -133,11 +134,26 @@ class BlockRatingsDL(TensorDL):
         if isinstance(dataset, (Datasets, TfmdLists)):
             tfm = first(t for t in dataset.tls[0].tfms if isinstance(t, EncodePairs))
             self.classes = getattr(tfm, 'classes', None)
+            for k,v in getattr(tfm, 'features', {}).items(): setattr(self, k, v)
             dataset = Tensors(*(torch.stack(list(o)) for o in zip(*dataset)))
         for k in ('after_item','before_batch','after_batch'):
             if k in kwargs and not callable(kwargs[k]): kwargs[k] = Pipeline(kwargs[k])
         super().__init__(dataset, **kwargs)
+    user_features = item_features = None
+    @property
+    def n_users(self): return len(self.classes[self.tfm_names[0]])
+    @property
+    def n_items(self): return len(self.classes[self.tfm_names[1]])
+    @property
+    def tfm_names(self): return list(self.classes)
+    @property
+    def seen(self)->CSRMatrix:
+        "The (user, item) pairs of this loader (of the training split for `dls.seen`)"
+        x = self.dataset.ts[0].cpu()
+        return CSRMatrix.from_coo(x[:,0], x[:,1], shape=(self.n_users, self.n_items))
 
-def RatingsBlock(user_name:str='user', item_name:str='item'):
-    "A `TransformBlock` for (user, item) pairs of a DataFrame row"
-    return TransformBlock(type_tfms=EncodePairs(user_name, item_name), dl_type=BlockRatingsDL)
+def RatingsBlock(user_name:str='user', item_name:str='item',
+                 user_features:pd.DataFrame=None, # one row per user: the user column and feature columns (`recfast.features`)
+                 item_features:pd.DataFrame=None): # one row per item: the item column and feature columns
+    "A `TransformBlock` for (user, item) pairs of a DataFrame row, with optional side features (the factories then build the hybrid)"
+    return TransformBlock(type_tfms=EncodePairs(user_name, item_name, user_features, item_features), dl_type=BlockRatingsDL)
