@@ -145,7 +145,7 @@ def _report(learn, dls, u_arg, top, out):
 
 # %% ../nbs/60_cli.ipynb #0f9d081c
 def train(data:str='ml-100k', # 'ml-100k', 'mnist' (for --arch ram) or a CSV with a header row
-          arch:str='dot', # any of `recfast_learner`'s archs: dot, mlp, implicit, lstm, pool, cnn, popularity, autorec, deep, ram
+          arch:str='dot', # any of `known_archs()`: dot, mlp, implicit, pop, itemknn, ease, lstm, pool, cnn, popularity, rating_lstm, autorec, deep, ram
           epochs:int=5, bs:int=64, lr:float=5e-3, wd:float=None, # training; `wd` defaults to the arch's
           n_factors:int=50, # latent size (dot, implicit, sequence)
           valid_pct:float=0.2, seed:int=42,
