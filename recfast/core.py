@@ -184,6 +184,14 @@ def col_counts(self:CSRMatrix)->Tensor:
     "Entries per column (item popularity for a seen-items matrix)"
     return torch.bincount(self.indices, minlength=self.shape[1])
 
+@patch
+def __or__(self:CSRMatrix, other:CSRMatrix)->CSRMatrix:
+    "The positions set in either matrix (same shape), each once, with value 1: e.g. training and validation items"
+    if tuple(self.shape)!=tuple(other.shape): raise ValueError(f"Shapes {tuple(self.shape)} and {tuple(other.shape)} differ")
+    r,c = (torch.cat(o).cpu() for o in zip(self.coo()[:2], other.coo()[:2]))
+    key = torch.unique(r*self.shape[1]+c)
+    return CSRMatrix.from_coo(key//self.shape[1], key%self.shape[1], shape=self.shape)
+
 # %% ../nbs/00_core.ipynb #55a47cf1
 def _py(v): return v.item() if isinstance(v, np.generic) else v
 

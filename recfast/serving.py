@@ -68,11 +68,9 @@ def _json_id(v):
 
 def exclusion_tensors(dls)->dict:
     "`indptr`, `indices` of the items `dls.exclude_mask` leaves out per user, and the items' training `popularity`"
-    cs = [c.to('cpu') for c in (dls.seen, dls.valid_seen) if c is not None]
-    rows,cols = (torch.cat(o) for o in zip(*[c.coo()[:2] for c in cs])) if cs else (torch.zeros(0, dtype=torch.long),)*2
-    ex = CSRMatrix.from_coo(rows, cols, shape=(dls.n_users, dls.n_items))
-    pop = cs[0].col_counts() if cs else torch.zeros(dls.n_items, dtype=torch.long)
-    return {'indptr': ex.indptr, 'indices': ex.indices, 'popularity': pop}
+    seen = dls.seen.to('cpu')
+    ex = seen if dls.valid_seen is None else seen | dls.valid_seen
+    return {'indptr': ex.indptr, 'indices': ex.indices, 'popularity': seen.col_counts()}
 
 # %% ../nbs/62_serving.ipynb #6574003e
 def _save_queries(dls, path:Path)->tuple:
