@@ -187,14 +187,7 @@ def hybridize(model:nn.Module, # a model whose id embeddings are attributes (or 
     for side,attrs in names.items():
         table = getattr(dls, f'{side}_features', None)
         if table is None: continue  # no features on this side: the plain id embedding
-        for a in attrs:
-            *path,last = a.split('.')
-            parent = model
-            for p in path: parent = getattr(parent, p)
-            old = parent[int(last)] if last.isdigit() else getattr(parent, last)
-            new = HybridEmbedding(old, table, warm[side].cpu(), side)
-            if last.isdigit(): parent[int(last)] = new
-            else: setattr(parent, last, new)
+        for a in attrs: model.set_submodule(a, HybridEmbedding(model.get_submodule(a), table, warm[side].cpu(), side))
     return model
 
 # %% ../nbs/07_features.ipynb #2edfa79b
