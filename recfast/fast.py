@@ -165,15 +165,29 @@ class FastRecorder(Recorder):
         learn.smooth_loss = v = self.smooth_loss.value
         self.losses.append(v)
 
-# %% ../nbs/01_fast.ipynb #c81e5a31
+# %% ../nbs/01_fast.ipynb #84a3c002
 class FastParamScheduler(ParamScheduler):
     "`ParamScheduler` that sets and records hyper-parameters without `GetAttr` or `opt.hypers`"
     @property
     def name(self): return 'param_scheduler'
+    def before_fit(self):
+        super().before_fit()
+        opt = self.learn.opt
+        self._slots = [(n,f,*opt._pg_key(n)) for n,f in self.scheds.items()] if isinstance(opt, FastOptimWrapper) else None
     def before_batch(self): self._update_val(self.learn.pct_train)
     def _update_val(self, pct):
-        opt = self.learn.opt
-        for n,f in self.scheds.items(): opt.set_hyper(n, f(pct))
+        opt,slots = self.learn.opt,getattr(self, '_slots', None)
+        if slots is None:
+            for n,f in self.scheds.items(): opt.set_hyper(n, f(pct))
+            return
+        pgs = opt.opt.param_groups
+        for n,f,key,i in slots:
+            v = f(pct)
+            if type(v) is not float: opt.set_hyper(n, v)
+            elif i is None:
+                for pg in pgs: pg[key] = v
+            else:
+                for pg in pgs: t = pg[key]; pg[key] = (*t[:i], v, *t[i+1:])
     def after_batch(self):
         opt = self.learn.opt
         for p in self.scheds.keys(): self.hps[p].append(last_hyper(opt, p))
@@ -303,7 +317,29 @@ def _split(self:FastLearner, b):
     if i is None: i = getattr(self.dls, 'n_inp', 1 if len(b)==1 else len(b)-1)
     self.xb,self.yb = b[:i],b[i:]
 
-# %% ../nbs/01_fast.ipynb #a2f69518
+# %% ../nbs/01_fast.ipynb #afb4b927
+@patch
+def one_batch(self:FastLearner, i, b):
+    "fastai's `one_batch`, with `_do_one_batch` and `_do_grad_opt` inlined unless a subclass overrides them"
+    cls = type(self)
+    if cls._do_one_batch is not Learner._do_one_batch or cls._do_grad_opt is not Learner._do_grad_opt:
+        return Learner.one_batch(self, i, b)
+    self.iter = i
+    self._split(self._set_device(b))
+    ev = self._call_one
+    try:
+        ev('before_batch')
+        self.pred = self.model(*self.xb); ev('after_pred')
+        if len(self.yb): self.loss_grad = self.loss_func(self.pred, *self.yb); self.loss = self.loss_grad.clone()
+        ev('after_loss')
+        if self.training and len(self.yb):
+            self._with_events(self._backward, 'backward', CancelBackwardException)
+            self._with_events(self._step, 'step', CancelStepException)
+            self.opt.zero_grad()
+    except CancelBatchException: ev('after_cancel_batch')
+    ev('after_batch')
+
+# %% ../nbs/01_fast.ipynb #90eda7be
 @patch
 def fit(self:FastLearner, n_epoch, lr=None, wd=None, cbs=None, reset_opt=False, start_epoch=0):
     "fastai's `fit`, with fastai's `ParamScheduler`s run as `FastParamScheduler`s; refuses to train on nothing; resumes a `load`ed checkpoint"
@@ -325,7 +361,7 @@ def fit_one_cycle(self:FastLearner, n_epoch, lr_max=None, div=25., div_final=1e5
               'mom': combined_cos(pct_start, *(self.moms if moms is None else moms))}
     self.fit(n_epoch, cbs=FastParamScheduler(scheds)+L(cbs), reset_opt=reset_opt, wd=wd, start_epoch=start_epoch)
 
-# %% ../nbs/01_fast.ipynb #38903ad3
+# %% ../nbs/01_fast.ipynb #29b6110f
 @patch
 def to_distributed(self:FastLearner, sync_bn=True, **kwargs):
     "Add a `RecDistributedTrainer` (recfast's `DistributedTrainer`, see `recfast.distributed`) for DDP training"
@@ -334,7 +370,7 @@ def to_distributed(self:FastLearner, sync_bn=True, **kwargs):
     if rank_distrib(): self.remove_cb(ProgressCallback)
     return self
 
-# %% ../nbs/01_fast.ipynb #740f213a
+# %% ../nbs/01_fast.ipynb #a9909e00
 def _owners(learn)->dict:
     "`{path: object}` of what may hold a random generator: the loaders, their transforms and the callbacks"
     res = {}
@@ -369,7 +405,7 @@ def training_state(learn)->dict:
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None,
                 gens={p:s for p,o in _owners(learn).items() if (s:=_gen_states(o))}, recorder=rec)
 
-# %% ../nbs/01_fast.ipynb #ef333746
+# %% ../nbs/01_fast.ipynb #bc60d97d
 def _set_gen(o, k, s):
     "Set `o.k` to the generator state `s`, making the generator if `o` has none yet (they are often made lazily)"
     kind,dev,st = s
@@ -414,7 +450,7 @@ class ResumeTraining(Callback):
         v = _plain(rec['smooth'][0])  # a float (fastai's own `AvgSmoothLoss` keeps a tensor)
         r.smooth_loss.val,r.smooth_loss.count = (tensor(v) if isinstance(r.smooth_loss.val, Tensor) else v),rec['smooth'][1]
 
-# %% ../nbs/01_fast.ipynb #c62ded39
+# %% ../nbs/01_fast.ipynb #17b18689
 def _torch_load(file, device, **kwargs):
     "`torch.load` as fastai's `load_model` calls it: weights only, with fastai's `L` and NumPy's scalar types allowed"
     kwargs.setdefault('weights_only', True)
@@ -451,7 +487,7 @@ def load(self:FastLearner, file, device=None, # where to load; the loaders' devi
     self.resume_state = state.get('training_state') if with_opt and has_opt else None
     return self
 
-# %% ../nbs/01_fast.ipynb #05245b5e
+# %% ../nbs/01_fast.ipynb #4708412f
 def to_fast(learn:Learner)->FastLearner:
     "Give `learn` (a plain fastai `Learner`) `FastLearner`'s fast path, in place; returns it"
     if isinstance(learn, FastLearner): return learn
