@@ -160,7 +160,7 @@ SUITES = {
         match=lambda r: _metric(r, 'mrr') and (_has(r, 'users held out') or _has(r, 'user sequences'))),
     'sampled-mrr': dict(title='Sampled-negatives protocols (MRR against n sampled items)',
         what='each target ranked against n sampled negatives instead of the catalogue; only comparable with itself',
-        match=lambda r: _has(r, 'sampled', field='protocol') or _metric(r, 'sampled')),
+        match=lambda r: _metric(r, 'sampled') or bool(re.search(r'\d+\s+(sampled|random)\s+negatives|sampled[- ]negatives? (mode|metric|protocol)', f"{r.get('protocol')} {r.get('data')}", re.I))),
     'coldstart-auc': dict(title='Cold-start films (AUC / Recall@10 among held-out films)',
         what='ML-100K, all ratings positive; 20% of the films held out of training; each user ranks the held-out films from features',
         match=lambda r: r['bench']=='coldstart' and _metric(r, 'cold')),
@@ -251,7 +251,7 @@ def render_suites(rows, level='##'):
         elif not k.startswith('speed:'): out += [f"**Protocol**: {_cell(g[0]['data'])}; metric {_cell(g[0].get('metric'))}.", '']
         out += [f"Rows from {', '.join(f'`bench/bench_{b}.py`' for b in benches)}; measured on {'; '.join(machines)}.", '']
         out += _speed_table(g) if k.startswith('speed:') else _quality_table(_dedupe(g), k)
-        pub = list(dict.fromkeys([p for p in [s.get('published'), *(r.get('published') for r in g)] if p]))
+        pub = [s['published']] if s.get('published') else list(dict.fromkeys(r['published'] for r in g if r.get('published')))
         if pub: out += ['', f"Published figures, cited and not re-run (other splits or code; not ranked): {'; '.join(pub)}."]
         out.append('')
     return '\n'.join(out)
