@@ -1,6 +1,6 @@
 """One home for the benchmark rows: every bench script saves its figures as `bench/results/<name>.json` (a list of
 `row`s), and `run_all.py` renders all of them as one table in `bench/results/REPORT.md`."""
-import os, json, math, platform, datetime
+import os, re, json, math, platform, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent/'results'
@@ -18,15 +18,22 @@ def row(bench, model, data, protocol,
         baseline=None, baseline_value=None, baseline_time_s=None, # the baseline measured in the same run
         ratio_of=None, # 'time' or 'value': which figure `ratio` compares; the one both rows have if `None`
         ratio=None, # this row's figure over the baseline's; computed from them if `None`
-        machine_kind=None, date=None):
+        machine_kind=None, date=None,
+        suite=None, # the protocol (data + split + metric) the row is ranked in, a key of `SUITES`; `suite_of` guesses it if `None`
+        std=None, n=None, # `value` is a mean over `n` seeds/folds with standard deviation `std`
+        recipe=None, # the model's settings (hyper-parameters, schedule), when `protocol` does not say them
+        published=None): # published figures of this protocol, cited beside the table (not re-run)
     "A report row: what was measured, on what, how, against which baseline of the same run, on which machine"
     if ratio_of is None: ratio_of = 'value' if value is not None and baseline_value is not None else 'time'
     a,b = (value,baseline_value) if ratio_of=='value' else (time_s,baseline_time_s)
     if ratio is None and isinstance(a, (int,float)) and isinstance(b, (int,float)) and b: ratio = a/b
-    return dict(bench=bench, model=model, data=data, protocol=protocol, metric=metric, value=value, time_s=time_s,
-                baseline=baseline, baseline_value=baseline_value, baseline_time_s=baseline_time_s,
-                ratio=ratio, ratio_of=ratio_of if ratio is not None else None,
-                machine=machine_kind or machine(), date=date or datetime.date.today().isoformat())
+    r = dict(bench=bench, model=model, data=data, protocol=protocol, metric=metric, value=value, time_s=time_s,
+             baseline=baseline, baseline_value=baseline_value, baseline_time_s=baseline_time_s,
+             ratio=ratio, ratio_of=ratio_of if ratio is not None else None,
+             machine=machine_kind or machine(), date=date or datetime.date.today().isoformat())
+    # the newer fields are written only when given: rows without them read as before (`suite_of`, `.get`)
+    extra = dict(suite=suite, std=std, n=n, recipe=recipe, published=published)
+    return {**r, **{k:v for k,v in extra.items() if v is not None}}
 
 def publish(name, text, rows=None):
     "Print a bench's markdown `text`, write it as `bench/results/<name>.md`, and its report `rows` as `<name>.json`"
@@ -106,4 +113,145 @@ def render_by_protocol(rows):
             out += [head, '{: .rf-protocol }', '', '| ' + ' | '.join(cols) + ' |', '|' + '---|'*len(cols)]
             out += ['| ' + ' | '.join(c[k] for k in cols) + ' |' for c in cells]
             out.append('')
+    return '\n'.join(out)
+
+# ---- the report by protocol: one section and one ranked table per protocol (data + split + metric) ---------------
+
+# Each protocol: its title, what it is (data, split, metric), the published figures cited beside it (never re-run,
+# never ranked), and `match`, which claims the rows written before rows carried a `suite` (first match wins).
+# Rows that no protocol claims get one of their own per (bench, data, metric), so two protocols never share a table.
+def _has(r, *keys, field='data'): return all(k.lower() in str(r.get(field) or '').lower() for k in keys)
+def _metric(r, *keys): return any(k.lower() in str(r.get('metric') or '').lower() for k in keys)
+
+SUITES = {
+    'talk-mrr': dict(title="Implicit feedback, Kula's talk protocol (full-catalogue MRR)",
+        what="ML-100K ua.base / ua.test, every rating a positive; MRR over the full catalogue with each user's training items "
+             "excluded (recfast's `mrr`); hyper-parameters chosen on a valid split of ua.base",
+        published="the talk's recfast-era figures: pointwise 0.06, BPR 0.08, adaptive hinge 0.11 (Kula, 'Hybrid and neural recommenders')",
+        match=lambda r: _has(r, 'ua.base/ua.test') and _metric(r, 'mrr')),
+    'explicit-u1u5': dict(title='Explicit ratings, ML-100K u1-u5 (test RMSE)',
+        what="ML-100K's five official folds: train on u{k}.base, RMSE on u{k}.test; mean ± std over the 5 folds; tuning on a "
+             "random 10% of u1.base only",
+        published='u1 only: GC-MC 0.910 (Berg et al. 2017), GLocal-K 0.889 (Han et al. 2021)',
+        match=lambda r: r['bench']=='explicit' and _metric(r, 'rmse') and not _has(r, 'valid', field='metric')),
+    'explicit-u1-valid': dict(title='Explicit ratings, tuning split of u1.base (valid RMSE)',
+        what='ML-100K u1.base only: a random 10% of its rows (seed 0) held out as the valid split on which recipes are chosen; '
+             'u1.test never seen',
+        match=lambda r: r['bench']=='explicit' and _metric(r, 'valid')),
+    'fastbook-mse': dict(title='Explicit ratings, fastbook protocol (80/20 random split, valid MSE)',
+        what='ML-100K ratings (item = title in `bench_collab.py`, movie id in `bench_ddp.py`), a random 20% of the rows held out (seed 42), MSE on them',
+        published="fastbook chapter 8's dot product model: valid MSE about 0.82 (same protocol, its own seed)",
+        match=lambda r: _metric(r, 'mse') and _has(r, 'ml-100k') and (_has(r, '80/20') or r['bench']=='collab')),
+    'post-rmse': dict(title='"PyTorch for Recommenders 101" protocol ([0, 1]-scaled RMSE)',
+        what='ML-100K, ratings min-max scaled to [0, 1] by (r-1)/4, random 80/20 split of the rows (seed 42), test RMSE',
+        published="the post's own split: MF 0.66, MLP 0.28, LSTM 0.43; a constant global mean scores 0.281",
+        match=lambda r: r['bench']=='post'),
+    'autoenc-90-10': dict(title='Autoencoders, 90/10 random split (valid RMSE)',
+        what='ML-100K, a random 10% of the ratings held out (seed 42), RMSE on them from item (or user) rating vectors',
+        published='I-AutoRec (Sedhain et al. 2015) reports 0.831 on ML-1M with a 90/10 split; it gives no ML-100K figure',
+        match=lambda r: _metric(r, 'rmse') and (_has(r, '90/10') or _has(r, 'item rating vectors'))),
+    'synthetic-sequences': dict(title='Sequences, synthetic Markov sequences (MRR)',
+        what='`synthetic_sequences(10, 1000)`, 100 items: next-item MRR on held-out sequences',
+        published="the talk: LSTM >= 0.77, pooling 0.13, popularity 0.07",
+        match=lambda r: _has(r, 'synthetic_sequences') and _metric(r, 'mrr')),
+    'sequence-mrr': dict(title='Sequences, ML-100K, 20% of users held out (full-catalogue MRR)',
+        what="ML-100K user sequences, 20% of the users held out; each held-out step's next item ranked against the catalogue",
+        published="the talk's sampled figures (popularity 0.12, pooling 0.14, LSTM 0.11) used 200 sampled negatives: not comparable",
+        match=lambda r: _metric(r, 'mrr') and (_has(r, 'users held out') or _has(r, 'user sequences'))),
+    'sampled-mrr': dict(title='Sampled-negatives protocols (MRR against n sampled items)',
+        what='each target ranked against n sampled negatives instead of the catalogue; only comparable with itself',
+        match=lambda r: _metric(r, 'sampled') or bool(re.search(r'\d+\s+(sampled|random)\s+negatives|sampled[- ]negatives? (mode|metric|protocol)', f"{r.get('protocol')} {r.get('data')}", re.I))),
+    'coldstart-auc': dict(title='Cold-start films (AUC / Recall@10 among held-out films)',
+        what='ML-100K, all ratings positive; 20% of the films held out of training; each user ranks the held-out films from features',
+        match=lambda r: r['bench']=='coldstart' and _metric(r, 'cold')),
+    'coldstart-warm': dict(title='Cold-start bench, warm films (MRR / Recall@10)',
+        what='ML-100K warm films: 20% of the warm rows held out, the warm catalogue ranked, training items excluded',
+        match=lambda r: r['bench']=='coldstart' and _metric(r, 'warm')),
+}
+
+LOWER_IS_BETTER = ('rmse', 'mse', 'error', 'loss', 'latency', 'rss', 'memory', 'mb', 'distance', '(s)')
+
+def lower_is_better(metric):
+    "Whether a smaller figure of `metric` is better (errors, losses, latencies, memory); else larger is"
+    m = str(metric or '').lower()
+    return not m.endswith('/s') and any(k in m for k in LOWER_IS_BETTER)
+
+def is_speed(r):
+    "A speed or memory row: timed only, or a throughput, latency or memory figure"
+    m = str(r.get('metric') or '').lower()
+    return not m or m.endswith('/s') or any(k in m for k in ('latency', 'rss', 'memory'))
+
+def suite_of(r):
+    "The protocol `r` is ranked in: its own `suite`, else the first of `SUITES` that claims it, else one of its own"
+    if r.get('suite'): return r['suite']
+    if is_speed(r): return f"speed: {r['bench']}: {r['data']}"
+    for k in sorted(SUITES, key=lambda k: k!='sampled-mrr'):  # a sampled protocol first: its rows name their split too
+        if SUITES[k]['match'](r): return k
+    return f"{r['bench']}: {r['data']} · {r.get('metric')}"
+
+def spread(r):
+    "(std, n) of row `r`: its fields, else a 'mean ± std a ± b over n seeds' in its protocol text (rows written before the fields)"
+    if r.get('std') is not None or r.get('n'): return r.get('std'), r.get('n')
+    m = re.search(r'±\s*std\s*[-\d.e]+\s*±\s*([\d.e-]+)\s*over\s*(\d+)', str(r.get('recipe') or r.get('protocol') or ''))
+    return (float(m.group(1)), int(m.group(2))) if m else (None, None)
+
+def _pm(v, std=None, n=None):
+    return _num(v) + (f" ± {_num(std)}" if std is not None else '') + (f" ({n})" if n else '')
+
+def _quality_table(rows, suite):
+    "One ranked table: a line per model, a column per metric (the first metric ranks), mean ± std (runs), fit seconds"
+    metrics = list(dict.fromkeys(r['metric'] for r in rows))
+    models = {}
+    for r in rows:
+        key = (r['bench'], r['model'], r.get('recipe') or r['protocol'])
+        m = models.setdefault(key, dict(r=r, vals={}))
+        m['vals'].setdefault(r['metric'], r)
+    def figure(m):
+        v = (m['vals'].get(metrics[0]) or {}).get('value')
+        if not isinstance(v, (int, float)) or isinstance(v, bool): return (True, 0)  # no figure to rank by: last
+        return (False, v if lower_is_better(metrics[0]) else -v)
+    ranked = sorted(models.values(), key=figure)
+    cols = ['rank', 'model', 'bench', 'settings', *metrics, 'fit (s)']
+    out = ['| ' + ' | '.join(cols) + ' |', '|' + '---|'*len(cols)]
+    for k,m in enumerate(ranked, 1):
+        r = m['r']
+        vals = [_pm(m['vals'][x]['value'], *spread(m['vals'][x])) if x in m['vals'] else '-' for x in metrics]
+        cells = [k, r['model'], r['bench'], r.get('recipe') or r['protocol'], *vals, _secs(r.get('time_s'))]
+        out.append('| ' + ' | '.join(_cell(c) for c in cells) + ' |')
+    return out
+
+def _speed_table(rows):
+    cols = ('model', 'protocol', 'measured', 'time (s)', 'baseline (same run)', 'ratio')
+    out = ['| ' + ' | '.join(cols) + ' |', '|' + '---|'*len(cols)]
+    return out + ['| ' + ' | '.join(_cells(r)[c] for c in cols) + ' |' for r in rows]
+
+def _dedupe(rows):
+    "Rows that repeat a model's figure for another baseline (same model prefix, value, time) are shown once"
+    seen, out = set(), []
+    for r in rows:
+        k = (r['bench'], r.get('metric'), r.get('value'), r.get('time_s'), r.get('recipe') or r['protocol'])
+        if r.get('value') is not None and k in seen: continue
+        seen.add(k); out.append(r)
+    return out
+
+def render_suites(rows, level='##'):
+    "The report by protocol: a section per protocol (`SUITES` first, then the rest, speed last), each with one table"
+    groups = {}
+    for r in rows: groups.setdefault(suite_of(r), []).append(r)
+    order = [k for k in SUITES if k in groups] + sorted(k for k in groups if k not in SUITES and not k.startswith('speed:'))
+    order += sorted(k for k in groups if k.startswith('speed:'))
+    out = []
+    for k in order:
+        g, s = groups[k], SUITES.get(k, {})
+        machines = sorted({f"{r['machine']}, {r['date']}" for r in g})
+        benches = sorted({r['bench'] for r in g})
+        title = s.get('title') or (f"Speed and memory: {k.removeprefix('speed: ')}" if k.startswith('speed:') else k)
+        out += [f'{level} {_cell(title)}', '']
+        if s.get('what'): out += [f"**Protocol**: {s['what']}.", '']
+        elif not k.startswith('speed:'): out += [f"**Protocol**: {_cell(g[0]['data'])}; metric {_cell(g[0].get('metric'))}.", '']
+        out += [f"Rows from {', '.join(f'`bench/bench_{b}.py`' for b in benches)}; measured on {'; '.join(machines)}.", '']
+        out += _speed_table(g) if k.startswith('speed:') else _quality_table(_dedupe(g), k)
+        pub = [s['published']] if s.get('published') else list(dict.fromkeys(r['published'] for r in g if r.get('published')))
+        if pub: out += ['', f"Published figures, cited and not re-run (other splits or code; not ranked): {'; '.join(pub)}."]
+        out.append('')
     return '\n'.join(out)

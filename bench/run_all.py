@@ -1,5 +1,5 @@
 """Run every benchmark script in bench/ (each measures its own baseline in the same run and saves its figures as
-report rows in bench/results/<name>.json), then write all the rows as one table in bench/results/REPORT.md, which
+report rows in bench/results/<name>.json), then write all the rows in bench/results/REPORT.md, one ranked table per protocol (`report.render_suites`), which
 the docs site shows as its Benchmarks page.
 
 Usage: python bench/run_all.py [name ...] [--report-only]   (e.g. `collab implicit`; `--report-only` reruns nothing and
@@ -24,17 +24,20 @@ def run(names=()):
         print(f'== {s.name}: exit {r.returncode} in {time.time()-t:.0f}s', flush=True)
 
 def write_report(results=report.RESULTS):
-    "REPORT.md: every row of every bench/results/*.json in one table"
+    "REPORT.md: every row of every bench/results/*.json, one section and one ranked table per protocol"
     rows = report.load_rows(results)
     machines = sorted({r['machine'] for r in rows})
     md = ("# Benchmarks\n\n"
-          "Every benchmark of recfast in one table, written by `python bench/run_all.py` from the rows each `bench/bench_*.py` "
-          "script saves in `bench/results/<name>.json` (the scripts' own tables, with their notes, are the `.md` files beside "
-          "them). Each row says what was measured (the *measured* figure and, where the run was timed, its seconds), on "
-          "which data and protocol, and against which baseline: the baseline was measured **in the same run, on the same "
-          "machine**. *ratio* is the row's figure over the baseline's, for the quantity in brackets (time or the measured "
-          "figure). Absolute times are noisy on shared machines; ratios hold better.\n\n"
-          f"Machines: {'; '.join(machines)}.\n\n" + report.render(rows) + '\n')
+          "Every benchmark of recfast, written by `python bench/run_all.py` from the rows each `bench/bench_*.py` script saves "
+          "in `bench/results/<name>.json` (the scripts' own tables, with their notes, are the `.md` files beside them). "
+          "**One section per protocol** (data + split + metric): its table ranks every model measured on that protocol, "
+          "whichever script measured it, with mean ± std over seeds or folds (the number of runs in brackets) where the "
+          "script gives them, and fit seconds. Figures of different protocols are never in one table and never comparable. "
+          "Published figures are cited under their protocol's table, not re-run and not ranked. Speed and memory rows come "
+          "last, one table per bench and data, each against the baseline measured **in the same run, on the same machine** "
+          "(*ratio* is the row's figure over the baseline's, for the quantity in brackets). Absolute times are noisy on "
+          "shared machines; ratios hold better.\n\n"
+          f"Machines: {'; '.join(machines)}.\n\n" + report.render_suites(rows) + '\n')
     (Path(results)/'REPORT.md').write_text(md)
     print(f"wrote {Path(results)/'REPORT.md'} ({len(rows)} rows)")
 
