@@ -176,20 +176,26 @@ def test_doc_cells_with_imports_only_import():
     assert not bad, f"cells mixing imports with other code (move the imports to the top cell): {bad}"
 
 def test_benchmarks_page(site):
-    "A section per bench script, with one table per protocol of its rows, and figures"
+    "A section per protocol, each with one ranked table, every bench script's rows shown, and figures"
     sys.path.insert(0, str(ROOT))
     from bench import report
     assert any(p['page']=='benchmarks.html' for p in site)
     h = _page_html('benchmarks.html')
     rows = report.load_rows()
+    groups = {report.suite_of(r) for r in rows}
+    art = re.search(r'<article.*?</article>', h, re.S).group(0)
+    assert art.count('<table') == len(groups), f"{art.count('<table')} tables for {len(groups)} protocols"
+    assert art.count('<h2') >= len(groups)
+    for k,s in report.SUITES.items():
+        if k in groups: assert report._cell(s['title']).split(' (')[0].replace('`','') in re.sub('<[^>]+>', '', art), k
     for script in sorted((ROOT/'bench').glob('bench_*.py')):
         name = script.stem.removeprefix('bench_')
-        m = re.search(rf'<h2 id="{re.escape(name)}".*?(?=<h2 |</article>)', h, re.S)
-        assert m, f"no section of {script.name} in the benchmarks page (run it, then bench/run_all.py --report-only)"
-        sec = m.group(0)
-        protos = {r['protocol'] for r in rows if r['bench']==name}
-        assert sec.count('<table') == len(protos), f"{name}: {sec.count('<table')} tables for {len(protos)} protocols"
-        assert sec.count('<tr>') - sec.count('<table') >= len([r for r in rows if r['bench']==name]), name
+        assert f'bench/bench_{name}.py' in art, f"no rows of {script.name} in the benchmarks page (run it, then bench/run_all.py --report-only)"
+    by = {}
+    for r in rows: by.setdefault(report.suite_of(r), []).append(r)
+    lines = sum(len(g) if k.startswith('speed:') else len({(r['bench'], r['model'], r.get('recipe') or r['protocol']) for r in report._dedupe(g)})
+                for k,g in by.items())
+    assert art.count('<tr>') - art.count('<table') == lines, (art.count('<tr>') - art.count('<table'), lines)  # a line per model
     imgs = re.findall(r'<img\b[^>]*src="([^"]+\.png)"', h)
     assert len(imgs) >= 2 and all((SITE/i).exists() for i in imgs), imgs
     assert 'href="benchmarks.html"' in _page_html('index.html')

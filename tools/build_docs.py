@@ -357,7 +357,7 @@ def _default_exp(src):
 # Benchmarks page
 
 def benchmarks_page(stage, results=ROOT/'bench'/'results'):
-    "`benchmarks.md` (one table per protocol, by bench script) and its figures; `None` when there are no results"
+    "`benchmarks.md` (one ranked table per protocol, `report.render_suites`) and its figures; `None` when there are no results"
     sys.path.insert(0, str(ROOT))
     from bench import report
     rows = report.load_rows(results)
@@ -369,10 +369,10 @@ def benchmarks_page(stage, results=ROOT/'bench'/'results'):
           "same run on the same machine.", "",
           "`python bench/run_all.py` reruns every `bench/bench_*.py` script; each saves its rows in "
           "`bench/results/<name>.json` (the scripts' own tables, with their notes, are the `.md` files beside them) and "
-          "`bench/results/REPORT.md` holds all of them in one table. *ratio* is the row's figure over its baseline's, "
+          "`bench/results/REPORT.md` holds all of them, one ranked table per protocol as here. *ratio* is the row's figure over its baseline's, "
           "for the quantity in brackets. Absolute times are noisy on shared machines; ratios hold better.", ""]
     for f,cap in figs: md += [f'<figure markdown="span">', f'![{cap}](img/{f})', f'<figcaption>{cap}</figcaption>', '</figure>', '']
-    md.append(report.render_by_protocol(rows))
+    md.append(report.render_suites(rows))
     (stage/'benchmarks.md').write_text('\n'.join(md)+'\n')
     return dict(stem='benchmarks', page='benchmarks.html', title='Benchmarks', images=len(figs), module=None,
                 description='', seconds=0)
