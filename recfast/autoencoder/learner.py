@@ -34,15 +34,15 @@ def _ae_y_range(dls, y_range):
                          f"(e.g. rating {lo if lo<y_range[0] else hi}): widen `y_range` or pass `y_range=None`")
     return y_range
 
-def _ae_model(arch, n_cols, layers, dropout, y_range, act_cls, tied, opt_func, wd):
-    "`(model, opt_func, wd)` of `arch`, with its defaults"
+def _ae_model(arch, n_cols, layers, dropout, y_range, act_cls, tied, opt_func, wd, noise):
+    "`(model, opt_func, wd, noise)` of `arch`, with its defaults"
     if arch=='deep':
         model = DeepAutoEncoder(n_cols, ifnone(layers, [512,512,1024]), dropout=ifnone(dropout, 0.8), act_cls=act_cls, tied=tied, y_range=y_range)
-        return model, ifnone(opt_func, FastAdam), ifnone(wd, 1e-3)
+        return model, ifnone(opt_func, FastAdam), ifnone(wd, 1e-3), ifnone(noise, 0.)
     layers = list(ifnone(layers, [500]))
     if len(layers)!=1: raise ValueError(f"layers={layers}: AutoRec has one hidden layer, e.g. layers=[500]")
     if dropout: raise ValueError(f"dropout={dropout}: AutoRec has no dropout; use arch='deep' or wd")
-    return AutoRec(n_cols, layers[0], y_range=y_range), ifnone(opt_func, partial(FastAdam, decouple_wd=False)), ifnone(wd, 1e-3)
+    return AutoRec(n_cols, layers[0], y_range=y_range), ifnone(opt_func, partial(FastAdam, decouple_wd=False)), ifnone(wd, 1e-3), ifnone(noise, 0.25)
 
 def _mult_model(dls, arch, layers, dropout, noise, refeed, y_range, opt_func, wd):
     "`(model, opt_func, wd)` of Mult-DAE / Mult-VAE, refusing the rating autoencoders' options"
@@ -61,7 +61,7 @@ def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
                         dropout:float=None, # dropout on the code (deep; default 0.8) or on the input (mult*; default 0.5)
                         refeed:int=0, # dense refeeding steps after each step (`RefeedCallback`)
                         refeed_start:int=0, # first epoch that refeeds
-                        noise:float=0., # masking noise: share of each training input's known ratings hidden (`MaskingNoise`)
+                        noise:float=None, # masking noise: share of each training input's known ratings hidden (`MaskingNoise`); 0.25 (autorec), 0 (deep)
                         alpha:float=1., # loss weight of the ratings hidden by `noise`
                         beta:float=1., # loss weight of the other known ratings
                         seed:int=None, # seed of the masking noise
@@ -80,7 +80,7 @@ def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
         if arch=='multvae': cbs.append(KLAnnealing(anneal_cap, total_anneal_steps))
         return RecLearner(dls, model, loss_func=ifnone(loss_func, MultinomialLoss()), opt_func=opt_func, wd=wd,
                           metrics=ifnone(metrics, [RankMetric(mrr)]), cbs=cbs, **kwargs)
-    model,opt_func,wd = _ae_model(arch, dls.n_cols, layers, dropout, _ae_y_range(dls, y_range), act_cls, tied, opt_func, wd)
+    model,opt_func,wd,noise = _ae_model(arch, dls.n_cols, layers, dropout, _ae_y_range(dls, y_range), act_cls, tied, opt_func, wd, noise)
     if refeed: cbs.append(RefeedCallback(refeed, refeed_start))
     if noise: cbs.append(MaskingNoise(noise, seed))
     metrics = ifnone(metrics, [MaskedRMSE(y_range=dls.rating_range)])
