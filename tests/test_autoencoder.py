@@ -206,7 +206,7 @@ def clicks(ratings):
     "ML-100K users <= 300, every rating a click, 20% held out"
     return _dls(ratings[ratings.user<=300], by='user', seed=0, bs=64, implicit=True)
 
-@pytest.mark.parametrize('arch', ['multvae', 'multdae'])
+@pytest.mark.parametrize('arch', ['multvae'])  # multdae: the contract and the autoencoder.learner page (CI time)
 def test_mult_beats_popularity(clicks, arch):
     "Full-catalogue MRR of the held-out clicks, training items excluded: above the training-popularity ranking"
     from recfast.metrics.ranking import mrr
