@@ -579,7 +579,7 @@ register_learner('sequence', f'{_s}.learner:sequence_learner', f'{_s}.data:Seque
 for _n in ('pool','lstm','cnn','popularity'): register_learner(_n, f'{_s}.learner:sequence_learner', f'{_s}.data:SequenceDataLoaders', arch=_n)
 register_learner('rating_lstm', f'{_s}.learner:rating_lstm_learner', f'{_s}.data:RatingSequenceDataLoaders')
 register_learner('autoencoder', f'{_a}.learner:autoencoder_learner', f'{_a}.data:SparseVectorDataLoaders')
-for _n in ('autorec','deep'): register_learner(_n, f'{_a}.learner:autoencoder_learner', f'{_a}.data:SparseVectorDataLoaders', arch=_n)
+for _n in ('autorec','deep','multdae','multvae'): register_learner(_n, f'{_a}.learner:autoencoder_learner', f'{_a}.data:SparseVectorDataLoaders', arch=_n)
 register_learner('ram', f'{_r}.learner:ram_learner', f'{_r}.data:MNISTGlimpseDataLoaders')
 
 # %% ../nbs/00_core.ipynb #85aa9114

@@ -42,8 +42,8 @@ class SparseVectors(Tensors):
 
 # %% ../../nbs/40_autoencoder.data.ipynb #39b6e75c
 def _check_vectors(df, u, i, r):
-    "Raise a `ValueError` naming the row for a 0 rating (0 marks 'unobserved') or a duplicated pair"
-    bad = (pd.to_numeric(df[r])==0).to_numpy()
+    "Raise a `ValueError` naming the row for a 0 rating (0 marks 'unobserved'; `r=None`: no ratings) or a duplicated pair"
+    bad = (pd.to_numeric(df[r])==0).to_numpy() if r is not None else np.zeros(len(df), bool)
     if bad.any(): raise ValueError(f"Column {r!r} has ratings equal to 0 (e.g. row {_py(df.index[bad.argmax()])!r}), "
                                    "but 0 marks an unobserved entry in a rating vector: shift the ratings (e.g. +1)")
     dup = df.duplicated([u,i]).to_numpy()
@@ -61,7 +61,8 @@ def _warn_empty(trn, val, row_name, col_name):
 # %% ../../nbs/40_autoencoder.data.ipynb #a7098529
 class SparseVectorDataLoaders(RecDataLoaders):
     "`DataLoaders` of rating vectors, one per user (`by='user'`) or per item (`by='item'`), kept sparse until batched"
-    _meta = RecDataLoaders._meta+('by','rating_name','rating_range')
+    _meta = RecDataLoaders._meta+('by','rating_name','rating_range','implicit')
+    implicit = False # every vector entry a 1 (`from_df(..., implicit=True)`)
     @property
     def row_name(self): return self.user_name if self.by=='user' else self.item_name
     @property
@@ -71,14 +72,14 @@ class SparseVectorDataLoaders(RecDataLoaders):
     @property
     def n_cols(self): return self.matrix.shape[1]
     def __repr__(self):
-        return (f"<SparseVectorDataLoaders by {self.by}: {self.n_users-1} users x {self.n_items-1} items x {self.seen.nnz} train / "
+        return (f"<SparseVectorDataLoaders by {self.by}{', implicit' if self.implicit else ''}: {self.n_users-1} users x {self.n_items-1} items x {self.seen.nnz} train / "
                 f"{self.valid_seen.nnz} valid>")
 
 # %% ../../nbs/40_autoencoder.data.ipynb #4fc7aaa2
 def _rating_matrices(d, classes, u, i, r, by):
-    "`(seen, vectors)` of the rows of `d`: users x items positions, and the rating vectors (rows by `by`)"
+    "`(seen, vectors)` of the rows of `d`: users x items positions, and the rating vectors (rows by `by`; 1s if `r` is `None`)"
     uu,ii = (torch.from_numpy(encode_ids(classes[n], d[n], n)) for n in (u,i))
-    rr = torch.tensor(pd.to_numeric(d[r]).to_numpy(np.float32))
+    rr = torch.ones(len(d)) if r is None else torch.tensor(pd.to_numeric(d[r]).to_numpy(np.float32))
     shape = (len(classes[u]), len(classes[i]))
     rc = (uu,ii) if by=='user' else (ii,uu)
     return CSRMatrix.from_coo(uu, ii, shape=shape), CSRMatrix.from_coo(*rc, rr, shape=shape if by=='user' else shape[::-1])
@@ -89,6 +90,7 @@ def from_df(cls:SparseVectorDataLoaders, ratings:pd.DataFrame, # one row per rat
             by:str='user', # one sample per `'user'` (U-AutoRec) or per `'item'` (I-AutoRec)
             valid_pct:float=0.1, # share of the ratings held out at random (exact count)
             user_name:str=None, item_name:str=None, rating_name:str=None, # default: the first three columns
+            implicit:bool=False, # every row a positive: vectors of 1s from the user and item columns (no rating column read)
             seed:int=None, # seed of the split and of the shuffling
             bs:int=64, val_bs:int=None,
             valid_df:pd.DataFrame=None, # a fixed validation frame (same columns) instead of `valid_pct`
@@ -96,9 +98,10 @@ def from_df(cls:SparseVectorDataLoaders, ratings:pd.DataFrame, # one row per rat
             path='.'):
     "Split `ratings` and build sparse rating vectors"
     if by not in ('user','item'): raise ValueError(f"Unknown by={by!r}: use 'user' (one vector per user) or 'item' (one vector per item)")
-    cols = default_cols(ratings, user_name=user_name, item_name=item_name, rating_name=rating_name)
-    check_frame(ratings, cols, valid_df=valid_df)
-    u,i,r = cols.values()
+    if implicit and rating_name is not None: raise ValueError(f"implicit=True reads no rating column, but rating_name={rating_name!r} was passed: drop one")
+    cols = default_cols(ratings, user_name=user_name, item_name=item_name, **({} if implicit else {'rating_name':rating_name}))
+    check_frame(ratings, cols, valid_df=valid_df, what='interactions' if implicit else 'ratings')
+    u,i,r = cols['user_name'],cols['item_name'],cols.get('rating_name')
     for d in (ratings, valid_df):
         if d is not None: _check_vectors(d, u, i, r)
     check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs')
@@ -110,7 +113,7 @@ def from_df(cls:SparseVectorDataLoaders, ratings:pd.DataFrame, # one row per rat
     dl_trn = TensorDL(SparseVectors(tm, rows=torch.where(tm.row_lengths()>0)[0]), bs=bs, shuffle=True, seed=seed)
     dl_val = TensorDL(SparseVectors(tm, vm, rows=torch.where(vm.row_lengths()>0)[0]), bs=ifnone(val_bs, bs))
     return cls(dl_trn, dl_val, path=path, device=ifnone(device, default_device()), by=by, classes=classes, user_name=u, item_name=i,
-               rating_name=r, rating_range=(float(tm.values.min()),float(tm.values.max())), seen=ts, valid_seen=vs)
+               rating_name=r, rating_range=(float(tm.values.min()),float(tm.values.max())), seen=ts, valid_seen=vs, implicit=implicit)
 
 # %% ../../nbs/40_autoencoder.data.ipynb #d05a054a
 class SparseVector:

@@ -1,4 +1,4 @@
-"""AutoRec and NVIDIA's deep SELU autoencoder: rating vector in, reconstructed rating vector out.
+"""AutoRec and NVIDIA's deep SELU autoencoder (rating vector in, reconstructed rating vector out), and Mult-DAE / Mult-VAE (click vector in, logits over the catalogue out).
 
 Docs: https://recfast.github.io/recfast/autoencoder.models.html.md"""
 
@@ -10,7 +10,7 @@ from fastai.basics import *
 from fastai.layers import sigmoid_range
 
 # %% auto #0
-__all__ = ['AutoRec', 'DeepAutoEncoder']
+__all__ = ['AutoRec', 'DeepAutoEncoder', 'MultDAE', 'MultVAE']
 
 # %% ../../nbs/41_autoencoder.models.ipynb #c810100f
 class AutoRec(Module):
@@ -64,7 +64,49 @@ def decode(self:DeepAutoEncoder, z):
 @patch
 def forward(self:DeepAutoEncoder, x): return self.decode(self.drop(self.encode(x)))
 
-# %% ../../nbs/41_autoencoder.models.ipynb #8721ef1f
+# %% ../../nbs/41_autoencoder.models.ipynb #f426320d
+def _mlp(sizes):
+    "Linear layers between consecutive `sizes`, Xavier-uniform weights (the paper's initialisation)"
+    lins = nn.ModuleList([nn.Linear(i, o) for i,o in zip(sizes[:-1], sizes[1:])])
+    for l in lins: nn.init.xavier_uniform_(l.weight)
+    return lins
+
+def _tanh_mlp(lins, x):
+    "`x` through `lins`, tanh between the layers (not after the last)"
+    for k,l in enumerate(lins): x = l(x) if k==len(lins)-1 else torch.tanh(l(x))
+    return x
+
+# %% ../../nbs/41_autoencoder.models.ipynb #fe8144d4
+class MultDAE(Module):
+    "Mult-DAE (Liang et al. 2018): normalised, dropped-out click vector -> tanh MLP `n_in -> *layers -> *reversed(layers[:-1]) -> n_in` logits"
+    _code_mult = 1 # encoder outputs per code unit
+    def __init__(self, n_in:int, # length of the click vectors (the catalogue)
+                 layers:list=(600,200), # encoder sizes; the last is the code
+                 dropout:float=0.5): # dropout on the L2-normalised input
+        layers = list(layers)
+        if not layers: raise ValueError("`layers` needs at least one size, e.g. [600, 200]")
+        self.encoder = _mlp([n_in, *layers[:-1], layers[-1]*self._code_mult])
+        self.decoder = _mlp([layers[-1], *reversed(layers[:-1]), n_in])
+        self.drop = nn.Dropout(dropout)
+        store_attr('n_in,layers,dropout')
+    def _hidden(self, x): return _tanh_mlp(self.encoder, self.drop(F.normalize(x.float())))
+    def encode(self, x): return torch.tanh(self._hidden(x))
+    def forward(self, x): return _tanh_mlp(self.decoder, self.encode(x))
+
+# %% ../../nbs/41_autoencoder.models.ipynb #d8b05018
+class MultVAE(MultDAE):
+    "Mult-VAE (Liang et al. 2018): Gaussian code `(mu, logvar)` from the encoder; training returns `(logits, mu, logvar)`"
+    _code_mult = 2
+    def encode(self, x):
+        "The mean and log-variance of the code, each `(bs, layers[-1])`"
+        return self._hidden(x).chunk(2, dim=1)
+    def forward(self, x):
+        mu,logvar = self.encode(x)
+        if not self.training: return _tanh_mlp(self.decoder, mu)
+        z = mu + torch.randn_like(mu)*torch.exp(0.5*logvar)
+        return _tanh_mlp(self.decoder, z), mu, logvar
+
+# %% ../../nbs/41_autoencoder.models.ipynb #13005c24
 @patch
 def score_items(self:AutoRec, x:Tensor): return self(x)
 @patch
@@ -73,3 +115,7 @@ def item_factors(self:AutoRec): return self.decoder.weight
 def score_items(self:DeepAutoEncoder, x:Tensor): return self(x)
 @patch
 def item_factors(self:DeepAutoEncoder): return self.enc_w[0].t() if self.tied else self.dec_w[-1]
+@patch
+def score_items(self:MultDAE, x:Tensor): return self(x)
+@patch
+def item_factors(self:MultDAE): return self.decoder[-1].weight

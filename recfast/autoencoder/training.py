@@ -1,4 +1,4 @@
-"""The loss and metric of rating-vector autoencoders (observed entries only), and NVIDIA's dense refeeding as a fastai callback.
+"""The loss and metric of rating-vector autoencoders (observed entries only), masking noise, NVIDIA's dense refeeding, and Mult-VAE's multinomial loss and KL annealing.
 
 Docs: https://recfast.github.io/recfast/autoencoder.training.html.md"""
 
@@ -6,20 +6,26 @@ Docs: https://recfast.github.io/recfast/autoencoder.training.html.md"""
 
 # %% ../../nbs/42_autoencoder.training.ipynb #8cbeafd2
 from __future__ import annotations
+import numbers
 from fastai.basics import *
+from ..core import check_real
 
 # %% auto #0
-__all__ = ['masked_rmse', 'MaskedMSELoss', 'MaskedRMSE', 'RefeedCallback']
+__all__ = ['masked_rmse', 'MaskedMSELoss', 'MaskedRMSE', 'MaskingNoise', 'RefeedCallback', 'MultinomialLoss', 'KLAnnealing']
 
 # %% ../../nbs/42_autoencoder.training.ipynb #3791ed0f
 class MaskedMSELoss(Module):
-    "Mean squared error over the observed (non-zero) entries of the target"
-    def __init__(self, reduction:str='mean'): # `'mean'` over observed entries, `'sum'`, or `'none'` (per row sums)
+    "Mean squared error over the observed (non-zero) entries of the target, weighted `alpha`/`beta` on corrupted/other ones"
+    def __init__(self, reduction:str='mean', # `'mean'` over observed entries, `'sum'`, or `'none'` (per row sums)
+                 alpha:float=1., # weight of the observed entries the input had corrupted (`MaskingNoise`)
+                 beta:float=1.): # weight of the other observed entries
         if reduction not in ('mean','sum','none'): raise ValueError(f"Unknown reduction={reduction!r}: use 'mean', 'sum' or 'none'")
-        self.reduction = reduction
-    def forward(self, pred, targ):
+        self.reduction,self.alpha,self.beta = reduction,check_real(alpha, 'alpha', strict=False),check_real(beta, 'beta', strict=False)
+    def forward(self, pred, targ,
+                corrupted:Tensor=None): # boolean mask of the corrupted input entries, from `MaskingNoise`
         mask = (targ!=0).to(pred.dtype)
-        se = (pred-targ)**2*mask
+        w = mask if corrupted is None else mask*torch.where(corrupted, self.alpha, self.beta).to(pred.dtype)
+        se = (pred-targ)**2*w
         if self.reduction=='none': return se.sum(1)
         if self.reduction=='sum': return se.sum()
         return se.sum()/mask.sum().clamp(min=1)
@@ -45,6 +51,24 @@ class MaskedRMSE(Metric):
 
 masked_rmse = MaskedRMSE()
 
+# %% ../../nbs/42_autoencoder.training.ipynb #a6acdcdf
+class MaskingNoise(Callback):
+    "Masking noise (Strub & Mary 2015): hide a share `p` of each training input's known entries; their mask goes to the loss"
+    order,run_valid = 5,False
+    def __init__(self, p:float=0.25, # share of the known input entries set to 0
+                 seed:int=None): # seed of the draws
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0<=p<1: raise ValueError(f"p={p!r} must be in [0, 1)")
+        store_attr()
+    def before_fit(self): self.gen = None
+    def before_batch(self):
+        x = self.xb[0]
+        if self.gen is None:
+            self.gen = torch.Generator(x.device).manual_seed(ifnone(self.seed, int(torch.randint(0, 2**62, (1,)))))
+        corrupted = (x!=0) & (torch.rand(x.shape, generator=self.gen, device=x.device)<self.p)
+        self.learn.xb = (x.masked_fill(corrupted, 0),)
+        self.learn.yb = (*self.yb, corrupted)
+    def __getstate__(self): return {**self.__dict__, 'gen':None}
+
 # %% ../../nbs/42_autoencoder.training.ipynb #60cf5018
 class RefeedCallback(Callback):
     "Dense refeeding: after each training step, step again on `(f(x), f(x))`, `n_refeed` times"
@@ -67,3 +91,32 @@ class RefeedCallback(Callback):
             y = pred.detach()
     @property
     def refeed_loss(self): return float(self.tot)/self.count if getattr(self, 'count', 0) else None
+
+# %% ../../nbs/42_autoencoder.training.ipynb #0497111c
+class MultinomialLoss(Module):
+    "Multinomial negative log-likelihood (Liang et al. 2018): `-sum(targ * log_softmax(pred))` per row, mean over rows"
+    def forward(self, pred, targ):
+        if isinstance(pred, tuple): raise TypeError("`MultinomialLoss` got a tuple: a MultVAE's training output `(logits, mu, logvar)` needs `KLAnnealing` in the callbacks")
+        return -(F.log_softmax(pred.float(), 1)*targ).sum(1).mean()
+
+# %% ../../nbs/42_autoencoder.training.ipynb #2094daba
+class KLAnnealing(Callback):
+    "KL annealing (Liang et al. 2018): add `beta`·KL(q(z|x) ‖ N(0, I)) to the loss, `beta` rising linearly to `anneal_cap`"
+    order,run_valid = 5,False
+    def __init__(self, anneal_cap:float=0.2, # the largest `beta`
+                 total_anneal_steps:int=None): # updates until `beta` reaches `anneal_cap`; the fit's number of batches if `None`
+        self.anneal_cap = check_real(anneal_cap, 'anneal_cap', strict=False)
+        if total_anneal_steps is not None and (isinstance(total_anneal_steps, bool) or not isinstance(total_anneal_steps, numbers.Integral) or total_anneal_steps<1):
+            raise ValueError(f"total_anneal_steps={total_anneal_steps!r} must be an integer >= 1 or None")
+        self.total_anneal_steps,self.beta,self.kl = total_anneal_steps,0.,None
+    def before_fit(self): self.total = ifnone(self.total_anneal_steps, max(1, self.n_epoch*len(self.dls.train)))
+    def after_pred(self):
+        if not isinstance(self.pred, tuple): return
+        self.learn.pred,mu,logvar = self.pred
+        self.kl = (0.5*(logvar.exp() + mu**2 - 1 - logvar)).sum(1).mean()
+    def after_loss(self):
+        if self.kl is None: return
+        self.beta = self.anneal_cap*min(1., self.train_iter/self.total)
+        self.learn.loss_grad = self.loss_grad + self.beta*self.kl
+        self.learn.loss = self.learn.loss_grad.clone()
+        self.kl = None
