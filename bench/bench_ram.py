@@ -86,7 +86,7 @@ def save(final=False):
         for ax,(t,a,b) in zip(axs[0], curves):
             for k,lbl in ((a,'RAM (defaults)'), (b,'FC'), ('fcnn' if a=='fram' else None,'small CNN')):
                 if k in res: ax.plot(range(1, len(res[k]['curve'])+1), [100*v for v in res[k]['curve']], label=lbl)
-            ax.set(title=t, xlabel='epoch', ylabel='valid error (%)', ylim=(0, min(30, 100*max(res[a]['curve'][len(res[a]['curve'])//4:]+res[b]['curve'])*1.3)))
+            ax.set(title=t, xlabel='epoch', ylabel='valid error (%)', ylim=(0, min(100, 110*max(res[a]['curve'][len(res[a]['curve'])//4:]+res[b]['curve'][len(res[b]['curve'])//4:]))))
             ax.grid(alpha=.3); ax.legend()
         fig.tight_layout(); fig.savefig(IMG/'ram_curves.png', dpi=80); plt.close(fig)
     wall = time.time()-t_start
