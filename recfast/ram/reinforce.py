@@ -28,11 +28,15 @@ class ReinforceCallback(Callback):
         if not is_listy(self.pred): self.log_pi = None; return
         self.learn.pred,self.log_pi,self.baselines,*self.extra = self.pred
 
+    def rewards(self)->Tensor:
+        "The reward of each rollout `(bs, 1)`, or of each sampled location `(bs, n_glimpses-1)`; a subclass may override it"
+        if self.reward=='correct': return (self.pred.argmax(-1)==self.y).float()[:,None]
+        return -F.cross_entropy(self.pred.detach().float(), self.y, reduction='none')[:,None]
+
     def after_loss(self):
         "Add the REINFORCE and baseline terms to the loss (training only)"
         if not self.training or self.log_pi is None or self.log_pi.shape[1]==0: return
-        if self.reward=='correct': r = (self.pred.argmax(-1)==self.y).float()[:,None]
-        else: r = -F.cross_entropy(self.pred.detach().float(), self.y, reduction='none')[:,None]
+        r = self.rewards().detach().float()
         b,log_pi = self.baselines.float(), self.log_pi.float()
         self.learn.reward = r.mean()
         self.learn.reinforce_loss = -(log_pi*(r-b.detach())).sum(1).mean()
