@@ -62,7 +62,11 @@ def set_hyper(self:FastOptimWrapper, k, v):
     elif isinstance(v, np.ndarray) and v.ndim==1 and len(v) in (1,len(pgs)): vs = v.tolist()*(len(pgs)//len(v))
     else: return OptimWrapper.set_hyper(self, k, v)
     name,i = self._pg_key(k)
-    for pg,v_ in zip(pgs, vs): pg[name] = v_ if i is None else (*pg[name][:i], v_, *pg[name][i+1:])
+    for pg,v_ in zip(pgs, vs): _write_hyper(pg, name, i, v_)
+
+def _write_hyper(pg, name, i, v):
+    "Set param-group entry `name` to `v`, or entry `i` of the tuple it holds (such as `betas`)"
+    pg[name] = v if i is None else (*pg[name][:i], v, *pg[name][i+1:])
 
 # %% ../nbs/01_fast.ipynb #9b60cb04
 def _fused_kw(params):
@@ -183,11 +187,8 @@ class FastParamScheduler(ParamScheduler):
         pgs = opt.opt.param_groups
         for n,f,key,i in slots:
             v = f(pct)
-            if type(v) is not float: opt.set_hyper(n, v)
-            elif i is None:
-                for pg in pgs: pg[key] = v
-            else:
-                for pg in pgs: t = pg[key]; pg[key] = (*t[:i], v, *t[i+1:])
+            if type(v) is not float: opt.set_hyper(n, v); continue
+            for pg in pgs: _write_hyper(pg, key, i, v)
     def after_batch(self):
         opt = self.learn.opt
         for p in self.scheds.keys(): self.hps[p].append(last_hyper(opt, p))

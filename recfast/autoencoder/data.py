@@ -43,8 +43,8 @@ class SparseVectors(Tensors):
 # %% ../../nbs/40_autoencoder.data.ipynb #39b6e75c
 def _check_vectors(df, u, i, r):
     "Raise a `ValueError` naming the row for a 0 rating (0 marks 'unobserved'; `r=None`: no ratings) or a duplicated pair"
-    bad = (pd.to_numeric(df[r])==0).to_numpy() if r is not None else np.zeros(len(df), bool)
-    if bad.any(): raise ValueError(f"Column {r!r} has ratings equal to 0 (e.g. row {_py(df.index[bad.argmax()])!r}), "
+    bad = (pd.to_numeric(df[r])==0).to_numpy() if r is not None else None
+    if bad is not None and bad.any(): raise ValueError(f"Column {r!r} has ratings equal to 0 (e.g. row {_py(df.index[bad.argmax()])!r}), "
                                    "but 0 marks an unobserved entry in a rating vector: shift the ratings (e.g. +1)")
     dup = df.duplicated([u,i]).to_numpy()
     if dup.any():

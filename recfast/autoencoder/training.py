@@ -8,7 +8,7 @@ Docs: https://recfast.github.io/recfast/autoencoder.training.html.md"""
 from __future__ import annotations
 import numbers
 from fastai.basics import *
-from ..core import check_real
+from ..core import check_real, check_n
 
 # %% auto #0
 __all__ = ['masked_rmse', 'MaskedMSELoss', 'MaskedRMSE', 'MaskingNoise', 'RefeedCallback', 'MultinomialLoss', 'KLAnnealing']
@@ -106,9 +106,8 @@ class KLAnnealing(Callback):
     def __init__(self, anneal_cap:float=0.2, # the largest `beta`
                  total_anneal_steps:int=None): # updates until `beta` reaches `anneal_cap`; the fit's number of batches if `None`
         self.anneal_cap = check_real(anneal_cap, 'anneal_cap', strict=False)
-        if total_anneal_steps is not None and (isinstance(total_anneal_steps, bool) or not isinstance(total_anneal_steps, numbers.Integral) or total_anneal_steps<1):
-            raise ValueError(f"total_anneal_steps={total_anneal_steps!r} must be an integer >= 1 or None")
-        self.total_anneal_steps,self.beta,self.kl = total_anneal_steps,0.,None
+        self.total_anneal_steps = None if total_anneal_steps is None else check_n(total_anneal_steps, name='total_anneal_steps')
+        self.beta,self.kl = 0.,None
     def before_fit(self): self.total = ifnone(self.total_anneal_steps, max(1, self.n_epoch*len(self.dls.train)))
     def after_pred(self):
         if not isinstance(self.pred, tuple): return
