@@ -39,7 +39,7 @@ with warnings.catch_warnings():
 
 def fit(dls):
     set_seed(SEED)
-    learn = implicit_learner(dls, loss='bpr', n_factors=N_FACTORS, seed=SEED, metrics=[])
+    learn = implicit_learner(dls, loss='bpr', n_factors=N_FACTORS, seed=SEED, metrics=[], sampler='uniform')
     start = time.perf_counter()
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(EPOCHS, LR)
     return learn, time.perf_counter()-start

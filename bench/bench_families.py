@@ -49,7 +49,7 @@ def record(family, model, data, protocol, t_fast, t_plain):
 
 # implicit: BilinearNet + BPR, one uniform negative per positive
 idls = InteractionsDataLoaders.from_df(trn[['user','movie']], valid_df=tst[['user','movie']], bs=1024, seed=0)
-ilearn = implicit_learner(idls, loss='bpr', metrics=[], seed=0, lr=1e-2)
+ilearn = implicit_learner(idls, loss='bpr', metrics=[], seed=0, lr=1e-2, sampler='uniform')  # the plain loop's sampler
 imodel = BilinearNet.from_dls(idls, 128); iopt = adamw(imodel, 1e-2); rl = RankLoss('bpr')
 def ineg(u, i): return torch.cat([i[:,None], torch.randint(1, idls.n_items, (len(i),1))], 1)
 t = compare('implicit', ilearn, lambda: plain_epoch(imodel, idls, iopt, lambda u,i: rl(imodel(u, ineg(u,i)), i), lambda u,i: rl(imodel(u, ineg(u,i)), i)))

@@ -44,7 +44,7 @@ def variant(name, size, warmup_batches=None, rec_users=None):
         from recfast.implicit.learner import implicit_learner
         dls = InteractionsDataLoaders.from_df(df, valid_pct=0.05, seed=0, bs=BS, device=dev)
         set_seed(0)
-        learn = implicit_learner(dls, loss='bpr', n_factors=N_FACTORS, seed=0, metrics=[], opt_func=SparseAdam if sparse else FastAdam)
+        learn = implicit_learner(dls, loss='bpr', n_factors=N_FACTORS, seed=0, metrics=[], sampler='uniform', opt_func=SparseAdam if sparse else FastAdam)
     if sparse: sparse_embeddings(learn.model)
     res['dls_s'] = time.perf_counter()-t
     n_trn = len(dls.train.dataset)

@@ -2,8 +2,9 @@
 report rows in bench/results/<name>.json), then write all the rows in bench/results/REPORT.md, one ranked table per protocol (`report.render_suites`), which
 the docs site shows as its Benchmarks page.
 
-Usage: python bench/run_all.py [name ...] [--report-only]   (e.g. `collab implicit`; `--report-only` reruns nothing and
-rebuilds REPORT.md from the JSON files there are)."""
+Usage: python bench/run_all.py [name ...] [--jobs N] [--report-only]   (e.g. `collab implicit`; a group of `GROUPS`
+such as `evaluation`, issue #12's whole bench; `--jobs 2` runs scripts side by side on 2 cores, each script taking the
+cores it uses (`SLOTS`); `--report-only` reruns nothing and rebuilds REPORT.md from the JSON files there are)."""
 import subprocess, sys, time, os
 from pathlib import Path
 
@@ -12,16 +13,40 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 from bench import report
 
-def run(names=()):
-    "Run the bench scripts (all, or those named), each in its own process"
-    scripts = sorted(HERE.glob('bench_*.py'))
-    if names: scripts = [s for s in scripts if s.stem.removeprefix('bench_') in names]
+# issue #12's evaluation bench: every model and baseline on its protocols, and AutoRec trained long (the issue's schedule)
+GROUPS = {'evaluation': ['baselines', 'explicit', 'protocols', 'post', 'autoenc --robust --long 100 --long-lr 1e-3']}
+SLOTS = {'explicit': 2}  # cores a script keeps busy (bench_explicit runs 2 worker processes); 1 for the others
+COST = {'explicit': 8, 'baselines': 9, 'protocols': 12, 'post': 3, 'autoenc': 5}  # rough minutes; the most core-minutes start first
+
+def run(names=(), jobs=1, here=HERE):
+    "Run the bench scripts (all, or those named: a script, or a group of `GROUPS`), each in its own process, `jobs` cores busy at a time"
+    cmds = [[s.stem.removeprefix('bench_')] for s in sorted(here.glob('bench_*.py'))]
+    if names: cmds = [c.split() for c in dict.fromkeys(c for n in names for c in GROUPS.get(n, [n]))]  # once each
+    if jobs<1: raise ValueError(f"jobs={jobs}: run at least one script at a time")
+    missing = [c[0] for c in cmds if not (here/f'bench_{c[0]}.py').exists()]
+    if missing: raise ValueError(f"no bench script for {missing}: use script names ({', '.join(sorted(s.stem.removeprefix('bench_') for s in here.glob('bench_*.py')))}) or groups ({', '.join(GROUPS)})")
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'MPLBACKEND': 'Agg'}
-    for s in scripts:
-        t = time.time()
-        print(f'== {s.name}', flush=True)
-        r = subprocess.run([sys.executable, str(s)], cwd=ROOT, env=env)
-        print(f'== {s.name}: exit {r.returncode} in {time.time()-t:.0f}s', flush=True)
+    start,running,failed = time.time(),[],[]
+    slots = lambda c: min(jobs, SLOTS.get(c[0], 1))
+    cmds.sort(key=lambda c: -COST.get(c[0], 1)*slots(c))
+    try:
+        while cmds or running:
+            while cmds:  # start the first waiting script that fits in the free cores
+                free = jobs-sum(slots(c) for _,c,_ in running)
+                c = next((c for c in cmds if slots(c)<=free), None)
+                if c is None: break
+                cmds.remove(c)
+                print(f"== {' '.join(c)}", flush=True)
+                running.append((subprocess.Popen([sys.executable, str(here/f'bench_{c[0]}.py'), *c[1:]], cwd=ROOT, env=env), c, time.time()))
+            time.sleep(1)
+            for p,c,t in [r for r in running if r[0].poll() is not None]:
+                running.remove((p,c,t))
+                print(f"== {' '.join(c)}: exit {p.returncode} in {time.time()-t:.0f}s", flush=True)
+                if p.returncode: failed.append(c)
+    finally:  # an interrupted run stops its scripts too
+        for p,_,_ in running: p.terminate()
+    print(f"== all done in {time.time()-start:.0f}s wall ({jobs} at a time){'; failed: '+str(failed) if failed else ''}", flush=True)
+    return failed
 
 def write_report(results=report.RESULTS):
     "REPORT.md: every row of every bench/results/*.json, one section and one ranked table per protocol"
@@ -42,6 +67,10 @@ def write_report(results=report.RESULTS):
     print(f"wrote {Path(results)/'REPORT.md'} ({len(rows)} rows)")
 
 if __name__=='__main__':
-    args = sys.argv[1:]
-    if '--report-only' not in args: run([a for a in args if not a.startswith('--')])
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('names', nargs='*'); p.add_argument('--jobs', type=int, default=1); p.add_argument('--report-only', action='store_true')
+    a = p.parse_args()
+    failed = [] if a.report_only else run(a.names, a.jobs)
     write_report()
+    sys.exit(1 if failed else 0)

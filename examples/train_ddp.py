@@ -21,7 +21,7 @@ def ratings(): return movielens_100k(titles=False)
 RECIPES = {
     'dot':      ('ratings',      3, 5e-3, 256,  {}),
     'mlp':      ('ratings',      3, 5e-3, 256,  {}),
-    'implicit': ('interactions', 2, 1e-2, 1024, dict(loss='bpr', seed=0)),
+    'implicit': ('interactions', 2, 1e-2, 1024, dict(loss='bpr', seed=0, sampler='uniform')),  # the sampler of bench/results/ddp.md
     'pool':     ('sequences',   10, 1e-2, 32,   dict(loss='adaptive_hinge', seed=0)),
     'lstm':     ('sequences',   10, 1e-2, 32,   dict(loss='adaptive_hinge', seed=0)),
     'cnn':      ('sequences',   10, 1e-2, 32,   dict(loss='adaptive_hinge', seed=0)),

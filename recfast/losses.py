@@ -81,16 +81,19 @@ def _draw(self:NegativeSampling, shape, device):
 
 @patch
 def _reject(self:NegativeSampling, users:Tensor, negs:Tensor, rounds:int=20):
-    "Redraw the negatives that are training positives of their user (up to `rounds` times)"
-    keys = self.keys.to(negs.device)
-    u = users.view(users.shape+(1,)*(negs.dim()-users.dim())).expand_as(negs)
+    "Redraw the negatives that are training positives of their user (up to `rounds` times); each round checks only the redrawn ones"
+    if self.keys.device!=negs.device: self.keys = self.keys.to(negs.device)  # moved once, not every batch
+    keys = self.keys
+    u = users.view(users.shape+(1,)*(negs.dim()-users.dim())).expand_as(negs).reshape(-1)
+    flat = negs.reshape(-1).clone()
+    idx = torch.arange(len(flat), device=flat.device)  # the draws still to check
     for _ in range(rounds):
-        k = u*self.n_items+negs
+        k = u[idx]*self.n_items+flat[idx]
         pos = torch.searchsorted(keys, k).clamp(max=len(keys)-1)
-        hit = keys[pos]==k
-        if not hit.any(): break
-        negs = torch.where(hit, self._draw(negs.shape, negs.device), negs)
-    return negs
+        idx = idx[keys[pos]==k]
+        if not len(idx): break
+        flat[idx] = self._draw(idx.shape, flat.device)
+    return flat.view(negs.shape)
 
 # %% ../nbs/04_losses.ipynb #60881c3a
 @patch

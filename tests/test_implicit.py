@@ -43,13 +43,13 @@ def test_bpr_beats_popularity(data, bpr_learner):
     assert got + 0.005 > 0.08, got
     assert got > 1.3*pop, (got, pop)
 
-@pytest.mark.parametrize('sampler', ['reject', 'popularity'])
+@pytest.mark.parametrize('sampler', [None, 'uniform', 'popularity'])
 def test_samplers_learn(data, sampler):
-    "The 'reject' and 'popularity' negative samplers train too"
+    "The default sampler rejects training positives (chosen on valid); 'uniform' and 'popularity' train too"
     set_seed(0)
-    learn = implicit_learner(data[2], loss='bpr', seed=0, sampler=sampler)
+    learn = implicit_learner(data[2], loss='bpr', seed=0, **({} if sampler is None else dict(sampler=sampler)))
     neg = first(cb for cb in learn.cbs if isinstance(cb, NegativeSampling))
-    assert neg.sampler == sampler
+    assert neg.sampler == ifnone(sampler, 'reject')
     with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-2)
     assert learn.recorder.values[-1][-1] > 0.03, learn.recorder.values
 

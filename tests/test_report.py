@@ -67,3 +67,22 @@ def test_sampled_metrics_are_their_own_protocol():
     full = _row('a', 0.1, data='ML-100K ua.base/ua.test', metric='test MRR', protocol='rejection sampling of negatives in training')
     samp = _row('b', 0.3, data='ML-100K ua.base/ua.test', metric='test MRR', protocol='MRR against 200 sampled negatives')
     assert report.suite_of(full)=='talk-mrr' and report.suite_of(samp)=='sampled-mrr'
+
+def test_run_all_schedules_scripts_on_the_cores(tmp_path):
+    "`run_all.run(jobs=2)`: one-core scripts side by side, a 2-core script (`SLOTS`) alone, failures returned; groups name real scripts"
+    from bench import run_all
+    for name,code in (('a', 0), ('b', 0), ('explicit', 0), ('bad', 3)):
+        (tmp_path/f'bench_{name}.py').write_text(
+            f"import sys, time, pathlib\np = pathlib.Path({str(tmp_path)!r})\n(p/'{name}.start').write_text(str(time.time()))\n"
+            f"time.sleep(0.6)\n(p/'{name}.end').write_text(str(time.time()))\nsys.exit({code})\n")
+    failed = run_all.run(['a', 'b', 'explicit', 'bad'], jobs=2, here=tmp_path)
+    assert failed == [['bad']]
+    t = {n:(float((tmp_path/f'{n}.start').read_text()), float((tmp_path/f'{n}.end').read_text())) for n in ('a','b','explicit','bad')}
+    overlap = lambda x,y: t[x][0] < t[y][1] and t[y][0] < t[x][1]
+    assert overlap('a', 'b') or overlap('a', 'bad') or overlap('b', 'bad'), t
+    assert not any(overlap('explicit', n) for n in ('a', 'b', 'bad')), t
+    for group in run_all.GROUPS.values():
+        for cmd in group: assert (ROOT/'bench'/f"bench_{cmd.split()[0]}.py").exists(), cmd
+    import pytest
+    with pytest.raises(ValueError, match='jobs=0'): run_all.run(['a'], jobs=0, here=tmp_path)
+    with pytest.raises(ValueError, match="no bench script for \\['nope'\\]"): run_all.run(['a', 'nope'], here=tmp_path)

@@ -30,7 +30,7 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                      loss:str='bpr', # one of `ranking_losses`: 'pointwise', 'bpr', 'hinge', 'adaptive_hinge'
                      n_factors:int=128, # latent size
                      n_neg:int=None, # negatives per positive; 5 for 'adaptive_hinge', else 1, if `None`
-                     sampler:str='uniform', # negatives: 'uniform', 'reject' (never a training positive), 'popularity'
+                     sampler:str='reject', # negatives: 'reject' (never a training positive), 'uniform', 'popularity'
                      seed:int=None, # seed of the negative sampler
                      metrics=None, # `[RankMetric(mrr)]` if `None`
                      opt_func=FastAdam, wd:float=0., cbs=None, **kwargs):
