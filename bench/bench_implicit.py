@@ -41,8 +41,8 @@ class _Pop(Module):
     def forward(self, users, items=None): return self.counts.expand(len(users), -1)+self.w
     def score_items(self, users): return self(users)  # the scoring protocol `eval_batches` uses
 pop = np.nanmean(np.concatenate([mrr(s, t, e, per_user=True).numpy() for s,t,e in dls.eval_batches(_Pop())]))
-proto = 'ML-100K ua.base/ua.test, all ratings positive, 128 factors, bs 1024, 10 epochs'
-idata,iproto = 'ML-100K ua.base/ua.test, all ratings positive','128 factors, bs 1024, 10 epochs'
+proto = "ML-100K ua.base/ua.test, all ratings positive, 128 factors, bs 1024, 10 epochs, uniform negatives (Spotlight's, as the talk)"
+idata,iproto = 'ML-100K ua.base/ua.test, all ratings positive',"128 factors, bs 1024, 10 epochs, uniform negatives (Spotlight's, as the talk)"
 talk = {'pointwise':0.06, 'bpr':0.08, 'adaptive_hinge':0.11}
 sched = {'pointwise':(1e-2, False), 'bpr':(1e-2, False), 'adaptive_hinge':(3e-3, True)}
 res = {}

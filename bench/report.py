@@ -46,7 +46,7 @@ def save(rows, fname):
     "Write `rows` to `fname`, a `.json` path or a name (`bench/results/<name>.json`)"
     fname = Path(fname) if str(fname).endswith('.json') else RESULTS/f'{fname}.json'
     fname.parent.mkdir(parents=True, exist_ok=True)
-    fname.write_text(json.dumps(rows, indent=1)+'\n')
+    fname.write_text(json.dumps(rows, indent=1, default=float)+'\n')  # numpy / torch scalars as floats
     return fname
 
 def _num(v):
