@@ -107,7 +107,7 @@ def run_child(kind, epochs):
 
 # --- quality in-process ------------------------------------------------------------------------------------------------
 
-def quality(quick, robust_only=False):
+def quality(quick, robust_only=False, long=None, long_lr=None):
     import torch
     from fastai.basics import set_seed
     import fastai.callback.schedule, fastai.callback.progress
@@ -135,11 +135,12 @@ def quality(quick, robust_only=False):
         res[name] = dict(rmse=learn.recorder.values[-1][-1], best=min(v[-1] for v in learn.recorder.values),
                          epoch_s=(time.perf_counter()-t0)/n, refeed_loss=cb[0].refeed_loss if cb else None, n=n, lr=lr, kw=kw)
     fit('autorec', 8, 3e-3)
-    long = 5 if quick else LONG
+    long = 5 if quick else LONG if long is None else long
+    long_lr = LONG_LR if long_lr is None else long_lr
     if robust_only:
         fit('autorec_old', 8, 3e-3, **OLD_AUTOREC)
-        fit('autorec_old_long', long, LONG_LR, **OLD_AUTOREC)
-        fit('autorec_long', long, LONG_LR)
+        fit('autorec_old_long', long, long_lr, **OLD_AUTOREC)
+        fit('autorec_long', long, long_lr)
         return base,res
     ep = 3 if quick else 15
     fit('deep', ep, 1e-3, arch='deep')
@@ -192,10 +193,9 @@ def main():
                    'written to bench/results/autoenc_robust.{md,json}')
     p.add_argument('--long', type=int, default=LONG); p.add_argument('--long-lr', type=float, default=LONG_LR)
     a = p.parse_args()
-    globals().update(LONG=a.long, LONG_LR=a.long_lr)
     if a.child: return child(a.child, a.epochs)
     t_all = time.perf_counter()
-    base,res = quality(a.quick, a.robust)
+    base,res = quality(a.quick, a.robust, a.long, a.long_lr)
     if a.robust: return robust_report(base, res, a.quick, t_all)
     sp,dn = run_child('sparse_ml100k', 1 if a.quick else 3),run_child('dense_ml100k', 1 if a.quick else 3)
     syn = run_child('sparse_synth', 1)

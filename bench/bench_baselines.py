@@ -21,11 +21,6 @@ from bench import report
 warnings.filterwarnings('ignore')
 torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
 QUICK = bool(int(os.environ.get('BENCH_QUICK', 0)))
-# `BENCH_PART=mult`: the closed forms and Mult-DAE/Mult-VAE only (same split, EASE in the same run), written as
-# bench/results/baselines_mult.{md,json}; the default runs every row into bench/results/baselines.{md,json}
-PART = os.environ.get('BENCH_PART', 'all')
-if PART not in ('all', 'mult'): raise ValueError(f"BENCH_PART={PART!r}: use 'all' or 'mult'")
-OUT = 'baselines' if PART=='all' else 'baselines_mult'
 SEEDS = (0,) if QUICK else (0, 1, 2)
 t_start = time.perf_counter()
 
@@ -87,9 +82,9 @@ def neural_cfg(cfg):
     sched = f"{'fit_one_cycle' if cfg['one_cycle'] else 'fit'}({cfg['epochs']}, {cfg['lr']:g})"
     return f"{cfg.get('n_factors', 128)} factors, {cfg.get('n_neg') or 'default'} negatives, wd {cfg.get('wd', 0):g}, bs 1024, {sched}"
 
-TUNE = [dict(lr=3e-3, epochs=10, one_cycle=True, **k) for k in (
+TUNE = [{**NEURAL['adaptive_hinge'], **k} for k in (  # one or two knobs at a time around the adaptive hinge's recipe
     {}, dict(n_neg=10), dict(n_neg=20), dict(n_factors=64), dict(n_factors=256), dict(wd=0.1), dict(wd=0.3), dict(wd=1.),
-    dict(n_factors=256, wd=0.1), dict(n_factors=256, wd=0.3))] + [dict(lr=5e-3, epochs=10, one_cycle=True), dict(lr=3e-3, epochs=20, one_cycle=True)]
+    dict(n_factors=256, wd=0.1), dict(n_factors=256, wd=0.3), dict(lr=5e-3), dict(epochs=20))]
 if '--tune' in sys.argv:  # the adaptive hinge grid on the validation split (seed 0), rejection sampling; never ua.test
     lines = ['# bench_baselines --tune: adaptive hinge with rejection sampling on the validation split', '',
              f"Validation split of `ua.base` (10 random ratings per user, seed 0), seed 0, one thread; EASE's best there {max(sel[-1][2].values()):.4f}.", '',
@@ -106,7 +101,7 @@ if '--tune' in sys.argv:  # the adaptive hinge grid on the validation split (see
     report.publish('baselines_tuning', '\n'.join(lines)+'\n')
     sys.exit()
 
-for loss,cfg in (NEURAL.items() if PART=='all' else []):
+for loss,cfg in NEURAL.items():
     for sampler in ('uniform', 'reject'):
         runs = [neural(loss, sampler, s, dls, **cfg) for s in SEEDS]
         results.append(dict(model=f'recfast implicit, {loss}, {sampler}', config=neural_cfg(cfg),
@@ -148,7 +143,7 @@ class Factors(Module):
     "A peer's user and item factors answering recfast's scoring protocol (`eval_batches`)"
     def __init__(self, u, i): self.u,self.i = nn.Parameter(tensor(np.asarray(u))),nn.Parameter(tensor(np.asarray(i)))
     def score_items(self, users): return self.u[users] @ self.i.T
-if implicit is not None and PART=='all':
+if implicit is not None:
     r,c,v = dls.seen.coo()
     ui = sp.csr_matrix((v.numpy(), (r.numpy(), c.numpy())), shape=dls.seen.shape)
     peers = {'implicit ALS': (lambda s: implicit.cpu.als.AlternatingLeastSquares(factors=64, random_state=s, num_threads=1), '64 factors, defaults (15 iterations, reg 0.01)'),
@@ -178,11 +173,11 @@ for k in order:
 table = head + '\n'.join(lines)
 vtable = '\n'.join(f"- {name}: validation MRR " + ', '.join(f'{p}={k:g}: {v:.4f}' for k,v in vm.items()) + f" -> {p}={best:g}"
                    for name,p,vm,best in sel)
-neural_best = max([(np.mean([x['MRR'] for x in r['runs']]), r['model']) for r in results if r.get('sampler')=='reject'] or [(float('nan'), 'not run (BENCH_PART=mult)')])
+neural_best = max((np.mean([x['MRR'] for x in r['runs']]), r['model']) for r in results if r.get('sampler')=='reject')
 any_best = max((np.mean([x['MRR'] for x in r['runs']]), r['model']) for r in results if r.get('neural'))
 bar = (f"Issue bar: recfast's best neural implicit model ({any_best[1]}, MRR {any_best[0]:.4f}, mean of {len(SEEDS)} seeds) "
        f"{'reaches' if any_best[0]>=ease_mrr else 'does not reach'} EASE's MRR ({ease_mrr:.4f}, measured in this run)"
-       + (f"; the best bilinear model with rejection sampling ({neural_best[1]}) has MRR {neural_best[0]:.4f}." if PART=='all' else "."))
+       + f"; the best bilinear model with rejection sampling ({neural_best[1]}) has MRR {neural_best[0]:.4f}.")
 note = (f"\n\nProtocol: ML-100K `ua.base`/`ua.test` (`movielens_split()`), every rating a positive; MRR, precision, recall "
         f"and NDCG at 10 over the full catalogue, each user's training items excluded (recfast's `mrr` & co. through "
         f"`dls.eval_batches`, for every row, peers included). Stochastic models: mean ± std over seeds {list(SEEDS)}; fit "
@@ -191,9 +186,7 @@ note = (f"\n\nProtocol: ML-100K `ua.base`/`ua.test` (`movielens_split()`), every
         f"hyper-parameters chosen on a validation split carved from `ua.base` (10 random ratings per user, seed 0; never on "
         f"`ua.test`):\n\n{vtable}\n\n{NEURAL_NOTE}\n\n{MULT_NOTE}\n\n{bar}\n\nP@10 equals R@10 here because every `ua.test` user has exactly 10 test items.\n\n"
         f"torch {torch.__version__}, Python {platform.python_version()}, total bench time {time.perf_counter()-t_start:.0f} s.\n")
-part_note = ("" if PART=='all' else "\n\nBENCH_PART=mult: the closed forms and Mult-DAE/Mult-VAE only; the bilinear models and peers are in "
-             "`baselines.md` (their own run of the same protocol).\n")
-report.publish(OUT, f'# bench_baselines{"" if PART=="all" else " (BENCH_PART=mult)"}\n\n' + table + note + part_note)
+report.publish('baselines', '# bench_baselines\n\n' + table + note)
 data = 'ML-100K ua.base/ua.test, all ratings positive'
 jrows = []
 for k in order:
@@ -202,7 +195,6 @@ for k in order:
     proto = (f"{r['config']}; full-catalogue MRR, training items excluded; rank {rank[k]} of {len(results)}"
              + (f"; mean ± std {np.mean(mm):.4f} ± {np.std(mm):.4f} over {len(mm)} seeds" if r['stochastic'] and len(mm)>1 else '')
              + f"; P@10 {np.mean([x['P@10'] for x in r['runs']]):.4f}, NDCG@10 {np.mean([x['NDCG@10'] for x in r['runs']]):.4f}")
-    if PART=='mult' and 'Mult' not in r['model']: continue  # the closed forms' rows come from the full run (baselines.json)
     jrows.append(report.row('baselines', r['model'], data, proto, 'test MRR', float(np.mean(mm)), time_s=min(r['fit_s']),
                             baseline='EASE (same run)', baseline_value=ease_mrr, ratio_of='value'))
-report.save(jrows, OUT)
+report.save(jrows, 'baselines')

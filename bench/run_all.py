@@ -20,11 +20,11 @@ COST = {'explicit': 8, 'baselines': 9, 'protocols': 12, 'post': 3, 'autoenc': 5}
 
 def run(names=(), jobs=1, here=HERE):
     "Run the bench scripts (all, or those named: a script, or a group of `GROUPS`), each in its own process, `jobs` cores busy at a time"
-    cmds = [[s.stem.removeprefix('bench_')] for s in sorted(here.glob('bench_*.py'))]
-    if names: cmds = [c.split() for c in dict.fromkeys(c for n in names for c in GROUPS.get(n, [n]))]  # once each
+    known = sorted(s.stem.removeprefix('bench_') for s in here.glob('bench_*.py'))
+    cmds = [c.split() for c in dict.fromkeys(c for n in names for c in GROUPS.get(n, [n]))] if names else [[k] for k in known]  # once each
     if jobs<1: raise ValueError(f"jobs={jobs}: run at least one script at a time")
-    missing = [c[0] for c in cmds if not (here/f'bench_{c[0]}.py').exists()]
-    if missing: raise ValueError(f"no bench script for {missing}: use script names ({', '.join(sorted(s.stem.removeprefix('bench_') for s in here.glob('bench_*.py')))}) or groups ({', '.join(GROUPS)})")
+    missing = [c[0] for c in cmds if c[0] not in known]
+    if missing: raise ValueError(f"no bench script for {missing}: use script names ({', '.join(known)}) or groups ({', '.join(GROUPS)})")
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'MPLBACKEND': 'Agg'}
     start,running,failed = time.time(),[],[]
     slots = lambda c: min(jobs, SLOTS.get(c[0], 1))

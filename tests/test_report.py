@@ -1,6 +1,7 @@
 """The benchmark report (bench/report.py, bench/run_all.py): one section and one ranked table per protocol, rows written
 before the protocol fields existed still read, and bench/results/REPORT.md is the rendering of the saved rows."""
 import re, sys, json
+import pytest
 from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -83,6 +84,5 @@ def test_run_all_schedules_scripts_on_the_cores(tmp_path):
     assert not any(overlap('explicit', n) for n in ('a', 'b', 'bad')), t
     for group in run_all.GROUPS.values():
         for cmd in group: assert (ROOT/'bench'/f"bench_{cmd.split()[0]}.py").exists(), cmd
-    import pytest
     with pytest.raises(ValueError, match='jobs=0'): run_all.run(['a'], jobs=0, here=tmp_path)
     with pytest.raises(ValueError, match="no bench script for \\['nope'\\]"): run_all.run(['a', 'nope'], here=tmp_path)
