@@ -9,9 +9,12 @@ Protocol (`fit_one_cycle(n, lr)` for every model, valid error at the end):
 - Fashion-MNIST (its 60k train / 10k test split, `from_fashion_mnist()`): RAM, FC and a small CNN.
 Writes bench/results/ram.md and ram.json (bench/report.py rows), the learning curves (nbs/images/ram_curves.png)
 and the glimpse paths of the translated model (nbs/images/ram_glimpses_translated.png).
-Usage: python bench/bench_ram.py [--epochs 30] [--t-epochs 20] [--f-epochs 2] [--lr 3e-3] [--bs 128] [--threads 1]
+`--jobs 2` runs the three sections as processes side by side (1 thread each): the 45-minute budget of issue #15 on 2 cores.
+Usage: python bench/bench_ram.py [--epochs 30] [--t-epochs 20] [--f-epochs 2] [--lr 3e-3] [--bs 32] [--threads 1] [--jobs 2]
 """
 import argparse, time, platform, os, sys, json
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing as mp
 from pathlib import Path
 import torch
 from fastai.basics import *
@@ -30,11 +33,13 @@ p.add_argument('--epochs', type=int, default=30, help='28x28 epochs, each model'
 p.add_argument('--t-epochs', type=int, default=20, help='translated 60x60 epochs, each model')
 p.add_argument('--f-epochs', type=int, default=2, help='Fashion-MNIST epochs, each model (0: skip)')
 p.add_argument('--lr', type=float, default=3e-3)
-p.add_argument('--bs', type=int, default=128)
+p.add_argument('--bs', type=int, default=32)
 p.add_argument('--n-samples', type=int, default=10, help='rollouts of the Monte-Carlo evaluation reported beside the default one')
 p.add_argument('--threads', type=int, default=1)
+p.add_argument('--jobs', type=int, default=2, help='sections run side by side')
 args = p.parse_args()
 torch.set_num_threads(args.threads)
+assert args.jobs>=1, '--jobs must be >= 1'
 t_start = time.time()
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT/'nbs'/'images'; IMG.mkdir(exist_ok=True)
@@ -71,6 +76,11 @@ def dist_to_ink(learn):
     xs,locs,_ = glimpse_locations(learn, n=1000)
     return float(((locs[:,-1]-ink_centres(xs)).norm(dim=-1)*xs.shape[-1]/2).mean())
 
+def dist_per_step(learn):
+    "Mean distance (pixels) from each eval-mode glimpse (1 is the centre) to the ink centre, 1000 valid images"
+    xs,locs,_ = glimpse_locations(learn, n=1000)
+    return [round(float(v), 1) for v in ((locs-ink_centres(xs)[:,None]).norm(dim=-1)*xs.shape[-1]/2).mean(0)]
+
 class DistTrack(Callback):
     "After every epoch: the mean distance (px) from the last eval-mode glimpse to the ink centre, on 1000 valid images"
     order = 100
@@ -101,6 +111,8 @@ def save(final=False):
     md += ["", "Valid error per epoch: " + json.dumps({k: [round(e, 4) for e in v['curve']] for k,v in res.items() if isinstance(v, dict)}),
            "", "Translated 60x60, mean distance (px) from RAM's last eval-mode glimpse to the ink centre after each epoch "
            f"(untrained: {res.get('tdist0', float('nan')):.1f}): " + json.dumps(res.get('tdist_curve')),
+           "", "Translated 60x60, mean distance (px) from each eval-mode glimpse (1: the centre) to the ink centre, before -> after "
+           f"training: {res.get('tsteps0')} -> {res.get('tsteps')}",
            "", "![learning curves](../../nbs/images/ram_curves.png)"]
     txt = '\n'.join(md)+'\n'
     if final: print(txt)
@@ -109,13 +121,17 @@ def save(final=False):
     report.save(rows, out.with_suffix('.json'))
 
 res,jrows = {},[]
-R = lambda *a, **k: jrows.append(report.row('ram', *a, **k))
 sched = lambda n: f"fit_one_cycle({n}, {args.lr:g}) each, bs {args.bs}, same DataLoaders"
 split = 'MNIST 10k test digits (the 60k training set is not available off-line), 80/20 split seed 42'
-DEF = 'RAM, recfast defaults (ram_learner(dls): 6 glimpses, LSTM 256'
+DEF = 'RAM, recfast defaults (ram_learner(dls): 6 glimpses, ReLU RNN 256, 4 rollouts per training image, log-likelihood reward'
 retina = lambda m: f"{m.depth} scales {m.glimpse_size}-{m.glimpse_size*int(m.scale)**(m.depth-1)} px)"
+per_epoch = lambda: f"seconds per epoch, {args.threads} thread(s){', sections side by side on the 2 cores' if args.jobs>1 else ''}, bs {args.bs}"
 
-if args.epochs:
+def plain():
+    "28x28: FC and RAM on the 8k/2k split"
+    torch.set_num_threads(args.threads)
+    res,rows = {},[]
+    R = lambda *a, **k: rows.append(report.row('ram', *a, **k))
     print("28x28, 8k train / 2k valid", flush=True)
     dls = MNISTGlimpseDataLoaders.from_mnist(bs=args.bs, seed=42)
     set_seed(42); res['fc'] = fit('FC', fc(dls), args.epochs)
@@ -130,21 +146,24 @@ if args.epochs:
       'valid error', res['ram_mc'], None, 'FC 784-256-256-10', res['fc']['err'])
     R('RAM (above)', split+', 28x28', 'std of the eval-mode glimpse locations across 1000 valid images (steps 2-6), before -> after training',
       'location std', f"{res['spread0']:.3f} -> {res['spread']:.3f}", None, 'untrained RAM', res['spread0'], ratio=res['spread']/res['spread0'])
-    R('RAM (above)', split+', 8k train + 2k valid', f'seconds per epoch, {args.threads} thread(s), bs {args.bs}', None, None,
-      res['ram']['dt'], 'FC', None, res['fc']['dt'])
-    save()
+    R('RAM (above)', split+', 8k train + 2k valid', per_epoch(), None, None, res['ram']['dt'], 'FC', None, res['fc']['dt'])
+    return res,rows
 
-if args.t_epochs:
+def translated():
+    "Translated 60x60: FC and RAM, the glimpse-to-ink distance per epoch, the glimpse paths"
+    torch.set_num_threads(args.threads)
+    res,rows = {},[]
+    R = lambda *a, **k: rows.append(report.row('ram', *a, **k))
     print("translated 60x60", flush=True)
     dlt = MNISTGlimpseDataLoaders.from_mnist(variant='translated', bs=args.bs, seed=42)
-    set_seed(42); res['tfc'] = fit('FC', fc(dlt), args.t_epochs)
+    set_seed(42); res['tfc'] = fit('translated FC', fc(dlt), args.t_epochs)
     set_seed(42); tram = ram_learner(dlt)
-    res['tdist0'] = dist_to_ink(tram)
+    res['tdist0'],res['tsteps0'] = dist_to_ink(tram),dist_per_step(tram)
     track = DistTrack(); tram.add_cb(track)
-    res['tram'] = fit('RAM', tram, args.t_epochs)
+    res['tram'] = fit('translated RAM', tram, args.t_epochs)
     tram.remove_cb(track); res['tdist_curve'] = track.d
-    res['tram_mc'] = mc_err(tram, args.n_samples); res['tdist'] = dist_to_ink(tram)
-    print(f"  RAM MC{args.n_samples}: {res['tram_mc']:.4f}, last glimpse to ink centre {res['tdist0']:.1f} -> {res['tdist']:.1f} px", flush=True)
+    res['tram_mc'] = mc_err(tram, args.n_samples); res['tdist'],res['tsteps'] = dist_to_ink(tram),dist_per_step(tram)
+    print(f"  translated RAM MC{args.n_samples}: {res['tram_mc']:.4f}, last glimpse to ink centre {res['tdist0']:.1f} -> {res['tdist']:.1f} px", flush=True)
     fig = plot_glimpses(tram, n=4); fig.savefig(IMG/'ram_glimpses_translated.png', dpi=80); plt.close(fig)
     R(f'{DEF}, {retina(tram.model)}', split+', translated 60x60 (new random places per training batch)', sched(args.t_epochs), 'valid error',
       res['tram']['err'], res['tram']['dt']*args.t_epochs, 'FC 3600-256-256-10', res['tfc']['err'], res['tfc']['dt']*args.t_epochs, ratio_of='value')
@@ -152,18 +171,37 @@ if args.t_epochs:
       'valid error', res['tram_mc'], None, 'FC 3600-256-256-10', res['tfc']['err'])
     R('RAM (above)', split+', translated 60x60', 'mean distance (px) from the last eval-mode glimpse to the digit\'s ink centre, 1000 valid images, before -> after training',
       'distance (px)', res['tdist'], None, 'untrained RAM', res['tdist0'])
-    R('RAM (above)', split+', translated 60x60, 8k train + 2k valid', f'seconds per epoch, {args.threads} thread(s), bs {args.bs}', None, None,
-      res['tram']['dt'], 'FC', None, res['tfc']['dt'])
-    save()
+    R('RAM (above)', split+', translated 60x60, 8k train + 2k valid', per_epoch(), None, None, res['tram']['dt'], 'FC', None, res['tfc']['dt'])
+    return res,rows
 
-if args.f_epochs:
+def fashion():
+    "Fashion-MNIST: FC, a small CNN and RAM"
+    torch.set_num_threads(args.threads)
+    res,rows = {},[]
     print("Fashion-MNIST, 60k train / 10k test", flush=True)
     dlf = MNISTGlimpseDataLoaders.from_fashion_mnist(bs=args.bs)
     for k,mk in (('ffc',fc), ('fcnn',cnn), ('fram',ram_learner)):
-        set_seed(42); res[k] = fit(k[1:].upper(), mk(dlf), args.f_epochs)
+        set_seed(42); res[k] = fit('Fashion '+k[1:].upper(), mk(dlf), args.f_epochs)
     fs = 'Fashion-MNIST 60k train / 10k test'
     for k,name in (('fram',DEF+', 3 scales 8-32 px)'), ('fcnn','small CNN (conv 16-32, 128 ReLUs)')):
-        R(name, fs, sched(args.f_epochs), 'valid error', res[k]['err'], res[k]['dt']*args.f_epochs,
-          'FC 784-256-256-10', res['ffc']['err'], res['ffc']['dt']*args.f_epochs, ratio_of='value')
+        rows.append(report.row('ram', name, fs, sched(args.f_epochs), 'valid error', res[k]['err'], res[k]['dt']*args.f_epochs,
+                               'FC 784-256-256-10', res['ffc']['err'], res['ffc']['dt']*args.f_epochs, ratio_of='value'))
+    return res,rows
 
-save(final=True)
+if __name__=='__main__':
+    todo = [f for f,n in ((plain, args.epochs), (translated, args.t_epochs), (fashion, args.f_epochs)) if n]
+    order = {'plain':0, 'translated':1, 'fashion':2}
+    done = {}
+    def collect(name, out):
+        done[name] = out
+        res.clear(); jrows.clear()
+        for k in sorted(done, key=order.get): res.update(done[k][0]); jrows.extend(done[k][1])
+        save()
+    if args.jobs==1:
+        for f in todo: collect(f.__name__, f())
+    else:
+        with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context('spawn')) as ex:
+            futs = {ex.submit(f): f.__name__ for f in todo}
+            from concurrent.futures import as_completed
+            for fu in as_completed(futs): collect(futs[fu], fu.result())
+    save(final=True)

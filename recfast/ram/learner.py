@@ -24,12 +24,13 @@ def ram_learner(dls:DataLoaders, # batches of `(images, labels)`, e.g. `MNISTGli
                 glimpse_size:int=None, # side of the finest retina patch (default: 8 on 28x28, `img_size/5` on larger canvases)
                 depth:int=None, # patches per glimpse (default: enough for the widest to cover the image)
                 scale:float=2, # each patch `scale` times wider
-                std:float=0.1, # standard deviation of the location policy
+                std:float=0.2, # standard deviation of the location policy
                 n_hidden:int=256, # size of the core state
-                core:str='lstm', # 'lstm' or 'rnn' (the paper's ReLU RNN)
+                core:str='rnn', # 'rnn' (the paper's ReLU RNN) or 'lstm'
                 n_samples:int=1, # rollouts averaged by `validate`/`get_preds`/`predict` (1: the mean locations)
                 reinforce_weight:float=1., # weight of the REINFORCE term
-                reward:str='correct', # REINFORCE reward: 'correct' (the paper's 0/1) or 'log_lik'
+                reward:str='log_lik', # REINFORCE reward: 'log_lik' (log-probability of the true class) or 'correct' (the paper's 0/1)
+                rollouts:int=4, # rollouts per training image, each baselined by the others' mean reward (see `ReinforceCallback`); 1: a learned baseline
                 loss_func=None, metrics=None, opt_func=FastAdam, wd:float=0., cbs=None, **kwargs):
     "A `Learner` for `RecurrentAttention` on the images of `dls`, with `ReinforceCallback` and `error_rate`"
     xb = dls.valid.one_batch()[0]
@@ -38,4 +39,4 @@ def ram_learner(dls:DataLoaders, # batches of `(images, labels)`, e.g. `MNISTGli
     model = RecurrentAttention(xb.shape[-1], get_c(dls), xb.shape[1], n_glimpses=n_glimpses, glimpse_size=glimpse_size,
                                depth=depth, scale=scale, std=std, n_hidden=n_hidden, core=core, n_samples=n_samples)
     return RecLearner(dls, model, loss_func=ifnone(loss_func, CrossEntropyLossFlat()), metrics=ifnone(metrics, error_rate),
-                   opt_func=opt_func, wd=wd, cbs=L(cbs)+ReinforceCallback(reinforce_weight, reward=reward), **kwargs)
+                   opt_func=opt_func, wd=wd, cbs=L(cbs)+ReinforceCallback(reinforce_weight, reward=reward, rollouts=rollouts), **kwargs)

@@ -111,9 +111,9 @@ class RecurrentAttention(Module):
                  glimpse_size:int=None, # side of the finest retina patch (default: 8 on 28x28, `img_size/5` on larger canvases)
                  depth:int=None, # patches per glimpse (default: enough for the widest to cover the image)
                  scale:float=2, # each patch `scale` times wider than the previous
-                 std:float=0.1, # standard deviation of the location policy
+                 std:float=0.2, # standard deviation of the location policy
                  n_hidden:int=256, # size of the core state
-                 core:str='lstm', # 'lstm' or 'rnn' (the paper's ReLU RNN)
+                 core:str='rnn', # 'rnn' (the paper's ReLU RNN) or 'lstm'
                  n_samples:int=1, # rollouts averaged at evaluation (1: the mean locations)
                  n_what:int=128, n_where:int=128):
         for k,v in dict(img_size=img_size, n_out=n_out, n_in=n_in, n_glimpses=n_glimpses, glimpse_size=glimpse_size, depth=depth,

@@ -17,11 +17,20 @@ _rewards = ('correct', 'log_lik')
 
 class ReinforceCallback(Callback):
     "Add REINFORCE (reward: prediction right, or its log-likelihood) and baseline-MSE terms to the loss of a model returning `(logits, log_pi, baselines, ...)`"
+    order,rollouts = -5,1 # `before_batch` repeats the batch before the other callbacks see it; learners pickled before `rollouts` read 1
     def __init__(self, reinforce_weight:float=1., # weight of the policy-gradient term
-                 baseline_weight:float=1., # weight of the baseline's squared error
-                 reward:str='correct'): # 'correct' (the paper's 0/1) or 'log_lik' (log-probability of the true class)
+                 baseline_weight:float=1., # weight of the baseline's squared error (with `rollouts=1`)
+                 reward:str='correct', # 'correct' (the paper's 0/1) or 'log_lik' (log-probability of the true class)
+                 rollouts:int=1): # rollouts per training image; with 2 or more each one's baseline is the mean reward of the others
         if reward not in _rewards: raise ValueError(f"Unknown reward {reward!r}: use one of {', '.join(_rewards)}")
+        check_n(rollouts, name='rollouts')
         store_attr()
+
+    def before_batch(self):
+        "Repeat every training image `rollouts` times (the same images, new location samples)"
+        if not self.training or self.rollouts==1: return
+        rep = lambda o: o.repeat(self.rollouts, *[1]*(o.ndim-1))
+        self.learn.xb,self.learn.yb = tuple(map(rep, self.xb)),tuple(map(rep, self.yb))
 
     def after_pred(self):
         "Keep the logits as `learn.pred` and the policy's outputs on the callback"
@@ -33,14 +42,21 @@ class ReinforceCallback(Callback):
         if self.reward=='correct': return (self.pred.argmax(-1)==self.y).float()[:,None]
         return -F.cross_entropy(self.pred.detach().float(), self.y, reduction='none')[:,None]
 
+    def _loo(self, r):
+        "Leave-one-out baseline: for each rollout, the mean reward of the other rollouts of the same image"
+        M = self.rollouts
+        rr = r.view(M, -1, r.shape[-1])
+        return ((rr.sum(0, keepdim=True)-rr)/(M-1)).view_as(r)
+
     def after_loss(self):
         "Add the REINFORCE and baseline terms to the loss (training only)"
         if not self.training or self.log_pi is None or self.log_pi.shape[1]==0: return
         r = self.rewards().detach().float()
         b,log_pi = self.baselines.float(), self.log_pi.float()
         self.learn.reward = r.mean()
-        self.learn.reinforce_loss = -(log_pi*(r-b.detach())).sum(1).mean()
-        self.learn.baseline_loss = F.mse_loss(b, r.expand_as(b))
+        adv = r-(b.detach() if self.rollouts==1 else self._loo(r))
+        self.learn.reinforce_loss = -(log_pi*adv).sum(1).mean()
+        self.learn.baseline_loss = F.mse_loss(b, r.expand_as(b)) if self.rollouts==1 else b.new_zeros(())
         self.learn.loss_grad = self.loss_grad + self.reinforce_weight*self.reinforce_loss + self.baseline_weight*self.baseline_loss
         self.learn.loss = self.learn.loss_grad.clone()
 
