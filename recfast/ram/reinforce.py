@@ -22,7 +22,7 @@ class ReinforceCallback(Callback):
                  baseline_weight:float=1., # weight of the baseline's squared error (with `rollouts=1`)
                  reward:str='correct', # 'correct' (the paper's 0/1) or 'log_lik' (log-probability of the true class)
                  rollouts:int=1): # rollouts per training image; with 2 or more each one's baseline is the mean reward of the others
-        if reward not in _rewards: raise ValueError(f"Unknown reward {reward!r}: use one of {', '.join(_rewards)}")
+        if reward not in _rewards: raise ValueError(f"Unknown `reward` {reward!r}: use one of {', '.join(_rewards)}")
         check_n(rollouts, name='rollouts')
         store_attr()
 
