@@ -13,7 +13,7 @@ and the glimpse paths of the translated model (nbs/images/ram_glimpses_translate
 Usage: python bench/bench_ram.py [--epochs 30] [--t-epochs 20] [--f-epochs 2] [--lr 3e-3] [--bs 32] [--threads 1] [--jobs 2]
 """
 import argparse, time, platform, os, sys, json
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 import multiprocessing as mp
 from pathlib import Path
 import torch
@@ -127,11 +127,17 @@ DEF = 'RAM, recfast defaults (ram_learner(dls): 6 glimpses, ReLU RNN 256, 4 roll
 retina = lambda m: f"{m.depth} scales {m.glimpse_size}-{m.glimpse_size*int(m.scale)**(m.depth-1)} px)"
 per_epoch = lambda: f"seconds per epoch, {args.threads} thread(s){', sections side by side on the 2 cores' if args.jobs>1 else ''}, bs {args.bs}"
 
+def compare_rows(rows, learn, data, n, ram, fc_res, fc_name, mc):
+    "The rows both digit sections report: RAM against FC, its Monte-Carlo evaluation, and seconds per epoch"
+    R = lambda *a, **k: rows.append(report.row('ram', *a, **k))
+    R(f'{DEF}, {retina(learn.model)}', data, sched(n), 'valid error', ram['err'], ram['dt']*n, fc_name, fc_res['err'], fc_res['dt']*n, ratio_of='value')
+    R(f'{DEF}, {retina(learn.model)}, Monte-Carlo evaluation ({args.n_samples} rollouts)', data, 'the RAM above, validated again',
+      'valid error', mc, None, fc_name, fc_res['err'])
+    R('RAM (above)', data+', 8k train + 2k valid', per_epoch(), None, None, ram['dt'], 'FC', None, fc_res['dt'])
+
 def plain():
     "28x28: FC and RAM on the 8k/2k split"
-    torch.set_num_threads(args.threads)
     res,rows = {},[]
-    R = lambda *a, **k: rows.append(report.row('ram', *a, **k))
     print("28x28, 8k train / 2k valid", flush=True)
     dls = MNISTGlimpseDataLoaders.from_mnist(bs=args.bs, seed=42)
     set_seed(42); res['fc'] = fit('FC', fc(dls), args.epochs)
@@ -140,20 +146,14 @@ def plain():
     res['ram'] = fit('RAM', learn, args.epochs)
     res['ram_mc'] = mc_err(learn, args.n_samples); res['spread'] = loc_spread(learn)
     print(f"  RAM MC{args.n_samples}: {res['ram_mc']:.4f}, location spread {res['spread0']:.3f} -> {res['spread']:.3f}", flush=True)
-    R(f'{DEF}, {retina(learn.model)}', split+', 28x28', sched(args.epochs), 'valid error', res['ram']['err'], res['ram']['dt']*args.epochs,
-      'FC 784-256-256-10', res['fc']['err'], res['fc']['dt']*args.epochs, ratio_of='value')
-    R(f'{DEF}, {retina(learn.model)}, Monte-Carlo evaluation ({args.n_samples} rollouts)', split+', 28x28', 'the RAM above, validated again',
-      'valid error', res['ram_mc'], None, 'FC 784-256-256-10', res['fc']['err'])
-    R('RAM (above)', split+', 28x28', 'std of the eval-mode glimpse locations across 1000 valid images (steps 2-6), before -> after training',
-      'location std', f"{res['spread0']:.3f} -> {res['spread']:.3f}", None, 'untrained RAM', res['spread0'], ratio=res['spread']/res['spread0'])
-    R('RAM (above)', split+', 8k train + 2k valid', per_epoch(), None, None, res['ram']['dt'], 'FC', None, res['fc']['dt'])
+    compare_rows(rows, learn, split+', 28x28', args.epochs, res['ram'], res['fc'], 'FC 784-256-256-10', res['ram_mc'])
+    rows.append(report.row('ram', 'RAM (above)', split+', 28x28', 'std of the eval-mode glimpse locations across 1000 valid images (steps 2-6), before -> after training',
+                           'location std', f"{res['spread0']:.3f} -> {res['spread']:.3f}", None, 'untrained RAM', res['spread0'], ratio=res['spread']/res['spread0']))
     return res,rows
 
 def translated():
     "Translated 60x60: FC and RAM, the glimpse-to-ink distance per epoch, the glimpse paths"
-    torch.set_num_threads(args.threads)
     res,rows = {},[]
-    R = lambda *a, **k: rows.append(report.row('ram', *a, **k))
     print("translated 60x60", flush=True)
     dlt = MNISTGlimpseDataLoaders.from_mnist(variant='translated', bs=args.bs, seed=42)
     set_seed(42); res['tfc'] = fit('translated FC', fc(dlt), args.t_epochs)
@@ -165,18 +165,14 @@ def translated():
     res['tram_mc'] = mc_err(tram, args.n_samples); res['tdist'],res['tsteps'] = dist_to_ink(tram),dist_per_step(tram)
     print(f"  translated RAM MC{args.n_samples}: {res['tram_mc']:.4f}, last glimpse to ink centre {res['tdist0']:.1f} -> {res['tdist']:.1f} px", flush=True)
     fig = plot_glimpses(tram, n=4); fig.savefig(IMG/'ram_glimpses_translated.png', dpi=80); plt.close(fig)
-    R(f'{DEF}, {retina(tram.model)}', split+', translated 60x60 (new random places per training batch)', sched(args.t_epochs), 'valid error',
-      res['tram']['err'], res['tram']['dt']*args.t_epochs, 'FC 3600-256-256-10', res['tfc']['err'], res['tfc']['dt']*args.t_epochs, ratio_of='value')
-    R(f'{DEF}, {retina(tram.model)}, Monte-Carlo evaluation ({args.n_samples} rollouts)', split+', translated 60x60', 'the RAM above, validated again',
-      'valid error', res['tram_mc'], None, 'FC 3600-256-256-10', res['tfc']['err'])
-    R('RAM (above)', split+', translated 60x60', 'mean distance (px) from the last eval-mode glimpse to the digit\'s ink centre, 1000 valid images, before -> after training',
-      'distance (px)', res['tdist'], None, 'untrained RAM', res['tdist0'])
-    R('RAM (above)', split+', translated 60x60, 8k train + 2k valid', per_epoch(), None, None, res['tram']['dt'], 'FC', None, res['tfc']['dt'])
+    compare_rows(rows, tram, split+', translated 60x60 (new random places per training batch)', args.t_epochs, res['tram'], res['tfc'],
+                 'FC 3600-256-256-10', res['tram_mc'])
+    rows.append(report.row('ram', 'RAM (above)', split+', translated 60x60', 'mean distance (px) from the last eval-mode glimpse to the digit\'s ink centre, 1000 valid images, before -> after training',
+                           'distance (px)', res['tdist'], None, 'untrained RAM', res['tdist0']))
     return res,rows
 
 def fashion():
     "Fashion-MNIST: FC, a small CNN and RAM"
-    torch.set_num_threads(args.threads)
     res,rows = {},[]
     print("Fashion-MNIST, 60k train / 10k test", flush=True)
     dlf = MNISTGlimpseDataLoaders.from_fashion_mnist(bs=args.bs)
@@ -190,18 +186,17 @@ def fashion():
 
 if __name__=='__main__':
     todo = [f for f,n in ((plain, args.epochs), (translated, args.t_epochs), (fashion, args.f_epochs)) if n]
-    order = {'plain':0, 'translated':1, 'fashion':2}
     done = {}
-    def collect(name, out):
-        done[name] = out
+    def collect(f, out):
+        "Keep a finished section's results and rows, and save all finished ones in the sections' order"
+        done[f] = out
         res.clear(); jrows.clear()
-        for k in sorted(done, key=order.get): res.update(done[k][0]); jrows.extend(done[k][1])
+        for g in sorted(done, key=todo.index): res.update(done[g][0]); jrows.extend(done[g][1])
         save()
     if args.jobs==1:
-        for f in todo: collect(f.__name__, f())
+        for f in todo: collect(f, f())
     else:
         with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context('spawn')) as ex:
-            futs = {ex.submit(f): f.__name__ for f in todo}
-            from concurrent.futures import as_completed
+            futs = {ex.submit(f): f for f in todo}
             for fu in as_completed(futs): collect(futs[fu], fu.result())
     save(final=True)
