@@ -50,7 +50,8 @@ def fit(name, learn, n):
     dt = (time.time()-t)/n
     curve = [float(v[-1]) for v in learn.recorder.values]
     print(f"  {name}: {n} epochs, {dt:.1f} s/epoch, valid error {curve[-1]:.4f}", flush=True)
-    return dict(err=curve[-1], dt=dt, curve=curve)
+    with learn.no_bar(): preds,targs = learn.get_preds()
+    return dict(err=curve[-1], dt=dt, curve=curve, wrong=(preds.argmax(1)!=targs).tolist()) # `wrong`: for the paired test
 
 def mc_err(learn, n):
     "Valid error of the Monte-Carlo evaluation (`n` rollouts), the model's `n_samples` restored after"
@@ -134,6 +135,9 @@ def compare_rows(rows, learn, data, n, ram, fc_res, fc_name, mc):
     R(f'{DEF}, {retina(learn.model)}, Monte-Carlo evaluation ({args.n_samples} rollouts)', data, 'the RAM above, validated again',
       'valid error', mc, None, fc_name, fc_res['err'])
     R('RAM (above)', data+', 8k train + 2k valid', per_epoch(), None, None, ram['dt'], 'FC', None, fc_res['dt'])
+    t = report.paired_test(ram['wrong'], fc_res['wrong'])
+    R('RAM (above) against FC, on the same valid digits', data, f"exact McNemar test: digits only RAM gets wrong {t['only_model']}, only FC {t['only_base']}",
+      'two-sided p-value', t['p'], None, fc_name, None)
 
 def plain():
     "28x28: FC and RAM on the 8k/2k split"

@@ -49,6 +49,16 @@ def save(rows, fname):
     fname.write_text(json.dumps(rows, indent=1, default=float)+'\n')  # numpy / torch scalars as floats
     return fname
 
+def paired_test(wrong, base_wrong)->dict:
+    "Exact McNemar test of two classifiers on the same examples (bool masks of their errors): the examples only one gets wrong, and the two-sided p-value"
+    from scipy.stats import binomtest
+    wrong,base_wrong = [list(map(bool, w)) for w in (wrong, base_wrong)]
+    assert len(wrong)==len(base_wrong), f"paired_test needs the same examples: {len(wrong)} and {len(base_wrong)} predictions"
+    only_base = sum(b and not a for a,b in zip(wrong, base_wrong)) # the baseline's errors the model gets right
+    only_model = sum(a and not b for a,b in zip(wrong, base_wrong))
+    n = only_base+only_model
+    return dict(only_model=only_model, only_base=only_base, p=binomtest(only_model, n).pvalue if n else 1.)
+
 def _num(v):
     if v is None: return '-'
     if isinstance(v, str): return v

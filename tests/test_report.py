@@ -86,3 +86,12 @@ def test_run_all_schedules_scripts_on_the_cores(tmp_path):
         for cmd in group: assert (ROOT/'bench'/f"bench_{cmd.split()[0]}.py").exists(), cmd
     with pytest.raises(ValueError, match='jobs=0'): run_all.run(['a'], jobs=0, here=tmp_path)
     with pytest.raises(ValueError, match="no bench script for \\['nope'\\]"): run_all.run(['a', 'nope'], here=tmp_path)
+
+def test_paired_test_counts_the_discordant_examples():
+    "The exact McNemar test: only the examples one model gets wrong and the other right count"
+    t = report.paired_test([1,1,1,0,1,0], [0,0,0,0,1,1])
+    assert (t['only_model'], t['only_base']) == (3, 1)
+    assert t['p'] == pytest.approx(2*(1+4)/16) # two-sided binomial tail of 1 of 4 at one half: 0.625
+    assert report.paired_test([0]*8, [1]*8)['p'] == pytest.approx(2*0.5**8) # 8 to 0: significant at 1%
+    assert report.paired_test([1,0], [1,0])['p'] == 1. # no discordant pair: nothing to tell them apart
+    with pytest.raises(AssertionError, match='same examples'): report.paired_test([1], [1,0])
