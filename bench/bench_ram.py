@@ -72,15 +72,12 @@ def loc_spread(learn):
     _,locs,_ = glimpse_locations(learn, n=1000)
     return float(locs[:,1:].std(0).mean())
 
-def dist_to_ink(learn):
-    "Mean distance (pixels) from the last glimpse to each image's ink centre, 1000 valid images"
-    xs,locs,_ = glimpse_locations(learn, n=1000)
-    return float(((locs[:,-1]-ink_centres(xs)).norm(dim=-1)*xs.shape[-1]/2).mean())
-
 def dist_per_step(learn):
     "Mean distance (pixels) from each eval-mode glimpse (1 is the centre) to the ink centre, 1000 valid images"
     xs,locs,_ = glimpse_locations(learn, n=1000)
-    return [round(float(v), 1) for v in ((locs-ink_centres(xs)[:,None]).norm(dim=-1)*xs.shape[-1]/2).mean(0)]
+    return [float(v) for v in ((locs-ink_centres(xs)[:,None]).norm(dim=-1)*xs.shape[-1]/2).mean(0)]
+
+def dist_to_ink(learn): return dist_per_step(learn)[-1] # the last glimpse's
 
 class DistTrack(Callback):
     "After every epoch: the mean distance (px) from the last eval-mode glimpse to the ink centre, on 1000 valid images"
@@ -162,11 +159,11 @@ def translated():
     dlt = MNISTGlimpseDataLoaders.from_mnist(variant='translated', bs=args.bs, seed=42)
     set_seed(42); res['tfc'] = fit('translated FC', fc(dlt), args.t_epochs)
     set_seed(42); tram = ram_learner(dlt)
-    res['tdist0'],res['tsteps0'] = dist_to_ink(tram),dist_per_step(tram)
+    res['tsteps0'] = [round(d, 1) for d in dist_per_step(tram)]; res['tdist0'] = res['tsteps0'][-1]
     track = DistTrack(); tram.add_cb(track)
     res['tram'] = fit('translated RAM', tram, args.t_epochs)
     tram.remove_cb(track); res['tdist_curve'] = track.d
-    res['tram_mc'] = mc_err(tram, args.n_samples); res['tdist'],res['tsteps'] = dist_to_ink(tram),dist_per_step(tram)
+    res['tram_mc'] = mc_err(tram, args.n_samples); res['tsteps'] = [round(d, 1) for d in dist_per_step(tram)]; res['tdist'] = res['tsteps'][-1]
     print(f"  translated RAM MC{args.n_samples}: {res['tram_mc']:.4f}, last glimpse to ink centre {res['tdist0']:.1f} -> {res['tdist']:.1f} px", flush=True)
     fig = plot_glimpses(tram, n=4); fig.savefig(IMG/'ram_glimpses_translated.png', dpi=80); plt.close(fig)
     compare_rows(rows, tram, split+', translated 60x60 (new random places per training batch)', args.t_epochs, res['tram'], res['tfc'],

@@ -51,11 +51,11 @@ def save(rows, fname):
 
 def paired_test(wrong, base_wrong)->dict:
     "Exact McNemar test of two classifiers on the same examples (bool masks of their errors): the examples only one gets wrong, and the two-sided p-value"
+    import numpy as np
     from scipy.stats import binomtest
-    wrong,base_wrong = [list(map(bool, w)) for w in (wrong, base_wrong)]
-    assert len(wrong)==len(base_wrong), f"paired_test needs the same examples: {len(wrong)} and {len(base_wrong)} predictions"
-    only_base = sum(b and not a for a,b in zip(wrong, base_wrong)) # the baseline's errors the model gets right
-    only_model = sum(a and not b for a,b in zip(wrong, base_wrong))
+    a,b = np.asarray(wrong, dtype=bool),np.asarray(base_wrong, dtype=bool)
+    assert a.shape==b.shape, f"paired_test needs the same examples: {len(a)} and {len(b)} predictions"
+    only_model,only_base = int((a&~b).sum()),int((b&~a).sum()) # only_base: the baseline's errors the model gets right
     n = only_base+only_model
     return dict(only_model=only_model, only_base=only_base, p=binomtest(only_model, n).pvalue if n else 1.)
 
