@@ -74,7 +74,8 @@ record('autoencoder', 'autoencoder_learner (deep, 944-512-512-1024-512-512-944)'
 x,y = mnist_digits()
 if args.quick: x,y = x[:1000],y[:1000]
 rdls = MNISTGlimpseDataLoaders.from_tensors(x, y, seed=42, bs=64)
-rlearn = ram_learner(rdls, lr=1e-3, core='lstm', std=0.1, reward='correct', rollouts=1)  # the settings of the saved rows (0/1 reward, learned baseline)
+rlearn = ram_learner(rdls, lr=1e-3, core='lstm', std=0.1, reward='correct', rollouts=1, loc_lr_mult=1,  # the settings of the saved rows
+                     loss_func=CrossEntropyLossFlat())  # (0/1 reward, learned baseline, one learning rate, plain cross-entropy like the loop below)
 import copy; rmodel = copy.deepcopy(rlearn.model); ropt = adamw(rmodel, 1e-3); ce = nn.CrossEntropyLoss()
 def ram_loss(xb, yb):
     xb,yb = xb.as_subclass(Tensor),yb.as_subclass(Tensor)  # what fastai's `CastToTensor` does

@@ -121,7 +121,8 @@ def save(final=False):
 res,jrows = {},[]
 sched = lambda n: f"fit_one_cycle({n}, {args.lr:g}) each, bs {args.bs}, same DataLoaders"
 split = 'MNIST 10k test digits (the 60k training set is not available off-line), 80/20 split seed 42'
-DEF = 'RAM, recfast defaults (ram_learner(dls): 6 glimpses, ReLU RNN 256, 4 rollouts per training image, log-likelihood reward'
+DEF = ('RAM, recfast defaults (ram_learner(dls): 6 glimpses, ReLU RNN 256, 4 rollouts per training image, log-likelihood reward, '
+       'label smoothing 0.1, locator at 0.1x the learning rate on canvases up to 32 px')
 retina = lambda m: f"{m.depth} scales {m.glimpse_size}-{m.glimpse_size*int(m.scale)**(m.depth-1)} px)"
 per_epoch = lambda: f"seconds per epoch, {args.threads} thread(s){', sections side by side on the 2 cores' if args.jobs>1 else ''}, bs {args.bs}"
 

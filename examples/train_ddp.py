@@ -27,7 +27,7 @@ RECIPES = {
     'cnn':      ('sequences',   10, 1e-2, 32,   dict(loss='adaptive_hinge', seed=0)),
     'autorec':  ('vectors',      4, 3e-3, 64,   {}),
     'deep':     ('vectors',      4, 1e-3, 64,   dict(refeed=1)),
-    'ram':      ('mnist',        5, 3e-3, 64,   dict(n_glimpses=4, core='lstm', std=0.1, reward='correct', rollouts=1)),  # the recipe of bench/results/ddp.md
+    'ram':      ('mnist',        5, 3e-3, 64,   dict(n_glimpses=4, core='lstm', std=0.1, reward='correct', rollouts=1, loc_lr_mult=1, loss_func=CrossEntropyLossFlat())),  # the recipe of bench/results/ddp.md
 }
 
 def build_dls(data, bs, n_images=None):

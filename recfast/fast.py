@@ -397,10 +397,11 @@ def training_state(learn)->dict:
     "Everything besides weights and optimizer that a resumed `fit` needs to repeat an uninterrupted one"
     name,key,*rest = np.random.get_state()
     r = getattr(learn, 'recorder', None)
+    if not hasattr(r, 'values'): r = None  # no Recorder, or one that never recorded (saved before any `fit`)
     rec = None if r is None else dict(values=[list(map(_plain, v)) for v in r.values], losses=[_plain(l) for l in r.losses],
                                       lrs=list(map(_plain, r.lrs)), iters=list(r.iters),
                                       smooth=(_plain(r.smooth_loss.val), r.smooth_loss.count))
-    return dict(epochs_done=len(r.values) if r is not None else getattr(learn, 'epoch', 0)+1,
+    return dict(epochs_done=len(r.values) if r is not None else getattr(learn, 'epoch', -1)+1,
                 train_iter=getattr(learn, 'train_iter', 0), random=random.getstate(),
                 numpy=(name, torch.from_numpy(key.astype(np.int64)), *map(_plain, rest)), torch=torch.get_rng_state(),
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None,
@@ -484,7 +485,12 @@ def load(self:FastLearner, file, device=None, # where to load; the loaders' devi
     has_opt = 'opt' in state and 'model' in state and set(state)<={'model','opt','training_state'}
     get_model(self.model).load_state_dict(state['model'] if has_opt else state, strict=strict)
     if with_opt and not has_opt: warn(f"{file.name} has no optimizer state: the weights are loaded, the optimizer starts afresh")
-    if with_opt and has_opt: self.opt.load_state_dict(state['opt'])
+    if with_opt and has_opt:
+        saved = state['opt'].get('param_groups', state['opt'].get('hypers', ()))
+        if len(saved)!=len(self.opt.hypers):
+            raise ValueError(f"{file.name} holds an optimizer of {len(saved)} param group(s), this learner's has {len(self.opt.hypers)} (its `splitter`, "
+                             f"e.g. `ram_learner`'s `loc_lr_mult`): load it with `with_opt=False` to keep only the weights")
+        self.opt.load_state_dict(state['opt'])
     self.resume_state = state.get('training_state') if with_opt and has_opt else None
     return self
 

@@ -46,10 +46,16 @@ def test_bad_column_is_named(csv, tmp_path):
     assert "Column 'rating' (`rating_name`) is not in the DataFrame" in res.stderr
     assert len(res.stderr.strip().splitlines())==1, res.stderr  # nothing else on stderr: no import-time warnings either
 
-def test_missing_file_and_usage(tmp_path):
-    res = _run('train', '--data', str(tmp_path/'nope.csv'), cwd=tmp_path)
-    assert res.returncode != 0 and 'no such file' in res.stderr
-    assert _run(cwd=tmp_path).returncode == 2
+def test_missing_file_and_usage(tmp_path, capsys, monkeypatch):
+    "A missing data file: exit code 1 and one line naming it; no command: a usage line and exit code 2 (in-process: fast)"
+    from recfast.cli import main
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(['train', '--data', str(tmp_path/'nope.csv')]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'no such file' in err[0] and 'nope.csv' in err[0], err
+    assert main([]) == 2 and 'usage: recfast' in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing written
 
 def test_bad_files_one_line(tmp_path, capsys):
     "Damaged or wrong files, for the model and the data: exit code 1 and one line on stderr that names the file (in-process: fast)"

@@ -99,7 +99,7 @@ _tiny = pd.DataFrame({'user': [1,1,2,2,3,3,4,4,5,5], 'item': [1,2,3,4,1,2,3,4,1,
 _digits = (torch.rand(40,1,28,28), torch.arange(40)%10)
 ARGS = {**{k:('valid_pct','bs','val_bs','seed') for k in BUILDERS}, 'sequence': ('valid_pct','bs','val_bs','seed','max_len'),
         'mnist': ('valid_pct','bs','seed','size','max_shift','n_frags'),
-        'ram_learner': ('n_glimpses','glimpse_size','depth','scale','std','n_hidden','n_samples','rollouts','reward')}
+        'ram_learner': ('n_glimpses','glimpse_size','depth','scale','std','n_hidden','n_samples','rollouts','reward','loc_lr_mult')}
 ARGS_RUN = settings(FAST, max_examples=40)
 _glimpses = MNISTGlimpseDataLoaders.from_tensors(*_digits, bs=4)
 

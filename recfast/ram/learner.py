@@ -15,7 +15,32 @@ from .models import *
 from .reinforce import *
 
 # %% auto #0
-__all__ = ['ram_learner']
+__all__ = ['ram_splitter', 'LRMultiplier', 'ram_learner']
+
+# %% ../../nbs/52_ram.learner.ipynb #d0e93968
+def ram_splitter(m:RecurrentAttention):
+    "Two param groups: the locator, trained by REINFORCE alone, then every other parameter (so `freeze()` freezes the locator)"
+    loc = set(map(id, m.locator.parameters()))
+    return [list(m.locator.parameters()), [p for p in m.parameters() if id(p) not in loc]]
+
+# %% ../../nbs/52_ram.learner.ipynb #f3a72bb4
+def _lr_groups(opt):
+    "The dicts holding each param group's `lr`: PyTorch's param groups under an `OptimWrapper`, else fastai's `hypers`"
+    return opt.opt.param_groups if isinstance(opt, OptimWrapper) else opt.hypers
+
+class LRMultiplier(Callback):
+    "Train param group `group` at `mult` times group `ref`'s learning rate whenever the schedule (or `fit`) gives both the same"
+    order = ParamScheduler.order+1
+    def __init__(self, mult:float, # learning rate of `group` as a fraction of `ref`'s
+                 group:int=0, # the param group whose rate is scaled
+                 ref:int=-1): # the param group it follows (the last one: what `Recorder` and `lr_find` show)
+        self.mult,self.group,self.ref = check_real(mult, 'mult'),group,ref
+    def before_batch(self):
+        if not self.training: return
+        pgs = _lr_groups(self.opt)
+        if len(pgs)<2: raise ValueError(f"`LRMultiplier` needs at least 2 param groups (a `splitter` that makes them), got {len(pgs)}")
+        g,r = pgs[self.group],pgs[self.ref]
+        if g['lr']==r['lr']: g['lr'] = r['lr']*self.mult  # one rate for all (a float schedule, or `fit(n, lr)`); rates per group stay as given
 
 # %% ../../nbs/52_ram.learner.ipynb #d5eba709
 @delegates(Learner.__init__)
@@ -31,12 +56,20 @@ def ram_learner(dls:DataLoaders, # batches of `(images, labels)`, e.g. `MNISTGli
                 reinforce_weight:float=1., # weight of the REINFORCE term
                 reward:str='log_lik', # REINFORCE reward: 'log_lik' (log-probability of the true class) or 'correct' (the paper's 0/1)
                 rollouts:int=4, # rollouts per training image, each baselined by the others' mean reward (see `ReinforceCallback`); 1: a learned baseline
-                loss_func=None, metrics=None, opt_func=FastAdam, wd:float=0., cbs=None, **kwargs):
-    "A `Learner` for `RecurrentAttention` on the images of `dls`, with `ReinforceCallback` and `error_rate`"
+                loc_lr_mult:float=None, # the locator's learning rate as a fraction of the rest's (`ram_splitter`, `LRMultiplier`); default: 0.1 on canvases up to 32 px, else 1 (one rate)
+                loss_func=None, # default: `LabelSmoothingCrossEntropyFlat(eps=0.1)`
+                metrics=None, opt_func=FastAdam, wd:float=0., cbs=None, splitter=None, **kwargs):
+    "A `Learner` for `RecurrentAttention` on the images of `dls` (label-smoothed cross-entropy, `error_rate`), with `ReinforceCallback` and the locator's `LRMultiplier`"
+    if loc_lr_mult is not None: check_real(loc_lr_mult, 'loc_lr_mult')
     xb = dls.valid.one_batch()[0]
     if xb.ndim!=4 or xb.shape[-1]!=xb.shape[-2]:
         raise ValueError(f"`ram_learner` needs square images (bs, c, h, h), got batches of shape {tuple(xb.shape)}")
+    loc_lr_mult = ifnone(loc_lr_mult, 0.1 if xb.shape[-1]<=32 else 1.)
     model = RecurrentAttention(xb.shape[-1], get_c(dls), xb.shape[1], n_glimpses=n_glimpses, glimpse_size=glimpse_size,
                                depth=depth, scale=scale, std=std, n_hidden=n_hidden, core=core, n_samples=n_samples)
-    return RecLearner(dls, model, loss_func=ifnone(loss_func, CrossEntropyLossFlat()), metrics=ifnone(metrics, error_rate),
-                   opt_func=opt_func, wd=wd, cbs=L(cbs)+ReinforceCallback(reinforce_weight, reward=reward, rollouts=rollouts), **kwargs)
+    cbs = L(cbs)+ReinforceCallback(reinforce_weight, reward=reward, rollouts=rollouts)
+    if loc_lr_mult!=1:
+        cbs.append(LRMultiplier(loc_lr_mult))
+        splitter = ifnone(splitter, ram_splitter)
+    return RecLearner(dls, model, loss_func=ifnone(loss_func, LabelSmoothingCrossEntropyFlat(eps=0.1)), metrics=ifnone(metrics, error_rate),
+                      opt_func=opt_func, wd=wd, cbs=cbs, splitter=ifnone(splitter, trainable_params), **kwargs)
