@@ -85,6 +85,11 @@ def dist_per_step(learn):
 
 def dist_to_ink(learn): return dist_per_step(learn)[-1] # the last glimpse's
 
+def glimpse_dists(learn):
+    "`dist_per_step` rounded to 0.1 px, and the last glimpse's"
+    d = [round(v, 1) for v in dist_per_step(learn)]
+    return d,d[-1]
+
 class DistTrack(Callback):
     "After every epoch: the mean distance (px) from the last eval-mode glimpse to the ink centre, on 1000 valid images"
     order = 100
@@ -166,11 +171,11 @@ def translated():
     dlt = MNISTGlimpseDataLoaders.from_mnist(variant='translated', bs=args.bs, seed=42)
     set_seed(42); res['tfc'] = fit('translated FC', fc(dlt), args.t_epochs)
     set_seed(42); tram = ram_learner(dlt)
-    res['tsteps0'] = [round(d, 1) for d in dist_per_step(tram)]; res['tdist0'] = res['tsteps0'][-1]
+    res['tsteps0'],res['tdist0'] = glimpse_dists(tram)
     track = DistTrack(); tram.add_cb(track)
     res['tram'] = fit('translated RAM', tram, args.t_epochs)
     tram.remove_cb(track); res['tdist_curve'] = track.d
-    res['tram_mc'] = mc_err(tram, args.n_samples); res['tsteps'] = [round(d, 1) for d in dist_per_step(tram)]; res['tdist'] = res['tsteps'][-1]
+    res['tram_mc'] = mc_err(tram, args.n_samples); res['tsteps'],res['tdist'] = glimpse_dists(tram)
     print(f"  translated RAM MC{args.n_samples}: {res['tram_mc']:.4f}, last glimpse to ink centre {res['tdist0']:.1f} -> {res['tdist']:.1f} px", flush=True)
     fig = plot_glimpses(tram, n=4); fig.savefig(IMG/'ram_glimpses_translated.png', dpi=80); plt.close(fig)
     compare_rows(rows, tram, split+', translated 60x60 (new random places per training batch)', args.t_epochs, res['tram'], res['tfc'],

@@ -20,8 +20,9 @@ __all__ = ['ram_splitter', 'LRMultiplier', 'ram_learner']
 # %% ../../nbs/52_ram.learner.ipynb #d0e93968
 def ram_splitter(m:RecurrentAttention):
     "Two param groups: the locator, trained by REINFORCE alone, then every other parameter (so `freeze()` freezes the locator)"
-    loc = set(map(id, m.locator.parameters()))
-    return [list(m.locator.parameters()), [p for p in m.parameters() if id(p) not in loc]]
+    loc = params(m.locator)
+    ids = set(map(id, loc))
+    return [loc, [p for p in params(m) if id(p) not in ids]]
 
 # %% ../../nbs/52_ram.learner.ipynb #f3a72bb4
 def _lr_groups(opt):
