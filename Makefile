@@ -67,7 +67,7 @@ docs: install data
 bench: install data
 	$(PY) bench/run_all.py
 
-# rebuild bench/results/REPORT.md (the docs' Benchmarks page) from the saved rows, without rerunning anything
+# render bench/results/REPORT.md (the docs' Benchmarks page) and each <name>.md from the saved rows, rerunning nothing
 bench-report: install
 	$(PY) bench/run_all.py --report-only
 

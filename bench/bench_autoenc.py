@@ -6,17 +6,17 @@ Runs, in one go and on the same machine:
 2. The deep SELU autoencoder on the same split and seed, without and with dense refeeding.
 With `--robust` (issue #12) only: I-AutoRec trained long (LONG epochs) with the previous defaults (coupled L2 1e-3, no
 noise) and the current regularised defaults (the same + masking noise 0.25, Strub & Mary 2015), against 8 epochs, which
-also measures the masking noise against no noise; written to bench/results/autoenc_robust.{md,json}.
+also measures the masking noise against no noise; written to bench/results/autoenc_robust.json.
 3. Speed and peak memory of the sparse path against a naive dense pivot of the rating matrix, at ML-100K size and at
    a synthetic 100k users x 20k items x 5M ratings (the dense pivot is not run there: its size is computed).
 Each speed/memory measurement runs in its own child process so its peak RSS is its own.
 
     PYTHONPATH=. FASTAI_HOME=... python bench/bench_autoenc.py [--quick]
 
-Prints a markdown table and writes it to bench/results/autoenc.md, and the same figures as report rows to
-bench/results/autoenc.json (bench/report.py).
+Writes the figures as report rows to bench/results/autoenc.json (bench/report.py). The per-epoch valid RMSE of the
+deep autoencoder is in the docs notebook.
 """
-import argparse, json, os, platform, resource, subprocess, sys, time, warnings
+import argparse, json, os, resource, subprocess, sys, warnings
 from pathlib import Path
 warnings.simplefilter('ignore')
 
@@ -55,7 +55,7 @@ def child(kind, epochs):
         del codes
         by,bs = 'user',64
     base = _rss_mb()
-    t0 = time.perf_counter()
+    t0 = report.Stopwatch()
     if kind.startswith('sparse'):
         dls = SparseVectorDataLoaders.from_df(df, by=by, seed=42, bs=bs)
         m = dls.matrix
@@ -76,19 +76,19 @@ def child(kind, epochs):
         lo,hi = float(df.rating.min()),float(df.rating.max())
         learn = Learner(dls, AutoRec(T.shape[1], 500, y_range=(lo,hi)), loss_func=MaskedMSELoss(),
                         opt_func=partial(FastAdam, decouple_wd=False), wd=1e-3, metrics=[MaskedRMSE((lo,hi))])
-    build_s = time.perf_counter()-t0
+    build_s = t0()
     n_batches = len(dls.train)
-    t0 = time.perf_counter()
-    for _ in dls.train: pass
-    data_epoch_s = time.perf_counter()-t0
+    def one_epoch():
+        for _ in dls.train: pass
+    _,data_epoch_s = report.timed(one_epoch)
     cbs = []
     if kind.endswith('synth'):
         k = 40
         cbs = [ShortEpochCallback(pct=k/n_batches, short_valid=True)]
     set_seed(42)
-    t0 = time.perf_counter()
-    with learn.no_bar(), learn.no_logging(): learn.fit(epochs, 1e-3, cbs=cbs)
-    dt = time.perf_counter()-t0
+    def go():
+        with learn.no_bar(), learn.no_logging(): learn.fit(epochs, 1e-3, cbs=cbs)
+    _,dt = report.timed(go)
     if kind.endswith('synth'):
         done = int(k)+1  # ShortEpochCallback stops once iter/n_iter >= pct (after the k-th batch)
         epoch_s = dt/epochs/done*n_batches
@@ -129,11 +129,11 @@ def quality(quick, robust_only=False, long=None, long_lr=None):
         d = SparseVectorDataLoaders.from_df(df, by='item', seed=42, bs=64)  # same split and shuffling for every run
         set_seed(42)
         learn = autoencoder_learner(d, **kw)
-        t0 = time.perf_counter()
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(n, lr)
+        def go():
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(n, lr)
+        _,t = report.timed(go)
         cb = learn.cbs.filter(lambda c: isinstance(c, RefeedCallback))
-        res[name] = dict(rmse=learn.recorder.values[-1][-1], best=min(v[-1] for v in learn.recorder.values),
-                         epoch_s=(time.perf_counter()-t0)/n, refeed_loss=cb[0].refeed_loss if cb else None, n=n, lr=lr, kw=kw)
+        res[name] = dict(rmse=learn.recorder.values[-1][-1], best=min(v[-1] for v in learn.recorder.values), epoch_s=t/n, refeed_loss=cb[0].refeed_loss if cb else None, n=n, lr=lr, kw=kw)
     fit('autorec', 8, 3e-3)
     long = 5 if quick else LONG if long is None else long
     long_lr = LONG_LR if long_lr is None else long_lr
@@ -149,18 +149,10 @@ def quality(quick, robust_only=False, long=None, long_lr=None):
 
 
 def robust_report(base, res, quick, t_all):
-    "The I-AutoRec rows of issue #12 alone: `autoenc_robust.md` and `.json`"
+    "The I-AutoRec rows of issue #12 alone: `autoenc_robust.json`"
     ar,ol,nl,o8 = res['autorec'],res['autorec_old_long'],res['autorec_long'],res['autorec_old']
-    f = lambda x: f'{x:.4f}'
     split = 'ML-100K, 90/10 random split seed 42'
-    rows = [('I-AutoRec, current defaults, 8 epochs', f'{NEW_AUTOREC}; fit_one_cycle(8, 3e-3)', f(ar['rmse']), f"previous defaults (no noise) {f(o8['rmse'])}", f(ar['rmse']/o8['rmse'])),
-            (f"I-AutoRec, current defaults, {nl['n']} epochs", f"{NEW_AUTOREC}; fit_one_cycle({nl['n']}, {nl['lr']:g}); best epoch's RMSE {f(nl['best'])}", f(nl['rmse']),
-             f"same defaults, 8 epochs {f(ar['rmse'])}", f(nl['rmse']/ar['rmse'])),
-            (f"I-AutoRec, previous defaults, {ol['n']} epochs", f"Adam + L2 1e-3, no noise; fit_one_cycle({ol['n']}, {ol['lr']:g}); best epoch's RMSE {f(ol['best'])}", f(ol['rmse']),
-             f"same defaults, 8 epochs {f(o8['rmse'])}", f(ol['rmse']/o8['rmse'])),
-            (f"I-AutoRec, masking noise vs none, {nl['n']} epochs", f"{NEW_AUTOREC} vs noise=0; fit_one_cycle({nl['n']}, {nl['lr']:g})", f(nl['rmse']),
-             f"no noise {f(ol['rmse'])}", f(nl['rmse']/ol['rmse']))]
-    R = lambda *a, **k: report.row('autoenc', *a, **k)
+    R = lambda *a, **k: report.row('autoenc', *a, suite='autoenc-90-10', **k)
     jrows = [R('I-AutoRec, current defaults (masking noise 0.25)', split, 'fit_one_cycle(8, 3e-3), bs 64', 'valid RMSE', ar['rmse'], None, 'previous defaults (no noise), same schedule', o8['rmse']),
              R('I-AutoRec, current defaults (masking noise 0.25), trained long', split, f"fit_one_cycle({nl['n']}, {nl['lr']:g}), bs 64; best epoch's RMSE {nl['best']:.4f}", 'valid RMSE', nl['rmse'], None,
                'same defaults, fit_one_cycle(8, 3e-3)', ar['rmse']),
@@ -168,19 +160,10 @@ def robust_report(base, res, quick, t_all):
                'same defaults, fit_one_cycle(8, 3e-3)', o8['rmse']),
              R('I-AutoRec, masking noise (Strub & Mary 2015) vs none, trained long', split, f"fit_one_cycle({nl['n']}, {nl['lr']:g}), bs 64", 'valid RMSE', nl['rmse'], None,
                'no noise (previous defaults), same schedule', ol['rmse'])]
-    md = ['# Autoencoder benchmark: AutoRec robustness and masking noise (issue #12)', '',
-          f"`python bench/bench_autoenc.py --robust`. Machine: {platform.machine()} {os.cpu_count()}-core CPU shared with other jobs; torch threads: 1. "
-          f"Total run {time.perf_counter()-t_all:.0f} s. {'QUICK MODE. ' if quick else ''}I-AutoRec by item, 500 sigmoid units, sigmoid_range(1, 5), "
-          f"bs 64, same split, seed and shuffling for every row; valid RMSE over the 10,000 held-out ratings (item mean {base['item']:.4f}, "
-          f"global mean {base['glob']:.4f}). The defaults were chosen on a tuning split carved from the training ratings (see the "
-          f"autoencoder.learner page), not on this validation split.", '',
-          '| what | protocol | number | baseline | ratio |', '|---|---|---|---|---|']
-    md += [f"| {' | '.join(r)} |" for r in rows]
-    txt = '\n'.join(md)+'\n'
-    print(txt)
-    if not quick:
-        (HERE/'results'/'autoenc_robust.md').write_text(txt)
-        report.save(jrows, 'autoenc_robust')
+    jrows.append(report.row('autoenc', 'the whole autoencoder bench, --robust', split, 'wall-clock seconds, 1 torch thread', time_s=t_all(),
+                            suite=report.speed_suite('autoenc', split)))
+    print(jrows)
+    if not quick: report.save(jrows, 'autoenc_robust')
 
 LONG,LONG_LR = 20,3e-3  # the long schedule of the robustness rows (`--long 100 --long-lr 1e-3`: the issue's fit_one_cycle(100, 1e-3))
 OLD_AUTOREC = dict(noise=0.)  # AutoRec's defaults before issue #12: Adam + coupled L2 1e-3, no masking noise
@@ -194,33 +177,17 @@ def main():
     p.add_argument('--long', type=int, default=LONG); p.add_argument('--long-lr', type=float, default=LONG_LR)
     a = p.parse_args()
     if a.child: return child(a.child, a.epochs)
-    t_all = time.perf_counter()
+    t_all = report.Stopwatch()
     base,res = quality(a.quick, a.robust, a.long, a.long_lr)
     if a.robust: return robust_report(base, res, a.quick, t_all)
     sp,dn = run_child('sparse_ml100k', 1 if a.quick else 3),run_child('dense_ml100k', 1 if a.quick else 3)
     syn = run_child('sparse_synth', 1)
     dense_synth_gb = 2*100_000*20_000*4/1e9  # train + held-out pivots, float32
-    f = lambda x, d=3: '-' if x is None else f'{x:.{d}f}'
     ar,d0,d1 = res['autorec'],res['deep'],res['deep_refeed']
-    rows = [
-        ('I-AutoRec valid RMSE', f'ML-100K, 90/10 random split seed 42, 500 sigmoid units, sigmoid_range(1,5), {NEW_AUTOREC}, fit_one_cycle(8, 3e-3)',
-         f(ar['rmse'],4), f"item mean {f(base['item'],4)} / global mean {f(base['glob'],4)}", f(ar['rmse']/base['item'])),
-        ('Deep AE valid RMSE, no refeeding', f"same split; 944-512-512-1024-512-512-944 SELU, dropout 0.8, AdamW wd 1e-3, fit_one_cycle({d0['n']}, 1e-3)",
-         f(d0['rmse'],4), f"item mean {f(base['item'],4)}", f(d0['rmse']/base['item'])),
-        ('Deep AE valid RMSE, dense refeeding x1', 'same model, split, seed and schedule + RefeedCallback(n_refeed=1)',
-         f(d1['rmse'],4), f"no refeeding {f(d0['rmse'],4)}", f(d1['rmse']/d0['rmse'])),
-        ('Deep AE epoch time (s), refeeding vs not', 'ML-100K item vectors, bs 64, 1 thread', f(d1['epoch_s'],2), f(d0['epoch_s'],2), f(d1['epoch_s']/d0['epoch_s'],2)),
-        ('I-AutoRec epoch time (s), sparse vs dense pivot', 'ML-100K item vectors, bs 64, fit(3), 1 thread, no masking noise (the same model and loss on both paths)', f(sp['epoch_s'],3), f"dense pivot {f(dn['epoch_s'],3)}", f(sp['epoch_s']/dn['epoch_s'],2)),
-        ('Data path only: one epoch of batches (s), sparse vs dense pivot', 'ML-100K item vectors, bs 64, no model', f(sp['data_epoch_s'],3), f"dense pivot {f(dn['data_epoch_s'],3)}", f(sp['data_epoch_s']/dn['data_epoch_s'],2)),
-        ('Data held in memory (MB), sparse vs dense pivot', 'ML-100K: train + held-out matrices', f(sp['data_mb'],2), f"dense pivot {f(dn['data_mb'],2)}", f(sp['data_mb']/dn['data_mb'],2)),
-        ('Peak RSS of the process (MB)', f"ML-100K, building + training, own child process (RSS after imports and the ratings frame: {f(sp['base_mb'],0)})", f(sp['peak_mb'],0), f"dense pivot {f(dn['peak_mb'],0)}", f(sp['peak_mb']/dn['peak_mb'],2)),
-        ('Data held in memory (MB), synthetic', '100k users x 20k items x 5M ratings, by=user', f(syn['data_mb'],0), f"dense pivots {dense_synth_gb*1e3:.0f} (2 x 8000: train + held-out; computed, not run)", f(syn['data_mb']/(dense_synth_gb*1e9/2**20),4)),
-        ('Peak RSS of the process (MB), synthetic', f"building the loaders + 40 training batches (bs 64, 20k-500-20k AutoRec); RSS after imports and the 5M-row frame: {f(syn['base_mb'],0)}", f(syn['peak_mb'],0), f"dense pivot: >= {f(syn['base_mb'],0)} + {dense_synth_gb*1e3:.0f} (computed, not run)", f(syn['peak_mb']/(syn['base_mb']+dense_synth_gb*1e3),3)),
-        ('Building the loaders (s), synthetic', '5M ratings: checks, vocabularies, seeded split, CSR', f(syn['build_s'],1), '-', '-'),
-        ('Data path only: one epoch of batches (s), synthetic', f"{syn['n_batches']} batches of 64 densified 20k-item vectors, no model", f(syn['data_epoch_s'],1), 'dense pivot: not run', '-'),
-        ('Epoch time (s), synthetic, sparse', f"{syn['n_batches']} batches of 64 users, extrapolated from 40 timed batches", f(syn['epoch_s'],0), 'dense pivot: not run (needs 16 GB)', '-'),
-    ]
-    R = lambda *a, **k: report.row('autoenc', *a, **k)
+    def R(model, data, protocol, metric=None, *a, **k):
+        "A row: the valid RMSEs in the 90/10 protocol, every other figure (time, memory, a loss) a speed row of its data"
+        suite = 'autoenc-90-10' if metric and 'RMSE' in metric else report.speed_suite('autoenc', data)
+        return report.row('autoenc', model, data, protocol, metric, *a, suite=suite, **k)
     split,ml,syn_data = 'ML-100K, 90/10 random split seed 42','ML-100K item vectors','synthetic 100k users x 20k items x 5M ratings, by=user'
     dense_mb = dense_synth_gb*1e9/2**20
     jrows = [
@@ -247,21 +214,13 @@ def main():
         R('AutoRec 20k-500-20k, sparse rating vectors', syn_data, f"epoch time: {syn['n_batches']} batches of 64 users, extrapolated from 40 timed batches",
           None, None, syn['epoch_s'], 'dense pivot: not run (needs 16 GB)'),
     ]
-    note = (f"Dense refeeding (one extra optimizer step per batch on (f(x), f(x)), every entry observed) changed the deep "
-            f"autoencoder's valid RMSE from {f(d0['rmse'],4)} to {f(d1['rmse'],4)} (best epoch {f(d0['best'],4)} -> {f(d1['best'],4)}) at "
-            f"{f(d1['epoch_s']/d0['epoch_s'],2)}x the epoch time; mean refeed-step loss in the last epoch {f(d1['refeed_loss'],4)}.")
-    md = [f"# Autoencoder benchmark (issue #4)", '',
-          f"Machine: {platform.machine()} {os.cpu_count()}-core CPU, shared with other jobs during the run (times are noisy; "
-          f"compare ratios within this run). torch threads: 1. Total run {time.perf_counter()-t_all:.0f} s. "
-          f"{'QUICK MODE (fewer epochs). ' if a.quick else ''}", '',
-          '| what | protocol | number | baseline | ratio |', '|---|---|---|---|---|']
-    md += [f"| {' | '.join(r)} |" for r in rows]
-    md += ['', note, '', f"Deep AE per-epoch valid RMSE is in the docs notebook; I-AutoRec best epoch {f(ar['best'],4)}."]
-    txt = '\n'.join(md)+'\n'
-    print(txt)
-    if not a.quick:
-        (HERE/'results').mkdir(exist_ok=True)
-        (HERE/'results'/'autoenc.md').write_text(txt)
-        report.save(jrows, 'autoenc')
+    jrows += [R('I-AutoRec (500 sigmoid units, sigmoid_range(1,5))', split, f'{NEW_AUTOREC}, fit_one_cycle(8, 3e-3), bs 64', 'best-epoch valid RMSE', ar['best']),
+              R('deep autoencoder 944-512-512-1024-512-512-944, SELU, dropout 0.8', split, f"AdamW wd 1e-3, fit_one_cycle({d0['n']}, 1e-3), bs 64", 'best-epoch valid RMSE', d0['best']),
+              R('deep autoencoder + `RefeedCallback(n_refeed=1)`', split, 'same model, split, seed and schedule', 'best-epoch valid RMSE', d1['best']),
+              R('deep autoencoder + `RefeedCallback(n_refeed=1)`', ml, 'mean loss of the refeed steps (one extra optimizer step per batch on (f(x), f(x))), last epoch',
+                'refeed-step loss', d1['refeed_loss']),
+              R('the whole autoencoder bench', 'ML-100K', 'wall-clock seconds, 1 torch thread', time_s=t_all())]
+    print(jrows)
+    if not a.quick: report.save(jrows, 'autoenc')
 
 if __name__=='__main__': main()

@@ -2,10 +2,16 @@
 BPR, adaptive hinge; uniform vs rejection sampling of negatives; Mult-DAE and Mult-VAE over users' click vectors) and, when installed, the `implicit` library's ALS and
 BPR, on Kula's talk protocol: ML-100K ua.base/ua.test, every rating a positive, metrics over the full catalogue with each
 user's training items excluded. Hyper-parameters are chosen on a validation split carved from ua.base (10 random ratings
-per user, as ua.test holds), never on ua.test. Writes bench/results/baselines.md and bench/results/baselines.json
-(bench/report.py rows). `BENCH_QUICK=1` runs one seed and fewer configurations (a smoke test)."""
-import os, sys, time, platform, warnings
+per user, as ua.test holds), never on ua.test: the closed forms' grids are rows of bench/results/baselines.json, the
+neural grid (`--tune`: the adaptive hinge's negatives, factors, weight decay, lr and epochs, and uniform against rejection
+sampling for every loss) rows of bench/results/baselines_tuning.json, where the Mult-DAE / Mult-VAE settings tried are too.
+The adaptive hinge's recipe in `NEURAL` changes only for a recipe better by more than the noise of one seed (about 0.002
+between two runs of the grid). P@10 equals R@10 because every ua.test user has exactly 10 test items.
+Writes bench/results/baselines.json (bench/report.py rows). `BENCH_QUICK=1` runs one seed (a smoke test)."""
+import os, sys, warnings
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import report
 from fastai.basics import *
 from recfast.core import *
 from recfast.datasets import *
@@ -15,14 +21,12 @@ from recfast.implicit.learner import *
 from recfast.implicit.baselines import *
 from recfast.autoencoder.data import *
 from recfast.autoencoder.learner import *
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import report
 
 warnings.filterwarnings('ignore')
 torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
 QUICK = bool(int(os.environ.get('BENCH_QUICK', 0)))
 SEEDS = (0,) if QUICK else (0, 1, 2)
-t_start = time.perf_counter()
+t_start = report.Stopwatch()
 
 trn,tst = movielens_split()
 val = trn.groupby('user').sample(n=10, random_state=0)  # the validation split: 10 ratings per user, like ua.test
@@ -38,10 +42,6 @@ def scores(model, d):
         for n,f in FUNCS.items(): vals[n].append(f(s, t, e, per_user=True))
     return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}
 
-def timed(f):
-    start = time.perf_counter(); r = f()
-    return r, time.perf_counter()-start
-
 # ---- closed forms: the hyper-parameter on the validation split, then one fit on ua.base
 sel = []
 def closed(name, factory, grid):
@@ -51,22 +51,16 @@ def closed(name, factory, grid):
         sel.append((name, grid[0], vmrr, best))
         kw = {grid[0]:best}
     else: kw = {}
-    learn,t = timed(lambda: factory(dls, **kw))  # the factory solves the closed form
+    learn,t = report.timed(factory, dls, **kw)  # the factory solves the closed form
     return dict(model=name, config=', '.join(f'{k}={v:g}' for k,v in kw.items()) or 'training counts', fit_s=[t],
                 runs=[scores(learn.model, dls)], stochastic=False)
 
 results = [closed('popularity', popularity_learner, None),
            closed('item-kNN (cosine)', itemknn_learner, ('k', (25, 50, 100, 200))),
            closed('EASE', ease_learner, ('lam', (100., 200., 300., 500., 800., 1200., 2000.)))]
-ease_mrr = results[-1]['runs'][0]['MRR']
 print(results, flush=True)
 
-# ---- recfast's neural implicit models, 3 seeds each; settings chosen on the validation split (see NEURAL_NOTE)
-NEURAL_NOTE = ("Neural settings: pointwise and BPR those of `bench_implicit.py` (128 factors, bs 1024, `fit(10, 1e-2)`); the "
-               "adaptive hinge's `fit_one_cycle(10, 3e-3)` with 128 factors and no weight decay, checked against a grid on the validation "
-               "split (seed 0, validation MRR; EASE's best there is 0.0840; `python bench/bench_baselines.py --tune`, figures in "
-               "`baselines_tuning.md`: negatives, factors, weight decay, lr, epochs): no recipe beat it by more than the noise of one seed "
-               "(about 0.002 between two runs of the grid), so it stays. Rejection sampling beat uniform negatives there for BPR and the adaptive hinge (pointwise: within noise).")
+# ---- recfast's neural implicit models, 3 seeds each; settings chosen on the validation split (`--tune`)
 NEURAL = {'pointwise': dict(lr=1e-2, epochs=10, one_cycle=False),
           'bpr': dict(lr=1e-2, epochs=10, one_cycle=False),
           'adaptive_hinge': dict(lr=3e-3, epochs=10, one_cycle=True)}
@@ -75,7 +69,7 @@ def neural(loss, sampler, seed, d, lr, epochs, one_cycle, n_factors=128, wd=0., 
     learn = implicit_learner(d, loss=loss, n_factors=n_factors, sampler=sampler, seed=seed, metrics=[], wd=wd, n_neg=n_neg)
     def go():
         with learn.no_bar(), learn.no_logging(): (learn.fit_one_cycle if one_cycle else learn.fit)(epochs, lr)
-    _,t = timed(go)
+    _,t = report.timed(go)
     return scores(learn.model, d), t
 
 def neural_cfg(cfg):
@@ -85,20 +79,20 @@ def neural_cfg(cfg):
 TUNE = [{**NEURAL['adaptive_hinge'], **k} for k in (  # one or two knobs at a time around the adaptive hinge's recipe
     {}, dict(n_neg=10), dict(n_neg=20), dict(n_factors=64), dict(n_factors=256), dict(wd=0.1), dict(wd=0.3), dict(wd=1.),
     dict(n_factors=256, wd=0.1), dict(n_factors=256, wd=0.3), dict(lr=5e-3), dict(epochs=20))]
+VALID = 'ML-100K ua.base, validation split: 10 random ratings per user (seed 0) held out, all ratings positive'
+VSUITE = report.own_suite('baselines', VALID, 'validation MRR')
 if '--tune' in sys.argv:  # the adaptive hinge grid on the validation split (seed 0), rejection sampling; never ua.test
-    lines = ['# bench_baselines --tune: adaptive hinge with rejection sampling on the validation split', '',
-             f"Validation split of `ua.base` (10 random ratings per user, seed 0), seed 0, one thread; EASE's best there {max(sel[-1][2].values()):.4f}.", '',
-             '| loss, recipe, sampler | validation MRR | fit (s) |', '|---|---|---|']
     # and the implicit learner's default sampler: uniform against rejection for every loss at its bench recipe
     samplers = [dict(TUNE[0], sampler='uniform')] + [dict(NEURAL[l], loss=l, sampler=s) for l in ('bpr','pointwise') for s in ('uniform','reject')]
+    rows = []
     for cfg in TUNE + samplers:
         cfg = dict(cfg); sampler,loss = cfg.pop('sampler', 'reject'),cfg.pop('loss', 'adaptive_hinge')
         # fresh loaders for every fit: each recipe sees the same shuffling (one `vdls` carries it on from fit to fit)
         (m,t) = neural(loss, sampler, 0, InteractionsDataLoaders.from_df(fit_df, valid_df=val, bs=1024, seed=0), **cfg)
-        lines.append(f"| {loss}, {neural_cfg(cfg)}, {sampler} | {m['MRR']:.4f} | {t:.1f} |"); print(lines[-1], flush=True)
-    lines += ['', "The adaptive hinge's recipe in `NEURAL` is the first row's and changes only for a row better by more than the noise of one "
-              "seed (about 0.002 between two earlier runs of this grid, whose fits shared one set of loaders)."]
-    report.publish('baselines_tuning', '\n'.join(lines)+'\n')
+        rows.append(report.row('baselines', f'recfast implicit, {loss}, {sampler}', VALID, 'seed 0, one thread; fit seconds',
+                               'validation MRR', m['MRR'], t, suite=VSUITE, recipe=neural_cfg(cfg)))
+        print(rows[-1], flush=True)
+    report.save(rows, 'baselines_tuning')
     sys.exit()
 
 for loss,cfg in NEURAL.items():
@@ -109,13 +103,8 @@ for loss,cfg in NEURAL.items():
         print(results[-1]['model'], np.mean([r['MRR'] for r in results[-1]['runs']]), flush=True)
 
 # ---- Mult-DAE / Mult-VAE (Liang et al. 2018) over users' click vectors: the same split, catalogue and metrics
-# (`SparseVectorDataLoaders(implicit=True)` has the same vocabularies, seen and held-out matrices), 3 seeds
-MULT_NOTE = ("Mult-DAE / Mult-VAE settings: chosen on the validation split (seed 0, validation MRR every 5 epochs; EASE's best "
-             "there is 0.0840), bs 128, constant lr with Adam: Mult-VAE 600-200-600 (the paper's), fit(100, 1e-3) with beta annealed "
-             "to 0.2 over the fit: best 0.0831 at epoch 50, 0.0780 at 100; 200-50-200, fit(50, 3e-3): 0.0822 at 50 (best 0.0830 at 30, "
-             "flat from 30 on: chosen, 3x cheaper); Mult-DAE 200-50-200, fit(50, 3e-3): 0.0827 at epoch 25, then 0.0779-0.0823 "
-             "(chosen: 25 epochs). Other widths, dropout, weight decay and anneal caps were not tried in the time box (a 2-core CPU "
-             "shared by 4 jobs).")
+# (`SparseVectorDataLoaders(implicit=True)` has the same vocabularies, seen and held-out matrices), 3 seeds; bs 128,
+# constant lr with Adam, settings chosen on the validation split (their figures: rows of baselines_tuning.json)
 MULT = {'multvae': dict(layers=[200,50], epochs=50, lr=3e-3, bs=128),
         'multdae': dict(layers=[200,50], epochs=25, lr=3e-3, bs=128)}
 def mult(arch, seed, d, layers, epochs, lr, bs):
@@ -124,7 +113,7 @@ def mult(arch, seed, d, layers, epochs, lr, bs):
     learn = autoencoder_learner(sd, arch=arch, layers=layers, metrics=[])
     def go():
         with learn.no_bar(), learn.no_logging(): learn.fit(epochs, lr)
-    _,t = timed(go)
+    _,t = report.timed(go)
     return scores(learn.model, sd), t
 for arch,cfg in MULT.items():
     runs = [mult(arch, s, dict(trn=trn, val=tst), **cfg) for s in SEEDS]
@@ -153,48 +142,26 @@ if implicit is not None:
         runs = []
         for s in SEEDS:
             m = make(s)
-            with threadpool_limits(1): _,t = timed(lambda: m.fit(ui, show_progress=False))
+            with threadpool_limits(1): _,t = report.timed(m.fit, ui, show_progress=False)
             runs.append((scores(Factors(m.user_factors, m.item_factors), dls), t))
         results.append(dict(model=f'{name} {implicit.__version__}', config=cfg, fit_s=[r[1] for r in runs], runs=[r[0] for r in runs], stochastic=True))
         print(results[-1]['model'], np.mean([r['MRR'] for r in results[-1]['runs']]), flush=True)
 
-# ---- table
-def ms(xs, std):
-    return f'{np.mean(xs):.4f} ± {np.std(xs):.4f}' if std and len(xs)>1 else f'{np.mean(xs):.4f}'
-order = sorted(range(len(results)), key=lambda k: -np.mean([r['MRR'] for r in results[k]['runs']]))
-rank = {k:j+1 for j,k in enumerate(order)}
-head = '| rank | model | configuration | MRR | P@10 | R@10 | NDCG@10 | fit time (s) |\n|---|---|---|---|---|---|---|---|\n'
-lines = []
-for k in order:
-    r = results[k]
-    m = {n:[x[n] for x in r['runs']] for n in FUNCS}
-    lines.append(f"| {rank[k]} | {r['model']} | {r['config']} | " + ' | '.join(ms(m[n], r['stochastic']) for n in FUNCS)
-                 + f" | {min(r['fit_s']):.2f} |")
-table = head + '\n'.join(lines)
-vtable = '\n'.join(f"- {name}: validation MRR " + ', '.join(f'{p}={k:g}: {v:.4f}' for k,v in vm.items()) + f" -> {p}={best:g}"
-                   for name,p,vm,best in sel)
-neural_best = max((np.mean([x['MRR'] for x in r['runs']]), r['model']) for r in results if r.get('sampler')=='reject')
-any_best = max((np.mean([x['MRR'] for x in r['runs']]), r['model']) for r in results if r.get('neural'))
-bar = (f"Issue bar: recfast's best neural implicit model ({any_best[1]}, MRR {any_best[0]:.4f}, mean of {len(SEEDS)} seeds) "
-       f"{'reaches' if any_best[0]>=ease_mrr else 'does not reach'} EASE's MRR ({ease_mrr:.4f}, measured in this run)"
-       + f"; the best bilinear model with rejection sampling ({neural_best[1]}) has MRR {neural_best[0]:.4f}.")
-note = (f"\n\nProtocol: ML-100K `ua.base`/`ua.test` (`movielens_split()`), every rating a positive; MRR, precision, recall "
-        f"and NDCG at 10 over the full catalogue, each user's training items excluded (recfast's `mrr` & co. through "
-        f"`dls.eval_batches`, for every row, peers included). Stochastic models: mean ± std over seeds {list(SEEDS)}; fit "
-        f"time is the best of those runs (closed forms: the factory's solve; neural: `fit`/`fit_one_cycle` without per-epoch "
-        f"metrics; peers: `model.fit`), one thread, on a {os.cpu_count()}-core CPU shared with other jobs. Closed-form "
-        f"hyper-parameters chosen on a validation split carved from `ua.base` (10 random ratings per user, seed 0; never on "
-        f"`ua.test`):\n\n{vtable}\n\n{NEURAL_NOTE}\n\n{MULT_NOTE}\n\n{bar}\n\nP@10 equals R@10 here because every `ua.test` user has exactly 10 test items.\n\n"
-        f"torch {torch.__version__}, Python {platform.python_version()}, total bench time {time.perf_counter()-t_start:.0f} s.\n")
-report.publish('baselines', '# bench_baselines\n\n' + table + note)
+# ---- rows: every metric of every model (mean ± std over the seeds of stochastic ones), against EASE of the same run
 data = 'ML-100K ua.base/ua.test, all ratings positive'
-jrows = []
+proto = ("full catalogue, each user's training items excluded (recfast's metrics through `dls.eval_batches`, peers "
+         "included); fit seconds: the best of the seeds' runs, one thread")
+order = sorted(range(len(results)), key=lambda k: -np.mean([r['MRR'] for r in results[k]['runs']]))
+jrows = [report.row('baselines', name, VALID, 'closed form fitted on the rest of ua.base', 'validation MRR', v, suite=VSUITE,
+                    recipe=f'{p}={k:g}') for name,p,vm,best in sel for k,v in vm.items()]
+ease = results[[r['model'] for r in results].index('EASE')]['runs'][0]
 for k in order:
     r = results[k]
-    mm = [x['MRR'] for x in r['runs']]
-    proto = (f"{r['config']}; full-catalogue MRR, training items excluded; rank {rank[k]} of {len(results)}"
-             + (f"; mean ± std {np.mean(mm):.4f} ± {np.std(mm):.4f} over {len(mm)} seeds" if r['stochastic'] and len(mm)>1 else '')
-             + f"; P@10 {np.mean([x['P@10'] for x in r['runs']]):.4f}, NDCG@10 {np.mean([x['NDCG@10'] for x in r['runs']]):.4f}")
-    jrows.append(report.row('baselines', r['model'], data, proto, 'test MRR', float(np.mean(mm)), time_s=min(r['fit_s']),
-                            baseline='EASE (same run)', baseline_value=ease_mrr, ratio_of='value'))
+    for n in FUNCS:
+        xs = [x[n] for x in r['runs']]
+        spread = dict(std=float(np.std(xs)), n=len(xs)) if r['stochastic'] and len(xs)>1 else {}
+        jrows.append(report.row('baselines', r['model'], data, proto, f'test {n}', float(np.mean(xs)), min(r['fit_s']),
+                                'EASE (same run)', ease[n], suite='talk-mrr', ratio_of='value', recipe=r['config'], **spread))
+jrows.append(report.row('baselines', 'the whole baselines bench', data, 'wall-clock seconds, one thread', time_s=t_start(),
+                        suite=report.speed_suite('baselines', data)))
 report.save(jrows, 'baselines')

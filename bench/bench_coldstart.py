@@ -2,9 +2,11 @@
 films they rated are ranked among all held-out films, scored from features alone by the LightFM hybrid
 (`implicit_learner` on loaders with user and item features), against genre popularity and random scores of the same
 run; on warm items the hybrid is compared with the same model without features (same run, same split).
-Writes bench/results/coldstart.md and the same figures as report rows in bench/results/coldstart.json (bench/report.py)."""
-import os, sys, time, warnings
+Writes the figures as report rows in bench/results/coldstart.json (bench/report.py)."""
+import os, sys, warnings
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import report
 from fastai.basics import *
 from recfast.core import *
 from recfast.datasets import *
@@ -13,12 +15,10 @@ from recfast.implicit.data import *
 from recfast.features import cold_items_split, cold_start_auc, label_popularity, added_features
 from recfast.implicit.learner import *
 from recfast.recommender import RecLearner
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import report
 
 torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
 SEED, EPOCHS, N_FACTORS, LR = 0, int(os.environ.get('BENCH_EPOCHS', 10)), 64, 5e-3
-rows,jrows = [],[]
+jrows = []
 
 # ---- data: ML-100K, all ratings positive; 20% of the films held out of training
 ratings = movielens_100k(titles=False)[['user','movie']]
@@ -40,9 +40,9 @@ with warnings.catch_warnings():
 def fit(dls):
     set_seed(SEED)
     learn = implicit_learner(dls, loss='bpr', n_factors=N_FACTORS, seed=SEED, metrics=[], sampler='uniform')
-    start = time.perf_counter()
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(EPOCHS, LR)
-    return learn, time.perf_counter()-start
+    def go():
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(EPOCHS, LR)
+    return learn, report.timed(go)[1]
 
 def warm_metrics(learn):
     "Full-catalogue MRR and Recall@10 of the warm validation rows (training items excluded)"
@@ -83,23 +83,12 @@ wproto = f"warm films: 20% of the warm rows held out, full warm catalogue ranked
 hyb_name = 'recfast hybrid `implicit_learner` (film features: genres, year, decade)'
 both_name = 'recfast hybrid `implicit_learner` (film features + user age, gender, occupation)'
 for metric,v,vb,p,r in (('AUC', a_h, a_b, a_p, a_r), ('Recall@10', r_h, r_b, r_p, r_r)):
-    rows.append((f'cold films, {metric}', cproto, v, f'genre popularity {p:.4f}, random {r:.4f}'))
-    rows.append((f'cold films, {metric}, with user features', cproto, vb, f'genre popularity {p:.4f}, random {r:.4f}'))
-    jrows.append(report.row('coldstart', hyb_name, data, cproto, f'cold {metric}', v, None, 'genre popularity', p))
-    jrows.append(report.row('coldstart', both_name, data, cproto, f'cold {metric}', vb, None, 'genre popularity', p))
-    jrows.append(report.row('coldstart', 'random scores', data, cproto, f'cold {metric}', r, None, 'genre popularity', p))
+    jrows += [report.row('coldstart', name, data, cproto, f'cold {metric}', x, None, 'genre popularity', p, suite='coldstart-auc')
+              for name,x in ((hyb_name, v), (both_name, vb), ('random scores', r))]
 for metric in ('mrr','recall@10'):
-    rows.append((f'warm films, {metric}', wproto, wh[metric], f'same model without features {wp[metric]:.4f}'))
-    rows.append((f'warm films, {metric}, with user features', wproto, wb[metric], f'same model without features {wp[metric]:.4f}'))
     for name,w,t in ((hyb_name, wh, t_hyb), (both_name, wb, t_both)):
         jrows.append(report.row('coldstart', name, data, wproto, f'warm {metric}', w[metric], t,
-                                '`implicit_learner` without features', wp[metric], t_plain, ratio_of='value'))
+                                '`implicit_learner` without features', wp[metric], t_plain, suite='coldstart-warm', ratio_of='value'))
 report.save(jrows, 'coldstart')
-md = ['# Cold start (issue #14)', '', ' '.join(__doc__.split('\n\n')[0].split('\n')[:4]), '', f'machine: {report.machine()}', '',
-      '| what | protocol | number | baseline (same run) | ratio |', '|---|---|---|---|---|']
-md += [f'| {w} | {p} | {v:.4f} | {b} | {v/float(b.split()[-1]):.3f} |' for w,p,v,b in rows]
-md += ['', f'fit time ({EPOCHS} epochs): hybrid {t_hyb:.1f} s, with user features {t_both:.1f} s, without features {t_plain:.1f} s']
-(report.RESULTS/'coldstart.md').write_text('\n'.join(md)+'\n')
-print('\n'.join(md))
 assert a_h > a_p > a_r - 0.02, (a_h, a_p, a_r)
 assert wh['mrr'] >= 0.98*wp['mrr'], (wh, wp)

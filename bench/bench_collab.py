@@ -1,18 +1,17 @@
 """Explicit ratings, fastbook protocol: recfast vs fastai's `collab_learner` vs a plain PyTorch loop, same split, one run.
 
 ML-100K joined with titles (item = title), random 20% valid (same permutation for all paths), bs=64,
-fit_one_cycle(5, 5e-3, wd=0.1), 50 factors. Prints a markdown table and writes bench/results/collab.md, and the
-same figures as report rows in bench/results/collab.json (see bench/report.py).
+fit_one_cycle(5, 5e-3, wd=0.1), 50 factors. Writes the figures as report rows in bench/results/collab.json (see
+bench/report.py): fit CPU seconds (ratios use them), and the wall-clock fit and data (loader building) seconds beside them.
 fastai's own path runs twice: in a fresh process that never imports recfast (stock fastai, the baseline), and in
 this process with the `collab_learner` given recfast's fast path by `recfast.fast.to_fast` (recfast does not patch
 fastai: importing it leaves fastai's classes as they are).
 Usage: python bench/bench_collab.py [--epochs 5] [--seed 42] [--skip-fastai]
 """
-import os, sys, time, json, platform, warnings, subprocess
+import os, sys, json, warnings, subprocess
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tests.conftest  # noqa: F401  (serves the datasets from ../shared/data offline)
-from bench import report
+from bench import report  # (serves the datasets from ../shared/data offline)
 from fastcore.script import call_parse
 import torch
 import torch.nn.functional as F
@@ -27,11 +26,6 @@ def _ratings():
     movies = pd.read_csv(path/'u.item', sep='|', encoding='latin-1', usecols=(0,1), names=('movie','title'), header=None)
     return df.merge(movies, on='movie', how='left')[['user','title','rating']]
 
-def timed(f):
-    "Result, CPU seconds of this process (robust on a shared machine with 1 torch thread), wall seconds"
-    c,t = time.process_time(),time.perf_counter(); r = f()
-    return r, time.process_time()-c, time.perf_counter()-t
-
 def fastai_path(epochs, seed, lr, wd, fast=False):
     "fastai's `CollabDataLoaders` + `collab_learner` (given `to_fast`'s fast path if `fast`) after a warm-up fit on 5,000 rows: valid MSE and times"
     from fastai.collab import CollabDataLoaders, collab_learner
@@ -44,9 +38,10 @@ def fastai_path(epochs, seed, lr, wd, fast=False):
     def fit(learn, n):
         with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(n, lr, wd=wd)
     fit(conv(collab_learner(CollabDataLoaders.from_df(ratings.iloc[:5000], item_name='title', bs=64, seed=seed), n_factors=50, y_range=(0,5.5))), 1)
-    fdls, t_fdata, _ = timed(lambda: CollabDataLoaders.from_df(ratings, item_name='title', bs=64, seed=seed))
+    # CPU seconds of this process (robust on a shared machine with 1 torch thread), and wall seconds
+    fdls, t_fdata = report.timed(CollabDataLoaders.from_df, ratings, item_name='title', bs=64, seed=seed, cpu=True)
     set_seed(seed); flearn = conv(collab_learner(fdls, n_factors=50, y_range=(0,5.5)))
-    _, t_ffit, w_ffit = timed(lambda: fit(flearn, epochs))
+    sw = report.Stopwatch(); fit(flearn, epochs); t_ffit,w_ffit = sw.cpu(),sw()
     return dict(mse=float(flearn.recorder.values[-1][1]), fit=t_ffit, wall=w_ffit, data=t_fdata)
 
 def stock_fastai(epochs, seed, lr, wd, threads, reps):
@@ -86,7 +81,7 @@ def plain_loop(dls, epochs, lr, wd, n_factors=50, y_range=(0,5.5)):
 def main(epochs:int=5, seed:int=42, lr:float=5e-3, wd:float=0.1, skip_fastai:bool=False, threads:int=1,
          reps:int=2, # time every path this many times (interleaved) and keep the fastest
          fastai_only:bool=False, # internal: run `fastai_path` only and print it as JSON
-         out:str='bench/results/collab.md'):
+         out:str='bench/results/collab.json'):
     torch.set_num_threads(threads)
     if fastai_only:
         warnings.simplefilter('ignore')
@@ -100,7 +95,7 @@ def main(epochs:int=5, seed:int=42, lr:float=5e-3, wd:float=0.1, skip_fastai:boo
     # recfast (duplicates kept so every path trains on the same 100,000 rows and the same permutation)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        dls, t_data, w_data = timed(lambda: RatingsDataLoaders.from_df(ratings, seed=seed, bs=64, duplicates='keep'))
+        dls, t_data = report.timed(RatingsDataLoaders.from_df, ratings, seed=seed, bs=64, duplicates='keep', cpu=True)
     def fit(learn, n=epochs):
         with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(n, lr, wd=wd)
         return learn
@@ -111,19 +106,19 @@ def main(epochs:int=5, seed:int=42, lr:float=5e-3, wd:float=0.1, skip_fastai:boo
         wdls = RatingsDataLoaders.from_df(ratings.iloc[:5000], seed=seed, bs=64, duplicates='keep')
     fit(dot_learner(wdls), 1); fit(mlp_learner(wdls), 1); plain_loop(wdls, 1, lr, wd)
     def run_dot():
-        set_seed(seed); learn, t, w = timed(lambda: fit(dot_learner(dls, n_factors=50)))
-        return dict(mse=float(learn.recorder.values[-1][1]), fit=t, wall=w, data=t_data)
+        set_seed(seed); sw = report.Stopwatch(); learn = fit(dot_learner(dls, n_factors=50))
+        return dict(mse=float(learn.recorder.values[-1][1]), fit=sw.cpu(), wall=sw(), data=t_data)
     def run_plain():
-        set_seed(seed); mse, t, w = timed(lambda: plain_loop(dls, epochs, lr, wd))
-        return dict(mse=mse, fit=t, wall=w)
+        set_seed(seed); sw = report.Stopwatch(); mse = plain_loop(dls, epochs, lr, wd)
+        return dict(mse=mse, fit=sw.cpu(), wall=sw())
     rfs,pls = [],[]
     for _ in range(reps):  # interleaved, so a busy spell of the machine does not land on one path only
         rfs.append(run_dot()); print('recfast', rfs[-1], flush=True)
         pls.append(run_plain()); print('plain', pls[-1], flush=True)
     best = lambda rs: min(rs, key=lambda r: r['fit'])
     rf,pl = best(rfs),best(pls)
-    set_seed(seed); learn_nn, t_nn, w_nn = timed(lambda: fit(mlp_learner(dls, layers=[100,50])))
-    nn_res = dict(mse=float(learn_nn.recorder.values[-1][1]), fit=t_nn, wall=w_nn)
+    set_seed(seed); sw = report.Stopwatch(); learn_nn = fit(mlp_learner(dls, layers=[100,50]))
+    nn_res = dict(mse=float(learn_nn.recorder.values[-1][1]), fit=sw.cpu(), wall=sw())
     print('recfast mlp', nn_res, flush=True)
     if not skip_fastai:
         fa = stock_fastai(epochs, seed, lr, wd, threads, reps)  # the baseline: fastai as its users have it
@@ -132,30 +127,12 @@ def main(epochs:int=5, seed:int=42, lr:float=5e-3, wd:float=0.1, skip_fastai:boo
             warnings.simplefilter('ignore')
             fp = best([fastai_path(epochs, seed, lr, wd, fast=True) for _ in range(reps)])
         print('fastai + to_fast', fp, flush=True)
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores (shared with other jobs), torch {torch.__version__}, "
-               f"fastai {fastai.__version__}, CPU, {threads} torch thread(s)")
-    lines = [f"## Explicit ratings, fastbook protocol ({epochs} epochs, bs 64, lr {lr}, wd {wd}, seed {seed})", "",
-             f"Machine: {machine}. Same 80/20 split (100,000 rows, item = title) for every path. Times are CPU seconds of "
-             f"the process (wall seconds in brackets), no progress bars, after a warm-up fit of every path on 5,000 rows; "
-             f"each path timed {reps} times (interleaved), fastest kept; ratios use CPU seconds. The baseline is stock fastai, "
-             "run in its own process that never imports recfast.", "",
-             "| what | valid MSE | fit time (s) | data time (s) | fit speed-up vs fastai | fit time vs plain loop |",
-             "|---|---|---|---|---|---|"]
-    fa_fit,t_pl = (fa['fit'] if not skip_fastai else float('nan')),pl['fit']
-    if not skip_fastai:
-        lines.append(f"| fastai `CollabDataLoaders` + `collab_learner` (stock fastai, own process) | {fa['mse']:.4f} | {fa['fit']:.1f} ({fa['wall']:.1f}) | {fa['data']:.2f} | 1.00x | {fa['fit']/t_pl:.2f}x |")
-        lines.append(f"| the same, given recfast's fast path by `to_fast(collab_learner(...))` | {fp['mse']:.4f} | {fp['fit']:.1f} ({fp['wall']:.1f}) | {fp['data']:.2f} | {fa_fit/fp['fit']:.2f}x | {fp['fit']/t_pl:.2f}x |")
-    lines.append(f"| plain PyTorch loop, same model (AdamW + OneCycleLR) | {pl['mse']:.4f} | {t_pl:.1f} ({pl['wall']:.1f}) | - | {fa_fit/t_pl:.2f}x | 1.00x |")
-    lines.append(f"| recfast `dot_learner` | {rf['mse']:.4f} | {rf['fit']:.1f} ({rf['wall']:.1f}) | {rf['data']:.2f} | {fa_fit/rf['fit']:.2f}x | {rf['fit']/t_pl:.2f}x |")
-    lines.append(f"| recfast `mlp_learner` (layers [100, 50]) | {nn_res['mse']:.4f} | {nn_res['fit']:.1f} ({nn_res['wall']:.1f}) | - | - | - |")
-    txt = '\n'.join(lines)
-    print(txt)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(txt+'\n')
+    t_pl = pl['fit']
     data = f"ML-100K ({len(ratings):,} ratings, item = title), 80/20 random split seed {seed}, the same for every path"
     proto = (f"fit_one_cycle({epochs}, {lr}), wd {wd}, bs 64, 50 factors; fit time in CPU seconds, {threads} torch thread(s), "
              f"after a warm-up fit of every path, fastest of {reps} interleaved runs")
-    R = lambda model, r, *base, **kw: report.row('collab', model, data, proto, 'valid MSE', r['mse'], r['fit'], *base, **kw)
+    R = lambda model, r, *base, **kw: report.row('collab', model, data, proto, 'valid MSE', r['mse'], r['fit'], *base,
+                                                 suite='fastbook-mse', **kw)
     fa_base = () if skip_fastai else ('stock fastai `collab_learner` (own process)', fa['mse'], fa['fit'])
     rows = [] if skip_fastai else [
         R('fastai `CollabDataLoaders` + `collab_learner` (stock fastai, own process)', fa, 'plain PyTorch loop, same model', pl['mse'], t_pl, ratio_of='time'),
@@ -164,4 +141,11 @@ def main(epochs:int=5, seed:int=42, lr:float=5e-3, wd:float=0.1, skip_fastai:boo
              R('recfast `dot_learner`', rf, *fa_base, ratio_of='time'),
              R('recfast `dot_learner` against the plain loop', rf, 'plain PyTorch loop, same model', pl['mse'], t_pl, ratio_of='time'),
              R('recfast `mlp_learner` (layers [100, 50])', nn_res)]
-    report.save(rows, Path(out).with_suffix('.json'))
+    paths = ([] if skip_fastai else [('fastai `CollabDataLoaders` + `collab_learner` (stock fastai, own process)', fa),
+                                      ("fastai `collab_learner` given recfast's fast path (`to_fast`)", fp)])
+    paths += [('plain PyTorch loop, same model (fused AdamW + OneCycleLR)', pl), ('recfast `dot_learner`', rf),
+              ('recfast `mlp_learner` (layers [100, 50])', nn_res)]
+    sproto = f'the fits above: wall-clock seconds, and CPU seconds to build the loaders; {threads} torch thread(s)'
+    rows += [report.row('collab', m, data, sproto, metric, r[k], suite=report.speed_suite('collab', data))
+             for m,r in paths for k,metric in (('wall', 'wall-clock fit (s)'), ('data', 'data (CPU s)')) if k in r]
+    report.save(rows, out)

@@ -3,7 +3,7 @@ twice the batch size, with `examples/train_ddp.py` (ML-100K; the RAM on 3,000 MN
 
 With 2 or more GPUs the processes are one per GPU (NCCL); otherwise 2 CPU processes (gloo). Each arch's quality
 (valid metric) and fit time are compared with one process of the same global batch size, in the same run. Writes
-bench/results/ddp.md and ddp.json (bench/report.py). Usage: python bench/bench_ddp.py [--archs dot,mlp,...]"""
+bench/results/ddp.json (bench/report.py rows). Usage: python bench/bench_ddp.py [--archs dot,mlp,...]"""
 import os, sys, json, socket, subprocess, tempfile
 from pathlib import Path
 HERE = Path(__file__).resolve().parent
@@ -17,6 +17,8 @@ LABEL = {'valid_loss':'valid MSE', 'mrr':'test MRR', 'masked_rmse':'valid RMSE',
 DATA = {'ratings':'ML-100K ratings, 80/20 random split seed 42', 'interactions':'ML-100K ua.base/ua.test, every rating a positive',
         'sequences':'ML-100K user sequences (max_len 100), 20% users held out seed 0',
         'vectors':'ML-100K item rating vectors, 90/10 random split seed 42', 'mnist':'MNIST, first 3,000 test digits, 80/20 split seed 42'}
+SUITE = {'ratings':'fastbook-mse', 'interactions':'talk-mrr', 'sequences':'sequence-mrr', 'vectors':'autoenc-90-10',
+         'mnist':report.own_suite('ddp', DATA['mnist'], LABEL['error_rate'])}  # the protocol each data's rows are ranked in
 N_IMAGES = 3000
 
 def launch(n, out, archs, env):
@@ -43,7 +45,7 @@ def main(archs=ARCHS):
     mach = report.machine() + (' (not used: DDP needs 2 GPUs)' if n_gpu==1 else '')
     sys.path.insert(0, str(ROOT/'examples'))
     from train_ddp import RECIPES
-    rows,lines = [],[]
+    rows = []
     for a in archs.split(','):
         data,epochs,lr,bs,kw = RECIPES[a]
         m = METRIC[a]
@@ -51,12 +53,8 @@ def main(archs=ARCHS):
         what = DATA[data]
         proto = f"`examples/train_ddp.py --arch {a}`: fit_one_cycle({epochs}, {lr}), global bs {bs}"
         rows.append(report.row('ddp', f'recfast `{a}` learner, {kind} x bs {bs//n}', what, proto, LABEL[m], vn, many[a]['seconds'],
-                               f'1 process x bs {bs}', v1, one[a]['seconds'], ratio_of='value', machine_kind=mach))
-        lines.append(f"| {a} | {proto} | {LABEL[m]} {vn:.4f} ({many[a]['seconds']:.1f} s) | {v1:.4f} ({one[a]['seconds']:.1f} s) | {vn/v1:.3f} |")
-    md = (f"## DDP (issue 6)\n\nMachine: {mach}; {kind} against 1 process. Measured with `python bench/bench_ddp.py`.\n\n"
-          "| arch | protocol | DDP (fit time) | 1 process (fit time) | ratio |\n|---|---|---|---|---|\n" + '\n'.join(lines) + '\n')
-    print(md)
-    (HERE/'results'/'ddp.md').write_text(md)
+                               f'1 process x bs {bs}', v1, one[a]['seconds'], suite=SUITE[data], ratio_of='value', machine_kind=mach))
+        print(rows[-1], flush=True)
     report.save(rows, 'ddp')
 
 if __name__=='__main__':

@@ -2,21 +2,19 @@
 batches (issue 10: goal <= 1.15x each), and a plain fastai `Learner` with and without the opt-in fast path (`to_fast`).
 One torch thread; each path is warmed up, then timed `REPEATS` times alternating with its baseline, best run kept.
 Writes bench/results/families.json (rows for REPORT.md) and prints a table. `--quick`: a smoke run on little data."""
-import sys, time, warnings, argparse
+import sys, warnings, argparse
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import report
+from bench.report import row, save
 import torch, numpy as np
 from recfast.all import *
-from bench.report import row, save
 
 p = argparse.ArgumentParser(); p.add_argument('--quick', action='store_true'); p.add_argument('--repeats', type=int, default=3)
 args = p.parse_args()
 torch.set_num_threads(1)
 warnings.simplefilter('ignore')
 REPEATS = 1 if args.quick else args.repeats
-
-def timed(f):
-    start = time.perf_counter(); f(); return time.perf_counter()-start
 
 def adamw(model, lr, wd=0.): return torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9,0.99), eps=1e-5, weight_decay=wd, fused=True)
 
@@ -35,7 +33,7 @@ def compare(name, learn, plain):
     "Warm both up, then time them alternately; the best of `REPEATS` each"
     fastai_epoch(learn); plain()
     a,b = [],[]
-    for _ in range(REPEATS): a.append(timed(lambda: fastai_epoch(learn))); b.append(timed(plain))
+    for _ in range(REPEATS): a.append(report.timed(fastai_epoch, learn)[1]); b.append(report.timed(plain)[1])
     return min(a),min(b)
 
 ml = movielens_100k(titles=False)
@@ -44,7 +42,7 @@ trn,tst = (ml.iloc[:int(len(ml)*0.9)], ml.iloc[int(len(ml)*0.9):]) if args.quick
 rows,table = [],[]
 def record(family, model, data, protocol, t_fast, t_plain):
     rows.append(row('families', model, data, protocol, time_s=t_fast, baseline='plain PyTorch loop, same model, loss and batches',
-                    baseline_time_s=t_plain, ratio_of='time'))
+                    baseline_time_s=t_plain, suite=report.speed_suite('families', data), ratio_of='time'))
     table.append((family, t_fast, t_plain, t_fast/t_plain)); print(table[-1], flush=True)
 
 # implicit: BilinearNet + BPR, one uniform negative per positive
@@ -96,7 +94,8 @@ t = compare('fastai Learner + to_fast', fast_l, lambda: plain_epoch(cmodel, cdls
 record('collab, to_fast', 'fastai Learner + to_fast (DotProductBias)', 'ML-100K ratings, 80/20', 'one epoch: train + valid loss, bs 64, 50 factors', *t)
 t2 = compare('fastai Learner', plain_l, lambda: None)
 rows.append(row('families', 'fastai Learner + to_fast (DotProductBias)', 'ML-100K ratings, 80/20', 'one epoch: train + valid loss, bs 64, 50 factors',
-                time_s=t[0], baseline='the same fastai Learner without to_fast', baseline_time_s=t2[0], ratio_of='time'))
+                time_s=t[0], baseline='the same fastai Learner without to_fast', baseline_time_s=t2[0],
+                suite=report.speed_suite('families', 'ML-100K ratings, 80/20'), ratio_of='time'))
 table.append(('fastai Learner without to_fast', t2[0], t[1], t2[0]/t[1])); print(table[-1])
 
 print('\n| family | recfast epoch (s) | plain loop (s) | ratio |\n|---|---|---|---|')

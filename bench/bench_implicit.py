@@ -1,7 +1,10 @@
 """Issue #3 protocols: implicit ranking losses, sequence models and ranking-metric speed, each against a baseline in the same run.
-Writes bench/results/implicit.md and the same figures as report rows in bench/results/implicit.json (bench/report.py)."""
-import os, sys, time, platform
+Baselines: popularity (training counts) for the MRR rows, a plain PyTorch loop for the epoch time, a per-user scipy loop
+for the metric time. Writes the figures as report rows in bench/results/implicit.json (bench/report.py)."""
+import os, sys
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import report
 from fastai.basics import *
 from fastai.callback.progress import *
 from fastai.callback.schedule import *
@@ -14,21 +17,16 @@ from recfast.implicit.models import *
 from recfast.implicit.learner import *
 from recfast.sequence.data import *
 from recfast.sequence.learner import *
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import report
 
 torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
-rows,jrows = [],[]
-def jrow(*args, **kwargs): jrows.append(report.row('implicit', *args, **kwargs))
-def row(what, protocol, number, baseline, fmt='{:.4f}'):
-    ratio = number/baseline if baseline else float('nan')
-    rows.append((what, protocol, fmt.format(number), fmt.format(baseline), f'{ratio:.2f}'))
-    print(rows[-1], flush=True)
+jrows = []
+def jrow(*args, **kwargs):
+    jrows.append(report.row('implicit', *args, **kwargs)); print(jrows[-1], flush=True)
 
 def fit(learn, n, lr, one_cycle):
-    start = time.perf_counter()
-    with learn.no_bar(), learn.no_logging(): (learn.fit_one_cycle if one_cycle else learn.fit)(n, lr)
-    return learn.recorder.values[-1][-1], (time.perf_counter()-start)/n
+    def go():
+        with learn.no_bar(), learn.no_logging(): (learn.fit_one_cycle if one_cycle else learn.fit)(n, lr)
+    return learn.recorder.values[-1][-1], report.timed(go)[1]/n
 
 # ---- implicit: Kula's talk protocol on ML-100K
 trn,tst = movielens_split()
@@ -41,7 +39,6 @@ class _Pop(Module):
     def forward(self, users, items=None): return self.counts.expand(len(users), -1)+self.w
     def score_items(self, users): return self(users)  # the scoring protocol `eval_batches` uses
 pop = np.nanmean(np.concatenate([mrr(s, t, e, per_user=True).numpy() for s,t,e in dls.eval_batches(_Pop())]))
-proto = "ML-100K ua.base/ua.test, all ratings positive, 128 factors, bs 1024, 10 epochs, uniform negatives (Spotlight's, as the talk)"
 idata,iproto = 'ML-100K ua.base/ua.test, all ratings positive',"128 factors, bs 1024, 10 epochs, uniform negatives (Spotlight's, as the talk)"
 talk = {'pointwise':0.06, 'bpr':0.08, 'adaptive_hinge':0.11}
 sched = {'pointwise':(1e-2, False), 'bpr':(1e-2, False), 'adaptive_hinge':(3e-3, True)}
@@ -51,9 +48,8 @@ for loss in ('pointwise','bpr','adaptive_hinge'):
     learn = implicit_learner(dls, loss=loss, n_factors=128, seed=0, sampler='uniform')  # Spotlight's sampler, as the talk
     lr,oc = sched[loss]
     res[loss],_ = fit(learn, 10, lr, oc)
-    row(f'test MRR, {loss} (talk {talk[loss]})', f"{proto}, {'fit_one_cycle' if oc else 'fit'} lr {lr}", res[loss], pop)
     jrow(f'recfast `implicit_learner`, {loss} loss', idata, f"{iproto}, {'fit_one_cycle' if oc else 'fit'} lr {lr} (talk {talk[loss]})",
-         'test MRR', res[loss], None, 'popularity (training counts)', pop)
+         'test MRR', res[loss], None, 'popularity (training counts)', pop, suite='talk-mrr')
 assert res['pointwise']<res['bpr']<res['adaptive_hinge'], res
 
 # plain PyTorch loop, same model, loss, sampling and evaluation
@@ -63,7 +59,7 @@ def plain_fit():
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2, betas=(0.9,0.99), eps=1e-5, weight_decay=0, foreach=True)
     u_all,i_all = dls.train.dataset.ts
     vu,vi = dls.valid.dataset.ts
-    start = time.perf_counter()
+    sw = report.Stopwatch()
     for epoch in range(10):
         model.train()
         perm = torch.randperm(len(u_all))
@@ -79,7 +75,7 @@ def plain_fit():
                 pred = model(vu[s:s+1024], torch.cat([vi[s:s+1024,None], torch.randint(1, dls.n_items, (len(vi[s:s+1024]), 1))], 1))
                 bpr_loss(pred[:,0], pred[:,1:]).mean()
             res = np.nanmean(np.concatenate([mrr(s, t, e, per_user=True).numpy() for s,t,e in dls.eval_batches(model)]))
-    return res,(time.perf_counter()-start)/10
+    return res,sw()/10
 
 def fastai_fit():
     set_seed(0)
@@ -90,25 +86,24 @@ for rep in range(2):  # alternate, keep the best of two: the machine is shared
     t_fastai.append(fastai_fit()[1])
     plain_mrr,t = plain_fit(); t_plain.append(t)
 t_fastai,t_plain = min(t_fastai),min(t_plain)
-row('test MRR, bpr, plain PyTorch loop', f'{proto}, AdamW lr 1e-2', plain_mrr, pop)
-row('epoch time (s), bpr: recfast Learner vs plain PyTorch', 'same model/loss/sampling; train + valid loss + MRR per epoch; best of 2 alternating runs', t_fastai, t_plain, '{:.2f}')
-jrow('plain PyTorch loop, BilinearNet + BPR', idata, f'{iproto}, AdamW lr 1e-2', 'test MRR', plain_mrr, None, 'popularity (training counts)', pop)
+jrow('plain PyTorch loop, BilinearNet + BPR', idata, f'{iproto}, AdamW lr 1e-2', 'test MRR', plain_mrr, None, 'popularity (training counts)', pop,
+     suite='talk-mrr')
 jrow('recfast `implicit_learner`, bpr loss', idata, 'epoch time: train + valid loss + MRR; same model/loss/sampling; best of 2 alternating runs',
-     None, None, t_fastai, 'plain PyTorch loop', None, t_plain)
+     None, None, t_fastai, 'plain PyTorch loop', None, t_plain, suite=report.speed_suite('implicit', idata))
 
 # ---- ranking-metric speed
 g = torch.Generator().manual_seed(0)
 s,tg,e = torch.randn(943, 1683, generator=g), torch.rand(943, 1683, generator=g)<0.006, torch.rand(943, 1683, generator=g)<0.06
-start = time.perf_counter(); mrr(s, tg, e); t_mrr = time.perf_counter()-start
+_,t_mrr = report.timed(mrr, s, tg, e)
 from scipy.stats import rankdata
-start = time.perf_counter()
-for k in range(943):
-    sc = -s[k].numpy().copy(); sc[e[k].numpy() & ~tg[k].numpy()] = np.finfo(np.float32).max
-    (1/rankdata(sc)[tg[k].numpy()]).mean()
-t_loop = time.perf_counter()-start
-row('MRR time (s), 943 users x 1683 items', 'batched tensor ops vs per-user scipy rankdata loop (Spotlight)', t_mrr, t_loop, '{:.3f}')
-jrow('recfast `mrr` (batched tensor ops)', 'random scores, 943 users x 1683 items', 'seconds to compute MRR once', None, None, t_mrr,
-     'per-user scipy rankdata loop (Spotlight)', None, t_loop)
+def spotlight_mrr():
+    for k in range(943):
+        sc = -s[k].numpy().copy(); sc[e[k].numpy() & ~tg[k].numpy()] = np.finfo(np.float32).max
+        (1/rankdata(sc)[tg[k].numpy()]).mean()
+_,t_loop = report.timed(spotlight_mrr)
+mdata = 'random scores, 943 users x 1683 items'
+jrow('recfast `mrr` (batched tensor ops)', mdata, 'seconds to compute MRR once', None, None, t_mrr,
+     'per-user scipy rankdata loop (Spotlight)', None, t_loop, suite=report.speed_suite('implicit', mdata))
 
 # ---- sequences on ML-100K
 ratings = movielens_100k(titles=False)
@@ -118,12 +113,11 @@ seq = {}
 for arch in ('popularity','pool','lstm','cnn'):
     set_seed(0)
     seq[arch],_ = fit(sequence_learner(sdls, arch=arch, loss='adaptive_hinge', seed=0), 10, 1e-2, True)
-for arch in ('pool','lstm','cnn'): row(f'sequence test MRR, {arch} (talk pool 0.14, lstm 0.11)', sproto, seq[arch], seq['popularity'])
-row('sequence test MRR, popularity (talk 0.12)', sproto, seq['popularity'], seq['popularity'])
 sdata,sp = 'ML-100K, 20% users held out (seed 0)',sproto.split('(seed 0), ')[1]
 for arch in ('pool','lstm','cnn'):
-    jrow(f'recfast `sequence_learner`, {arch}', sdata, sp+' (talk pool 0.14, lstm 0.11)', 'test MRR', seq[arch], None, 'popularity', seq['popularity'])
-jrow('recfast `sequence_learner`, popularity', sdata, sp+' (talk 0.12)', 'test MRR', seq['popularity'])
+    jrow(f'recfast `sequence_learner`, {arch}', sdata, sp+' (talk pool 0.14, lstm 0.11)', 'test MRR', seq[arch], None, 'popularity',
+         seq['popularity'], suite='sequence-mrr')
+jrow('recfast `sequence_learner`, popularity', sdata, sp+' (talk 0.12)', 'test MRR', seq['popularity'], suite='sequence-mrr')
 
 # ---- synthetic sequences
 syn = synthetic_sequences(seq_len=10, n_rows=1000, seed=0)
@@ -133,20 +127,10 @@ syn_res = {}
 for arch in ('popularity','pool','lstm','cnn'):
     set_seed(0)
     syn_res[arch],_ = fit(sequence_learner(ydls, arch=arch, seed=0), 10, 2e-2, True)
-for arch in ('lstm','cnn','pool'): row(f'synthetic test MRR, {arch} (talk lstm >= 0.77, pool 0.13)', yproto, syn_res[arch], syn_res['popularity'])
-row('synthetic test MRR, popularity (talk 0.07)', yproto, syn_res['popularity'], syn_res['popularity'])
 ydata,yp = 'synthetic_sequences(10, 1000), 100 items, 20% users held out',yproto.split('held out, ')[1]
 for arch in ('lstm','cnn','pool'):
-    jrow(f'recfast `sequence_learner`, {arch}', ydata, yp+' (talk lstm >= 0.77, pool 0.13)', 'test MRR', syn_res[arch], None, 'popularity', syn_res['popularity'])
-jrow('recfast `sequence_learner`, popularity', ydata, yp+' (talk 0.07)', 'test MRR', syn_res['popularity'])
+    jrow(f'recfast `sequence_learner`, {arch}', ydata, yp+' (talk lstm >= 0.77, pool 0.13)', 'test MRR', syn_res[arch], None, 'popularity',
+         syn_res['popularity'], suite='synthetic-sequences')
+jrow('recfast `sequence_learner`, popularity', ydata, yp+' (talk 0.07)', 'test MRR', syn_res['popularity'], suite='synthetic-sequences')
 
-head = '| what | protocol | number | baseline | ratio |\n|---|---|---|---|---|\n'
-table = head + '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows)
-note = (f"\n\nBaselines: popularity (training counts) for MRR rows, a plain PyTorch loop for the epoch-time row, "
-        f"a per-user scipy loop for the metric-time row. Machine: {os.cpu_count()}-core CPU shared with other jobs during the run, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), Python {platform.python_version()}.\n")
-print(table + note)
-out = Path(__file__).parent/'results'/'implicit.md'
-out.parent.mkdir(exist_ok=True)
-out.write_text('# bench_implicit\n\n' + table + note)
-report.save(jrows, out.with_suffix('.json'))
+report.save(jrows, 'implicit')

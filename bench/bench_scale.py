@@ -5,8 +5,8 @@ Usage: python bench/bench_scale.py [--size small|medium|large] [--warmup-batches
 (small: 100k users x 20k items x 2.5M ratings; large: 1M x 200k x 25M). The warm-up is a whole epoch unless
 `--warmup-batches` shortens it; `recommend_all` ranks every user unless `--rec-users` times the first N only (the
 large size defaults to 200 warm-up batches and 20,000 users). Each variant runs in its own process so its peak memory is
-its own. Writes bench/results/scale.md and .json (scale_<size>.md/.json for the other sizes)."""
-import os, sys, json, time, platform, resource, subprocess, tempfile
+its own. Writes bench/results/scale.json (scale_<size>.json for the other sizes) as bench/report.py rows."""
+import os, sys, json, resource, subprocess, tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,10 +26,9 @@ def variant(name, size, warmup_batches=None, rec_users=None):
     from recfast.scale import synthetic_ratings, sparse_embeddings, SparseAdam
     from recfast.fast import FastAdam
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
-    t = time.perf_counter()
-    df = synthetic_ratings(*SIZES[size], seed=0)
-    res = dict(gen_s=time.perf_counter()-t)
-    t = time.perf_counter()
+    df,gen_s = report.timed(synthetic_ratings, *SIZES[size], seed=0)
+    res = dict(gen_s=gen_s)
+    t = report.Stopwatch()
     sparse = name.endswith('sparse')
     if name.startswith('dot'):
         from recfast.collab.data import RatingsDataLoaders
@@ -46,7 +45,7 @@ def variant(name, size, warmup_batches=None, rec_users=None):
         set_seed(0)
         learn = implicit_learner(dls, loss='bpr', n_factors=N_FACTORS, seed=0, metrics=[], sampler='uniform', opt_func=SparseAdam if sparse else FastAdam)
     if sparse: sparse_embeddings(learn.model)
-    res['dls_s'] = time.perf_counter()-t
+    res['dls_s'] = t()
     n_trn = len(dls.train.dataset)
     lr = 1e-2 if name.startswith('dot') else 1e-2
     with learn.no_bar(), learn.no_logging():
@@ -54,16 +53,12 @@ def variant(name, size, warmup_batches=None, rec_users=None):
         from fastai.callback.training import ShortEpochCallback
         short = [] if warmup_batches is None else [ShortEpochCallback(pct=warmup_batches/len(dls.train), short_valid=True)]
         learn.fit_one_cycle(1, lr, cbs=short)
-        t = time.perf_counter()
-        learn.fit_one_cycle(1, lr)
-        res['epoch_s'] = time.perf_counter()-t
+        _,res['epoch_s'] = report.timed(learn.fit_one_cycle, 1, lr)
     res.update(n_train=n_trn, ratings_per_s=n_trn/res['epoch_s'], values=[float(v) for v in learn.recorder.values[-1]])
     if name=='dot-sparse':
         with tempfile.TemporaryDirectory() as d:
-            t = time.perf_counter()
             users = None if rec_users is None else dls.classes[dls.user_name][1:rec_users+1]
-            out = learn.recommend_all(n=10, fname=Path(d)/'top10.csv', users=users)
-            res['recommend_all_s'] = time.perf_counter()-t
+            out,res['recommend_all_s'] = report.timed(learn.recommend_all, n=10, fname=Path(d)/'top10.csv', users=users)
             res['recommend_all_mb'] = out.stat().st_size/2**20
         res['n_users'] = dls.n_users-1 if rec_users is None else min(rec_users, dls.n_users-1)
     res['peak_rss_mb'] = _peak_mb()
@@ -86,24 +81,20 @@ def child(name, size, warmup_batches=None, rec_users=None):
     p = _run([__file__, '--variant', name, '--size', size, *opts])
     return json.loads(p.stdout.strip().splitlines()[-1])
 
-def machine():
-    import torch
-    cpu = f"{platform.machine()} CPU, {os.cpu_count()} cores, {os.environ.get('BENCH_THREADS', 1)} torch thread(s) per process"
-    return f"{torch.cuda.get_device_name()} GPU ({cpu})" if torch.cuda.is_available() else f"{cpu}, no GPU"
-
 def main(size, warmup_batches=None, rec_users=None):
     nu,ni,nr = SIZES[size]
     data = f"synthetic power-law (alpha 1), {nu//1000}k users x {ni//1000}k items x {nr/1e6:g}M ratings, 95/5 split"
     warm = 'a warm-up epoch' if warmup_batches is None else f'{warmup_batches} warm-up batches'
-    rows,jrows = [],[]
-    def row(what, protocol, number, baseline, fmt='{:.4f}', model=None, metric=None, base_name=None, time_row=False, jproto=None, times=(None,None)):
-        ratio = number/baseline if baseline else float('nan')
-        rows.append((what, protocol, fmt.format(number), fmt.format(baseline), f'{ratio:.2f}'))
-        print(rows[-1], flush=True)
-        proto = jproto or protocol.removeprefix(data).lstrip('; ,')
-        jrows.append(report.row('scale', model, data, proto, None if time_row else metric, None if time_row else number,
+    jrows = []
+    def row(protocol, number, baseline, model=None, metric=None, base_name=None, time_row=False, jproto=None, times=(None,None),
+            rdata=data, quality=False):
+        "A row of figure `number` against `baseline`: in a table of its own per data and metric if `quality`, else a speed row"
+        proto = jproto or protocol.removeprefix(rdata).lstrip('; ,')
+        suite = report.own_suite('scale', rdata, metric) if quality else report.speed_suite('scale', rdata)
+        jrows.append(report.row('scale', model, rdata, proto, None if time_row else metric, None if time_row else number,
                                 number if time_row else times[0], base_name, None if time_row else baseline, baseline if time_row else times[1],
-                                ratio_of='time' if time_row else 'value'))
+                                suite=suite, ratio_of='time' if time_row else 'value'))
+        print(jrows[-1], flush=True)
     r = {}
     for n in ('dot-dense','dot-sparse','implicit-dense','implicit-sparse'):
         r[n] = child(n, size, warmup_batches, rec_users)
@@ -113,41 +104,26 @@ def main(size, warmup_batches=None, rec_users=None):
     d,s = r['dot-dense'],r['dot-sparse']
     sp,dn = 'recfast `dot_learner` + `sparse_embeddings` + `SparseAdam`','recfast `dot_learner`, dense (FastAdam)'
     after = 'after 2 epochs' if warmup_batches is None else f'after {warmup_batches} batches + 1 epoch'
-    row('dot: ratings/s, SparseAdam + sparse embeddings (baseline: FastAdam, dense)', proto, s['ratings_per_s'], d['ratings_per_s'], '{:,.0f}',
-        sp, 'ratings/s', 'FastAdam, dense', jproto=proto.removeprefix(data+'; ')+'; time: the timed epoch', times=(s['epoch_s'],d['epoch_s']))
-    row(f'dot: valid MSE {after}, dense (baseline: constant mean)', proto, d['values'][1], d['const_mse'], model=dn,
-        metric=f'valid MSE {after}', base_name='constant mean')
-    row(f'dot: valid MSE {after}, sparse (baseline: dense)', proto, s['values'][1], d['values'][1], model=sp,
-        metric=f'valid MSE {after}', base_name='dense (FastAdam)')
-    row('dot: peak RSS MB, sparse (baseline: dense)', proto + '; whole process incl. data generation', s['peak_rss_mb'], d['peak_rss_mb'], '{:,.0f}',
-        sp, 'peak RSS MB', 'dense (FastAdam)')
+    row(proto, s['ratings_per_s'], d['ratings_per_s'], sp, 'ratings/s', 'FastAdam, dense', jproto=proto.removeprefix(data+'; ')+'; time: the timed epoch', times=(s['epoch_s'],d['epoch_s']))
+    row(proto, d['values'][1], d['const_mse'], model=dn, metric=f'valid MSE {after}', base_name='constant mean', quality=True)
+    row(proto, s['values'][1], d['values'][1], model=sp, metric=f'valid MSE {after}', base_name='dense (FastAdam)', quality=True)
+    row(proto + '; whole process incl. data generation', s['peak_rss_mb'], d['peak_rss_mb'], sp, 'peak RSS MB', 'dense (FastAdam)')
     di,si = r['implicit-dense'],r['implicit-sparse']
-    proto_i = f"{data}, every rating a positive; implicit BPR {N_FACTORS} factors, 1 negative, bs {BS}, 1 epoch after {warm}{malloc}"
+    idata = f'{data}, every rating a positive'
+    proto_i = f"{idata}; implicit BPR {N_FACTORS} factors, 1 negative, bs {BS}, 1 epoch after {warm}{malloc}"
     spi = 'recfast `implicit_learner`, BPR + sparse embeddings + `SparseAdam`'
-    row('implicit: interactions/s, sparse (baseline: dense)', proto_i, si['ratings_per_s'], di['ratings_per_s'], '{:,.0f}',
-        spi, 'interactions/s', 'dense (FastAdam)', jproto=proto_i.removeprefix(data).lstrip(', ')+'; time: the timed epoch', times=(si['epoch_s'],di['epoch_s']))
-    row('implicit: train BPR loss, sparse (baseline: dense)', proto_i, si['values'][0], di['values'][0], model=spi,
-        metric='train BPR loss', base_name='dense (FastAdam)')
-    row('implicit: peak RSS MB, sparse (baseline: dense)', proto_i, si['peak_rss_mb'], di['peak_rss_mb'], '{:,.0f}',
-        spi, 'peak RSS MB', 'dense (FastAdam)')
+    row(proto_i, si['ratings_per_s'], di['ratings_per_s'], spi, 'interactions/s', 'dense (FastAdam)',
+        jproto=proto_i.removeprefix(idata).lstrip('; ')+'; time: the timed epoch', times=(si['epoch_s'],di['epoch_s']), rdata=idata)
+    row(proto_i, si['values'][0], di['values'][0], model=spi, metric='train BPR loss', base_name='dense (FastAdam)', rdata=idata,
+        quality=True)
+    row(proto_i, si['peak_rss_mb'], di['peak_rss_mb'], spi, 'peak RSS MB', 'dense (FastAdam)', rdata=idata)
     who = 'every user' if rec_users is None else f'the first {s["n_users"]:,} users'
-    row(f'recommend_all: users/s, top-10 of {who} to CSV (baseline: dot training ratings/s)',
-        f"{data}; trained sparse dot model, seen items excluded, {s['recommend_all_mb']:.0f} MB CSV",
-        s['n_users']/s['recommend_all_s'], s['ratings_per_s'], '{:,.0f}', 'recfast `recommend_all`', 'users/s', 'dot training ratings/s',
+    row(f"{data}; top-10 of {who} to CSV; trained sparse dot model, seen items excluded, {s['recommend_all_mb']:.0f} MB CSV",
+        s['n_users']/s['recommend_all_s'], s['ratings_per_s'], 'recfast `recommend_all`', 'users/s', 'dot training ratings/s',
         times=(s['recommend_all_s'],None))
-    row('data: seconds to generate the ratings (baseline: to build RatingsDataLoaders)', data, d['gen_s'], d['dls_s'], '{:.1f}',
-        '`synthetic_ratings`', base_name='RatingsDataLoaders.from_df', time_row=True,
+    row(data, d['gen_s'], d['dls_s'], '`synthetic_ratings`', base_name='RatingsDataLoaders.from_df', time_row=True,
         jproto='seconds to generate the ratings (seed 0); baseline: seconds to build `RatingsDataLoaders` from them')
-    _write(rows, jrows, size)
-
-def _write(rows, jrows, size):
-    table = '\n'.join(['| what | protocol | number | baseline | ratio |', '|---|---|---|---|---|'] + ['| '+' | '.join(r)+' |' for r in rows])
-    md = f"## Scale (issue 6)\n\nMachine: {machine()}; size `{size}`. Measured with `python bench/bench_scale.py --size {size}`.\n\n{table}\n"
-    print(md)
-    name = 'scale' if size=='small' else f'scale_{size}'
-    (HERE/'results').mkdir(exist_ok=True)
-    (HERE/'results'/f'{name}.md').write_text(md)
-    report.save(jrows, name)
+    report.save(jrows, 'scale' if size=='small' else f'scale_{size}')
 
 if __name__=='__main__':
     a = sys.argv[1:]

@@ -3,15 +3,16 @@
    no fastai and no recfast (checked in its `sys.modules`);
 2. latency per single-user request on CPU (1 torch thread) for a synthetic 20k-item catalogue (`recfast.scale`'s
    generator), p50/p99 over 1,000 users, against `learn.recommend` per user measured in the same run.
-Writes bench/results/serving.md and the same figures as report rows in bench/results/serving.json (bench/report.py).
+Writes the figures as report rows in bench/results/serving.json (bench/report.py). The ML-100K models fit 2 epochs; the
+latency models are untrained (a request's work does not depend on the weights).
 `python bench/bench_serving.py [--quick]`."""
-import os, sys, time, json, platform, tempfile, subprocess, warnings, argparse
+import os, sys, json, tempfile, subprocess, warnings, argparse
 from pathlib import Path
-from recfast.all import *
-from recfast.scale import synthetic_ratings
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from bench import report
+from recfast.all import *
+from recfast.scale import synthetic_ratings
 
 torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
 FAMILIES = {'dot':'ratings', 'mlp':'ratings', 'implicit':'implicit', 'autorec':'vectors', 'deep':'vectors', 'cnn':'sequence', 'lstm':'sequence'}
@@ -54,7 +55,7 @@ def identity(d, epochs):
         learn = learner(dls_by, a, epochs)
         learn.export_serving(d/a)
         users = list(learn.dls.users.items[1:])
-        t = time.perf_counter(); exp[a] = learn.recommend(users, n=10); exp[a+'_s'] = time.perf_counter()-t
+        exp[a],exp[a+'_s'] = report.timed(learn.recommend, users, n=10)
     env = {k:v for k,v in os.environ.items() if k!='PYTHONPATH'}
     p = subprocess.run([sys.executable, '-c', CHILD, str(d), *FAMILIES], capture_output=True, text=True, env=env, cwd=d)
     if p.returncode: raise RuntimeError(p.stderr[-3000:])
@@ -81,7 +82,7 @@ def latency(d, n_users, n_req, quick):
             for u in users[:20]: f(u)
             out = []
             for u in users:
-                t = time.perf_counter(); f(u); out.append(time.perf_counter()-t)
+                out.append(report.timed(f, u)[1])
             return np.asarray(out)
         ts,tb = times(lambda u: rec.recommend(u, n=10)),times(lambda u: learn.recommend(u, n=10))
         res[a] = dict(p50=np.percentile(ts, 50), p99=np.percentile(ts, 99), base_p50=np.percentile(tb, 50), base_p99=np.percentile(tb, 99), same200=f'{same} ({m} users)', n=k)
@@ -90,33 +91,28 @@ def latency(d, n_users, n_req, quick):
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--quick', action='store_true'); a = ap.parse_args()
-    t_all = time.perf_counter()
+    t_all = report.Stopwatch()
     d = Path(tempfile.mkdtemp())
     exp,got = identity(d, 0 if a.quick else 2)
     n_users,n_req = (1000, 100) if a.quick else (5000, 1000)
     lat = latency(d, n_users, n_req, a.quick)
-    rows,jrows = [],[]
+    jrows = []
     data,syn = 'ML-100K, all 943 users', f'synthetic_ratings({n_users} users, 20,000 items, {40*n_users:,} ratings, seed 0)'
     for f in FAMILIES:
         n_same = sum(x==y for x,y in zip(got[f]['top'], exp[f]))
-        rows.append((f'{f}: top-10 identical to learn.recommend', f"{data}; serve.py in a fresh process (imports: {got['imports'] or 'torch only'})",
-                     f'{n_same}/{len(exp[f])}', f"batch {got[f]['batch_s']:.3f} s vs learn.recommend {exp[f+'_s']:.3f} s", ''))
-        jrows.append(report.row('serving', f'{f} export, serve.py', data, 'top-10 of every user, fresh process importing no fastai/recfast',
-                                'users with identical top-10', n_same/len(exp[f]), got[f]['batch_s'], 'learn.recommend', 1.0, exp[f+'_s'], ratio_of='value'))
+        metric = 'users with identical top-10'
+        jrows.append(report.row('serving', f'{f} export, serve.py', data,
+                                f"top-10 of every user, fresh process importing {got['imports'] or 'no fastai/recfast'}", metric,
+                                n_same/len(exp[f]), got[f]['batch_s'], 'learn.recommend', 1.0, exp[f+'_s'],
+                                suite=report.own_suite('serving', data, metric), ratio_of='value'))
     for f,r in lat.items():
-        rows.append((f'{f}: p99 latency per user (ms)', f"{syn}; {r['n']} single-user requests, n=10, 1 CPU thread; p50 {r['p50']*1e3:.2f} ms; "
-                     f"top-10 identical: {r['same200']}", f"{r['p99']*1e3:.2f}",
-                     f"learn.recommend p99 {r['base_p99']*1e3:.2f} (p50 {r['base_p50']*1e3:.2f})", f"{r['p99']/r['base_p99']:.2f}"))
-        jrows.append(report.row('serving', f'{f} export, serve.Recommender.recommend', syn, f"{r['n']} single-user requests, n=10, 1 CPU thread",
-                                'p99 latency per user (s)', r['p99'], None, 'learn.recommend per user', r['base_p99'], ratio_of='value'))
-    md = ['# Serving benchmark (issue #14)', '',
-          f"Machine: {platform.machine()} {os.cpu_count()}-core CPU, shared with other jobs (times are noisy; compare within this run). "
-          f"torch threads: {torch.get_num_threads()}. Total run {time.perf_counter()-t_all:.0f} s. {'QUICK MODE. ' if a.quick else ''}"
-          f"ML-100K models fit {0 if a.quick else 2} epochs; the latency models are untrained (a request's work does not depend on the weights).", '',
-          '| what | protocol | number | baseline (same run) | ratio |', '|---|---|---|---|---|']
-    md += [f"| {' | '.join(r)} |" for r in rows]
-    txt = '\n'.join(md)+'\n'
-    if a.quick: print(txt)
-    else: report.publish('serving', txt, jrows)
+        proto = f"{r['n']} single-user requests, n=10, 1 CPU thread; top-10 identical to learn.recommend: {r['same200']}"
+        jrows += [report.row('serving', f'{f} export, serve.Recommender.recommend', syn, proto, f'{q} latency per user (s)',
+                             r[q], None, 'learn.recommend per user', r['base_'+q], suite=report.speed_suite('serving', syn),
+                             ratio_of='value') for q in ('p99', 'p50')]
+    jrows.append(report.row('serving', 'the whole serving bench', data, f'wall-clock seconds, {torch.get_num_threads()} torch thread(s)',
+                            time_s=t_all(), suite=report.speed_suite('serving', data)))
+    if a.quick: print(jrows)
+    else: report.save(jrows, 'serving')
 
 if __name__=='__main__': main()

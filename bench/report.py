@@ -1,7 +1,35 @@
 """One home for the benchmark rows: every bench script saves its figures as `bench/results/<name>.json` (a list of
-`row`s), and `run_all.py` renders all of them as one table in `bench/results/REPORT.md`."""
-import os, re, json, math, platform, datetime
+`row`s, each naming its protocol, `suite`), and `run_all.py` renders them: `bench/results/REPORT.md`, one ranked table
+per protocol, and `bench/results/<name>.md`, the rows of one file. Nothing else writes a figure."""
+import os, json, math, time, platform, datetime
 from pathlib import Path
+
+def _serve_shared_data():
+    "Serve fastai's datasets from ../shared/data when it is there (offline machines), as the tests' conftest does"
+    root = Path(__file__).resolve().parents[1]
+    shared = root.parent/'shared'/'data'
+    if 'FASTAI_HOME' in os.environ or not (shared/'ml-100k'/'u.data').exists(): return
+    home = root/'.fastai_home'
+    (home/'data').mkdir(parents=True, exist_ok=True)
+    for d in shared.iterdir():
+        link = home/'data'/d.name
+        if d.is_dir() and not link.exists():
+            try: link.symlink_to(d)
+            except FileExistsError: pass  # another process made it
+    os.environ['FASTAI_HOME'] = str(home)
+
+_serve_shared_data()
+
+class Stopwatch:
+    "Seconds since it started: wall-clock (`sw()`, `perf_counter`) and CPU seconds of this process (`sw.cpu()`)"
+    def __init__(self): self.wall0,self.cpu0 = time.perf_counter(),time.process_time()
+    def __call__(self): return time.perf_counter()-self.wall0
+    def cpu(self): return time.process_time()-self.cpu0
+
+def timed(f, *args, cpu=False, **kwargs):
+    "`f(*args, **kwargs)` and the seconds it took: wall-clock, or CPU seconds of this process if `cpu`"
+    sw = Stopwatch(); r = f(*args, **kwargs)
+    return r, (sw.cpu() if cpu else sw())
 
 RESULTS = Path(__file__).resolve().parent/'results'
 COLUMNS = ('bench', 'model', 'data', 'protocol', 'measured', 'time (s)', 'baseline (same run)', 'ratio', 'machine')
@@ -16,37 +44,43 @@ def row(bench, model, data, protocol,
         metric=None, value=None, # what was measured (quality, throughput, memory) and its figure
         time_s=None, # seconds the measured run took (the protocol says which: fit, epoch, ...)
         baseline=None, baseline_value=None, baseline_time_s=None, # the baseline measured in the same run
+        *,
+        suite:str, # the protocol (data + split + metric) it is ranked in: a key of `SUITES`, `speed_suite`, `own_suite`
         ratio_of=None, # 'time' or 'value': which figure `ratio` compares; the one both rows have if `None`
         ratio=None, # this row's figure over the baseline's; computed from them if `None`
         machine_kind=None, date=None,
-        suite=None, # the protocol (data + split + metric) the row is ranked in, a key of `SUITES`; `suite_of` guesses it if `None`
         std=None, n=None, # `value` is a mean over `n` seeds/folds with standard deviation `std`
         recipe=None, # the model's settings (hyper-parameters, schedule), when `protocol` does not say them
-        published=None): # published figures of this protocol, cited beside the table (not re-run)
-    "A report row: what was measured, on what, how, against which baseline of the same run, on which machine"
+        published=None, # published figures of this protocol, cited beside the table (not re-run)
+        series=None): # figures per epoch (or per step) behind `value`: `{label: [figure, ...]}`
+    "A report row: what was measured, on what, how (`suite`), against which baseline of the same run, on which machine"
+    if not suite or not isinstance(suite, str): raise ValueError(f"row {model!r}: pass `suite`, its protocol")
     if ratio_of is None: ratio_of = 'value' if value is not None and baseline_value is not None else 'time'
     a,b = (value,baseline_value) if ratio_of=='value' else (time_s,baseline_time_s)
     if ratio is None and isinstance(a, (int,float)) and isinstance(b, (int,float)) and b: ratio = a/b
     r = dict(bench=bench, model=model, data=data, protocol=protocol, metric=metric, value=value, time_s=time_s,
              baseline=baseline, baseline_value=baseline_value, baseline_time_s=baseline_time_s,
              ratio=ratio, ratio_of=ratio_of if ratio is not None else None,
-             machine=machine_kind or machine(), date=date or datetime.date.today().isoformat())
-    # the newer fields are written only when given: rows without them read as before (`suite_of`, `.get`)
-    extra = dict(suite=suite, std=std, n=n, recipe=recipe, published=published)
+             machine=machine_kind or machine(), date=date or datetime.date.today().isoformat(), suite=suite)
+    extra = dict(std=std, n=n, recipe=recipe, published=published, series=series)  # written only when given
     return {**r, **{k:v for k,v in extra.items() if v is not None}}
 
-def publish(name, text, rows=None):
-    "Print a bench's markdown `text`, write it as `bench/results/<name>.md`, and its report `rows` as `<name>.json`"
-    print(text)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS/f'{name}.md').write_text(text)
-    if rows is not None: save(rows, name)
+def speed_suite(bench, data):
+    "The suite of a speed or memory row: one table per bench and data"
+    return f"speed: {bench}: {data}"
 
-def save(rows, fname):
-    "Write `rows` to `fname`, a `.json` path or a name (`bench/results/<name>.json`)"
-    fname = Path(fname) if str(fname).endswith('.json') else RESULTS/f'{fname}.json'
+def own_suite(bench, data, metric):
+    "The suite of a quality figure no `SUITES` protocol describes: its own table per bench, data and metric"
+    return f"{bench}: {data} · {metric}"
+
+def save(rows, name):
+    "Write `rows` to `bench/results/<name>.json` (or `name`, a `.json` path); every row names its `suite`"
+    missing = [r.get('model') for r in rows if not r.get('suite')]
+    if missing: raise ValueError(f"rows without a `suite` (the protocol they are ranked in): {missing}")
+    fname = Path(name) if str(name).endswith('.json') else RESULTS/f'{name}.json'
     fname.parent.mkdir(parents=True, exist_ok=True)
     fname.write_text(json.dumps(rows, indent=1, default=float)+'\n')  # numpy / torch scalars as floats
+    print(f"wrote {len(rows)} rows to {fname}; `python bench/run_all.py --report-only` renders them")
     return fname
 
 def paired_test(wrong, base_wrong)->dict:
@@ -127,60 +161,44 @@ def render_by_protocol(rows):
 
 # ---- the report by protocol: one section and one ranked table per protocol (data + split + metric) ---------------
 
-# Each protocol: its title, what it is (data, split, metric), the published figures cited beside it (never re-run,
-# never ranked), and `match`, which claims the rows written before rows carried a `suite` (first match wins).
-# Rows that no protocol claims get one of their own per (bench, data, metric), so two protocols never share a table.
-def _has(r, *keys, field='data'): return all(k.lower() in str(r.get(field) or '').lower() for k in keys)
-def _metric(r, *keys): return any(k.lower() in str(r.get('metric') or '').lower() for k in keys)
-
+# Each protocol: its title, what it is (data, split, metric) and the published figures cited beside it (never re-run,
+# never ranked). A row names its protocol (`suite`): one of these, or a table of its own (`own_suite`, `speed_suite`).
 SUITES = {
     'talk-mrr': dict(title="Implicit feedback, Kula's talk protocol (full-catalogue MRR)",
         what="ML-100K ua.base / ua.test, every rating a positive; MRR over the full catalogue with each user's training items "
              "excluded (recfast's `mrr`); hyper-parameters chosen on a valid split of ua.base",
-        published="the talk's recfast-era figures: pointwise 0.06, BPR 0.08, adaptive hinge 0.11 (Kula, 'Hybrid and neural recommenders')",
-        match=lambda r: _has(r, 'ua.base/ua.test') and _metric(r, 'mrr')),
+        published="the talk's recfast-era figures: pointwise 0.06, BPR 0.08, adaptive hinge 0.11 (Kula, 'Hybrid and neural recommenders')"),
     'explicit-u1u5': dict(title='Explicit ratings, ML-100K u1-u5 (test RMSE)',
         what="ML-100K's five official folds: train on u{k}.base, RMSE on u{k}.test; mean ± std over the 5 folds; tuning on a "
              "random 10% of u1.base only",
-        published='u1 only: GC-MC 0.910 (Berg et al. 2017), GLocal-K 0.889 (Han et al. 2021)',
-        match=lambda r: r['bench']=='explicit' and _metric(r, 'rmse') and not _has(r, 'valid', field='metric')),
+        published='u1 only: GC-MC 0.910 (Berg et al. 2017), GLocal-K 0.889 (Han et al. 2021)'),
     'explicit-u1-valid': dict(title='Explicit ratings, tuning split of u1.base (valid RMSE)',
         what='ML-100K u1.base only: a random 10% of its rows (seed 0) held out as the valid split on which recipes are chosen; '
-             'u1.test never seen',
-        match=lambda r: r['bench']=='explicit' and _metric(r, 'valid')),
+             'u1.test never seen'),
     'fastbook-mse': dict(title='Explicit ratings, fastbook protocol (80/20 random split, valid MSE)',
         what='ML-100K ratings (item = title in `bench_collab.py`, movie id in `bench_ddp.py`), a random 20% of the rows held out (seed 42), MSE on them',
-        published="fastbook chapter 8's dot product model: valid MSE about 0.82 (same protocol, its own seed)",
-        match=lambda r: _metric(r, 'mse') and _has(r, 'ml-100k') and (_has(r, '80/20') or r['bench']=='collab')),
+        published="fastbook chapter 8's dot product model: valid MSE about 0.82 (same protocol, its own seed)"),
     'post-rmse': dict(title='"PyTorch for Recommenders 101" protocol ([0, 1]-scaled RMSE)',
         what='ML-100K, ratings min-max scaled to [0, 1] by (r-1)/4, random 80/20 split of the rows (seed 42), test RMSE',
-        published="the post's own split: MF 0.66, MLP 0.28, LSTM 0.43; a constant global mean scores 0.281",
-        match=lambda r: r['bench']=='post'),
+        published="the post's own split: MF 0.66, MLP 0.28, LSTM 0.43; a constant global mean scores 0.281"),
     'autoenc-90-10': dict(title='Autoencoders, 90/10 random split (valid RMSE)',
         what='ML-100K, a random 10% of the ratings held out (seed 42), RMSE on them from item (or user) rating vectors',
-        published='I-AutoRec (Sedhain et al. 2015) reports 0.831 on ML-1M with a 90/10 split; it gives no ML-100K figure',
-        match=lambda r: _metric(r, 'rmse') and (_has(r, '90/10') or _has(r, 'item rating vectors'))),
+        published='I-AutoRec (Sedhain et al. 2015) reports 0.831 on ML-1M with a 90/10 split; it gives no ML-100K figure'),
     'synthetic-sequences': dict(title='Sequences, synthetic Markov sequences (MRR)',
         what='`synthetic_sequences(10, 1000)`, 100 items: next-item MRR on held-out sequences',
-        published="the talk: LSTM >= 0.77, pooling 0.13, popularity 0.07",
-        match=lambda r: _has(r, 'synthetic_sequences') and _metric(r, 'mrr')),
+        published="the talk: LSTM >= 0.77, pooling 0.13, popularity 0.07"),
     'sequence-mrr': dict(title='Sequences, ML-100K, 20% of users held out (full-catalogue MRR)',
         what="ML-100K user sequences, 20% of the users held out; each held-out step's next item ranked against the catalogue",
-        published="the talk's sampled figures (popularity 0.12, pooling 0.14, LSTM 0.11) used 200 sampled negatives: not comparable",
-        match=lambda r: _metric(r, 'mrr') and (_has(r, 'users held out') or _has(r, 'user sequences'))),
+        published="the talk's sampled figures (popularity 0.12, pooling 0.14, LSTM 0.11) used 200 sampled negatives: not comparable"),
     'sequence-last': dict(title='Sequences, ML-100K leave-last-out (full-catalogue MRR)',
         what="ML-100K, each user's last item (by time) held out, ranked against the whole catalogue (nothing excluded)",
-        published="the talk's figures for this split used 200 sampled negatives (see the sampled-negatives table): not comparable",
-        match=lambda r: _metric(r, 'full catalogue') and _has(r, 'last item')),
+        published="the talk's figures for this split used 200 sampled negatives (see the sampled-negatives table): not comparable"),
     'sampled-mrr': dict(title='Sampled-negatives protocols (MRR against n sampled items)',
-        what='each target ranked against n sampled negatives instead of the catalogue; only comparable with itself',
-        match=lambda r: _metric(r, 'sampled') or bool(re.search(r'\d+\s+(sampled|random)\s+negatives|sampled[- ]negatives? (mode|metric|protocol)', f"{r.get('protocol')} {r.get('data')}", re.I))),
+        what='each target ranked against n sampled negatives instead of the catalogue; only comparable with itself'),
     'coldstart-auc': dict(title='Cold-start films (AUC / Recall@10 among held-out films)',
-        what='ML-100K, all ratings positive; 20% of the films held out of training; each user ranks the held-out films from features',
-        match=lambda r: r['bench']=='coldstart' and _metric(r, 'cold')),
+        what='ML-100K, all ratings positive; 20% of the films held out of training; each user ranks the held-out films from features'),
     'coldstart-warm': dict(title='Cold-start bench, warm films (MRR / Recall@10)',
-        what='ML-100K warm films: 20% of the warm rows held out, the warm catalogue ranked, training items excluded',
-        match=lambda r: r['bench']=='coldstart' and _metric(r, 'warm')),
+        what='ML-100K warm films: 20% of the warm rows held out, the warm catalogue ranked, training items excluded'),
 }
 
 LOWER_IS_BETTER = ('rmse', 'mse', 'error', 'loss', 'latency', 'rss', 'memory', 'mb', 'distance', '(s)')
@@ -190,24 +208,19 @@ def lower_is_better(metric):
     m = str(metric or '').lower()
     return not m.endswith('/s') and any(k in m for k in LOWER_IS_BETTER)
 
-def is_speed(r):
-    "A speed or memory row: timed only, or a throughput, latency or memory figure"
-    m = str(r.get('metric') or '').lower()
-    return not m or m.endswith('/s') or any(k in m for k in ('latency', 'rss', 'memory'))
-
 def suite_of(r):
-    "The protocol `r` is ranked in: its own `suite`, else the first of `SUITES` that claims it, else one of its own"
-    if r.get('suite'): return r['suite']
-    if is_speed(r): return f"speed: {r['bench']}: {r['data']}"
-    for k in sorted(SUITES, key=lambda k: k!='sampled-mrr'):  # a sampled protocol first: its rows name their split too
-        if SUITES[k]['match'](r): return k
-    return f"{r['bench']}: {r['data']} · {r.get('metric')}"
+    "The protocol `r` is ranked in: the `suite` its script gave it"
+    if not r.get('suite'): raise ValueError(f"row {r.get('model')!r} of bench {r.get('bench')!r} names no `suite`")
+    return r['suite']
 
 def spread(r):
-    "(std, n) of row `r`: its fields, else a 'mean ± std a ± b over n seeds' in its protocol text (rows written before the fields)"
-    if r.get('std') is not None or r.get('n'): return r.get('std'), r.get('n')
-    m = re.search(r'±\s*std\s*[-\d.e]+\s*±\s*([\d.e-]+)\s*over\s*(\d+)', str(r.get('recipe') or r.get('protocol') or ''))
-    return (float(m.group(1)), int(m.group(2))) if m else (None, None)
+    "(std, n) of row `r`: `value` is a mean over `n` runs with standard deviation `std`"
+    return r.get('std'), r.get('n')
+
+def suite_title(k):
+    "The section title of suite `k`"
+    if k in SUITES: return SUITES[k]['title']
+    return f"Speed and memory: {k.removeprefix('speed: ')}" if k.startswith('speed:') else k
 
 def _pm(v, std=None, n=None):
     return _num(v) + (f" ± {_num(std)}" if std is not None else '') + (f" ({n})" if n else '')
@@ -259,7 +272,7 @@ def render_suites(rows, level='##'):
         g, s = groups[k], SUITES.get(k, {})
         machines = sorted({f"{r['machine']}, {r['date']}" for r in g})
         benches = sorted({r['bench'] for r in g})
-        title = s.get('title') or (f"Speed and memory: {k.removeprefix('speed: ')}" if k.startswith('speed:') else k)
+        title = suite_title(k)
         out += [f'{level} {_cell(title)}', '']
         if s.get('what'): out += [f"**Protocol**: {s['what']}.", '']
         elif not k.startswith('speed:'): out += [f"**Protocol**: {_cell(g[0]['data'])}; metric {_cell(g[0].get('metric'))}.", '']
@@ -269,3 +282,39 @@ def render_suites(rows, level='##'):
         if pub: out += ['', f"Published figures, cited and not re-run (other splits or code; not ranked): {'; '.join(pub)}."]
         out.append('')
     return '\n'.join(out)
+
+
+def _series(v): return '[' + ', '.join(_num(x) for x in v) + ']'
+
+def render_file(name, rows):
+    "`bench/results/<name>.md`: the rows of `<name>.json`, one table per protocol, then the per-epoch series rows carry"
+    benches,machines = dict.fromkeys(r['bench'] for r in rows),sorted({f"{r['machine']}, {r['date']}" for r in rows})
+    out = [f'# Benchmark results: {name}', '',
+           f"The {len(rows)} rows of `bench/results/{name}.json`, measured by "
+           f"{', '.join(f'`bench/bench_{b}.py`' for b in benches)} on {'; '.join(machines)}. "
+           "Rendered from those rows by `python bench/run_all.py --report-only` (do not edit: "
+           "the script writes the rows; `REPORT.md` ranks them with every other script's).", '']
+    groups = {}
+    for r in rows: groups.setdefault(suite_of(r), []).append(r)
+    for k,g in groups.items():
+        out += [f"## {_cell(suite_title(k))}", '']
+        same = {c: g[0].get(c) for c in ('data', 'protocol') if len({r.get(c) for r in g})==1}
+        out += [f"**{c}**: {_cell(v)}" + ('  ' if c=='data' and 'protocol' in same else '') for c,v in same.items()]
+        if same: out.append('')
+        cols = ['model', *[c for c in ('data', 'protocol') if c not in same], 'settings', 'measured', 'time (s)',
+                'baseline (same run)', 'ratio']
+        if not any(r.get('recipe') for r in g): cols.remove('settings')
+        out += ['| ' + ' | '.join(cols) + ' |', '|' + '---|'*len(cols)]
+        for r in g:
+            c = _cells(r)
+            c['settings'] = r.get('recipe')
+            if r.get('metric'): c['measured'] = f"{r['metric']} {_pm(r['value'], *spread(r))}"
+            out.append('| ' + ' | '.join(_cell(c[x]) for x in cols) + ' |')
+        out += [f"- {_cell(r['model'])}, {k}: {_series(v)}" for r in g for k,v in (r.get('series') or {}).items()]
+        out.append('')
+    return '\n'.join(out)
+
+def write_files(results=RESULTS):
+    "Render every `<name>.json` of `results` as `<name>.md` beside it"
+    for p in sorted(Path(results).glob('*.json')):
+        p.with_suffix('.md').write_text(render_file(p.stem, json.loads(p.read_text())))

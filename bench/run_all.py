@@ -1,11 +1,12 @@
 """Run every benchmark script in bench/ (each measures its own baseline in the same run and saves its figures as
-report rows in bench/results/<name>.json), then write all the rows in bench/results/REPORT.md, one ranked table per protocol (`report.render_suites`), which
-the docs site shows as its Benchmarks page.
+report rows in bench/results/<name>.json), then render the rows: bench/results/REPORT.md, one ranked table per protocol
+(`report.render_suites`), which the docs site shows as its Benchmarks page, and bench/results/<name>.md, the rows of each
+file (`report.render_file`).
 
 Usage: python bench/run_all.py [name ...] [--jobs N] [--report-only]   (e.g. `collab implicit`; a group of `GROUPS`
 such as `evaluation`, issue #12's whole bench; `--jobs 2` runs scripts side by side on 2 cores, each script taking the
-cores it uses (`SLOTS`); `--report-only` reruns nothing and rebuilds REPORT.md from the JSON files there are)."""
-import subprocess, sys, time, os
+cores it uses (`SLOTS`); `--report-only` reruns nothing and renders the Markdown from the JSON files there are)."""
+import subprocess, sys, os, time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,7 +27,7 @@ def run(names=(), jobs=1, here=HERE):
     missing = [c[0] for c in cmds if c[0] not in known]
     if missing: raise ValueError(f"no bench script for {missing}: use script names ({', '.join(known)}) or groups ({', '.join(GROUPS)})")
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'MPLBACKEND': 'Agg'}
-    start,running,failed = time.time(),[],[]
+    start,running,failed = report.Stopwatch(),[],[]
     slots = lambda c: min(jobs, SLOTS.get(c[0], 1))
     cmds.sort(key=lambda c: -COST.get(c[0], 1)*slots(c))
     try:
@@ -37,24 +38,24 @@ def run(names=(), jobs=1, here=HERE):
                 if c is None: break
                 cmds.remove(c)
                 print(f"== {' '.join(c)}", flush=True)
-                running.append((subprocess.Popen([sys.executable, str(here/f'bench_{c[0]}.py'), *c[1:]], cwd=ROOT, env=env), c, time.time()))
+                running.append((subprocess.Popen([sys.executable, str(here/f'bench_{c[0]}.py'), *c[1:]], cwd=ROOT, env=env), c, report.Stopwatch()))
             time.sleep(1)
             for p,c,t in [r for r in running if r[0].poll() is not None]:
                 running.remove((p,c,t))
-                print(f"== {' '.join(c)}: exit {p.returncode} in {time.time()-t:.0f}s", flush=True)
+                print(f"== {' '.join(c)}: exit {p.returncode} in {t():.0f}s", flush=True)
                 if p.returncode: failed.append(c)
     finally:  # an interrupted run stops its scripts too
         for p,_,_ in running: p.terminate()
-    print(f"== all done in {time.time()-start:.0f}s wall ({jobs} at a time){'; failed: '+str(failed) if failed else ''}", flush=True)
+    print(f"== all done in {start():.0f}s wall ({jobs} at a time){'; failed: '+str(failed) if failed else ''}", flush=True)
     return failed
 
 def write_report(results=report.RESULTS):
-    "REPORT.md: every row of every bench/results/*.json, one section and one ranked table per protocol"
+    "REPORT.md: every row of every bench/results/*.json, one section and one ranked table per protocol; and <name>.md per file"
     rows = report.load_rows(results)
     machines = sorted({r['machine'] for r in rows})
     md = ("# Benchmarks\n\n"
           "Every benchmark of recfast, written by `python bench/run_all.py` from the rows each `bench/bench_*.py` script saves "
-          "in `bench/results/<name>.json` (the scripts' own tables, with their notes, are the `.md` files beside them). "
+          "in `bench/results/<name>.json` (each file's rows are rendered beside it as `<name>.md`). "
           "**One section per protocol** (data + split + metric): its table ranks every model measured on that protocol, "
           "whichever script measured it, with mean ± std over seeds or folds (the number of runs in brackets) where the "
           "script gives them, and fit seconds. Figures of different protocols are never in one table and never comparable. "
@@ -64,6 +65,7 @@ def write_report(results=report.RESULTS):
           "shared machines; ratios hold better.\n\n"
           f"Machines: {'; '.join(machines)}.\n\n" + report.render_suites(rows) + '\n')
     (Path(results)/'REPORT.md').write_text(md)
+    report.write_files(results)
     print(f"wrote {Path(results)/'REPORT.md'} ({len(rows)} rows)")
 
 if __name__=='__main__':

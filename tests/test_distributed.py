@@ -2,7 +2,6 @@
 `distrib_ctx` on DDP) matches one process at twice the batch size, and every recfast loader shards its epoch."""
 import os, sys, json, socket, subprocess, tempfile
 from pathlib import Path
-os.environ.setdefault('FASTAI_HOME', '/tmp/fh')
 import pytest
 pytest.importorskip('accelerate', reason="fastai's distributed training needs Hugging Face `accelerate`")
 import torch

@@ -1,6 +1,5 @@
 "Implicit feedback: ML-100K quality, ranking metrics, bad input, export round trip."
-import os, warnings, tempfile
-os.environ.setdefault('FASTAI_HOME', '/tmp/fh')
+import warnings, tempfile
 import pytest
 from fastai.basics import *
 from fastai.callback.progress import *

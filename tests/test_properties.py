@@ -114,10 +114,33 @@ def test_arguments_accepted_or_named(kind, data):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         try:
-            if kind=='mnist': MNISTGlimpseDataLoaders.from_tensors(*_digits, **{'bs':4, **args})
-            elif kind=='ram_learner': ram_learner(_glimpses, **{'n_hidden':8, **args}).model(_glimpses.one_batch()[0])
-            else: BUILDERS[kind](df, **{'seed':0, **args})
-        except Exception as e: _assert_named(e, tuple(args), kind)
+            if kind=='mnist': res = MNISTGlimpseDataLoaders.from_tensors(*_digits, **{'bs':4, **args})
+            elif kind=='ram_learner': res = ram_learner(_glimpses, **{'n_hidden':8, **args}).model(_glimpses.one_batch()[0])
+            else: res = BUILDERS[kind](df, **{'seed':0, **args})
+        except Exception as e: return _assert_named(e, tuple(args), kind)
+    _assert_accepted(kind, res, args, df)
+
+def _assert_accepted(kind, res, args, df):
+    "Accepted arguments do what they say: every row (or digit) in the loaders, the batch sizes asked for, RAM's 10 scores"
+    if kind=='ram_learner':
+        logits,log_pi,_,locs = res
+        n_glimpses = args.get('n_glimpses', locs.shape[1])
+        assert logits.shape==(4,10) and torch.isfinite(logits).all(), (args, logits)
+        assert locs.shape==(4,n_glimpses,2) and log_pi.shape==(4,n_glimpses-1) and locs.abs().max()<=1, args
+        return
+    if kind=='mnist':
+        assert len(res.train_ds)+len(res.valid_ds)==len(_digits[0]), args
+        size = args.get('size') or 28  # 0 and None: the digits' own canvas
+        assert res.train_ds[0][0].shape[-2:]==(size,size), (args, res.train_ds[0][0].shape)
+    else:  # `threshold=3` keeps the ratings of 3 and more as positives
+        n = int((df.rating>=3).sum()) if kind=='implicit_threshold' else len(df)
+        assert _rows(kind, res)==n, (kind, args, _rows(kind, res))
+    if 'bs' in args: assert res.train.bs==args['bs'], (args, res.train.bs)
+    if 'val_bs' in args: assert res.valid.bs==args['val_bs'], (args, res.valid.bs)
+    if 'valid_pct' in args and kind!='sequence':  # some rows held out, training rows left; 0: none held out
+        n = len(_digits[0]) if kind=='mnist' else _rows(kind, res)
+        n_valid = len(res.valid_ds) if kind=='mnist' else res.valid_seen.nnz if kind=='autoencoder' else len(res.valid.dataset)
+        assert n_valid<n and (n_valid>0)==(args['valid_pct']>0), (kind, args, n_valid)
 
 @pytest.fixture(scope='module')
 def learn():
@@ -138,4 +161,7 @@ def test_counts_accepted_or_named(learn, verb, n):
         except Exception as e: return _assert_named(e, ('k' if verb=='evaluate' else 'n',), verb)
     if verb=='recommend': assert len(res)<=n
     if verb=='similar_items': assert len(res)==n
+    if verb=='recommend_all':  # n items for each of the 5 users (the tiny frame's 4 films, less those seen: at most n)
+        counts = res.groupby('user').size()
+        assert len(counts)==5 and (counts<=n).all() and (counts>0).all() and not isinstance(n, bool), res
     if verb=='evaluate': assert f'precision@{n}' in res and not isinstance(n, bool), res

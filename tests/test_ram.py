@@ -2,6 +2,9 @@
 import warnings
 import numpy as np, pytest, torch
 import fastai.callback.all # fit_one_cycle, no_bar, to_fp16, to_bf16
+from fastai.callback.core import Callback
+from fastai.callback.fp16 import MixedPrecision, AMPMode
+from torch.amp import autocast, GradScaler
 from fastai.learner import load_learner
 from fastai.torch_core import set_seed
 from fastai.interpret import ClassificationInterpretation
@@ -123,14 +126,33 @@ def test_plot_glimpses(trained, tmp_path):
     assert len(fig.axes) == 3*7
     assert (tmp_path/'g.gif').stat().st_size > 0
 
+class _AutocastHere(Callback):
+    "After fastai's `MixedPrecision.before_fit`: autocast the loaders' device (fastai autocasts CUDA only, a no-op on CPU)"
+    order = MixedPrecision.order+1
+    def before_fit(self):
+        mp,dev = self.learn.mixed_precision,self.dls.device.type if self.dls.device else 'cpu'
+        dtype = torch.bfloat16 if mp.amp_mode==AMPMode.BF16 else torch.float16
+        mp.autocast,self.learn.scaler = autocast(dev, dtype=dtype),GradScaler(dev, enabled=dtype==torch.float16)
+
 @pytest.mark.parametrize('to_mp', ['to_fp16', 'to_bf16'])
 def test_mixed_precision(digits, to_mp):
+    "Under `to_fp16`/`to_bf16` the model computes in half precision, keeps float32 weights, and trains to finite losses"
     dls = MNISTGlimpseDataLoaders.from_tensors(digits[0][:256], digits[1][:256], bs=64)
     learn = getattr(ram_learner(dls, core='lstm'), to_mp)()
+    learn.add_cb(_AutocastHere())
+    dtype = torch.bfloat16 if to_mp=='to_bf16' else torch.float16
+    seen = []  # the dtype of the class scores of every forward pass
+    hook = learn.model.register_forward_hook(lambda m,i,o: seen.append(o[0].dtype))
+    w0 = [p.detach().clone() for p in learn.model.parameters()]
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         with learn.no_bar(): learn.fit(1, 1e-3)
-        assert np.isfinite(learn.validate()[0])
+        hook.remove()
+        assert seen and set(seen)=={dtype}, (to_mp, set(seen))  # every batch, train and valid, in half precision
+        assert all(p.dtype==torch.float32 for p in learn.model.parameters()), 'the master weights stay float32'
+        assert any(not torch.equal(p, q) for p,q in zip(learn.model.parameters(), w0)), 'no step was taken'
+        assert all(np.isfinite(float(l)) for l in learn.recorder.losses) and np.isfinite(learn.validate()[0])
+        assert learn.get_preds()[0].dtype==torch.float32  # `after_pred` hands float32 scores to the loss and metrics
 
 def test_bf16_autocast_forward_backward():
     model = RecurrentAttention(28, depth=2, core='lstm')

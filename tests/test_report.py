@@ -1,5 +1,5 @@
-"""The benchmark report (bench/report.py, bench/run_all.py): one section and one ranked table per protocol, rows written
-before the protocol fields existed still read, and bench/results/REPORT.md is the rendering of the saved rows."""
+"""The benchmark report (bench/report.py, bench/run_all.py): every row names its protocol (`suite`), one section and one
+ranked table per protocol, and bench/results/REPORT.md and <name>.md are the renderings of the saved rows."""
 import re, sys, json
 import pytest
 from pathlib import Path
@@ -9,8 +9,9 @@ from bench import report
 
 def _row(model, value, **kw):
     kw = {'bench':'b', 'data':'ML-100K u1..u5', 'protocol':'p', 'metric':'test RMSE', **kw}
-    return report.row(kw.pop('bench'), model, kw.pop('data'), kw.pop('protocol'), kw.pop('metric'), value,
-                      machine_kind='m', date='d', **kw)
+    b,d,m = kw.pop('bench'),kw.pop('data'),kw.pop('metric')
+    kw.setdefault('suite', report.own_suite(b, d, m) if m else report.speed_suite(b, d))
+    return report.row(b, model, d, kw.pop('protocol'), m, value, machine_kind='m', date='d', **kw)
 
 def _tables(md):
     "{section title: [table lines]} of a rendered report"
@@ -20,18 +21,32 @@ def _tables(md):
         elif l.startswith('|') and title: out[title].append(l)
     return out
 
-def test_row_fields_default_and_legacy_rows_read():
+def test_row_fields_and_suite_required(tmp_path):
+    "A row names its protocol: `row` and `save` refuse one without a `suite`; optional fields are written only when given"
     r = _row('x', 0.9)
-    assert not {'suite', 'std', 'n', 'recipe', 'published'} & set(r), "new fields are written only when given"
-    assert report.spread(r) == (None, None)
-    legacy = dict(r, protocol='k=5; mean ± std 0.1180 ± 0.0009 over 3 seeds; P@10 0.25')
-    assert report.spread(legacy) == (0.0009, 3)
-    assert report.spread(_row('y', 0.9, std=0.01, n=5)) == (0.01, 5)
+    assert r['suite']=='b: ML-100K u1..u5 · test RMSE' and not {'std', 'n', 'recipe', 'published', 'series'} & set(r)
+    assert report.spread(r) == (None, None) and report.spread(_row('y', 0.9, std=0.01, n=5)) == (0.01, 5)
+    with pytest.raises(TypeError, match='suite'): report.row('b', 'm', 'd', 'p', 'test RMSE', 0.9)
+    with pytest.raises(ValueError, match='suite'): report.row('b', 'm', 'd', 'p', 'test RMSE', 0.9, suite='')
+    legacy = {k:v for k,v in r.items() if k!='suite'}
+    with pytest.raises(ValueError, match="without a `suite`.*'x'"): report.save([r, legacy], tmp_path/'x.json')
+    with pytest.raises(ValueError, match='names no `suite`'): report.suite_of(legacy)
+    report.save([r], tmp_path/'x.json')
+    assert report.load_rows(tmp_path) == [r]
+
+def test_timing_helper():
+    "One timing helper: wall-clock and CPU seconds of this process"
+    import time
+    sw = report.Stopwatch()
+    time.sleep(0.05)
+    assert 0.05 <= sw() < 5 and 0 <= sw.cpu() < sw()
+    r,t = report.timed(sum, [1, 2]); assert r==3 and 0 <= t < 1
+    _,c = report.timed(time.sleep, 0.05, cpu=True); assert 0 <= c < 0.05  # sleeping costs no CPU
 
 def test_one_ranked_table_per_protocol():
     rows = [_row('worse', 0.95, suite='explicit-u1u5', std=0.01, n=5), _row('better', 0.90, suite='explicit-u1u5', std=0.02, n=5),
-            _row('mrr model', 0.12, data='ML-100K ua.base/ua.test', metric='test MRR'),
-            _row('stronger mrr', 0.2, data='ML-100K ua.base/ua.test', metric='test MRR', bench='c'),
+            _row('mrr model', 0.12, data='ML-100K ua.base/ua.test', metric='test MRR', suite='talk-mrr'),
+            _row('stronger mrr', 0.2, data='ML-100K ua.base/ua.test', metric='test MRR', bench='c', suite='talk-mrr'),
             _row('fast', None, time_s=1.0, metric=None, baseline='slow', baseline_time_s=2.0)]
     t = _tables(report.render_suites(rows))
     assert len(t) == 3, list(t)
@@ -44,7 +59,7 @@ def test_one_ranked_table_per_protocol():
     assert report.lower_is_better('test RMSE') and not report.lower_is_better('test MRR') and not report.lower_is_better('ratings/s')
 
 def test_protocols_never_share_a_table():
-    "Rows no protocol claims get a section of their own per (bench, data, metric)"
+    "Rows of no `SUITES` protocol (`own_suite`) get a section of their own per (bench, data, metric)"
     rows = [_row('a', 0.1, bench='x', data='d1', metric='m'), _row('b', 0.2, bench='x', data='d2', metric='m'),
             _row('c', 0.3, bench='x', data='d1', metric='other')]
     assert len({report.suite_of(r) for r in rows}) == 3
@@ -53,6 +68,7 @@ def test_protocols_never_share_a_table():
 def test_saved_report_is_by_protocol():
     "REPORT.md is `run_all.write_report` of the saved rows: every table holds one protocol, every model of the explicit bench is ranked"
     rows = report.load_rows()
+    assert all(r.get('suite') for r in rows), "every saved row names its protocol"
     md = (ROOT/'bench'/'results'/'REPORT.md').read_text()
     assert report.render_suites(rows) in md, "REPORT.md is stale: run `python bench/run_all.py --report-only`"
     t = _tables(md)
@@ -63,11 +79,37 @@ def test_saved_report_is_by_protocol():
     ranks = [int(l.split('|')[1]) for l in ex[2:]]
     assert ranks == list(range(1, len(ranks)+1))
 
-def test_sampled_metrics_are_their_own_protocol():
-    "A figure against n sampled negatives is never ranked with full-catalogue figures of the same split"
-    full = _row('a', 0.1, data='ML-100K ua.base/ua.test', metric='test MRR', protocol='rejection sampling of negatives in training')
-    samp = _row('b', 0.3, data='ML-100K ua.base/ua.test', metric='test MRR', protocol='MRR against 200 sampled negatives')
-    assert report.suite_of(full)=='talk-mrr' and report.suite_of(samp)=='sampled-mrr'
+def test_saved_markdown_is_the_rows():
+    "Every bench/results/<name>.md is `render_file` of <name>.json, and no Markdown there is written by hand"
+    res = ROOT/'bench'/'results'
+    for p in sorted(res.glob('*.json')):
+        md = p.with_suffix('.md')
+        assert md.exists() and md.read_text()==report.render_file(p.stem, json.loads(p.read_text())), \
+            f"{md.name} is stale: run `python bench/run_all.py --report-only`"
+    mds,jsons = {p.stem for p in res.glob('*.md')},{p.stem for p in res.glob('*.json')}
+    assert mds == jsons | {'REPORT'}, f"Markdown without rows: {mds-jsons-{'REPORT'}}"
+
+def test_render_file_shows_every_figure():
+    "The rendering of a file's rows: one table per protocol, each row's figure, spread and series"
+    rows = [_row('a', 0.91, suite='explicit-u1u5', std=0.01, n=5, recipe='wd=0.1',
+                 series={'valid RMSE per epoch': [1.1, 0.95, 0.91]}),
+            _row('fast', None, metric=None, time_s=2.0, baseline='slow', baseline_time_s=4.0)]
+    md = report.render_file('x', rows)
+    t = _tables(md)
+    assert list(t) == [report.SUITES['explicit-u1u5']['title'], 'Speed and memory: b: ML-100K u1..u5'], list(t)
+    q,sp = t.values()
+    assert 'test RMSE 0.91 ± 0.01 (5)' in q[2] and 'wd=0.1' in q[2] and '0.5 (time)' in sp[2]
+    assert '- a, valid RMSE per epoch: [1.1, 0.95, 0.91]' in md
+
+
+def test_no_bench_script_writes_markdown_or_imports_the_tests():
+    "The scripts write rows only (through `report.save`), time with `report`'s helpers and import nothing from tests/"
+    for p in sorted((ROOT/'bench').glob('bench_*.py')):
+        # a torch-only child process (`CHILD`, bench_serving.py) keeps its own clock
+        src = re.sub(r"CHILD = '''.*?'''", '', p.read_text(), flags=re.S)
+        assert 'tests.conftest' not in src and 'from tests' not in src, p.name
+        assert not re.search(r"\.md['\"]|report\.publish|write_text", src), f"{p.name} writes Markdown"
+        assert not re.search(r'time\.(perf_counter|process_time|time)\(', src), f"{p.name} times with its own clock"
 
 def test_run_all_schedules_scripts_on_the_cores(tmp_path):
     "`run_all.run(jobs=2)`: one-core scripts side by side, a 2-core script (`SLOTS`) alone, failures returned; groups name real scripts"

@@ -1,6 +1,5 @@
 "Sequences: synthetic sanity check, ML-100K pooling vs popularity, causality, bad input, export."
-import os, tempfile
-os.environ.setdefault('FASTAI_HOME', '/tmp/fh')
+import tempfile
 import pytest
 from fastai.basics import *
 from fastai.callback.progress import *
