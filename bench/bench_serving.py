@@ -1,14 +1,14 @@
 """Issue #14 protocols: a serving export (`learn.export_serving`) loaded by its torch-only `serve.py` in a fresh process.
 1. top-10 identity with `learn.recommend` for every ML-100K user (943), per family, answered in a process that imports
    no fastai and no recfast (checked in its `sys.modules`);
-2. latency per single-user request on CPU (1 torch thread) for a synthetic 20k-item catalogue (`recfast.scale`'s
+2. latency per single-user request on CPU (1 torch thread) for a synthetic 20k-item catalogue (`recfast.datasets`'
    generator), p50/p99 over 1,000 users, against `learn.recommend` per user measured in the same run.
 Writes bench/results/serving.md and the same figures as report rows in bench/results/serving.json (bench/report.py).
 `python bench/bench_serving.py [--quick]`."""
 import os, sys, time, json, platform, tempfile, subprocess, warnings, argparse
 from pathlib import Path
 from recfast.all import *
-from recfast.scale import synthetic_ratings
+from recfast.datasets import synthetic_ratings
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from bench import report

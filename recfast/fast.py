@@ -13,9 +13,10 @@ from fastai.basics import *
 from fastai.callback.schedule import ParamScheduler, SchedCos
 
 # %% auto #0
-__all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'last_hyper', 'TensorLoss', 'MSETensorLoss', 'FastMSELossFlat',
-           'combine_scheds', 'combined_cos', 'FastTrainEval', 'FastAvgSmoothLoss', 'FastRecorder', 'FastParamScheduler',
-           'TrainingDiverged', 'DivergenceCheck', 'fast_default_cbs', 'FastLearner', 'to_fast']
+__all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'last_hyper', 'sparse_embeddings', 'SparseAdam', 'TensorLoss',
+           'MSETensorLoss', 'FastMSELossFlat', 'combine_scheds', 'combined_cos', 'FastTrainEval', 'FastAvgSmoothLoss',
+           'FastRecorder', 'FastParamScheduler', 'TrainingDiverged', 'DivergenceCheck', 'fast_default_cbs',
+           'FastLearner', 'to_fast']
 
 # %% ../nbs/01_fast.ipynb #923a5ce4
 class FastOptimWrapper(OptimWrapper):
@@ -89,6 +90,25 @@ def last_hypers(opt):
 def last_hyper(opt, k:str):
     "Hyper-parameter `k` of `opt`'s last param group, what `Recorder` and `ParamScheduler` record"
     return opt.last_hyper(k) if isinstance(opt, FastOptimWrapper) else opt.hypers[-1][k]
+
+# %% ../nbs/01_fast.ipynb #49f0c4d7
+def sparse_embeddings(model:nn.Module, # a model whose `nn.Embedding`s should get sparse gradients
+                      sparse:bool=True):
+    "Give every `nn.Embedding` of `model` sparse (or dense) gradients, in place; returns `model`"
+    for m in model.modules():
+        if isinstance(m, nn.Embedding): m.sparse = sparse
+    return model
+
+class _NoWdWrapper(FastOptimWrapper):
+    "`FastOptimWrapper` for an optimizer without weight decay: the `wd` the `Learner` sets is ignored"
+    def set_hyper(self, k, v):
+        if k!='wd': super().set_hyper(k, v)
+
+def SparseAdam(params, # model parameters, all of them embeddings with sparse gradients
+               lr:float=defaults.lr, mom:float=0.9, sqr_mom:float=0.99, eps:float=1e-5,
+               wd:float=0.): # ignored: `SparseAdam` has no weight decay
+    "PyTorch's `SparseAdam` (lazy Adam: only the rows a batch used are updated) as a fastai optimizer"
+    return _NoWdWrapper(params, opt=torch.optim.SparseAdam, lr=lr, betas=(mom,sqr_mom), eps=eps)
 
 # %% ../nbs/01_fast.ipynb #72ad1348
 class TensorLoss(BaseLoss):
