@@ -88,7 +88,10 @@ def core_getattr(name:str):
     return getattr(importlib.import_module('recfast.fast'), name)
 
 # %% ../nbs/98_compat.ipynb #688e863d
-moved_attrs['recfast.core'].update({n:'recfast.distributed' for n in ('is_ddp','all_sum','broadcast_tensor','_to_comm')})
+moved_attrs['recfast.core'].update({n:'recfast.distributed' for n in ('is_ddp','all_sum','broadcast_tensor',
+                                                                      '_to_comm')})
 moved_attrs.update({
-    'recfast.features': {n:'recfast.metrics.coldstart' for n in ('cold_items_split','cold_start_auc','label_popularity')},
-    'recfast.scale': {'synthetic_ratings':'recfast.datasets', 'sparse_embeddings':'recfast.fast', 'SparseAdam':'recfast.fast'}})
+    'recfast.features': {n:'recfast.metrics.coldstart' for n in ('cold_items_split','cold_start_auc',
+                                                                  'label_popularity')},
+    'recfast.scale': {'synthetic_ratings':'recfast.datasets', 'sparse_embeddings':'recfast.fast',
+                      'SparseAdam':'recfast.fast'}})

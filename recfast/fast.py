@@ -384,10 +384,10 @@ def fit_one_cycle(self:FastLearner, n_epoch, lr_max=None, div=25., div_final=1e5
     self.fit(n_epoch, cbs=FastParamScheduler(scheds)+L(cbs), reset_opt=reset_opt, wd=wd, start_epoch=start_epoch)
 
 # %% ../nbs/01_fast.ipynb #b8a660f7
-_internals = '__call__ _call_one _with_events all_batches _set_device _split one_batch fit_one_cycle'.split()  # fastai 2.8's
+_internals = '__call__ _call_one _with_events all_batches _set_device _split one_batch fit_one_cycle'.split()
 if not _fastai_28:
-    warn(f"recfast's fast path rewrites fastai 2.8's `Learner` internals: with fastai {fastai.__version__} `FastLearner` "
-         "runs fastai's own methods and callbacks instead (slower, same results)")
+    warn(f"recfast's fast path rewrites fastai 2.8's `Learner` internals: with fastai {fastai.__version__} "
+         "`FastLearner` runs fastai's own methods and callbacks instead (slower, same results)")
     for n in _internals: delattr(FastLearner, n)
 
 # %% ../nbs/01_fast.ipynb #4708412f

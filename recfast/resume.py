@@ -1,4 +1,4 @@
-"""A checkpoint that resumes exactly: `FastLearner.save` adds the training state, `FastLearner.load` puts it back with a callback.
+"""Checkpoints that resume exactly: `FastLearner.save` adds the training state, `load` restores it with a callback.
 
 Docs: https://recfast.github.io/recfast/resume.html.md"""
 
@@ -60,7 +60,7 @@ def _set_gen(o, k, s):
     setattr(o, k, g)
 
 class ResumeTraining(Callback):
-    "Restore a checkpoint's `training_state` as the first resumed epoch starts: `fit(..., start_epoch=k)` repeats the run"
+    "Restore a checkpoint's `training_state` as the first resumed epoch starts: a resumed `fit` repeats the run"
     order = TrainEvalCallback.order+1
     def __init__(self, state:dict, # a `training_state`, as `FastLearner.load` reads it from a checkpoint
                  start_epoch:int=None): # the first epoch `fit` trains; the first one it does not skip if `None`
@@ -83,11 +83,7 @@ class ResumeTraining(Callback):
             if p not in owners: warn(f"The checkpoint has random state for {p}, which this learner lacks: it is not restored"); continue
             for k_,g in gens.items(): _set_gen(owners[p], k_, g)
         self.learn.train_iter = s['train_iter']
-        self._recorder(s['recorder'], k)
-
-    def _recorder(self, rec, k):
-        "Put the recorder's history of the first `k` epochs back"
-        r = getattr(self.learn, 'recorder', None)
+        r,rec = getattr(self.learn, 'recorder', None),s['recorder']
         if r is None or rec is None: return
         r.values,r.iters = rec['values'][:k],rec['iters'][:k]
         n = r.iters[-1] if r.iters else 0

@@ -52,8 +52,6 @@ def _ae_model(arch, n_cols, opts:dict, **kw):
         if len(layers)!=1: raise ValueError(f"layers={layers}: AutoRec has one hidden layer, e.g. layers=[500]")
         if drop: raise ValueError(f"dropout={drop}: AutoRec has no dropout; use arch='deep' or wd")
         opts['n_hidden'] = layers[0]
-    bad = sorted(set(opts)-set(inspect.signature(cls).parameters))
-    if bad: raise ValueError(f"arch={arch!r} ({cls.__name__}) has no option {', '.join(bad)}")
     return cls(n_cols, **opts, **kw)
 
 def _check_mult(dls, arch, noise, refeed, y_range):
@@ -76,7 +74,7 @@ def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
                         refeed:int=0, # dense refeeding steps after each step (`RefeedCallback`)
                         refeed_start:int=0, # first epoch that refeeds
                         opt_func=None, wd=None, loss_func=None, metrics=None, cbs=None, **kwargs):
-    "A `Learner` for an AutoRec, deep, Mult-DAE or Mult-VAE autoencoder (`arch`); model, loss and KL options by their names"
+    "A `Learner` for an AutoRec, deep, Mult-DAE or Mult-VAE autoencoder (`arch`); its parts' options by their names"
     check_dls(dls, SparseVectorDataLoaders, 'autoencoder_learner')
     if arch not in _ae_archs: raise ValueError(f"Unknown arch={arch!r}: use one of {', '.join(map(repr, _ae_archs))}")
     mopts = {**_pop_opts(kwargs, DeepAutoEncoder), **_pop_opts(kwargs, MultDAE)}
@@ -86,8 +84,8 @@ def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
     if arch in _mult_archs:
         _check_mult(dls, arch, noise, refeed, y_range)
         if arch=='multvae': cbs.append(KLAnnealing(**kl))
-        return RecLearner(dls, _ae_model(arch, dls.n_cols, mopts), loss_func=ifnone(loss_func, MultinomialLoss()), opt_func=opt_func,
-                          wd=wd, metrics=ifnone(metrics, [RankMetric(mrr)]), cbs=cbs, **kwargs)
+        return RecLearner(dls, _ae_model(arch, dls.n_cols, mopts), loss_func=ifnone(loss_func, MultinomialLoss()),
+                          opt_func=opt_func, wd=wd, metrics=ifnone(metrics, [RankMetric(mrr)]), cbs=cbs, **kwargs)
     model,noise = _ae_model(arch, dls.n_cols, mopts, y_range=_ae_y_range(dls, y_range)),ifnone(noise, dflt['noise'])
     if refeed: cbs.append(RefeedCallback(refeed, refeed_start))
     if noise: cbs.append(MaskingNoise(noise, seed))

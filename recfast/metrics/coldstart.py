@@ -1,4 +1,4 @@
-"""Hold items out of training with all their ratings, rank them for each user from their features alone, and compare with the label-popularity baseline.
+"""Items held out of training with all their ratings, ranked for each user, against label popularity.
 
 Docs: https://recfast.github.io/recfast/metrics.coldstart.html.md"""
 
