@@ -91,6 +91,7 @@ def core_getattr(name:str):
 moved_attrs['recfast.core'].update({n:'recfast.distributed' for n in ('is_ddp','all_sum','broadcast_tensor',
                                                                       '_to_comm')})
 moved_attrs.update({
+    'recfast.fast': {n:'recfast.resume' for n in ('training_state','ResumeTraining')},
     'recfast.features': {n:'recfast.metrics.coldstart' for n in ('cold_items_split','cold_start_auc',
                                                                   'label_popularity')},
     'recfast.scale': {'synthetic_ratings':'recfast.datasets', 'sparse_embeddings':'recfast.fast',
