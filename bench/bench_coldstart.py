@@ -12,7 +12,8 @@ from recfast.core import *
 from recfast.datasets import *
 from recfast.metrics.ranking import *
 from recfast.implicit.data import *
-from recfast.features import cold_items_split, cold_start_auc, label_popularity, added_features
+from recfast.features import added_features
+from recfast.metrics.coldstart import cold_items_split, cold_start_auc, label_popularity
 from recfast.implicit.learner import *
 from recfast.recommender import RecLearner
 

@@ -23,8 +23,8 @@ def variant(name, size, warmup_batches=None, rec_users=None):
     import torch
     torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
     from fastai.basics import set_seed
-    from recfast.scale import synthetic_ratings, sparse_embeddings, SparseAdam
-    from recfast.fast import FastAdam
+    from recfast.datasets import synthetic_ratings
+    from recfast.fast import sparse_embeddings, SparseAdam, FastAdam
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
     df,gen_s = report.timed(synthetic_ratings, *SIZES[size], seed=0)
     res = dict(gen_s=gen_s)

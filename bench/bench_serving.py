@@ -1,7 +1,7 @@
 """Issue #14 protocols: a serving export (`learn.export_serving`) loaded by its torch-only `serve.py` in a fresh process.
 1. top-10 identity with `learn.recommend` for every ML-100K user (943), per family, answered in a process that imports
    no fastai and no recfast (checked in its `sys.modules`);
-2. latency per single-user request on CPU (1 torch thread) for a synthetic 20k-item catalogue (`recfast.scale`'s
+2. latency per single-user request on CPU (1 torch thread) for a synthetic 20k-item catalogue (`recfast.datasets`'
    generator), p50/p99 over 1,000 users, against `learn.recommend` per user measured in the same run.
 Writes the figures as report rows in bench/results/serving.json (bench/report.py). The ML-100K models fit 2 epochs; the
 latency models are untrained (a request's work does not depend on the weights).
@@ -12,7 +12,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from bench import report
 from recfast.all import *
-from recfast.scale import synthetic_ratings
+from recfast.datasets import synthetic_ratings
 
 torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
 FAMILIES = {'dot':'ratings', 'mlp':'ratings', 'implicit':'implicit', 'autorec':'vectors', 'deep':'vectors', 'cnn':'sequence', 'lstm':'sequence'}

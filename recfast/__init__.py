@@ -2,7 +2,8 @@
 
 Modules:
 
-- `recfast.scale`: Synthetic power-law ratings at any size, sparse embedding gradients, and top-N recommendations for every user streamed to disk."""
+- `recfast.datasets`: MovieLens 100K loaded the way fastai users get it, as DataFrames ready for the recfast DataLoaders, and synthetic power-law ratings at any size.
+- `recfast.scale`: Training and recommending at scale: synthetic power-law ratings (`recfast.datasets`), sparse embedding gradients (`recfast.fast`), and top-N recommendations for every user streamed to disk."""
 
 __version__ = "0.0.1"
 

@@ -6,10 +6,11 @@ Docs: https://recfast.github.io/recfast/compat.html.md"""
 
 # %% ../nbs/98_compat.ipynb #7411d169
 from __future__ import annotations
-import importlib, importlib.abc, importlib.util, sys, types, warnings
+import importlib, importlib.abc, importlib.machinery, importlib.util, sys, types, warnings
 
 # %% auto #0
-__all__ = ['moved_modules', 'moved_names', 'moved_from_core', 'DeprecatedPaths', 'install', 'core_getattr']
+__all__ = ['moved_modules', 'moved_names', 'moved_attrs', 'moved_from_core', 'moved_getattr', 'DeprecatedPaths', 'install',
+           'core_getattr']
 
 # %% ../nbs/98_compat.ipynb #423c482e
 moved_modules = {
@@ -28,10 +29,39 @@ moved_names = {'recfast.learner.implicit': ('recfast.sequence.learner', 'recfast
                'recfast.data.sequences': (), 'recfast.data.interactions': ('recfast.core',)}
 _old_packages = {'recfast.data', 'recfast.models', 'recfast.learner', 'recfast.callback', 'recfast.interpret'}
 
+# %% ../nbs/98_compat.ipynb #53dc0e78
+moved_attrs = {'recfast.core': {**{n:'recfast.fast' for n in ('FastOptimWrapper','FastAdam','TensorLoss','MSETensorLoss',
+                                                             'FastMSELossFlat','combine_scheds','last_hypers')}}}
+
+def moved_getattr(module:str):
+    "A module `__getattr__` for `module` that finds the names in `moved_attrs[module]`, with a `DeprecationWarning`"
+    def __getattr__(name):
+        new = moved_attrs.get(module, {}).get(name)
+        if new is None: raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        warnings.warn(f"`{module}.{name}` moved to `{new}.{name}` (import it from there; the old path will be removed in a "
+                      f"later release)", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(new), name)
+    return __getattr__
+
 # %% ../nbs/98_compat.ipynb #82a80f05
+class _MovedNames(importlib.abc.Loader):
+    "The loader of a real module in `moved_attrs` (gets `moved_getattr`) or named like an old package (gets a `__path__`)"
+    def __init__(self, loader): self.loader = loader
+    def create_module(self, spec): return self.loader.create_module(spec)
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        if module.__name__ in moved_attrs: module.__getattr__ = moved_getattr(module.__name__)
+        if module.__name__ in _old_packages: module.__path__ = []  # its old submodules are answered by the hook
+    def __getattr__(self, k): return getattr(self.loader, k)  # `get_source`, `get_filename`, ... of the real loader
+
 class DeprecatedPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     "Import hook answering recfast's old module paths with the new modules' names, and a `DeprecationWarning`"
     def find_spec(self, name, path=None, target=None):
+        if name in moved_attrs or name in _old_packages:
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is not None:
+                spec.loader = _MovedNames(spec.loader)
+                return spec
         if name in moved_modules or name in _old_packages:
             return importlib.util.spec_from_loader(name, self, is_package=name in _old_packages)
     def create_module(self, spec): return None
@@ -45,8 +75,8 @@ class DeprecatedPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__all__ = [n for m in mods for n in getattr(m, '__all__', [])]
 
 def install():
-    "Put the hook on `sys.meta_path` (once)"
-    if not any(isinstance(f, DeprecatedPaths) for f in sys.meta_path): sys.meta_path.append(DeprecatedPaths())
+    "Put the hook first on `sys.meta_path` (once): it answers only the module names in its tables"
+    if not any(isinstance(f, DeprecatedPaths) for f in sys.meta_path): sys.meta_path.insert(0, DeprecatedPaths())
 
 # %% ../nbs/98_compat.ipynb #959d0cf7
 moved_from_core = ('FastOptimWrapper','FastAdam','TensorLoss','MSETensorLoss','FastMSELossFlat','combine_scheds','last_hypers')
@@ -56,3 +86,13 @@ def core_getattr(name:str):
     if name not in moved_from_core: raise AttributeError(f"module 'recfast.core' has no attribute {name!r}")
     warnings.warn(f"`recfast.core.{name}` moved to `recfast.fast.{name}`", DeprecationWarning, stacklevel=2)
     return getattr(importlib.import_module('recfast.fast'), name)
+
+# %% ../nbs/98_compat.ipynb #688e863d
+moved_attrs['recfast.core'].update({n:'recfast.distributed' for n in ('is_ddp','all_sum','broadcast_tensor',
+                                                                      '_to_comm')})
+moved_attrs.update({
+    'recfast.fast': {n:'recfast.resume' for n in ('training_state','ResumeTraining')},
+    'recfast.features': {n:'recfast.metrics.coldstart' for n in ('cold_items_split','cold_start_auc',
+                                                                  'label_popularity')},
+    'recfast.scale': {'synthetic_ratings':'recfast.datasets', 'sparse_embeddings':'recfast.fast',
+                      'SparseAdam':'recfast.fast'}})

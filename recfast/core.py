@@ -13,8 +13,8 @@ from fastai.basics import *
 # %% auto #0
 __all__ = ['Tensors', 'check_n', 'check_bs', 'check_seed', 'check_real', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col',
            'check_numeric_col', 'default_cols', 'check_frame', 'make_vocab', 'encode_ids', 'check_valid_pct',
-           'split_frame', 'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'check_dls', 'is_ddp', 'all_sum',
-           'broadcast_tensor', 'register_learner', 'known_archs', 'arch_info', 'recfast_learner']
+           'split_frame', 'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'check_dls', 'register_learner',
+           'known_archs', 'arch_info', 'recfast_learner']
 
 # %% ../nbs/00_core.ipynb #1cb8f3f3
 class Tensors:
@@ -515,27 +515,6 @@ def check_dls(dls, cls, factory:str, hint:str=None):
     "Raise a `TypeError` saying which `DataLoaders` `factory` needs when `dls` is not a `cls`"
     if isinstance(dls, cls): return dls
     raise TypeError(f"`{factory}` needs {cls.__name__} (build them with `{hint or cls.__name__+'.from_df'}`), got {type(dls).__name__}")
-
-# %% ../nbs/00_core.ipynb #25f50e0d
-def is_ddp()->bool: return torch.distributed.is_available() and torch.distributed.is_initialized()
-
-def _to_comm(t:Tensor)->Tensor:
-    nccl = torch.distributed.get_backend()=='nccl'
-    return t.to(torch.device('cuda', torch.cuda.current_device()) if nccl else 'cpu').contiguous()
-
-def all_sum(t:Tensor)->Tensor:
-    "`t` summed over the processes; `t` itself without a process group"
-    if not is_ddp(): return t
-    c = _to_comm(t)
-    torch.distributed.all_reduce(c)
-    return c.to(t.device)
-
-def broadcast_tensor(t:Tensor, rank:int=0)->Tensor:
-    "`t` as process `rank` has it, in every process; `t` itself without a process group"
-    if not is_ddp(): return t
-    c = _to_comm(t)
-    torch.distributed.broadcast(c, rank)
-    return c.to(t.device)
 
 # %% ../nbs/00_core.ipynb #ea7cced7
 _learners = {}

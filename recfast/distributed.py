@@ -8,11 +8,33 @@ Docs: https://recfast.github.io/recfast/distributed.html.md"""
 from __future__ import annotations
 from fastai.basics import *
 from fastai.distributed import *
+from fastai.callback.progress import ProgressCallback
 from .core import *
 from .fast import FastLearner
 
 # %% auto #0
-__all__ = ['DistributedTensorDL', 'FixedDistributedDL', 'RecDistributedTrainer']
+__all__ = ['is_ddp', 'all_sum', 'broadcast_tensor', 'DistributedTensorDL', 'FixedDistributedDL', 'RecDistributedTrainer']
+
+# %% ../nbs/70_distributed.ipynb #25f50e0d
+def is_ddp()->bool: return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+def _to_comm(t:Tensor)->Tensor:
+    nccl = torch.distributed.get_backend()=='nccl'
+    return t.to(torch.device('cuda', torch.cuda.current_device()) if nccl else 'cpu').contiguous()
+
+def all_sum(t:Tensor)->Tensor:
+    "`t` summed over the processes; `t` itself without a process group"
+    if not is_ddp(): return t
+    c = _to_comm(t)
+    torch.distributed.all_reduce(c)
+    return c.to(t.device)
+
+def broadcast_tensor(t:Tensor, rank:int=0)->Tensor:
+    "`t` as process `rank` has it, in every process; `t` itself without a process group"
+    if not is_ddp(): return t
+    c = _to_comm(t)
+    torch.distributed.broadcast(c, rank)
+    return c.to(t.device)
 
 # %% ../nbs/70_distributed.ipynb #b0c4885c
 def _round_up(n, k): return (n+k-1)//k*k
@@ -69,3 +91,11 @@ class RecDistributedTrainer(DistributedTrainer):
         self.sync_bn = sync_bn and self.accelerator.device.type in ('cuda','xpu')
         try: super().before_fit()
         finally: self.sync_bn = sync_bn
+
+# %% ../nbs/70_distributed.ipynb #2e5246be
+@patch
+def to_distributed(self:FastLearner, sync_bn=True, **kwargs):
+    "Add a `RecDistributedTrainer` (recfast's `DistributedTrainer`) for DDP training"
+    self.add_cb(RecDistributedTrainer(sync_bn, **kwargs))
+    if rank_distrib(): self.remove_cb(ProgressCallback)
+    return self

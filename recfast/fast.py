@@ -6,16 +6,17 @@ Docs: https://recfast.github.io/recfast/fast.html.md"""
 
 # %% ../nbs/01_fast.ipynb #de0893ae
 from __future__ import annotations
-import bisect, itertools, math, numbers, random
+import bisect, itertools, math, numbers
+import fastai
+from packaging.version import Version
 from fastai.basics import *
 from fastai.callback.schedule import ParamScheduler, SchedCos
-from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
-__all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'last_hyper', 'TensorLoss', 'MSETensorLoss', 'FastMSELossFlat',
-           'combine_scheds', 'combined_cos', 'FastTrainEval', 'FastAvgSmoothLoss', 'FastRecorder', 'FastParamScheduler',
-           'TrainingDiverged', 'DivergenceCheck', 'fast_default_cbs', 'FastLearner', 'training_state', 'ResumeTraining',
-           'to_fast']
+__all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'last_hyper', 'sparse_embeddings', 'SparseAdam', 'TensorLoss',
+           'MSETensorLoss', 'FastMSELossFlat', 'combine_scheds', 'combined_cos', 'FastTrainEval', 'FastAvgSmoothLoss',
+           'FastRecorder', 'FastParamScheduler', 'TrainingDiverged', 'DivergenceCheck', 'fast_default_cbs',
+           'FastLearner', 'to_fast']
 
 # %% ../nbs/01_fast.ipynb #923a5ce4
 class FastOptimWrapper(OptimWrapper):
@@ -89,6 +90,25 @@ def last_hypers(opt):
 def last_hyper(opt, k:str):
     "Hyper-parameter `k` of `opt`'s last param group, what `Recorder` and `ParamScheduler` record"
     return opt.last_hyper(k) if isinstance(opt, FastOptimWrapper) else opt.hypers[-1][k]
+
+# %% ../nbs/01_fast.ipynb #49f0c4d7
+def sparse_embeddings(model:nn.Module, # a model whose `nn.Embedding`s should get sparse gradients
+                      sparse:bool=True):
+    "Give every `nn.Embedding` of `model` sparse (or dense) gradients, in place; returns `model`"
+    for m in model.modules():
+        if isinstance(m, nn.Embedding): m.sparse = sparse
+    return model
+
+class _NoWdWrapper(FastOptimWrapper):
+    "`FastOptimWrapper` for an optimizer without weight decay: the `wd` the `Learner` sets is ignored"
+    def set_hyper(self, k, v):
+        if k!='wd': super().set_hyper(k, v)
+
+def SparseAdam(params, # model parameters, all of them embeddings with sparse gradients
+               lr:float=defaults.lr, mom:float=0.9, sqr_mom:float=0.99, eps:float=1e-5,
+               wd:float=0.): # ignored: `SparseAdam` has no weight decay
+    "PyTorch's `SparseAdam` (lazy Adam: only the rows a batch used are updated) as a fastai optimizer"
+    return _NoWdWrapper(params, opt=torch.optim.SparseAdam, lr=lr, betas=(mom,sqr_mom), eps=eps)
 
 # %% ../nbs/01_fast.ipynb #72ad1348
 class TensorLoss(BaseLoss):
@@ -227,7 +247,8 @@ def _dispatch_table(cbs, event_name):
     return [(cb,_plain_call(cb)) for cb in srt if _handles(cb, event_name)]
 
 # %% ../nbs/01_fast.ipynb #1e14fb4a
-_fast_cbs = {TrainEvalCallback:FastTrainEval, Recorder:FastRecorder}
+_fastai_28 = Version(fastai.__version__) < Version('2.9')  # the fastai whose `Learner` internals `FastLearner` rewrites
+_fast_cbs = {TrainEvalCallback:FastTrainEval, Recorder:FastRecorder} if _fastai_28 else {}
 
 def _plain_batches(dls)->bool:
     "Whether every loader of `dls` batches plain `Tensor`s (recfast's `TensorDL`s), so `CastToTensor` has nothing to do"
@@ -265,7 +286,9 @@ class FastLearner(Learner):
             if inner and not ((cb.run_train and self.training) or (cb.run_valid and not self.training)): continue
             try: getattr(cb, event_name)()
             except _plain_excs: raise
-            except Exception as e: raise modify_exception(e, f'Exception occured in `{cb.__class__.__name__}` when calling event `{event_name}`:\n\t{e.args[0] if e.args else e}', replace=True)
+            except Exception as e:
+                msg = f'Exception occured in `{cb.__class__.__name__}` when calling event `{event_name}`'
+                raise modify_exception(e, f'{msg}:\n\t{e.args[0] if e.args else e}', replace=True)
 
 # %% ../nbs/01_fast.ipynb #e0620047
 def _check_batches(dl):
@@ -343,11 +366,9 @@ def one_batch(self:FastLearner, i, b):
 # %% ../nbs/01_fast.ipynb #90eda7be
 @patch
 def fit(self:FastLearner, n_epoch, lr=None, wd=None, cbs=None, reset_opt=False, start_epoch=0):
-    "fastai's `fit`, with fastai's `ParamScheduler`s run as `FastParamScheduler`s; refuses to train on nothing; resumes a `load`ed checkpoint"
+    "fastai's `fit`, with fastai's `ParamScheduler`s run as `FastParamScheduler`s; refuses to train on nothing"
     _check_batches(getattr(self.dls, 'train', None))
-    cbs = [FastParamScheduler(cb.scheds) if type(cb) is ParamScheduler else cb for cb in L(cbs)]
-    state = self.__dict__.pop('resume_state', None)  # what `load` read from a checkpoint, for a resumed fit
-    if state is not None and start_epoch: cbs.append(ResumeTraining(state, start_epoch))
+    if _fastai_28: cbs = [FastParamScheduler(cb.scheds) if type(cb) is ParamScheduler else cb for cb in L(cbs)]
     return Learner.fit(self, n_epoch, lr=lr, wd=wd, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
 @patch
@@ -362,144 +383,19 @@ def fit_one_cycle(self:FastLearner, n_epoch, lr_max=None, div=25., div_final=1e5
               'mom': combined_cos(pct_start, *(self.moms if moms is None else moms))}
     self.fit(n_epoch, cbs=FastParamScheduler(scheds)+L(cbs), reset_opt=reset_opt, wd=wd, start_epoch=start_epoch)
 
-# %% ../nbs/01_fast.ipynb #29b6110f
-@patch
-def to_distributed(self:FastLearner, sync_bn=True, **kwargs):
-    "Add a `RecDistributedTrainer` (recfast's `DistributedTrainer`, see `recfast.distributed`) for DDP training"
-    from recfast.distributed import RecDistributedTrainer  # imported when used: it needs `accelerate`
-    self.add_cb(RecDistributedTrainer(sync_bn, **kwargs))
-    if rank_distrib(): self.remove_cb(ProgressCallback)
-    return self
-
-# %% ../nbs/01_fast.ipynb #a9909e00
-def _owners(learn)->dict:
-    "`{path: object}` of what may hold a random generator: the loaders, their transforms and the callbacks"
-    res = {}
-    for i,dl in enumerate(getattr(learn.dls, 'loaders', [])):
-        res[f'dls.{i}'] = dl
-        for p in ('after_item','before_batch','after_batch'):
-            for j,t in enumerate(getattr(getattr(dl, p, None), 'fs', [])): res[f'dls.{i}.{p}.{j}'] = t
-    names = [cb.name for cb in learn.cbs]
-    for i,cb in enumerate(learn.cbs): res[f'cbs.{cb.name}.{names[:i].count(cb.name)}'] = cb
-    return res
-
-def _plain(o):
-    "Python numbers for NumPy scalars and 0-d tensors, so a checkpoint loads with `weights_only`"
-    if isinstance(o, Tensor) and o.ndim==0: return o.item()
-    return o.item() if isinstance(o, np.generic) else o
-
-def _gen_states(o)->dict:
-    "The state of every `random.Random` and `torch.Generator` attribute of `o`"
-    return {k:(('random', None, v.getstate()) if isinstance(v, random.Random) else ('torch', str(v.device), v.get_state()))
-            for k,v in vars(o).items() if isinstance(v, (random.Random, torch.Generator))}
-
-def training_state(learn)->dict:
-    "Everything besides weights and optimizer that a resumed `fit` needs to repeat an uninterrupted one"
-    name,key,*rest = np.random.get_state()
-    r = getattr(learn, 'recorder', None)
-    if not hasattr(r, 'values'): r = None  # no Recorder, or one that never recorded (saved before any `fit`)
-    rec = None if r is None else dict(values=[list(map(_plain, v)) for v in r.values], losses=[_plain(l) for l in r.losses],
-                                      lrs=list(map(_plain, r.lrs)), iters=list(r.iters),
-                                      smooth=(_plain(r.smooth_loss.val), r.smooth_loss.count))
-    return dict(epochs_done=len(r.values) if r is not None else getattr(learn, 'epoch', -1)+1,
-                train_iter=getattr(learn, 'train_iter', 0), random=random.getstate(),
-                numpy=(name, torch.from_numpy(key.astype(np.int64)), *map(_plain, rest)), torch=torch.get_rng_state(),
-                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None,
-                gens={p:s for p,o in _owners(learn).items() if (s:=_gen_states(o))}, recorder=rec)
-
-# %% ../nbs/01_fast.ipynb #bc60d97d
-def _set_gen(o, k, s):
-    "Set `o.k` to the generator state `s`, making the generator if `o` has none yet (they are often made lazily)"
-    kind,dev,st = s
-    g = getattr(o, k, None)
-    if g is None: g = random.Random() if kind=='random' else torch.Generator(device=dev)
-    if kind=='random': g.setstate(st)
-    else: g.set_state(st)
-    setattr(o, k, g)
-
-class ResumeTraining(Callback):
-    "Restore a checkpoint's `training_state` as the first resumed epoch starts, so `fit(..., start_epoch=k)` repeats an uninterrupted run"
-    order = TrainEvalCallback.order+1
-    def __init__(self, state:dict, # a `training_state`, as `FastLearner.load` reads it from a checkpoint
-                 start_epoch:int): # the first epoch `fit` trains
-        store_attr()
-
-    def before_fit(self):
-        done = self.state['epochs_done']
-        if done!=self.start_epoch: warn(f"The checkpoint was taken after {done} epochs but training resumes at start_epoch={self.start_epoch}: "
-                                        f"pass start_epoch={done} to go on where it stopped")
-
-    def before_train(self):
-        if self.state is None: return
-        s,self.state = self.state,None
-        random.setstate(s['random'])
-        name,key,*rest = s['numpy']
-        np.random.set_state((name, key.numpy().astype(np.uint32), *rest))
-        torch.set_rng_state(s['torch'])
-        if s['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
-        owners = _owners(self.learn)
-        for p,gens in s['gens'].items():
-            if p not in owners: warn(f"The checkpoint has random state for {p}, which this learner lacks: it is not restored"); continue
-            for k,g in gens.items(): _set_gen(owners[p], k, g)
-        self.learn.train_iter = s['train_iter']
-        r,rec = getattr(self.learn, 'recorder', None),s['recorder']
-        if r is None or rec is None: return
-        k = self.start_epoch
-        r.values,r.iters = rec['values'][:k],rec['iters'][:k]
-        n = r.iters[-1] if r.iters else 0
-        mk = np.float64 if isinstance(r.smooth_loss, FastAvgSmoothLoss) else tensor  # what each recorder appends
-        r.losses,r.lrs = [mk(l) for l in rec['losses'][:n]],rec['lrs'][:n]
-        v = _plain(rec['smooth'][0])  # a float (fastai's own `AvgSmoothLoss` keeps a tensor)
-        r.smooth_loss.val,r.smooth_loss.count = (tensor(v) if isinstance(r.smooth_loss.val, Tensor) else v),rec['smooth'][1]
-
-# %% ../nbs/01_fast.ipynb #17b18689
-def _torch_load(file, device, **kwargs):
-    "`torch.load` as fastai's `load_model` calls it: weights only, with fastai's `L` and NumPy's scalar types allowed"
-    kwargs.setdefault('weights_only', True)
-    ok = [L, np.dtype, (np._core if hasattr(np, '_core') else np.core).multiarray.scalar, *[getattr(np.dtypes, d) for d in np.dtypes.__all__]]
-    with torch.serialization.safe_globals(ok): return torch.load(file, map_location=device, **kwargs)
-
-@patch
-def save(self:FastLearner, file, # name in `self.path/self.model_dir`, without `.pth`
-         with_opt:bool=True, # save the optimizer state, and `training_state` with it
-         pickle_protocol:int=2):
-    "fastai's `save` of the model and the optimizer, plus `training_state` when `with_opt`: a checkpoint to resume exactly"
-    file = join_path_file(file, self.path/self.model_dir, ext='.pth')
-    if rank_distrib(): return file
-    if not with_opt or self.opt is None: save_model(file, self.model, self.opt, with_opt=False, pickle_protocol=pickle_protocol)
-    else: torch.save(dict(model=get_model(self.model).state_dict(), opt=self.opt.state_dict(), training_state=training_state(self)),
-                     file, pickle_protocol=pickle_protocol)
-    return file
-
-@patch
-def load(self:FastLearner, file, device=None, # where to load; the loaders' device if `None`
-         with_opt:bool=True, # load the optimizer state (and keep `training_state` for a resumed `fit`)
-         strict:bool=True, **kwargs): # passed to `torch.load`
-    "fastai's `load`; a checkpoint's `training_state` is kept in `resume_state` for the next `fit(..., start_epoch=k)`"
-    if device is None and hasattr(self.dls, 'device'): device = self.dls.device
-    if isinstance(device, int): device = torch.device('cuda', device)
-    if self.opt is None: self.create_opt()
-    file = join_path_file(file, self.path/self.model_dir, ext='.pth')
-    distrib_barrier()
-    state = _torch_load(file, ifnone(device, 'cpu'), **kwargs)
-    has_opt = 'opt' in state and 'model' in state and set(state)<={'model','opt','training_state'}
-    get_model(self.model).load_state_dict(state['model'] if has_opt else state, strict=strict)
-    if with_opt and not has_opt: warn(f"{file.name} has no optimizer state: the weights are loaded, the optimizer starts afresh")
-    if with_opt and has_opt:
-        saved = state['opt'].get('param_groups', state['opt'].get('hypers', ()))
-        if len(saved)!=len(self.opt.hypers):
-            raise ValueError(f"{file.name} holds an optimizer of {len(saved)} param group(s), this learner's has {len(self.opt.hypers)} (its `splitter`, "
-                             f"e.g. `ram_learner`'s `loc_lr_mult`): load it with `with_opt=False` to keep only the weights")
-        self.opt.load_state_dict(state['opt'])
-    self.resume_state = state.get('training_state') if with_opt and has_opt else None
-    return self
+# %% ../nbs/01_fast.ipynb #b8a660f7
+_internals = '__call__ _call_one _with_events all_batches _set_device _split one_batch fit_one_cycle'.split()
+if not _fastai_28:
+    warn(f"recfast's fast path rewrites fastai 2.8's `Learner` internals: with fastai {fastai.__version__} "
+         "`FastLearner` runs fastai's own methods and callbacks instead (slower, same results)")
+    for n in _internals: delattr(FastLearner, n)
 
 # %% ../nbs/01_fast.ipynb #4708412f
 def to_fast(learn:Learner)->FastLearner:
     "Give `learn` (a plain fastai `Learner`) `FastLearner`'s fast path, in place; returns it"
     if isinstance(learn, FastLearner): return learn
     if type(learn) is not Learner: raise TypeError(f"`to_fast` converts plain `Learner`s, not {type(learn).__name__}: subclass `FastLearner` instead")
-    swap = {TrainEvalCallback:FastTrainEval, Recorder:FastRecorder, ParamScheduler:FastParamScheduler}
+    swap = {**_fast_cbs, ParamScheduler:FastParamScheduler} if _fastai_28 else {}
     for cb in list(learn.cbs):
         new = swap.get(type(cb))
         if new is None: continue

@@ -15,8 +15,7 @@ from .core import _py
 
 # %% auto #0
 __all__ = ['feature_kind', 'check_features', 'FeatureTable', 'add_features', 'has_features', 'FeatureEmbedding',
-           'HybridEmbedding', 'hybridize', 'added_features', 'fold_in', 'cold_items_split', 'cold_start_auc',
-           'label_popularity']
+           'HybridEmbedding', 'hybridize', 'added_features', 'fold_in']
 
 # %% ../nbs/07_features.ipynb #52f59aa7
 _listy = (list, tuple, set, frozenset, np.ndarray)
@@ -318,31 +317,3 @@ def _store_fold(learn, ids:list, users:Tensor, items:Tensor, sol:Tensor):
     if dls.valid_seen is not None: dls.valid_seen = _extend_csr(dls.valid_seen.to('cpu'), dls.n_users, dls.n_items)
     learn.opt = None  # the optimizer's state is for the old parameters
     return learn
-
-# %% ../nbs/07_features.ipynb #86774a54
-def cold_items_split(ratings:pd.DataFrame, items:pd.DataFrame, item_name:str, pct:float=0.2, seed:int=0)->tuple:
-    "`(warm ratings, cold ratings, warm items, cold items)`: a share `pct` of the rows of `items` held out with all their ratings"
-    check_frame(items, {'item_name':item_name}, numeric=(), what='items'); check_frame(ratings, {'item_name':item_name}, numeric=(), what='ratings')
-    perm = torch.randperm(len(items), generator=torch.Generator().manual_seed(check_seed(seed))).numpy()
-    cold = items[item_name].to_numpy()[perm[:int(check_real(pct, 'pct')*len(items))]]
-    rc,ic = ratings[item_name].isin(cold).to_numpy(),items[item_name].isin(cold).to_numpy()
-    return ratings[~rc],ratings[rc],items[~ic],items[ic]
-
-def cold_start_auc(scores:Tensor, targ:Tensor, k:int=10)->tuple:
-    "Mean per-user `(AUC, Recall@k)` of boolean `targ` under `scores` (ties count half), over users with a target and a non-target"
-    from scipy.stats import rankdata
-    ok = (targ.sum(1)>0) & ((~targ).sum(1)>0)
-    s,t = scores[ok].double().cpu(),targ[ok].cpu()
-    rk = torch.from_numpy(rankdata(s.numpy(), axis=1))  # ascending, ties averaged
-    P,N = t.sum(1).double(),(~t).sum(1).double()
-    auc = (((rk*t).sum(1) - P*(P+1)/2)/(P*N)).mean().item()
-    top = s.topk(min(k, s.shape[1]), dim=1).indices
-    return auc, (t.gather(1, top).sum(1).double()/P.clamp(max=k)).mean().item()
-
-# %% ../nbs/07_features.ipynb #05105cf8
-def label_popularity(warm_ratings:pd.DataFrame, warm_items:pd.DataFrame, items:pd.DataFrame, item_name:str, col:str)->Tensor:
-    "Score of each row of `items`: the mean over its labels in `col` of the training ratings per warm item of that label (0 if unseen)"
-    lab = lambda df: df[[item_name, col]].explode(col)
-    per_item = warm_ratings[[item_name]].merge(lab(warm_items), on=item_name).groupby(col).size()/lab(warm_items).groupby(col).size()
-    g = lab(items.reset_index(drop=True))
-    return torch.tensor(g[col].map(per_item).fillna(0).groupby(level=0).mean().reindex(range(len(items))).fillna(0).to_numpy(np.float64))

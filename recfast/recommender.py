@@ -10,6 +10,7 @@ import warnings
 from fastai.basics import *
 from .core import *
 from .fast import *
+from .resume import *  # `FastLearner.save`/`load` keep the training state: every learner resumes exactly
 from .metrics.ranking import mrr, precision_at_k, recall_at_k, ndcg_at_k
 from .features import added_features, fold_in
 

@@ -1,5 +1,5 @@
-"""Synthetic power-law ratings at any size, sparse embedding gradients, and top-N recommendations for every
-user streamed to disk.
+"""Training and recommending at scale: synthetic power-law ratings (`recfast.datasets`), sparse embedding gradients
+(`recfast.fast`), and top-N recommendations for every user streamed to disk.
 
 Docs: https://recfast.github.io/recfast/scale.html.md"""
 
@@ -7,87 +7,10 @@ Docs: https://recfast.github.io/recfast/scale.html.md"""
 
 # %% ../nbs/71_scale.ipynb #49d0cdc8
 from __future__ import annotations
-from fastai.basics import *
 import warnings
-from .core import *
-from .fast import FastOptimWrapper
 
 # %% auto #0
-__all__ = ['synthetic_ratings', 'sparse_embeddings', 'SparseAdam', 'recommend_all']
-
-# %% ../nbs/71_scale.ipynb #7f0160a5
-def _zipf(n, alpha, rng):
-    "Probabilities `k**-alpha` of `n` ids, the ranks shuffled over the ids"
-    w = np.arange(1, n+1, dtype=np.float64)**-alpha
-    return (w/w.sum())[rng.permutation(n)]
-
-def _sorted_unique(a):
-    "`np.unique` by sorting (numpy's hash-based default is several times slower on tens of millions of int64)"
-    a = np.sort(a)
-    return a[np.r_[True, a[1:]!=a[:-1]]] if len(a) else a
-
-def _draw_pairs(n_users, n_items, n_ratings, alpha, rng):
-    "`(users, items)`: `n_ratings` distinct 0-based pairs, each side drawn from a Zipf law, in random order"
-    pu,pi = _zipf(n_users, alpha, rng),_zipf(n_items, alpha, rng)
-    keys = np.empty(0, np.int64)
-    for _ in range(30):
-        m = int((n_ratings-len(keys))*1.25)+64
-        new = rng.choice(n_users, m, p=pu).astype(np.int64)*n_items + rng.choice(n_items, m, p=pi)
-        keys = _sorted_unique(np.concatenate([keys, new]))
-        if len(keys)>=n_ratings: break
-    else: raise ValueError(f"Could not draw {n_ratings} distinct pairs with alpha={alpha}: the head is saturated, lower alpha or n_ratings")
-    keys = rng.choice(keys, n_ratings, replace=False)
-    return keys//n_items,keys%n_items
-
-# %% ../nbs/71_scale.ipynb #71295dbf
-def _low_rank_ratings(u, i, n_users, n_items, n_factors, noise, rng, chunk):
-    "1..5 star ratings of the pairs `(u, i)`: mean 3.5, biases and `n_factors` latent factors, Gaussian noise"
-    s = 1/np.sqrt(n_factors)
-    U,V = rng.normal(0, s, (n_users, n_factors)).astype(np.float32),rng.normal(0, s, (n_items, n_factors)).astype(np.float32)
-    bu,bi = rng.normal(0, 0.3, n_users).astype(np.float32),rng.normal(0, 0.5, n_items).astype(np.float32)
-    r = np.empty(len(u), np.float32)
-    for a in range(0, len(u), chunk):
-        uu,ii = u[a:a+chunk],i[a:a+chunk]
-        r[a:a+chunk] = 3.5 + bu[uu] + bi[ii] + (U[uu]*V[ii]).sum(1) + rng.normal(0, noise, len(uu))
-    return np.clip(np.rint(r), 1, 5).astype(np.float32)
-
-# %% ../nbs/71_scale.ipynb #34767055
-def synthetic_ratings(n_users:int, # users, ids `1..n_users`
-                      n_items:int, # items, ids `1..n_items`
-                      n_ratings:int, # distinct (user, item) pairs to rate
-                      alpha:float=1.0, # Zipf exponent of item popularity and of user activity
-                      n_factors:int=8, # rank of the model that makes the ratings
-                      noise:float=0.5, # standard deviation of the rating noise
-                      seed:int=None, # seed of every draw
-                      chunk:int=2**20)->pd.DataFrame: # ratings scored at a time (bounds the memory)
-    "Long-tailed `(user, item, rating)` rows with 1..5 star ratings from a noisy low-rank model, in random order"
-    for n,v in (('n_users',n_users),('n_items',n_items),('n_ratings',n_ratings)):
-        if int(v)!=v or v<1: raise ValueError(f"{n}={v!r} must be a positive integer")
-    if n_ratings>0.5*n_users*n_items:
-        raise ValueError(f"n_ratings={n_ratings} is more than half of the {n_users*n_items} (user, item) pairs: use fewer ratings or more users/items")
-    rng = np.random.default_rng(seed)
-    u,i = _draw_pairs(n_users, n_items, n_ratings, alpha, rng)
-    r = _low_rank_ratings(u, i, n_users, n_items, n_factors, noise, rng, chunk)
-    return pd.DataFrame({'user':u+1, 'item':i+1, 'rating':r})
-
-# %% ../nbs/71_scale.ipynb #49f0c4d7
-def sparse_embeddings(model:nn.Module, # a model whose `nn.Embedding`s should get sparse gradients
-                      sparse:bool=True):
-    "Give every `nn.Embedding` of `model` sparse (or dense) gradients, in place; returns `model`"
-    for m in model.modules():
-        if isinstance(m, nn.Embedding): m.sparse = sparse
-    return model
-
-class _NoWdWrapper(FastOptimWrapper):
-    "`FastOptimWrapper` for an optimizer without weight decay: the `wd` the `Learner` sets is ignored"
-    def set_hyper(self, k, v):
-        if k!='wd': super().set_hyper(k, v)
-
-def SparseAdam(params, # model parameters, all of them embeddings with sparse gradients
-               lr:float=defaults.lr, mom:float=0.9, sqr_mom:float=0.99, eps:float=1e-5,
-               wd:float=0.): # ignored: `SparseAdam` has no weight decay
-    "PyTorch's `SparseAdam` (lazy Adam: only the rows a batch used are updated) as a fastai optimizer"
-    return _NoWdWrapper(params, opt=torch.optim.SparseAdam, lr=lr, betas=(mom,sqr_mom), eps=eps)
+__all__ = ['recommend_all']
 
 # %% ../nbs/71_scale.ipynb #54aa52a0
 def recommend_all(learn, n:int=10, fname:str|Path=None, users=None, bs:int=None, exclude_seen:bool=True):

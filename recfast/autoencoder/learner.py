@@ -21,7 +21,11 @@ from .training import *
 __all__ = ['autoencoder_learner']
 
 # %% ../../nbs/43_autoencoder.learner.ipynb #bc70bc2f
-_ae_archs = ('autorec','deep','multdae','multvae')
+_ae_archs = {  # arch: (model, its defaults, the learner's defaults)
+    'autorec': (AutoRec, dict(layers=[500]), dict(opt_func=partial(FastAdam, decouple_wd=False), wd=1e-3, noise=0.25)),
+    'deep': (DeepAutoEncoder, dict(layers=[512,512,1024], dropout=0.8), dict(opt_func=FastAdam, wd=1e-3, noise=0.)),
+    'multdae': (MultDAE, dict(layers=[600,200], dropout=0.5), dict(opt_func=FastAdam, wd=0.)),
+    'multvae': (MultVAE, dict(layers=[600,200], dropout=0.5), dict(opt_func=FastAdam, wd=0.))}
 _mult_archs = ('multdae','multvae')
 
 def _ae_y_range(dls, y_range):
@@ -34,55 +38,56 @@ def _ae_y_range(dls, y_range):
                          f"(e.g. rating {lo if lo<y_range[0] else hi}): widen `y_range` or pass `y_range=None`")
     return y_range
 
-def _ae_model(arch, n_cols, layers, dropout, y_range, act_cls, tied, opt_func, wd, noise):
-    "`(model, opt_func, wd, noise)` of `arch`, with its defaults"
-    if arch=='deep':
-        model = DeepAutoEncoder(n_cols, ifnone(layers, [512,512,1024]), dropout=ifnone(dropout, 0.8), act_cls=act_cls, tied=tied, y_range=y_range)
-        return model, ifnone(opt_func, FastAdam), ifnone(wd, 1e-3), ifnone(noise, 0.)
-    layers = list(ifnone(layers, [500]))
-    if len(layers)!=1: raise ValueError(f"layers={layers}: AutoRec has one hidden layer, e.g. layers=[500]")
-    if dropout: raise ValueError(f"dropout={dropout}: AutoRec has no dropout; use arch='deep' or wd")
-    return AutoRec(n_cols, layers[0], y_range=y_range), ifnone(opt_func, partial(FastAdam, decouple_wd=False)), ifnone(wd, 1e-3), ifnone(noise, 0.25)
+def _pop_opts(kwargs:dict, f, but=('y_range',))->dict:
+    "The options of `f` (its arguments with a default, but those in `but`) taken out of `kwargs`"
+    names = [k for k,p in inspect.signature(f).parameters.items() if p.default is not p.empty and k not in but]
+    return {k:kwargs.pop(k) for k in names if k in kwargs}
 
-def _mult_model(dls, arch, layers, dropout, noise, refeed, y_range, opt_func, wd):
-    "`(model, opt_func, wd)` of Mult-DAE / Mult-VAE, refusing the rating autoencoders' options"
+def _ae_model(arch, n_cols, opts:dict, **kw):
+    "`arch`'s model for `n_cols` columns, from its defaults and the options `opts` (`None` keeps a default)"
+    cls,dflt,_ = _ae_archs[arch]
+    opts = {**dflt, **{k:v for k,v in opts.items() if v is not None}}
+    if cls is AutoRec:  # its one hidden layer is given as `layers`, like the other models'
+        layers,drop = list(opts.pop('layers')),opts.pop('dropout', None)
+        if len(layers)!=1: raise ValueError(f"layers={layers}: AutoRec has one hidden layer, e.g. layers=[500]")
+        if drop: raise ValueError(f"dropout={drop}: AutoRec has no dropout; use arch='deep' or wd")
+        opts['n_hidden'] = layers[0]
+    return cls(n_cols, **opts, **kw)
+
+def _check_mult(dls, arch, noise, refeed, y_range):
+    "Refuse the rating autoencoders' options for Mult-DAE / Mult-VAE"
     if dls.by!='user': raise ValueError(f"arch={arch!r} reads a user's click vector: build the loaders with by='user', not by={dls.by!r}")
     for n,v in (('noise',noise),('refeed',refeed)):
         if v: raise ValueError(f"{n}={v!r}: arch={arch!r} denoises with its input `dropout`; {n} is for 'autorec' and 'deep'")
     if y_range not in (None, False): raise ValueError(f"y_range={y_range!r}: arch={arch!r} outputs logits over the catalogue, not ratings")
-    model = (MultVAE if arch=='multvae' else MultDAE)(dls.n_cols, ifnone(layers, [600,200]), dropout=ifnone(dropout, 0.5))
-    return model, ifnone(opt_func, FastAdam), ifnone(wd, 0.)
 
 # %% ../../nbs/43_autoencoder.learner.ipynb #5d1d29a4
 @delegates(Learner.__init__)
+@delegates(DeepAutoEncoder, keep=True)
+@delegates(KLAnnealing, keep=True)
+@delegates(MaskedMSELoss, keep=True, but=['reduction'])
 def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
                         arch:str='autorec', # `'autorec'`, `'deep'`, `'multdae'` or `'multvae'`
-                        layers:list=None, # hidden sizes: `[500]` (autorec), `[512, 512, 1024]` (deep encoder), `[600, 200]` (mult*)
-                        dropout:float=None, # dropout on the code (deep; default 0.8) or on the input (mult*; default 0.5)
+                        y_range:tuple=None, # output range; `None`: the training ratings' range, `False`: identity
+                        noise:float=None, # masking noise: share of each training input's known ratings hidden; 0.25 (autorec), 0 (deep)
+                        seed:int=None, # seed of the masking noise (`MaskingNoise`)
                         refeed:int=0, # dense refeeding steps after each step (`RefeedCallback`)
                         refeed_start:int=0, # first epoch that refeeds
-                        noise:float=None, # masking noise: share of each training input's known ratings hidden (`MaskingNoise`); 0.25 (autorec), 0 (deep)
-                        alpha:float=1., # loss weight of the ratings hidden by `noise`
-                        beta:float=1., # loss weight of the other known ratings
-                        seed:int=None, # seed of the masking noise
-                        anneal_cap:float=0.2, # multvae: the KL weight's final value (`KLAnnealing`)
-                        total_anneal_steps:int=None, # multvae: updates to reach it; the fit's batches if `None`
-                        y_range:tuple=None, # output range; `None`: the training ratings' range, `False`: identity
-                        tied:bool=False, # deep: decoder constrained to the transposed encoder
-                        act_cls=nn.SELU, # deep: activation
                         opt_func=None, wd=None, loss_func=None, metrics=None, cbs=None, **kwargs):
-    "A `Learner` for an AutoRec, deep, Mult-DAE or Mult-VAE autoencoder (`arch`) on `dls`"
+    "A `Learner` for an AutoRec, deep, Mult-DAE or Mult-VAE autoencoder (`arch`); its parts' options by their names"
     check_dls(dls, SparseVectorDataLoaders, 'autoencoder_learner')
     if arch not in _ae_archs: raise ValueError(f"Unknown arch={arch!r}: use one of {', '.join(map(repr, _ae_archs))}")
-    cbs = L(cbs)
+    mopts = {**_pop_opts(kwargs, DeepAutoEncoder), **_pop_opts(kwargs, MultDAE)}
+    lopts,kl = _pop_opts(kwargs, MaskedMSELoss, but=('reduction',)),_pop_opts(kwargs, KLAnnealing)
+    dflt,cbs = _ae_archs[arch][2],L(cbs)
+    opt_func,wd = ifnone(opt_func, dflt['opt_func']),ifnone(wd, dflt['wd'])
     if arch in _mult_archs:
-        model,opt_func,wd = _mult_model(dls, arch, layers, dropout, noise, refeed, y_range, opt_func, wd)
-        if arch=='multvae': cbs.append(KLAnnealing(anneal_cap, total_anneal_steps))
-        return RecLearner(dls, model, loss_func=ifnone(loss_func, MultinomialLoss()), opt_func=opt_func, wd=wd,
-                          metrics=ifnone(metrics, [RankMetric(mrr)]), cbs=cbs, **kwargs)
-    model,opt_func,wd,noise = _ae_model(arch, dls.n_cols, layers, dropout, _ae_y_range(dls, y_range), act_cls, tied, opt_func, wd, noise)
+        _check_mult(dls, arch, noise, refeed, y_range)
+        if arch=='multvae': cbs.append(KLAnnealing(**kl))
+        return RecLearner(dls, _ae_model(arch, dls.n_cols, mopts), loss_func=ifnone(loss_func, MultinomialLoss()),
+                          opt_func=opt_func, wd=wd, metrics=ifnone(metrics, [RankMetric(mrr)]), cbs=cbs, **kwargs)
+    model,noise = _ae_model(arch, dls.n_cols, mopts, y_range=_ae_y_range(dls, y_range)),ifnone(noise, dflt['noise'])
     if refeed: cbs.append(RefeedCallback(refeed, refeed_start))
     if noise: cbs.append(MaskingNoise(noise, seed))
-    metrics = ifnone(metrics, [MaskedRMSE(y_range=dls.rating_range)])
-    return RecLearner(dls, model, loss_func=ifnone(loss_func, MaskedMSELoss(alpha=alpha, beta=beta)), opt_func=opt_func, wd=wd,
-                   metrics=metrics, cbs=cbs, **kwargs)
+    return RecLearner(dls, model, loss_func=ifnone(loss_func, MaskedMSELoss(**lopts)), opt_func=opt_func, wd=wd,
+                      metrics=ifnone(metrics, [MaskedRMSE(y_range=dls.rating_range)]), cbs=cbs, **kwargs)

@@ -7,7 +7,8 @@ Docs: https://recfast.github.io/recfast/metrics.ranking.html.md"""
 # %% ../../nbs/05_metrics.ranking.ipynb #a6f68f9b
 from __future__ import annotations
 from fastai.basics import *
-from ..core import all_sum, check_n
+from ..core import check_n
+from ..distributed import all_sum
 
 # %% auto #0
 __all__ = ['rank_items', 'target_ranks', 'mrr', 'precision_at_k', 'recall_at_k', 'ndcg_at_k', 'auc', 'sampled_target_ranks',
