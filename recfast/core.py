@@ -411,7 +411,6 @@ class RecDataLoaders(MetaDataLoaders):
     _meta = ('classes','user_name','item_name','seen','valid_seen')
     _eval_users = True # `eval_set` gives user indices (else model queries, e.g. windows)
     test_df = None # the test frame held out by `from_df(..., test=True)` (never exported)
-    _what = 'ratings' # what a row is, for the messages ('interactions' where no rating column is read)
     _ids = ('user_name','item_name') # the arguments naming id columns (`check_frame`)
     _warn_cold = True # warn about validation users and items with no training row (`warn_cold`)
     _min_val_bs = 1 # `val_bs` defaults to `max(bs, _min_val_bs)`
@@ -523,15 +522,11 @@ def _tensors(cls:RecDataLoaders, trn, val, idx:list, classes:dict, cols:dict, sp
     return *idx, {}
 
 # %% ../nbs/00_core.ipynb #9b90842b
-def _from_df_args(cls)->set:
-    "The arguments the `from_df` of `cls` or of a base declares (what a family's `from_df` may pass on)"
-    return {k for c in cls.__mro__ if 'from_df' in vars(c) for k in inspect.signature(c.from_df).parameters}-{'kwargs'}
-
 @patch(cls_method=True)
 def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interaction
             user_name:str=None, # user column; the frame's first column if `None`
             item_name:str=None, # item column; the second column if `None`
-            rating_name:str=None, # rating column (where one is read); the third column if `None`
+            rating_name:str=None, # rating column (of the loaders that read one); the third column if `None`
             time_name:str=None, # time column of split='last' and 'cutoff' (and the order of each user's sequence)
             valid_pct:float=0.2, # share held out (exact count) of the rows ('random', latest for 'cutoff') or users
             seed:int=None, # seed of the split and of the shuffling (`None`: random)
@@ -546,14 +541,14 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
             device=None, # the device of the batches
             **kwargs): # the family's own arguments, declared by its `from_df`
     "Check `df`, split it (`split_frame`), encode its ids, and batch the family's tensors with its metadata"
-    args = _from_df_args(cls)
+    args = inspect.signature(cls.from_df).parameters  # the family's `from_df` declares its own
     if bad:=[k for k in kwargs if k not in args]:
         raise TypeError(f"{cls.__name__}.from_df() got an unexpected keyword argument {bad[0]!r}{_close(bad[0], args)}")
     cols = default_cols(df, **cls._columns(user_name, item_name, rating_name, **kwargs))
     if time_name is not None: cols['time_name'] = time_name
-    what = cls._what if 'rating_name' in cols else 'interactions'
+    what = 'ratings' if 'rating_name' in cols else 'interactions'  # what a row is, for the messages
     check_frame(df, cols, ids=cls._ids, what=what, valid_df=valid_df)
-    check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs')
+    check_bs(bs); val_bs = check_bs(ifnone(val_bs, max(bs, cls._min_val_bs)), 'val_bs')
     u,i = cols['user_name'],cols['item_name']
     sp = dict(valid_pct=valid_pct, seed=seed, valid_df=valid_df, by=None if split=='random' else u, split=split,
               time_name=time_name, n_last=n_last, cutoff=cutoff, test=test)
@@ -566,8 +561,7 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
     meta = {k:CSRMatrix.from_coo(*x, shape=shape) for k,x in zip(('seen','valid_seen'), idx)}
     meta.update(classes=classes, user_name=u, item_name=i, **{k:cols.get(k) for k in ['rating_name'] if k in cls._meta})
     xt,xv,m = cls._tensors(trn, val, idx, classes, cols, sp, **kwargs)
-    dls = cls(TensorDL(xt, bs=bs, shuffle=True, device=device, seed=seed),
-              TensorDL(xv, bs=ifnone(val_bs, max(bs, cls._min_val_bs)), device=device),
+    dls = cls(TensorDL(xt, bs=bs, shuffle=True, device=device, seed=seed), TensorDL(xv, bs=val_bs, device=device),
               path=path, device=device, **(meta|m))
     dls.test_df = tst[0] if test else None
     return dls

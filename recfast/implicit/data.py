@@ -18,7 +18,6 @@ __all__ = ['InteractionsDataLoaders']
 class InteractionsDataLoaders(RecDataLoaders):
     "Positive (user, item) pairs for implicit-feedback ranking, with the seen-items matrices"
     _meta = RecDataLoaders._meta+('user_features','item_features')
-    _what = 'interactions'
     @classmethod
     @delegates(RecDataLoaders.from_df)
     def from_df(cls, df:pd.DataFrame, *, # one row per interaction

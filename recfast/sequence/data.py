@@ -57,8 +57,8 @@ def ending_windows(x:np.ndarray, # values (item indices, ratings) of every user'
     return inp, np.concatenate([inp[:,1:], x[held][:,None]], 1)
 
 # %% ../../nbs/30_sequence.data.ipynb #0629de14
-def _windows(trn, val, idx, cols, classes, max_len, step, ending:bool):
-    "`(train, valid, seen)`: `[inputs, steps]` windows of each value (items, ratings) of both sets, and the histories"
+def _windows(trn, val, idx, cols, classes, max_len, step, ending:bool, batch):
+    "`(train, valid, seen)`: `batch` of the windows of each value (items, ratings) of both sets, and the histories"
     t,r = cols.get('time_name'),cols.get('rating_name')
     both = pd.concat([d[list(cols.values())] for d in (trn, val)])
     uu,ii = (torch.cat(x).numpy() for x in zip(*idx))
@@ -70,7 +70,7 @@ def _windows(trn, val, idx, cols, classes, max_len, step, ending:bool):
     if ending: val_w = [a for x in xs for a in ending_windows(x, held, uu, n, max_len)]
     else: val_w = [a for x in xs for a in make_windows(x[held], _ptr(uu[held], n), max_len, step)[:2]]
     seen = CSRMatrix.from_coo(uu, ii, values=xs[-1] if r else None, shape=(n, len(classes[cols['item_name']])))
-    return trn_w, val_w, seen
+    return batch(*trn_w, False), batch(*val_w, ending), seen
 
 # %% ../../nbs/30_sequence.data.ipynb #1f85539e
 class SequenceDataLoaders(RecDataLoaders):
@@ -80,7 +80,7 @@ class SequenceDataLoaders(RecDataLoaders):
     _ids = ('user_name','item_name','time_name')
     _warn_cold = False # with split='user' every validation user is new
     @classmethod
-    @delegates(RecDataLoaders.from_df, but=['rating_name'])
+    @delegates(RecDataLoaders.from_df)
     def from_df(cls, df:pd.DataFrame, # one row per interaction
                 user_name:str=None, # user column, first column if `None`
                 item_name:str=None, # item column, second column if `None`
@@ -91,7 +91,7 @@ class SequenceDataLoaders(RecDataLoaders):
                 split:str='user', # 'user' (users held out whole), 'last', 'cutoff' or 'random': see `split_frame`
                 bs:int=256, # batch size
                 **kwargs):
-        "Build sequence `DataLoaders` from a DataFrame of timed interactions"
+        "Build sequence `DataLoaders` (or, for `RatingSequenceDataLoaders`, rating sequences) from timed interactions"
         if kwargs.get('valid_df') is not None and split!='user':
             raise ValueError(f"`valid_df` is the validation set: it replaces split={split!r} (pass one or the other)")
         if split=='time':
@@ -109,14 +109,11 @@ class SequenceDataLoaders(RecDataLoaders):
 
     @classmethod
     def _tensors(cls, trn, val, idx, classes, cols, sp, max_len=50, step=None, exclude_preceding=False, **kwargs):
-        ending = sp['split']!='user'  # a held-out row ends its window
-        trn_w,val_w,seen = _windows(trn, val, idx, cols, classes, max_len, step, ending)
-        meta = dict(seen=seen, valid_seen=None, max_len=max_len, exclude_preceding=exclude_preceding)
-        return cls._batch(*trn_w, False), cls._batch(*val_w, ending), meta
+        xt,xv,seen = _windows(trn, val, idx, cols, classes, max_len, step, sp['split']!='user', cls._batch)
+        return xt, xv, dict(seen=seen, valid_seen=None, max_len=max_len, exclude_preceding=exclude_preceding)
 
     @staticmethod
-    def _batch(inp, steps, ending:bool):
-        "`(inputs, targets)`; with `ending` only the last step is a target"
+    def _batch(inp, steps, ending:bool):  # `ending`: a held-out row ends its window, only the last step is a target
         if ending: steps[:,:-1] = 0
         return torch.from_numpy(inp).long(),torch.from_numpy(steps).long()
 
@@ -128,13 +125,17 @@ def __repr__(self:SequenceDataLoaders):
 
 # %% ../../nbs/30_sequence.data.ipynb #be16ac50
 @patch
+def _last(self:SequenceDataLoaders, users:Tensor)->tuple:
+    "`(items, values)` of the last `max_len` entries of each user's history, left-padded"
+    h = self.seen.to(users.device)
+    pos = h.indptr[users+1][:,None] - self.max_len + torch.arange(self.max_len, device=users.device)
+    ok,p = pos>=h.indptr[users][:,None],pos.clamp(min=0)
+    return torch.where(ok, h.indices[p], 0), torch.where(ok, h.values[p], 0.)
+
+@patch
 def queries(self:SequenceDataLoaders, users:Tensor)->Tensor:
     "The last `max_len` items of each user's history, left-padded, `(len(users), max_len)`"
-    h = self.seen.to(users.device)
-    end = h.indptr[users+1]
-    pos = end[:,None] - self.max_len + torch.arange(self.max_len, device=users.device)
-    ok = pos>=h.indptr[users][:,None]
-    return torch.where(ok, h.indices[pos.clamp(min=0)], 0)
+    return self._last(users)[0]
 
 @patch
 def history(self:SequenceDataLoaders, user)->list:
@@ -183,16 +184,6 @@ class RatingSequenceDataLoaders(SequenceDataLoaders):
     "Windows of `(items, prev_ratings)` with the `ratings` to predict at each step, for rating sequence models"
     _meta = SequenceDataLoaders._meta+('rating_name',)
     _batch = staticmethod(_rating_batch)
-    @classmethod
-    @delegates(SequenceDataLoaders.from_df, but=['exclude_preceding'])
-    def from_df(cls, df:pd.DataFrame, # one row per rating
-                user_name:str=None, # user column, first column if `None`
-                item_name:str=None, # item column, second column if `None`
-                rating_name:str=None, # rating column, third column if `None`
-                time_name:str=None, # column to sort each user's items by; the frame's order if `None`
-                **kwargs):
-        "Build rating-sequence `DataLoaders` from a DataFrame of timed ratings"
-        return super().from_df(df, user_name, item_name, time_name, rating_name=rating_name, **kwargs)
 
     @classmethod
     def _columns(cls, user_name, item_name, rating_name, exclude_preceding=False, **kwargs):
@@ -203,11 +194,7 @@ class RatingSequenceDataLoaders(SequenceDataLoaders):
 @patch
 def queries(self:RatingSequenceDataLoaders, users:Tensor)->tuple:
     "The last `max_len` items of each user's history and their ratings, left-padded: `(items, ratings)`"
-    h = self.seen.to(users.device)
-    pos = h.indptr[users+1][:,None] - self.max_len + torch.arange(self.max_len, device=users.device)
-    ok = pos>=h.indptr[users][:,None]
-    p = pos.clamp(min=0)
-    return torch.where(ok, h.indices[p], 0), torch.where(ok, h.values[p], 0.)
+    return self._last(users)
 
 @patch
 def history_queries(self:RatingSequenceDataLoaders, history)->tuple:
