@@ -411,14 +411,9 @@ class RecDataLoaders(MetaDataLoaders):
     _meta = ('classes','user_name','item_name','seen','valid_seen')
     _eval_users = True # `eval_set` gives user indices (else model queries, e.g. windows)
     test_df = None # the test frame held out by `from_df(..., test=True)` (never exported)
-
-    @classmethod
-    def from_csv(cls, csv:str|Path, # a CSV file with a header row
-                 sep:str=',', # column separator
-                 encoding:str='utf-8', # text encoding of the file
-                 **kwargs): # passed to `from_df`
-        "Build the loaders from a CSV file, like `from_df`"
-        return cls.from_df(pd.read_csv(csv, sep=sep, encoding=encoding), **kwargs)
+    _ids = ('user_name','item_name') # the arguments naming id columns (`check_frame`)
+    _warn_cold = True # warn about validation users and items with no training row (`warn_cold`)
+    _min_val_bs = 1 # `val_bs` defaults to `max(bs, _min_val_bs)`
 
 # %% ../nbs/00_core.ipynb #75bd58f4
 @patch(as_prop=True)
@@ -509,6 +504,77 @@ def eval_batches(self:RecDataLoaders, model, bs:int=1024,
             ex = excl.mask(rows).to(scores.device) if excl is not None else torch.zeros_like(scores, dtype=torch.bool)
             ex[:,0] = True
             yield scores, targ.mask(rows).to(scores.device), ex
+
+# %% ../nbs/00_core.ipynb #8b6d9f57
+@patch(cls_method=True)
+def _columns(cls:RecDataLoaders, user_name, item_name, rating_name, **kwargs)->dict:
+    "`{argument: column}` the family reads, in the frame's order (`None`: by position), once its arguments are checked"
+    return dict(user_name=user_name, item_name=item_name, rating_name=rating_name)
+
+@patch(cls_method=True)
+def _split(cls:RecDataLoaders, df:pd.DataFrame, sp:dict, cols:dict, **kwargs)->tuple:
+    "`(train, valid)` or `(train, valid, test)` frames: `split_frame(df, **sp)`, which a family may prepare or filter"
+    return split_frame(df, **sp)
+
+@patch(cls_method=True)
+def _tensors(cls:RecDataLoaders, trn, val, idx:list, classes:dict, cols:dict, sp:dict, **kwargs)->tuple:
+    "`(train columns, valid columns, metadata)`: here `idx`, the encoded `[users, items]` of both sets, no metadata"
+    return *idx, {}
+
+# %% ../nbs/00_core.ipynb #9b90842b
+@patch(cls_method=True)
+def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interaction
+            user_name:str=None, # user column; the frame's first column if `None`
+            item_name:str=None, # item column; the second column if `None`
+            rating_name:str=None, # rating column (of the loaders that read one); the third column if `None`
+            time_name:str=None, # time column of split='last' and 'cutoff' (and the order of each user's sequence)
+            valid_pct:float=0.2, # share held out (exact count) of the rows ('random', latest for 'cutoff') or users
+            seed:int=None, # seed of the split and of the shuffling (`None`: random)
+            split:str='random', # 'random' (rows), 'user' (whole users), 'last' (leave-last-out), 'cutoff' (by time)
+            valid_df:pd.DataFrame=None, # a fixed validation frame (same columns) instead of a split
+            n_last:int=1, # rows per user held out by split='last'
+            cutoff=None, # split='cutoff': rows after this time are held out (`(valid_from, test_from)` with `test`)
+            test:bool=False, # hold out a test set first (what the split without `test` validates on), as `dls.test_df`
+            bs:int=64, # batch size
+            val_bs:int=None, # validation batch size; `max(bs, cls._min_val_bs)` if `None`
+            path:str|Path='.', # the folder `Learner.save` and `Learner.export` write to
+            device=None, # the device of the batches
+            **kwargs): # the family's own arguments, declared by its `from_df`
+    "Check `df`, split it (`split_frame`), encode its ids, and batch the family's tensors with its metadata"
+    args = inspect.signature(cls.from_df).parameters  # the family's `from_df` declares its own
+    if bad:=[k for k in kwargs if k not in args]:
+        raise TypeError(f"{cls.__name__}.from_df() got an unexpected keyword argument {bad[0]!r}{_close(bad[0], args)}")
+    cols = default_cols(df, **cls._columns(user_name, item_name, rating_name, **kwargs))
+    if time_name is not None: cols['time_name'] = time_name
+    what = 'ratings' if 'rating_name' in cols else 'interactions'  # what a row is, for the messages
+    check_frame(df, cols, ids=cls._ids, what=what, valid_df=valid_df)
+    check_bs(bs); val_bs = check_bs(ifnone(val_bs, max(bs, cls._min_val_bs)), 'val_bs')
+    u,i = cols['user_name'],cols['item_name']
+    sp = dict(valid_pct=valid_pct, seed=seed, valid_df=valid_df, by=None if split=='random' else u, split=split,
+              time_name=time_name, n_last=n_last, cutoff=cutoff, test=test)
+    trn,val,*tst = cls._split(df, sp, cols, **kwargs)
+    if not len(trn): raise ValueError(f"No training {what}: split={split!r} with valid_pct={valid_pct} leaves none")
+    classes = {n:make_vocab(trn[n], val[n]) for n in (u, i)}
+    idx = [[torch.from_numpy(encode_ids(classes[n], d[n], n)) for n in (u, i)] for d in (trn, val)]
+    if cls._warn_cold: warn_cold(*idx, (classes[u], classes[i]), (u, i))
+    shape = (len(classes[u]), len(classes[i]))
+    meta = {k:CSRMatrix.from_coo(*x, shape=shape) for k,x in zip(('seen','valid_seen'), idx)}
+    meta.update(classes=classes, user_name=u, item_name=i, **{k:cols.get(k) for k in ['rating_name'] if k in cls._meta})
+    xt,xv,m = cls._tensors(trn, val, idx, classes, cols, sp, **kwargs)
+    dls = cls(TensorDL(xt, bs=bs, shuffle=True, device=device, seed=seed), TensorDL(xv, bs=val_bs, device=device),
+              path=path, device=device, **(meta|m))
+    dls.test_df = tst[0] if test else None
+    return dls
+
+# %% ../nbs/00_core.ipynb #fed1539c
+@patch(cls_method=True)
+@delegates(RecDataLoaders.from_df)
+def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row
+             sep:str=',', # column separator
+             encoding:str='utf-8', # text encoding of the file
+             **kwargs):
+    "Build the loaders from a CSV file, like `from_df` (the family's own arguments included)"
+    return cls.from_df(pd.read_csv(csv, sep=sep, encoding=encoding), **kwargs)
 
 # %% ../nbs/00_core.ipynb #27f0eefe
 def check_dls(dls, cls, factory:str, hint:str=None):

@@ -63,6 +63,18 @@ class SparseVectorDataLoaders(RecDataLoaders):
     "`DataLoaders` of rating vectors, one per user (`by='user'`) or per item (`by='item'`), kept sparse until batched"
     _meta = RecDataLoaders._meta+('by','rating_name','rating_range','implicit')
     implicit = False # every vector entry a 1 (`from_df(..., implicit=True)`)
+    _warn_cold = False # `_warn_empty` says what happens to rows and columns without training ratings
+    @classmethod
+    @delegates(RecDataLoaders.from_df)
+    def from_df(cls, ratings:pd.DataFrame, # one row per rating
+                by:str='user', # one sample per `'user'` (U-AutoRec) or per `'item'` (I-AutoRec)
+                *, implicit:bool=False, # every row a positive: vectors of 1s (no rating column read)
+                valid_pct:float=0.1, # share of the ratings held out (exact count)
+                device=None, # where batches are densified; `default_device()` (the GPU if there is one) if `None`
+                **kwargs):
+        "Split `ratings` and build sparse rating vectors"
+        return super().from_df(ratings, by=by, implicit=implicit, valid_pct=valid_pct,
+                               device=ifnone(device, default_device()), **kwargs)
     @property
     def row_name(self): return self.user_name if self.by=='user' else self.item_name
     @property
@@ -75,45 +87,33 @@ class SparseVectorDataLoaders(RecDataLoaders):
         return (f"<SparseVectorDataLoaders by {self.by}{', implicit' if self.implicit else ''}: {self.n_users-1} users x {self.n_items-1} items x {self.seen.nnz} train / "
                 f"{self.valid_seen.nnz} valid>")
 
-# %% ../../nbs/40_autoencoder.data.ipynb #4fc7aaa2
-def _rating_matrices(d, classes, u, i, r, by):
-    "`(seen, vectors)` of the rows of `d`: users x items positions, and the rating vectors (rows by `by`; 1s if `r` is `None`)"
-    uu,ii = (torch.from_numpy(encode_ids(classes[n], d[n], n)) for n in (u,i))
-    rr = torch.ones(len(d)) if r is None else torch.tensor(pd.to_numeric(d[r]).to_numpy(np.float32))
-    shape = (len(classes[u]), len(classes[i]))
-    rc = (uu,ii) if by=='user' else (ii,uu)
-    return CSRMatrix.from_coo(uu, ii, shape=shape), CSRMatrix.from_coo(*rc, rr, shape=shape if by=='user' else shape[::-1])
-
 # %% ../../nbs/40_autoencoder.data.ipynb #3c0675a0
 @patch(cls_method=True)
-def from_df(cls:SparseVectorDataLoaders, ratings:pd.DataFrame, # one row per rating
-            by:str='user', # one sample per `'user'` (U-AutoRec) or per `'item'` (I-AutoRec)
-            valid_pct:float=0.1, # share of the ratings held out at random (exact count)
-            user_name:str=None, item_name:str=None, rating_name:str=None, # default: the first three columns
-            implicit:bool=False, # every row a positive: vectors of 1s from the user and item columns (no rating column read)
-            seed:int=None, # seed of the split and of the shuffling
-            bs:int=64, val_bs:int=None,
-            valid_df:pd.DataFrame=None, # a fixed validation frame (same columns) instead of `valid_pct`
-            device=None, # where batches are densified; `default_device()` (the GPU if there is one) if `None`
-            path='.'):
-    "Split `ratings` and build sparse rating vectors"
-    if by not in ('user','item'): raise ValueError(f"Unknown by={by!r}: use 'user' (one vector per user) or 'item' (one vector per item)")
-    if implicit and rating_name is not None: raise ValueError(f"implicit=True reads no rating column, but rating_name={rating_name!r} was passed: drop one")
-    cols = default_cols(ratings, user_name=user_name, item_name=item_name, **({} if implicit else {'rating_name':rating_name}))
-    check_frame(ratings, cols, valid_df=valid_df, what='interactions' if implicit else 'ratings')
+def _columns(cls:SparseVectorDataLoaders, user_name, item_name, rating_name, by='user', implicit=False, **kwargs):
+    if by not in ('user','item'):
+        raise ValueError(f"Unknown by={by!r}: use 'user' (one vector per user) or 'item' (one vector per item)")
+    if implicit and rating_name is not None:
+        raise ValueError(f"implicit=True reads no rating column, but rating_name={rating_name!r} was passed: drop one")
+    return dict(user_name=user_name, item_name=item_name, **({} if implicit else {'rating_name':rating_name}))
+
+@patch(cls_method=True)
+def _split(cls:SparseVectorDataLoaders, df, sp, cols, **kwargs):
+    for d in (df, sp['valid_df']):
+        if d is not None: _check_vectors(d, cols['user_name'], cols['item_name'], cols.get('rating_name'))
+    return super(SparseVectorDataLoaders, cls)._split(df, sp, cols)
+
+@patch(cls_method=True)
+def _tensors(cls:SparseVectorDataLoaders, trn, val, idx, classes, cols, sp, by='user', implicit=False, **kwargs):
     u,i,r = cols['user_name'],cols['item_name'],cols.get('rating_name')
-    for d in (ratings, valid_df):
-        if d is not None: _check_vectors(d, u, i, r)
-    check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs')
-    trn,val = split_frame(ratings, valid_pct, seed, valid_df)
-    if not len(trn): raise ValueError(f"No training ratings: valid_pct={valid_pct} leaves none of the {len(ratings)} rows")
-    classes = {n:make_vocab(trn[n], val[n]) for n in (u, i)}
-    (ts,tm),(vs,vm) = [_rating_matrices(d, classes, u, i, r, by) for d in (trn, val)]
+    o = slice(None, None, 1 if by=='user' else -1)  # rows are users (or items)
+    shape = (len(classes[u]), len(classes[i]))[o]
+    rr = [torch.ones(len(d)) if r is None else torch.tensor(pd.to_numeric(d[r]).to_numpy(np.float32))
+          for d in (trn, val)]
+    tm,vm = (CSRMatrix.from_coo(*x[o], v, shape=shape) for x,v in zip(idx, rr))
     _warn_empty(tm, vm, *((u,i) if by=='user' else (i,u)))
-    dl_trn = TensorDL(SparseVectors(tm, rows=torch.where(tm.row_lengths()>0)[0]), bs=bs, shuffle=True, seed=seed)
-    dl_val = TensorDL(SparseVectors(tm, vm, rows=torch.where(vm.row_lengths()>0)[0]), bs=ifnone(val_bs, bs))
-    return cls(dl_trn, dl_val, path=path, device=ifnone(device, default_device()), by=by, classes=classes, user_name=u, item_name=i,
-               rating_name=r, rating_range=(float(tm.values.min()),float(tm.values.max())), seen=ts, valid_seen=vs, implicit=implicit)
+    rows = [torch.where(m.row_lengths()>0)[0] for m in (tm, vm)]
+    meta = dict(by=by, implicit=implicit, rating_range=(float(tm.values.min()),float(tm.values.max())))
+    return SparseVectors(tm, rows=rows[0]), SparseVectors(tm, vm, rows=rows[1]), meta
 
 # %% ../../nbs/40_autoencoder.data.ipynb #d05a054a
 class SparseVector:

@@ -34,56 +34,34 @@ def dedupe(df:pd.DataFrame, user_name:str, item_name:str, rating_name:str, rule:
         return df.groupby([user_name,item_name], sort=False, as_index=False).agg(agg)[df.columns]
     return df.drop_duplicates([user_name, item_name], keep=rule)
 
-# %% ../../nbs/10_collab.data.ipynb #35a4b84d
-def _ratings_tensors(df, classes, u, i, r):
-    "`(x, y)`: `(n, 2)` index pairs and `(n, 1)` float ratings"
-    x = torch.stack([torch.from_numpy(encode_ids(classes[n], df[n], n)) for n in (u, i)], 1)
-    return x, torch.tensor(pd.to_numeric(df[r]).to_numpy(np.float32))[:,None]
-
 # %% ../../nbs/10_collab.data.ipynb #2b20b281
 class RatingsDataLoaders(RecDataLoaders):
     "`DataLoaders` of (user, item) index pairs and ratings, with the id vocabularies in `classes`"
     _meta = RecDataLoaders._meta+('rating_name','user_features','item_features')
+    _min_val_bs = 1024 # validation batches of at least 1024 rows (no gradients: bigger is faster)
     @classmethod
-    def from_df(cls, ratings:pd.DataFrame, # one row per rating
-                valid_pct:float=0.2, # share of the rows held out for validation (exact count)
-                user_name:str=None, # user column; the first column if `None`
-                item_name:str=None, # item column; the second column if `None`
-                rating_name:str=None, # rating column; the third column if `None`
-                seed:int=None, # seed of the split and of the shuffling (`None`: random)
-                bs:int=64, # batch size
-                val_bs:int=None, # validation batch size; `max(bs, 1024)` if `None` (no gradients: bigger is faster)
+    @delegates(RecDataLoaders.from_df)
+    def from_df(cls, ratings:pd.DataFrame, *, # one row per rating
                 duplicates:str='mean', # rule for repeated (user, item) rows, see `dedupe`
-                valid_df:pd.DataFrame=None, # a fixed validation frame (same columns) instead of a split
-                split:str='random', # 'random' (rows), 'user' (whole users), 'last' (leave-last-out) or 'cutoff' (after a time): see `split_frame`
-                time_name:str=None, # time column of split='last' and split='cutoff'
-                n_last:int=1, # ratings per user held out by split='last'
-                cutoff=None, # split='cutoff': ratings after this time are held out (`(valid_from, test_from)` with `test`)
-                test:bool=False, # hold out a test set first (what the split without `test` validates on), as `dls.test_df`
-                path:str|Path='.', device=None,
                 user_features:pd.DataFrame=None, # one row per user: the user column and feature columns (`recfast.features`)
-                item_features:pd.DataFrame=None): # one row per item: the item column and feature columns
+                item_features:pd.DataFrame=None, # one row per item: the item column and feature columns
+                **kwargs):
         "Build `DataLoaders` from a DataFrame of ratings, defaulting to its first three columns like `CollabDataLoaders`"
-        cols = default_cols(ratings, user_name=user_name, item_name=item_name, rating_name=rating_name)
-        check_frame(ratings, cols|({} if time_name is None else {'time_name':time_name}), valid_df=valid_df)
-        u,i,r = cols.values()
-        check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs')
-        parts = split_frame(dedupe(ratings, u, i, r, duplicates), valid_pct, seed, valid_df, by=None if split=='random' else u,
-                            split=split, time_name=time_name, n_last=n_last, cutoff=cutoff, test=test)
-        trn,val = parts[:2]
-        if valid_df is not None: val = dedupe(val, u, i, r, duplicates)
-        if len(trn)==0: raise ValueError(f"No training ratings: valid_pct={valid_pct} leaves none of the {len(ratings)} rows")
-        classes = {n:make_vocab(trn[n], val[n]) for n in (u, i)}
-        (xt,yt),(xv,yv) = _ratings_tensors(trn, classes, u, i, r),_ratings_tensors(val, classes, u, i, r)
-        warn_cold((xt[:,0], xt[:,1]), (xv[:,0], xv[:,1]), (classes[u], classes[i]), (u, i))
-        shape = (len(classes[u]), len(classes[i]))
-        dls = [TensorDL((xt,yt), bs=bs, shuffle=True, device=device, seed=seed),
-               TensorDL((xv,yv), bs=ifnone(val_bs, max(bs, 1024)), device=device)]
-        feats = add_features(classes, u, i, user_features, item_features)
-        dls = cls(*dls, classes=classes, user_name=u, item_name=i, rating_name=r, path=path, device=device, **feats,
-                  seen=CSRMatrix.from_coo(xt[:,0], xt[:,1], shape=shape), valid_seen=CSRMatrix.from_coo(xv[:,0], xv[:,1], shape=shape))
-        dls.test_df = parts[2] if test else None
-        return dls
+        return super().from_df(ratings, duplicates=duplicates, user_features=user_features, item_features=item_features,
+                               **kwargs)
+
+    @classmethod
+    def _split(cls, df, sp, cols, duplicates='mean', **kwargs):
+        dd = lambda d: dedupe(d, *list(cols.values())[:3], duplicates)
+        trn,val,*tst = super()._split(dd(df), sp, cols)
+        return trn, (val if sp['valid_df'] is None else dd(val)), *tst
+
+    @classmethod
+    def _tensors(cls, trn, val, idx, classes, cols, sp, user_features=None, item_features=None, **kwargs):
+        u,i,r = list(cols.values())[:3]
+        xy = [(torch.stack(x, 1), torch.tensor(pd.to_numeric(d[r]).to_numpy(np.float32))[:,None])
+              for d,x in zip((trn, val), idx)]
+        return *xy, add_features(classes, u, i, user_features, item_features)
 
 # %% ../../nbs/10_collab.data.ipynb #478c5075
 @patch

@@ -14,57 +14,45 @@ from ..features import add_features
 # %% auto #0
 __all__ = ['InteractionsDataLoaders']
 
-# %% ../../nbs/20_implicit.data.ipynb #fe4d4535
-def _binarize(trn, val, rating_name, threshold):
-    "The training and validation rows rated at least `threshold` (all of them if it is `None`), with a warning counting the others"
-    if threshold is None: return trn, val
-    keep = [pd.to_numeric(d[rating_name]).to_numpy()>=threshold for d in (trn, val)]
-    a,b = (int((~k).sum()) for k in keep)
-    if a+b: warnings.warn(f"threshold={threshold}: dropped {a+b} rows with {rating_name!r} below it ({a} training, {b} validation)")
-    return trn[keep[0]], val[keep[1]]
-
 # %% ../../nbs/20_implicit.data.ipynb #1574bef4
 class InteractionsDataLoaders(RecDataLoaders):
     "Positive (user, item) pairs for implicit-feedback ranking, with the seen-items matrices"
     _meta = RecDataLoaders._meta+('user_features','item_features')
     @classmethod
-    def from_df(cls, df:pd.DataFrame, # one row per interaction
-                user_name:str=None, # user column, first column if `None`
-                item_name:str=None, # item column, second column if `None`
-                rating_name:str=None, # rating column (third column if `threshold` is set and this is `None`)
-                threshold:float=None, # keep rows with rating >= threshold as positives; `None` keeps all rows
-                valid_df:pd.DataFrame=None, # a held-out frame with the same columns, instead of a split
-                valid_pct:float=0.2, # share of the rows ('random', latest rows for 'cutoff') or users ('user') held out (exact count)
-                seed:int=None, # seed of the split and of the shuffling
-                split:str='random', # 'random' (rows), 'user' (whole users), 'last' (leave-last-out) or 'cutoff' (after a time): see `split_frame`
-                time_name:str=None, # time column of split='last' and split='cutoff'
-                n_last:int=1, # interactions per user held out by split='last'
-                cutoff=None, # split='cutoff': interactions after this time are held out (`(valid_from, test_from)` with `test`)
-                test:bool=False, # hold out a test set first (what the split without `test` validates on), as `dls.test_df`
-                bs:int=1024, # batch size
-                val_bs:int=None, # validation batch size, `bs` if `None`
-                path='.', device=None,
+    @delegates(RecDataLoaders.from_df)
+    def from_df(cls, df:pd.DataFrame, *, # one row per interaction
+                threshold:float=None, # keep the rows rated at least this (reads the rating column); `None`: all
                 user_features:pd.DataFrame=None, # one row per user: the user column and feature columns (`recfast.features`)
-                item_features:pd.DataFrame=None): # one row per item: the item column and feature columns
+                item_features:pd.DataFrame=None, # one row per item: the item column and feature columns
+                bs:int=1024, # batch size
+                **kwargs):
         "Build implicit-feedback `DataLoaders` from a DataFrame of interactions"
+        return super().from_df(df, threshold=threshold, user_features=user_features, item_features=item_features, bs=bs,
+                               **kwargs)
+
+    @classmethod
+    def _columns(cls, user_name, item_name, rating_name, threshold=None, **kwargs):
         rated = threshold is not None or rating_name is not None
-        cols = default_cols(df, user_name=user_name, item_name=item_name, **({'rating_name':rating_name} if rated else {}))
-        check_frame(df, cols|({} if time_name is None else {'time_name':time_name}), what='interactions', valid_df=valid_df)
-        u,i = cols['user_name'],cols['item_name']
-        check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs')
-        parts = split_frame(df, valid_pct, seed, valid_df, by=None if split=='random' else u, split=split, time_name=time_name, n_last=n_last, cutoff=cutoff, test=test)
-        trn,val = _binarize(*parts[:2], cols.get('rating_name'), threshold)
-        if not len(trn): raise ValueError(f"No training interactions left: check `threshold`={threshold} and `valid_pct`={valid_pct}")
-        classes = {n:make_vocab(trn[n], val[n]) for n in (u, i)}
-        (tu,ti),(vu,vi) = [[torch.from_numpy(encode_ids(classes[n], d[n], n)) for n in (u,i)] for d in (trn,val)]
-        warn_cold((tu,ti), (vu,vi), (classes[u], classes[i]), (u, i))
-        shape = (len(classes[u]), len(classes[i]))
-        dls = [TensorDL((tu,ti), bs=bs, shuffle=True, device=device, seed=seed), TensorDL((vu,vi), bs=ifnone(val_bs, bs), device=device)]
-        feats = add_features(classes, u, i, user_features, item_features)
-        dls = cls(*dls, device=device, path=path, classes=classes, user_name=u, item_name=i, **feats,
-                  seen=CSRMatrix.from_coo(tu, ti, shape=shape), valid_seen=CSRMatrix.from_coo(vu, vi, shape=shape))
-        dls.test_df = parts[2] if test else None
-        return dls
+        return dict(user_name=user_name, item_name=item_name, **({'rating_name':rating_name} if rated else {}))
+
+    @classmethod
+    def _split(cls, df, sp, cols, threshold=None, **kwargs):
+        trn,val,*tst = super()._split(df, sp, cols)
+        if threshold is not None:  # keep the rows rated at least `threshold`, counting the others in a warning
+            r = cols['rating_name']
+            keep = [pd.to_numeric(d[r]).to_numpy()>=threshold for d in (trn, val)]
+            a,b = (int((~k).sum()) for k in keep)
+            if a+b: warnings.warn(f"threshold={threshold}: dropped {a+b} rows with {r!r} below it "
+                                  f"({a} training, {b} validation)")
+            trn,val = trn[keep[0]],val[keep[1]]
+        if not len(trn):
+            raise ValueError(f"No training interactions left: check `threshold`={threshold} and "
+                             f"`valid_pct`={sp['valid_pct']}")
+        return trn, val, *tst
+
+    @classmethod
+    def _tensors(cls, trn, val, idx, classes, cols, sp, user_features=None, item_features=None, **kwargs):
+        return *idx, add_features(classes, cols['user_name'], cols['item_name'], user_features, item_features)
 
 # %% ../../nbs/20_implicit.data.ipynb #92d05660
 @patch

@@ -38,12 +38,6 @@ def make_windows(items:np.ndarray, # item indices of all users, grouped by user,
     return inp,targ,user
 
 # %% ../../nbs/30_sequence.data.ipynb #4541ea97
-def _history(df, u, i, t, classes):
-    "`(users, items, ptr, order)`: index arrays sorted by user, then time (or frame order), each user's bounds in them, and the sort order"
-    uu,ii = encode_ids(classes[u], df[u], u),encode_ids(classes[i], df[i], i)
-    o = np.lexsort([np.arange(len(df))] + ([] if t is None else [df[t].to_numpy()]) + [uu])
-    return uu[o],ii[o],np.concatenate([[0], np.cumsum(np.bincount(uu, minlength=len(classes[u])))]),o
-
 def _ptr(users, n):
     "Group bounds of `users` (sorted) over `n` groups"
     return np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n))])
@@ -63,69 +57,65 @@ def ending_windows(x:np.ndarray, # values (item indices, ratings) of every user'
     return inp, np.concatenate([inp[:,1:], x[held][:,None]], 1)
 
 # %% ../../nbs/30_sequence.data.ipynb #0629de14
-_splits = ('user','last','cutoff','random')
-
-def _windows(df, valid_df, cols, split, valid_pct, seed, max_len, step, n_last=1, cutoff=None, test=False):
-    "`(train, valid, classes, seen, test_df)`: `[inputs, steps]` windows of each value (items, ratings) of both sets, ..."
-    u,i,t,r = (cols.get(k) for k in ('user_name','item_name','time_name','rating_name'))
-    parts = split_frame(df, valid_pct, seed, valid_df, by=None if split=='random' else u, split=split, time_name=t, n_last=n_last, cutoff=cutoff, test=test)
-    trn,val = parts[:2]
-    classes = {n:make_vocab(trn[n], val[n]) for n in (u, i)}
+def _windows(trn, val, idx, cols, classes, max_len, step, ending:bool, batch):
+    "`(train, valid, seen)`: `batch` of the windows of each value (items, ratings) of both sets, and the histories"
+    t,r = cols.get('time_name'),cols.get('rating_name')
     both = pd.concat([d[list(cols.values())] for d in (trn, val)])
-    uu,ii,ptr,o = _history(both, u, i, t, classes)
-    held = np.concatenate([np.zeros(len(trn), bool), np.ones(len(val), bool)])[o]
+    uu,ii = (torch.cat(x).numpy() for x in zip(*idx))
+    o = np.lexsort([np.arange(len(both))] + ([] if t is None else [both[t].to_numpy()]) + [uu])  # by user, then time
+    uu,ii,held = uu[o],ii[o],np.concatenate([np.zeros(len(trn), bool), np.ones(len(val), bool)])[o]
     xs = [ii] + ([pd.to_numeric(both[r]).to_numpy(np.float32)[o]] if r else [])
-    n = len(classes[u])
+    n = len(classes[cols['user_name']])
     trn_w = [a for x in xs for a in make_windows(x[~held], _ptr(uu[~held], n), max_len, step)[:2]]
-    if split=='user' or valid_df is not None: val_w = [a for x in xs for a in make_windows(x[held], _ptr(uu[held], n), max_len, step)[:2]]
-    else: val_w = [a for x in xs for a in ending_windows(x, held, uu, n, max_len)]
-    if not len(trn_w[0]): raise ValueError(f"No training windows: split={split!r} leaves no training interactions")
-    seen = CSRMatrix.from_coo(uu, ii, values=xs[-1] if r else None, shape=(n, len(classes[i])))
-    return trn_w, val_w, classes, seen, (parts[2] if test else None)
-
-# %% ../../nbs/30_sequence.data.ipynb #0a0b29e1
-def _seq_split(split, valid_df):
-    if valid_df is not None and split!='user': raise ValueError(f"`valid_df` is the validation set: it replaces split={split!r} (pass one or the other)")
-    if split=='time':
-        warnings.warn("split='time' is now split='last' (leave-last-out); a global time cutoff is split='cutoff'", DeprecationWarning, stacklevel=3)
-        split = 'last'
-    if split not in _splits: raise ValueError(f"Unknown split {split!r}: use one of {', '.join(map(repr, _splits))}")
-    return split
+    if ending: val_w = [a for x in xs for a in ending_windows(x, held, uu, n, max_len)]
+    else: val_w = [a for x in xs for a in make_windows(x[held], _ptr(uu[held], n), max_len, step)[:2]]
+    seen = CSRMatrix.from_coo(uu, ii, values=xs[-1] if r else None, shape=(n, len(classes[cols['item_name']])))
+    return batch(*trn_w, False), batch(*val_w, ending), seen
 
 # %% ../../nbs/30_sequence.data.ipynb #1f85539e
 class SequenceDataLoaders(RecDataLoaders):
     "Windows of `(inputs, targets)` item sequences, with every user's history for recommending"
     _meta = RecDataLoaders._meta+('max_len','exclude_preceding')
     _eval_users = False # validation queries are windows
+    _ids = ('user_name','item_name','time_name')
+    _warn_cold = False # with split='user' every validation user is new
     @classmethod
+    @delegates(RecDataLoaders.from_df)
     def from_df(cls, df:pd.DataFrame, # one row per interaction
                 user_name:str=None, # user column, first column if `None`
                 item_name:str=None, # item column, second column if `None`
                 time_name:str=None, # column to sort each user's items by; the frame's order if `None`
-                max_len:int=50, # window length
+                *, max_len:int=50, # window length
                 step:int=None, # distance between window ends; `max_len` if `None`
-                split:str='user', # 'user' (hold out users), 'last' (leave-last-out), 'cutoff' (after a time) or 'random' (rows)
-                valid_pct:float=0.2, # share of users ('user'), rows ('random') or latest rows ('cutoff') held out (exact count)
-                valid_df:pd.DataFrame=None, # a fixed validation frame (same columns), instead of `split`
-                seed:int=None, # seed of the split and of the shuffling
-                n_last:int=1, # interactions per user held out by split='last'
-                cutoff=None, # split='cutoff': interactions after this time are held out (`(valid_from, test_from)` with `test`)
-                test:bool=False, # hold out a test set first, as `dls.test_df`
                 exclude_preceding:bool=False, # exclude a window's items when ranking its next item
-                bs:int=256, val_bs:int=None, path='.', device=None):
-        "Build sequence `DataLoaders` from a DataFrame of timed interactions"
-        c = {**default_cols(df, user_name=user_name, item_name=item_name), **({} if time_name is None else {'time_name':time_name})}
-        check_frame(df, c, ids=tuple(c), what='interactions', valid_df=valid_df)
-        split = _seq_split(split, valid_df)
-        check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs'); check_n(max_len, name='max_len')
-        trn,val,classes,seen,tst = _windows(df, valid_df, c, split, valid_pct, seed, max_len, step, n_last, cutoff, test)
-        if split!='user': val[1][:,:-1] = 0  # only the held-out step is a target
-        mk = lambda a,**kw: TensorDL(tuple(torch.from_numpy(x).long() for x in a), device=device, **kw)
-        dls = cls(mk(trn, bs=bs, shuffle=True, seed=seed), mk(val, bs=ifnone(val_bs, bs)), device=device, path=path,
-                  classes=classes, user_name=c['user_name'], item_name=c['item_name'], max_len=max_len,
-                  exclude_preceding=exclude_preceding, seen=seen)
-        dls.test_df = tst
-        return dls
+                split:str='user', # 'user' (users held out whole), 'last', 'cutoff' or 'random': see `split_frame`
+                bs:int=256, # batch size
+                **kwargs):
+        "Build sequence `DataLoaders` (or, for `RatingSequenceDataLoaders`, rating sequences) from timed interactions"
+        if kwargs.get('valid_df') is not None and split!='user':
+            raise ValueError(f"`valid_df` is the validation set: it replaces split={split!r} (pass one or the other)")
+        if split=='time':
+            warnings.warn("split='time' is now split='last' (leave-last-out); a global time cutoff is split='cutoff'",
+                          DeprecationWarning, stacklevel=2)
+            split = 'last'
+        return super().from_df(df, user_name, item_name, time_name=time_name, max_len=max_len, step=step,
+                               exclude_preceding=exclude_preceding, split=split, bs=bs, **kwargs)
+
+    @classmethod
+    def _columns(cls, user_name, item_name, rating_name, max_len=50, **kwargs):
+        if rating_name is not None: raise TypeError(f"{cls.__name__} read no ratings: drop `rating_name`")
+        check_n(max_len, name='max_len')
+        return dict(user_name=user_name, item_name=item_name)
+
+    @classmethod
+    def _tensors(cls, trn, val, idx, classes, cols, sp, max_len=50, step=None, exclude_preceding=False, **kwargs):
+        xt,xv,seen = _windows(trn, val, idx, cols, classes, max_len, step, sp['split']!='user', cls._batch)
+        return xt, xv, dict(seen=seen, valid_seen=None, max_len=max_len, exclude_preceding=exclude_preceding)
+
+    @staticmethod
+    def _batch(inp, steps, ending:bool):  # `ending`: a held-out row ends its window, only the last step is a target
+        if ending: steps[:,:-1] = 0
+        return torch.from_numpy(inp).long(),torch.from_numpy(steps).long()
 
 # %% ../../nbs/30_sequence.data.ipynb #53c0e546
 @patch
@@ -135,13 +125,17 @@ def __repr__(self:SequenceDataLoaders):
 
 # %% ../../nbs/30_sequence.data.ipynb #be16ac50
 @patch
+def _last(self:SequenceDataLoaders, users:Tensor)->tuple:
+    "`(items, values)` of the last `max_len` entries of each user's history, left-padded"
+    h = self.seen.to(users.device)
+    pos = h.indptr[users+1][:,None] - self.max_len + torch.arange(self.max_len, device=users.device)
+    ok,p = pos>=h.indptr[users][:,None],pos.clamp(min=0)
+    return torch.where(ok, h.indices[p], 0), torch.where(ok, h.values[p], 0.)
+
+@patch
 def queries(self:SequenceDataLoaders, users:Tensor)->Tensor:
     "The last `max_len` items of each user's history, left-padded, `(len(users), max_len)`"
-    h = self.seen.to(users.device)
-    end = h.indptr[users+1]
-    pos = end[:,None] - self.max_len + torch.arange(self.max_len, device=users.device)
-    ok = pos>=h.indptr[users][:,None]
-    return torch.where(ok, h.indices[pos.clamp(min=0)], 0)
+    return self._last(users)[0]
 
 @patch
 def history(self:SequenceDataLoaders, user)->list:
@@ -178,49 +172,29 @@ def eval_set(self:SequenceDataLoaders):
         ex = CSRMatrix.from_coo(r, inp.cpu()[r,c], shape=(len(inp), self.n_items))
     return inp, t, ex
 
-# %% ../../nbs/30_sequence.data.ipynb #18c4e4c7
-class RatingSequenceDataLoaders(SequenceDataLoaders):
-    "Windows of `(items, prev_ratings)` with the `ratings` to predict at each step, for rating sequence models"
-    _meta = SequenceDataLoaders._meta+('rating_name',)
-    @classmethod
-    @delegates(SequenceDataLoaders.from_df, but=['exclude_preceding'])
-    def from_df(cls, df:pd.DataFrame, # one row per rating
-                user_name:str=None, # user column, first column if `None`
-                item_name:str=None, # item column, second column if `None`
-                rating_name:str=None, # rating column, third column if `None`
-                time_name:str=None, # column to sort each user's items by; the frame's order if `None`
-                split:str='user', valid_pct:float=0.2, valid_df:pd.DataFrame=None, seed:int=None,
-                max_len:int=50, step:int=None, bs:int=256, val_bs:int=None, path='.', device=None, **kwargs):
-        "Build rating-sequence `DataLoaders` from a DataFrame of timed ratings"
-        c = default_cols(df, user_name=user_name, item_name=item_name, rating_name=rating_name)
-        tc = {} if time_name is None else {'time_name':time_name}
-        check_frame(df, c|tc, ids=('user_name','item_name','time_name'), what='ratings', valid_df=valid_df)
-        split = _seq_split(split, valid_df)
-        check_bs(bs); check_bs(ifnone(val_bs, 1), 'val_bs'); check_n(max_len, name='max_len')
-        trn,val,classes,seen,tst = _windows(df, valid_df, {**c, **tc}, split, valid_pct, seed, max_len, step, **kwargs)
-        mk = lambda w,ending,**kw: TensorDL(_rating_batch(*w, ending), device=device, **kw)
-        dls = cls(mk(trn, False, bs=bs, shuffle=True, seed=seed), mk(val, split!='user', bs=ifnone(val_bs, bs)), device=device, path=path,
-                  classes=classes, user_name=c['user_name'], item_name=c['item_name'], rating_name=c['rating_name'],
-                  max_len=max_len, exclude_preceding=False, seen=seen)
-        dls.test_df = tst
-        return dls
-
-# %% ../../nbs/30_sequence.data.ipynb #667fcecc
+# %% ../../nbs/30_sequence.data.ipynb #cd1c4b2f
 def _rating_batch(inp, steps, rinp, rsteps, ending:bool):
     "`(items, prev_ratings, ratings)` tensors of the item and rating windows"
     y = torch.from_numpy(rsteps).float().masked_fill(torch.from_numpy(steps==0), float('nan'))
     if ending: y[:,:-1] = float('nan')
     return torch.from_numpy(steps).long(), torch.from_numpy(rinp).float(), y
 
+# %% ../../nbs/30_sequence.data.ipynb #18c4e4c7
+class RatingSequenceDataLoaders(SequenceDataLoaders):
+    "Windows of `(items, prev_ratings)` with the `ratings` to predict at each step, for rating sequence models"
+    _meta = SequenceDataLoaders._meta+('rating_name',)
+    _batch = staticmethod(_rating_batch)
+
+    @classmethod
+    def _columns(cls, user_name, item_name, rating_name, exclude_preceding=False, **kwargs):
+        if exclude_preceding: raise TypeError(f"{cls.__name__} rank nothing: drop `exclude_preceding`")
+        return super()._columns(user_name, item_name, None, **kwargs)|{'rating_name':rating_name}
+
 # %% ../../nbs/30_sequence.data.ipynb #4de6cecb
 @patch
 def queries(self:RatingSequenceDataLoaders, users:Tensor)->tuple:
     "The last `max_len` items of each user's history and their ratings, left-padded: `(items, ratings)`"
-    h = self.seen.to(users.device)
-    pos = h.indptr[users+1][:,None] - self.max_len + torch.arange(self.max_len, device=users.device)
-    ok = pos>=h.indptr[users][:,None]
-    p = pos.clamp(min=0)
-    return torch.where(ok, h.indices[p], 0), torch.where(ok, h.values[p], 0.)
+    return self._last(users)
 
 @patch
 def history_queries(self:RatingSequenceDataLoaders, history)->tuple:
