@@ -7,18 +7,14 @@ Docs: https://recfast.github.io/recfast/cli.html.md"""
 # %% ../nbs/60_cli.ipynb #d7564a67
 from __future__ import annotations
 import sys, warnings, argparse
-with warnings.catch_warnings():  # torch's notices about fastai's internals (`torch.jit.script` is deprecated) are not a CLI user's business
+with warnings.catch_warnings():  # torch's notices about fastai's internals are not a CLI user's business
     warnings.simplefilter('ignore', FutureWarning)
     from fastai.tabular.all import *
 from .core import *
 from .recommender import *
 from .datasets import movielens_100k
-from .collab.data import RatingsDataLoaders
-from .implicit.data import InteractionsDataLoaders
-from .sequence.data import SequenceDataLoaders, RatingSequenceDataLoaders
-from .autoencoder.data import SparseVectorDataLoaders
-from .ram.data import MNISTGlimpseDataLoaders
-from .collab.interpret import RecInterpretation
+from .interpret import RecInterpretation
+from .registry import *
 
 # %% auto #0
 __all__ = ['EpochTable', 'CLIError', 'read_csv', 'load_frame', 'build_dls', 'train', 'recommend', 'evaluate', 'main']
@@ -70,31 +66,33 @@ def load_frame(data:str, sep=',', encoding='utf-8', titles:bool=True):
     return read_csv(data, sep, encoding)
 
 # %% ../nbs/60_cli.ipynb #8c21a7f4
-def build_dls(arch:str, data:str='ml-100k', user_col=None, item_col=None, rating_col=None, time_col=None,
-              threshold:float=None, max_len:int=50, by:str='user', valid_pct:float=0.2, seed:int=42, bs:int=64,
-              sep=',', encoding='utf-8'):
-    "The `DataLoaders` `arch` trains on, from `data`"
-    kind = arch_info(arch)['dls']
-    if kind is MNISTGlimpseDataLoaders:
-        return MNISTGlimpseDataLoaders.from_mnist(None if data in ('mnist','ml-100k') else data, valid_pct=valid_pct, seed=seed, bs=bs)
+_loader_args = dict(user_col='user_name', item_col='item_name', rating_col='rating_name', time_col='time_name',
+                    threshold='threshold', max_len='max_len', by='by')
+
+def _options(arch:str, opts:dict)->dict:
+    "The options given (not `None`) that `arch` takes (its row of the registry); a `CLIError` for one it doesn't"
+    given,takes = {k:v for k,v in opts.items() if v is not None},arch_info(arch)['cli']
+    bad = [k for k in given if k not in takes]
+    if bad: raise CLIError(f"--{bad[0].replace('_','-')} does not apply to --arch {arch} (its options: "
+                           f"{', '.join('--'+o.replace('_','-') for o in takes if o!='y_range') or 'none'})")
+    return given
+
+def build_dls(arch:str, data:str=None, valid_pct:float=0.2, seed:int=42, bs:int=64, sep=',', encoding='utf-8',
+              **opts): # `arch`'s loader options (`_loader_args`), `None` for the loaders' defaults
+    "The `DataLoaders` `arch` trains on, from `data` (default: the arch's built-in data, from the registry)"
+    info,given = arch_info(arch),_options(arch, opts)
+    data = ifnone(data, info['data'])
+    if info['data']=='mnist' or data=='mnist':
+        if info['data']!='mnist': raise CLIError(f"--data mnist holds images: --arch {arch} trains on ratings")
+        if data=='ml-100k': raise CLIError(f"--arch {arch} trains on images: use --data mnist or an MNIST folder")
+        return info['dls'].from_mnist(None if data=='mnist' else data, valid_pct=valid_pct, seed=seed, bs=bs)
     df = load_frame(data, sep, encoding)
-    u,i,r,t = user_col,item_col,rating_col,time_col  # `None`: the loaders default to the frame's columns
-    if data=='ml-100k' and t is None: t = 'timestamp'
-    try: return _frame_dls(kind, df, u, i, r, t, threshold, max_len, by, valid_pct, seed, bs)
+    if data=='ml-100k' and 'time_col' in info['cli']: given.setdefault('time_col', 'timestamp')
+    kw = {_loader_args[k]:v for k,v in given.items() if k in _loader_args}
+    try: return info['dls'].from_df(df, valid_pct=valid_pct, seed=seed, bs=bs, **kw)
     except (ValueError, TypeError) as e:
         if data=='ml-100k': raise
         raise CLIError(f"{data}: {e}") from None  # the file, then what is wrong with it
-
-def _frame_dls(kind, df, u, i, r, t, threshold, max_len, by, valid_pct, seed, bs):
-    if kind is RatingsDataLoaders: return RatingsDataLoaders.from_df(df, user_name=u, item_name=i, rating_name=r, valid_pct=valid_pct, seed=seed, bs=bs)
-    if kind is InteractionsDataLoaders:
-        return InteractionsDataLoaders.from_df(df, user_name=u, item_name=i, rating_name=r if threshold is not None else None,
-                                               threshold=threshold, valid_pct=valid_pct, seed=seed, bs=bs)
-    if kind is RatingSequenceDataLoaders:
-        return RatingSequenceDataLoaders.from_df(df, user_name=u, item_name=i, rating_name=r, time_name=t, max_len=max_len, valid_pct=valid_pct, seed=seed, bs=bs)
-    if kind is SequenceDataLoaders:
-        return SequenceDataLoaders.from_df(df, user_name=u, item_name=i, time_name=t, max_len=max_len, valid_pct=valid_pct, seed=seed, bs=bs)
-    return SparseVectorDataLoaders.from_df(df, by=by, user_name=u, item_name=i, rating_name=r, valid_pct=valid_pct, seed=seed, bs=bs)
 
 # %% ../nbs/60_cli.ipynb #f492202a
 def _as_id(vocab, s):
@@ -104,20 +102,21 @@ def _as_id(vocab, s):
     if not hit: raise CLIError(f"--user {s!r} is not a user of the training data{' (e.g. '+repr(vocab[1])+')' if len(vocab)>1 else ''}")
     return hit[0]
 
-def _check_args(epochs, bs, lr, valid_pct, top, n_factors):
+def _check_args(epochs, bs, lr, valid_pct, top, n_factors=None):
     if epochs<1: raise CLIError(f"--epochs {epochs}: train for at least 1 epoch")
     if bs<1: raise CLIError(f"--bs {bs}: the batch size must be at least 1")
     if not lr>0: raise CLIError(f"--lr {lr}: the learning rate must be positive")
-    if not 0<valid_pct<1: raise CLIError(f"--valid-pct {valid_pct}: must be between 0 and 1 (exclusive), so there is data to train and to validate on")
+    if not 0<valid_pct<1:
+        raise CLIError(f"--valid-pct {valid_pct}: must be between 0 and 1 (exclusive), so there is data to train and to "
+                       "validate on")
     if top<1: raise CLIError(f"--top {top}: must be at least 1")
-    if n_factors<1: raise CLIError(f"--n-factors {n_factors}: must be at least 1")
+    if n_factors is not None and n_factors<1: raise CLIError(f"--n-factors {n_factors}: must be at least 1")
 
 # %% ../nbs/60_cli.ipynb #013324e6
 def _fit(arch, dls, epochs, lr, wd, n_factors, seed):
     "`recfast_learner(dls, arch)` fit for `epochs` with the epoch table printed, then its final metrics"
-    kw = dict(wd=wd) if wd is not None else {}
-    if arch in ('dot','implicit','sequence','pool','lstm','cnn','popularity'): kw['n_factors'] = n_factors
-    if arch in ('dot','nn','mlp'): kw['y_range'] = (0., float(dls.train.dataset.ts[1].max())*1.1)
+    kw = {k:v for k,v in dict(wd=wd, n_factors=n_factors).items() if v is not None}
+    if 'y_range' in arch_info(arch)['cli']: kw['y_range'] = (0., float(dls.train.dataset.ts[1].max())*1.1)
     set_seed(seed)
     learn = recfast_learner(dls, arch=arch, **kw)
     with learn.no_bar(): learn.fit_one_cycle(epochs, lr, cbs=EpochTable())
@@ -136,32 +135,36 @@ def _report(learn, dls, u_arg, top, out):
     interp = RecInterpretation(learn, dls.valid, None)  # no `get_preds`: these views need only the model
     print(f"\ntop {top} recommendations for {dls.user_name} {uid}:")
     print(interp.recommend(uid, n=top).to_string(index=False))
-    if hasattr(learn.model, 'i_bias') and not isinstance(dls, SequenceDataLoaders):
-        for largest,what in ((True,'most'),(False,'least')):
-            print(f"\n{top} {what} liked {dls.item_name} by learned bias:")
-            print(interp.item_biases(top, largest=largest).to_string(index=False))
+    for largest,what in ((True,'most'),(False,'least')):
+        try: biases = interp.item_biases(top, largest=largest)
+        except TypeError: break  # a model without item biases
+        print(f"\n{top} {what} liked {dls.item_name} by learned bias:\n{biases.to_string(index=False)}")
     interp.plot_pca(min(50, dls.n_items-1), fname=out/'pca.png')
     return out/'pca.png'
 
 # %% ../nbs/60_cli.ipynb #0f9d081c
-def train(data:str='ml-100k', # 'ml-100k', 'mnist' (for --arch ram) or a CSV with a header row
-          arch:str='dot', # any of `known_archs()`: dot, mlp, implicit, pop, itemknn, ease, lstm, pool, cnn, popularity, rating_lstm, autorec, deep, ram
+def train(data:str=None, # 'ml-100k', 'mnist' (for --arch ram) or a CSV with a header row; default: the arch's
+          arch:str='dot', # any of `known_archs()`
           epochs:int=5, bs:int=64, lr:float=5e-3, wd:float=None, # training; `wd` defaults to the arch's
-          n_factors:int=50, # latent size (dot, implicit, sequence)
+          n_factors:int=None, # latent size (dot, implicit, sequences); default: the arch's
           valid_pct:float=0.2, seed:int=42,
           user_col:str=None, item_col:str=None, rating_col:str=None, # CSV columns (default: the first three)
           time_col:str=None, # sequences: column to order each user's items by
           threshold:float=None, # implicit: keep ratings >= threshold as positives (default: every row)
-          max_len:int=50, # sequences: window length
-          by:str='user', # autoencoders: one vector per 'user' or per 'item'
+          max_len:int=None, # sequences: window length (default: the loaders', 50)
+          by:str=None, # autoencoders: one vector per 'user' (the default) or per 'item'
           sep:str=',', encoding:str='utf-8', # CSV reading
           user:str=None, # user to recommend for (default: the first id)
           top:int=5, # how many recommendations and most/least liked items
           out:str='out'): # folder for the exported model and the plot
     "Train `arch` on `data`, print the epoch table, the final metric, top-N for a user; save the model and a plot"
-    if arch not in known_archs(): raise CLIError(f"--arch {arch!r} is not an architecture: use one of {', '.join(known_archs())}")
+    if arch not in known_archs():
+        raise CLIError(f"--arch {arch!r} is not an architecture: use one of {', '.join(known_archs())}")
     _check_args(epochs, bs, lr, valid_pct, top, n_factors)
-    dls = build_dls(arch, data, user_col, item_col, rating_col, time_col, threshold, max_len, by, valid_pct, seed, bs, sep, encoding)
+    opts = dict(user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col, threshold=threshold,
+                max_len=max_len, by=by)
+    _options(arch, {**opts, 'n_factors':n_factors})  # refuse what `arch` doesn't take before reading any data
+    dls = build_dls(arch, data, valid_pct, seed, bs, sep, encoding, **opts)
     print(dls)
     if isinstance(dls, RecDataLoaders):
         if top>dls.n_items-1: raise CLIError(f"--top {top} is larger than the catalogue ({dls.n_items-1} items)")

@@ -9,29 +9,31 @@ from __future__ import annotations
 import importlib, importlib.abc, importlib.machinery, importlib.util, sys, types, warnings
 
 # %% auto #0
-__all__ = ['moved_modules', 'moved_names', 'moved_attrs', 'moved_from_core', 'moved_getattr', 'DeprecatedPaths', 'install',
-           'core_getattr']
+__all__ = ['moved_modules', 'moved_names', 'moved_attrs', 'moved_getattr', 'DeprecatedPaths', 'install']
 
 # %% ../nbs/98_compat.ipynb #423c482e
 moved_modules = {
     'recfast.data.ratings':'recfast.collab.data', 'recfast.models.collab':'recfast.collab.models',
-    'recfast.learner.collab':'recfast.collab.learner', 'recfast.interpret.collab':'recfast.collab.interpret',
+    'recfast.learner.collab':'recfast.collab.learner', 'recfast.interpret.collab':'recfast.interpret',
     'recfast.data.interactions':'recfast.implicit.data', 'recfast.models.implicit':'recfast.implicit.models',
     'recfast.learner.implicit':'recfast.implicit.learner', 'recfast.data.sequences':'recfast.sequence.data',
     'recfast.models.sequence':'recfast.sequence.models', 'recfast.data.sparse':'recfast.autoencoder.data',
     'recfast.models.autoencoder':'recfast.autoencoder.models', 'recfast.callback.refeed':'recfast.autoencoder.training',
     'recfast.learner.autoencoder':'recfast.autoencoder.learner', 'recfast.data.mnist':'recfast.ram.data',
     'recfast.models.ram':'recfast.ram.models', 'recfast.callback.reinforce':'recfast.ram.reinforce',
-    'recfast.learner.ram':'recfast.ram.learner', 'recfast.interpret.glimpses':'recfast.ram.interpret'}
+    'recfast.learner.ram':'recfast.ram.learner', 'recfast.interpret.glimpses':'recfast.ram.interpret',
+    'recfast.collab.interpret':'recfast.interpret', 'recfast.hybrid':'recfast.collab.models'}
 # names an old module had that now live in another new module
 moved_names = {'recfast.learner.implicit': ('recfast.sequence.learner', 'recfast.losses'),
                'recfast.models.implicit': ('recfast.layers', 'recfast.losses'),
-               'recfast.data.sequences': (), 'recfast.data.interactions': ('recfast.core',)}
+               'recfast.data.sequences': (), 'recfast.hybrid': ('recfast.implicit.models',),
+               'recfast.data.interactions': ('recfast.core',)}
 _old_packages = {'recfast.data', 'recfast.models', 'recfast.learner', 'recfast.callback', 'recfast.interpret'}
 
-# %% ../nbs/98_compat.ipynb #53dc0e78
+# %% ../nbs/98_compat.ipynb #82a80f05
 moved_attrs = {'recfast.core': {**{n:'recfast.fast' for n in ('FastOptimWrapper','FastAdam','TensorLoss','MSETensorLoss',
-                                                             'FastMSELossFlat','combine_scheds','last_hypers')}}}
+                                                             'FastMSELossFlat','combine_scheds','last_hypers')},
+                                **{n:'recfast.registry' for n in ('register_learner','known_archs','arch_info','recfast_learner')}}}
 
 def moved_getattr(module:str):
     "A module `__getattr__` for `module` that finds the names in `moved_attrs[module]`, with a `DeprecationWarning`"
@@ -43,7 +45,7 @@ def moved_getattr(module:str):
         return getattr(importlib.import_module(new), name)
     return __getattr__
 
-# %% ../nbs/98_compat.ipynb #82a80f05
+# %% ../nbs/98_compat.ipynb #c0cdd20e
 class _MovedNames(importlib.abc.Loader):
     "The loader of a real module in `moved_attrs` (gets `moved_getattr`) or named like an old package (gets a `__path__`)"
     def __init__(self, loader): self.loader = loader
@@ -78,15 +80,6 @@ def install():
     "Put the hook first on `sys.meta_path` (once): it answers only the module names in its tables"
     if not any(isinstance(f, DeprecatedPaths) for f in sys.meta_path): sys.meta_path.insert(0, DeprecatedPaths())
 
-# %% ../nbs/98_compat.ipynb #959d0cf7
-moved_from_core = ('FastOptimWrapper','FastAdam','TensorLoss','MSETensorLoss','FastMSELossFlat','combine_scheds','last_hypers')
-
-def core_getattr(name:str):
-    "Module `__getattr__` of `recfast.core`: names moved to `recfast.fast`, with a `DeprecationWarning`"
-    if name not in moved_from_core: raise AttributeError(f"module 'recfast.core' has no attribute {name!r}")
-    warnings.warn(f"`recfast.core.{name}` moved to `recfast.fast.{name}`", DeprecationWarning, stacklevel=2)
-    return getattr(importlib.import_module('recfast.fast'), name)
-
 # %% ../nbs/98_compat.ipynb #688e863d
 moved_attrs['recfast.core'].update({n:'recfast.distributed' for n in ('is_ddp','all_sum','broadcast_tensor',
                                                                       '_to_comm')})
@@ -95,4 +88,5 @@ moved_attrs.update({
     'recfast.features': {n:'recfast.metrics.coldstart' for n in ('cold_items_split','cold_start_auc',
                                                                   'label_popularity')},
     'recfast.scale': {'synthetic_ratings':'recfast.datasets', 'sparse_embeddings':'recfast.fast',
-                      'SparseAdam':'recfast.fast'}})
+                      'SparseAdam':'recfast.fast'},
+    'recfast.implicit.learner': {'default_n_neg':'recfast.losses'}})

@@ -1,4 +1,4 @@
-"""The data substrate every recfast family shares: tensor batches, one seen-items CSR, one frame validator, one id encoder, one split helper, `RecDataLoaders`, and the architecture registry.
+"""The data substrate every recfast family shares: tensor batches, one seen-items CSR, one frame validator, one id encoder, one split helper and `RecDataLoaders`.
 
 Docs: https://recfast.github.io/recfast/core.html.md"""
 
@@ -6,15 +6,14 @@ Docs: https://recfast.github.io/recfast/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #e56febb2
 from __future__ import annotations
-import difflib, importlib, numbers, random, warnings
+import difflib, numbers, random, warnings
 from contextlib import contextmanager
 from fastai.basics import *
 
 # %% auto #0
 __all__ = ['Tensors', 'check_n', 'check_bs', 'check_seed', 'check_real', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col',
            'check_numeric_col', 'default_cols', 'check_frame', 'make_vocab', 'encode_ids', 'check_valid_pct',
-           'split_frame', 'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'check_dls', 'register_learner',
-           'known_archs', 'arch_info', 'recfast_learner']
+           'split_frame', 'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'check_dls']
 
 # %% ../nbs/00_core.ipynb #1cb8f3f3
 class Tensors:
@@ -410,6 +409,7 @@ class RecDataLoaders(MetaDataLoaders):
     "`DataLoaders` that carry what recommending needs (vocabularies, seen items) through `new_empty`"
     _meta = ('classes','user_name','item_name','seen','valid_seen')
     _eval_users = True # `eval_set` gives user indices (else model queries, e.g. windows)
+    model_methods = ('score_items','item_factors') # what these loaders and the verbs call on a model
     test_df = None # the test frame held out by `from_df(..., test=True)` (never exported)
     _ids = ('user_name','item_name') # the arguments naming id columns (`check_frame`)
     _warn_cold = True # warn about validation users and items with no training row (`warn_cold`)
@@ -455,13 +455,6 @@ def queries(self:RecDataLoaders, users:Tensor):
 def score_items(self:RecDataLoaders, model, users:Tensor)->Tensor:
     "Scores of every item for `users` (vocabulary indices), `(len(users), n_items)`"
     return model.score_items(self.queries(users))
-
-@patch
-def score_pairs(self:RecDataLoaders, model, users:Tensor, items:Tensor)->Tensor:
-    "Scores of the (user, item) index pairs, `model.score_pairs` when the model has it"
-    if hasattr(model, 'score_pairs'): return model.score_pairs(self.queries(users), items)
-    uniq,inv = torch.unique(users, return_inverse=True)
-    return self.score_items(model, uniq)[inv, items]
 
 @patch
 def item_factors(self:RecDataLoaders, model)->Tensor:
@@ -581,53 +574,3 @@ def check_dls(dls, cls, factory:str, hint:str=None):
     "Raise a `TypeError` saying which `DataLoaders` `factory` needs when `dls` is not a `cls`"
     if isinstance(dls, cls): return dls
     raise TypeError(f"`{factory}` needs {cls.__name__} (build them with `{hint or cls.__name__+'.from_df'}`), got {type(dls).__name__}")
-
-# %% ../nbs/00_core.ipynb #ea7cced7
-_learners = {}
-
-def register_learner(name:str, # the `arch` name users pass to `recfast_learner`
-                     factory:str|Callable=None, # a `<task>_learner(dls, **kwargs)` function or its `'module:name'`
-                     dls:str=None, # the `'module:DataLoaders'` class it trains on
-                     **kwargs): # fixed arguments of `factory` for this name
-    "Register `factory` as `arch=name` for `recfast_learner`; works as a decorator"
-    if factory is None: return lambda f: register_learner(name, f, dls, **kwargs) or f
-    _learners[name] = dict(factory=factory, dls=dls, kwargs=kwargs)
-
-def _resolve(o):
-    if not isinstance(o, str): return o
-    mod,name = o.split(':')
-    return getattr(importlib.import_module(mod), name)
-
-def known_archs(): return sorted(_learners)
-
-# %% ../nbs/00_core.ipynb #f0f26adc
-def arch_info(arch:str)->dict:
-    "`factory`, `dls` class and fixed `kwargs` of a registered architecture"
-    if arch not in _learners: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(known_archs())}")
-    e = _learners[arch]
-    return dict(factory=_resolve(e['factory']), dls=_resolve(e['dls']) if e['dls'] else None, kwargs=e['kwargs'])
-
-def recfast_learner(dls, # the `DataLoaders` the learner trains on
-                    arch:str='dot', # one of `known_archs()`
-                    **kwargs): # passed to the architecture's factory
-    "Build the learner registered as `arch` for `dls`"
-    info = arch_info(arch)
-    return info['factory'](dls, **{**info['kwargs'], **kwargs})
-
-# %% ../nbs/00_core.ipynb #349785fe
-_c,_i,_s,_a,_r = 'recfast.collab','recfast.implicit','recfast.sequence','recfast.autoencoder','recfast.ram'
-for _n in ('dot',): register_learner(_n, f'{_c}.learner:dot_learner', f'{_c}.data:RatingsDataLoaders')
-for _n in ('nn','mlp'): register_learner(_n, f'{_c}.learner:mlp_learner', f'{_c}.data:RatingsDataLoaders')
-register_learner('implicit', f'{_i}.learner:implicit_learner', f'{_i}.data:InteractionsDataLoaders')
-for _n,_f in (('pop','popularity'),('itemknn','itemknn'),('ease','ease')): register_learner(_n, f'{_i}.baselines:{_f}_learner', f'{_i}.data:InteractionsDataLoaders')
-register_learner('sequence', f'{_s}.learner:sequence_learner', f'{_s}.data:SequenceDataLoaders')
-for _n in ('pool','lstm','cnn','popularity'): register_learner(_n, f'{_s}.learner:sequence_learner', f'{_s}.data:SequenceDataLoaders', arch=_n)
-register_learner('rating_lstm', f'{_s}.learner:rating_lstm_learner', f'{_s}.data:RatingSequenceDataLoaders')
-register_learner('autoencoder', f'{_a}.learner:autoencoder_learner', f'{_a}.data:SparseVectorDataLoaders')
-for _n in ('autorec','deep','multdae','multvae'): register_learner(_n, f'{_a}.learner:autoencoder_learner', f'{_a}.data:SparseVectorDataLoaders', arch=_n)
-register_learner('ram', f'{_r}.learner:ram_learner', f'{_r}.data:MNISTGlimpseDataLoaders')
-
-# %% ../nbs/00_core.ipynb #85aa9114
-def __getattr__(name):
-    from recfast.compat import core_getattr
-    return core_getattr(name)

@@ -10,7 +10,8 @@ from fastai.basics import *
 from .core import *
 
 # %% auto #0
-__all__ = ['ranking_losses', 'pointwise_loss', 'bpr_loss', 'hinge_loss', 'adaptive_hinge_loss', 'RankLoss', 'NegativeSampling']
+__all__ = ['ranking_losses', 'pointwise_loss', 'bpr_loss', 'hinge_loss', 'adaptive_hinge_loss', 'RankLoss', 'default_n_neg',
+           'NegativeSampling']
 
 # %% ../nbs/04_losses.ipynb #7d3aaa2e
 def pointwise_loss(pos:Tensor, neg:Tensor)->Tensor:
@@ -47,6 +48,11 @@ class RankLoss:
         if red=='none': return (l*mask).view(len(l), -1).sum(1)
         return (l*mask).sum() if red=='sum' else (l*mask).sum()/mask.sum().clamp(min=1)
     def __repr__(self): return f"RankLoss({self.loss!r})"
+
+# %% ../nbs/04_losses.ipynb #70c4d3e5
+def default_n_neg(loss:str, n_neg:int=None)->int:
+    "Negatives per positive: `n_neg`, else 5 for the adaptive hinge loss (it picks the hardest) and 1 for the others"
+    return check_n(ifnone(n_neg, 5 if loss=='adaptive_hinge' else 1), name='n_neg')
 
 # %% ../nbs/04_losses.ipynb #b9b28126
 _samplers = ('uniform','reject','popularity')

@@ -7,6 +7,7 @@ Docs: https://recfast.github.io/recfast/recommender.html.md"""
 # %% ../nbs/02_recommender.ipynb #006d19f6
 from __future__ import annotations
 import warnings
+from typing import Protocol, runtime_checkable
 from fastai.basics import *
 from .core import *
 from .fast import *
@@ -15,7 +16,33 @@ from .metrics.ranking import mrr, precision_at_k, recall_at_k, ndcg_at_k
 from .features import added_features, fold_in
 
 # %% auto #0
-__all__ = ['RecLearner', 'cold_rows']
+__all__ = ['RecModel', 'PairModel', 'RankingModel', 'check_model', 'RecLearner', 'ranking_scores', 'cold_rows']
+
+# %% ../nbs/02_recommender.ipynb #db9d94d3
+@runtime_checkable
+class RecModel(Protocol):
+    "The scoring protocol every recommender model answers: the verbs call nothing else of a model"
+    def score_items(self, q)->Tensor: "Scores of every item for a batch of queries `q`, `(len(q), n_items)`"
+    def item_factors(self)->Tensor: "The item representations, `(n_items, k)`"
+
+@runtime_checkable
+class PairModel(RecModel, Protocol):
+    "A `RecModel` that scores one item per query without scoring the catalogue"
+    def score_pairs(self, q, items:Tensor)->Tensor: "Scores of `items[k]` for query `q[k]`, `(len(q),)`"
+
+@runtime_checkable
+class RankingModel(RecModel, Protocol):
+    "A `RecModel` whose cheaper `ranking_scores` rank items like `score_items`"
+    def ranking_scores(self, q)->tuple: "`(raw, finish)`: raw scores, and `finish(values, items)` -> `score_items`' values"
+
+# %% ../nbs/02_recommender.ipynb #48d7d2f4
+def check_model(model, methods:tuple=('score_items','item_factors'), # the protocol's methods `model` must answer
+                what:str='recfast DataLoaders'): # who calls them, for the message
+    "Raise a `TypeError` naming the first method of the scoring protocol that `model` lacks"
+    missing = [m for m in methods if not callable(getattr(model, m, None))]
+    if missing: raise TypeError(f"{type(model).__name__} has no `{missing[0]}`, which {what} call (the scoring protocol, "
+                                f"`RecModel`): add `{'`, `'.join(missing)}` to the model, or train it in a `FastLearner`")
+    return model
 
 # %% ../nbs/02_recommender.ipynb #37524460
 def _finite(scores:Tensor, what:str='scores'):
@@ -29,19 +56,35 @@ def _many(o): return is_listy(o) or isinstance(o, (np.ndarray, pd.Series, pd.Ind
 # %% ../nbs/02_recommender.ipynb #16f043b7
 class RecLearner(FastLearner):
     "The `Learner` every recfast factory returns: `FastLearner`'s fast path and the recommender verbs"
+    def __init__(self, dls, model, *args, **kwargs):
+        if isinstance(dls, RecDataLoaders): check_model(model, dls.model_methods, type(dls).__name__)
+        super().__init__(dls, model, *args, **kwargs)
     def _dev(self): return next(self.model.parameters()).device
     def _check_protocol(self, verb:str):
-        if not isinstance(self.dls, RecDataLoaders) or not hasattr(self.model, 'score_items'):
-            raise TypeError(f"`{verb}` needs recfast DataLoaders and a model with `score_items`: "
-                            f"{type(self.dls).__name__} and {type(self.model).__name__} are not a recommender")
+        if not isinstance(self.dls, RecDataLoaders):
+            raise TypeError(f"`{verb}` needs recfast DataLoaders, not {type(self.dls).__name__}: build them with a "
+                            f"recfast `from_df` (a fastai `DataBlock` gives loaders that can train but not recommend)")
+        check_model(self.model, self.dls.model_methods, type(self.dls).__name__)
 
     def score_items(self, users:Tensor, # user vocabulary indices
                     bs:int=1024)->Tensor: # users scored at a time
         "Scores of every item for `users`, `(len(users), n_items)`, on the model's device"
         self._check_protocol('score_items')
+        if not len(users): return torch.zeros(0, self.dls.n_items, device=self._dev())
         with scoring(self.model):
-            return torch.cat([self.dls.score_items(self.model, u.to(self._dev())).float() for u in users.split(bs)]) if len(users) \
-                   else torch.zeros(0, self.dls.n_items, device=self._dev())
+            return torch.cat([self.dls.score_items(self.model, u.to(self._dev())).float() for u in users.split(bs)])
+
+# %% ../nbs/02_recommender.ipynb #e1eb923b
+@patch
+def score_pairs(self:RecDataLoaders, model, users:Tensor, items:Tensor)->Tensor:
+    "Scores of the (user, item) index pairs: `model.score_pairs` for a `PairModel`, else gathered from `score_items`"
+    if isinstance(model, PairModel): return model.score_pairs(self.queries(users), items)
+    uniq,inv = torch.unique(users, return_inverse=True)
+    return self.score_items(model, uniq)[inv, items]
+
+def ranking_scores(model, q)->tuple:
+    "`(raw, finish)` of a `RankingModel`, else `(model.score_items(q), None)`: the scores `recommend` ranks by"
+    return model.ranking_scores(q) if isinstance(model, RankingModel) else (model.score_items(q), None)
 
 # %% ../nbs/02_recommender.ipynb #2f3cd45c
 @patch
@@ -80,8 +123,9 @@ def _top(self:RecLearner, users:Tensor=None, # user vocabulary indices, or
     "`(values, indices)` of the `n` best items per user (or query), seen items and the padding item left out"
     m,dev = self.model,self._dev()
     with scoring(m):
-        if hasattr(m, 'ranking_scores'): raw,finish = m.ranking_scores(q if q is not None else self.dls.queries(users.to(dev)))
-        else: raw,finish = (m.score_items(q) if q is not None else self.dls.score_items(m, users.to(dev))),None
+        if q is not None or isinstance(m, RankingModel):
+            raw,finish = ranking_scores(m, q if q is not None else self.dls.queries(users.to(dev)))
+        else: raw,finish = self.dls.score_items(m, users.to(dev)),None
         s = _finite(raw.float().clone())
         s[:,0] = -float('inf')
         if exclude_seen and excl is None: excl = self.dls.exclude_mask(users)

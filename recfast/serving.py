@@ -12,8 +12,6 @@ from torch.export import export, Dim
 from copy import deepcopy
 from .core import *
 from .recommender import *
-from .sequence.data import SequenceDataLoaders
-from .autoencoder.data import SparseVectorDataLoaders
 from . import serve_torch
 
 # %% auto #0
@@ -24,25 +22,15 @@ __all__ = ['ServingScores', 'ServingValues', 'export_program', 'exclusion_tensor
 def serving_queries(self:RecDataLoaders)->tuple:
     "`(kind, tensors, meta)` a server needs to turn user indices into queries: here `'user'`, the indices themselves"
     if type(self).queries is not RecDataLoaders.queries:
-        raise TypeError(f"{type(self).__name__} turns users into its own queries but has no `serving_queries`: it can't be exported for serving")
+        raise TypeError(f"{type(self).__name__} turns users into its own queries but has no `serving_queries`: "
+                        "it can't be exported for serving")
     return 'user', None, {}
-
-@patch
-def serving_queries(self:SequenceDataLoaders)->tuple:
-    "`'window'`: the last `max_len` items of each user's history (rows of `seen`, oldest first), left-padded"
-    return 'window', self.seen.to('cpu'), {'max_len': int(self.max_len)}
-
-@patch
-def serving_queries(self:SparseVectorDataLoaders)->tuple:
-    "`'vector'`: each user's training rating vector (rows of `matrix`)"
-    if self.by!='user': raise TypeError("With by='item' a user is a column of every item's output, not a query: export a by='user' model for serving")
-    return 'vector', self.matrix.to('cpu'), {}
 
 # %% ../nbs/62_serving.ipynb #b8023c00
 class ServingScores(Module):
     "The served program: ranking scores of every item for a batch of queries, as `RecLearner.recommend` ranks them"
     def __init__(self, model): self.model = model
-    def forward(self, q): return self.model.ranking_scores(q)[0] if hasattr(self.model, 'ranking_scores') else self.model.score_items(q)
+    def forward(self, q): return ranking_scores(self.model, q)[0]
 
 class ServingValues(Module):
     "The scores `recommend` reports for the kept `(values, items)` of the ranking scores (models with `ranking_scores`)"
@@ -90,7 +78,7 @@ def save_programs(model:nn.Module, # a CPU model in eval mode
     "Export and save `scores.pt2` (and `values.pt2` for a model with `ranking_scores`); the names written"
     b = Dim('batch', min=1)
     torch.export.save(export_program(ServingScores(model), (q,), {'q': {0: b}}), path/'scores.pt2')
-    if not hasattr(model, 'ranking_scores'): return ['scores.pt2']
+    if not isinstance(model, RankingModel): return ['scores.pt2']
     with torch.no_grad(): val,idx = ServingScores(model)(q).topk(2, dim=1)
     k = Dim('k', min=1)
     ep = export_program(ServingValues(model), (q, val, idx), {'q': {0: b}, 'val': {0: b, 1: k}, 'idx': {0: b, 1: k}})

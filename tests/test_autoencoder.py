@@ -6,6 +6,7 @@ from fastai.torch_core import set_seed
 from fastai.callback.core import Callback, CancelTrainException
 import fastai.callback.schedule, fastai.callback.progress
 from recfast.core import *
+from recfast.registry import *
 from recfast.datasets import movielens_100k
 from recfast.recommender import RecLearner
 from recfast.autoencoder.data import *

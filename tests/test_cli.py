@@ -108,7 +108,12 @@ def test_bad_arguments_one_line(tmp_path, capsys):
              (ok+['--valid-pct', '0'], '--valid-pct 0.0'),
              (ok+['--top', '1000'], '--top 1000 is larger than the catalogue (10 items)'),
              (ok+['--user', '99'], '99'),
-             (ok+['--arch', 'nope'], 'nope')]
+             (ok+['--arch', 'nope'], 'nope'),
+             (ok+['--arch', 'mlp', '--n-factors', '8'], '--n-factors does not apply to --arch mlp'),
+             (ok+['--arch', 'implicit', '--by', 'item'], '--by does not apply to --arch implicit'),
+             (ok+['--arch', 'lstm', '--threshold', '4'], '--threshold does not apply to --arch lstm'),
+             (['train', '--arch', 'ram', '--data', 'ml-100k'], '--arch ram trains on images'),
+             (['train', '--data', 'mnist', '--out', tmp_path/'out'], '--data mnist holds images: --arch dot')]
     capsys.readouterr()
     for argv,msg in cases:
         rc = main([str(a) for a in argv])

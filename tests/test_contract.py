@@ -157,9 +157,13 @@ def test_ddp_shards(trained, arch):
     assert abs(len(idx[0])-len(idx[1]))<=0 and len(idx[0])+len(idx[1])>=n
     assert set(torch.cat(idx).tolist())==set(range(n))
 
-def test_verbs_refuse_non_recommenders(trained):
+def test_non_recommenders_get_a_fast_learner(trained):
     learn = trained[1]['ram']['learn']
-    with pytest.raises(TypeError, match='not a recommender'): learn.recommend(1)
+    assert type(learn) is FastLearner and not hasattr(learn, 'recommend')
+
+def test_models_without_the_protocol_are_refused_when_built(trained):
+    dls = trained[1]['dot']['dls']
+    with pytest.raises(TypeError, match='item_factors'): RecLearner(dls, nn.Linear(2, 2), loss_func=MSELossFlat())
 
 def test_fastai_untouched_by_import():
     "In a fresh process, every attribute of every fastai module and class is the same object before and after `from recfast.all import *`"

@@ -5,6 +5,7 @@ from fastai.basics import *
 from fastai.callback.progress import *
 from fastai.callback.schedule import *
 from recfast.core import *
+from recfast.registry import *
 from recfast.datasets import movielens_split
 from recfast.recommender import *
 from recfast.losses import *

@@ -9,6 +9,7 @@ from fastai.learner import load_learner
 from fastai.torch_core import set_seed
 from fastai.interpret import ClassificationInterpretation
 from recfast.core import *
+from recfast.registry import *
 from recfast.ram.data import *
 from recfast.ram.models import *
 from recfast.ram.reinforce import *

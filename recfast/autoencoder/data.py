@@ -76,6 +76,8 @@ class SparseVectorDataLoaders(RecDataLoaders):
         return super().from_df(ratings, by=by, implicit=implicit, valid_pct=valid_pct,
                                device=ifnone(device, default_device()), **kwargs)
     @property
+    def model_methods(self): return RecDataLoaders.model_methods if self.by=='user' else ('encode',) # `by='item'`: outputs
+    @property
     def row_name(self): return self.user_name if self.by=='user' else self.item_name
     @property
     def col_name(self): return self.item_name if self.by=='user' else self.user_name
@@ -84,8 +86,8 @@ class SparseVectorDataLoaders(RecDataLoaders):
     @property
     def n_cols(self): return self.matrix.shape[1]
     def __repr__(self):
-        return (f"<SparseVectorDataLoaders by {self.by}{', implicit' if self.implicit else ''}: {self.n_users-1} users x {self.n_items-1} items x {self.seen.nnz} train / "
-                f"{self.valid_seen.nnz} valid>")
+        return (f"<SparseVectorDataLoaders by {self.by}{', implicit' if self.implicit else ''}: {self.n_users-1} users x "
+                f"{self.n_items-1} items x {self.seen.nnz} train / {self.valid_seen.nnz} valid>")
 
 # %% ../../nbs/40_autoencoder.data.ipynb #3c0675a0
 @patch(cls_method=True)
@@ -175,3 +177,12 @@ def item_factors(self:SparseVectorDataLoaders, model)->Tensor:
     if self.by=='user': return model.item_factors()
     dev = next(model.parameters()).device
     with scoring(model): return torch.cat([model.encode(self.matrix.densify(b).to(dev)) for b in torch.arange(self.n_items).split(self.valid.bs)])
+
+# %% ../../nbs/40_autoencoder.data.ipynb #e86d19cc
+@patch
+def serving_queries(self:SparseVectorDataLoaders)->tuple:
+    "`('vector', matrix, {})`: each user's training rating vector (rows of `matrix`)"
+    if self.by!='user':
+        raise TypeError("With by='item' a user is a column of every item's output, not a query: "
+                        "export a by='user' model for serving")
+    return 'vector', self.matrix.to('cpu'), {}

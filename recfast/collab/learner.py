@@ -14,7 +14,6 @@ from ..recommender import *
 from .data import *
 from .models import *
 from ..features import has_features
-from ..hybrid import HybridDotProductBias, HybridEmbeddingMLP
 
 # %% auto #0
 __all__ = ['check_y_range', 'dot_learner', 'mlp_learner']

@@ -8,9 +8,10 @@ Docs: https://recfast.github.io/recfast/collab.models.html.md"""
 from __future__ import annotations
 from fastai.tabular.all import *
 from fastai.collab import EmbeddingNN
+from ..features import hybridize
 
 # %% auto #0
-__all__ = ['DotProductBias', 'EmbeddingMLP']
+__all__ = ['DotProductBias', 'EmbeddingMLP', 'HybridDotProductBias', 'HybridEmbeddingMLP']
 
 # %% ../../nbs/11_collab.models.ipynb #b8f821c0
 class DotProductBias(Module):
@@ -61,3 +62,20 @@ class EmbeddingMLP(EmbeddingNN):
         return self(x).view(users.shape[0], n_items)
     def score_pairs(self, users:Tensor, items:Tensor): return self(torch.stack([users, items], 1)).view(-1)
     def item_factors(self): return self.embeds[1].weight
+
+# %% ../../nbs/11_collab.models.ipynb #61ebe2b9
+class HybridDotProductBias(DotProductBias):
+    "LightFM's hybrid factorization (Kula 2015) of `DotProductBias`: factors and biases summed over ids and features"
+    @classmethod
+    def from_dls(cls, dls, **kwargs):
+        "Sized for `dls`, with the user and item features of `dls`"
+        return hybridize(cls(dls.n_users, dls.n_items, **kwargs),
+                         {'user':['u_weight','u_bias'], 'item':['i_weight','i_bias']}, dls)
+
+# %% ../../nbs/11_collab.models.ipynb #2291de93
+class HybridEmbeddingMLP(EmbeddingMLP):
+    "He et al. 2017's MLP over LightFM's hybrid embeddings (Kula 2015): id plus feature embeddings, concatenated"
+    @classmethod
+    def from_dls(cls, dls, emb_szs:list, **kwargs):
+        "Built like `EmbeddingMLP(emb_szs, **kwargs)`, with the user and item features of `dls`"
+        return hybridize(cls(emb_szs, **kwargs), {'user':['embeds.0'], 'item':['embeds.1']}, dls)

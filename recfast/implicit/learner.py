@@ -15,16 +15,11 @@ from ..metrics.ranking import *
 from .data import *
 from .models import *
 from ..features import has_features
-from ..hybrid import HybridBilinearNet
 
 # %% auto #0
-__all__ = ['default_n_neg', 'implicit_learner']
+__all__ = ['implicit_learner']
 
 # %% ../../nbs/22_implicit.learner.ipynb #fd6dbb49
-def default_n_neg(loss:str, n_neg:int=None)->int:
-    "Negatives per positive: `n_neg`, else 5 for the adaptive hinge loss (it picks the hardest) and 1 for the others"
-    return check_n(ifnone(n_neg, 5 if loss=='adaptive_hinge' else 1), name='n_neg')
-
 @delegates(Learner.__init__)
 def implicit_learner(dls, # `InteractionsDataLoaders`
                      loss:str='bpr', # one of `ranking_losses`: 'pointwise', 'bpr', 'hinge', 'adaptive_hinge'

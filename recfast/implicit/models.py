@@ -8,9 +8,10 @@ Docs: https://recfast.github.io/recfast/implicit.models.html.md"""
 from __future__ import annotations
 from fastai.basics import *
 from ..layers import *
+from ..features import hybridize
 
 # %% auto #0
-__all__ = ['BilinearNet']
+__all__ = ['BilinearNet', 'HybridBilinearNet']
 
 # %% ../../nbs/21_implicit.models.ipynb #cd4668ae
 class BilinearNet(Module):
@@ -48,3 +49,12 @@ def ranking_scores(self:BilinearNet, users:Tensor):
     "Scores that rank items like `score_items`, and what turns kept `(values, items)` into its values"
     check_ids(users, self.n_users, 'user')
     return torch.addmm(self.i_bias.weight.T, self.u_weight(users), self.i_weight.weight.T), lambda v,idx: v + self.u_bias(users)
+
+# %% ../../nbs/21_implicit.models.ipynb #ff8862c6
+class HybridBilinearNet(BilinearNet):
+    "LightFM (Kula 2015) for implicit feedback: `BilinearNet` with factors and biases summed over ids and features"
+    @classmethod
+    def from_dls(cls, dls, n_factors:int=32):
+        "Sized for `dls`, with the user and item features of `dls`"
+        return hybridize(cls(dls.n_users, dls.n_items, n_factors),
+                         {'user':['u_weight','u_bias'], 'item':['i_weight','i_bias']}, dls)

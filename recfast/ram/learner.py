@@ -10,7 +10,7 @@ from fastai.basics import *
 from fastai.callback.all import *
 from ..core import *
 from ..fast import *
-from ..recommender import RecLearner
+from ..resume import *  # exact resume for `FastLearner.load`
 from .models import *
 from .reinforce import *
 
@@ -72,5 +72,6 @@ def ram_learner(dls:DataLoaders, # batches of `(images, labels)`, e.g. `MNISTGli
     if loc_lr_mult!=1:
         cbs.append(LRMultiplier(loc_lr_mult))
         splitter = ifnone(splitter, ram_splitter)
-    return RecLearner(dls, model, loss_func=ifnone(loss_func, LabelSmoothingCrossEntropyFlat(eps=0.1)), metrics=ifnone(metrics, error_rate),
-                      opt_func=opt_func, wd=wd, cbs=cbs, splitter=ifnone(splitter, trainable_params), **kwargs)
+    return FastLearner(dls, model, loss_func=ifnone(loss_func, LabelSmoothingCrossEntropyFlat(eps=0.1)),
+                       metrics=ifnone(metrics, error_rate), opt_func=opt_func, wd=wd, cbs=cbs,
+                       splitter=ifnone(splitter, trainable_params), **kwargs)

@@ -159,6 +159,12 @@ def history_queries(self:SequenceDataLoaders, history)->tuple:
     ex[0, self.encode_items(list(history))] = True
     return q, ex
 
+# %% ../../nbs/30_sequence.data.ipynb #1055be96
+@patch
+def serving_queries(self:SequenceDataLoaders)->tuple:
+    "`('window', seen, {'max_len'})`: the last `max_len` items of each user's history (rows of `seen`), left-padded"
+    return 'window', self.seen.to('cpu'), {'max_len': int(self.max_len)}
+
 # %% ../../nbs/30_sequence.data.ipynb #2a7ee295
 @patch
 def eval_set(self:SequenceDataLoaders):

@@ -12,7 +12,6 @@ from ..fast import *
 from ..recommender import *
 from ..losses import *
 from ..metrics.ranking import *
-from ..implicit.learner import default_n_neg
 from .data import *
 from .models import *
 
