@@ -92,7 +92,7 @@ print(json.dumps(res))
 @pytest.mark.parametrize('arch', ARCHS)
 def test_fit_one_epoch(trained, arch):
     learn = trained[1][arch]['learn']
-    assert isinstance(learn, RecLearner), type(learn)
+    assert isinstance(learn, RecLearner if arch in REC_ARCHS else FastLearner), type(learn)
     assert np.isfinite(trained[1][arch]['losses'][0]), trained[1][arch]['losses']
 
 @pytest.mark.parametrize('arch', REC_ARCHS)
@@ -140,7 +140,7 @@ def test_export_load_fresh_process(trained, reloaded, arch):
     if arch in REC_ARCHS:
         np.testing.assert_allclose(got['scores'], r['scores'], rtol=1e-5, atol=1e-6)
         assert got['recs']==[[str(i) for i in x] for x in r['recs']]
-    else: assert got['kind']=='RecLearner'
+    else: assert got['kind']=='FastLearner'
     assert 'recfast.all' not in reloaded['_modules']
 
 @pytest.mark.parametrize('arch', ARCHS)
