@@ -1,4 +1,4 @@
-"""What a recommender learned: item biases, a PCA map of the item factors, nearest neighbours and top-N recommendations, all in original ids.
+"""What a recommender learned: item biases, a PCA map of item factors, neighbours and top-N lists, in original ids.
 
 Docs: https://recfast.github.io/recfast/interpret.html.md"""
 
@@ -40,7 +40,8 @@ class RecInterpretation(Interpretation):
 def item_biases(self:RecInterpretation, n:int=5, largest:bool=True):
     "The `n` items with the largest (or smallest) learned bias"
     m = self.learn.model
-    if not hasattr(m, 'i_bias'): raise TypeError(f"{type(m).__name__} learns no item biases: use a `dot_learner` or `implicit_learner`")
+    if not hasattr(m, 'i_bias'):
+        raise TypeError(f"{type(m).__name__} learns no item biases: use a `dot_learner` or `implicit_learner`")
     b = m.i_bias.weight[1:,0].detach().cpu()
     top = b.topk(check_n(n, len(b)), largest=largest)
     idx = top.indices+1
