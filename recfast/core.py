@@ -296,9 +296,9 @@ def check_valid_pct(valid_pct):
 
 _split_kinds = ('random','user','last','cutoff')
 
-def _blocks_of_ranks(rank, size, n_blocks):
-    "Block `rank//size` of each row (`-1` past `n_blocks` blocks, or for every row when `size` is 0)"
-    b = rank//max(size, 1)
+def _blocks(order, size, n_blocks):
+    "Block `rank//size` of each row, ranked by `order` (`-1` past `n_blocks` blocks, or everywhere if `size` is 0)"
+    b = np.empty(len(order), np.int64); b[order] = np.arange(len(order))//max(size, 1)
     return np.where((b<n_blocks) & (size>0), b, -1)
 
 # %% ../nbs/00_core.ipynb #429b948a
@@ -306,8 +306,7 @@ def _random_blocks(df, valid_pct, seed, by, n_blocks):
     keys = df[by].to_numpy() if by is not None else None
     n = len(df) if by is None else len(pd.unique(keys))
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed) if seed is not None else None).numpy()
-    rank = np.empty(n, np.int64); rank[perm] = np.arange(n)
-    b = _blocks_of_ranks(rank, int(round(valid_pct*n)), n_blocks)
+    b = _blocks(perm, int(round(valid_pct*n)), n_blocks)
     return b if by is None else b[pd.factorize(keys)[0]]
 
 def _time_order(df, time_name, by=None):
@@ -318,16 +317,13 @@ def _time_order(df, time_name, by=None):
 
 # %% ../nbs/00_core.ipynb #372c1dae
 def _cutoff_blocks(df, valid_pct, time_name, cutoff, n_blocks):
-    t = df[time_name]
-    if cutoff is None:
-        rank = np.empty(len(df), np.int64); rank[_time_order(df, time_name)[::-1]] = np.arange(len(df))
-        return _blocks_of_ranks(rank, int(round(valid_pct*len(df))), n_blocks)
+    if cutoff is None: return _blocks(_time_order(df, time_name)[::-1], int(round(valid_pct*len(df))), n_blocks)
     cuts = list(cutoff) if is_listy(cutoff) else [cutoff]
     if len(cuts)!=n_blocks: raise ValueError(f"`cutoff` needs {n_blocks} time{'s' if n_blocks>1 else ''} "
         f"{'(valid_from, test_from) with `test=True`' if n_blocks>1 else 'without `test`'}, got {cutoff!r}")
     if n_blocks==2 and not cuts[0]<=cuts[1]: raise ValueError(f"`cutoff` needs valid_from <= test_from, got {cutoff!r}")
     b = np.full(len(df), -1)
-    for k,c in enumerate(cuts[::-1]): b[(b<0) & (t>c).to_numpy()] = k
+    for k,c in enumerate(cuts[::-1]): b[(b<0) & (df[time_name]>c).to_numpy()] = k
     return b
 
 # %% ../nbs/00_core.ipynb #a7e65e6d
@@ -336,8 +332,7 @@ def _last_blocks(df, by, time_name, n_last, n_blocks):
     g = pd.factorize(df[by])[0]
     lens = np.bincount(g)
     pos = np.empty(len(df), np.int64); pos[o] = np.arange(len(df))
-    from_end = np.cumsum(lens)[g]-1-pos  # 0 for each user's last row
-    b = from_end//n_last
+    b = (np.cumsum(lens)[g]-1-pos)//n_last  # 0 for each user's last `n_last` rows
     b = np.where((b<n_blocks) & ((b+1)*n_last<lens[g]), b, -1)
     for k in range(n_blocks):
         if short:=int(((k+1)*n_last>=lens).sum()):
@@ -402,8 +397,7 @@ class MetaDataLoaders(DataLoaders):
     _meta = ()
     def __init__(self, *loaders, path='.', device=None, **meta):
         super().__init__(*loaders, path=path, device=device)
-        unknown = set(meta)-set(self._meta)
-        if unknown: raise TypeError(f"{type(self).__name__} got unexpected arguments {sorted(unknown)}")
+        if bad:=set(meta)-set(self._meta): raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(bad)}")
         for k in self._meta: setattr(self, k, meta.get(k))
 
     def new_empty(self):

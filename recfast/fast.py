@@ -148,8 +148,7 @@ def combined_cos(pct, start, middle, end):
 # %% ../nbs/01_fast.ipynb #37a8aa94
 class FastTrainEval(TrainEvalCallback):
     "`TrainEvalCallback` that updates the counters without `GetAttr`"
-    @property
-    def name(self): return 'train_eval'
+    name = 'train_eval'
     def after_batch(self):
         learn = self.learn
         learn.pct_train += 1./(learn.n_iter*learn.n_epoch)
@@ -170,8 +169,7 @@ class FastAvgSmoothLoss(AvgSmoothLoss):
 # %% ../nbs/01_fast.ipynb #a732d5e7
 class FastRecorder(Recorder):
     "`Recorder` whose `after_batch` computes the smoothed loss once and reads only the last param group"
-    @property
-    def name(self): return 'recorder'
+    name = 'recorder'
     def __init__(self, add_time=True, train_metrics=False, valid_metrics=True, beta=0.98):
         super().__init__(add_time, train_metrics, valid_metrics, beta)
         self.smooth_loss = FastAvgSmoothLoss(beta=beta)
@@ -191,8 +189,7 @@ class FastRecorder(Recorder):
 # %% ../nbs/01_fast.ipynb #84a3c002
 class FastParamScheduler(ParamScheduler):
     "`ParamScheduler` that sets and records hyper-parameters without `GetAttr` or `opt.hypers`"
-    @property
-    def name(self): return 'param_scheduler'
+    name = 'param_scheduler'
     def before_fit(self):
         super().before_fit()
         o = self.learn.opt

@@ -22,10 +22,8 @@ def item_factors(model):
 
 class RecInterpretation(Interpretation):
     "Interpretation of a `RecLearner`: biases, neighbours, recommendations and a PCA map, in original ids"
-    @property
-    def dls(self): return self.learn.dls
-    @property
-    def items(self): return self.dls.items
+    dls = property(lambda self: self.learn.dls)
+    items = property(lambda self: self.dls.items)
 
     def n_ratings(self):
         "How many ratings (or interactions) each item has (all splits), by index"
@@ -69,8 +67,7 @@ def plot_pca(self:RecInterpretation, n:int=50, # how many of the most-rated item
     "Scatter of the first two principal components of the item factors, most-rated items, with their names"
     idx = self.n_ratings().topk(check_n(n, self.dls.n_items-1)).indices
     with scoring(self.learn.model): f = self.dls.item_factors(self.learn.model).detach().cpu().float()
-    comps = f.pca(3)
-    fac0,fac1 = comps[idx,0].numpy(),comps[idx,1].numpy()
+    fac0,fac1 = f.pca(3)[idx,:2].T.numpy()
     fig,ax = plt.subplots(figsize=figsize)
     ax.scatter(fac0, fac1, s=12)
     for i,x,y in zip(idx, fac0, fac1): ax.text(x, y, str(self.items[int(i)]), fontsize=fontsize)

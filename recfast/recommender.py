@@ -144,8 +144,7 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
     self._check_protocol('recommend')
     if user_features is not None or item_features is not None:
         with self.added_features(user_features, item_features): return self.recommend(user, n, exclude_seen, history)
-    dls = self.dls
-    n = check_n(n, dls.n_items-1)
+    dls,n = self.dls,check_n(n, self.dls.n_items-1)
     if history is not None:
         if not hasattr(dls, 'history_queries'): raise TypeError(f"{type(dls).__name__} takes no `history`; pass `user`")
         q,ex = dls.history_queries(history)
@@ -154,8 +153,7 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
     many = _many(user)
     users = dls.encode_users(list(user) if many else [user])
     val,idx = self._top(users, n=n, exclude_seen=exclude_seen)
-    ok = torch.isfinite(val).cpu()
-    res = [list(dls.decode_items(i[k])) for i,k in zip(idx.cpu(), ok)]
+    res = [list(dls.decode_items(i[k])) for i,k in zip(idx.cpu(), torch.isfinite(val).cpu())]
     return res if many else res[0]
 
 # %% ../nbs/02_recommender.ipynb #83ae11e7
@@ -189,8 +187,7 @@ def recommend_all(self:RecLearner, n:int=10, # items per user
                   exclude_seen:bool=True): # leave out the items each user already has
     "Top-`n` items of every user as rows `(user, rank, item, score)`, best first, streamed to `fname`"
     self._check_protocol('recommend_all')
-    dls = self.dls
-    k = check_n(n, dls.n_items-1)
+    dls,k = self.dls,check_n(n, self.dls.n_items-1)
     uidx = torch.arange(1, dls.n_users) if users is None else dls.encode_users(list(users))
     bs = check_bs(ifnone(bs, max(1, 2**25//dls.n_items)))
     uids,iids = pd.Index(list(dls.users.items)),pd.Index(list(dls.items.items))
@@ -210,8 +207,7 @@ def similar_items(self:RecLearner, item, # an original item id
                   n:int=5)->pd.DataFrame: # how many items
     "The `n` items whose representations have the highest cosine similarity with `item`'s"
     self._check_protocol('similar_items')
-    dls = self.dls
-    n = check_n(n, dls.n_items-2, what='other items in the catalogue')
+    dls,n = self.dls,check_n(n, self.dls.n_items-2, what='other items in the catalogue')
     i = int(dls.encode_items([item])[0])
     with scoring(self.model): f = _finite(dls.item_factors(self.model).detach().float(), 'item factors').cpu()
     sims = F.cosine_similarity(f, f[i][None], dim=1)
@@ -254,8 +250,7 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
         err = self.predict_pairs(df[ok.numpy()]) - pd.to_numeric(df[r][ok.numpy()]).to_numpy(np.float32)
         res.update(rmse=float(np.sqrt((err**2).mean())), mae=float(np.abs(err).mean()))
         cold = cold_rows(dls, u[ok], i[ok])
-        if cold is not None and cold.any():
-            c = cold.numpy()
+        if cold is not None and (c:=cold.numpy()).any():
             res.update(cold_rows=int(c.sum()), rmse_cold=float(np.sqrt((err[c]**2).mean())),
                        rmse_warm=float(np.sqrt((err[~c]**2).mean())) if (~c).any() else float('nan'))
     users,inv = torch.unique(u[ok], return_inverse=True)
