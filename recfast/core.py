@@ -83,8 +83,7 @@ def get_idxs(self:TensorDL):
     "A permutation (shuffled, from `self.rng`) or `arange`, as a tensor"
     dev = self.dataset.ts[0].device
     if not self.shuffle: return torch.arange(self.n, device=dev)
-    g = torch.Generator().manual_seed(self.rng.randint(0, 2**32-1))
-    return torch.randperm(self.n, generator=g).to(dev)
+    return torch.randperm(self.n, generator=torch.Generator().manual_seed(self.rng.randint(0, 2**32-1))).to(dev)
 
 @patch
 def create_batches(self:TensorDL, samps): # sample indices (a tensor), e.g. one rank's shard of `get_idxs()`
@@ -415,17 +414,12 @@ class RecDataLoaders(MetaDataLoaders):
     _ids = ('user_name','item_name') # the arguments naming id columns (`check_frame`)
     _warn_cold = True # warn about validation users and items with no training row (`warn_cold`)
     _min_val_bs = 1 # `val_bs` defaults to `max(bs, _min_val_bs)`
+    users = property(lambda self: self.classes[self.user_name]) # the user vocabulary, a `CategoryMap`
+    items = property(lambda self: self.classes[self.item_name]) # the item vocabulary
+    n_users = property(lambda self: len(self.users))
+    n_items = property(lambda self: len(self.items))
 
 # %% ../nbs/00_core.ipynb #75bd58f4
-@patch(as_prop=True)
-def users(self:RecDataLoaders)->CategoryMap: return self.classes[self.user_name]
-@patch(as_prop=True)
-def items(self:RecDataLoaders)->CategoryMap: return self.classes[self.item_name]
-@patch(as_prop=True)
-def n_users(self:RecDataLoaders)->int: return len(self.users)
-@patch(as_prop=True)
-def n_items(self:RecDataLoaders)->int: return len(self.items)
-
 @patch
 def encode_users(self:RecDataLoaders, ids, strict:bool=True)->Tensor:
     "Vocabulary indices of original user ids"

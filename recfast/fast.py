@@ -322,8 +322,7 @@ def all_batches(self:FastLearner):
 @patch
 def _set_device(self:FastLearner, b):
     "fastai's `_set_device`, which returns `b` itself when it is a tuple of tensors already on the model's device"
-    dev = self._pass[0]
-    if dev is None: dev = _device(self.model)
+    dev = self._pass[0] or _device(self.model)
     if (dev is not None and type(b) is tuple and (defaults.use_cuda is not False or dev.type=='cpu')
         and all(isinstance(t, Tensor) and t.device==dev for t in b)): return b
     return Learner._set_device(self, b)
