@@ -1,4 +1,4 @@
-"""recfast 0.0.1 grouped modules by layer (`recfast.data.ratings`, `recfast.models.collab`, ...); they now live by family (`recfast.collab.data`, ...). The old paths keep working for a release, with a `DeprecationWarning`.
+"""Old module paths (`recfast.data.ratings`, ...) keep working for a release, with a `DeprecationWarning`.
 
 Docs: https://recfast.github.io/recfast/compat.html.md"""
 
@@ -31,23 +31,24 @@ moved_names = {'recfast.learner.implicit': ('recfast.sequence.learner', 'recfast
 _old_packages = {'recfast.data', 'recfast.models', 'recfast.learner', 'recfast.callback', 'recfast.interpret'}
 
 # %% ../nbs/98_compat.ipynb #82a80f05
-moved_attrs = {'recfast.core': {**{n:'recfast.fast' for n in ('FastOptimWrapper','FastAdam','TensorLoss','MSETensorLoss',
-                                                             'FastMSELossFlat','combine_scheds','last_hypers')},
-                                **{n:'recfast.registry' for n in ('register_learner','known_archs','arch_info','recfast_learner')}}}
+moved_attrs = {'recfast.core': {
+    **{n:'recfast.fast' for n in ('FastOptimWrapper','FastAdam','TensorLoss','MSETensorLoss','FastMSELossFlat',
+                                  'combine_scheds','last_hypers')},
+    **{n:'recfast.registry' for n in ('register_learner','known_archs','arch_info','recfast_learner')}}}
 
 def moved_getattr(module:str):
     "A module `__getattr__` for `module` that finds the names in `moved_attrs[module]`, with a `DeprecationWarning`"
     def __getattr__(name):
         new = moved_attrs.get(module, {}).get(name)
         if new is None: raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        warnings.warn(f"`{module}.{name}` moved to `{new}.{name}` (import it from there; the old path will be removed in a "
-                      f"later release)", DeprecationWarning, stacklevel=2)
+        warnings.warn(f"`{module}.{name}` moved to `{new}.{name}` (import it from there; the old path will be removed "
+                      f"in a later release)", DeprecationWarning, stacklevel=2)
         return getattr(importlib.import_module(new), name)
     return __getattr__
 
 # %% ../nbs/98_compat.ipynb #c0cdd20e
 class _MovedNames(importlib.abc.Loader):
-    "The loader of a real module in `moved_attrs` (gets `moved_getattr`) or named like an old package (gets a `__path__`)"
+    "Loader of a real module in `moved_attrs` (gets `moved_getattr`) or named like an old package (gets a `__path__`)"
     def __init__(self, loader): self.loader = loader
     def create_module(self, spec): return self.loader.create_module(spec)
     def exec_module(self, module):

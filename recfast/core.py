@@ -1,4 +1,4 @@
-"""The data substrate every recfast family shares: tensor batches, one seen-items CSR, one frame validator, one id encoder, one split helper and `RecDataLoaders`.
+"""The data substrate every family shares: tensor batches, a seen-items CSR, frame checks, id encoding and splits.
 
 Docs: https://recfast.github.io/recfast/core.html.md"""
 
@@ -20,10 +20,9 @@ class Tensors:
     "Columns of equal length, indexed together: `Tensors(x, y)[idx]` gathers every column at once"
     def __init__(self, *ts):
         if not ts: raise ValueError("`Tensors` needs at least one tensor")
-        self.ts = tuple(ts)
-        n = len(self.ts[0])
-        for i,t in enumerate(self.ts):
-            if len(t)!=n: raise ValueError(f"All tensors need the same length: tensor 0 has {n} rows, tensor {i} has {len(t)} rows")
+        self.ts,n = tuple(ts),len(ts[0])
+        for i,t in enumerate(ts):
+            if len(t)!=n: raise ValueError(f"Unequal lengths: tensor 0 has {n} rows, tensor {i} has {len(t)} rows")
     def __len__(self): return len(self.ts[0])
     def __getitem__(self, idx): return tuple(t[idx] for t in self.ts)
     def to(self, device): return type(self)(*(t.to(device) for t in self.ts))
@@ -31,9 +30,11 @@ class Tensors:
     def __repr__(self): return f"Tensors({', '.join(str(tuple(t.shape)) for t in self.ts)})"
 
 # %% ../nbs/00_core.ipynb #b5402f63
+def _is_int(x): return isinstance(x, (int,np.integer)) and not isinstance(x, bool)
+
 def check_n(n, limit:int=None, name:str='n', what:str='items in the catalogue'):
     "Raise a `ValueError` unless `n` is a positive int no larger than `limit`"
-    if isinstance(n, bool) or not isinstance(n, (int,np.integer)) or n<1: raise ValueError(f"`{name}` must be a positive int, got {n!r}")
+    if not _is_int(n) or n<1: raise ValueError(f"`{name}` must be a positive int, got {n!r}")
     if limit is not None and n>limit: raise ValueError(f"`{name}`={n} is larger than the {limit} {what}")
     return int(n)
 
@@ -43,7 +44,7 @@ def check_bs(bs, name:str='bs'):
 
 def check_seed(seed, name:str='seed'):
     "Raise a `ValueError` naming `name` unless `seed` is `None` or a non-negative int"
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int,np.integer)) or seed<0):
+    if seed is not None and (not _is_int(seed) or seed<0):
         raise ValueError(f"`{name}` must be None or a non-negative int, got {seed!r}")
     return seed
 
@@ -69,13 +70,11 @@ class TensorDL(DataLoader):
     @property
     def n_inp(self):
         "How many columns are inputs: all but the last, fastai's default (read by `Learner` on every batch)"
-        n = len(self.dataset.ts)
-        return 1 if n==1 else n-1
+        return max(len(self.dataset.ts)-1, 1)
 
     def to(self, device):
         "Move the columns to `device` once, so batches are gathered there"
-        self.device = device
-        self.dataset = self.dataset.to(device)
+        self.device,self.dataset = device,self.dataset.to(device)
         return self
 
 # %% ../nbs/00_core.ipynb #2eeffcb9
@@ -84,16 +83,14 @@ def get_idxs(self:TensorDL):
     "A permutation (shuffled, from `self.rng`) or `arange`, as a tensor"
     dev = self.dataset.ts[0].device
     if not self.shuffle: return torch.arange(self.n, device=dev)
-    g = torch.Generator().manual_seed(self.rng.randint(0, 2**32-1))
-    return torch.randperm(self.n, generator=g).to(dev)
+    return torch.randperm(self.n, generator=torch.Generator().manual_seed(self.rng.randint(0, 2**32-1))).to(dev)
 
 @patch
 def create_batches(self:TensorDL, samps): # sample indices (a tensor), e.g. one rank's shard of `get_idxs()`
     "Batches of `samps`, each gathered from the columns at once (fastai's `DistributedDL` calls this on its shard)"
     if not isinstance(samps, Tensor): samps = torch.as_tensor(list(samps), dtype=torch.long)
-    bs = self.bs
-    n = len(samps)//bs*bs if self.drop_last else len(samps)
-    for i in range(0, n, bs): yield self.dataset[samps[i:i+bs]]
+    bs,n = self.bs,len(samps)
+    for i in range(0, n//bs*bs if self.drop_last else n, bs): yield self.dataset[samps[i:i+bs]]
 
 @patch
 def __iter__(self:TensorDL):
@@ -117,7 +114,7 @@ class CSRMatrix:
     @property
     def device(self): return self.indices.device
     def row_lengths(self): return self.indptr[1:]-self.indptr[:-1]
-    def to(self, device): return CSRMatrix(*(t.to(device) for t in (self.indptr, self.indices, self.values)), self.shape)
+    def to(self, device): return CSRMatrix(*map(Self.to(device), (self.indptr,self.indices,self.values)), self.shape)
     def __repr__(self): return f"CSRMatrix({self.shape[0]} x {self.shape[1]}, {self.nnz} entries)"
 
 # %% ../nbs/00_core.ipynb #64cdd4ee
@@ -148,7 +145,7 @@ def _gather(self:CSRMatrix, rows:Tensor):
 @patch
 def _dense(self:CSRMatrix, rows:Tensor, mask:bool)->Tensor:
     r,pos = self._gather(rows)
-    out = torch.zeros(len(torch.as_tensor(rows)), self.shape[1], dtype=torch.bool if mask else self.values.dtype, device=self.device)
+    out = self.values.new_zeros(len(torch.as_tensor(rows)), self.shape[1], dtype=torch.bool if mask else None)
     out[r, self.indices[pos]] = True if mask else self.values[pos]
     return out
 
@@ -175,8 +172,7 @@ def take(self:CSRMatrix, rows:Tensor)->CSRMatrix:
 @patch
 def coo(self:CSRMatrix):
     "`(rows, cols, values)` of every entry"
-    rows = torch.repeat_interleave(torch.arange(len(self), device=self.device), self.row_lengths())
-    return rows,self.indices,self.values
+    return torch.arange(len(self), device=self.device).repeat_interleave(self.row_lengths()),self.indices,self.values
 
 @patch
 def col_counts(self:CSRMatrix)->Tensor:
@@ -186,7 +182,7 @@ def col_counts(self:CSRMatrix)->Tensor:
 @patch
 def __or__(self:CSRMatrix, other:CSRMatrix)->CSRMatrix:
     "The positions set in either matrix (same shape), each once, with value 1: e.g. training and validation items"
-    if tuple(self.shape)!=tuple(other.shape): raise ValueError(f"Shapes {tuple(self.shape)} and {tuple(other.shape)} differ")
+    if self.shape!=tuple(other.shape): raise ValueError(f"Shapes {self.shape} and {tuple(other.shape)} differ")
     r,c = (torch.cat(o).cpu() for o in zip(self.coo()[:2], other.coo()[:2]))
     key = torch.unique(r*self.shape[1]+c)
     return CSRMatrix.from_coo(key//self.shape[1], key%self.shape[1], shape=self.shape)
@@ -203,6 +199,15 @@ def bad_row(df:pd.DataFrame, mask, col:str)->str:
     i = int(np.flatnonzero(np.asarray(mask))[0])
     return f"row {_py(df.index[i])!r} ({col}={_py(df[col].iloc[i])!r})"
 
+def _check_rows(df, m, col:str, what:str, fix:str='', arg:str=''):
+    "Raise a `ValueError` naming `col` (and `arg`), the count of rows `m` marks and the first of them, if there are any"
+    if m.any(): raise ValueError(f"Column {col!r}{arg} has {int(m.sum())} {what}, first at {bad_row(df, m, col)}{fix}")
+
+def _check_col(df, c, arg:str):
+    "Raise a `ValueError` naming column `c` (argument `arg`), the frame's columns and close matches if `df` lacks it"
+    if c not in df.columns: raise ValueError(f"Column {c!r} (`{arg}`) is not in the DataFrame, whose columns are "
+                                             f"{list(df.columns)}{_close(c, df.columns)}")
+
 def _id_kind(v):
     if isinstance(v, (bool,np.bool_)): return 'bool'
     if isinstance(v, (numbers.Integral,)): return 'int'
@@ -212,15 +217,14 @@ def _id_kind(v):
 # %% ../nbs/00_core.ipynb #8f1b0417
 def check_ids_col(df:pd.DataFrame, col:str):
     "Raise a `ValueError` naming `col` and a row for missing ids or ids of mixed types"
-    na = df[col].isna().to_numpy()
-    if na.any(): raise ValueError(f"Column {col!r} has {int(na.sum())} missing ids, first at {bad_row(df, na, col)}: drop or fill them first")
-    s = df[col].astype(object) if isinstance(df[col].dtype, pd.CategoricalDtype) else df[col]  # a category column: its values
+    _check_rows(df, df[col].isna().to_numpy(), col, 'missing ids', ': drop or fill them first')
+    s = df[col].astype(object) if isinstance(df[col].dtype, pd.CategoricalDtype) else df[col]
     if s.dtype!=object: return
     kinds = s.map(_id_kind)
     if kinds.nunique()>1:
-        k0 = kinds.iloc[0]
-        raise ValueError(f"Column {col!r} mixes id types ({', '.join(sorted(kinds.unique()))}): {bad_row(df, kinds!=k0, col)} is "
-                         f"not a {k0} like row {_py(df.index[0])!r}; convert the column, e.g. `df[{col!r}].astype(str)`")
+        k0,row = kinds.iloc[0],bad_row(df, kinds!=kinds.iloc[0], col)
+        raise ValueError(f"Column {col!r} mixes id types ({', '.join(sorted(kinds.unique()))}): {row} is not a {k0} "
+                         f"like row {_py(df.index[0])!r}; convert the column, e.g. `df[{col!r}].astype(str)`")
 
 def check_numeric_col(df:pd.DataFrame, col:str):
     "Raise a `ValueError` naming `col` and a row unless it holds finite numbers"
@@ -228,19 +232,19 @@ def check_numeric_col(df:pd.DataFrame, col:str):
     if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
         bad = ~s.map(lambda v: isinstance(v, numbers.Real) and not isinstance(v, (bool,np.bool_))).to_numpy()
         bad = bad & s.notna().to_numpy()
-        if bad.any(): raise ValueError(f"Column {col!r} must be numeric: {int(bad.sum())} rows are not, first at {bad_row(df, bad, col)}"
-                                       f" (dtype {s.dtype}); convert it with `pd.to_numeric`")
+        if bad.any(): raise ValueError(f"Column {col!r} must be numeric: {int(bad.sum())} rows are not, first at "
+                                       f"{bad_row(df, bad, col)} (dtype {s.dtype}); convert it with `pd.to_numeric`")
     r = pd.to_numeric(s, errors='coerce').astype(float)
-    na = (r.isna() | ~np.isfinite(r)).to_numpy()
-    if na.any(): raise ValueError(f"Column {col!r} has {int(na.sum())} missing or infinite values, first at {bad_row(df, na, col)}")
+    _check_rows(df, (r.isna() | ~np.isfinite(r)).to_numpy(), col, 'missing or infinite values')
 
 # %% ../nbs/00_core.ipynb #beb4c43e
 def default_cols(df:pd.DataFrame, **names)->dict:
-    "`names` (`{argument: column}`, in the frame's column order) with a `None` column defaulting to the frame's at its place"
+    "`names` (`{argument: column}`, in frame order), each `None` replaced by the frame's column at its place"
     cols = list(getattr(df, 'columns', []))
     short = [k for j,(k,v) in enumerate(names.items()) if v is None and j>=len(cols)]
     if short and isinstance(df, pd.DataFrame):
-        raise ValueError(f"The DataFrame has only the columns {cols}: name the missing one{'s' if len(short)>1 else ''} with {'=, '.join(short)}=")
+        raise ValueError(f"The DataFrame has only the columns {cols}: "
+                         f"name the missing one{'s' if len(short)>1 else ''} with {'=, '.join(short)}=")
     return {k:ifnone(v, cols[j] if j<len(cols) else None) for j,(k,v) in enumerate(names.items())}
 
 def check_frame(df:pd.DataFrame, # the user's frame
@@ -249,13 +253,13 @@ def check_frame(df:pd.DataFrame, # the user's frame
                 numeric:tuple=('rating_name',), # arguments naming numeric columns
                 what:str='ratings', # what the rows are, for the messages
                 valid_df:pd.DataFrame=None): # a validation frame to check the same way
-    "Raise a `TypeError`/`ValueError` naming the column, the argument and a bad row if `df` (or `valid_df`) can't be used"
+    "Raise an error naming the column, the argument and a bad row if `df` (or `valid_df`) can't be used"
     if not isinstance(df, pd.DataFrame): raise TypeError(f"{what} must be a pandas DataFrame, not {type(df).__name__}")
     if len(df)==0: raise ValueError(f"The {what} DataFrame is empty: no rows to train on")
     for arg,c in cols.items():
-        if c not in df.columns:
-            raise ValueError(f"Column {c!r} (`{arg}`) is not in the DataFrame, whose columns are {list(df.columns)}{_close(c, df.columns)}")
-        if (df.columns==c).sum()>1: raise ValueError(f"Column {c!r} (`{arg}`) appears {int((df.columns==c).sum())} times in the DataFrame: rename or drop the copies")
+        _check_col(df, c, arg)
+        if (k:=int((df.columns==c).sum()))>1:
+            raise ValueError(f"Column {c!r} (`{arg}`) appears {k} times in the DataFrame: rename or drop the copies")
     for arg,c in cols.items():
         if arg in ids: check_ids_col(df, c)
         elif arg in numeric: check_numeric_col(df, c)
@@ -264,7 +268,7 @@ def check_frame(df:pd.DataFrame, # the user's frame
 # %% ../nbs/00_core.ipynb #017bc74e
 def make_vocab(*cols)->CategoryMap:
     "The sorted vocabulary (with `'#na#'` first) of the ids in `cols` (Series or arrays)"
-    return CategoryMap(list(pd.unique(np.concatenate([np.asarray(c, dtype=object) for c in cols]))), sort=True, add_na=True)
+    return CategoryMap(list(pd.unique(np.concatenate([np.asarray(c, object) for c in cols]))), sort=True, add_na=True)
 
 def encode_ids(vocab:CategoryMap, # ids, `'#na#'` first
                values, # original ids (a Series, list or array)
@@ -291,9 +295,9 @@ def check_valid_pct(valid_pct):
 
 _split_kinds = ('random','user','last','cutoff')
 
-def _blocks_of_ranks(rank, size, n_blocks):
-    "Block `rank//size` of each row (`-1` past `n_blocks` blocks, or for every row when `size` is 0)"
-    b = rank//max(size, 1)
+def _blocks(order, size, n_blocks):
+    "Block `rank//size` of each row, ranked by `order` (`-1` past `n_blocks` blocks, or everywhere if `size` is 0)"
+    b = np.empty(len(order), np.int64); b[order] = np.arange(len(order))//max(size, 1)
     return np.where((b<n_blocks) & (size>0), b, -1)
 
 # %% ../nbs/00_core.ipynb #429b948a
@@ -301,29 +305,24 @@ def _random_blocks(df, valid_pct, seed, by, n_blocks):
     keys = df[by].to_numpy() if by is not None else None
     n = len(df) if by is None else len(pd.unique(keys))
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed) if seed is not None else None).numpy()
-    rank = np.empty(n, np.int64); rank[perm] = np.arange(n)
-    b = _blocks_of_ranks(rank, int(round(valid_pct*n)), n_blocks)
+    b = _blocks(perm, int(round(valid_pct*n)), n_blocks)
     return b if by is None else b[pd.factorize(keys)[0]]
 
 def _time_order(df, time_name, by=None):
     "Row order by (`by`,) time, ties in frame order; a `ValueError` naming `time_name` for missing times"
-    t = df[time_name]
-    if t.isna().any(): raise ValueError(f"Column {time_name!r} (`time_name`) has {int(t.isna().sum())} missing values, first at {bad_row(df, t.isna(), time_name)}")
-    keys = [np.arange(len(df)), t.to_numpy()] + ([] if by is None else [pd.factorize(df[by])[0]])
+    _check_rows(df, df[time_name].isna(), time_name, 'missing values', arg=' (`time_name`)')
+    keys = [np.arange(len(df)), df[time_name].to_numpy()] + ([] if by is None else [pd.factorize(df[by])[0]])
     return np.lexsort(keys)
 
 # %% ../nbs/00_core.ipynb #372c1dae
 def _cutoff_blocks(df, valid_pct, time_name, cutoff, n_blocks):
-    t = df[time_name]
-    if cutoff is None:
-        rank = np.empty(len(df), np.int64); rank[_time_order(df, time_name)[::-1]] = np.arange(len(df))
-        return _blocks_of_ranks(rank, int(round(valid_pct*len(df))), n_blocks)
+    if cutoff is None: return _blocks(_time_order(df, time_name)[::-1], int(round(valid_pct*len(df))), n_blocks)
     cuts = list(cutoff) if is_listy(cutoff) else [cutoff]
     if len(cuts)!=n_blocks: raise ValueError(f"`cutoff` needs {n_blocks} time{'s' if n_blocks>1 else ''} "
         f"{'(valid_from, test_from) with `test=True`' if n_blocks>1 else 'without `test`'}, got {cutoff!r}")
-    if n_blocks==2 and not cuts[0]<=cuts[1]: raise ValueError(f"`cutoff`=(valid_from, test_from) needs valid_from <= test_from, got {cutoff!r}")
+    if n_blocks==2 and not cuts[0]<=cuts[1]: raise ValueError(f"`cutoff` needs valid_from <= test_from, got {cutoff!r}")
     b = np.full(len(df), -1)
-    for k,c in enumerate(cuts[::-1]): b[(b<0) & (t>c).to_numpy()] = k
+    for k,c in enumerate(cuts[::-1]): b[(b<0) & (df[time_name]>c).to_numpy()] = k
     return b
 
 # %% ../nbs/00_core.ipynb #a7e65e6d
@@ -332,48 +331,49 @@ def _last_blocks(df, by, time_name, n_last, n_blocks):
     g = pd.factorize(df[by])[0]
     lens = np.bincount(g)
     pos = np.empty(len(df), np.int64); pos[o] = np.arange(len(df))
-    start = np.concatenate([[0], np.cumsum(lens)[:-1]])
-    from_end = (start+lens)[g]-1-pos  # 0 for each user's last row
-    b = from_end//n_last
+    b = (np.cumsum(lens)[g]-1-pos)//n_last  # 0 for each user's last `n_last` rows
     b = np.where((b<n_blocks) & ((b+1)*n_last<lens[g]), b, -1)
     for k in range(n_blocks):
-        short = int(((k+1)*n_last>=lens).sum())
-        if short: warnings.warn(f"split='last' with n_last={n_last}: {short} of {len(lens)} users have too few rows (at most {(k+1)*n_last}) "
-                                f"to hold out {'a test' if n_blocks>1 and k==0 else 'a validation'} block and keep one in training: "
-                                f"those rows stay in training", stacklevel=4)
+        if short:=int(((k+1)*n_last>=lens).sum()):
+            warnings.warn(f"split='last' with n_last={n_last}: {short} of {len(lens)} users have too few rows (at most "
+                          f"{(k+1)*n_last}) to hold out {'a test' if n_blocks>1 and k==0 else 'a validation'} block "
+                          f"and keep one in training: those rows stay in training", stacklevel=4)
     return b
 
 # %% ../nbs/00_core.ipynb #56264ede
 def split_frame(df:pd.DataFrame, # the rows to split
-                valid_pct:float=0.2, # share held out by 'random', 'user' and 'cutoff' without `cutoff`: `round(valid_pct*n)` rows (or groups)
+                valid_pct:float=0.2, # share held out: `round(valid_pct*n)` rows or groups (not by 'last' or `cutoff`)
                 seed:int=None, # seed of the permutation
                 valid_df:pd.DataFrame=None, # a fixed validation frame instead of a split
-                by:str=None, # the group (user) column: groups held out whole ('random', 'user'), or each one's last rows ('last')
+                by:str=None, # the user column: users held out whole ('random', 'user') or their last rows ('last')
                 split:str='random', # 'random', 'user', 'last' (leave-last-out) or 'cutoff' (global time cutoff)
                 time_name:str=None, # the time column of 'last' and 'cutoff'
                 n_last:int=1, # rows of each group held out by 'last'
-                cutoff=None, # 'cutoff': rows after this time are held out (a pair `(valid_from, test_from)` with `test`)
+                cutoff=None, # split='cutoff': rows after this time are held out; `(valid_from, test_from)` with `test`
                 test:bool=False)->tuple: # also hold out a test frame, the block the two-way split validates on
-    "`(train_df, valid_df)`, or `(train_df, valid_df, test_df)` with `test`: `valid_df` as given, or the rows `split` holds out"
+    "`(train_df, valid_df)`, plus `test_df` with `test`: `valid_df` as given, or the rows `split` holds out"
     check_seed(seed); n_last = check_n(n_last, name='n_last')
-    if split not in _split_kinds: raise ValueError(f"Unknown split {split!r}: use one of {', '.join(map(repr, _split_kinds))}")
-    if cutoff is not None and split!='cutoff': raise ValueError(f"`cutoff` is the time of split='cutoff', not of split={split!r}")
+    if split not in _split_kinds: raise ValueError(f"Unknown split {split!r}: use one of {str(_split_kinds)[1:-1]}")
+    if cutoff is not None and split!='cutoff':
+        raise ValueError(f"`cutoff` is the time of split='cutoff', not of split={split!r}")
     if n_last!=1 and split!='last': raise ValueError(f"`n_last` is the count of split='last', not of split={split!r}")
     if valid_df is not None:
-        if test or split in ('last','cutoff'): raise ValueError(f"`valid_df` is the validation set: it replaces split={split!r}{' and test=True' if test else ''} (pass one or the other)")
+        if test or split in ('last','cutoff'):
+            raise ValueError(f"`valid_df` replaces split={split!r}{' and test=True' if test else ''}: pass only one")
         return df, valid_df
     valid_pct = check_valid_pct(valid_pct)
     if split in ('user','last') and by is None: raise ValueError(f"split={split!r} needs the user column: pass `by`")
     if split in ('last','cutoff'):
         if time_name is None: raise ValueError(f"split={split!r} needs a time column: pass `time_name`")
-        if time_name not in df.columns: raise ValueError(f"Column {time_name!r} (`time_name`) is not in the DataFrame, whose columns are {list(df.columns)}{_close(time_name, df.columns)}")
+        _check_col(df, time_name, 'time_name')
     nb = 2 if test else 1
     if split in ('random','user'): b = _random_blocks(df, valid_pct, seed, by, nb)
     elif split=='last': b = _last_blocks(df, by, time_name, n_last, nb)
     else: b = _cutoff_blocks(df, valid_pct, time_name, cutoff, nb)
     if split in ('last','cutoff'):
-        if not (b>=0).any(): raise ValueError(f"split={split!r} holds out no rows: check {'`cutoff`='+repr(cutoff) if cutoff is not None else '`valid_pct`' if split=='cutoff' else '`n_last`'}")
-        if not (b<0).any(): raise ValueError(f"split={split!r} holds out every row, leaving none to train on: check {'`cutoff`='+repr(cutoff) if cutoff is not None else '`valid_pct`'}")
+        arg = f'`cutoff`={cutoff!r}' if cutoff is not None else '`valid_pct`' if split=='cutoff' else '`n_last`'
+        if not (b>=0).any(): raise ValueError(f"split={split!r} holds out no rows: check {arg}")
+        if not (b<0).any(): raise ValueError(f"split={split!r} holds out every row, none to train on: check {arg}")
     trn,val = df[b<0],df[b==(1 if test else 0)]
     return (trn, val, df[b==0]) if test else (trn, val)
 
@@ -383,11 +383,12 @@ def warn_cold(trn:tuple, # `(users, items)` index arrays of the training rows
               vocabs:tuple, # `(user vocab, item vocab)`, for the example
               names:tuple=('user','item')): # column names
     "Warn with counts and an example when validation rows have a user or an item with no training row"
-    for k,(t,v,voc,n) in enumerate(zip(trn, val, vocabs, names)):
+    for t,v,voc,n in zip(trn, val, vocabs, names):
         cold = ~np.isin(np.asarray(v), np.asarray(t))
         if cold.any():
-            warnings.warn(f"{int(cold.sum())} of {len(v)} validation rows have a {n!r} value with no training row (e.g. {n}="
-                          f"{_py(voc[int(np.asarray(v)[cold.argmax()])])!r}): they are scored from untrained embeddings", stacklevel=3)
+            eg = _py(voc[int(np.asarray(v)[cold.argmax()])])
+            warnings.warn(f"{int(cold.sum())} of {len(v)} validation rows have a {n!r} value with no training row "
+                          f"(e.g. {n}={eg!r}): they are scored from untrained embeddings", stacklevel=3)
 
 # %% ../nbs/00_core.ipynb #b7326e9a
 class MetaDataLoaders(DataLoaders):
@@ -395,8 +396,7 @@ class MetaDataLoaders(DataLoaders):
     _meta = ()
     def __init__(self, *loaders, path='.', device=None, **meta):
         super().__init__(*loaders, path=path, device=device)
-        unknown = set(meta)-set(self._meta)
-        if unknown: raise TypeError(f"{type(self).__name__} got unexpected arguments {sorted(unknown)}")
+        if bad:=set(meta)-set(self._meta): raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(bad)}")
         for k in self._meta: setattr(self, k, meta.get(k))
 
     def new_empty(self):
@@ -414,17 +414,12 @@ class RecDataLoaders(MetaDataLoaders):
     _ids = ('user_name','item_name') # the arguments naming id columns (`check_frame`)
     _warn_cold = True # warn about validation users and items with no training row (`warn_cold`)
     _min_val_bs = 1 # `val_bs` defaults to `max(bs, _min_val_bs)`
+    users = property(lambda self: self.classes[self.user_name]) # the user vocabulary, a `CategoryMap`
+    items = property(lambda self: self.classes[self.item_name]) # the item vocabulary
+    n_users = property(lambda self: len(self.users))
+    n_items = property(lambda self: len(self.items))
 
 # %% ../nbs/00_core.ipynb #75bd58f4
-@patch(as_prop=True)
-def users(self:RecDataLoaders)->CategoryMap: return self.classes[self.user_name]
-@patch(as_prop=True)
-def items(self:RecDataLoaders)->CategoryMap: return self.classes[self.item_name]
-@patch(as_prop=True)
-def n_users(self:RecDataLoaders)->int: return len(self.users)
-@patch(as_prop=True)
-def n_items(self:RecDataLoaders)->int: return len(self.items)
-
 @patch
 def encode_users(self:RecDataLoaders, ids, strict:bool=True)->Tensor:
     "Vocabulary indices of original user ids"
@@ -573,4 +568,5 @@ def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row
 def check_dls(dls, cls, factory:str, hint:str=None):
     "Raise a `TypeError` saying which `DataLoaders` `factory` needs when `dls` is not a `cls`"
     if isinstance(dls, cls): return dls
-    raise TypeError(f"`{factory}` needs {cls.__name__} (build them with `{hint or cls.__name__+'.from_df'}`), got {type(dls).__name__}")
+    hint = hint or cls.__name__+'.from_df'
+    raise TypeError(f"`{factory}` needs {cls.__name__} (build them with `{hint}`), got {type(dls).__name__}")

@@ -1,4 +1,4 @@
-"""`FastLearner`: a fastai `Learner` subclass whose per-batch bookkeeping costs a fraction of fastai's, with the same results, through fastai's own extension points.
+"""`FastLearner`: a fastai `Learner` whose per-batch bookkeeping costs a fraction of fastai's, with the same results.
 
 Docs: https://recfast.github.io/recfast/fast.html.md"""
 
@@ -118,8 +118,8 @@ class TensorLoss(BaseLoss):
 class MSETensorLoss(TensorLoss):
     "`TensorLoss` of `nn.MSELoss` that skips the flattening when it cannot change a mean or a sum"
     def __call__(self, inp, targ, **kwargs):
-        if (not kwargs and self.flatten and self.func.reduction!='none' and isinstance(inp, Tensor) and isinstance(targ, Tensor)
-            and inp.shape==targ.shape and inp.dtype==targ.dtype==torch.float32):
+        if (not kwargs and self.flatten and self.func.reduction!='none' and isinstance(inp, Tensor)
+            and isinstance(targ, Tensor) and inp.shape==targ.shape and inp.dtype==targ.dtype==torch.float32):
             return F.mse_loss(inp, targ, reduction=self.func.reduction)
         return super().__call__(inp, targ, **kwargs)
 
@@ -148,8 +148,7 @@ def combined_cos(pct, start, middle, end):
 # %% ../nbs/01_fast.ipynb #37a8aa94
 class FastTrainEval(TrainEvalCallback):
     "`TrainEvalCallback` that updates the counters without `GetAttr`"
-    @property
-    def name(self): return 'train_eval'
+    name = 'train_eval'
     def after_batch(self):
         learn = self.learn
         learn.pct_train += 1./(learn.n_iter*learn.n_epoch)
@@ -170,8 +169,7 @@ class FastAvgSmoothLoss(AvgSmoothLoss):
 # %% ../nbs/01_fast.ipynb #a732d5e7
 class FastRecorder(Recorder):
     "`Recorder` whose `after_batch` computes the smoothed loss once and reads only the last param group"
-    @property
-    def name(self): return 'recorder'
+    name = 'recorder'
     def __init__(self, add_time=True, train_metrics=False, valid_metrics=True, beta=0.98):
         super().__init__(add_time, train_metrics, valid_metrics, beta)
         self.smooth_loss = FastAvgSmoothLoss(beta=beta)
@@ -183,8 +181,7 @@ class FastRecorder(Recorder):
             return
         if not getattr(self, 'cancel_train', False):
             self.smooth_loss.accumulate(learn)
-            if self.train_metrics:
-                for met in learn.metrics: met.accumulate(learn)
+            for met in (learn.metrics if self.train_metrics else []): met.accumulate(learn)
         self.lrs.append(last_hyper(learn.opt, 'lr'))
         learn.smooth_loss = v = self.smooth_loss.value
         self.losses.append(v)
@@ -192,12 +189,11 @@ class FastRecorder(Recorder):
 # %% ../nbs/01_fast.ipynb #84a3c002
 class FastParamScheduler(ParamScheduler):
     "`ParamScheduler` that sets and records hyper-parameters without `GetAttr` or `opt.hypers`"
-    @property
-    def name(self): return 'param_scheduler'
+    name = 'param_scheduler'
     def before_fit(self):
         super().before_fit()
-        opt = self.learn.opt
-        self._slots = [(n,f,*opt._pg_key(n)) for n,f in self.scheds.items()] if isinstance(opt, FastOptimWrapper) else None
+        o = self.learn.opt
+        self._slots = [(n,f,*o._pg_key(n)) for n,f in self.scheds.items()] if isinstance(o, FastOptimWrapper) else None
     def before_batch(self): self._update_val(self.learn.pct_train)
     def _update_val(self, pct):
         opt,slots = self.learn.opt,getattr(self, '_slots', None)
@@ -222,22 +218,24 @@ class DivergenceCheck(Callback):
     def after_batch(self):
         v = getattr(self.learn, 'smooth_loss', None)
         if v is None or math.isfinite(float(v)): return
-        lr = last_hyper(self.learn.opt, 'lr')
-        raise TrainingDiverged(f"Training diverged: the loss is {float(self.learn.loss.detach())} at epoch {self.learn.epoch}, batch "
-                                 f"{self.learn.iter} (lr {lr:.3g}); lower the learning rate (e.g. `learn.lr_find()`) and train again")
+        lr = last_hyper(self.opt, 'lr')
+        msg = f"the loss is {float(self.loss)} at epoch {self.epoch}, batch {self.iter} (lr {lr:.3g})"
+        raise TrainingDiverged(f"Training diverged: {msg}; lower the learning rate (`learn.lr_find()`) and train again")
 
 # %% ../nbs/01_fast.ipynb #66a34a73
 def _handles(cb, name): return name in cb.__dict__ or callable(getattr(type(cb), name, None))
-_inner_events = set("before_batch after_pred after_loss before_backward after_cancel_backward after_backward before_step after_step after_cancel_batch after_batch".split())
+_inner_events = set(("before_batch after_pred after_loss before_backward after_cancel_backward after_backward "
+                     "before_step after_step after_cancel_batch after_batch").split())
 _cancel_excs = (CancelBatchException, CancelBackwardException, CancelEpochException, CancelFitException,
                 CancelStepException, CancelTrainException, CancelValidException)
 _plain_excs = _cancel_excs+(FloatingPointError,)  # passed on as they are (a diverged fit is not a callback's bug)
 
 def _plain_call(cb):
     "Whether `cb` uses `Callback.__call__` unchanged and reads `training` from its learner, so it can be inlined"
-    return type(cb).__call__ is Callback.__call__ and 'training' not in cb.__dict__ and not hasattr(type(cb), 'training')
+    return type(cb).__call__ is Callback.__call__ and 'training' not in vars(cb) and not hasattr(type(cb), 'training')
 
-_event_names = {t:(f'before_{t}', f'after_cancel_{t}', f'after_{t}') for t in 'fit epoch train validate batch backward step'.split()}
+def _events_of(t): return f'before_{t}', f'after_cancel_{t}', f'after_{t}'
+_event_names = {t:_events_of(t) for t in 'fit epoch train validate batch backward step'.split()}
 
 def _dispatch_table(cbs, event_name):
     "`(callback, inlinable)` pairs that handle `event_name`, in `order`"
@@ -269,9 +267,7 @@ class FastLearner(Learner):
 
     def __call__(self, event_name):
         "Call every callback that handles `event_name` (a name or a list of names), in `order`"
-        if isinstance(event_name, str): self._call_one(event_name)
-        else:
-            for e in event_name: self._call_one(e)
+        for e in ([event_name] if isinstance(event_name, str) else event_name): self._call_one(e)
 
     def _call_one(self, event_name):
         cbs = self.cbs.items
@@ -297,18 +293,19 @@ def _check_batches(dl):
     n = len(dl.dataset)
     if not n: raise ValueError("No training batches: the training set is empty")
     if dl.drop_last and dl.bs>n:
-        raise ValueError(f"No training batches: the batch size bs={dl.bs} exceeds the {n} training rows, and drop_last=True drops "
-                         f"that incomplete batch; pass bs<={n} or more training data")
+        raise ValueError(f"No training batches: the batch size bs={dl.bs} exceeds the {n} training rows, and "
+                         f"drop_last=True drops that incomplete batch; pass bs<={n} or more training data")
     raise ValueError(f"No training batches: the training loader of {n} rows (bs={dl.bs}) yields none")
 
 @patch
 def _with_events(self:FastLearner, f, event_type, ex, final=noop):
     "fastai's `_with_events`: `before_` and `after_` events around `f`, `after_cancel_` when `f` raises `ex`"
-    before,cancel,after = _event_names.get(event_type) or (f'before_{event_type}', f'after_cancel_{event_type}', f'after_{event_type}')
+    before,cancel,after = _event_names.get(event_type) or _events_of(event_type)
     try: self._call_one(before); f()
     except ex: self._call_one(cancel)
     self._call_one(after); final()
 
+def _device(model): return getattr(next(model.parameters(), None), 'device', None)
 _no_pass = (None,None)
 FastLearner._pass = _no_pass  # `(device, n_inp)` while `all_batches` runs
 
@@ -316,8 +313,7 @@ FastLearner._pass = _no_pass  # `(device, n_inp)` while `all_batches` runs
 def all_batches(self:FastLearner):
     "fastai's `all_batches`, with the model's device and the loaders' `n_inp` looked up once per pass, not per batch"
     self.n_iter = len(self.dl)
-    p = next(self.model.parameters(), None)
-    self._pass = (None if p is None else p.device),getattr(self.dls, 'n_inp', None)
+    self._pass = _device(self.model),getattr(self.dls, 'n_inp', None)
     try:
         for o in enumerate(self.dl): self.one_batch(*o)
     finally: self._pass = _no_pass
@@ -326,10 +322,7 @@ def all_batches(self:FastLearner):
 @patch
 def _set_device(self:FastLearner, b):
     "fastai's `_set_device`, which returns `b` itself when it is a tuple of tensors already on the model's device"
-    dev = self._pass[0]
-    if dev is None:
-        p = next(self.model.parameters(), None)
-        dev = None if p is None else p.device
+    dev = self._pass[0] or _device(self.model)
     if (dev is not None and type(b) is tuple and (defaults.use_cuda is not False or dev.type=='cpu')
         and all(isinstance(t, Tensor) and t.device==dev for t in b)): return b
     return Learner._set_device(self, b)
@@ -394,14 +387,14 @@ if not _fastai_28:
 def to_fast(learn:Learner)->FastLearner:
     "Give `learn` (a plain fastai `Learner`) `FastLearner`'s fast path, in place; returns it"
     if isinstance(learn, FastLearner): return learn
-    if type(learn) is not Learner: raise TypeError(f"`to_fast` converts plain `Learner`s, not {type(learn).__name__}: subclass `FastLearner` instead")
+    if type(learn) is not Learner:
+        raise TypeError(f"`to_fast` converts plain `Learner`s, not {type(learn).__name__}: subclass `FastLearner`")
     swap = {**_fast_cbs, ParamScheduler:FastParamScheduler} if _fastai_28 else {}
-    for cb in list(learn.cbs):
-        new = swap.get(type(cb))
-        if new is None: continue
+    for cb in [c for c in learn.cbs if type(c) in swap]:
+        new = swap[type(cb)]
+        kw = {k:getattr(cb,k) for k in ('add_time','train_metrics','valid_metrics')} if new is FastRecorder else {}
         learn.remove_cb(cb)
-        learn.add_cb(new(**{k:getattr(cb,k) for k in ('add_time','train_metrics','valid_metrics')}) if new is FastRecorder
-                     else new(cb.scheds) if new is FastParamScheduler else new())
+        learn.add_cb(new(cb.scheds) if new is FastParamScheduler else new(**kw))
     if _plain_batches(learn.dls): learn.remove_cbs([cb for cb in learn.cbs if type(cb) is CastToTensor])
     learn.__class__ = FastLearner
     return learn

@@ -1,4 +1,4 @@
-"""What a recommender learned: item biases, a PCA map of the item factors, nearest neighbours and top-N recommendations, all in original ids.
+"""What a recommender learned: item biases, a PCA map of item factors, neighbours and top-N lists, in original ids.
 
 Docs: https://recfast.github.io/recfast/interpret.html.md"""
 
@@ -22,10 +22,8 @@ def item_factors(model):
 
 class RecInterpretation(Interpretation):
     "Interpretation of a `RecLearner`: biases, neighbours, recommendations and a PCA map, in original ids"
-    @property
-    def dls(self): return self.learn.dls
-    @property
-    def items(self): return self.dls.items
+    dls = property(lambda self: self.learn.dls)
+    items = property(lambda self: self.dls.items)
 
     def n_ratings(self):
         "How many ratings (or interactions) each item has (all splits), by index"
@@ -40,7 +38,8 @@ class RecInterpretation(Interpretation):
 def item_biases(self:RecInterpretation, n:int=5, largest:bool=True):
     "The `n` items with the largest (or smallest) learned bias"
     m = self.learn.model
-    if not hasattr(m, 'i_bias'): raise TypeError(f"{type(m).__name__} learns no item biases: use a `dot_learner` or `implicit_learner`")
+    if not hasattr(m, 'i_bias'):
+        raise TypeError(f"{type(m).__name__} learns no item biases: use a `dot_learner` or `implicit_learner`")
     b = m.i_bias.weight[1:,0].detach().cpu()
     top = b.topk(check_n(n, len(b)), largest=largest)
     idx = top.indices+1
@@ -68,8 +67,7 @@ def plot_pca(self:RecInterpretation, n:int=50, # how many of the most-rated item
     "Scatter of the first two principal components of the item factors, most-rated items, with their names"
     idx = self.n_ratings().topk(check_n(n, self.dls.n_items-1)).indices
     with scoring(self.learn.model): f = self.dls.item_factors(self.learn.model).detach().cpu().float()
-    comps = f.pca(3)
-    fac0,fac1 = comps[idx,0].numpy(),comps[idx,1].numpy()
+    fac0,fac1 = f.pca(3)[idx,:2].T.numpy()
     fig,ax = plt.subplots(figsize=figsize)
     ax.scatter(fac0, fac1, s=12)
     for i,x,y in zip(idx, fac0, fac1): ax.text(x, y, str(self.items[int(i)]), fontsize=fontsize)

@@ -1,4 +1,4 @@
-"""`RecLearner`: the fast path plus every recommender verb — score pairs, recommend, stream `recommend_all`, similar items — written once over one scoring protocol that every model family implements.
+"""`RecLearner`: the fast path and every recommender verb, written once over the scoring protocol all families answer.
 
 Docs: https://recfast.github.io/recfast/recommender.html.md"""
 
@@ -33,16 +33,16 @@ class PairModel(RecModel, Protocol):
 @runtime_checkable
 class RankingModel(RecModel, Protocol):
     "A `RecModel` whose cheaper `ranking_scores` rank items like `score_items`"
-    def ranking_scores(self, q)->tuple: "`(raw, finish)`: raw scores, and `finish(values, items)` -> `score_items`' values"
+    def ranking_scores(self, q)->tuple: "`(raw, finish)`: raw scores, `finish(values, items)` -> `score_items`' values"
 
 # %% ../nbs/02_recommender.ipynb #48d7d2f4
 def check_model(model, methods:tuple=('score_items','item_factors'), # the protocol's methods `model` must answer
                 what:str='recfast DataLoaders'): # who calls them, for the message
     "Raise a `TypeError` naming the first method of the scoring protocol that `model` lacks"
     missing = [m for m in methods if not callable(getattr(model, m, None))]
-    if missing: raise TypeError(f"{type(model).__name__} has no `{missing[0]}`, which {what} call (the scoring protocol, "
-                                f"`RecModel`): add `{'`, `'.join(missing)}` to the model, or train it in a `FastLearner`")
-    return model
+    if not missing: return model
+    raise TypeError(f"{type(model).__name__} has no `{missing[0]}`, which {what} call (the `RecModel` protocol): "
+                    f"add `{'`, `'.join(missing)}` to the model, or train it in a `FastLearner`")
 
 # %% ../nbs/02_recommender.ipynb #37524460
 def _finite(scores:Tensor, what:str='scores'):
@@ -91,22 +91,21 @@ def ranking_scores(model, q)->tuple:
 def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with original ids
                   fill:float=None, # value for rows with an unknown id; `None` raises a `KeyError` naming it
                   bs:int=4096, # pairs scored at a time
-                  user_features:pd.DataFrame=None, item_features:pd.DataFrame=None)->np.ndarray: # features of new ids (cold start)
+                  user_features:pd.DataFrame=None, item_features:pd.DataFrame=None)->np.ndarray: # new ids' features
     "Scores of the (user, item) rows of `df`, as a numpy array in row order"
     self._check_protocol('predict_pairs')
     if user_features is not None or item_features is not None:
         with self.added_features(user_features, item_features): return self.predict_pairs(df, fill=fill, bs=bs)
-    dls = self.dls
+    dls,dev,cols = self.dls,self._dev(),list(getattr(df, 'columns', []))
     for n in (dls.user_name, dls.item_name):
-        if n not in getattr(df, 'columns', []): raise ValueError(f"Column {n!r} is not in the DataFrame, whose columns are {list(getattr(df, 'columns', []))}")
-    strict = fill is None
-    u,i = dls.encode_users(df[dls.user_name], strict),dls.encode_items(df[dls.item_name], strict)
+        if n not in cols: raise ValueError(f"Column {n!r} is not in the DataFrame, whose columns are {cols}")
+    u,i = dls.encode_users(df[dls.user_name], fill is None),dls.encode_items(df[dls.item_name], fill is None)
     known = (u>0)&(i>0)
     res = torch.full((len(df),), float('nan') if fill is None else float(fill))
     ku,ki = u[known],i[known]
-    with scoring(self.model):
-        out = [dls.score_pairs(self.model, a.to(self._dev()), b.to(self._dev())).float().view(-1).cpu() for a,b in zip(ku.split(bs), ki.split(bs))]
-    if out: res[known] = _finite(torch.cat(out), 'predictions')
+    with scoring(self.model) as m:
+        out = [dls.score_pairs(m, a.to(dev), b.to(dev)).view(-1).cpu() for a,b in zip(ku.split(bs), ki.split(bs))]
+    if out: res[known] = _finite(torch.cat(out).float(), 'predictions')
     return res.numpy()
 
 @patch
@@ -145,18 +144,16 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
     self._check_protocol('recommend')
     if user_features is not None or item_features is not None:
         with self.added_features(user_features, item_features): return self.recommend(user, n, exclude_seen, history)
-    dls = self.dls
-    n = check_n(n, dls.n_items-1)
+    dls,n = self.dls,check_n(n, self.dls.n_items-1)
     if history is not None:
-        if not hasattr(dls, 'history_queries'): raise TypeError(f"{type(dls).__name__} can't recommend from a `history`: pass a `user`")
+        if not hasattr(dls, 'history_queries'): raise TypeError(f"{type(dls).__name__} takes no `history`; pass `user`")
         q,ex = dls.history_queries(history)
         val,idx = self._top(q=to_device(q, self._dev()), excl=ex, n=n, exclude_seen=exclude_seen)
         return list(dls.decode_items(idx[0][torch.isfinite(val[0])].cpu()))
     many = _many(user)
     users = dls.encode_users(list(user) if many else [user])
     val,idx = self._top(users, n=n, exclude_seen=exclude_seen)
-    ok = torch.isfinite(val).cpu()
-    res = [list(dls.decode_items(i[k])) for i,k in zip(idx.cpu(), ok)]
+    res = [list(dls.decode_items(i[k])) for i,k in zip(idx.cpu(), torch.isfinite(val).cpu())]
     return res if many else res[0]
 
 # %% ../nbs/02_recommender.ipynb #83ae11e7
@@ -166,7 +163,8 @@ class _Sink:
         self.fname,self.w,self.dfs = None if fname is None else Path(fname),None,[]
         if self.fname is not None and self.fname.suffix=='.parquet':
             try: import pyarrow, pyarrow.parquet
-            except ImportError as e: raise ImportError(f"Writing {self.fname.name} needs `pyarrow` (pip install pyarrow), or use a .csv name") from e
+            except ImportError as e:
+                raise ImportError(f"Writing parquet needs `pyarrow` (pip install pyarrow), or use a .csv name") from e
         elif self.fname is not None: self.fname.write_text('')
     def add(self, df):
         if self.fname is None: self.dfs.append(df)
@@ -189,8 +187,7 @@ def recommend_all(self:RecLearner, n:int=10, # items per user
                   exclude_seen:bool=True): # leave out the items each user already has
     "Top-`n` items of every user as rows `(user, rank, item, score)`, best first, streamed to `fname`"
     self._check_protocol('recommend_all')
-    dls = self.dls
-    k = check_n(n, dls.n_items-1)
+    dls,k = self.dls,check_n(n, self.dls.n_items-1)
     uidx = torch.arange(1, dls.n_users) if users is None else dls.encode_users(list(users))
     bs = check_bs(ifnone(bs, max(1, 2**25//dls.n_items)))
     uids,iids = pd.Index(list(dls.users.items)),pd.Index(list(dls.items.items))
@@ -210,8 +207,7 @@ def similar_items(self:RecLearner, item, # an original item id
                   n:int=5)->pd.DataFrame: # how many items
     "The `n` items whose representations have the highest cosine similarity with `item`'s"
     self._check_protocol('similar_items')
-    dls = self.dls
-    n = check_n(n, dls.n_items-2, what='other items in the catalogue')
+    dls,n = self.dls,check_n(n, self.dls.n_items-2, what='other items in the catalogue')
     i = int(dls.encode_items([item])[0])
     with scoring(self.model): f = _finite(dls.item_factors(self.model).detach().float(), 'item factors').cpu()
     sims = F.cosine_similarity(f, f[i][None], dim=1)
@@ -222,7 +218,7 @@ def similar_items(self:RecLearner, item, # an original item id
 # %% ../nbs/02_recommender.ipynb #f318aa03
 @patch
 def added_features(self:RecLearner, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None):
-    "A context in which the new ids of the feature frames are known, scored from their features (`recfast.features.added_features`)"
+    "A context knowing the feature frames' new ids, scored from their features (`recfast.features.added_features`)"
     return added_features(self, user_features, item_features)
 
 @patch
@@ -247,20 +243,20 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
     dls = self.dls
     u,i = dls.encode_users(df[dls.user_name], False),dls.encode_items(df[dls.item_name], False)
     ok = (u>0)&(i>0)
-    if (~ok).any(): warnings.warn(f"{int((~ok).sum())} of {len(df)} rows have a user or item the model does not know: left out", stacklevel=2)
+    if bad:=int((~ok).sum()): warnings.warn(f"{bad} of {len(df)} rows left out (unknown user or item)", stacklevel=2)
     if not ok.any(): raise ValueError("No row of the frame has a user and an item the model knows")
     res,r = {'rows': int(ok.sum())},getattr(dls, 'rating_name', None)
     if r is not None and r in df.columns:
         err = self.predict_pairs(df[ok.numpy()]) - pd.to_numeric(df[r][ok.numpy()]).to_numpy(np.float32)
         res.update(rmse=float(np.sqrt((err**2).mean())), mae=float(np.abs(err).mean()))
         cold = cold_rows(dls, u[ok], i[ok])
-        if cold is not None and cold.any():
-            c = cold.numpy()
+        if cold is not None and (c:=cold.numpy()).any():
             res.update(cold_rows=int(c.sum()), rmse_cold=float(np.sqrt((err[c]**2).mean())),
                        rmse_warm=float(np.sqrt((err[~c]**2).mean())) if (~c).any() else float('nan'))
     users,inv = torch.unique(u[ok], return_inverse=True)
     targ = CSRMatrix.from_coo(inv, i[ok], shape=(len(users), dls.n_items))
-    fs = {'mrr':mrr, f'precision@{k}':partial(precision_at_k, k=k), f'recall@{k}':partial(recall_at_k, k=k), f'ndcg@{k}':partial(ndcg_at_k, k=k)}
+    fs = {'mrr':mrr, f'precision@{k}':partial(precision_at_k, k=k), f'recall@{k}':partial(recall_at_k, k=k),
+          f'ndcg@{k}':partial(ndcg_at_k, k=k)}
     vals = {n:[] for n in fs}
     for rows in torch.arange(len(users)).split(bs):
         s,t = self.score_items(users[rows]).cpu(),targ.mask(rows)

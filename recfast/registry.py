@@ -1,4 +1,4 @@
-"""`recfast_learner(dls, arch=...)`: one table from architecture names to learner factories, read by the factory, `known_archs()` and the CLI.
+"""`recfast_learner(dls, arch=...)`: one table of learner factories by arch name, read by `known_archs()` and the CLI.
 
 Docs: https://recfast.github.io/recfast/registry.html.md"""
 
@@ -24,8 +24,8 @@ def register_learner(name:str, # the `arch` name users pass to `recfast_learner`
                      **kwargs): # fixed arguments of `factory` for this name
     "Register `factory` as `arch=name` for `recfast_learner`; works as a decorator"
     if factory is None: return lambda f: register_learner(name, f, dls, cli, data, **kwargs) or f
-    bad = set(cli)-set(cli_options)
-    if bad: raise ValueError(f"Unknown CLI options {sorted(bad)} for arch {name!r}: use some of {', '.join(cli_options)}")
+    if bad:=set(cli)-set(cli_options):
+        raise ValueError(f"Unknown CLI options {sorted(bad)} for arch {name!r}: use some of {', '.join(cli_options)}")
     _learners[name] = dict(factory=factory, dls=dls, cli=tuple(cli), data=data, kwargs=kwargs)
 
 def _resolve(o):

@@ -27,12 +27,11 @@ def _owners(learn)->dict:
 
 def _plain(o):
     "Python numbers for NumPy scalars and 0-d tensors, so a checkpoint loads with `weights_only`"
-    if isinstance(o, Tensor) and o.ndim==0: return o.item()
-    return o.item() if isinstance(o, np.generic) else o
+    return o.item() if isinstance(o, np.generic) or (isinstance(o, Tensor) and o.ndim==0) else o
 
 def _gen_states(o)->dict:
     "The state of every `random.Random` and `torch.Generator` attribute of `o`"
-    return {k:(('random', None, v.getstate()) if isinstance(v, random.Random) else ('torch', str(v.device), v.get_state()))
+    return {k:('random',None,v.getstate()) if isinstance(v, random.Random) else ('torch',str(v.device),v.get_state())
             for k,v in vars(o).items() if isinstance(v, (random.Random, torch.Generator))}
 
 def training_state(learn)->dict:
@@ -40,13 +39,13 @@ def training_state(learn)->dict:
     name,key,*rest = np.random.get_state()
     r = getattr(learn, 'recorder', None)
     if not hasattr(r, 'values'): r = None  # no Recorder, or one that never recorded (saved before any `fit`)
-    rec = None if r is None else dict(values=[list(map(_plain, v)) for v in r.values], losses=[_plain(l) for l in r.losses],
-                                      lrs=list(map(_plain, r.lrs)), iters=list(r.iters),
+    rec = None if r is None else dict(values=[list(map(_plain, v)) for v in r.values], iters=list(r.iters),
+                                      losses=list(map(_plain, r.losses)), lrs=list(map(_plain, r.lrs)),
                                       smooth=(_plain(r.smooth_loss.val), r.smooth_loss.count))
     return dict(epochs_done=len(r.values) if r is not None else getattr(learn, 'epoch', -1)+1,
                 train_iter=getattr(learn, 'train_iter', 0), random=random.getstate(),
                 numpy=(name, torch.from_numpy(key.astype(np.int64)), *map(_plain, rest)), torch=torch.get_rng_state(),
-                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None,
+                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
                 gens={p:s for p,o in _owners(learn).items() if (s:=_gen_states(o))}, recorder=rec)
 
 # %% ../nbs/01a_resume.ipynb #bc60d97d
@@ -55,10 +54,10 @@ def _set_gen(o, k, s):
     kind,dev,st = s
     g = getattr(o, k, None)
     if g is None: g = random.Random() if kind=='random' else torch.Generator(device=dev)
-    if kind=='random': g.setstate(st)
-    else: g.set_state(st)
+    (g.setstate if kind=='random' else g.set_state)(st)
     setattr(o, k, g)
 
+# %% ../nbs/01a_resume.ipynb #14912979
 class ResumeTraining(Callback):
     "Restore a checkpoint's `training_state` as the first resumed epoch starts: a resumed `fit` repeats the run"
     order = TrainEvalCallback.order+1
@@ -80,17 +79,18 @@ class ResumeTraining(Callback):
         if s['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
         owners = _owners(self.learn)
         for p,gens in s['gens'].items():
-            if p not in owners: warn(f"The checkpoint has random state for {p}, which this learner lacks: it is not restored"); continue
+            if p not in owners: warn(f"The random state of {p} is not restored: this learner has no {p}"); continue
             for k_,g in gens.items(): _set_gen(owners[p], k_, g)
         self.learn.train_iter = s['train_iter']
         r,rec = getattr(self.learn, 'recorder', None),s['recorder']
         if r is None or rec is None: return
         r.values,r.iters = rec['values'][:k],rec['iters'][:k]
         n = r.iters[-1] if r.iters else 0
-        mk = np.float64 if isinstance(r.smooth_loss, FastAvgSmoothLoss) else tensor  # what each recorder appends
+        sl = r.smooth_loss
+        mk = np.float64 if isinstance(sl, FastAvgSmoothLoss) else tensor  # what each recorder appends
         r.losses,r.lrs = [mk(l) for l in rec['losses'][:n]],rec['lrs'][:n]
         v = _plain(rec['smooth'][0])  # a float (fastai's own `AvgSmoothLoss` keeps a tensor)
-        r.smooth_loss.val,r.smooth_loss.count = (tensor(v) if isinstance(r.smooth_loss.val, Tensor) else v),rec['smooth'][1]
+        sl.val,sl.count = (tensor(v) if isinstance(sl.val, Tensor) else v),rec['smooth'][1]
 
     def after_fit(self):
         if self.learn is not None: self.learn.remove_cb(self)  # one resumed fit
@@ -99,21 +99,23 @@ class ResumeTraining(Callback):
 def _torch_load(file, device, **kwargs):
     "`torch.load` as fastai's `load_model` calls it: weights only, with fastai's `L` and NumPy's scalar types allowed"
     kwargs.setdefault('weights_only', True)
-    ok = [L, np.dtype, (np._core if hasattr(np, '_core') else np.core).multiarray.scalar, *[getattr(np.dtypes, d) for d in np.dtypes.__all__]]
+    core = np._core if hasattr(np, '_core') else np.core
+    ok = [L, np.dtype, core.multiarray.scalar, *[getattr(np.dtypes, d) for d in np.dtypes.__all__]]
     with torch.serialization.safe_globals(ok): return torch.load(file, map_location=device, **kwargs)
 
 @patch
 def save(self:FastLearner, file, # name in `self.path/self.model_dir`, without `.pth`
          with_opt:bool=True, # save the optimizer state, and `training_state` with it
          pickle_protocol:int=2):
-    "fastai's `save` of the model and the optimizer, plus `training_state` when `with_opt`: a checkpoint to resume exactly"
+    "fastai's `save`, plus the `training_state` when `with_opt`: a checkpoint to resume exactly"
     file = join_path_file(file, self.path/self.model_dir, ext='.pth')
     if rank_distrib(): return file
-    if not with_opt or self.opt is None: save_model(file, self.model, self.opt, with_opt=False, pickle_protocol=pickle_protocol)
-    else: torch.save(dict(model=get_model(self.model).state_dict(), opt=self.opt.state_dict(), training_state=training_state(self)),
-                     file, pickle_protocol=pickle_protocol)
+    if not with_opt or self.opt is None: save_model(file, self.model, None, pickle_protocol=pickle_protocol)
+    else: torch.save(dict(model=get_model(self.model).state_dict(), opt=self.opt.state_dict(),
+                          training_state=training_state(self)), file, pickle_protocol=pickle_protocol)
     return file
 
+# %% ../nbs/01a_resume.ipynb #b5e08ab2
 @patch
 def load(self:FastLearner, file, device=None, # where to load; the loaders' device if `None`
          with_opt:bool=True, # load the optimizer state (and the `training_state` of a resumed `fit`)
@@ -127,12 +129,13 @@ def load(self:FastLearner, file, device=None, # where to load; the loaders' devi
     state = _torch_load(file, ifnone(device, 'cpu'), **kwargs)
     has_opt = 'opt' in state and 'model' in state and set(state)<={'model','opt','training_state'}
     get_model(self.model).load_state_dict(state['model'] if has_opt else state, strict=strict)
-    if with_opt and not has_opt: warn(f"{file.name} has no optimizer state: the weights are loaded, the optimizer starts afresh")
+    if with_opt and not has_opt: warn(f"{file.name} has no optimizer state: weights loaded, optimizer starts afresh")
     if with_opt and has_opt:
         saved = state['opt'].get('param_groups', state['opt'].get('hypers', ()))
         if len(saved)!=len(self.opt.hypers):
-            raise ValueError(f"{file.name} holds an optimizer of {len(saved)} param group(s), this learner's has {len(self.opt.hypers)} (its `splitter`, "
-                             f"e.g. `ram_learner`'s `loc_lr_mult`): load it with `with_opt=False` to keep only the weights")
+            raise ValueError(f"{file.name} holds an optimizer of {len(saved)} param group(s), this learner's has "
+                             f"{len(self.opt.hypers)} (its `splitter`, e.g. `ram_learner`'s `loc_lr_mult`): "
+                             f"load it with `with_opt=False` to keep only the weights")
         self.opt.load_state_dict(state['opt'])
     if hasattr(self, 'resume_training'): self.remove_cb(self.resume_training)
     ts = state.get('training_state') if with_opt and has_opt else None
