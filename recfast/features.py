@@ -6,9 +6,6 @@ Docs: https://recfast.github.io/recfast/features.html.md"""
 
 # %% ../nbs/07_features.ipynb #1a199a7d
 from __future__ import annotations
-import warnings
-from copy import copy as shallow_copy
-from contextlib import contextmanager
 from fastai.basics import *
 from .core import *
 from .core import _py
@@ -213,7 +210,7 @@ def added_features(learn, user_features:pd.DataFrame=None, item_features:pd.Data
     dls,model,saved = learn.dls,learn.model,[]
     def put(o, a, v): saved.append((o, a, getattr(o, a))); setattr(o, a, v)  # restored at the end
     new = {s:_new_rows(dls, s, df) for s,df in (('user',user_features),('item',item_features)) if df is not None}
-    ext = shallow_copy(dls)
+    ext = copy(dls)
     ext.classes = dict(dls.classes)
     for side,(ids,rows) in new.items():
         name = getattr(dls, f'{side}_name')

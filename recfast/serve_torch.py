@@ -100,10 +100,8 @@ class Recommender:
         self.seen = _tensors(self.path, 'seen.pt', ('indptr','indices','popularity'))
         self.query_data = (None if man['query']=='user' else
                            _tensors(self.path, 'queries.pt', ('indptr','indices','values')))
-    @property
-    def query(self)->str: return self.manifest['query']
-    @property
-    def n_items(self)->int: return len(self.items)
+    query = property(lambda self: self.manifest['query'])
+    n_items = property(lambda self: len(self.items))
     def __repr__(self):
         m = self.manifest
         return f"<Recommender {m['model']}: {m['n_users']-1} users x {m['n_items']-1} items, query {m['query']!r}>"

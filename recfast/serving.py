@@ -6,10 +6,8 @@ Docs: https://recfast.github.io/recfast/serving.html.md"""
 
 # %% ../nbs/62_serving.ipynb #5955d942
 from __future__ import annotations
-import json, shutil
 from fastai.basics import *
 from torch.export import export, Dim
-from copy import deepcopy
 from .core import *
 from .recommender import *
 from . import serve_torch
@@ -60,18 +58,6 @@ def exclusion_tensors(dls)->dict:
     ex = seen if dls.valid_seen is None else seen | dls.valid_seen
     return {'indptr': ex.indptr, 'indices': ex.indices, 'popularity': seen.col_counts()}
 
-# %% ../nbs/62_serving.ipynb #6574003e
-def _save_queries(dls, path:Path)->tuple:
-    "Write `queries.pt` (if the queries are not the user indices); `(kind, meta)`"
-    kind,csr,meta = dls.serving_queries()
-    if csr is not None:
-        torch.save({'indptr': csr.indptr, 'indices': csr.indices, 'values': csr.values.float()}, path/'queries.pt')
-    return kind,meta
-
-def _example_queries(dls)->Tensor:
-    "A batch of 2 queries (users 1 and 2, or 1 twice) on the CPU, to trace the program with"
-    return dls.queries(torch.tensor([1, min(2, dls.n_users-1)])).cpu()
-
 # %% ../nbs/62_serving.ipynb #3c84365e
 def save_programs(model:nn.Module, # a CPU model in eval mode
                   q:Tensor, # example queries, a batch of 2
@@ -93,8 +79,11 @@ def export_serving(self:RecLearner, path:str|Path)->Path: # a folder, created if
     self._check_protocol('export_serving')
     dls,path = self.dls,Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    kind,meta = _save_queries(dls, path)
-    files = save_programs(deepcopy(self.model).cpu().eval(), _example_queries(dls), path)
+    kind,csr,meta = dls.serving_queries()
+    if csr is not None:
+        torch.save({'indptr': csr.indptr, 'indices': csr.indices, 'values': csr.values.float()}, path/'queries.pt')
+    q = dls.queries(torch.tensor([1, min(2, dls.n_users-1)])).cpu()  # users 1 and 2 (or 1 twice), to trace with
+    files = save_programs(deepcopy(self.model).cpu().eval(), q, path)
     torch.save(exclusion_tensors(dls), path/'seen.pt')
     for n in ('users','items'): (path/f'{n}.json').write_text(json.dumps(list(map(_json_id, getattr(dls, n)))))
     shutil.copyfile(serve_torch.__file__, path/'serve.py')

@@ -81,9 +81,7 @@ def _per_row(scores, targets, exclude, n_negatives=None, seed=0):
 def _reduce(v, nt, per_user):
     "Per-row values `v` (`nan` where a row has no target), or their mean over the rows with targets"
     v = v.masked_fill(nt==0, float('nan'))
-    if per_user: return v
-    v = v[nt>0]
-    return v.mean().item() if len(v) else float('nan')
+    return v if per_user else v[nt>0].mean().item()  # `nan` if no row has a target
 
 def mrr(scores:Tensor, targets, exclude:Tensor=None, per_user:bool=False, n_negatives:int=None, seed:int=0):
     "Mean reciprocal rank of the targets (per row, then averaged over rows with targets)"
