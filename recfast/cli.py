@@ -210,12 +210,11 @@ def recommend(model:str='out/model.pkl', # a model saved by `recfast train` (a p
               n:int=10): # how many items
     "Print the top-`n` items for `user` from a saved model, best first"
     learn = _load(model)
-    dls = learn.dls
     if user is None: raise CLIError("--user is required")
-    uid = _as_id(dls.users, user)
-    if not 1<=n<=dls.n_items-1: raise CLIError(f"--n {n}: must be between 1 and the catalogue's {dls.n_items-1} items")
+    uid = _as_id(learn.dls.users, user)
+    if not 1<=n<=learn.dls.n_items-1: raise CLIError(f"--n {n}: must be 1 to {learn.dls.n_items-1} (catalogue size)")
     recs = learn.recommend(uid, n=n)
-    print(f"top {len(recs)} for {dls.user_name} {uid}:")
+    print(f"top {len(recs)} for {learn.dls.user_name} {uid}:")
     for k,r in enumerate(recs, 1): print(f"{k:>3}  {r}")
     return recs
 
@@ -241,8 +240,7 @@ _examples = {'train': 'recfast train --data ratings.csv --arch implicit --thresh
              'evaluate': 'recfast evaluate --model out/model.pkl --data test.csv'}
 
 def _parser(name):
-    f = _commands[name]
-    p = anno_parser(f, prog=f'recfast {name}')
+    p = anno_parser(_commands[name], prog=f'recfast {name}')
     p.epilog,p.formatter_class = f"example: {_examples[name]}",argparse.RawDescriptionHelpFormatter
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return p

@@ -164,8 +164,7 @@ def top(self:Recommender, users:list, # original user ids
     fb = idx==0
     pop = self.seen['popularity'].float().index_fill(0, torch.tensor([0]), -float('inf'))
     if fb.any(): val[fb],top[fb] = pop.topk(n)
-    ok = torch.isfinite(val)
-    items = [[self.items[j] for j,k in zip(r,o) if k] for r,o in zip(top.tolist(), ok.tolist())]
+    items = [[self.items[j] for j,k in zip(r,o) if k] for r,o in zip(top.tolist(), torch.isfinite(val).tolist())]
     return items,val,fb
 
 # %% ../nbs/63_serve_torch.ipynb #e384eecf

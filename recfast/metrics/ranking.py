@@ -22,9 +22,8 @@ def _targets_mask(targets, scores):
     t = targets.long().to(scores.device)
     if t.dim()==1: t = t[:,None]
     if len(t)!=n: raise ValueError(f"`targets` has {len(t)} rows, `scores` {n}")
-    if len(t) and (t.min()<0 or t.max()>=m):
-        bad = t[(t<0)|(t>=m)][0].item()
-        raise ValueError(f"Target item index {bad} is out of range: the catalogue has items 0..{m-1}")
+    if len(bad := t[(t<0)|(t>=m)]):
+        raise ValueError(f"Target item index {bad[0].item()} is out of range: the catalogue has items 0..{m-1}")
     return torch.zeros(n, m, dtype=torch.bool, device=scores.device).scatter_(1, t, True)
 
 def _check_shape(x, s, name='exclude'):
