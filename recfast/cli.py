@@ -1,4 +1,4 @@
-"""`recfast train` any registered architecture on MovieLens 100K, MNIST or a CSV; `recfast recommend` and `recfast evaluate` with a saved model, without retraining.
+"""`recfast train` any registered architecture; `recfast recommend` and `recfast evaluate` with a saved model.
 
 Docs: https://recfast.github.io/recfast/cli.html.md"""
 
@@ -24,12 +24,12 @@ class EpochTable(Callback):
     "Print fastai's epoch table one aligned line per epoch (through `learn.logger`), without progress bars"
     order = Recorder.order+1
     def before_fit(self):
-        names = self.recorder.metric_names
-        self.widths = [max(len(n), 9) for n in names]
-        print('  '.join(f'{n:<{w}}' for n,w in zip(names, self.widths)), flush=True)
+        self.widths = [max(len(n), 9) for n in self.recorder.metric_names]
+        self._line(self.recorder.metric_names)
         self.old_logger,self.learn.logger = self.learn.logger,self._line
     def _line(self, log):
-        print('  '.join(f'{o:<{w}.6f}' if isinstance(o, float) else f'{str(o):<{w}}' for o,w in zip(log, self.widths)), flush=True)
+        cells = (f'{o:<{w}.6f}' if isinstance(o, float) else f'{str(o):<{w}}' for o,w in zip(log, self.widths))
+        print('  '.join(cells), flush=True)
     def after_fit(self): self.learn.logger = self.old_logger
 
 # %% ../nbs/60_cli.ipynb #3b065a73
@@ -40,8 +40,8 @@ def _is_number(s):
     except ValueError: return False
 
 def _is_binary(p:Path, encoding:str)->bool:
-    "Whether the start of `p` holds NUL bytes, which text has only in UTF-16/32 (not checked for files pandas decompresses)"
-    if p.suffix in ('.gz','.bz2','.zip','.xz','.zst','.tar') or 'utf-16' in encoding.lower() or 'utf-32' in encoding.lower(): return False
+    "Whether the start of `p` holds NUL bytes, which text has only in UTF-16/32 (not checked for compressed files)"
+    if p.suffix in ('.gz','.bz2','.zip','.xz','.zst','.tar') or re.search('utf-(16|32)', encoding, re.I): return False
     with open(p, 'rb') as f: head = f.read(4096)
     return b'\x00' in head and not head.startswith((b'\xff\xfe', b'\xfe\xff'))
 
@@ -49,21 +49,26 @@ def read_csv(fname:str, sep:str=',', encoding:str='utf-8')->pd.DataFrame:
     "A CSV with a header row, or a `CLIError` that names the file, says what is wrong and what to pass"
     p = Path(fname)
     if not p.is_file(): raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist' or a CSV path)")
-    if _is_binary(p, encoding): raise CLIError(f"{p} is not text (it holds NUL bytes): pass a CSV of ratings with a header row, or its --encoding (e.g. utf-16)")
+    if _is_binary(p, encoding):
+        raise CLIError(f"{p} is not text (it holds NUL bytes): pass a CSV, or its --encoding (e.g. utf-16)")
     try: df = pd.read_csv(p, sep=sep, encoding=encoding)
-    except UnicodeDecodeError as e: raise CLIError(f"{p} is not {encoding} text ({e.reason} at byte {e.start}): if it is a CSV, pass its encoding, e.g. --encoding latin-1") from None
-    except pd.errors.ParserError as e: raise CLIError(f"{p} could not be parsed as CSV: {str(e).strip().splitlines()[-1]}") from None
+    except UnicodeDecodeError as e:
+        raise CLIError(f"{p} is not {encoding} text ({e.reason} at byte {e.start}): try --encoding latin-1") from None
+    except pd.errors.ParserError as e:
+        raise CLIError(f"{p} could not be parsed as CSV: {str(e).strip().splitlines()[-1]}") from None
     except pd.errors.EmptyDataError: raise CLIError(f"{p} is empty") from None
-    if len(df.columns)<2: raise CLIError(f"{p} has one column ({df.columns[0]!r}): is the separator {sep!r} right? pass e.g. --sep ';' or --sep '\\t'")
-    if all(_is_number(c) for c in df.columns): raise CLIError(f"{p} has no header row (its first row, {list(df.columns)}, is data): add a header line with the column names")
+    if len(df.columns)<2:
+        raise CLIError(f"{p} has one column ({df.columns[0]!r}): wrong --sep {sep!r}? pass e.g. --sep ';' or '\\t'")
+    if all(_is_number(c) for c in df.columns):
+        raise CLIError(f"{p} has no header row (its first row, {list(df.columns)}, is data): add a header line")
     if not len(df): raise CLIError(f"{p} has a header row ({list(df.columns)}) but no rows of data")
     return df
 
 # %% ../nbs/60_cli.ipynb #b244d464
 def load_frame(data:str, sep=',', encoding='utf-8', titles:bool=True):
     "`'ml-100k'` (items by title, with timestamps) or a CSV"
-    if data=='ml-100k': return movielens_100k(titles=titles)[['user','title' if titles else 'movie','rating','timestamp']]
-    return read_csv(data, sep, encoding)
+    if data!='ml-100k': return read_csv(data, sep, encoding)
+    return movielens_100k(titles=titles)[['user','title' if titles else 'movie','rating','timestamp']]
 
 # %% ../nbs/60_cli.ipynb #8c21a7f4
 _loader_args = dict(user_col='user_name', item_col='item_name', rating_col='rating_name', time_col='time_name',
@@ -99,16 +104,15 @@ def _as_id(vocab, s):
     "The id in `vocab` whose text is `s` (ids read from a CSV may be ints)"
     if s is None: return vocab[1]
     hit = [o for o in vocab[1:] if str(o)==str(s)]
-    if not hit: raise CLIError(f"--user {s!r} is not a user of the training data{' (e.g. '+repr(vocab[1])+')' if len(vocab)>1 else ''}")
+    eg = f" (e.g. {vocab[1]!r})" if len(vocab)>1 else ''
+    if not hit: raise CLIError(f"--user {s!r} is not a user of the training data{eg}")
     return hit[0]
 
 def _check_args(epochs, bs, lr, valid_pct, top, n_factors=None):
     if epochs<1: raise CLIError(f"--epochs {epochs}: train for at least 1 epoch")
     if bs<1: raise CLIError(f"--bs {bs}: the batch size must be at least 1")
     if not lr>0: raise CLIError(f"--lr {lr}: the learning rate must be positive")
-    if not 0<valid_pct<1:
-        raise CLIError(f"--valid-pct {valid_pct}: must be between 0 and 1 (exclusive), so there is data to train and to "
-                       "validate on")
+    if not 0<valid_pct<1: raise CLIError(f"--valid-pct {valid_pct}: must be between 0 and 1 (exclusive)")
     if top<1: raise CLIError(f"--top {top}: must be at least 1")
     if n_factors is not None and n_factors<1: raise CLIError(f"--n-factors {n_factors}: must be at least 1")
 
@@ -181,21 +185,24 @@ def _first_line(e):
     "The first sentence of `e`'s message (torch's can run to a paragraph)"
     return next((l for l in str(e).splitlines() if l.strip()), '').strip().split('. ')[0][:200]
 
+_pkl = "pass the model.pkl that `recfast train` (or `learn.export`) saves"
+
 def _load(model:str):
     "The learner saved at `model`, which must be a recommender"
     p = Path(model)
-    if not p.is_file(): raise CLIError(f"--model {model!r}: no such file (train one with `recfast train --out DIR`: DIR/model.pkl)")
+    if not p.is_file(): raise CLIError(f"--model {model!r}: no such file (train one with `recfast train`)")
     try:
-        with warnings.catch_warnings():  # fastai's note that pickles run code, on every call: `--model` is a file you trust
+        with warnings.catch_warnings():  # fastai's pickle warning, on every call: `--model` is a file you trust
             warnings.filterwarnings('ignore', message='.*load_learner. uses Python.s insecure pickle')
             learn = load_learner(p)
     except Exception as e:  # whatever unpickling a damaged or foreign file raises
         if isinstance(e, AttributeError) and "'dls'" in str(e):  # `load_learner` of a file that is not a `Learner`
-            raise CLIError(f"{model} holds no learner: pass the model.pkl that `recfast train` (or `learn.export`) saves; "
-                           "`learn.save` files hold weights only") from None
-        raise CLIError(f"{model} is not a readable recfast model ({type(e).__name__}: {_first_line(e)}): pass the model.pkl that `recfast train` saves") from None
-    if not isinstance(learn, Learner): raise CLIError(f"{model} holds a {type(learn).__name__}, not a learner: pass the model.pkl that `recfast train` saves")
-    if not isinstance(learn.dls, RecDataLoaders): raise CLIError(f"{model} is not a recommender (its loaders are {type(learn.dls).__name__})")
+            raise CLIError(f"{model} holds no learner (`learn.save` files hold weights only): {_pkl}") from None
+        msg = f"is not a readable recfast model ({type(e).__name__}: {_first_line(e)})"
+        raise CLIError(f"{model} {msg}: {_pkl}") from None
+    if not isinstance(learn, Learner): raise CLIError(f"{model} holds a {type(learn).__name__}, not a learner: {_pkl}")
+    if not isinstance(learn.dls, RecDataLoaders):
+        raise CLIError(f"{model} is not a recommender (its loaders are {type(learn.dls).__name__})")
     return learn
 
 def recommend(model:str='out/model.pkl', # a model saved by `recfast train` (a pickle: a file you trust)
@@ -205,7 +212,7 @@ def recommend(model:str='out/model.pkl', # a model saved by `recfast train` (a p
     learn = _load(model)
     if user is None: raise CLIError("--user is required")
     uid = _as_id(learn.dls.users, user)
-    if not 1<=n<=learn.dls.n_items-1: raise CLIError(f"--n {n}: must be between 1 and the catalogue's {learn.dls.n_items-1} items")
+    if not 1<=n<=learn.dls.n_items-1: raise CLIError(f"--n {n}: must be 1 to {learn.dls.n_items-1} (catalogue size)")
     recs = learn.recommend(uid, n=n)
     print(f"top {len(recs)} for {learn.dls.user_name} {uid}:")
     for k,r in enumerate(recs, 1): print(f"{k:>3}  {r}")
@@ -219,8 +226,9 @@ def evaluate(model:str='out/model.pkl', # a model saved by `recfast train` (a pi
     learn = _load(model)
     if data is None: raise CLIError("--data is required: a CSV of held-out rows")
     df = read_csv(data, sep, encoding)
-    for c in (learn.dls.user_name, learn.dls.item_name):
-        if c not in df.columns: raise CLIError(f"{Path(data).name} has no column {c!r} (the model's columns are {learn.dls.user_name!r}, {learn.dls.item_name!r})")
+    cols = [learn.dls.user_name, learn.dls.item_name]
+    if miss := [c for c in cols if c not in df.columns]:
+        raise CLIError(f"{Path(data).name} has no column {miss[0]!r} (the model's columns: {cols[0]!r}, {cols[1]!r})")
     res = learn.evaluate(df, k=k)
     for n,v in res.items(): print(f"{n:<14} {v:.4f}" if isinstance(v, float) else f"{n:<14} {v}")
     return res
@@ -232,13 +240,14 @@ _examples = {'train': 'recfast train --data ratings.csv --arch implicit --thresh
              'evaluate': 'recfast evaluate --model out/model.pkl --data test.csv'}
 
 def _parser(name):
-    f = _commands[name]
-    p = anno_parser(f, prog=f'recfast {name}')
+    p = anno_parser(_commands[name], prog=f'recfast {name}')
     p.epilog,p.formatter_class = f"example: {_examples[name]}",argparse.RawDescriptionHelpFormatter
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return p
 
 # %% ../nbs/60_cli.ipynb #b1e32839
+def _say(cmd:str, what:str, msg): print(f"recfast {cmd}: {what}: {' '.join(str(msg).split())}", file=sys.stderr)
+
 def main(argv:list=None)->int:
     "Entry point of the `recfast` console script: `recfast {train,recommend,evaluate} --help`"
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -250,15 +259,13 @@ def main(argv:list=None)->int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', DeprecationWarning)
-            warnings.showwarning = lambda msg, *a, **k: print(f"recfast {argv[0]}: warning: {' '.join(str(msg).split())}", file=sys.stderr)
+            warnings.showwarning = lambda msg, *a, **k: _say(argv[0], 'warning', msg)
             _commands[argv[0]](**args)
-    except (CLIError, ValueError, KeyError, TypeError, FileNotFoundError, FloatingPointError, OSError) as e:
+    except Exception as e:  # one line (the traceback with --debug); an error recfast doesn't expect also names its type
         if debug: raise
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"recfast {argv[0]}: error: {' '.join(str(msg).split())}", file=sys.stderr)
-        return 1
-    except Exception as e:  # not an error recfast expects: still one line, the traceback with --debug
-        if debug: raise
-        print(f"recfast {argv[0]}: error: {type(e).__name__}: {' '.join(_first_line(e).split())} (rerun with --debug for the traceback)", file=sys.stderr)
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        if not isinstance(e, (CLIError, ValueError, KeyError, TypeError, FloatingPointError, OSError)):
+            msg = f"{type(e).__name__}: {_first_line(e)} (rerun with --debug for the traceback)"
+        _say(argv[0], 'error', msg)
         return 1
     return 0

@@ -1,5 +1,4 @@
-"""MovieLens 100K loaded the way fastai users get it, as DataFrames ready for the recfast DataLoaders, and synthetic
-power-law ratings at any size.
+"""MovieLens 100K as DataFrames ready for the recfast DataLoaders, and synthetic power-law ratings at any size.
 
 Docs: https://recfast.github.io/recfast/datasets.html.md"""
 
@@ -8,7 +7,6 @@ Docs: https://recfast.github.io/recfast/datasets.html.md"""
 # %% ../nbs/06_datasets.ipynb #51ceaa3e
 from __future__ import annotations
 from fastai.basics import *
-from fastai.data.external import untar_data, URLs
 
 # %% auto #0
 __all__ = ['movielens_100k', 'movielens_split', 'movielens_users', 'movielens_items', 'synthetic_ratings']
@@ -20,9 +18,9 @@ def movielens_100k(path:Path|str=None, # folder with `u.data`, `u.item`; `untar_
                   )->pd.DataFrame: # columns `user`, `movie`, `rating`, `timestamp` (and `title`)
     "MovieLens 100K ratings as a DataFrame, one row per rating, in file order"
     path = Path(ifnone(path, untar_data(URLs.ML_100k)))
-    df = pd.read_csv(path/fname, sep='\t', header=None, names=['user','movie','rating','timestamp'])
+    df = pd.read_csv(path/fname, sep='\t', names=['user','movie','rating','timestamp'])
     if titles:
-        movies = pd.read_csv(path/'u.item', sep='|', encoding='latin-1', usecols=(0,1), names=('movie','title'), header=None)
+        movies = pd.read_csv(path/'u.item', sep='|', encoding='latin-1', usecols=(0,1), names=('movie','title'))
         df = df.merge(movies, on='movie', how='left', validate='many_to_one')
     return df
 
@@ -38,17 +36,17 @@ def movielens_users(path:Path|str=None, # as in `movielens_100k`
                    )->pd.DataFrame: # columns `user`, `age`, `gender`, `occupation`, `zip`
     "MovieLens 100K's users (`u.user`), one row per user"
     path = Path(ifnone(path, untar_data(URLs.ML_100k)))
-    return pd.read_csv(path/'u.user', sep='|', header=None, names=['user','age','gender','occupation','zip'], dtype={'zip':str})
+    return pd.read_csv(path/'u.user', sep='|', names=['user','age','gender','occupation','zip'], dtype={'zip':str})
 
 def movielens_items(path:Path|str=None, # as in `movielens_100k`
-                   )->pd.DataFrame: # columns `movie`, `title`, `year` (float, NaN if unknown), `genres` (tuples of names)
+                   )->pd.DataFrame: # `movie`, `title`, `year` (float, NaN if unknown), `genres` (tuples of names)
     "MovieLens 100K's films (`u.item`), one row per film, the genre flags as one multi-label `genres` column"
     path = Path(ifnone(path, untar_data(URLs.ML_100k)))
-    genres = pd.read_csv(path/'u.genre', sep='|', header=None, names=['genre','k']).dropna().genre.tolist()
-    df = pd.read_csv(path/'u.item', sep='|', header=None, encoding='latin-1', names=['movie','title','date','video','url',*genres])
-    flags = df[genres].to_numpy().astype(bool)
-    return pd.DataFrame({'movie':df.movie, 'title':df.title, 'year':pd.to_datetime(df.date, format='%d-%b-%Y').dt.year.astype(float),
-                         'genres':[tuple(np.asarray(genres)[f]) for f in flags]})
+    genres = pd.read_csv(path/'u.genre', sep='|', names=['genre','k']).dropna().genre.tolist()
+    df = pd.read_csv(path/'u.item', sep='|', encoding='latin-1', names=['movie','title','date','video','url',*genres])
+    year = pd.to_datetime(df.date, format='%d-%b-%Y').dt.year.astype(float)
+    return pd.DataFrame({'movie':df.movie, 'title':df.title, 'year':year,
+                         'genres':[tuple(np.asarray(genres)[f]) for f in df[genres].to_numpy().astype(bool)]})
 
 # %% ../nbs/06_datasets.ipynb #7f0160a5
 def _zipf(n, alpha, rng):
@@ -70,7 +68,7 @@ def _draw_pairs(n_users, n_items, n_ratings, alpha, rng):
         new = rng.choice(n_users, m, p=pu).astype(np.int64)*n_items + rng.choice(n_items, m, p=pi)
         keys = _sorted_unique(np.concatenate([keys, new]))
         if len(keys)>=n_ratings: break
-    else: raise ValueError(f"Could not draw {n_ratings} distinct pairs with alpha={alpha}: the head is saturated, lower alpha or n_ratings")
+    else: raise ValueError(f"Could not draw {n_ratings} distinct pairs with alpha={alpha}: lower alpha or n_ratings")
     keys = rng.choice(keys, n_ratings, replace=False)
     return keys//n_items,keys%n_items
 
@@ -78,7 +76,7 @@ def _draw_pairs(n_users, n_items, n_ratings, alpha, rng):
 def _low_rank_ratings(u, i, n_users, n_items, n_factors, noise, rng, chunk):
     "1..5 star ratings of the pairs `(u, i)`: mean 3.5, biases and `n_factors` latent factors, Gaussian noise"
     s = 1/np.sqrt(n_factors)
-    U,V = rng.normal(0, s, (n_users, n_factors)).astype(np.float32),rng.normal(0, s, (n_items, n_factors)).astype(np.float32)
+    U,V = (rng.normal(0, s, (n, n_factors)).astype(np.float32) for n in (n_users, n_items))
     bu,bi = rng.normal(0, 0.3, n_users).astype(np.float32),rng.normal(0, 0.5, n_items).astype(np.float32)
     r = np.empty(len(u), np.float32)
     for a in range(0, len(u), chunk):
@@ -99,7 +97,7 @@ def synthetic_ratings(n_users:int, # users, ids `1..n_users`
     for n,v in (('n_users',n_users),('n_items',n_items),('n_ratings',n_ratings)):
         if int(v)!=v or v<1: raise ValueError(f"{n}={v!r} must be a positive integer")
     if n_ratings>0.5*n_users*n_items:
-        raise ValueError(f"n_ratings={n_ratings} is more than half of the {n_users*n_items} (user, item) pairs: use fewer ratings or more users/items")
+        raise ValueError(f"n_ratings={n_ratings} is more than half of the {n_users*n_items} pairs: use fewer ratings")
     rng = np.random.default_rng(seed)
     u,i = _draw_pairs(n_users, n_items, n_ratings, alpha, rng)
     r = _low_rank_ratings(u, i, n_users, n_items, n_factors, noise, rng, chunk)

@@ -1,4 +1,4 @@
-"""Every recfast learner trains with fastai's `learn.distrib_ctx()` on PyTorch DDP (through Hugging Face `accelerate`): the `TensorDL` batches are sharded across ranks without leaving torch.
+"""Every recfast learner trains with fastai's `learn.distrib_ctx()` on PyTorch DDP, its batches sharded in torch.
 
 Docs: https://recfast.github.io/recfast/distributed.html.md"""
 
@@ -44,11 +44,11 @@ class DistributedTensorDL(DistributedDL):
     def _broadcast(self, t, rank): return t if self.world_size<=1 else broadcast_tensor(t, rank)
 
     def get_idxs(self):
-        "This rank's contiguous slice of rank 0's indices, padded (by repeating the first ones) to a multiple of `world_size`"
+        "This rank's contiguous slice of rank 0's indices, padded with the first ones to a multiple of `world_size`"
         idxs = self._broadcast(self.dl.get_idxs(), 0)
         self.n = len(idxs)
         self.n_padded = _round_up(self.n, self.world_size)
-        if self.n_padded>self.n: idxs = torch.cat([idxs, idxs.repeat(self.n_padded//max(self.n,1)+1)[:self.n_padded-self.n]])
+        idxs = idxs.repeat(self.n_padded//max(self.n, 1)+1)[:self.n_padded]  # idxs, then its first ones again
         k = self.n_padded//self.world_size
         return idxs[self.rank*k:(self.rank+1)*k]
 
@@ -77,8 +77,7 @@ class FixedDistributedDL(DistributedDL):
 # %% ../nbs/70_distributed.ipynb #91f701f9
 class RecDistributedTrainer(DistributedTrainer):
     "`DistributedTrainer` for recfast's loaders, on GPUs (NCCL) and CPU processes (gloo)"
-    @property
-    def name(self): return 'distributed_trainer'
+    name = property(lambda self: 'distributed_trainer')
     def _wrap_dl(self, dl):
         if isinstance(dl, DistributedDL): return dl
         if not isinstance(dl, TensorDL): return FixedDistributedDL(dl, device=self.learn.model.device)

@@ -1,4 +1,4 @@
-"""User and item feature frames (categorical, numeric, multi-label) encoded once like the ids, the LightFM embedding that sums an id's and its features' embeddings, cold-start scoring from features alone, and fold-in of a new user.
+"""User and item features encoded like the ids, LightFM's hybrid embedding, cold-start scoring, fold-in of new users.
 
 Docs: https://recfast.github.io/recfast/features.html.md"""
 
@@ -6,9 +6,6 @@ Docs: https://recfast.github.io/recfast/features.html.md"""
 
 # %% ../nbs/07_features.ipynb #1a199a7d
 from __future__ import annotations
-import warnings
-from copy import copy as shallow_copy
-from contextlib import contextmanager
 from fastai.basics import *
 from .core import *
 from .core import _py
@@ -22,33 +19,34 @@ _listy = (list, tuple, set, frozenset, np.ndarray)
 
 def feature_kind(df:pd.DataFrame, col:str, what:str='features')->str:
     "'cont', 'cat' or 'multi': the kind of column `col` by its dtype; a `ValueError` naming it if it can't be used"
-    s = df[col]
-    if pd.api.types.is_bool_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype) or s.dtype==object or pd.api.types.is_string_dtype(s): kind = 'cat'
-    elif pd.api.types.is_numeric_dtype(s): kind = 'cont'
-    else: raise ValueError(f"Column {col!r} of {what} has dtype {s.dtype}, which is not a feature: use numbers, strings, "
-                           f"a category column or lists of labels (e.g. convert dates to a year)")
-    if kind=='cat' and s.dtype==object:
-        multi = s.map(lambda v: isinstance(v, _listy)).to_numpy()
-        if multi.any() and not multi.all():
-            raise ValueError(f"Column {col!r} of {what} mixes lists of labels and single values: {bad_row(df, ~multi, col)}; "
-                             f"make every value a list (e.g. `[v]`) or none")
-        if multi.all(): return 'multi'
-    return kind
+    s,t = df[col],pd.api.types
+    if not (t.is_bool_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype) or s.dtype==object or t.is_string_dtype(s)):
+        if t.is_numeric_dtype(s): return 'cont'
+        raise ValueError(f"Column {col!r} of {what} has dtype {s.dtype}, which is not a feature: use numbers, strings, "
+                         f"a category column or lists of labels (e.g. convert dates to a year)")
+    if s.dtype!=object: return 'cat'
+    multi = s.map(lambda v: isinstance(v, _listy)).to_numpy()
+    if multi.any() and not multi.all():
+        raise ValueError(f"Column {col!r} of {what} mixes lists of labels and single values: "
+                         f"{bad_row(df, ~multi, col)}; make every value a list (e.g. `[v]`) or none")
+    return 'multi' if multi.all() else 'cat'
 
 # %% ../nbs/07_features.ipynb #6540080a
 def check_features(df:pd.DataFrame, id_name:str, what:str='item_features')->dict:
     "`{column: kind}` of the feature columns of `df`; a `ValueError` naming the column and a row if `df` can't be used"
-    if not isinstance(df, pd.DataFrame): raise TypeError(f"`{what}` must be a pandas DataFrame, not {type(df).__name__}")
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"`{what}` must be a pandas DataFrame, not {type(df).__name__}")
     check_frame(df, {what:id_name}, ids=(what,), numeric=(), what=what)
     dup = df[id_name].duplicated().to_numpy()
-    if dup.any(): raise ValueError(f"Column {id_name!r} of {what} repeats {int(dup.sum())} ids, first at {bad_row(df, dup, id_name)}: one row per id")
+    if dup.any(): raise ValueError(f"Column {id_name!r} of {what} repeats {int(dup.sum())} ids, first at "
+                                   f"{bad_row(df, dup, id_name)}: one row per id")
     kinds = {c:feature_kind(df, c, what) for c in df.columns if c!=id_name}
     if not kinds: raise ValueError(f"{what} has no feature column besides the id column {id_name!r}")
     for c,k in kinds.items():
-        if k=='cont': check_numeric_col(df, c)
-        na = df[c].isna().to_numpy() if k=='cat' else df[c].map(lambda v: not isinstance(v, _listy)).to_numpy() if k=='multi' else None
-        if na is not None and na.any():
-            raise ValueError(f"Column {c!r} of {what} has {int(na.sum())} missing values, first at {bad_row(df, na, c)}: fill or drop them")
+        if k=='cont': check_numeric_col(df, c); continue
+        na = (df[c].isna() if k=='cat' else df[c].map(lambda v: not isinstance(v, _listy))).to_numpy()
+        if na.any(): raise ValueError(f"Column {c!r} of {what} has {int(na.sum())} missing values, first at "
+                                      f"{bad_row(df, na, c)}: fill or drop them")
     return kinds
 
 # %% ../nbs/07_features.ipynb #049572ac
@@ -60,59 +58,58 @@ class FeatureTable:
         self.kinds,self.id_name,self.what = check_features(df, id_name, what),id_name,what
         self.vocabs = {c:CategoryMap(df[c] if k=='cat' else df[c].explode().dropna(), sort=True, add_na=True)
                        for c,k in self.kinds.items() if k!='cont'}
-        cont = self.names('cont')
-        x = df[cont].to_numpy(np.float64)
-        self.mean,self.std = x.mean(0),np.where(x.std(0)>0, x.std(0), 1.) if len(cont) else x.std(0)
+        x = df[self.names('cont')].to_numpy(np.float64)
+        self.mean,self.std = x.mean(0),np.where(x.std(0)>0, x.std(0), 1.)
     def names(self, kind): return [c for c,k in self.kinds.items() if k==kind]
-    def __repr__(self): return f"FeatureTable({self.id_name!r}: {', '.join(f'{c} ({k})' for c,k in self.kinds.items())})"
+    def __repr__(self):
+        return f"FeatureTable({self.id_name!r}: {', '.join(f'{c} ({k})' for c,k in self.kinds.items())})"
 
 # %% ../nbs/07_features.ipynb #100e9a5e
 @patch
 def encode(self:FeatureTable, df:pd.DataFrame)->dict:
     "`{'cat': (n, n_cat) codes, 'cont': (n, n_cont) floats, 'multi_<col>': (n, max labels) codes}` of the rows of `df`"
-    kinds = check_features(df[[self.id_name, *self.kinds]] if set(self.kinds)<=set(df.columns) else df, self.id_name, self.what)
-    if kinds!=self.kinds: raise ValueError(f"{self.what} must have the feature columns {self.kinds} (column: kind), got {kinds}")
+    sub = df[[self.id_name, *self.kinds]] if set(self.kinds)<=set(df.columns) else df
+    if (kinds := check_features(sub, self.id_name, self.what))!=self.kinds:
+        raise ValueError(f"{self.what} must have the feature columns {self.kinds} (column: kind), got {kinds}")
     def codes(c, vals):
-        idx = pd.Index(list(self.vocabs[c].items)).get_indexer(np.asarray(vals, dtype=object))
-        if (idx<1).any(): raise ValueError(f"Column {c!r} of {self.what} has a value the model never saw: {_py(np.asarray(vals, dtype=object)[(idx<1).argmax()])!r}")
+        v = np.asarray(vals, dtype=object)
+        idx = pd.Index(list(self.vocabs[c].items)).get_indexer(v)
+        bad = v[idx<1]
+        if len(bad): raise ValueError(f"Column {c!r} of {self.what} has a value the model never saw: {_py(bad[0])!r}")
         return idx
-    out = {'cat': torch.tensor(np.stack([codes(c, df[c]) for c in self.names('cat')], 1) if self.names('cat') else np.zeros((len(df),0)), dtype=torch.long),
+    cat = [codes(c, df[c]) for c in self.names('cat')]
+    out = {'cat': torch.tensor(np.stack(cat, 1) if cat else np.zeros((len(df),0)), dtype=torch.long),
            'cont': torch.tensor((df[self.names('cont')].to_numpy(np.float64)-self.mean)/self.std, dtype=torch.float)}
     for c in self.names('multi'):
-        ex = df[c].explode()
-        keep = ex.notna().to_numpy()
-        row = np.repeat(np.arange(len(df)), df[c].map(lambda v: max(len(v), 1)).to_numpy())[keep]
-        pos = pd.Series(row).groupby(row).cumcount().to_numpy()
-        m = torch.zeros(len(df), max(int(pos.max())+1 if len(pos) else 1, 1), dtype=torch.long)
-        m[row, pos] = torch.tensor(codes(c, ex[keep]))
-        out[f'multi_{c}'] = m
+        ex = df[c].reset_index(drop=True).explode().dropna()
+        pos = ex.groupby(level=0).cumcount().to_numpy()
+        out[f'multi_{c}'] = m = torch.zeros(len(df), int(pos.max())+1 if len(pos) else 1, dtype=torch.long)
+        m[ex.index.to_numpy(), pos] = torch.tensor(codes(c, ex))
     return out
 
 # %% ../nbs/07_features.ipynb #d5ca60df
 @patch
 def align(self:FeatureTable, df:pd.DataFrame, vocab:CategoryMap)->dict:
     "`encode` of the rows of `df` for every id of `vocab`, in its order (row 0, `'#na#'`, all zero)"
-    ids = list(vocab.items[1:])
-    pos = pd.Index(df[self.id_name]).get_indexer(ids)
-    if (pos<0).any():
-        v = _py(ids[int((pos<0).argmax())])
-        raise ValueError(f"Column {self.id_name!r} of {self.what} has no row for {int((pos<0).sum())} of the {len(ids)} ids of the ratings, "
-                         f"e.g. {self.id_name}={v!r}: every id needs its features")
-    extra = len(df)-len(pos)
-    if extra: warnings.warn(f"{extra} rows of {self.what} have a {self.id_name!r} with no rating: left out of the vocabulary "
-                            f"(score them with `{self.what}=` in `predict_pairs` or `recommend`)", stacklevel=3)
-    enc = self.encode(df.iloc[pos])
-    return {k:torch.cat([v.new_zeros(1, v.shape[1]), v]) for k,v in enc.items()}
+    ids,n = list(vocab.items[1:]),self.id_name
+    pos = pd.Index(df[n]).get_indexer(ids)
+    if (miss := pos<0).any():
+        raise ValueError(f"Column {n!r} of {self.what} has no row for {int(miss.sum())} of the {len(ids)} ids of the "
+                         f"ratings, e.g. {n}={_py(ids[int(miss.argmax())])!r}: every id needs its features")
+    if extra := len(df)-len(pos):
+        warnings.warn(f"{extra} rows of {self.what} have a {n!r} with no rating: left out of the vocabulary "
+                      f"(score them with `{self.what}=` in `predict_pairs` or `recommend`)", stacklevel=3)
+    return {k:torch.cat([v.new_zeros(1, v.shape[1]), v]) for k,v in self.encode(df.iloc[pos]).items()}
 
 # %% ../nbs/07_features.ipynb #ed2bf235
-def add_features(classes:dict, user_name:str, item_name:str, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None)->dict:
-    "`{'user_features': ..., 'item_features': ...}`: a `FeatureTable` with its rows aligned to the vocabulary (`.rows`), or `None`"
-    res = {}
-    for side,name,df in (('user',user_name,user_features),('item',item_name,item_features)):
-        if df is None: res[f'{side}_features'] = None; continue
-        t = FeatureTable(df, name, f'{side}_features')
+def add_features(classes:dict, user_name:str, item_name:str, user_features:pd.DataFrame=None,
+                 item_features:pd.DataFrame=None)->dict:
+    "`{'user_features', 'item_features'}`: a `FeatureTable` with rows aligned to the vocabulary (`.rows`) or `None`"
+    res = {'user_features': user_features, 'item_features': item_features}
+    for (k,df),name in zip(res.items(), (user_name,item_name)):
+        if df is None: continue
+        res[k] = t = FeatureTable(df, name, k)
         t.rows = t.align(df, classes[name])
-        res[f'{side}_features'] = t
     return res
 
 def has_features(dls)->bool:
@@ -122,16 +119,14 @@ def has_features(dls)->bool:
 # %% ../nbs/07_features.ipynb #7e1e6359
 @patch
 def bags(self:FeatureTable, rows:dict)->dict:
-    "`{'codes', 'weights', 'cont'}` of encoded `rows`: codes into one table of every column's values, weighted 1 per category, 1/n per label"
-    codes,weights,off = [],[],0
-    for c in self.names('cat')+self.names('multi'):
-        x = rows['cat'][:, self.names('cat').index(c)][:,None] if self.kinds[c]=='cat' else rows[f'multi_{c}']
-        w = (x>0).float()
-        codes.append(x+off); weights.append(w/w.sum(1, keepdim=True).clamp(min=1))
-        off += len(self.vocabs[c])
-    n = len(rows['cont'])
-    return {'codes': torch.cat(codes, 1) if codes else torch.zeros(n, 0, dtype=torch.long),
-            'weights': torch.cat(weights, 1) if weights else torch.zeros(n, 0), 'cont': rows['cont']}
+    "`{'codes','weights','cont'}` of encoded `rows`: codes into one value table, weight 1 per category, 1/n per label"
+    cols = self.names('cat')+self.names('multi')
+    xs = [rows['cat'][:, [j]] if self.kinds[c]=='cat' else rows[f'multi_{c}'] for j,c in enumerate(cols)]
+    offs = np.cumsum([0]+[len(self.vocabs[c]) for c in cols])
+    ws = [(x>0).float() for x in xs]
+    return {'codes': torch.cat([rows['cat'][:, :0]]+[x+int(o) for x,o in zip(xs, offs)], 1),
+            'weights': torch.cat([rows['cont'][:, :0]]+[w/w.sum(1, keepdim=True).clamp(min=1) for w in ws], 1),
+            'cont': rows['cont']}
 
 # %% ../nbs/07_features.ipynb #932bc0ed
 class FeatureEmbedding(Module):
@@ -155,33 +150,29 @@ class FeatureEmbedding(Module):
 
 # %% ../nbs/07_features.ipynb #acafe3f2
 class HybridEmbedding(Module):
-    "LightFM's representation (Kula 2015): the id's embedding (zero if it has no training row) plus its features' embeddings"
+    "LightFM's representation (Kula 2015): the id's embedding (zero with no training row) plus its features' embeddings"
     def __init__(self, ids:nn.Embedding, # the id embedding it wraps
                  table:FeatureTable=None, # the features (with `.rows`); id embedding only if `None`
                  warm:Tensor=None, # which ids have a training row; all if `None`
                  side:str='item'): # 'user' or 'item', for cold start
         self.ids,self.side = ids,side
         self.feats = FeatureEmbedding(table, ids.embedding_dim, type(ids)) if table is not None else None
-        self.register_buffer('warm', torch.ones(ids.num_embeddings, dtype=torch.bool) if warm is None else warm.bool().clone())
+        self.register_buffer('warm', (torch.ones(ids.num_embeddings) if warm is None else warm).bool().clone())
 
-    @property
-    def num_embeddings(self): return len(self.warm)
-    @property
-    def embedding_dim(self): return self.ids.embedding_dim
+    num_embeddings = property(lambda self: len(self.warm))
+    embedding_dim = property(lambda self: self.ids.embedding_dim)
+    weight = property(lambda self: self(torch.arange(self.num_embeddings, device=self.warm.device)))
 
     def forward(self, idx:Tensor)->Tensor:
         known = idx<self.ids.num_embeddings
         out = self.ids(torch.where(known, idx, 0)) * (self.warm[idx] & known)[...,None]
         return out + self.feats(idx) if self.feats is not None else out
 
-    @property
-    def weight(self): return self(torch.arange(self.num_embeddings, device=self.warm.device))
-
 # %% ../nbs/07_features.ipynb #99a2ea75
 def hybridize(model:nn.Module, # a model whose id embeddings are attributes (or items of a `ModuleList`)
               names:dict, # `{'user': [attribute names], 'item': [...]}`; `'embeds.0'` for a list item
               dls): # the loaders, with `user_features`/`item_features` and the training rows `seen`
-    "Replace the named id embeddings of `model` by `HybridEmbedding`s of the features of `dls`; ids with no training row are cold"
+    "Swap `model`'s named id embeddings for `HybridEmbedding`s of `dls`' features; ids with no training row are cold"
     warm = {'user': dls.seen.row_lengths()>0, 'item': dls.seen.col_counts()>0}
     for side,attrs in names.items():
         table = getattr(dls, f'{side}_features', None)
@@ -204,41 +195,38 @@ def _cat_rows(a:Tensor, b:Tensor)->Tensor:
 def _new_rows(dls, side:str, df:pd.DataFrame):
     "`(new ids, encoded rows)` of the ids of `df` that `dls` don't know"
     t = getattr(dls, f'{side}_features', None)
-    if t is None: raise ValueError(f"`{side}_features=` needs loaders built with `{side}_features=` (these have no {side} features)")
+    if t is None: raise ValueError(f"`{side}_features=` needs loaders built with `{side}_features=` (these have none)")
     check_features(df, t.id_name, t.what)
     known = pd.Index(list(getattr(dls, f'{side}s').items)).get_indexer(df[t.id_name].to_numpy(dtype=object))>0
-    if known.any(): warnings.warn(f"{int(known.sum())} rows of {t.what} have ids the model already knows: their learned representations are used", stacklevel=4)
+    if known.any(): warnings.warn(f"{int(known.sum())} rows of {t.what} have ids the model already knows: their "
+                                  "learned representations are used", stacklevel=4)
     df = df[~known]
     return list(df[t.id_name]), t.bags(t.encode(df))
 
 # %% ../nbs/07_features.ipynb #c412f741
 @contextmanager
 def added_features(learn, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None):
-    "For the duration: the new ids of the frames in the vocabularies of `learn.dls`, scored from their features by `learn.model`"
-    dls,model = learn.dls,learn.model
+    "For the duration: the frames' new ids join `learn.dls`' vocabularies, scored from their features by `learn.model`"
+    dls,model,saved = learn.dls,learn.model,[]
+    def put(o, a, v): saved.append((o, a, getattr(o, a))); setattr(o, a, v)  # restored at the end
     new = {s:_new_rows(dls, s, df) for s,df in (('user',user_features),('item',item_features)) if df is not None}
-    ext,saved = shallow_copy(dls),[]
+    ext = copy(dls)
     ext.classes = dict(dls.classes)
     for side,(ids,rows) in new.items():
         name = getattr(dls, f'{side}_name')
         ext.classes[name] = CategoryMap(list(dls.classes[name].items)+ids, sort=False)
         embs = [m for m in model.modules() if isinstance(m, HybridEmbedding) and m.side==side and m.feats is not None]
-        if not embs: raise TypeError(f"{type(model).__name__} has no {side} features: train it on loaders built with `{side}_features=`")
+        if not embs: raise TypeError(f"{type(model).__name__} has no {side} features: train it with `{side}_features=`")
         for m in embs:
-            saved.append((m, m.warm, {k:getattr(m.feats, k) for k in m.feats.keys}))
-            m.warm = torch.cat([m.warm, m.warm.new_zeros(len(ids))])
-            for k in m.feats.keys: setattr(m.feats, k, _cat_rows(getattr(m.feats, k), rows[k].to(m.warm.device)))
+            put(m, 'warm', torch.cat([m.warm, m.warm.new_zeros(len(ids))]))
+            for k in m.feats.keys: put(m.feats, k, _cat_rows(getattr(m.feats, k), rows[k].to(m.warm.device)))
     ext.seen,ext.valid_seen = (_extend_csr(c, ext.n_users, ext.n_items) for c in (dls.seen, dls.valid_seen))
-    sizes = {a:getattr(model, a) for a in ('n_users','n_items') if hasattr(model, a)}
-    for a in sizes: setattr(model, a, getattr(ext, a))
-    learn.dls = ext
+    for a in ('n_users','n_items'):
+        if hasattr(model, a): put(model, a, getattr(ext, a))
+    put(learn, 'dls', ext)
     try: yield learn
     finally:
-        learn.dls = dls
-        for a,v in sizes.items(): setattr(model, a, v)
-        for m,w,bufs in saved:
-            m.warm = w
-            for k,v in bufs.items(): setattr(m.feats, k, v)
+        for o,a,v in reversed(saved): setattr(o, a, v)
 
 # %% ../nbs/07_features.ipynb #ef75e67e
 def _fold_ratings(dls, model, df, users, items, n, Q, b, l2):
@@ -266,54 +254,50 @@ def _fold_ranking(users, items, n, Q, b, l2, mu, mu_b, steps:int=50):
     with torch.enable_grad(): opt.step(closure)
     return torch.cat([u.detach(), mu_b.expand(n, 1)], 1)
 
-def _grow(emb:nn.Module, rows:Tensor):
-    "Append `rows` to the id embedding `emb` (a `HybridEmbedding`'s ids, marked warm)"
-    e = emb.ids if isinstance(emb, HybridEmbedding) else emb
-    e.weight = nn.Parameter(torch.cat([e.weight.data, rows.to(e.weight)]))
-    e.num_embeddings = len(e.weight)
-    if isinstance(emb, HybridEmbedding): emb.warm = torch.cat([emb.warm, emb.warm.new_ones(len(rows))])
-
 # %% ../nbs/07_features.ipynb #cf88f3cf
 def fold_in(learn, df:pd.DataFrame, # the user and item columns (and the rating column for ratings loaders)
             l2:float=1.): # ridge penalty (towards 0 for ratings, towards the mean user for interactions)
     "Solve each user's vector of `df` with the item factors fixed; new users join the vocabulary"
     dls,m = learn.dls,learn.model
     if not all(hasattr(m, a) for a in ('u_weight','u_bias','i_weight','i_bias')):
-        raise TypeError(f"fold_in needs a factorization model (`u_weight`, `i_weight` and biases), not {type(m).__name__}")
+        raise TypeError(f"fold_in needs a factorization model (`u_weight`, `i_weight`, biases), not {type(m).__name__}")
     if isinstance(m.u_weight, HybridEmbedding) and m.u_weight.feats is not None:
-        raise TypeError("fold_in solves id vectors: this model has user features, so score a new user from them with `user_features=`")
-    rated = getattr(dls, 'rating_name', None) is not None
-    cols = {'user_name':dls.user_name, 'item_name':dls.item_name, **({'rating_name':dls.rating_name} if rated else {})}
+        raise TypeError("fold_in fits id vectors, but this model has user features: use `user_features=` for new users")
+    cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     check_frame(df, cols, what='fold-in rows')
     l2 = check_real(l2, 'l2', strict=False)
-    ids = list(pd.unique(df[dls.user_name]))
-    users,items = torch.from_numpy(pd.Index(ids).get_indexer(df[dls.user_name].to_numpy())),dls.encode_items(df[dls.item_name])
-    with scoring(m): Q,b = m.i_weight.weight.detach().float().cpu(),m.i_bias.weight.detach().float().cpu()[:,0]
-    if rated: sol = _fold_ratings(dls, m, df, users, items, len(ids), Q, b, l2)
-    else:
-        U,ub = m.u_weight.weight.detach().float().cpu()[1:],m.u_bias.weight.detach().float().cpu()[1:]
-        sol = _fold_ranking(users, items, len(ids), Q, b, l2, U.mean(0), ub.mean(0))
+    users,ids = pd.factorize(df[dls.user_name].to_numpy())
+    users,ids,items = torch.from_numpy(users),list(ids),dls.encode_items(df[dls.item_name])
+    w = lambda e: e.weight.detach().float().cpu()
+    with scoring(m): Q,b = w(m.i_weight),w(m.i_bias)[:,0]
+    if 'rating_name' in cols: sol = _fold_ratings(dls, m, df, users, items, len(ids), Q, b, l2)
+    else: sol = _fold_ranking(users, items, len(ids), Q, b, l2, w(m.u_weight)[1:].mean(0), w(m.u_bias)[1:].mean(0))
     return _store_fold(learn, ids, users, items, sol)
 
 # %% ../nbs/07_features.ipynb #68c7f020
+def _set_rows(emb:nn.Module, pos:Tensor, v:Tensor):
+    "Write `v` into rows `pos` of the id embedding `emb` (a `HybridEmbedding`'s ids, marked warm), appending new rows"
+    e = emb.ids if isinstance(emb, HybridEmbedding) else emb
+    if (n := int(pos.max())+1-len(e.weight))>0:
+        e.weight = nn.Parameter(torch.cat([e.weight.data, e.weight.data.new_zeros(n, e.weight.shape[1])]))
+        e.num_embeddings = len(e.weight)
+    with torch.no_grad(): e.weight[pos] = v.to(e.weight)
+    if isinstance(emb, HybridEmbedding):
+        emb.warm = torch.cat([emb.warm, emb.warm.new_ones(max(n, 0))]); emb.warm[pos] = True
+
 def _store_fold(learn, ids:list, users:Tensor, items:Tensor, sol:Tensor):
     "Write the solved `(vector, bias)` of users `ids` into the model, appending the new ones everywhere"
-    dls,m = learn.dls,learn.model
-    vocab = dls.users
-    pos = pd.Index(list(vocab.items)).get_indexer(np.asarray(ids, dtype=object))
+    dls,m,ids = learn.dls,learn.model,np.asarray(ids, dtype=object)
+    pos = pd.Index(list(dls.users.items)).get_indexer(ids)
     new = pos<=0
-    pos[new] = len(vocab)+np.arange(int(new.sum()))
+    pos[new] = len(dls.users)+np.arange(int(new.sum()))
     if new.any():
-        dls.classes = {**dls.classes, dls.user_name: CategoryMap(list(vocab.items)+[i for i,n in zip(ids, new) if n], sort=False)}
-        _grow(m.u_weight, sol[new][:,:-1]); _grow(m.u_bias, sol[new][:,-1:])
+        dls.classes = {**dls.classes, dls.user_name: CategoryMap(list(dls.users.items)+list(ids[new]), sort=False)}
         if hasattr(m, 'n_users'): m.n_users = dls.n_users
-    with torch.no_grad():
-        for emb,v in ((m.u_weight, sol[:,:-1]), (m.u_bias, sol[:,-1:])):
-            e = emb.ids if isinstance(emb, HybridEmbedding) else emb
-            e.weight[torch.from_numpy(pos)] = v.to(e.weight)
-            if isinstance(emb, HybridEmbedding): emb.warm[torch.from_numpy(pos)] = True
+    pos,shape = torch.from_numpy(pos),(dls.n_users, dls.n_items)
+    _set_rows(m.u_weight, pos, sol[:,:-1]); _set_rows(m.u_bias, pos, sol[:,-1:])
     r,c,_ = dls.seen.coo()
-    dls.seen = CSRMatrix.from_coo(torch.cat([r.cpu(), torch.from_numpy(pos)[users]]), torch.cat([c.cpu(), items]), shape=(dls.n_users, dls.n_items))
-    if dls.valid_seen is not None: dls.valid_seen = _extend_csr(dls.valid_seen.to('cpu'), dls.n_users, dls.n_items)
+    dls.seen = CSRMatrix.from_coo(torch.cat([r.cpu(), pos[users]]), torch.cat([c.cpu(), items]), shape=shape)
+    if dls.valid_seen is not None: dls.valid_seen = _extend_csr(dls.valid_seen.to('cpu'), *shape)
     learn.opt = None  # the optimizer's state is for the old parameters
     return learn

@@ -1,4 +1,4 @@
-"""The pointwise, BPR, hinge and adaptive-hinge losses of Kula's talk (Spotlight), shared by the implicit and sequence families, and the per-batch negative sampler that feeds them.
+"""The pointwise, BPR, hinge and adaptive-hinge losses of Spotlight, and the negative sampler that feeds them.
 
 Docs: https://recfast.github.io/recfast/losses.html.md"""
 
@@ -37,16 +37,17 @@ class RankLoss:
     "A ranking loss from `ranking_losses` over `(positive, negatives)` scores, ignoring padding targets"
     def __init__(self, loss:str='bpr', # one of `ranking_losses`
                  reduction:str='mean'): # 'mean' over non-padding targets, 'sum', or 'none'
-        if loss not in ranking_losses: raise ValueError(f"Unknown loss {loss!r}: use one of {', '.join(ranking_losses)}")
-        if reduction not in ('mean','sum','none'): raise ValueError(f"Unknown reduction {reduction!r}: use 'mean', 'sum' or 'none'")
+        if loss not in ranking_losses:
+            raise ValueError(f"Unknown loss {loss!r}: use one of {', '.join(ranking_losses)}")
+        if reduction not in ('mean','sum','none'):
+            raise ValueError(f"Unknown reduction {reduction!r}: use 'mean', 'sum' or 'none'")
         store_attr('loss,reduction')
         self.func = ranking_losses[loss]
     def __call__(self, pred:Tensor, targ:Tensor, reduction:str=None)->Tensor:
-        l = self.func(pred[...,0], pred[...,1:])
         mask = (targ!=0).float()
-        red = ifnone(reduction, self.reduction)
-        if red=='none': return (l*mask).view(len(l), -1).sum(1)
-        return (l*mask).sum() if red=='sum' else (l*mask).sum()/mask.sum().clamp(min=1)
+        l,red = self.func(pred[...,0], pred[...,1:])*mask,ifnone(reduction, self.reduction)
+        if red=='none': return l.view(len(l), -1).sum(1)
+        return l.sum() if red=='sum' else l.sum()/mask.sum().clamp(min=1)
     def __repr__(self): return f"RankLoss({self.loss!r})"
 
 # %% ../nbs/04_losses.ipynb #70c4d3e5
@@ -67,7 +68,8 @@ class NegativeSampling(Callback):
                  seen:CSRMatrix=None, # users x items training positives ('reject'; counts for 'popularity')
                  alpha:float=0.75): # exponent of the counts ('popularity')
         if sampler not in _samplers: raise ValueError(f"Unknown sampler {sampler!r}: use one of {', '.join(_samplers)}")
-        if sampler!='uniform' and seen is None: raise ValueError(f"sampler={sampler!r} needs the training positives `seen`")
+        if sampler!='uniform' and seen is None:
+            raise ValueError(f"sampler={sampler!r} needs the training positives `seen`")
         store_attr('n_items,n_neg,seed,sampler,alpha')
         self.n_neg,self.seed = check_n(n_neg, name='n_neg'),check_seed(seed)
         self.keys = self.probs = self.gen = None
@@ -81,13 +83,12 @@ class NegativeSampling(Callback):
 def _draw(self:NegativeSampling, shape, device):
     "Negatives of `shape`: uniform over `1..n_items-1`, or by popularity"
     if self.sampler=='popularity':
-        p = self.probs.to(device)
-        return torch.multinomial(p, int(np.prod(shape)), replacement=True, generator=self.gen).view(shape)
+        return self.probs.to(device).multinomial(math.prod(shape), replacement=True, generator=self.gen).view(shape)
     return torch.randint(1, self.n_items, shape, device=device, generator=self.gen)
 
 @patch
 def _reject(self:NegativeSampling, users:Tensor, negs:Tensor, rounds:int=20):
-    "Redraw the negatives that are training positives of their user (up to `rounds` times); each round checks only the redrawn ones"
+    "Redraw negatives that are training positives of their user, up to `rounds` times, checking only the redrawn ones"
     if self.keys.device!=negs.device: self.keys = self.keys.to(negs.device)  # moved once, not every batch
     keys = self.keys
     u = users.view(users.shape+(1,)*(negs.dim()-users.dim())).expand_as(negs).reshape(-1)

@@ -1,5 +1,4 @@
-"""Training and recommending at scale: synthetic power-law ratings (`recfast.datasets`), sparse embedding gradients
-(`recfast.fast`), and top-N recommendations for every user streamed to disk.
+"""Training and recommending at scale: synthetic power-law ratings, sparse gradients, top-N for every user to disk.
 
 Docs: https://recfast.github.io/recfast/scale.html.md"""
 
@@ -15,6 +14,6 @@ __all__ = ['recommend_all']
 # %% ../nbs/71_scale.ipynb #54aa52a0
 def recommend_all(learn, n:int=10, fname:str|Path=None, users=None, bs:int=None, exclude_seen:bool=True):
     "Deprecated alias of `RecLearner.recommend_all`: use `learn.recommend_all(...)`"
-    warnings.warn("`recfast.scale.recommend_all(learn, ...)` is deprecated and will be removed: use `learn.recommend_all(...)`",
+    warnings.warn("`recfast.scale.recommend_all(learn, ...)` is deprecated: use `learn.recommend_all(...)`",
                   DeprecationWarning, stacklevel=2)
     return learn.recommend_all(n=n, fname=fname, users=users, bs=bs, exclude_seen=exclude_seen)

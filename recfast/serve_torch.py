@@ -1,4 +1,4 @@
-"""`Recommender`: top-N recommendations in original ids from a `learn.export_serving` folder, in a process that imports torch and nothing of fastai or recfast.
+"""`Recommender`: top-N recommendations in original ids from a `learn.export_serving` folder, with torch alone.
 
 Docs: https://recfast.github.io/recfast/serve_torch.html.md"""
 
@@ -14,7 +14,7 @@ import torch
 
 # %% ../nbs/63_serve_torch.ipynb #86652f0d
 def patch_method(f):
-    "Add `f` to the class of its `self` annotation (like fastcore's `@patch`, which this torch-only module can't import)"
+    "Add `f` to the class of its `self` annotation (fastcore's `@patch`, which this torch-only module can't import)"
     setattr(f.__annotations__['self'], f.__name__, f)
     return f
 
@@ -24,7 +24,7 @@ FORMAT = 'recfast-serving/1'
 def _need(path:Path, name:str)->Path:
     "`path/name`, or a `FileNotFoundError` naming the missing file"
     f = path/name
-    if not f.is_file(): raise FileNotFoundError(f"{name} is missing from the serving export {path}: export it again with `learn.export_serving`")
+    if not f.is_file(): raise FileNotFoundError(f"{name} is missing from the serving export {path}: export it again")
     return f
 
 def file_sha256(fname:Path)->str:
@@ -39,15 +39,16 @@ def read_manifest(path)->dict:
     path = Path(path)
     try: man = json.loads(_need(path, 'manifest.json').read_text())
     except ValueError as e: raise ValueError(f"manifest.json of {path} is damaged ({e}): export it again") from e
-    if not isinstance(man, dict) or man.get('format')!=FORMAT:
-        raise ValueError(f"manifest.json of {path} is not a {FORMAT!r} manifest (format {man.get('format') if isinstance(man, dict) else None!r})")
+    fmt = man.get('format') if isinstance(man, dict) else None
+    if fmt!=FORMAT: raise ValueError(f"manifest.json of {path} is not a {FORMAT!r} manifest (format {fmt!r})")
     for name,digest in man['files'].items():
-        if file_sha256(_need(path, name))!=digest: raise ValueError(f"{name} of {path} is damaged: its SHA-256 differs from manifest.json's (export it again)")
+        if file_sha256(_need(path, name))!=digest:
+            raise ValueError(f"{name} of {path} is damaged: its SHA-256 differs from manifest.json's (export it again)")
     return man
 
 # %% ../nbs/63_serve_torch.ipynb #bc6373da
-def _read(path:Path, name:str, how):
-    "Load `path/name` with `how`, an error naming the file if it fails"
+def _read(path:Path, name:str, how=lambda f: json.loads(f.read_text())):
+    "Load `path/name` with `how` (JSON by default), an error naming the file if it fails"
     try: return how(path/name)
     except Exception as e: raise ValueError(f"{name} of {path} can't be loaded ({type(e).__name__}: {e})") from e
 
@@ -71,7 +72,7 @@ def csr_rows(indptr:torch.Tensor, rows:torch.Tensor)->tuple:
     return r, torch.arange(len(r)) + (starts-(lens.cumsum(0)-lens))[r]
 
 def csr_dense(csr:dict, rows:torch.Tensor, n_cols:int, values:bool=True)->torch.Tensor:
-    "CSR rows `rows` of `csr` (`indptr`, `indices`, `values`) as a dense float tensor, or a boolean mask if not `values`"
+    "Rows `rows` of CSR `csr` (`indptr`, `indices`, `values`) densely: floats, or a boolean mask if not `values`"
     r,pos = csr_rows(csr['indptr'], rows)
     out = torch.zeros(len(rows), n_cols, dtype=torch.float if values else torch.bool)
     out[r, csr['indices'][pos]] = csr['values'][pos] if values else True
@@ -89,19 +90,21 @@ class Recommender:
     def __init__(self, path): # the folder `export_serving` wrote
         self.path = Path(path)
         man = self.manifest = read_manifest(self.path)
-        self.users,self.items = (_read(self.path, f, lambda f: json.loads(f.read_text())) for f in ('users.json','items.json'))
+        self.users,self.items = (_read(self.path, f) for f in ('users.json','items.json'))
         if len(self.users)!=man['n_users'] or len(self.items)!=man['n_items']:
-            raise ValueError(f"users.json/items.json of {self.path} hold {len(self.users)}/{len(self.items)} ids, manifest.json says {man['n_users']}/{man['n_items']}")
+            raise ValueError(f"users.json/items.json of {self.path} hold {len(self.users)}/{len(self.items)} ids, "
+                             f"manifest.json says {man['n_users']}/{man['n_items']}")
         self.user_index = {u:i for i,u in enumerate(self.users) if i}  # index 0 is the padding id
         self.scorer = _program(self.path, 'scores.pt2')
         self.finisher = _program(self.path, 'values.pt2') if man['values'] else None
         self.seen = _tensors(self.path, 'seen.pt', ('indptr','indices','popularity'))
-        self.query_data = None if man['query']=='user' else _tensors(self.path, 'queries.pt', ('indptr','indices','values'))
-    @property
-    def query(self)->str: return self.manifest['query']
-    @property
-    def n_items(self)->int: return len(self.items)
-    def __repr__(self): return f"<Recommender {self.manifest['model']}: {len(self.users)-1} users x {self.n_items-1} items, query {self.query!r}>"
+        self.query_data = (None if man['query']=='user' else
+                           _tensors(self.path, 'queries.pt', ('indptr','indices','values')))
+    query = property(lambda self: self.manifest['query'])
+    n_items = property(lambda self: len(self.items))
+    def __repr__(self):
+        m = self.manifest
+        return f"<Recommender {m['model']}: {m['n_users']-1} users x {m['n_items']-1} items, query {m['query']!r}>"
 
 # %% ../nbs/63_serve_torch.ipynb #d8b460b2
 @patch_method
@@ -110,10 +113,10 @@ def encode_users(self:Recommender, users:list, unknown:str='raise')->torch.Tenso
     if unknown not in ('raise','popular'): raise ValueError(f"unknown={unknown!r}: use 'raise' or 'popular'")
     idx = torch.tensor([self.user_index.get(u, 0) for u in users], dtype=torch.long)
     bad = (idx==0).nonzero().view(-1)
+    msg = f"{len(bad)} of {len(users)} users are unknown to the model"
     if len(bad) and unknown=='raise':
-        raise KeyError(f"{len(bad)} of {len(users)} users are unknown to the model, e.g. {users[int(bad[0])]!r} "
-                       f"(pass unknown='popular' to give them the most popular items)")
-    if len(bad): warnings.warn(f"{len(bad)} of {len(users)} users are unknown to the model: they get the most popular items", stacklevel=3)
+        raise KeyError(f"{msg}, e.g. {users[int(bad[0])]!r} (pass unknown='popular' for the most popular items)")
+    if len(bad): warnings.warn(f"{msg}: they get the most popular items", stacklevel=3)
     return idx
 
 # %% ../nbs/63_serve_torch.ipynb #69847188
@@ -140,7 +143,8 @@ def _top_q(self:Recommender, q:torch.Tensor, excl:torch.Tensor=None, n:int=10)->
         s[:,0] = -float('inf')
         if excl is not None: s[excl] = -float('inf')
         val,idx = s.topk(n, dim=1)
-        if self.finisher is not None: val = self.finisher(q, val, idx).float().masked_fill(~torch.isfinite(val), -float('inf'))
+        if self.finisher is not None:
+            val = self.finisher(q, val, idx).float().masked_fill(~torch.isfinite(val), -float('inf'))
     return val,idx
 
 @patch_method
@@ -153,18 +157,14 @@ def _check_n(self:Recommender, n:int)->int:
 @patch_method
 def top(self:Recommender, users:list, # original user ids
          n:int=10, exclude_seen:bool=True, unknown:str='raise')->tuple:
-    "`(items, scores, fallback)`: top-`n` original item ids per user (lists), their `(len(users), n)` scores, unknown-user rows"
+    "`(items, scores, fallback)`: top-`n` item ids per user (lists), their `(len(users), n)` scores, unknown-user rows"
     self._check_n(n)
     idx = self.encode_users(list(users), unknown)
     val,top = self._top_q(self.queries(idx), self.exclude_mask(idx) if exclude_seen else None, n)
     fb = idx==0
-    if fb.any():
-        pop = self.seen['popularity'].float().clone()
-        pop[0] = -float('inf')
-        pv,pi = pop.topk(n)
-        val[fb],top[fb] = pv,pi
-    ok = torch.isfinite(val)
-    items = [[self.items[j] for j,k in zip(r,o) if k] for r,o in zip(top.tolist(), ok.tolist())]
+    pop = self.seen['popularity'].float().index_fill(0, torch.tensor([0]), -float('inf'))
+    if fb.any(): val[fb],top[fb] = pop.topk(n)
+    items = [[self.items[j] for j,k in zip(r,o) if k] for r,o in zip(top.tolist(), torch.isfinite(val).tolist())]
     return items,val,fb
 
 # %% ../nbs/63_serve_torch.ipynb #e384eecf
@@ -182,15 +182,14 @@ def recommend(self:Recommender, user, # an original user id, or a list of them
 def recommend_history(self:Recommender, history:list, # original item ids, oldest first
                        n:int=10, exclude_seen:bool=True)->list:
     "Top-`n` original item ids after `history` (sequence exports), its items left out"
-    if self.query!='window': raise TypeError(f"This export's query is {self.query!r}: recommending from a history needs a sequence model")
+    if self.query!='window': raise TypeError(f"This export's query is {self.query!r}: a history needs a sequence model")
     self._check_n(n)
     if not len(history): raise ValueError("Empty history: pass at least one item id")
     ii = {o:i for i,o in enumerate(self.items) if i}
     bad = [o for o in history if o not in ii]
     if bad: raise KeyError(f"{len(bad)} items of the history are unknown to the model, e.g. {bad[0]!r}")
-    h = torch.tensor([ii[o] for o in history][-self.manifest['max_len']:])
-    q = torch.cat([h.new_zeros(self.manifest['max_len']-len(h)), h])[None]
-    ex = torch.zeros(1, self.n_items, dtype=torch.bool)
-    ex[0, torch.tensor([ii[o] for o in history])] = True
+    h = torch.tensor([ii[o] for o in history])
+    csr,r = {'indptr': torch.tensor([0, len(h)]), 'indices': h},torch.tensor([0])
+    q,ex = csr_windows(csr, r, self.manifest['max_len']),csr_dense(csr, r, self.n_items, values=False)
     val,idx = self._top_q(q, ex if exclude_seen else None, n)
     return [self.items[j] for j,k in zip(idx[0].tolist(), torch.isfinite(val[0]).tolist()) if k]

@@ -1,4 +1,4 @@
-"""`learn.export_serving(path)`: the scoring network as a `torch.export` program, the id maps as JSON, the seen items as plain tensors, a manifest and a torch-only loader: a model that serves without the training stack.
+"""`learn.export_serving(path)`: `torch.export` programs, id maps, seen items and a torch-only loader to serve with.
 
 Docs: https://recfast.github.io/recfast/serving.html.md"""
 
@@ -6,10 +6,8 @@ Docs: https://recfast.github.io/recfast/serving.html.md"""
 
 # %% ../nbs/62_serving.ipynb #5955d942
 from __future__ import annotations
-import json, shutil
 from fastai.basics import *
 from torch.export import export, Dim
-from copy import deepcopy
 from .core import *
 from .recommender import *
 from . import serve_torch
@@ -52,24 +50,13 @@ def _json_id(v):
     "An id as a JSON value (numpy scalars as Python's), or a `TypeError` naming its type"
     v = v.item() if isinstance(v, np.generic) else v
     if isinstance(v, (bool, int, float, str)): return v
-    raise TypeError(f"Id {v!r} of type {type(v).__name__} can't be written as JSON: convert the id column, e.g. `.astype(str)`")
+    raise TypeError(f"Id {v!r} ({type(v).__name__}) can't be written as JSON: convert the ids, e.g. `.astype(str)`")
 
 def exclusion_tensors(dls)->dict:
     "`indptr`, `indices` of the items `dls.exclude_mask` leaves out per user, and the items' training `popularity`"
     seen = dls.seen.to('cpu')
     ex = seen if dls.valid_seen is None else seen | dls.valid_seen
     return {'indptr': ex.indptr, 'indices': ex.indices, 'popularity': seen.col_counts()}
-
-# %% ../nbs/62_serving.ipynb #6574003e
-def _save_queries(dls, path:Path)->tuple:
-    "Write `queries.pt` (if the queries are not the user indices); `(kind, meta)`"
-    kind,csr,meta = dls.serving_queries()
-    if csr is not None: torch.save({'indptr': csr.indptr, 'indices': csr.indices, 'values': csr.values.float()}, path/'queries.pt')
-    return kind,meta
-
-def _example_queries(dls)->Tensor:
-    "A batch of 2 queries (users 1 and 2, or 1 twice) on the CPU, to trace the program with"
-    return dls.queries(torch.tensor([1, min(2, dls.n_users-1)])).cpu()
 
 # %% ../nbs/62_serving.ipynb #3c84365e
 def save_programs(model:nn.Module, # a CPU model in eval mode
@@ -87,19 +74,23 @@ def save_programs(model:nn.Module, # a CPU model in eval mode
 
 # %% ../nbs/62_serving.ipynb #6b91afbc
 @patch
-def export_serving(self:RecLearner, path:str|Path)->Path: # a folder, created if needed; the files it writes are replaced
-    "Write what a server needs into folder `path`: `torch.export` programs, id maps, seen items, a manifest and `serve.py`"
+def export_serving(self:RecLearner, path:str|Path)->Path: # a folder, created if needed; its files are replaced
+    "Write into folder `path` what a server needs: programs, id maps, seen items, a manifest and `serve.py`"
     self._check_protocol('export_serving')
     dls,path = self.dls,Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    kind,meta = _save_queries(dls, path)
-    files = save_programs(deepcopy(self.model).cpu().eval(), _example_queries(dls), path)
+    kind,csr,meta = dls.serving_queries()
+    if csr is not None:
+        torch.save({'indptr': csr.indptr, 'indices': csr.indices, 'values': csr.values.float()}, path/'queries.pt')
+    q = dls.queries(torch.tensor([1, min(2, dls.n_users-1)])).cpu()  # users 1 and 2 (or 1 twice), to trace with
+    files = save_programs(deepcopy(self.model).cpu().eval(), q, path)
     torch.save(exclusion_tensors(dls), path/'seen.pt')
-    for n,v in (('users.json', dls.users), ('items.json', dls.items)): (path/n).write_text(json.dumps([_json_id(o) for o in v]))
+    for n in ('users','items'): (path/f'{n}.json').write_text(json.dumps(list(map(_json_id, getattr(dls, n)))))
     shutil.copyfile(serve_torch.__file__, path/'serve.py')
     files += ['seen.pt', 'users.json', 'items.json', 'serve.py'] + (['queries.pt'] if kind!='user' else [])
-    man = dict(format=serve_torch.FORMAT, model=type(self.model).__name__, query=kind, **meta, values='values.pt2' in files,
-               n_users=dls.n_users, n_items=dls.n_items, user_name=dls.user_name, item_name=dls.item_name,
-               torch=torch.__version__, files={f: serve_torch.file_sha256(path/f) for f in files})
+    man = dict(format=serve_torch.FORMAT, model=type(self.model).__name__, query=kind, **meta,
+               values='values.pt2' in files, n_users=dls.n_users, n_items=dls.n_items, user_name=dls.user_name,
+               item_name=dls.item_name, torch=torch.__version__,
+               files={f: serve_torch.file_sha256(path/f) for f in files})
     (path/'manifest.json').write_text(json.dumps(man, indent=1))
     return path

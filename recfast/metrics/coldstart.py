@@ -14,15 +14,15 @@ __all__ = ['cold_items_split', 'cold_start_auc', 'label_popularity']
 
 # %% ../../nbs/05a_metrics.coldstart.ipynb #86774a54
 def cold_items_split(ratings:pd.DataFrame, items:pd.DataFrame, item_name:str, pct:float=0.2, seed:int=0)->tuple:
-    "`(warm ratings, cold ratings, warm items, cold items)`: a share `pct` of the rows of `items` held out with all their ratings"
-    check_frame(items, {'item_name':item_name}, numeric=(), what='items'); check_frame(ratings, {'item_name':item_name}, numeric=(), what='ratings')
+    "`(warm ratings, cold ratings, warm items, cold items)`: a share `pct` of `items` held out with all their ratings"
+    for df,w in ((items,'items'), (ratings,'ratings')): check_frame(df, {'item_name':item_name}, numeric=(), what=w)
     perm = torch.randperm(len(items), generator=torch.Generator().manual_seed(check_seed(seed))).numpy()
     cold = items[item_name].to_numpy()[perm[:int(check_real(pct, 'pct')*len(items))]]
     rc,ic = ratings[item_name].isin(cold).to_numpy(),items[item_name].isin(cold).to_numpy()
     return ratings[~rc],ratings[rc],items[~ic],items[ic]
 
 def cold_start_auc(scores:Tensor, targ:Tensor, k:int=10)->tuple:
-    "Mean per-user `(AUC, Recall@k)` of boolean `targ` under `scores` (ties count half), over users with a target and a non-target"
+    "Mean per-user `(AUC, Recall@k)` of boolean `targ` under `scores` (ties half), for users with targets and others"
     from scipy.stats import rankdata
     ok = (targ.sum(1)>0) & ((~targ).sum(1)>0)
     s,t = scores[ok].double().cpu(),targ[ok].cpu()
@@ -33,9 +33,10 @@ def cold_start_auc(scores:Tensor, targ:Tensor, k:int=10)->tuple:
     return auc, (t.gather(1, top).sum(1).double()/P.clamp(max=k)).mean().item()
 
 # %% ../../nbs/05a_metrics.coldstart.ipynb #05105cf8
-def label_popularity(warm_ratings:pd.DataFrame, warm_items:pd.DataFrame, items:pd.DataFrame, item_name:str, col:str)->Tensor:
-    "Score of each row of `items`: the mean over its labels in `col` of the training ratings per warm item of that label (0 if unseen)"
-    lab = lambda df: df[[item_name, col]].explode(col)
-    per_item = warm_ratings[[item_name]].merge(lab(warm_items), on=item_name).groupby(col).size()/lab(warm_items).groupby(col).size()
-    g = lab(items.reset_index(drop=True))
-    return torch.tensor(g[col].map(per_item).fillna(0).groupby(level=0).mean().reindex(range(len(items))).fillna(0).to_numpy(np.float64))
+def label_popularity(warm_ratings:pd.DataFrame, warm_items:pd.DataFrame, items:pd.DataFrame, item_name:str,
+                     col:str)->Tensor:
+    "Score of each row of `items`: mean over its `col` labels of the training ratings per warm item of the label (or 0)"
+    wl = warm_items[[item_name, col]].explode(col)
+    per_item = warm_ratings[[item_name]].merge(wl, on=item_name)[col].value_counts()/wl[col].value_counts()
+    g = items[col].reset_index(drop=True).explode()  # one row per label, indexed by the row of `items`
+    return torch.tensor(g.map(per_item).fillna(0).groupby(level=0).mean().to_numpy(np.float64))

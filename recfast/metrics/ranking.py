@@ -1,4 +1,4 @@
-"""MRR, precision, recall, NDCG and AUC over the full catalogue (or against sampled negatives), in batched tensor operations.
+"""MRR, precision, recall, NDCG and AUC over the full catalogue or sampled negatives, in batched tensor operations.
 
 Docs: https://recfast.github.io/recfast/metrics.ranking.html.md"""
 
@@ -18,40 +18,39 @@ __all__ = ['rank_items', 'target_ranks', 'mrr', 'precision_at_k', 'recall_at_k',
 def _targets_mask(targets, scores):
     "`targets` as a boolean mask shaped like `scores` (they may be item indices: one per row, or `(rows, t)`)"
     n,m = scores.shape
-    if targets.dtype==torch.bool:
-        if targets.shape!=scores.shape: raise ValueError(f"`targets` has shape {tuple(targets.shape)}, `scores` {tuple(scores.shape)}: they must match")
-        return targets
+    if targets.dtype==torch.bool: _check_shape(targets, scores, 'targets'); return targets
     t = targets.long().to(scores.device)
     if t.dim()==1: t = t[:,None]
     if len(t)!=n: raise ValueError(f"`targets` has {len(t)} rows, `scores` {n}")
-    if len(t) and (t.min()<0 or t.max()>=m):
-        bad = t[(t<0)|(t>=m)][0].item()
-        raise ValueError(f"Target item index {bad} is out of range: the catalogue has items 0..{m-1}")
+    if len(bad := t[(t<0)|(t>=m)]):
+        raise ValueError(f"Target item index {bad[0].item()} is out of range: the catalogue has items 0..{m-1}")
     return torch.zeros(n, m, dtype=torch.bool, device=scores.device).scatter_(1, t, True)
 
-def _check_exclude(exclude, s):
-    "Raise a `ValueError` unless `exclude` is `None` or a mask shaped like the scores `s`"
-    if exclude is not None and exclude.shape!=s.shape:
-        raise ValueError(f"`exclude` has shape {tuple(exclude.shape)}, `scores` {tuple(s.shape)}: they must match")
+def _check_shape(x, s, name='exclude'):
+    "Raise a `ValueError` naming `name` unless `x` is `None` or shaped like the scores `s`"
+    if x is not None and x.shape!=s.shape:
+        raise ValueError(f"`{name}` has shape {tuple(x.shape)}, `scores` {tuple(s.shape)}: they must match")
 
 def _excluded_last(scores, exclude, targets=None):
     "`scores` as floats, with the `exclude`d items that are not `targets` set to `-inf`"
     s = scores.float()
-    _check_exclude(exclude, s)
+    _check_shape(exclude, s)
     if exclude is None: return s
     return s.masked_fill(exclude if targets is None else exclude & ~targets, -float('inf'))
 
 # %% ../../nbs/05_metrics.ranking.ipynb #1d18fa89
+def _avg_rank(s, q):
+    "1-based rank of the values `q` in their row of `s`, best (highest) first, ties averaged"
+    srt,q = (-s).sort(dim=1).values,(-q).contiguous()
+    return (torch.searchsorted(srt, q) + 1 + torch.searchsorted(srt, q, right=True)).float()/2
+
 def rank_items(scores:Tensor, # `(rows, items)` scores, higher is better
                targets=None, # items never excluded (boolean mask)
                exclude:Tensor=None, # boolean mask of items to rank last
               )->Tensor: # 1-based ranks, ties averaged
     "Rank of every item in its row, best first, with `exclude` (minus `targets`) sent to the end"
-    neg = -_excluded_last(scores, exclude, targets)
-    srt = neg.sort(dim=1).values
-    lo = torch.searchsorted(srt, neg.contiguous(), right=False)
-    hi = torch.searchsorted(srt, neg.contiguous(), right=True)
-    return (lo+1+hi).float()/2
+    s = _excluded_last(scores, exclude, targets)
+    return _avg_rank(s, s)
 
 # %% ../../nbs/05_metrics.ranking.ipynb #60990b6e
 def _packed_targets(s, t):
@@ -70,10 +69,7 @@ def target_ranks(scores:Tensor, targets, exclude:Tensor=None):
     t = _targets_mask(targets, scores)
     s = _excluded_last(scores, exclude, t)
     q,valid,nt = _packed_targets(s, t)
-    srt = (-s).sort(dim=1).values
-    greater = torch.searchsorted(srt, (-q).contiguous())
-    equal = torch.searchsorted(srt, (-q).contiguous(), right=True)-greater
-    return torch.where(valid, greater + (equal+1)/2, float('inf')),valid,nt
+    return torch.where(valid, _avg_rank(s, q), float('inf')),valid,nt
 
 def _per_row(scores, targets, exclude, n_negatives=None, seed=0):
     "`target_ranks`, or `sampled_target_ranks` against `n_negatives` sampled items"
@@ -84,29 +80,30 @@ def _per_row(scores, targets, exclude, n_negatives=None, seed=0):
 def _reduce(v, nt, per_user):
     "Per-row values `v` (`nan` where a row has no target), or their mean over the rows with targets"
     v = v.masked_fill(nt==0, float('nan'))
-    if per_user: return v
-    v = v[nt>0]
-    return v.mean().item() if len(v) else float('nan')
+    return v if per_user else v[nt>0].mean().item()  # `nan` if no row has a target
 
 def mrr(scores:Tensor, targets, exclude:Tensor=None, per_user:bool=False, n_negatives:int=None, seed:int=0):
     "Mean reciprocal rank of the targets (per row, then averaged over rows with targets)"
     r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
     return _reduce((1/r).sum(1)/nt.clamp(min=1), nt, per_user)
 
-def precision_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False, n_negatives:int=None, seed:int=0):
+def precision_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False, n_negatives:int=None,
+                   seed:int=0):
     "Fraction of the top `k` items that are targets"
     k = check_n(k, scores.shape[1], 'k')
     r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
     return _reduce((r<=k).sum(1).float()/k, nt, per_user)
 
-def recall_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False, n_negatives:int=None, seed:int=0):
+def recall_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False, n_negatives:int=None,
+                seed:int=0):
     "Fraction of the targets found in the top `k` items"
     k = check_n(k, scores.shape[1], 'k')
     r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
     return _reduce((r<=k).sum(1).float()/nt.clamp(min=1), nt, per_user)
 
 # %% ../../nbs/05_metrics.ranking.ipynb #9c4c2363
-def ndcg_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False, n_negatives:int=None, seed:int=0):
+def ndcg_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False, n_negatives:int=None,
+              seed:int=0):
     "Normalised discounted cumulative gain of the top `k` items, with binary relevance"
     k = check_n(k, scores.shape[1], 'k')
     r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
@@ -118,7 +115,8 @@ def ndcg_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bo
 def auc(scores:Tensor, targets, exclude:Tensor=None, per_user:bool=False, n_negatives:int=None, seed:int=0):
     "Probability that a target outranks a non-target, non-excluded item (a sampled one, with `n_negatives`)"
     r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
-    if n_negatives is not None: return _reduce(torch.where(v, 1-(r-1)/n_negatives, 0.).sum(1)/nt.clamp(min=1), nt, per_user)
+    if n_negatives is not None:
+        return _reduce(torch.where(v, 1-(r-1)/n_negatives, 0.).sum(1)/nt.clamp(min=1), nt, per_user)
     t = _targets_mask(targets, scores)
     n_cand = scores.shape[1] if exclude is None else (~(exclude & ~t)).sum(1)
     n_neg = (n_cand-nt).clamp(min=1).float()
@@ -133,7 +131,7 @@ def sampled_target_ranks(scores:Tensor, targets, exclude:Tensor=None,
     check_n(n_negatives, name='n_negatives')
     t = _targets_mask(targets, scores)
     s = scores.float()
-    _check_exclude(exclude, s)
+    _check_shape(exclude, s)
     g = torch.Generator(device=s.device).manual_seed(seed)
     neg = torch.randint(s.shape[1], (s.shape[0], n_negatives), generator=g, device=s.device)
     ns = s.gather(1, neg)
@@ -160,8 +158,8 @@ class RankMetric(Metric):
         # under DDP (`learn.distrib_ctx()`) the validation loader knows the ranks: each ranks its share of the users
         world = getattr(self.learn.dl, 'world_size', 1)
         kw = dict(rank=self.learn.dl.rank, world_size=world) if world>1 else {}
-        sampled = self.kwargs.get('n_negatives') is not None  # a different draw for each block of users
-        vals = [self.func(s, t, e, per_user=True, **{**self.kwargs, **({'seed': self.kwargs.get('seed', 0)+i} if sampled else {})})
+        n_neg,seed = self.kwargs.get('n_negatives'),self.kwargs.get('seed', 0)  # sampled: a new draw per block of users
+        vals = [self.func(s, t, e, per_user=True, **{**self.kwargs, **({'seed': seed+i} if n_neg is not None else {})})
                 for i,(s,t,e) in enumerate(self.learn.dls.eval_batches(self.learn.model, bs=self.bs, **kw))]
         v = torch.cat(vals) if vals else torch.zeros(0)
         v = v[~v.isnan()]
