@@ -22,8 +22,8 @@ class InteractionsDataLoaders(RecDataLoaders):
     @delegates(RecDataLoaders.from_df)
     def from_df(cls, df:pd.DataFrame, *, # one row per interaction
                 threshold:float=None, # keep the rows rated at least this (reads the rating column); `None`: all
-                user_features:pd.DataFrame=None, # one row per user: the user column and feature columns (`recfast.features`)
-                item_features:pd.DataFrame=None, # one row per item: the item column and feature columns
+                user_features:pd.DataFrame=None, # one row per user: user column, feature columns (`recfast.features`)
+                item_features:pd.DataFrame=None, # one row per item: item column, feature columns
                 bs:int=1024, # batch size
                 **kwargs):
         "Build implicit-feedback `DataLoaders` from a DataFrame of interactions"
