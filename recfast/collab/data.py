@@ -39,6 +39,10 @@ class RatingsDataLoaders(RecDataLoaders):
     "`DataLoaders` of (user, item) index pairs and ratings, with the id vocabularies in `classes`"
     _meta = RecDataLoaders._meta+('rating_name','user_features','item_features')
     _min_val_bs = 1024 # validation batches of at least 1024 rows (no gradients: bigger is faster)
+    def __repr__(self):
+        n = [len(dl.dataset) for dl in self.loaders]
+        return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x {sum(n)} ratings "
+                f"({' / '.join(map(str,n))} train / valid)>")
     @classmethod
     @delegates(RecDataLoaders.from_df)
     def from_df(cls, ratings:pd.DataFrame, *, # one row per rating
@@ -63,13 +67,6 @@ class RatingsDataLoaders(RecDataLoaders):
               for d,x in zip((trn, val), idx)]
         return *xy, add_features(classes, u, i, user_features, item_features)
 
-# %% ../../nbs/10_collab.data.ipynb #478c5075
-@patch
-def __repr__(self:RatingsDataLoaders):
-    n = [len(dl.dataset) for dl in self.loaders]
-    return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x {sum(n)} ratings "
-            f"({' / '.join(map(str,n))} train / valid)>")
-
 # %% ../../nbs/10_collab.data.ipynb #df7de68e
 @patch
 def encode(self:RatingsDataLoaders, df:pd.DataFrame)->Tensor:
@@ -88,8 +85,7 @@ def decode_pairs(self:RatingsDataLoaders, x:Tensor)->pd.DataFrame:
 def show_batch(self:RatingsDataLoaders, b=None, max_n:int=9, show:bool=True):
     "Show `max_n` rows of a batch with original ids"
     x,y = ifnone(b, self.one_batch())
-    df = self.decode_pairs(x[:max_n])
-    df[self.rating_name] = y[:max_n,0].cpu().numpy()
+    df = self.decode_pairs(x[:max_n]).assign(**{self.rating_name: y[:max_n,0].cpu().numpy()})
     if not show: return df
     display_df(df)
 
@@ -131,5 +127,4 @@ def RatingsBlock(user_name:str='user', item_name:str='item',
                  user_features:pd.DataFrame=None, # one row per user: user column, feature columns (`recfast.features`)
                  item_features:pd.DataFrame=None): # one row per item: item column, feature columns
     "A `TransformBlock` for (user, item) pairs of DataFrame rows, with optional side features (for the hybrid models)"
-    tfm = EncodePairs(user_name, item_name, user_features, item_features)
-    return TransformBlock(type_tfms=tfm, dl_type=BlockRatingsDL)
+    return TransformBlock(EncodePairs(user_name, item_name, user_features, item_features), dl_type=BlockRatingsDL)

@@ -28,25 +28,20 @@ class DotProductBias(Module):
     def forward(self, x:Tensor): # (bs, 2) user and item indices
         u,i = x[:,0],x[:,1]
         return self._out((self.u_weight(u)*self.i_weight(i)).sum(1, keepdim=True) + self.u_bias(u) + self.i_bias(i))
+    def score_items(self, users:Tensor): # (n,) user indices
+        "Predicted ratings of `users` for every item, `(n, n_items)`, in one matrix product"
+        return self._out(self.u_weight(users) @ self.i_weight.weight.T + self.u_bias(users) + self.i_bias.weight.T)
     def score_pairs(self, users:Tensor, items:Tensor): return self(torch.stack([users, items], 1)).view(-1)
     def item_factors(self): return self.i_weight.weight
+    def ranking_scores(self, users:Tensor):
+        "Scores that rank items like `score_items`, and what turns kept `(values, items)` into its values"
+        raw = torch.addmm(self.i_bias.weight.T, self.u_weight(users), self.i_weight.weight.T)
+        return raw, lambda v,idx: self._out(v + self.u_bias(users))
 
     @classmethod
     def from_dls(cls, dls, **kwargs):
         "Sized for `dls` (its user and item vocabularies)"
         return cls(dls.n_users, dls.n_items, **kwargs)
-
-# %% ../../nbs/11_collab.models.ipynb #690568ee
-@patch
-def score_items(self:DotProductBias, users:Tensor): # (n,) user indices
-    "Predicted ratings of `users` for every item, `(n, n_items)`, in one matrix product"
-    return self._out(self.u_weight(users) @ self.i_weight.weight.T + self.u_bias(users) + self.i_bias.weight.T)
-
-@patch
-def ranking_scores(self:DotProductBias, users:Tensor):
-    "Scores that rank items like `score_items`, and what turns kept `(values, items)` into its values"
-    raw = torch.addmm(self.i_bias.weight.T, self.u_weight(users), self.i_weight.weight.T)
-    return raw, lambda v,idx: self._out(v + self.u_bias(users))
 
 # %% ../../nbs/11_collab.models.ipynb #3dbce818
 class EmbeddingMLP(EmbeddingNN):

@@ -53,20 +53,20 @@ class ClosedFormNet(Module):
         "A model sized for `dls`"
         return cls(dls.n_users, dls.n_items, **kwargs)
     def extra_repr(self): return f"{self.n_users} users x {self.n_items} items"
-
-# %% ../../nbs/24_implicit.baselines.ipynb #6c84bfc7
-@patch
-def fit(self:ClosedFormNet, seen:CSRMatrix): # users x items training interactions (`dls.seen`)
-    "Keep `seen` and solve for `weight`, on the model's device; returns the model"
-    if not isinstance(seen, CSRMatrix):
-        raise TypeError(f"`fit` needs the training interactions as a CSRMatrix (`dls.seen`), got {type(seen).__name__}")
-    if tuple(seen.shape)!=(self.n_users, self.n_items):
-        raise ValueError(f"The interactions are {seen.shape[0]} users x {seen.shape[1]} items but the model knows "
-                         f"{self.n_users} x {self.n_items}: build the model for these loaders (`from_dls`)")
-    X = seen.to(self.weight.device)
-    self.seen_indptr,self.seen_indices,self.seen_values = X.indptr,X.indices,X.values.float()
-    with torch.no_grad(): self.weight.copy_(self.solve(self.interactions))
-    return self
+    def item_factors(self):
+        "Each item's column of the training matrix (its users), `(n_items, n_users)`"
+        return self.interactions.densify(torch.arange(self.n_users, device=self.seen_indptr.device)).T
+    def fit(self, seen:CSRMatrix): # users x items training interactions (`dls.seen`)
+        "Keep `seen` and solve for `weight`, on the model's device; returns the model"
+        if not isinstance(seen, CSRMatrix):
+            raise TypeError(f"`fit` needs a CSRMatrix of training interactions (`dls.seen`), got {type(seen).__name__}")
+        if tuple(seen.shape)!=(self.n_users, self.n_items):
+            raise ValueError(f"The interactions are {seen.shape[0]} users x {seen.shape[1]} items but the model knows "
+                             f"{self.n_users} x {self.n_items}: build the model for these loaders (`from_dls`)")
+        X = seen.to(self.weight.device)
+        self.seen_indptr,self.seen_indices,self.seen_values = X.indptr,X.indices,X.values.float()
+        with torch.no_grad(): self.weight.copy_(self.solve(self.interactions))
+        return self
 
 # %% ../../nbs/24_implicit.baselines.ipynb #3751810e
 @patch
@@ -81,10 +81,6 @@ def forward(self:ClosedFormNet, users:Tensor, # `(bs,)` user indices
     s = torch.zeros(it.shape, device=it.device).index_add_(0, r, self.weight[c[:,None], it[r]]*v[:,None])
     return s.view(items.shape)
 
-@patch
-def item_factors(self:ClosedFormNet):
-    "Each item's column of the training matrix (its users), `(n_items, n_users)`"
-    return self.interactions.densify(torch.arange(self.n_users, device=self.seen_indptr.device)).T
 
 # %% ../../nbs/24_implicit.baselines.ipynb #9818edc9
 class ItemPopularity(ClosedFormNet):
@@ -161,9 +157,8 @@ def closed_form_learner(dls, # `InteractionsDataLoaders`
         raise TypeError(f"`model` must be a ClosedFormNet (e.g. `EASE.from_dls(dls)`), got {type(model).__name__}")
     loss_func,neg = RankLoss(loss),NegativeSampling(dls.n_items, 1, seed)  # bad arguments fail before the solve
     if getattr(dls, 'device', None) is not None: model.to(dls.device)
-    model.fit(dls.seen)
-    return RecLearner(dls, model, loss_func=loss_func, metrics=ifnone(metrics, [RankMetric(mrr)]), splitter=params,
-                      cbs=L(cbs)+[neg, ClosedFormFit()], **kwargs)
+    return RecLearner(dls, model.fit(dls.seen), loss_func=loss_func, metrics=ifnone(metrics, [RankMetric(mrr)]),
+                      splitter=params, cbs=L(cbs)+[neg, ClosedFormFit()], **kwargs)
 
 # %% ../../nbs/24_implicit.baselines.ipynb #329a30c5
 @delegates(closed_form_learner, but=['model'])

@@ -35,19 +35,16 @@ class BilinearNet(Module):
     def score_items(self, users:Tensor): return self(users)
     def score_pairs(self, users:Tensor, items:Tensor): return self(users, items)
     def item_factors(self): return self.i_weight.weight
+    def ranking_scores(self, users:Tensor):
+        "Scores that rank items like `score_items`, and what turns kept `(values, items)` into its values"
+        check_ids(users, self.n_users, 'user')
+        raw = torch.addmm(self.i_bias.weight.T, self.u_weight(users), self.i_weight.weight.T)
+        return raw, lambda v,idx: v + self.u_bias(users)
 
     @classmethod
     def from_dls(cls, dls, n_factors:int=32):
         "A `BilinearNet` sized for `dls`"
         return cls(dls.n_users, dls.n_items, n_factors)
-
-# %% ../../nbs/21_implicit.models.ipynb #b7764a27
-@patch
-def ranking_scores(self:BilinearNet, users:Tensor):
-    "Scores that rank items like `score_items`, and what turns kept `(values, items)` into its values"
-    check_ids(users, self.n_users, 'user')
-    raw = torch.addmm(self.i_bias.weight.T, self.u_weight(users), self.i_weight.weight.T)
-    return raw, lambda v,idx: v + self.u_bias(users)
 
 # %% ../../nbs/21_implicit.models.ipynb #ff8862c6
 class HybridBilinearNet(BilinearNet):

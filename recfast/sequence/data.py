@@ -98,18 +98,15 @@ class SequenceDataLoaders(RecDataLoaders):
             split = 'last'
         return super().from_df(df, user_name, item_name, time_name=time_name, max_len=max_len, step=step,
                                exclude_preceding=exclude_preceding, split=split, bs=bs, **kwargs)
-
     @classmethod
     def _columns(cls, user_name, item_name, rating_name, max_len=50, **kwargs):
         if rating_name is not None: raise TypeError(f"{cls.__name__} read no ratings: drop `rating_name`")
         check_n(max_len, name='max_len')
         return dict(user_name=user_name, item_name=item_name)
-
     @classmethod
     def _tensors(cls, trn, val, idx, classes, cols, sp, max_len=50, step=None, exclude_preceding=False, **kwargs):
         xt,xv,seen = _windows(trn, val, idx, cols, classes, max_len, step, sp['split']!='user', cls._batch)
         return xt, xv, dict(seen=seen, valid_seen=None, max_len=max_len, exclude_preceding=exclude_preceding)
-
     @staticmethod
     def _batch(inp, steps, ending:bool):  # `ending`: a held-out row ends its window, only the last step is a target
         if ending: steps[:,:-1] = 0

@@ -23,6 +23,11 @@ class SequenceNet(Module):
     def represent(self, x:Tensor)->Tensor: raise NotImplementedError
     def score_items(self, x:Tensor): return self(x)
     def item_factors(self): return self.i_weight.weight
+    def score_pairs(self, x:Tensor, items:Tensor):
+        "Scores of `items` (one per window of `x`) as the next item after the window"
+        check_ids(items, self.n_items)
+        r = self.represent(x)[:,-1]
+        return (r*self.i_weight(items)).sum(-1) + self.i_bias(items).squeeze(-1)
     def forward(self, x:Tensor, # `(bs, L)` input item indices
                 items:Tensor=None): # `(bs, L, k)` items to score at each position, or `None`
         "Scores of `items` at every position, or of every item after the last position"
@@ -38,14 +43,6 @@ class SequenceNet(Module):
         v = getattr(dls, 'vocab', None)
         if v is None: raise ValueError("Can't size the model: `dls` has neither `n_items` nor a `vocab`")
         return cls(len(v[-1] if len(v) and isinstance(v[-1], CategoryMap) else v), **kwargs)
-
-# %% ../../nbs/31_sequence.models.ipynb #a4b310ff
-@patch
-def score_pairs(self:SequenceNet, x:Tensor, items:Tensor):
-    "Scores of `items` (one per window of `x`) as the next item after the window"
-    check_ids(items, self.n_items)
-    r = self.represent(x)[:,-1]
-    return (r*self.i_weight(items)).sum(-1) + self.i_bias(items).squeeze(-1)
 
 # %% ../../nbs/31_sequence.models.ipynb #c5737b3e
 class PoolNet(SequenceNet):
@@ -98,25 +95,20 @@ class RatingLSTM(Module):
         if not self.training: check_ids(items, self.n_items)
         return sigmoid_range(self.head(self.lstm(self._steps(items, prev))[0]).squeeze(-1), *self.y_range)
     def item_factors(self): return self.i_weight.weight
-
-# %% ../../nbs/31_sequence.models.ipynb #f5b3e9f9
-@patch
-def _state(self:RatingLSTM, q):
-    "`(h, c, next_prev)`: the LSTM state after a query's history and the input of the next step besides its item"
-    items,rats = q
-    _,(h,c) = self.lstm(self._steps(items, F.pad(rats[:,:-1], (1,0))))
-    nxt = torch.stack([rats[:,-1].float(), (items[:,-1]!=0).float()], -1)
-    return h[0], c[0], nxt
-
-@patch
-def _next(self:RatingLSTM, h, c, nxt, emb):
-    "Next step's predicted rating for item embeddings `emb`, `(n, n_factors)` (one per user) or `(1, k, n_factors)`"
-    w,l = self.lstm.weight_ih_l0,self.lstm
-    if emb.dim()==3: h,c,nxt = h[:,None],c[:,None],nxt[:,None]  # every user against the same `k` items
-    g_user = nxt @ w[:,self.n_factors:].T + h @ l.weight_hh_l0.T + l.bias_ih_l0 + l.bias_hh_l0
-    gi,gf,gg,go = (emb @ w[:,:self.n_factors].T + g_user).chunk(4, -1)
-    c2 = torch.sigmoid(gf)*c + torch.sigmoid(gi)*torch.tanh(gg)
-    return sigmoid_range(self.head(torch.sigmoid(go)*torch.tanh(c2)).squeeze(-1), *self.y_range)
+    def _state(self, q):
+        "`(h, c, next_prev)`: the LSTM state after a query's history and the input of the next step besides its item"
+        items,rats = q
+        _,(h,c) = self.lstm(self._steps(items, F.pad(rats[:,:-1], (1,0))))
+        nxt = torch.stack([rats[:,-1].float(), (items[:,-1]!=0).float()], -1)
+        return h[0], c[0], nxt
+    def _next(self, h, c, nxt, emb):
+        "Next step's predicted rating for item embeddings `emb`, `(n, n_factors)` (one per user) or `(1, k, n_factors)`"
+        w,l = self.lstm.weight_ih_l0,self.lstm
+        if emb.dim()==3: h,c,nxt = h[:,None],c[:,None],nxt[:,None]  # every user against the same `k` items
+        g_user = nxt @ w[:,self.n_factors:].T + h @ l.weight_hh_l0.T + l.bias_ih_l0 + l.bias_hh_l0
+        gi,gf,gg,go = (emb @ w[:,:self.n_factors].T + g_user).chunk(4, -1)
+        c2 = torch.sigmoid(gf)*c + torch.sigmoid(gi)*torch.tanh(gg)
+        return sigmoid_range(self.head(torch.sigmoid(go)*torch.tanh(c2)).squeeze(-1), *self.y_range)
 
 # %% ../../nbs/31_sequence.models.ipynb #83327d17
 @patch
