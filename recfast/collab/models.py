@@ -48,8 +48,9 @@ class EmbeddingMLP(EmbeddingNN):
     "fastai's `EmbeddingNN` (He et al. 2017's MLP) answering the scoring protocol"
     def score_items(self, users:Tensor):
         "Predicted ratings of `users` for every item, `(n, n_items)`, scoring all pairs in one batch"
-        n_items = self.embeds[1].num_embeddings
-        return self(torch.cartesian_prod(users, torch.arange(n_items, device=users.device))).view(len(users), n_items)
+        n,n_items = users.shape[0],self.embeds[1].num_embeddings
+        x = torch.stack([users.repeat_interleave(n_items), torch.arange(n_items, device=users.device).repeat(n)], 1)
+        return self(x).view(n, n_items)
     def score_pairs(self, users:Tensor, items:Tensor): return self(torch.stack([users, items], 1)).view(-1)
     def item_factors(self): return self.embeds[1].weight
 

@@ -59,7 +59,7 @@ class ClosedFormNet(Module):
     def fit(self, seen:CSRMatrix): # users x items training interactions (`dls.seen`)
         "Keep `seen` and solve for `weight`, on the model's device; returns the model"
         if not isinstance(seen, CSRMatrix):
-            raise TypeError(f"`fit` needs a CSRMatrix of training interactions (`dls.seen`), got {type(seen).__name__}")
+            raise TypeError(f"`fit` needs the interactions (`dls.seen`) as a CSRMatrix, got {type(seen).__name__}")
         if tuple(seen.shape)!=(self.n_users, self.n_items):
             raise ValueError(f"The interactions are {seen.shape[0]} users x {seen.shape[1]} items but the model knows "
                              f"{self.n_users} x {self.n_items}: build the model for these loaders (`from_dls`)")
