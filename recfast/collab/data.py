@@ -21,32 +21,36 @@ _dup_rules = ('mean','last','first','keep','error')
 def dedupe(df:pd.DataFrame, user_name:str, item_name:str, rating_name:str, rule:str='mean'):
     "Apply `rule` to duplicate (user, item) rows of `df`, warning with their count and an example"
     if rule not in _dup_rules: raise ValueError(f"duplicates={rule!r} is not a rule: use one of {_dup_rules}")
-    dup = df.duplicated([user_name, item_name], keep=False)
+    k = [user_name, item_name]
+    dup = df.duplicated(k, keep=False)
     if not dup.any() or rule=='keep': return df
-    n = int(df[dup].groupby([user_name, item_name], sort=False).ngroups)
-    ex = df[dup].iloc[0]
-    msg = f"{n} (user, item) pairs appear more than once, e.g. {user_name}={_py(ex[user_name])!r}, {item_name}={_py(ex[item_name])!r}"
+    ex = ', '.join(f"{c}={_py(df[dup].iloc[0][c])!r}" for c in k)
+    msg = f"{df[dup].groupby(k, sort=False).ngroups} (user, item) pairs appear more than once, e.g. {ex}"
     if rule=='error': raise ValueError(msg + "; pass duplicates='mean', 'last', 'first' or 'keep'")
     warnings.warn(f"{msg}: keeping the {rule} rating of each (duplicates={rule!r})", stacklevel=3)
     if rule=='mean':
         df = df.assign(**{rating_name: pd.to_numeric(df[rating_name])})  # e.g. a category column of numbers
-        agg = {c:('mean' if c==rating_name else 'last') for c in df.columns if c not in (user_name,item_name)}
-        return df.groupby([user_name,item_name], sort=False, as_index=False).agg(agg)[df.columns]
-    return df.drop_duplicates([user_name, item_name], keep=rule)
+        agg = {c:('mean' if c==rating_name else 'last') for c in df.columns if c not in k}
+        return df.groupby(k, sort=False, as_index=False).agg(agg)[df.columns]
+    return df.drop_duplicates(k, keep=rule)
 
 # %% ../../nbs/10_collab.data.ipynb #2b20b281
 class RatingsDataLoaders(RecDataLoaders):
     "`DataLoaders` of (user, item) index pairs and ratings, with the id vocabularies in `classes`"
     _meta = RecDataLoaders._meta+('rating_name','user_features','item_features')
     _min_val_bs = 1024 # validation batches of at least 1024 rows (no gradients: bigger is faster)
+    def __repr__(self):
+        n = [len(dl.dataset) for dl in self.loaders]
+        return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x {sum(n)} ratings "
+                f"({' / '.join(map(str,n))} train / valid)>")
     @classmethod
     @delegates(RecDataLoaders.from_df)
     def from_df(cls, ratings:pd.DataFrame, *, # one row per rating
                 duplicates:str='mean', # rule for repeated (user, item) rows, see `dedupe`
-                user_features:pd.DataFrame=None, # one row per user: the user column and feature columns (`recfast.features`)
-                item_features:pd.DataFrame=None, # one row per item: the item column and feature columns
+                user_features:pd.DataFrame=None, # one row per user: user column, feature columns (`recfast.features`)
+                item_features:pd.DataFrame=None, # one row per item: item column, feature columns
                 **kwargs):
-        "Build `DataLoaders` from a DataFrame of ratings, defaulting to its first three columns like `CollabDataLoaders`"
+        "Build `DataLoaders` from a ratings DataFrame, by default its first three columns like `CollabDataLoaders`"
         return super().from_df(ratings, duplicates=duplicates, user_features=user_features, item_features=item_features,
                                **kwargs)
 
@@ -63,48 +67,41 @@ class RatingsDataLoaders(RecDataLoaders):
               for d,x in zip((trn, val), idx)]
         return *xy, add_features(classes, u, i, user_features, item_features)
 
-# %% ../../nbs/10_collab.data.ipynb #478c5075
-@patch
-def __repr__(self:RatingsDataLoaders):
-    n = [len(dl.dataset) for dl in self.loaders]
-    return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x {sum(n)} ratings "
-            f"({' / '.join(map(str,n))} train / valid)>")
-
 # %% ../../nbs/10_collab.data.ipynb #df7de68e
 @patch
 def encode(self:RatingsDataLoaders, df:pd.DataFrame)->Tensor:
     "Index pairs for the user and item columns of `df` (original ids); `KeyError` on unknown ids"
     for n in (self.user_name, self.item_name):
-        if n not in df.columns: raise ValueError(f"Column {n!r} is not in the DataFrame, whose columns are {list(df.columns)}")
+        if n not in df.columns: raise ValueError(f"Column {n!r} is not in the DataFrame, which has {list(df.columns)}")
     return torch.stack([self.encode_users(df[self.user_name]), self.encode_items(df[self.item_name])], 1)
 
 @patch
 def decode_pairs(self:RatingsDataLoaders, x:Tensor)->pd.DataFrame:
     "Original (user, item) ids of index pairs `x` as a DataFrame"
-    return pd.DataFrame({n:np.asarray(list(v), dtype=object)[x[:,k].cpu().numpy()] for k,(n,v) in enumerate(((self.user_name,self.users),(self.item_name,self.items)))})
+    dec = lambda v,k: np.asarray(list(v), dtype=object)[x[:,k].cpu().numpy()]
+    return pd.DataFrame({self.user_name:dec(self.users, 0), self.item_name:dec(self.items, 1)})
 
 @patch
 def show_batch(self:RatingsDataLoaders, b=None, max_n:int=9, show:bool=True):
     "Show `max_n` rows of a batch with original ids"
     x,y = ifnone(b, self.one_batch())
-    df = self.decode_pairs(x[:max_n])
-    df[self.rating_name] = y[:max_n,0].cpu().numpy()
+    df = self.decode_pairs(x[:max_n]).assign(**{self.rating_name: y[:max_n,0].cpu().numpy()})
     if not show: return df
     display_df(df)
 
 # %% ../../nbs/10_collab.data.ipynb #b4644924
 class EncodePairs(Transform):
-    "Encode a row's (user, item) ids as an index pair; `classes` (and the feature tables) are learned on the training split"
-    def __init__(self, user_name:str, item_name:str, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None): store_attr()
+    "Encode a row's (user, item) ids as an index pair; `classes` (and feature tables) are learned on the training split"
+    def __init__(self, user_name:str, item_name:str, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None):
+        store_attr()
+    names = property(lambda self: (self.user_name, self.item_name))
     def setups(self, dsets):
         items = getattr(dsets, 'items', None)
         df = items if isinstance(items, pd.DataFrame) else pd.DataFrame(list(dsets))
-        self.classes = {n:CategoryMap(df[n], sort=True, add_na=True) for n in (self.user_name, self.item_name)}
-        self.features = add_features(self.classes, self.user_name, self.item_name, self.user_features, self.item_features)
-    def encodes(self, row):
-        return tensor([self.classes[n].o2i.get(row[n], 0) for n in (self.user_name, self.item_name)])
-    def decodes(self, x:Tensor):
-        return {n:self.classes[n][int(i)] for n,i in zip((self.user_name, self.item_name), x)}
+        self.classes = {n:CategoryMap(df[n], sort=True, add_na=True) for n in self.names}
+        self.features = add_features(self.classes, *self.names, self.user_features, self.item_features)
+    def encodes(self, row): return tensor([self.classes[n].o2i.get(row[n], 0) for n in self.names])
+    def decodes(self, x:Tensor): return {n:self.classes[n][int(i)] for n,i in zip(self.names, x)}
 
 class BlockRatingsDL(TensorDL):
     "A `TensorDL` built from fastai `Datasets`: rows are encoded once, then batched from tensors"
@@ -118,12 +115,8 @@ class BlockRatingsDL(TensorDL):
             if k in kwargs and not callable(kwargs[k]): kwargs[k] = Pipeline(kwargs[k])
         super().__init__(dataset, **kwargs)
     user_features = item_features = None
-    @property
-    def n_users(self): return len(self.classes[self.tfm_names[0]])
-    @property
-    def n_items(self): return len(self.classes[self.tfm_names[1]])
-    @property
-    def tfm_names(self): return list(self.classes)
+    n_users,n_items = add_props(lambda i,self: len(self.classes[self.tfm_names[i]]))
+    tfm_names = property(lambda self: list(self.classes))
     @property
     def seen(self)->CSRMatrix:
         "The (user, item) pairs of this loader (of the training split for `dls.seen`)"
@@ -131,7 +124,7 @@ class BlockRatingsDL(TensorDL):
         return CSRMatrix.from_coo(x[:,0], x[:,1], shape=(self.n_users, self.n_items))
 
 def RatingsBlock(user_name:str='user', item_name:str='item',
-                 user_features:pd.DataFrame=None, # one row per user: the user column and feature columns (`recfast.features`)
-                 item_features:pd.DataFrame=None): # one row per item: the item column and feature columns
-    "A `TransformBlock` for (user, item) pairs of a DataFrame row, with optional side features (the factories then build the hybrid)"
-    return TransformBlock(type_tfms=EncodePairs(user_name, item_name, user_features, item_features), dl_type=BlockRatingsDL)
+                 user_features:pd.DataFrame=None, # one row per user: user column, feature columns (`recfast.features`)
+                 item_features:pd.DataFrame=None): # one row per item: item column, feature columns
+    "A `TransformBlock` for (user, item) pairs of DataFrame rows, with optional side features (for the hybrid models)"
+    return TransformBlock(EncodePairs(user_name, item_name, user_features, item_features), dl_type=BlockRatingsDL)

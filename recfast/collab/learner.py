@@ -1,4 +1,4 @@
-"""`dot_learner` and `mlp_learner`: `RecLearner`s with the fastbook's defaults (`sigmoid_range` outputs, weight decay 0.1, MSE).
+"""`dot_learner` and `mlp_learner`: `RecLearner`s with the fastbook's defaults (`sigmoid_range`, wd 0.1, MSE).
 
 Docs: https://recfast.github.io/recfast/collab.learner.html.md"""
 
@@ -23,10 +23,8 @@ def _ratings_dims(dls):
     "(classes, user_name, item_name) of ratings `DataLoaders`, from `dls.classes` or a `RatingsBlock` loader"
     if isinstance(dls, RatingsDataLoaders): return dls.classes, dls.user_name, dls.item_name
     classes = getattr(getattr(dls, 'train', None), 'classes', None)
-    if not classes or len(classes)!=2:
-        raise TypeError(f"Need ratings DataLoaders with user and item vocabularies (build them with `RatingsDataLoaders.from_df` "
-                        f"or a `RatingsBlock`), got {type(dls).__name__}")
-    return classes, *classes.keys()
+    if classes and len(classes)==2: return classes, *classes.keys()
+    raise TypeError(f"Need ratings DataLoaders (`RatingsDataLoaders.from_df`/`RatingsBlock`), got {type(dls).__name__}")
 
 def check_y_range(dls, y_range:tuple|None):
     "Raise a `ValueError` naming a rating of `dls` outside `y_range`"
@@ -35,11 +33,11 @@ def check_y_range(dls, y_range:tuple|None):
     for dl in dls.loaders:
         x,y = dl.dataset.ts[0],dl.dataset.ts[1].view(-1)
         bad = (y<lo) | (y>hi)
-        if bad.any():
-            i = int(bad.nonzero()[0,0])
-            classes,u,it = _ratings_dims(dls)
-            raise ValueError(f"{int(bad.sum())} ratings are outside y_range={tuple(y_range)}, e.g. {float(y[i])} by "
-                             f"{u}={_py(classes[u][int(x[i,0])])!r} for {it}={_py(classes[it][int(x[i,1])])!r}; widen y_range or pass y_range=None")
+        if not bad.any(): continue
+        i,(c,u,it) = int(bad.nonzero()[0,0]),_ratings_dims(dls)
+        raise ValueError(f"{int(bad.sum())} ratings are outside y_range={tuple(y_range)}, e.g. {float(y[i])} by "
+                         f"{u}={_py(c[u][int(x[i,0])])!r} for {it}={_py(c[it][int(x[i,1])])!r}; "
+                         "widen y_range or pass y_range=None")
 
 # %% ../../nbs/12_collab.learner.ipynb #0da08638
 @delegates(Learner.__init__)
@@ -51,7 +49,8 @@ def dot_learner(dls, # ratings `DataLoaders`
     classes,u,i = _ratings_dims(dls)
     check_y_range(dls, y_range)
     args = dict(n_factors=check_n(n_factors, name='n_factors'), y_range=y_range)
-    model = HybridDotProductBias.from_dls(dls, **args) if has_features(dls) else DotProductBias(len(classes[u]), len(classes[i]), **args)
+    if has_features(dls): model = HybridDotProductBias.from_dls(dls, **args)
+    else: model = DotProductBias(len(classes[u]), len(classes[i]), **args)
     return RecLearner(dls, model, loss_func=ifnone(loss_func, FastMSELossFlat()), metrics=ifnone(metrics, rmse),
                       opt_func=opt_func, wd=wd, **kwargs)
 
@@ -66,8 +65,7 @@ def mlp_learner(dls, # ratings `DataLoaders`
     "A `RecLearner` for `EmbeddingMLP` (fastai's `EmbeddingNN`: concatenated embeddings, MLP, `sigmoid_range`) on `dls`"
     classes,u,i = _ratings_dims(dls)
     check_y_range(dls, y_range)
-    sizes = ifnone(emb_szs, {})
-    emb = [(len(classes[n]), sizes.get(n, emb_sz_rule(len(classes[n])))) for n in (u,i)]
+    emb = [(len(classes[n]), ifnone(emb_szs, {}).get(n, emb_sz_rule(len(classes[n])))) for n in (u,i)]
     # no `bn_cont`: there are no continuous inputs, and its empty, unused parameters would stop DDP
     args = dict(layers=ifnone(layers, [100,50]), y_range=y_range, ps=ps, embed_p=embed_p, bn_cont=False)
     model = HybridEmbeddingMLP.from_dls(dls, emb, **args) if has_features(dls) else EmbeddingMLP(emb, **args)

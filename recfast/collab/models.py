@@ -1,4 +1,4 @@
-"""The fastbook's dot product with biases, and fastai's embedding MLP, taking one `(bs, 2)` tensor of (user, item) indices and answering recfast's scoring protocol.
+"""The fastbook's dot product with biases and fastai's embedding MLP on `(bs, 2)` (user, item) index pairs.
 
 Docs: https://recfast.github.io/recfast/collab.models.html.md"""
 
@@ -28,38 +28,29 @@ class DotProductBias(Module):
     def forward(self, x:Tensor): # (bs, 2) user and item indices
         u,i = x[:,0],x[:,1]
         return self._out((self.u_weight(u)*self.i_weight(i)).sum(1, keepdim=True) + self.u_bias(u) + self.i_bias(i))
+    def score_items(self, users:Tensor): # (n,) user indices
+        "Predicted ratings of `users` for every item, `(n, n_items)`, in one matrix product"
+        return self._out(self.u_weight(users) @ self.i_weight.weight.T + self.u_bias(users) + self.i_bias.weight.T)
+    def score_pairs(self, users:Tensor, items:Tensor): return self(torch.stack([users, items], 1)).view(-1)
+    def item_factors(self): return self.i_weight.weight
+    def ranking_scores(self, users:Tensor):
+        "Scores that rank items like `score_items`, and what turns kept `(values, items)` into its values"
+        raw = torch.addmm(self.i_bias.weight.T, self.u_weight(users), self.i_weight.weight.T)
+        return raw, lambda v,idx: self._out(v + self.u_bias(users))
 
     @classmethod
     def from_dls(cls, dls, **kwargs):
         "Sized for `dls` (its user and item vocabularies)"
         return cls(dls.n_users, dls.n_items, **kwargs)
 
-# %% ../../nbs/11_collab.models.ipynb #690568ee
-@patch
-def score_items(self:DotProductBias, users:Tensor): # (n,) user indices
-    "Predicted ratings of `users` for every item, `(n, n_items)`, in one matrix product"
-    return self._out(self.u_weight(users) @ self.i_weight.weight.T + self.u_bias(users) + self.i_bias.weight.T)
-
-@patch
-def score_pairs(self:DotProductBias, users:Tensor, items:Tensor): return self(torch.stack([users, items], 1)).view(-1)
-
-@patch
-def item_factors(self:DotProductBias): return self.i_weight.weight
-
-@patch
-def ranking_scores(self:DotProductBias, users:Tensor):
-    "Scores that rank items like `score_items`, and what turns kept `(values, items)` into its values"
-    raw = torch.addmm(self.i_bias.weight.T, self.u_weight(users), self.i_weight.weight.T)
-    return raw, lambda v,idx: self._out(v + self.u_bias(users))
-
 # %% ../../nbs/11_collab.models.ipynb #3dbce818
 class EmbeddingMLP(EmbeddingNN):
     "fastai's `EmbeddingNN` (He et al. 2017's MLP) answering the scoring protocol"
     def score_items(self, users:Tensor):
         "Predicted ratings of `users` for every item, `(n, n_items)`, scoring all pairs in one batch"
-        n_items = self.embeds[1].num_embeddings
-        x = torch.stack([users.repeat_interleave(n_items), torch.arange(n_items, device=users.device).repeat(users.shape[0])], 1)
-        return self(x).view(users.shape[0], n_items)
+        n,n_items = users.shape[0],self.embeds[1].num_embeddings
+        x = torch.stack([users.repeat_interleave(n_items), torch.arange(n_items, device=users.device).repeat(n)], 1)
+        return self(x).view(n, n_items)
     def score_pairs(self, users:Tensor, items:Tensor): return self(torch.stack([users, items], 1)).view(-1)
     def item_factors(self): return self.embeds[1].weight
 

@@ -1,4 +1,4 @@
-"""Popularity, item-kNN and EASE: strong simple baselines for implicit feedback, fitted in closed form from the training interactions and answering the same scoring protocol as `BilinearNet`.
+"""Popularity, item-kNN and EASE: strong simple baselines for implicit feedback, fitted in closed form.
 
 Docs: https://recfast.github.io/recfast/implicit.baselines.html.md"""
 
@@ -43,26 +43,30 @@ class ClosedFormNet(Module):
         self.register_buffer('seen_values', torch.zeros(0))
 
     @property
-    def interactions(self)->CSRMatrix: return CSRMatrix(self.seen_indptr, self.seen_indices, self.seen_values, (self.n_users, self.n_items))
+    def interactions(self)->CSRMatrix:
+        return CSRMatrix(self.seen_indptr, self.seen_indices, self.seen_values, (self.n_users, self.n_items))
     def solve(self, X:CSRMatrix)->Tensor: raise NotImplementedError
+    def score_items(self, users:Tensor): return self(users)
+    def score_pairs(self, users:Tensor, items:Tensor): return self(users, items)
     @classmethod
     def from_dls(cls, dls, **kwargs):
         "A model sized for `dls`"
         return cls(dls.n_users, dls.n_items, **kwargs)
     def extra_repr(self): return f"{self.n_users} users x {self.n_items} items"
-
-# %% ../../nbs/24_implicit.baselines.ipynb #6c84bfc7
-@patch
-def fit(self:ClosedFormNet, seen:CSRMatrix): # users x items training interactions (`dls.seen`)
-    "Keep `seen` and solve for `weight`, on the model's device; returns the model"
-    if not isinstance(seen, CSRMatrix): raise TypeError(f"`fit` needs the training interactions as a CSRMatrix (`dls.seen`), got {type(seen).__name__}")
-    if tuple(seen.shape)!=(self.n_users, self.n_items):
-        raise ValueError(f"The interactions are {seen.shape[0]} users x {seen.shape[1]} items but the model knows "
-                         f"{self.n_users} x {self.n_items}: build the model for these loaders (`from_dls`)")
-    X = seen.to(self.weight.device)
-    self.seen_indptr,self.seen_indices,self.seen_values = X.indptr,X.indices,X.values.float()
-    with torch.no_grad(): self.weight.copy_(self.solve(self.interactions))
-    return self
+    def item_factors(self):
+        "Each item's column of the training matrix (its users), `(n_items, n_users)`"
+        return self.interactions.densify(torch.arange(self.n_users, device=self.seen_indptr.device)).T
+    def fit(self, seen:CSRMatrix): # users x items training interactions (`dls.seen`)
+        "Keep `seen` and solve for `weight`, on the model's device; returns the model"
+        if not isinstance(seen, CSRMatrix):
+            raise TypeError(f"`fit` needs the interactions (`dls.seen`) as a CSRMatrix, got {type(seen).__name__}")
+        if tuple(seen.shape)!=(self.n_users, self.n_items):
+            raise ValueError(f"The interactions are {seen.shape[0]} users x {seen.shape[1]} items but the model knows "
+                             f"{self.n_users} x {self.n_items}: build the model for these loaders (`from_dls`)")
+        X = seen.to(self.weight.device)
+        self.seen_indptr,self.seen_indices,self.seen_values = X.indptr,X.indices,X.values.float()
+        with torch.no_grad(): self.weight.copy_(self.solve(self.interactions))
+        return self
 
 # %% ../../nbs/24_implicit.baselines.ipynb #3751810e
 @patch
@@ -77,18 +81,10 @@ def forward(self:ClosedFormNet, users:Tensor, # `(bs,)` user indices
     s = torch.zeros(it.shape, device=it.device).index_add_(0, r, self.weight[c[:,None], it[r]]*v[:,None])
     return s.view(items.shape)
 
-@patch
-def score_items(self:ClosedFormNet, users:Tensor): return self(users)
-@patch
-def score_pairs(self:ClosedFormNet, users:Tensor, items:Tensor): return self(users, items)
-@patch
-def item_factors(self:ClosedFormNet):
-    "Each item's column of the training matrix (its users), `(n_items, n_users)`"
-    return self.interactions.densify(torch.arange(self.n_users, device=self.seen_indptr.device)).T
 
 # %% ../../nbs/24_implicit.baselines.ipynb #9818edc9
 class ItemPopularity(ClosedFormNet):
-    "Items scored by their number of training users, the same for every user (the popularity baseline of Kula 2017; Spotlight)"
+    "Items scored by their number of training users, the same for every user (Kula 2017's baseline; Spotlight)"
     def __init__(self, n_users:int, n_items:int): super().__init__(n_users, n_items, shape=(n_items,))
     def solve(self, X:CSRMatrix)->Tensor: return X.col_counts().float()
     def forward(self, users:Tensor, items:Tensor=None):
@@ -115,7 +111,7 @@ class ItemKNN(ClosedFormNet):
 
 # %% ../../nbs/24_implicit.baselines.ipynb #dc5b6516
 class EASE(ClosedFormNet):
-    "Embarrassingly Shallow Autoencoder (Steck 2019): item weights `B` minimising `|X-XB|² + lam|B|²`, `diag(B)=0`, in closed form"
+    "Embarrassingly Shallow Autoencoder (Steck 2019): item weights `B` minimising `|X-XB|² + lam|B|²`, `diag(B)=0`"
     def __init__(self, n_users:int, n_items:int,
                  lam:float=500.): # L2 penalty λ on `B`
         super().__init__(n_users, n_items)
@@ -130,17 +126,17 @@ class EASE(ClosedFormNet):
 
 # %% ../../nbs/24_implicit.baselines.ipynb #e2ab2f31
 class ClosedFormFit(Callback):
-    "Solve the model's closed form as `fit` starts training; one epoch measures the training loss (no step) and validates"
+    "Solve the model's closed form as `fit` starts training; one epoch records the training loss (no step), validates"
     order,run_valid = 70,False  # after the recorder (50), the progress bar and trackers (60) at `after_epoch`
     fitting = False
     def before_train(self):  # not `before_fit`, which `validate` and `get_preds` send too
         if self.fitting: return
         m = self.learn.model
-        if not hasattr(m, 'fit'): raise TypeError(f"`ClosedFormFit` needs a model with `fit(seen)`, got {type(m).__name__}")
+        if not hasattr(m, 'fit'): raise TypeError(f"ClosedFormFit needs a model with fit(seen), got {type(m).__name__}")
         m.fit(self.learn.dls.seen)
         self.fitting = True
         if self.learn.n_epoch>1:
-            warnings.warn(f"{type(m).__name__} is fitted in closed form: `fit` runs 1 epoch (the training loss, then validation), "
+            warnings.warn(f"{type(m).__name__} is fitted in closed form: `fit` runs 1 epoch (train loss, validation), "
                           f"not {self.learn.n_epoch}", stacklevel=2)
     def after_loss(self): raise CancelBatchException  # the loss is recorded; no backward pass, no step
     def after_epoch(self):  # `validate` sends `after_epoch` too: only a fit is cut short
@@ -151,18 +147,18 @@ class ClosedFormFit(Callback):
 @delegates(Learner.__init__)
 def closed_form_learner(dls, # `InteractionsDataLoaders`
                         model:ClosedFormNet, # sized for `dls`; fitted here from its training interactions
-                        loss:str='bpr', # ranking loss reported on the training and validation positives (never minimised)
+                        loss:str='bpr', # ranking loss reported on training and validation positives, never minimised
                         seed:int=None, # seed of the negatives that loss is measured against
                         metrics=None, # `[RankMetric(mrr)]` if `None`
                         cbs=None, **kwargs):
     "A `RecLearner` whose closed-form `model` is fitted from `dls`' training interactions now and whenever `fit` starts"
     check_dls(dls, InteractionsDataLoaders, 'closed_form_learner')
-    if not isinstance(model, ClosedFormNet): raise TypeError(f"`model` must be a ClosedFormNet (e.g. `EASE.from_dls(dls)`), got {type(model).__name__}")
+    if not isinstance(model, ClosedFormNet):
+        raise TypeError(f"`model` must be a ClosedFormNet (e.g. `EASE.from_dls(dls)`), got {type(model).__name__}")
     loss_func,neg = RankLoss(loss),NegativeSampling(dls.n_items, 1, seed)  # bad arguments fail before the solve
     if getattr(dls, 'device', None) is not None: model.to(dls.device)
-    model.fit(dls.seen)
-    return RecLearner(dls, model, loss_func=loss_func, metrics=ifnone(metrics, [RankMetric(mrr)]), splitter=params,
-                      cbs=L(cbs)+[neg, ClosedFormFit()], **kwargs)
+    return RecLearner(dls, model.fit(dls.seen), loss_func=loss_func, metrics=ifnone(metrics, [RankMetric(mrr)]),
+                      splitter=params, cbs=L(cbs)+[neg, ClosedFormFit()], **kwargs)
 
 # %% ../../nbs/24_implicit.baselines.ipynb #329a30c5
 @delegates(closed_form_learner, but=['model'])

@@ -18,23 +18,24 @@ __all__ = ['InteractionsDataLoaders']
 class InteractionsDataLoaders(RecDataLoaders):
     "Positive (user, item) pairs for implicit-feedback ranking, with the seen-items matrices"
     _meta = RecDataLoaders._meta+('user_features','item_features')
+    def __repr__(self):
+        return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x "
+                f"{len(self.train.dataset)} train / {len(self.valid.dataset)} valid>")
     @classmethod
     @delegates(RecDataLoaders.from_df)
     def from_df(cls, df:pd.DataFrame, *, # one row per interaction
                 threshold:float=None, # keep the rows rated at least this (reads the rating column); `None`: all
-                user_features:pd.DataFrame=None, # one row per user: the user column and feature columns (`recfast.features`)
-                item_features:pd.DataFrame=None, # one row per item: the item column and feature columns
+                user_features:pd.DataFrame=None, # one row per user: user column, feature columns (`recfast.features`)
+                item_features:pd.DataFrame=None, # one row per item: item column, feature columns
                 bs:int=1024, # batch size
                 **kwargs):
         "Build implicit-feedback `DataLoaders` from a DataFrame of interactions"
         return super().from_df(df, threshold=threshold, user_features=user_features, item_features=item_features, bs=bs,
                                **kwargs)
-
     @classmethod
     def _columns(cls, user_name, item_name, rating_name, threshold=None, **kwargs):
         rated = threshold is not None or rating_name is not None
         return dict(user_name=user_name, item_name=item_name, **({'rating_name':rating_name} if rated else {}))
-
     @classmethod
     def _split(cls, df, sp, cols, threshold=None, **kwargs):
         trn,val,*tst = super()._split(df, sp, cols)
@@ -49,13 +50,6 @@ class InteractionsDataLoaders(RecDataLoaders):
             raise ValueError(f"No training interactions left: check `threshold`={threshold} and "
                              f"`valid_pct`={sp['valid_pct']}")
         return trn, val, *tst
-
     @classmethod
     def _tensors(cls, trn, val, idx, classes, cols, sp, user_features=None, item_features=None, **kwargs):
         return *idx, add_features(classes, cols['user_name'], cols['item_name'], user_features, item_features)
-
-# %% ../../nbs/20_implicit.data.ipynb #92d05660
-@patch
-def __repr__(self:InteractionsDataLoaders):
-    return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x "
-            f"{len(self.train.dataset)} train / {len(self.valid.dataset)} valid>")

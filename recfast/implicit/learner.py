@@ -1,4 +1,4 @@
-"""`implicit_learner`: a `BilinearNet` fit with a ranking loss over sampled negatives, evaluated by MRR over the full catalogue.
+"""`implicit_learner`: a `BilinearNet` fit with a sampled ranking loss, evaluated by MRR over the full catalogue.
 
 Docs: https://recfast.github.io/recfast/implicit.learner.html.md"""
 
@@ -31,8 +31,7 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                      opt_func=FastAdam, wd:float=0., cbs=None, **kwargs):
     "A `RecLearner` fitting a `BilinearNet` to implicit feedback with a sampled ranking loss"
     check_dls(dls, InteractionsDataLoaders, 'implicit_learner')
-    loss_func = RankLoss(loss)
+    loss_func,net = RankLoss(loss),(HybridBilinearNet if has_features(dls) else BilinearNet)
     neg = NegativeSampling(dls.n_items, default_n_neg(loss, n_neg), seed, sampler=sampler, seen=dls.seen)
-    model = (HybridBilinearNet if has_features(dls) else BilinearNet).from_dls(dls, check_n(n_factors, name='n_factors'))
-    return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=ifnone(metrics, [RankMetric(mrr)]),
-                      wd=wd, cbs=L(cbs)+[neg], **kwargs)
+    return RecLearner(dls, net.from_dls(dls, check_n(n_factors, name='n_factors')), loss_func=loss_func,
+                      opt_func=opt_func, metrics=ifnone(metrics, [RankMetric(mrr)]), wd=wd, cbs=L(cbs)+[neg], **kwargs)

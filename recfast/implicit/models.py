@@ -19,7 +19,8 @@ class BilinearNet(Module):
     def __init__(self, n_users:int, n_items:int, # vocabulary sizes, `'#na#'` included
                  n_factors:int=32): # latent size
         store_attr('n_users,n_items,n_factors')
-        self.u_weight,self.i_weight = ScaledEmbedding(n_users, n_factors),ScaledEmbedding(n_items, n_factors, padding_idx=0)
+        self.u_weight = ScaledEmbedding(n_users, n_factors)
+        self.i_weight = ScaledEmbedding(n_items, n_factors, padding_idx=0)
         self.u_bias,self.i_bias = ZeroEmbedding(n_users, 1),ZeroEmbedding(n_items, 1)
 
     def forward(self, users:Tensor, # `(bs,)` user indices
@@ -31,24 +32,19 @@ class BilinearNet(Module):
         if not self.training: check_ids(items, self.n_items, 'item')
         sh = (len(users),)+(1,)*(items.dim()-1)
         return (u.view(*sh, -1)*self.i_weight(items)).sum(-1) + self.i_bias(items).squeeze(-1) + ub.view(sh)
+    def score_items(self, users:Tensor): return self(users)
+    def score_pairs(self, users:Tensor, items:Tensor): return self(users, items)
+    def item_factors(self): return self.i_weight.weight
+    def ranking_scores(self, users:Tensor):
+        "Scores that rank items like `score_items`, and what turns kept `(values, items)` into its values"
+        check_ids(users, self.n_users, 'user')
+        raw = torch.addmm(self.i_bias.weight.T, self.u_weight(users), self.i_weight.weight.T)
+        return raw, lambda v,idx: v + self.u_bias(users)
 
     @classmethod
     def from_dls(cls, dls, n_factors:int=32):
         "A `BilinearNet` sized for `dls`"
         return cls(dls.n_users, dls.n_items, n_factors)
-
-# %% ../../nbs/21_implicit.models.ipynb #b7764a27
-@patch
-def score_items(self:BilinearNet, users:Tensor): return self(users)
-@patch
-def score_pairs(self:BilinearNet, users:Tensor, items:Tensor): return self(users, items)
-@patch
-def item_factors(self:BilinearNet): return self.i_weight.weight
-@patch
-def ranking_scores(self:BilinearNet, users:Tensor):
-    "Scores that rank items like `score_items`, and what turns kept `(values, items)` into its values"
-    check_ids(users, self.n_users, 'user')
-    return torch.addmm(self.i_bias.weight.T, self.u_weight(users), self.i_weight.weight.T), lambda v,idx: v + self.u_bias(users)
 
 # %% ../../nbs/21_implicit.models.ipynb #ff8862c6
 class HybridBilinearNet(BilinearNet):

@@ -1,4 +1,4 @@
-"""`SequenceDataLoaders`: each user's items in time order as left-padded windows with shifted targets, a `SequenceBlock` for the data block API, and the synthetic sanity data set of Kula's talk.
+"""Each user's items in time order as left-padded windows with shifted targets: `SequenceDataLoaders`, `SequenceBlock`.
 
 Docs: https://recfast.github.io/recfast/sequence.data.html.md"""
 
@@ -28,12 +28,10 @@ def make_windows(items:np.ndarray, # item indices of all users, grouped by user,
     n_win = -(-lens//step)
     user = np.repeat(np.arange(len(lens)), n_win)
     k = np.arange(n_win.sum()) - np.repeat(np.cumsum(n_win)-n_win, n_win)
-    end = lens[user] - k*step
-    pos = end[:,None] - max_len + np.arange(max_len)
-    ok = pos>=0
+    pos = (lens[user] - k*step)[:,None] - max_len + np.arange(max_len)  # window positions in the user's items
     gidx = ptr[user][:,None] + pos
     items_p = np.concatenate([[0], items])
-    targ = np.where(ok, items_p[np.where(ok, gidx+1, 0)], 0)
+    targ = np.where(pos>=0, items_p[np.where(pos>=0, gidx+1, 0)], 0)
     inp = np.where(pos>=1, items_p[np.where(pos>=1, gidx, 0)], 0)
     return inp,targ,user
 
@@ -43,12 +41,12 @@ def _ptr(users, n):
     return np.concatenate([[0], np.cumsum(np.bincount(users, minlength=n))])
 
 # %% ../../nbs/30_sequence.data.ipynb #aef865bf
-def ending_windows(x:np.ndarray, # values (item indices, ratings) of every user's history, grouped by user, in time order
+def ending_windows(x:np.ndarray, # values (item indices, ratings) of all users' histories, grouped, in time order
                    held:np.ndarray, # which positions of `x` are held out
                    users:np.ndarray, # the user of each position (sorted)
                    n_users:int, # number of users (vocabulary size)
                    max_len:int): # window length
-    "`(inputs, steps)`: for each held-out position, the `max_len` training values before it, and the window of steps ending on it"
+    "`(inputs, steps)`: for each held-out position, the `max_len` training values before it, and the steps ending on it"
     base = (np.cumsum(~held)-(~held))[held]  # training values before each held-out one, all users
     start = _ptr(users[~held], n_users)[users[held]]
     pos = base[:,None] - max_len + np.arange(max_len)
@@ -100,18 +98,15 @@ class SequenceDataLoaders(RecDataLoaders):
             split = 'last'
         return super().from_df(df, user_name, item_name, time_name=time_name, max_len=max_len, step=step,
                                exclude_preceding=exclude_preceding, split=split, bs=bs, **kwargs)
-
     @classmethod
     def _columns(cls, user_name, item_name, rating_name, max_len=50, **kwargs):
         if rating_name is not None: raise TypeError(f"{cls.__name__} read no ratings: drop `rating_name`")
         check_n(max_len, name='max_len')
         return dict(user_name=user_name, item_name=item_name)
-
     @classmethod
     def _tensors(cls, trn, val, idx, classes, cols, sp, max_len=50, step=None, exclude_preceding=False, **kwargs):
         xt,xv,seen = _windows(trn, val, idx, cols, classes, max_len, step, sp['split']!='user', cls._batch)
         return xt, xv, dict(seen=seen, valid_seen=None, max_len=max_len, exclude_preceding=exclude_preceding)
-
     @staticmethod
     def _batch(inp, steps, ending:bool):  # `ending`: a held-out row ends its window, only the last step is a target
         if ending: steps[:,:-1] = 0
@@ -155,9 +150,7 @@ def encode_history(self:SequenceDataLoaders, history)->Tensor:
 def history_queries(self:SequenceDataLoaders, history)->tuple:
     "`(query, exclude)` for a history of original item ids: its last window, and a mask of all its items"
     q = self.encode_history(history)
-    ex = torch.zeros(1, self.n_items, dtype=torch.bool)
-    ex[0, self.encode_items(list(history))] = True
-    return q, ex
+    return q, torch.zeros(1, self.n_items, dtype=torch.bool).index_fill_(1, self.encode_items(list(history)), True)
 
 # %% ../../nbs/30_sequence.data.ipynb #1055be96
 @patch
@@ -170,13 +163,9 @@ def serving_queries(self:SequenceDataLoaders)->tuple:
 def eval_set(self:SequenceDataLoaders):
     "`(windows, targets, exclude)`: each validation window, its last target, and (with `exclude_preceding`) its items"
     inp,targ = self.valid.dataset.ts
-    rows = torch.arange(len(inp))
-    t = CSRMatrix.from_coo(rows, targ[:,-1].cpu(), shape=(len(inp), self.n_items))
-    ex = None
-    if self.exclude_preceding:
-        r,c = torch.where(inp.cpu()>0)
-        ex = CSRMatrix.from_coo(r, inp.cpu()[r,c], shape=(len(inp), self.n_items))
-    return inp, t, ex
+    x,sh = inp.cpu(),(len(inp), self.n_items)
+    ex = CSRMatrix.from_coo(torch.where(x>0)[0], x[x>0], shape=sh) if self.exclude_preceding else None
+    return inp, CSRMatrix.from_coo(torch.arange(len(inp)), targ[:,-1].cpu(), shape=sh), ex
 
 # %% ../../nbs/30_sequence.data.ipynb #cd1c4b2f
 def _rating_batch(inp, steps, rinp, rsteps, ending:bool):
@@ -214,7 +203,7 @@ def history_queries(self:RatingSequenceDataLoaders, history)->tuple:
 
 @patch
 def eval_set(self:RatingSequenceDataLoaders):
-    raise TypeError("RatingSequenceDataLoaders hold ratings to predict, not next items to rank: use `rmse` (the learner's metric)")
+    raise TypeError("RatingSequenceDataLoaders hold ratings to predict, not items to rank: use `rmse` (their metric)")
 
 # %% ../../nbs/30_sequence.data.ipynb #ea88192f
 class TensorSequence(TensorBase): pass

@@ -1,4 +1,4 @@
-"""`sequence_learner`: next-item prediction with a pooling, LSTM, CNN or popularity representation and a sampled ranking loss, evaluated by MRR over the full catalogue.
+"""`sequence_learner`: next-item prediction by pooling, LSTM, CNN or popularity, a sampled ranking loss and MRR.
 
 Docs: https://recfast.github.io/recfast/sequence.learner.html.md"""
 
@@ -21,10 +21,6 @@ __all__ = ['sequence_archs', 'rating_rmse', 'sequence_learner', 'rating_mse', 'r
 # %% ../../nbs/32_sequence.learner.ipynb #9cef35f0
 sequence_archs = {'pool':PoolNet, 'lstm':LSTMNet, 'cnn':CNNNet, 'popularity':PopularityNet}
 
-def _item_counts(dls):
-    targ = dls.train.dataset.ts[1].flatten()
-    return torch.bincount(targ.cpu(), minlength=dls.n_items)
-
 @delegates(Learner.__init__)
 def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `SequenceBlock`s)
                      arch:str='lstm', # one of `sequence_archs`: 'pool', 'lstm', 'cnn', 'popularity'
@@ -37,12 +33,14 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
     "A `RecLearner` for next-item prediction with a sequence representation and a sampled ranking loss"
     if arch not in sequence_archs: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(sequence_archs)}")
     loss_func = RankLoss(loss)
-    model = sequence_archs[arch].from_dls(dls, n_factors=check_n(n_factors, name='n_factors'), **ifnone(model_kwargs, {}))
-    if arch=='popularity' and isinstance(dls.train, TensorDL):
-        with torch.no_grad(): model.i_bias.weight[:,0] = torch.log1p(_item_counts(dls).float())
+    model = sequence_archs[arch].from_dls(dls, n_factors=check_n(n_factors, name='n_factors'), **(model_kwargs or {}))
+    if arch=='popularity' and isinstance(dls.train, TensorDL):  # log counts of the training targets
+        n = torch.bincount(dls.train.dataset.ts[1].flatten().cpu(), minlength=dls.n_items)
+        with torch.no_grad(): model.i_bias.weight[:,0] = torch.log1p(n.float())
     neg = NegativeSampling(model.n_items, default_n_neg(loss, n_neg), seed)
     metrics = ifnone(metrics, [RankMetric(mrr)] if isinstance(dls, SequenceDataLoaders) else [])
-    return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd, cbs=L(cbs)+[neg], **kwargs)
+    return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd, cbs=L(cbs)+[neg],
+                      **kwargs)
 
 # %% ../../nbs/32_sequence.learner.ipynb #090aedb7
 def rating_mse(pred:Tensor, targ:Tensor)->Tensor:
@@ -63,10 +61,11 @@ def _rating_range(dls, pad:float=0.05):
 def rating_lstm_learner(dls, # `RatingSequenceDataLoaders`
                         n_factors:int=32, # item embedding size
                         n_hidden:int=64, # LSTM hidden size
-                        y_range:tuple=None, # range of the predicted ratings; the training ratings' (widened 5%) if `None`
+                        y_range:tuple=None, # range of the predictions; the training ratings' (widened 5%) if `None`
                         loss_func=None, metrics=None, opt_func=FastAdam, wd:float=0., **kwargs):
     "A `RecLearner` predicting each step's rating with a `RatingLSTM`, trained with `rating_mse`"
     check_dls(dls, RatingSequenceDataLoaders, 'rating_lstm_learner')
-    model = RatingLSTM(dls.n_items, check_n(n_factors, name='n_factors'), check_n(n_hidden, name='n_hidden'), ifnone(y_range, _rating_range(dls)))
+    n_factors,n_hidden = check_n(n_factors, name='n_factors'),check_n(n_hidden, name='n_hidden')
+    model = RatingLSTM(dls.n_items, n_factors, n_hidden, ifnone(y_range, _rating_range(dls)))
     return RecLearner(dls, model, loss_func=ifnone(loss_func, rating_mse), metrics=ifnone(metrics, rating_rmse),
                       opt_func=opt_func, wd=wd, **kwargs)

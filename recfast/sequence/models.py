@@ -14,12 +14,20 @@ __all__ = ['SequenceNet', 'PoolNet', 'LSTMNet', 'CNNNet', 'PopularityNet', 'Rati
 
 # %% ../../nbs/31_sequence.models.ipynb #c312b323
 class SequenceNet(Module):
-    "Spotlight's sequence scoring (Kula 2017): item embeddings and biases against a per-position representation from `represent`"
+    "Spotlight's sequence scoring (Kula 2017): item embeddings and biases against `represent`'s output at each position"
     def __init__(self, n_items:int, # vocabulary size, padding item 0 included
                  n_factors:int=32): # latent size
         store_attr('n_items,n_factors')
-        self.i_weight,self.i_bias = ScaledEmbedding(n_items, n_factors, padding_idx=0),ZeroEmbedding(n_items, 1, padding_idx=0)
+        self.i_weight = ScaledEmbedding(n_items, n_factors, padding_idx=0)
+        self.i_bias = ZeroEmbedding(n_items, 1, padding_idx=0)
     def represent(self, x:Tensor)->Tensor: raise NotImplementedError
+    def score_items(self, x:Tensor): return self(x)
+    def item_factors(self): return self.i_weight.weight
+    def score_pairs(self, x:Tensor, items:Tensor):
+        "Scores of `items` (one per window of `x`) as the next item after the window"
+        check_ids(items, self.n_items)
+        r = self.represent(x)[:,-1]
+        return (r*self.i_weight(items)).sum(-1) + self.i_bias(items).squeeze(-1)
     def forward(self, x:Tensor, # `(bs, L)` input item indices
                 items:Tensor=None): # `(bs, L, k)` items to score at each position, or `None`
         "Scores of `items` at every position, or of every item after the last position"
@@ -31,32 +39,15 @@ class SequenceNet(Module):
     @classmethod
     def from_dls(cls, dls, **kwargs):
         "A model sized for `dls` (its `n_items`, or the length of its targets' `vocab`)"
-        n = getattr(dls, 'n_items', None)
-        if n is None:
-            v = getattr(dls, 'vocab', None)
-            if v is None: raise ValueError("Can't size the model: `dls` has neither `n_items` nor a `vocab`")
-            if len(v) and isinstance(v[-1], CategoryMap): v = v[-1]
-            n = len(v)
-        return cls(n, **kwargs)
-
-# %% ../../nbs/31_sequence.models.ipynb #a4b310ff
-@patch
-def score_items(self:SequenceNet, x:Tensor): return self(x)
-@patch
-def score_pairs(self:SequenceNet, x:Tensor, items:Tensor):
-    "Scores of `items` (one per window of `x`) as the next item after the window"
-    check_ids(items, self.n_items)
-    r = self.represent(x)[:,-1]
-    return (r*self.i_weight(items)).sum(-1) + self.i_bias(items).squeeze(-1)
-@patch
-def item_factors(self:SequenceNet): return self.i_weight.weight
+        if getattr(dls, 'n_items', None) is not None: return cls(dls.n_items, **kwargs)
+        v = getattr(dls, 'vocab', None)
+        if v is None: raise ValueError("Can't size the model: `dls` has neither `n_items` nor a `vocab`")
+        return cls(len(v[-1] if len(v) and isinstance(v[-1], CategoryMap) else v), **kwargs)
 
 # %% ../../nbs/31_sequence.models.ipynb #c5737b3e
 class PoolNet(SequenceNet):
     "A prefix as the mean of its item embeddings (cumulative pooling; Covington et al. 2016)"
-    def represent(self, x):
-        cnt = (x!=0).cumsum(1).clamp(min=1).unsqueeze(-1)
-        return self.i_weight(x).cumsum(1)/cnt
+    def represent(self, x): return self.i_weight(x).cumsum(1)/(x!=0).cumsum(1).clamp(min=1).unsqueeze(-1)
 
 # %% ../../nbs/31_sequence.models.ipynb #bf3d8ce3
 class LSTMNet(SequenceNet):
@@ -75,9 +66,8 @@ class CNNNet(SequenceNet):
         self.convs = nn.ModuleList([nn.Conv1d(n_factors, n_factors, kernel_width) for _ in range(n_layers)])
     def represent(self, x):
         h = self.i_weight(x).transpose(1, 2)
-        for i,conv in enumerate(self.convs):
-            o = F.relu(conv(F.pad(h, (self.kernel_width-1, 0))))
-            h = o if i==0 else h+o
+        for i,conv in enumerate(self.convs):  # residual after the first layer
+            h = (0 if i==0 else h) + F.relu(conv(F.pad(h, (self.kernel_width-1, 0))))
         return h.transpose(1, 2)
 
 # %% ../../nbs/31_sequence.models.ipynb #cd15107c
@@ -87,7 +77,7 @@ class PopularityNet(SequenceNet):
 
 # %% ../../nbs/31_sequence.models.ipynb #9c60ce20
 class RatingLSTM(Module):
-    "Rating of each step's item from the (item, rating) steps before it (the LSTM of Fast Forward Labs' 'PyTorch for Recommenders 101', 2018; Hochreiter & Schmidhuber 1997)"
+    "Rating of each step's item from the (item, rating) steps before it (Fast Forward Labs' LSTM, 2018)"
     def __init__(self, n_items:int, # vocabulary size, padding item 0 included
                  n_factors:int=32, # item embedding size
                  n_hidden:int=64, # LSTM hidden size
@@ -104,25 +94,21 @@ class RatingLSTM(Module):
         "Predicted rating of each step's item, `(bs, L)`"
         if not self.training: check_ids(items, self.n_items)
         return sigmoid_range(self.head(self.lstm(self._steps(items, prev))[0]).squeeze(-1), *self.y_range)
-
-# %% ../../nbs/31_sequence.models.ipynb #f5b3e9f9
-@patch
-def _state(self:RatingLSTM, q):
-    "`(h, c, next_prev)`: the LSTM state after a query's history and the input of the next step besides its item"
-    items,rats = q
-    _,(h,c) = self.lstm(self._steps(items, F.pad(rats[:,:-1], (1,0))))
-    nxt = torch.stack([rats[:,-1].float(), (items[:,-1]!=0).float()], -1)
-    return h[0], c[0], nxt
-
-@patch
-def _next(self:RatingLSTM, h, c, nxt, emb): # `emb` is `(n, n_factors)` (one item per user) or `(1, k, n_factors)`
-    "Predicted rating of the next step with item embeddings `emb`"
-    w,l = self.lstm.weight_ih_l0,self.lstm
-    g_item = emb @ w[:,:self.n_factors].T
-    g_user = nxt @ w[:,self.n_factors:].T + h @ l.weight_hh_l0.T + l.bias_ih_l0 + l.bias_hh_l0
-    gi,gf,gg,go = (g_item + (g_user if emb.dim()==2 else g_user[:,None])).chunk(4, -1)
-    c2 = torch.sigmoid(gf)*(c if emb.dim()==2 else c[:,None]) + torch.sigmoid(gi)*torch.tanh(gg)
-    return sigmoid_range(self.head(torch.sigmoid(go)*torch.tanh(c2)).squeeze(-1), *self.y_range)
+    def item_factors(self): return self.i_weight.weight
+    def _state(self, q):
+        "`(h, c, next_prev)`: the LSTM state after a query's history and the input of the next step besides its item"
+        items,rats = q
+        _,(h,c) = self.lstm(self._steps(items, F.pad(rats[:,:-1], (1,0))))
+        nxt = torch.stack([rats[:,-1].float(), (items[:,-1]!=0).float()], -1)
+        return h[0], c[0], nxt
+    def _next(self, h, c, nxt, emb):
+        "Next step's predicted rating for item embeddings `emb`, `(n, n_factors)` (one per user) or `(1, k, n_factors)`"
+        w,l = self.lstm.weight_ih_l0,self.lstm
+        if emb.dim()==3: h,c,nxt = h[:,None],c[:,None],nxt[:,None]  # every user against the same `k` items
+        g_user = nxt @ w[:,self.n_factors:].T + h @ l.weight_hh_l0.T + l.bias_ih_l0 + l.bias_hh_l0
+        gi,gf,gg,go = (emb @ w[:,:self.n_factors].T + g_user).chunk(4, -1)
+        c2 = torch.sigmoid(gf)*c + torch.sigmoid(gi)*torch.tanh(gg)
+        return sigmoid_range(self.head(torch.sigmoid(go)*torch.tanh(c2)).squeeze(-1), *self.y_range)
 
 # %% ../../nbs/31_sequence.models.ipynb #83327d17
 @patch
@@ -130,15 +116,12 @@ def score_items(self:RatingLSTM, q, chunk:int=None)->Tensor:
     "Predicted next rating of every item for each query, `(n, n_items)`"
     check_ids(q[0], self.n_items)
     h,c,nxt = self._state(q)
-    emb = self.i_weight.weight[None]
     chunk = ifnone(chunk, max(1, 2**22//(self.n_items*4*self.n_hidden)))
-    return torch.cat([self._next(h[s:s+chunk], c[s:s+chunk], nxt[s:s+chunk], emb) for s in range(0, len(h), chunk)]) if len(h) else h.new_zeros(0, self.n_items)
+    if not len(h): return h.new_zeros(0, self.n_items)
+    return torch.cat([self._next(*p, self.i_weight.weight[None]) for p in zip(*(t.split(chunk) for t in (h,c,nxt)))])
 
 @patch
 def score_pairs(self:RatingLSTM, q, items:Tensor)->Tensor:
     "Predicted next rating of one item per query"
     check_ids(items, self.n_items)
     return self._next(*self._state(q), self.i_weight(items))
-
-@patch
-def item_factors(self:RatingLSTM): return self.i_weight.weight
