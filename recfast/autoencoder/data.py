@@ -6,7 +6,7 @@ Docs: https://recfast.github.io/recfast/autoencoder.data.html.md"""
 
 # %% ../../nbs/40_autoencoder.data.ipynb #02ab6541
 from __future__ import annotations
-import warnings, random
+import warnings
 from fastai.basics import *
 from ..core import *
 from ..core import _py

@@ -7,7 +7,6 @@ Docs: https://recfast.github.io/recfast/autoencoder.learner.html.md"""
 # %% ../../nbs/43_autoencoder.learner.ipynb #7c214d47
 from __future__ import annotations
 from fastai.basics import *
-from fastai.callback.schedule import *
 from fastai.callback.progress import *
 from ..core import *
 from ..fast import *

@@ -7,7 +7,6 @@ Docs: https://recfast.github.io/recfast/autoencoder.models.html.md"""
 # %% ../../nbs/41_autoencoder.models.ipynb #7a2964e1
 from __future__ import annotations
 from fastai.basics import *
-from fastai.layers import sigmoid_range
 
 # %% auto #0
 __all__ = ['AutoRec', 'DeepAutoEncoder', 'MultDAE', 'MultVAE']
@@ -18,8 +17,7 @@ class AutoRec(Module):
     def __init__(self, n_in:int, # length of the rating vectors
                  n_hidden:int=500, # hidden units (the paper's `k`)
                  y_range:tuple=None): # `(low, high)` for a `sigmoid_range` output; identity if `None`
-        self.encoder,self.decoder = nn.Linear(n_in, n_hidden),nn.Linear(n_hidden, n_in)
-        self.y_range = y_range
+        self.encoder,self.decoder,self.y_range = nn.Linear(n_in, n_hidden),nn.Linear(n_hidden, n_in),y_range
     def encode(self, x): return torch.sigmoid(self.encoder(x))
     def forward(self, x):
         out = self.decoder(self.encode(x))
@@ -103,8 +101,7 @@ class MultVAE(MultDAE):
     def forward(self, x):
         mu,logvar = self.encode(x)
         if not self.training: return _tanh_mlp(self.decoder, mu)
-        z = mu + torch.randn_like(mu)*torch.exp(0.5*logvar)
-        return _tanh_mlp(self.decoder, z), mu, logvar
+        return _tanh_mlp(self.decoder, mu + torch.randn_like(mu)*torch.exp(0.5*logvar)), mu, logvar
 
 # %% ../../nbs/41_autoencoder.models.ipynb #13005c24
 @patch

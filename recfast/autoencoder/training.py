@@ -64,8 +64,7 @@ class MaskingNoise(Callback):
         if self.gen is None:
             self.gen = torch.Generator(x.device).manual_seed(ifnone(self.seed, int(torch.randint(0, 2**62, (1,)))))
         corrupted = (x!=0) & (torch.rand(x.shape, generator=self.gen, device=x.device)<self.p)
-        self.learn.xb = (x.masked_fill(corrupted, 0),)
-        self.learn.yb = (*self.yb, corrupted)
+        self.learn.xb,self.learn.yb = (x.masked_fill(corrupted, 0),),(*self.yb, corrupted)
     def __getstate__(self): return {**self.__dict__, 'gen':None}
 
 # %% ../../nbs/42_autoencoder.training.ipynb #60cf5018

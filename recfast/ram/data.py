@@ -8,7 +8,6 @@ Docs: https://recfast.github.io/recfast/ram.data.html.md"""
 from __future__ import annotations
 import gzip, zlib
 from fastai.basics import *
-from fastai.data.external import untar_data, URLs, fastai_path
 from fastai.vision.core import PILImage, PILImageBW
 from fastai.vision.data import ImageBlock
 from ..core import *
@@ -35,8 +34,7 @@ def _read_idx(fn, ndim:int):
     return torch.from_numpy(np.frombuffer(data, dtype=np.uint8, offset=4+4*ndim).copy()).view(*shape)
 
 def _read_image(fn):
-    if not fn.parent.name.isdigit():
-        raise ValueError(f"{fn}: images must be in folders named by their label (0, 1, ...), not {fn.parent.name!r}")
+    if not fn.parent.name.isdigit(): raise ValueError(f"{fn}: put images in folders named by their label (0, 1, ...)")
     try: return tensor(np.array(PILImage.create(fn).convert('L')))
     except (OSError, ValueError) as e: raise ValueError(f"{fn} is not a readable image ({e})") from None
 
@@ -126,8 +124,7 @@ class RandomCanvas(Transform):
     def encodes(self, x:TensorImage):
         bs,_,h,w = x.shape
         if self.max_shift is not None:
-            s = h+2*self.max_shift
-            d = (s-self.size)//2
+            s,d = h+2*self.max_shift,self.max_shift+(h-self.size)//2
             res = place_on_canvas(x, s, random_offsets(bs, h, s, self.gen, x.device))[:,:,d:d+self.size,d:d+self.size]
         else: res = place_on_canvas(x, self.size, random_offsets(bs, h, self.size, self.gen, x.device))
         if self.n_frags: res = clutter(res, x, self.n_frags, self.frag, self.gen)
@@ -146,9 +143,8 @@ def GlimpseBlock(size:int=None, # canvas side (`None`: keep the image)
                  max_shift:int=None, # only shift training digits by up to this many pixels
                  seed:int=0):
     "An `ImageBlock` of grey-scale images in `[0,1]` on a `size` canvas: random places in training, fixed in validation"
-    tfms = []
     if max_shift: tfms = [RandomCanvas(size, max_shift=max_shift, seed=seed)] if size else []
-    elif size: tfms = [RandomCanvas(size, n_frags, seed=seed), FixedCanvas(size, n_frags, seed=seed)]
+    else: tfms = [RandomCanvas(size, n_frags, seed=seed), FixedCanvas(size, n_frags, seed=seed)] if size else []
     blk = ImageBlock(cls=PILImageBW)
     blk.batch_tfms = L(blk.batch_tfms)+tfms
     return blk

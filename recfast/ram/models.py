@@ -121,8 +121,7 @@ class RecurrentAttention(Module):
         self.glimpse = GlimpseNetwork(n_in*depth*glimpse_size**2, n_what, n_where, n_hidden)
         self.rnn = (nn.LSTMCell if core=='lstm' else partial(nn.RNNCell, nonlinearity='relu'))(n_hidden, n_hidden)
         self.locator = LocationNetwork(n_hidden, std)
-        self.baseline = nn.Linear(n_hidden, 1)
-        self.classifier = nn.Linear(n_hidden, n_out)
+        self.baseline,self.classifier = nn.Linear(n_hidden, 1),nn.Linear(n_hidden, n_out)
 
     @property
     def std(self): return self.locator.std
@@ -146,8 +145,7 @@ def rollout(self:RecurrentAttention, x:Tensor, sample:bool, generator=None):
     locs,log_pis,bls = [l],[],[]
     pyr = retina_pyramid(x, self.depth, self.scale)
     for t in range(self.n_glimpses):
-        rho = glimpse_sensor(x, l, self.glimpse_size, self.depth, self.scale, pyr)
-        state = self.rnn(self.glimpse(rho, l), state)
+        state = self.rnn(self.glimpse(glimpse_sensor(x, l, self.glimpse_size, self.depth, self.scale, pyr), l), state)
         h = state[0] if self.core=='lstm' else state
         if t==self.n_glimpses-1: break
         l,log_pi = self.locator(h, sample, generator)
@@ -164,8 +162,8 @@ def forward(self:RecurrentAttention, x:Tensor, # images `(bs, n_in, img_size, im
     M = 1 if self.training or sample is False else self.n_samples
     if M==1: return self.rollout(x, ifnone(sample, self.training))
     bs = x.shape[0]
-    g = torch.Generator(x.device).manual_seed(0) # the same Monte-Carlo noise at every evaluation
-    logits,log_pi,bls,locs = self.rollout(x.repeat(M,1,1,1), True, g)
+    # the same Monte-Carlo noise at every evaluation
+    logits,log_pi,bls,locs = self.rollout(x.repeat(M,1,1,1), True, torch.Generator(x.device).manual_seed(0))
     p = logits.float().softmax(-1).view(M, bs, -1).mean(0)
     avg = lambda o: o.view(M, bs, -1).mean(0)
     return p.clamp_min(1e-12).log().to(logits.dtype), avg(log_pi), avg(bls), locs.view(M, bs, -1, 2)[0]
