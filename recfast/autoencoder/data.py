@@ -1,4 +1,4 @@
-"""One sample per user (or per item) holding its ratings as a sparse vector, densified a batch at a time: the data of the autoencoder recommenders.
+"""Rating vectors, one sample per user (or per item), kept sparse and densified a batch at a time for autoencoders.
 
 Docs: https://recfast.github.io/recfast/autoencoder.data.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://recfast.github.io/recfast/autoencoder.data.html.md"""
 
 # %% ../../nbs/40_autoencoder.data.ipynb #02ab6541
 from __future__ import annotations
-import warnings, random
+import warnings
 from fastai.basics import *
 from ..core import *
 from ..core import _py
@@ -42,19 +42,19 @@ class SparseVectors(Tensors):
 
 # %% ../../nbs/40_autoencoder.data.ipynb #39b6e75c
 def _check_vectors(df, u, i, r):
-    "Raise a `ValueError` naming the row for a 0 rating (0 marks 'unobserved'; `r=None`: no ratings) or a duplicated pair"
-    bad = (pd.to_numeric(df[r])==0).to_numpy() if r is not None else None
-    if bad is not None and bad.any(): raise ValueError(f"Column {r!r} has ratings equal to 0 (e.g. row {_py(df.index[bad.argmax()])!r}), "
-                                   "but 0 marks an unobserved entry in a rating vector: shift the ratings (e.g. +1)")
-    dup = df.duplicated([u,i]).to_numpy()
-    if dup.any():
-        a,b = (_py(df[c].iloc[dup.argmax()]) for c in (u,i))
-        raise ValueError(f"{dup.sum()} duplicated ({u!r}, {i!r}) pairs, e.g. ({a!r}, {b!r}) in row {_py(df.index[dup.argmax()])!r}: keep one rating per pair")
+    "Raise a `ValueError` naming the row of a 0 rating (0 marks unobserved entries) or of a duplicated pair"
+    if r is not None and (bad:=(pd.to_numeric(df[r])==0).to_numpy()).any():
+        raise ValueError(f"Column {r!r} has a 0 rating (row {_py(df.index[bad.argmax()])!r}), "
+                         "but 0 marks an unobserved entry in a rating vector: shift the ratings (e.g. +1)")
+    if (dup:=df.duplicated([u,i]).to_numpy()).any():
+        k = dup.argmax()
+        raise ValueError(f"{dup.sum()} duplicated ({u!r}, {i!r}) pairs, e.g. {tuple(_py(df[c].iloc[k]) for c in (u,i))}"
+                         f" in row {_py(df.index[k])!r}: keep one rating per pair")
 
 def _warn_empty(trn, val, row_name, col_name):
     "Warn about samples validated from an all-zero input and output units that never get a target"
     n = int(((trn.row_lengths()==0)&(val.row_lengths()>0)).sum())
-    if n: warnings.warn(f"{n} {row_name}s have held-out ratings but no training rating: they are validated from an all-zero input vector")
+    if n: warnings.warn(f"{n} {row_name}s have held-out ratings but no training rating: validated from a zero input")
     n = int((trn.col_counts()[1:]==0).sum())
     if n: warnings.warn(f"{n} {col_name}s have no training rating: their outputs never get a training target")
 
@@ -75,8 +75,9 @@ class SparseVectorDataLoaders(RecDataLoaders):
         "Split `ratings` and build sparse rating vectors"
         return super().from_df(ratings, by=by, implicit=implicit, valid_pct=valid_pct,
                                device=ifnone(device, default_device()), **kwargs)
+    # by='item': the model scores by its outputs, and `encode` gives the item factors
     @property
-    def model_methods(self): return RecDataLoaders.model_methods if self.by=='user' else ('encode',) # `by='item'`: outputs
+    def model_methods(self): return RecDataLoaders.model_methods if self.by=='user' else ('encode',)
     @property
     def row_name(self): return self.user_name if self.by=='user' else self.item_name
     @property
@@ -86,14 +87,13 @@ class SparseVectorDataLoaders(RecDataLoaders):
     @property
     def n_cols(self): return self.matrix.shape[1]
     def __repr__(self):
-        return (f"<SparseVectorDataLoaders by {self.by}{', implicit' if self.implicit else ''}: {self.n_users-1} users x "
-                f"{self.n_items-1} items x {self.seen.nnz} train / {self.valid_seen.nnz} valid>")
+        return (f"<SparseVectorDataLoaders by {self.by}{', implicit' if self.implicit else ''}: {self.n_users-1} users"
+                f" x {self.n_items-1} items x {self.seen.nnz} train / {self.valid_seen.nnz} valid>")
 
 # %% ../../nbs/40_autoencoder.data.ipynb #3c0675a0
 @patch(cls_method=True)
 def _columns(cls:SparseVectorDataLoaders, user_name, item_name, rating_name, by='user', implicit=False, **kwargs):
-    if by not in ('user','item'):
-        raise ValueError(f"Unknown by={by!r}: use 'user' (one vector per user) or 'item' (one vector per item)")
+    if by not in ('user','item'): raise ValueError(f"Unknown by={by!r}: use 'user' or 'item'")
     if implicit and rating_name is not None:
         raise ValueError(f"implicit=True reads no rating column, but rating_name={rating_name!r} was passed: drop one")
     return dict(user_name=user_name, item_name=item_name, **({} if implicit else {'rating_name':rating_name}))
@@ -122,7 +122,8 @@ class SparseVector:
     "One sparse rating vector: its `indices` and `values`"
     def __init__(self, indices, values):
         self.indices,self.values = torch.as_tensor(indices, dtype=torch.long),torch.as_tensor(values, dtype=torch.float)
-        if self.indices.shape!=self.values.shape: raise ValueError(f"{len(self.indices)} indices but {len(self.values)} values")
+        if self.indices.shape!=self.values.shape:
+            raise ValueError(f"{len(self.indices)} indices but {len(self.values)} values")
     @classmethod
     def create(cls, o): return o if isinstance(o, cls) else cls(*o)
     def __len__(self): return len(self.indices)
@@ -130,19 +131,19 @@ class SparseVector:
 
 def _densify_samples(samples, n_cols):
     "Replace every `SparseVector` of a list of samples by its dense row, one scatter per position of the tuples"
-    cols = list(zip(*samples))
-    for j,col in enumerate(cols):
-        if not isinstance(col[0], SparseVector): continue
-        lens = tensor([len(o) for o in col])
-        idx,vals = torch.cat([o.indices for o in col]),torch.cat([o.values for o in col])
-        out = torch.zeros(len(col), n_cols)
-        out[torch.repeat_interleave(torch.arange(len(col)), lens), idx] = vals
-        cols[j] = out.unbind(0)
-    return list(zip(*cols))
+    return list(zip(*[_dense_rows(c, n_cols) if isinstance(c[0], SparseVector) else c for c in zip(*samples)]))
+
+def _dense_rows(vecs, n_cols):
+    "The dense rows of the `SparseVector`s `vecs`, written in one scatter"
+    out = torch.zeros(len(vecs), n_cols)
+    rows = torch.repeat_interleave(torch.arange(len(vecs)), tensor([len(o) for o in vecs]))
+    out[rows, torch.cat([o.indices for o in vecs])] = torch.cat([o.values for o in vecs])
+    return out.unbind(0)
 
 def SparseVectorBlock(n_cols:int): # length of the dense vectors
     "A `TransformBlock` for sparse `(indices, values)` vectors, densified a batch at a time"
-    return TransformBlock(type_tfms=SparseVector.create, dls_kwargs={'before_batch': partial(_densify_samples, n_cols=n_cols)})
+    return TransformBlock(type_tfms=SparseVector.create,
+                          dls_kwargs={'before_batch': partial(_densify_samples, n_cols=n_cols)})
 
 # %% ../../nbs/40_autoencoder.data.ipynb #0e1e4252
 @patch
@@ -152,16 +153,17 @@ def queries(self:SparseVectorDataLoaders, users:Tensor)->Tensor:
     return self.matrix.densify(users.to(self.matrix.device))
 
 @patch
-def _item_outputs(self:SparseVectorDataLoaders, model, items:Tensor, bs:int=None):
-    "The model's outputs for the training vectors of `items` (`by='item'`), `bs` items at a time"
-    dev,bs = next(model.parameters()).device,ifnone(bs, self.valid.bs)
-    with scoring(model): return torch.cat([model(self.matrix.densify(b.to(self.matrix.device)).to(dev)) for b in items.split(bs)])
+def _item_outputs(self:SparseVectorDataLoaders, model, items:Tensor=None, bs:int=None, f=None):
+    "`f` (the model if `None`) of the training vectors of `items` (all if `None`; `by='item'`), `bs` items at a time"
+    dev,m,f = next(model.parameters()).device,self.matrix,ifnone(f, model)
+    items,bs = ifnone(items, torch.arange(self.n_items)),ifnone(bs, self.valid.bs)
+    with scoring(model): return torch.cat([f(m.densify(b.to(m.device)).to(dev)) for b in items.split(bs)])
 
 @patch
 def score_items(self:SparseVectorDataLoaders, model, users:Tensor)->Tensor:
     "Scores of every item for `users`, `(len(users), n_items)`"
     if self.by=='user': return model.score_items(self.queries(users).to(users.device))
-    return self._item_outputs(model, torch.arange(self.n_items))[:, users.to(self.matrix.device)].T.to(users.device)
+    return self._item_outputs(model)[:, users.to(self.matrix.device)].T.to(users.device)
 
 @patch
 def score_pairs(self:SparseVectorDataLoaders, model, users:Tensor, items:Tensor)->Tensor:
@@ -175,14 +177,11 @@ def score_pairs(self:SparseVectorDataLoaders, model, users:Tensor, items:Tensor)
 def item_factors(self:SparseVectorDataLoaders, model)->Tensor:
     "Decoder columns (`by='user'`) or codes of the item vectors (`by='item'`), `(n_items, k)`"
     if self.by=='user': return model.item_factors()
-    dev = next(model.parameters()).device
-    with scoring(model): return torch.cat([model.encode(self.matrix.densify(b).to(dev)) for b in torch.arange(self.n_items).split(self.valid.bs)])
+    return self._item_outputs(model, f=model.encode)
 
 # %% ../../nbs/40_autoencoder.data.ipynb #e86d19cc
 @patch
 def serving_queries(self:SparseVectorDataLoaders)->tuple:
     "`('vector', matrix, {})`: each user's training rating vector (rows of `matrix`)"
-    if self.by!='user':
-        raise TypeError("With by='item' a user is a column of every item's output, not a query: "
-                        "export a by='user' model for serving")
+    if self.by!='user': raise TypeError("With by='item' users are columns, not queries: export a by='user' model")
     return 'vector', self.matrix.to('cpu'), {}

@@ -1,4 +1,4 @@
-"""`autoencoder_learner`: AutoRec and the deep SELU autoencoder as `RecLearner`s, with masked loss, RMSE on held-out entries and optional dense refeeding.
+"""`autoencoder_learner`: AutoRec, the deep SELU autoencoder, Mult-DAE and Mult-VAE as `RecLearner`s, with their losses.
 
 Docs: https://recfast.github.io/recfast/autoencoder.learner.html.md"""
 
@@ -7,7 +7,6 @@ Docs: https://recfast.github.io/recfast/autoencoder.learner.html.md"""
 # %% ../../nbs/43_autoencoder.learner.ipynb #7c214d47
 from __future__ import annotations
 from fastai.basics import *
-from fastai.callback.schedule import *
 from fastai.callback.progress import *
 from ..core import *
 from ..fast import *
@@ -56,10 +55,10 @@ def _ae_model(arch, n_cols, opts:dict, **kw):
 
 def _check_mult(dls, arch, noise, refeed, y_range):
     "Refuse the rating autoencoders' options for Mult-DAE / Mult-VAE"
-    if dls.by!='user': raise ValueError(f"arch={arch!r} reads a user's click vector: build the loaders with by='user', not by={dls.by!r}")
+    if dls.by!='user': raise ValueError(f"arch={arch!r} reads user vectors: pass loaders by='user', not by={dls.by!r}")
     for n,v in (('noise',noise),('refeed',refeed)):
-        if v: raise ValueError(f"{n}={v!r}: arch={arch!r} denoises with its input `dropout`; {n} is for 'autorec' and 'deep'")
-    if y_range not in (None, False): raise ValueError(f"y_range={y_range!r}: arch={arch!r} outputs logits over the catalogue, not ratings")
+        if v: raise ValueError(f"{n}={v!r} is for 'autorec' and 'deep': arch={arch!r} denoises by input `dropout`")
+    if y_range not in (None, False): raise ValueError(f"y_range={y_range!r}: arch={arch!r} outputs logits, not ratings")
 
 # %% ../../nbs/43_autoencoder.learner.ipynb #5d1d29a4
 @delegates(Learner.__init__)
@@ -69,7 +68,7 @@ def _check_mult(dls, arch, noise, refeed, y_range):
 def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
                         arch:str='autorec', # `'autorec'`, `'deep'`, `'multdae'` or `'multvae'`
                         y_range:tuple=None, # output range; `None`: the training ratings' range, `False`: identity
-                        noise:float=None, # masking noise: share of each training input's known ratings hidden; 0.25 (autorec), 0 (deep)
+                        noise:float=None, # share of known inputs hidden (`MaskingNoise`): 0.25 (autorec), 0 (deep)
                         seed:int=None, # seed of the masking noise (`MaskingNoise`)
                         refeed:int=0, # dense refeeding steps after each step (`RefeedCallback`)
                         refeed_start:int=0, # first epoch that refeeds

@@ -1,4 +1,4 @@
-"""AutoRec and NVIDIA's deep SELU autoencoder (rating vector in, reconstructed rating vector out), and Mult-DAE / Mult-VAE (click vector in, logits over the catalogue out).
+"""AutoRec and the deep SELU autoencoder (ratings in, ratings out), and Mult-DAE / Mult-VAE (clicks in, logits out).
 
 Docs: https://recfast.github.io/recfast/autoencoder.models.html.md"""
 
@@ -7,7 +7,6 @@ Docs: https://recfast.github.io/recfast/autoencoder.models.html.md"""
 # %% ../../nbs/41_autoencoder.models.ipynb #7a2964e1
 from __future__ import annotations
 from fastai.basics import *
-from fastai.layers import sigmoid_range
 
 # %% auto #0
 __all__ = ['AutoRec', 'DeepAutoEncoder', 'MultDAE', 'MultVAE']
@@ -18,8 +17,7 @@ class AutoRec(Module):
     def __init__(self, n_in:int, # length of the rating vectors
                  n_hidden:int=500, # hidden units (the paper's `k`)
                  y_range:tuple=None): # `(low, high)` for a `sigmoid_range` output; identity if `None`
-        self.encoder,self.decoder = nn.Linear(n_in, n_hidden),nn.Linear(n_hidden, n_in)
-        self.y_range = y_range
+        self.encoder,self.decoder,self.y_range = nn.Linear(n_in, n_hidden),nn.Linear(n_hidden, n_in),y_range
     def encode(self, x): return torch.sigmoid(self.encoder(x))
     def forward(self, x):
         out = self.decoder(self.encode(x))
@@ -28,11 +26,11 @@ class AutoRec(Module):
 # %% ../../nbs/41_autoencoder.models.ipynb #1b87cfa8
 def _layer_params(sizes, weights:bool=True):
     "Xavier-uniform weights `(out, in)` (or `None`) and zero biases of the layers between consecutive `sizes`"
-    w = nn.ParameterList([nn.Parameter(nn.init.xavier_uniform_(torch.empty(o,i))) for i,o in zip(sizes[:-1], sizes[1:])]) if weights else None
-    return w, nn.ParameterList([nn.Parameter(torch.zeros(o)) for o in sizes[1:]])
+    ws = [nn.init.xavier_uniform_(torch.empty(o,i)) for i,o in zip(sizes[:-1], sizes[1:])]
+    return nn.ParameterList(ws) if weights else None, nn.ParameterList([torch.zeros(o) for o in sizes[1:]])
 
 class DeepAutoEncoder(Module):
-    "Deep autoencoder (Kuchaiev & Ginsburg 2017): `n_in -> *layers -> *reversed(layers[:-1]) -> n_in`, SELU, dropout on the code"
+    "Deep autoencoder (Kuchaiev & Ginsburg 2017): `n_in -> *layers -> *layers[-2::-1] -> n_in`, SELU, code dropout"
     def __init__(self, n_in:int, # length of the rating vectors
                  layers:list=(512,512,1024), # encoder sizes; the last is the code
                  dropout:float=0.8, # dropout on the code
@@ -78,7 +76,7 @@ def _tanh_mlp(lins, x):
 
 # %% ../../nbs/41_autoencoder.models.ipynb #fe8144d4
 class MultDAE(Module):
-    "Mult-DAE (Liang et al. 2018): normalised, dropped-out click vector -> tanh MLP `n_in -> *layers -> *reversed(layers[:-1]) -> n_in` logits"
+    "Mult-DAE (Liang et al. 2018): normalised, dropped-out clicks through a tanh MLP `n_in -> *layers -> ... -> n_in`"
     _code_mult = 1 # encoder outputs per code unit
     def __init__(self, n_in:int, # length of the click vectors (the catalogue)
                  layers:list=(600,200), # encoder sizes; the last is the code
@@ -95,7 +93,7 @@ class MultDAE(Module):
 
 # %% ../../nbs/41_autoencoder.models.ipynb #d8b05018
 class MultVAE(MultDAE):
-    "Mult-VAE (Liang et al. 2018): Gaussian code `(mu, logvar)` from the encoder; training returns `(logits, mu, logvar)`"
+    "Mult-VAE (Liang et al. 2018): a Gaussian code `(mu, logvar)`; training returns `(logits, mu, logvar)`"
     _code_mult = 2
     def encode(self, x):
         "The mean and log-variance of the code, each `(bs, layers[-1])`"
@@ -103,19 +101,14 @@ class MultVAE(MultDAE):
     def forward(self, x):
         mu,logvar = self.encode(x)
         if not self.training: return _tanh_mlp(self.decoder, mu)
-        z = mu + torch.randn_like(mu)*torch.exp(0.5*logvar)
-        return _tanh_mlp(self.decoder, z), mu, logvar
+        return _tanh_mlp(self.decoder, mu + torch.randn_like(mu)*torch.exp(0.5*logvar)), mu, logvar
 
 # %% ../../nbs/41_autoencoder.models.ipynb #13005c24
 @patch
-def score_items(self:AutoRec, x:Tensor): return self(x)
+def score_items(self:AutoRec|DeepAutoEncoder|MultDAE, x:Tensor): return self(x)
 @patch
 def item_factors(self:AutoRec): return self.decoder.weight
 @patch
-def score_items(self:DeepAutoEncoder, x:Tensor): return self(x)
-@patch
 def item_factors(self:DeepAutoEncoder): return self.enc_w[0].t() if self.tied else self.dec_w[-1]
-@patch
-def score_items(self:MultDAE, x:Tensor): return self(x)
 @patch
 def item_factors(self:MultDAE): return self.decoder[-1].weight

@@ -1,4 +1,4 @@
-"""The loss and metric of rating-vector autoencoders (observed entries only), masking noise, NVIDIA's dense refeeding, and Mult-VAE's multinomial loss and KL annealing.
+"""Masked loss and metric of rating autoencoders, masking noise, dense refeeding, and Mult-VAE's loss and KL annealing.
 
 Docs: https://recfast.github.io/recfast/autoencoder.training.html.md"""
 
@@ -6,7 +6,6 @@ Docs: https://recfast.github.io/recfast/autoencoder.training.html.md"""
 
 # %% ../../nbs/42_autoencoder.training.ipynb #8cbeafd2
 from __future__ import annotations
-import numbers
 from fastai.basics import *
 from ..core import check_real, check_n
 
@@ -15,12 +14,13 @@ __all__ = ['masked_rmse', 'MaskedMSELoss', 'MaskedRMSE', 'MaskingNoise', 'Refeed
 
 # %% ../../nbs/42_autoencoder.training.ipynb #3791ed0f
 class MaskedMSELoss(Module):
-    "Mean squared error over the observed (non-zero) entries of the target, weighted `alpha`/`beta` on corrupted/other ones"
+    "Mean squared error over the observed (non-zero) target entries, weighted `alpha`/`beta` on corrupted/other ones"
     def __init__(self, reduction:str='mean', # `'mean'` over observed entries, `'sum'`, or `'none'` (per row sums)
                  alpha:float=1., # weight of the observed entries the input had corrupted (`MaskingNoise`)
                  beta:float=1.): # weight of the other observed entries
-        if reduction not in ('mean','sum','none'): raise ValueError(f"Unknown reduction={reduction!r}: use 'mean', 'sum' or 'none'")
-        self.reduction,self.alpha,self.beta = reduction,check_real(alpha, 'alpha', strict=False),check_real(beta, 'beta', strict=False)
+        if reduction not in ('mean','sum','none'): raise ValueError(f"{reduction=}: use 'mean', 'sum' or 'none'")
+        self.alpha,self.beta = check_real(alpha, 'alpha', strict=False),check_real(beta, 'beta', strict=False)
+        self.reduction = reduction
     def forward(self, pred, targ,
                 corrupted:Tensor=None): # boolean mask of the corrupted input entries, from `MaskingNoise`
         mask = (targ!=0).to(pred.dtype)
@@ -42,8 +42,7 @@ class MaskedRMSE(Metric):
         mask = targ!=0
         # per-row sums: under DDP `to_detach` gathers them from every rank and drops the padding rows
         se,n = learn.to_detach((((pred-targ)**2*mask).sum(1), mask.sum(1)))
-        self.se += float(se.sum())
-        self.n += int(n.sum())
+        self.se,self.n = self.se+float(se.sum()),self.n+int(n.sum())
     @property
     def value(self): return math.sqrt(self.se/self.n) if self.n else None
     @property
@@ -53,11 +52,11 @@ masked_rmse = MaskedRMSE()
 
 # %% ../../nbs/42_autoencoder.training.ipynb #a6acdcdf
 class MaskingNoise(Callback):
-    "Masking noise (Strub & Mary 2015): hide a share `p` of each training input's known entries; their mask goes to the loss"
+    "Masking noise (Strub & Mary 2015): hide a share `p` of each training input's known entries, their mask to the loss"
     order,run_valid = 5,False
     def __init__(self, p:float=0.25, # share of the known input entries set to 0
                  seed:int=None): # seed of the draws
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0<=p<1: raise ValueError(f"p={p!r} must be in [0, 1)")
+        if check_real(p, 'p', strict=False)>=1: raise ValueError(f"p={p!r} must be in [0, 1)")
         store_attr()
     def before_fit(self): self.gen = None
     def before_batch(self):
@@ -65,8 +64,7 @@ class MaskingNoise(Callback):
         if self.gen is None:
             self.gen = torch.Generator(x.device).manual_seed(ifnone(self.seed, int(torch.randint(0, 2**62, (1,)))))
         corrupted = (x!=0) & (torch.rand(x.shape, generator=self.gen, device=x.device)<self.p)
-        self.learn.xb = (x.masked_fill(corrupted, 0),)
-        self.learn.yb = (*self.yb, corrupted)
+        self.learn.xb,self.learn.yb = (x.masked_fill(corrupted, 0),),(*self.yb, corrupted)
     def __getstate__(self): return {**self.__dict__, 'gen':None}
 
 # %% ../../nbs/42_autoencoder.training.ipynb #60cf5018
@@ -83,10 +81,8 @@ class RefeedCallback(Callback):
         y = self.pred.detach()
         for _ in range(self.n_refeed):
             self.opt.zero_grad()
-            pred = self.model(y)
-            loss = self.loss_func(pred, y)
-            loss.backward()
-            self.opt.step()
+            loss = self.loss_func(pred:=self.model(y), y)
+            loss.backward(); self.opt.step()
             self.tot,self.count = self.tot+loss.detach(),self.count+1  # no `.item()`: no device sync per step
             y = pred.detach()
     @property
@@ -96,18 +92,19 @@ class RefeedCallback(Callback):
 class MultinomialLoss(Module):
     "Multinomial negative log-likelihood (Liang et al. 2018): `-sum(targ * log_softmax(pred))` per row, mean over rows"
     def forward(self, pred, targ):
-        if isinstance(pred, tuple): raise TypeError("`MultinomialLoss` got a tuple: a MultVAE's training output `(logits, mu, logvar)` needs `KLAnnealing` in the callbacks")
+        if isinstance(pred, tuple):
+            raise TypeError("`MultinomialLoss` got a tuple: a MultVAE's `(logits, mu, logvar)` needs `KLAnnealing`")
         return -(F.log_softmax(pred.float(), 1)*targ).sum(1).mean()
 
 # %% ../../nbs/42_autoencoder.training.ipynb #2094daba
 class KLAnnealing(Callback):
-    "KL annealing (Liang et al. 2018): add `beta`·KL(q(z|x) ‖ N(0, I)) to the loss, `beta` rising linearly to `anneal_cap`"
+    "KL annealing (Liang et al. 2018): add `beta`·KL(q(z|x) ‖ N(0, I)) to the loss, `beta` growing to `anneal_cap`"
     order,run_valid = 5,False
     def __init__(self, anneal_cap:float=0.2, # the largest `beta`
-                 total_anneal_steps:int=None): # updates until `beta` reaches `anneal_cap`; the fit's number of batches if `None`
-        self.anneal_cap = check_real(anneal_cap, 'anneal_cap', strict=False)
-        self.total_anneal_steps = None if total_anneal_steps is None else check_n(total_anneal_steps, name='total_anneal_steps')
-        self.beta,self.kl = 0.,None
+                 total_anneal_steps:int=None): # updates until `beta` reaches `anneal_cap`; the fit's batches if `None`
+        self.anneal_cap,self.beta,self.kl = check_real(anneal_cap, 'anneal_cap', strict=False),0.,None
+        tot = total_anneal_steps
+        self.total_anneal_steps = None if tot is None else check_n(tot, name='total_anneal_steps')
     def before_fit(self): self.total = ifnone(self.total_anneal_steps, max(1, self.n_epoch*len(self.dls.train)))
     def after_pred(self):
         if not isinstance(self.pred, tuple): return

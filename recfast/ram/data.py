@@ -1,4 +1,4 @@
-"""MNIST loaded the way fastai users get it, and DataLoaders with the plain, translated and cluttered variants of Mnih et al.'s *Recurrent Models of Visual Attention*.
+"""MNIST as fastai users get it, and DataLoaders of its plain, translated and cluttered variants (Mnih et al. 2014).
 
 Docs: https://recfast.github.io/recfast/ram.data.html.md"""
 
@@ -8,7 +8,6 @@ Docs: https://recfast.github.io/recfast/ram.data.html.md"""
 from __future__ import annotations
 import gzip, zlib
 from fastai.basics import *
-from fastai.data.external import untar_data, URLs, fastai_path
 from fastai.vision.core import PILImage, PILImageBW
 from fastai.vision.data import ImageBlock
 from ..core import *
@@ -21,20 +20,21 @@ __all__ = ['fashion_classes', 'mnist_digits', 'place_on_canvas', 'random_offsets
 _idx = {'training': 'train', 'testing': 't10k'}
 
 def _read_idx(fn, ndim:int):
-    "The uint8 array of the gzipped idx file `fn`, or a `ValueError` naming it when it is not a whole one of `ndim` dimensions"
-    try:
-        with gzip.open(fn, 'rb') as f: data = f.read()
-    except (OSError, EOFError, zlib.error) as e: raise ValueError(f"{fn} is damaged, not a whole gzip file ({e}): delete it and get it again") from None
+    "The uint8 array of the gzipped idx file `fn` of `ndim` dimensions, or a `ValueError` naming it if it is not one"
+    try: data = gzip.decompress(Path(fn).read_bytes())
+    except (OSError, EOFError, zlib.error) as e:
+        raise ValueError(f"{fn} is damaged, not a whole gzip file ({e}): delete it and get it again") from None
     if data[:3]!=b'\x00\x00\x08' or len(data)<4+4*ndim or data[3]!=ndim:
         raise ValueError(f"{fn} is not an idx file of {ndim}-d bytes (it starts with {data[:4].hex() or 'nothing'}): "
                          f"is it the {'images' if ndim==3 else 'labels'} file?")
-    shape = [int.from_bytes(data[4+4*i:8+4*i], 'big') for i in range(ndim)]
+    shape = tuple(int.from_bytes(data[4+4*i:8+4*i], 'big') for i in range(ndim))
     n,got = math.prod(shape),len(data)-4-4*ndim
-    if got!=n: raise ValueError(f"{fn} is damaged: its header announces {n} bytes of data (shape {tuple(shape)}) but it holds {got}")
+    if got!=n:
+        raise ValueError(f"{fn} is damaged: its header announces {n} bytes of data (shape {shape}) but it holds {got}")
     return torch.from_numpy(np.frombuffer(data, dtype=np.uint8, offset=4+4*ndim).copy()).view(*shape)
 
 def _read_image(fn):
-    if not fn.parent.name.isdigit(): raise ValueError(f"{fn}: images must be in folders named by their label (0, 1, ...), not {fn.parent.name!r}")
+    if not fn.parent.name.isdigit(): raise ValueError(f"{fn}: put images in folders named by their label (0, 1, ...)")
     try: return tensor(np.array(PILImage.create(fn).convert('L')))
     except (OSError, ValueError) as e: raise ValueError(f"{fn} is not a readable image ({e})") from None
 
@@ -43,7 +43,8 @@ def _read_folders(path):
     if not fns: raise FileNotFoundError(f"No images under {path}")
     xs = [_read_image(fn) for fn in fns]
     for fn,x in zip(fns, xs):
-        if x.shape!=xs[0].shape: raise ValueError(f"{fn} is {tuple(x.shape)} pixels, but {fns[0]} is {tuple(xs[0].shape)}: all images need one size")
+        if x.shape!=xs[0].shape:
+            raise ValueError(f"{fn} is {tuple(x.shape)} pixels but {fns[0]} {tuple(xs[0].shape)}: images need one size")
     return torch.stack(xs), tensor([int(fn.parent.name) for fn in fns])
 
 # %% ../../nbs/50_ram.data.ipynb #ff21e96b
@@ -56,7 +57,8 @@ def mnist_digits(path:Path|str=None, # folder with the idx `.gz` files or with `
     if path is None:
         path = fastai_path('data')/dataset
         if not (path/f'{_idx[split]}-images-idx3-ubyte.gz').exists():
-            if dataset!='mnist': raise FileNotFoundError(f"No {_idx[split]}-images-idx3-ubyte.gz in {path}: put the {dataset} idx files there or pass `path`")
+            if dataset!='mnist': raise FileNotFoundError(f"No {_idx[split]}-images-idx3-ubyte.gz in {path}: "
+                                                         f"put the {dataset} idx files there or pass `path`")
             path = untar_data(URLs.MNIST)
     path = Path(path)
     fx,fy = path/f'{_idx[split]}-images-idx3-ubyte.gz', path/f'{_idx[split]}-labels-idx1-ubyte.gz'
@@ -68,7 +70,7 @@ def mnist_digits(path:Path|str=None, # folder with the idx `.gz` files or with `
     else: raise FileNotFoundError(f"Neither {fx.name} nor a {split}/ folder in {path}")
     return x.float().div_(255).unsqueeze(1), y.long()
 
-fashion_classes = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
+fashion_classes = 'T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot'.split(',')
 
 # %% ../../nbs/50_ram.data.ipynb #cbcab945
 def place_on_canvas(x:Tensor, # images `(bs, c, h, w)`
@@ -79,11 +81,10 @@ def place_on_canvas(x:Tensor, # images `(bs, c, h, w)`
     "Paste each image of `x` on its own `size`x`size` canvas at `offsets`, in one vectorized write"
     bs,c,h,w = x.shape
     if h>size or w>size: raise ValueError(f"Images of {h}x{w} do not fit on a {size}x{size} canvas")
-    if canvas is None: canvas = x.new_zeros(bs, c, size, size)
     rows = (offsets[:,0,None] + torch.arange(h, device=x.device))[:,None,:,None]
     cols = (offsets[:,1,None] + torch.arange(w, device=x.device))[:,None,None,:]
     b,ch = torch.arange(bs, device=x.device)[:,None,None,None], torch.arange(c, device=x.device)[None,:,None,None]
-    canvas = canvas.clone()
+    canvas = x.new_zeros(bs, c, size, size) if canvas is None else canvas.clone()
     canvas[b,ch,rows,cols] = torch.maximum(canvas[b,ch,rows,cols], x)
     return canvas
 
@@ -99,11 +100,9 @@ def clutter(x:Tensor, # canvases `(bs, c, size, size)`
             generator=None)->Tensor:
     "Add `n_frags` random `frag`x`frag` crops of random digits of `src` at random places of each canvas"
     bs,c,size,_ = x.shape
-    n,_,h,w = src.shape
-    g = dict(generator=generator)
+    n,_,h,_ = src.shape
     for _ in range(n_frags): # a handful of fragments, each drawn for the whole batch at once
-        idx = torch.randint(0, n, (bs,), **g)
-        o = torch.randint(0, h-frag+1, (bs,2), **g)
+        idx,o = torch.randint(0, n, (bs,), generator=generator),random_offsets(bs, frag, h, generator)
         r = (o[:,0,None]+torch.arange(frag))[:,None,:,None]
         cl = (o[:,1,None]+torch.arange(frag))[:,None,None,:]
         pieces = src[idx[:,None,None,None], torch.arange(c)[None,:,None,None], r, cl].to(x.device)
@@ -120,16 +119,13 @@ class RandomCanvas(Transform):
                  max_shift:int=None, # shift by at most this many pixels instead of anywhere on the canvas
                  seed:int=None):
         store_attr()
-        self.gen = torch.Generator()
-        if seed is not None: self.gen.manual_seed(seed)
+        self.gen = torch.Generator() if seed is None else torch.Generator().manual_seed(seed)
 
     def encodes(self, x:TensorImage):
         bs,_,h,w = x.shape
         if self.max_shift is not None:
-            m = self.max_shift
-            big = place_on_canvas(x, h+2*m, random_offsets(bs, h, h+2*m, self.gen, x.device))
-            d = (h+2*m-self.size)//2
-            res = big[:,:,d:d+self.size,d:d+self.size]
+            s,d = h+2*self.max_shift,self.max_shift+(h-self.size)//2
+            res = place_on_canvas(x, s, random_offsets(bs, h, s, self.gen, x.device))[:,:,d:d+self.size,d:d+self.size]
         else: res = place_on_canvas(x, self.size, random_offsets(bs, h, self.size, self.gen, x.device))
         if self.n_frags: res = clutter(res, x, self.n_frags, self.frag, self.gen)
         return TensorImage(res)
@@ -146,10 +142,9 @@ def GlimpseBlock(size:int=None, # canvas side (`None`: keep the image)
                  n_frags:int=0, # clutter fragments per canvas
                  max_shift:int=None, # only shift training digits by up to this many pixels
                  seed:int=0):
-    "A `TransformBlock` of grey-scale images in `[0,1]` on a `size` canvas: random places when training, fixed ones when validating"
-    tfms = []
+    "An `ImageBlock` of grey-scale images in `[0,1]` on a `size` canvas: random places in training, fixed in validation"
     if max_shift: tfms = [RandomCanvas(size, max_shift=max_shift, seed=seed)] if size else []
-    elif size: tfms = [RandomCanvas(size, n_frags, seed=seed), FixedCanvas(size, n_frags, seed=seed)]
+    else: tfms = [RandomCanvas(size, n_frags, seed=seed), FixedCanvas(size, n_frags, seed=seed)] if size else []
     blk = ImageBlock(cls=PILImageBW)
     blk.batch_tfms = L(blk.batch_tfms)+tfms
     return blk
@@ -160,10 +155,7 @@ class GlimpseDL(TensorDL):
     def __init__(self, dataset, vocab=None, **kwargs):
         super().__init__(dataset, **kwargs)
         self.vocab = vocab
-    def new(self, dataset=None, **kwargs):
-        res = super().new(dataset, **kwargs)
-        res.vocab = self.vocab
-        return res
+    def new(self, dataset=None, **kwargs): return super().new(dataset, **{'vocab':self.vocab, **kwargs})
 
 # %% ../../nbs/50_ram.data.ipynb #08c6eeea
 _variants = ('plain', 'translated', 'cluttered')
@@ -171,15 +163,14 @@ _variants = ('plain', 'translated', 'cluttered')
 def _check_images(x, y):
     "Raise a `ValueError` unless `x` are `(n, 1, h, w)` images in `[0, 1]` with one label of `y` each"
     if not len(x): raise ValueError("No images: the image tensor is empty")
-    if x.ndim!=4 or x.shape[1]!=1: raise ValueError(f"Images must be (n, 1, h, w) grey-scale, got shape {tuple(x.shape)}")
+    if x.ndim!=4 or x.shape[1]!=1: raise ValueError(f"Images must be (n, 1, h, w) grey-scale, got {tuple(x.shape)}")
     if len(x)!=len(y): raise ValueError(f"{len(x)} images but {len(y)} labels")
-    if x.min()<0 or x.max()>1: raise ValueError(f"Pixel values must be in [0, 1] (got {x.min():.3g}..{x.max():.3g}): divide by 255")
+    if x.min()<0 or x.max()>1: raise ValueError(f"Pixels span {x.min():.3g}..{x.max():.3g}, not [0, 1]: divide by 255")
 
 def _split_images(x, y, valid_pct, g):
     "`((x_valid, y_valid), (x_train, y_train))`: a share `valid_pct` (rounded down) of the images, drawn with `g`"
-    perm = torch.randperm(len(x), generator=g)
-    n_val = int(len(x)*valid_pct)
-    return (x[perm[:n_val]],y[perm[:n_val]]), (x[perm[n_val:]],y[perm[n_val:]])
+    v,t = torch.randperm(len(x), generator=g).tensor_split([int(len(x)*valid_pct)])
+    return (x[v],y[v]), (x[t],y[t])
 
 # %% ../../nbs/50_ram.data.ipynb #93ecd77a
 def _canvases(variant, xt, xv, h, size, n_frags, max_shift, seed, g):
@@ -212,21 +203,23 @@ class MNISTGlimpseDataLoaders(MetaDataLoaders):
         h = x.shape[-1]
         for k,v in dict(size=size, n_frags=n_frags, max_shift=max_shift).items():
             if v: check_n(v, name=k)  # 0 and None: no clutter, no shift, the variant's canvas
-        if variant=='plain' and size not in (None, h): raise ValueError(f"`size`={size} is the canvas of translated and cluttered digits: plain ones stay {h}x{h}")
-        if variant!='plain' and max_shift: raise ValueError(f"`max_shift` shifts plain digits: {variant} ones go anywhere on the canvas already")
+        if variant=='plain' and size not in (None, h):
+            raise ValueError(f"`size`={size} is the canvas of translated and cluttered digits: plain ones stay {h}x{h}")
+        if variant!='plain' and max_shift: raise ValueError(f"`max_shift` only shifts plain digits, not {variant} ones")
         size = ifnone(size, {'plain':h, 'translated':60, 'cluttered':100}[variant])
         if size<h: raise ValueError(f"Digits of {h}x{h} do not fit on a {size}x{size} canvas: pass `size>={h}`")
         vocab = CategoryMap(ifnone(vocab, [str(i) for i in range(int(y.max())+1)]), sort=False) # label i is vocab[i]
         g = torch.Generator().manual_seed(seed)
         (xv,yv),(xt,yt) = _split_images(x, y, check_valid_pct(valid_pct), g) if valid is None else (valid, (x,y))
-        if len(xt)<bs: raise ValueError(f"The batch size bs={bs} exceeds the {len(xt)} training images: the training loader drops its last "
-                                        f"incomplete batch (drop_last=True), so it would have none; pass bs<={len(xt)} or more images")
+        if len(xt)<bs: raise ValueError(f"The batch size bs={bs} exceeds the {len(xt)} training images: drop_last=True "
+                                        f"would leave no training batch; pass bs<={len(xt)} or more images")
         n_frags = ifnone(n_frags, 0 if variant!='cluttered' else (4 if size<=60 else 8))
         xv,tfms = _canvases(variant, xt, xv, h, size, n_frags, max_shift, seed, g)
         trn = GlimpseDL((TensorImage(xt), TensorCategory(yt)), vocab=vocab, bs=bs, shuffle=True,
                         drop_last=True, after_batch=Pipeline(tfms, split_idx=0), device=device, seed=seed, **kwargs)
         val = GlimpseDL((TensorImage(xv), TensorCategory(yv)), vocab=vocab, bs=bs*2, device=device, **kwargs)
-        return cls(trn, val, device=device, variant=variant, size=size, vocab=vocab, c=len(vocab), classes={'label': vocab})
+        return cls(trn, val, device=device, variant=variant, size=size, vocab=vocab, c=len(vocab),
+                   classes={'label': vocab})
 
 # %% ../../nbs/50_ram.data.ipynb #bbd1cda0
 @patch
@@ -250,7 +243,8 @@ def from_fashion_mnist(cls:MNISTGlimpseDataLoaders, path=None, **kwargs):
 
 # %% ../../nbs/50_ram.data.ipynb #932efaea
 @patch
-def show_batch(self:MNISTGlimpseDataLoaders, b=None, max_n:int=9, nrows:int=None, ncols:int=None, figsize=None, **kwargs):
+def show_batch(self:MNISTGlimpseDataLoaders, b=None, max_n:int=9,
+               nrows:int=None, ncols:int=None, figsize=None, **kwargs):
     "Show `max_n` images of a training batch with their labels"
     xb,yb = ifnone(b, self.one_batch())
     n = min(max_n, len(xb))

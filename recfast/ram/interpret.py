@@ -7,7 +7,6 @@ Docs: https://recfast.github.io/recfast/ram.interpret.html.md"""
 # %% ../../nbs/54_ram.interpret.ipynb #061623c0
 from __future__ import annotations
 from fastai.basics import *
-from fastai.callback.all import *
 from matplotlib.patches import Rectangle
 from ..core import *
 from .models import *
@@ -17,7 +16,7 @@ __all__ = ['glimpse_locations', 'ink_centres', 'plot_glimpses']
 
 # %% ../../nbs/54_ram.interpret.ipynb #edd9a22c
 def glimpse_locations(learn:Learner, dl:DataLoader=None, n:int=None)->tuple:
-    "Images, evaluation-mode glimpse locations `(n, n_glimpses, 2)` (the policy's means) and predicted classes for `n` items of `dl`"
+    "Images, glimpse locations `(n, n_glimpses, 2)` (the policy's means) and predicted classes for `n` items of `dl`"
     xs,locs,preds = [],[],[]
     with scoring(learn.model) as model:
         for xb,*_ in ifnone(dl, learn.dls.valid):
@@ -37,16 +36,17 @@ def ink_centres(x:Tensor)->Tensor: # images `(bs, c, h, w)` -> `(bs, 2)` as (x, 
     return torch.stack([(2*cx+1)/w-1, (2*cy+1)/h-1], 1)
 
 # %% ../../nbs/54_ram.interpret.ipynb #ee031189
-def _draw_boxes(ax, l, img_size, model, upto, colors):
-    "Draw the boxes of glimpses `0..upto-1` at locations `l` (every scale; the finest solid), numbered, and their path"
+def _show_glimpses(ax, x, l, model, upto, colors):
+    "Show `x` with the numbered boxes of glimpses `0..upto-1` at `l` (every scale; the finest solid) and their path"
+    ax.imshow(x, cmap='gray'); ax.axis('off')
+    sz = x.shape[-1]
+    path = ((l[:upto]+1)*sz/2-0.5).tolist() # the glimpse centres
     for t in range(upto):
-        for i,(x0,y0,x1,y1) in enumerate(retina_boxes(l[t], img_size, model.glimpse_size, model.depth, model.scale).tolist()):
+        for i,(x0,y0,x1,y1) in enumerate(retina_boxes(l[t], sz, model.glimpse_size, model.depth, model.scale).tolist()):
             ax.add_patch(Rectangle((x0-0.5, y0-0.5), x1-x0, y1-y0, fill=False, lw=1.5 if i==0 else 0.8,
                                    ls='-' if i==0 else '--', color=colors[t]))
-        cx,cy = ((l[t]+1)*img_size/2-0.5).tolist()
-        ax.text(cx, cy, str(t+1), color=colors[t], ha='center', va='center', fontsize=9, weight='bold')
-    path = ((l[:upto]+1)*img_size/2-0.5).numpy()
-    ax.plot(path[:,0], path[:,1], '-', color='cyan', lw=1, alpha=0.8) # the path of the glimpse centres
+        ax.text(*path[t], str(t+1), color=colors[t], ha='center', va='center', fontsize=9, weight='bold')
+    ax.plot(*zip(*path), '-', color='cyan', lw=1, alpha=0.8)
 
 # %% ../../nbs/54_ram.interpret.ipynb #853a4c3c
 @delegates(subplots)
@@ -57,20 +57,17 @@ def plot_glimpses(learn:Learner, # a learner whose model is `RecurrentAttention`
                   **kwargs):
     "Show `n` images with their numbered glimpse boxes (all scales) and path, and the retina's view at each step"
     model = learn.model
-    if not isinstance(model, RecurrentAttention): raise TypeError(f"`plot_glimpses` needs a `RecurrentAttention` model, got {type(model).__name__}")
+    if not isinstance(model, RecurrentAttention): raise TypeError(f"Got a {type(model).__name__}: pass a `ram_learner`")
     xs,locs,preds = glimpse_locations(learn, dl, n)
     xs,locs,preds = xs.cpu().float(),locs.cpu().float(),preds.cpu()
-    T,sz,vocab = model.n_glimpses, xs.shape[-1], getattr(learn.dls, 'vocab', None)
+    T,vocab = model.n_glimpses, getattr(learn.dls, 'vocab', None)
     colors = plt.cm.autumn(np.linspace(0, 0.85, T))
     fig,axs = subplots(len(xs), T+1, figsize=kwargs.pop('figsize', (1.6*(T+1), 1.7*len(xs))), squeeze=False, **kwargs)
     for i in range(len(xs)):
-        ax = axs[i,0]
-        ax.imshow(xs[i,0], cmap='gray'); ax.axis('off')
-        _draw_boxes(ax, locs[i], sz, model, T, colors)
-        ax.set_title(f"pred {vocab[preds[i]] if vocab is not None else preds[i].item()}", fontsize=9)
+        _show_glimpses(axs[i,0], xs[i,0], locs[i], model, T, colors)
+        axs[i,0].set_title(f"pred {vocab[preds[i]] if vocab is not None else preds[i].item()}", fontsize=9)
         rho = glimpse_sensor(xs[i:i+1].expand(T,-1,-1,-1), locs[i], model.glimpse_size, model.depth, model.scale)
-        for t in range(T):
-            ax = axs[i,t+1]
+        for t,ax in enumerate(axs[i,1:]):
             ax.imshow(torch.cat(list(rho[t,::xs.shape[1]]), 1), cmap='gray'); ax.axis('off')
             ax.set_title(f"glimpse {t+1}", fontsize=8, color=colors[t])
     fig.tight_layout()
@@ -81,12 +78,11 @@ def plot_glimpses(learn:Learner, # a learner whose model is `RecurrentAttention`
 def _glimpse_gif(xs, locs, model, colors, fname):
     "Write an animated GIF of `xs` with their glimpse boxes, one frame per glimpse"
     from matplotlib.animation import FuncAnimation, PillowWriter
-    n,T,sz = len(xs), model.n_glimpses, xs.shape[-1]
+    n,T = len(xs), model.n_glimpses
     fig,axs = plt.subplots(1, n, figsize=(2*n, 2.2), squeeze=False)
     def frame(t):
         for i,ax in enumerate(axs[0]):
-            ax.clear(); ax.imshow(xs[i,0], cmap='gray'); ax.axis('off')
-            _draw_boxes(ax, locs[i], sz, model, t+1, colors)
+            ax.clear(); _show_glimpses(ax, xs[i,0], locs[i], model, t+1, colors)
         fig.suptitle(f"glimpse {t+1}/{T}")
     FuncAnimation(fig, frame, frames=T).save(str(fname), writer=PillowWriter(fps=1))
     plt.close(fig)

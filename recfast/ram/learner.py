@@ -1,4 +1,4 @@
-"""`ram_learner`: the Recurrent Attention Model of Mnih et al. (2014) as a fastai `Learner`, trained with the hybrid REINFORCE loss.
+"""`ram_learner`: Mnih et al.'s Recurrent Attention Model (2014) as a fastai `Learner`, with the hybrid REINFORCE loss.
 
 Docs: https://recfast.github.io/recfast/ram.learner.html.md"""
 
@@ -19,18 +19,16 @@ __all__ = ['ram_splitter', 'LRMultiplier', 'ram_learner']
 
 # %% ../../nbs/52_ram.learner.ipynb #d0e93968
 def ram_splitter(m:RecurrentAttention):
-    "Two param groups: the locator, trained by REINFORCE alone, then every other parameter (so `freeze()` freezes the locator)"
-    loc = params(m.locator)
-    ids = set(map(id, loc))
-    return [loc, [p for p in params(m) if id(p) not in ids]]
+    "Two param groups: the locator, trained by REINFORCE alone, then the rest (so `freeze()` freezes the locator)"
+    ids = set(map(id, params(m.locator)))
+    return [params(m.locator), [p for p in params(m) if id(p) not in ids]]
 
 # %% ../../nbs/52_ram.learner.ipynb #f3a72bb4
-def _lr_groups(opt):
-    "The dicts holding each param group's `lr`: PyTorch's param groups under an `OptimWrapper`, else fastai's `hypers`"
-    return opt.opt.param_groups if isinstance(opt, OptimWrapper) else opt.hypers
+# the dicts holding each group's `lr`: PyTorch's param groups under an `OptimWrapper`, else fastai's `hypers`
+def _lr_groups(opt): return opt.opt.param_groups if isinstance(opt, OptimWrapper) else opt.hypers
 
 class LRMultiplier(Callback):
-    "Train param group `group` at `mult` times group `ref`'s learning rate whenever the schedule (or `fit`) gives both the same"
+    "Train param group `group` at `mult` times `ref`'s learning rate when the schedule (or `fit`) gives both the same"
     order = ParamScheduler.order+1
     def __init__(self, mult:float, # learning rate of `group` as a fraction of `ref`'s
                  group:int=0, # the param group whose rate is scaled
@@ -39,15 +37,16 @@ class LRMultiplier(Callback):
     def before_batch(self):
         if not self.training: return
         pgs = _lr_groups(self.opt)
-        if len(pgs)<2: raise ValueError(f"`LRMultiplier` needs at least 2 param groups (a `splitter` that makes them), got {len(pgs)}")
+        if len(pgs)<2: raise ValueError(f"`LRMultiplier` needs 2+ param groups (from a `splitter`), got {len(pgs)}")
         g,r = pgs[self.group],pgs[self.ref]
-        if g['lr']==r['lr']: g['lr'] = r['lr']*self.mult  # one rate for all (a float schedule, or `fit(n, lr)`); rates per group stay as given
+        # one rate for all (a float schedule, or `fit(n, lr)`) is scaled; rates per group stay as given
+        if g['lr']==r['lr']: g['lr'] = r['lr']*self.mult
 
 # %% ../../nbs/52_ram.learner.ipynb #d5eba709
 @delegates(Learner.__init__)
 def ram_learner(dls:DataLoaders, # batches of `(images, labels)`, e.g. `MNISTGlimpseDataLoaders`
                 n_glimpses:int=6, # glimpses before classifying
-                glimpse_size:int=None, # side of the finest retina patch (default: 8 on 28x28, `img_size/5` on larger canvases)
+                glimpse_size:int=None, # side of the finest retina patch (default: `max(8, img_size/5)`)
                 depth:int=None, # patches per glimpse (default: enough for the widest to cover the image)
                 scale:float=2, # each patch `scale` times wider
                 std:float=0.2, # standard deviation of the location policy
@@ -55,12 +54,12 @@ def ram_learner(dls:DataLoaders, # batches of `(images, labels)`, e.g. `MNISTGli
                 core:str='rnn', # 'rnn' (the paper's ReLU RNN) or 'lstm'
                 n_samples:int=1, # rollouts averaged by `validate`/`get_preds`/`predict` (1: the mean locations)
                 reinforce_weight:float=1., # weight of the REINFORCE term
-                reward:str='log_lik', # REINFORCE reward: 'log_lik' (log-probability of the true class) or 'correct' (the paper's 0/1)
-                rollouts:int=4, # rollouts per training image, each baselined by the others' mean reward (see `ReinforceCallback`); 1: a learned baseline
-                loc_lr_mult:float=None, # the locator's learning rate as a fraction of the rest's (`ram_splitter`, `LRMultiplier`); default: 0.1 on canvases up to 32 px, else 1 (one rate)
+                reward:str='log_lik', # 'log_lik' (log-probability of the true class) or 'correct' (the paper's 0/1)
+                rollouts:int=4, # rollouts per image, each baselined by the others' mean reward; 1: a learned baseline
+                loc_lr_mult:float=None, # locator lr / the rest's (`LRMultiplier`): 0.1 on canvases up to 32 px, else 1
                 loss_func=None, # default: `LabelSmoothingCrossEntropyFlat(eps=0.1)`
                 metrics=None, opt_func=FastAdam, wd:float=0., cbs=None, splitter=None, **kwargs):
-    "A `Learner` for `RecurrentAttention` on the images of `dls` (label-smoothed cross-entropy, `error_rate`), with `ReinforceCallback` and the locator's `LRMultiplier`"
+    "A `Learner` for `RecurrentAttention` on `dls`: label-smoothed cross-entropy, `error_rate`, `ReinforceCallback`"
     if loc_lr_mult is not None: check_real(loc_lr_mult, 'loc_lr_mult')
     xb = dls.valid.one_batch()[0]
     if xb.ndim!=4 or xb.shape[-1]!=xb.shape[-2]:
@@ -69,9 +68,7 @@ def ram_learner(dls:DataLoaders, # batches of `(images, labels)`, e.g. `MNISTGli
     model = RecurrentAttention(xb.shape[-1], get_c(dls), xb.shape[1], n_glimpses=n_glimpses, glimpse_size=glimpse_size,
                                depth=depth, scale=scale, std=std, n_hidden=n_hidden, core=core, n_samples=n_samples)
     cbs = L(cbs)+ReinforceCallback(reinforce_weight, reward=reward, rollouts=rollouts)
-    if loc_lr_mult!=1:
-        cbs.append(LRMultiplier(loc_lr_mult))
-        splitter = ifnone(splitter, ram_splitter)
-    return FastLearner(dls, model, loss_func=ifnone(loss_func, LabelSmoothingCrossEntropyFlat(eps=0.1)),
-                       metrics=ifnone(metrics, error_rate), opt_func=opt_func, wd=wd, cbs=cbs,
-                       splitter=ifnone(splitter, trainable_params), **kwargs)
+    if loc_lr_mult!=1: cbs.append(LRMultiplier(loc_lr_mult))
+    splitter = ifnone(splitter, ram_splitter if loc_lr_mult!=1 else trainable_params)
+    return FastLearner(dls, model, loss_func=ifnone(loss_func, LabelSmoothingCrossEntropyFlat(eps=0.1)), wd=wd, cbs=cbs,
+                       metrics=ifnone(metrics, error_rate), opt_func=opt_func, splitter=splitter, **kwargs)

@@ -15,18 +15,16 @@ __all__ = ['retina_pyramid', 'glimpse_sensor', 'retina_boxes', 'GlimpseNetwork',
            'RecurrentAttention', 'FCNet']
 
 # %% ../../nbs/51_ram.models.ipynb #cbd68ff5
+def _pool(x, k):
+    "`x` average-pooled by `k` (zero-padded to a multiple of it); `None` if `k` is not whole"
+    if abs(k-round(k))>1e-6: return None
+    k,(h,w) = int(round(k)),x.shape[-2:]
+    return x if k==1 else F.avg_pool2d(F.pad(x, (0, -w%k, 0, -h%k)), k)
+
 def retina_pyramid(x:Tensor, # images `(bs, c, h, w)`
-                   depth:int=1, scale:float=2)->list: # for each scale, the pooled images (`None` if `scale**i` is not whole)
+                   depth:int=1, scale:float=2)->list: # per scale, the pooled images (`None` if `scale**i` is not whole)
     "`x` average-pooled by `scale**i` for each patch `i` of the retina (zero-padded to a multiple of it)"
-    res = []
-    for i in range(depth):
-        k = scale**i
-        if abs(k-round(k))>1e-6: res.append(None); continue
-        k = int(round(k))
-        if k==1: res.append(x); continue
-        h,w = x.shape[-2:]
-        res.append(F.avg_pool2d(F.pad(x, (0, -w%k, 0, -h%k)), k))
-    return res
+    return [_pool(x, scale**i) for i in range(depth)]
 
 # %% ../../nbs/51_ram.models.ipynb #e48beff0
 def glimpse_sensor(x:Tensor, # images `(bs, c, h, w)`
@@ -42,13 +40,12 @@ def glimpse_sensor(x:Tensor, # images `(bs, c, h, w)`
     res = []
     for i,p in enumerate(pyramid): # a few scales, each for the whole batch
         side,k = size*scale**i, scale**i
-        n = size if p is not None else max(size, int(round(side)))
-        H,W = (p.shape[-2]*k, p.shape[-1]*k) if p is not None else (h, w) # the extent `p` covers, in pixels of `x`
+        # samples per side, and the extent `p` covers in pixels of `x`
+        n,H,W = (size, p.shape[-2]*k, p.shape[-1]*k) if p is not None else (max(size, int(round(side))), h, w)
         theta = x.new_zeros(bs, 2, 3)
         theta[:,0,0],theta[:,1,1] = side/W, side/H
         theta[:,:,2] = (l.to(x.dtype)+1)*x.new_tensor([w/W, h/H])-1
-        grid = F.affine_grid(theta, (bs, c, n, n), align_corners=False)
-        g = F.grid_sample(ifnone(p, x), grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+        g = F.grid_sample(ifnone(p, x), F.affine_grid(theta, (bs, c, n, n), align_corners=False), align_corners=False)
         res.append(g if n==size else F.adaptive_avg_pool2d(g, size))
     return torch.cat(res, 1)
 
@@ -57,10 +54,8 @@ def retina_boxes(l:Tensor, # locations `(..., 2)` in `[-1, 1]`
                  img_size:int, # side of the (square) image
                  size:int=8, depth:int=1, scale:float=2)->Tensor: # `(..., depth, 4)`
     "The pixel boxes (x0, y0, x1, y1) the retina covers at `l`, for drawing"
-    c = (l+1)*img_size/2
-    sides = l.new_tensor([size*scale**i for i in range(depth)])[:,None]
-    c = c[...,None,:]
-    return torch.cat([c-sides/2, c+sides/2], -1)
+    c,s = ((l+1)*img_size/2)[...,None,:],l.new_tensor([size*scale**i for i in range(depth)])[:,None]/2
+    return torch.cat([c-s, c+s], -1)
 
 # %% ../../nbs/51_ram.models.ipynb #c456553b
 class GlimpseNetwork(Module):
@@ -78,10 +73,8 @@ class LocationNetwork(Module):
     def forward(self, h, sample:bool=True, generator=None):
         "Next location `(bs,2)` (sampled, clamped to `[-1,1]`, or the mean) and its log-probability `(bs,)`"
         mu = torch.tanh(self.lin(h.detach()))
-        if not sample: l = mu.detach()
-        else:
-            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype) if generator else torch.randn_like(mu)
-            l = (mu + self.std*eps).clamp(-1, 1).detach()
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype) if sample else 0
+        l = (mu + self.std*eps).clamp(-1, 1).detach()
         return l, Normal(mu.float(), self.std).log_prob(l.float()).sum(-1)
 
 # %% ../../nbs/51_ram.models.ipynb #1df5d902
@@ -97,18 +90,20 @@ _cores = ('rnn', 'lstm')
 def _check_ram_args(img_size, glimpse_size, depth, scale, core):
     "Raise a `ValueError` naming the argument to change when `RecurrentAttention` can't be built from these"
     if core not in _cores: raise ValueError(f"Unknown core {core!r}: use one of {', '.join(_cores)}")
-    if glimpse_size>img_size: raise ValueError(f"A glimpse of {glimpse_size}x{glimpse_size} is larger than the {img_size}x{img_size} canvas: pass a smaller `glimpse_size`")
-    if glimpse_size*scale**(depth-1)>2*img_size:
-        raise ValueError(f"The widest patch ({glimpse_size*scale**(depth-1):g} px) is over twice the {img_size}x{img_size} canvas: lower `depth` or `scale`")
+    c = f"{img_size}x{img_size}"
+    if glimpse_size>img_size:
+        raise ValueError(f"A {glimpse_size} px glimpse is larger than the {c} canvas: lower `glimpse_size`")
+    if (w:=glimpse_size*scale**(depth-1))>2*img_size:
+        raise ValueError(f"The widest patch ({w:g} px) is over twice the {c} canvas: lower `depth` or `scale`")
 
 # %% ../../nbs/51_ram.models.ipynb #47b7c58b
 class RecurrentAttention(Module):
-    "RAM (Mnih et al. 2014, *Recurrent Models of Visual Attention*): classify an image from `n_glimpses` glimpses chosen by a stochastic policy"
+    "RAM (Mnih et al. 2014): classify an image from `n_glimpses` glimpses chosen by a stochastic policy"
     def __init__(self, img_size:int, # side of the square input images
                  n_out:int=10, # classes
                  n_in:int=1, # image channels
                  n_glimpses:int=6, # glimpses before classifying
-                 glimpse_size:int=None, # side of the finest retina patch (default: 8 on 28x28, `img_size/5` on larger canvases)
+                 glimpse_size:int=None, # side of the finest retina patch (default: `max(8, img_size/5)`)
                  depth:int=None, # patches per glimpse (default: enough for the widest to cover the image)
                  scale:float=2, # each patch `scale` times wider than the previous
                  std:float=0.2, # standard deviation of the location policy
@@ -116,19 +111,17 @@ class RecurrentAttention(Module):
                  core:str='rnn', # 'rnn' (the paper's ReLU RNN) or 'lstm'
                  n_samples:int=1, # rollouts averaged at evaluation (1: the mean locations)
                  n_what:int=128, n_where:int=128):
-        for k,v in dict(img_size=img_size, n_out=n_out, n_in=n_in, n_glimpses=n_glimpses, glimpse_size=glimpse_size, depth=depth,
-                        n_hidden=n_hidden, n_samples=n_samples, n_what=n_what, n_where=n_where).items():
-            if v is not None or k not in ('glimpse_size','depth'): check_n(v, name=k)  # `None`: the default size and depth
+        for k,v in dict(img_size=img_size, n_out=n_out, n_in=n_in, n_glimpses=n_glimpses, n_hidden=n_hidden,
+                        n_samples=n_samples, n_what=n_what, n_where=n_where).items(): check_n(v, name=k)
         check_real(std, 'std'); check_real(scale, 'scale', 1, strict=False)
-        glimpse_size = ifnone(glimpse_size, max(8, round(img_size/5)))
-        depth = ifnone(depth, n_scales(img_size, glimpse_size, scale))
+        glimpse_size = check_n(ifnone(glimpse_size, max(8, round(img_size/5))), name='glimpse_size')
+        depth = check_n(ifnone(depth, n_scales(img_size, glimpse_size, scale)), name='depth')
         _check_ram_args(img_size, glimpse_size, depth, scale, core)
         store_attr('img_size,n_in,n_glimpses,glimpse_size,depth,scale,n_hidden,core,n_samples')
         self.glimpse = GlimpseNetwork(n_in*depth*glimpse_size**2, n_what, n_where, n_hidden)
-        self.rnn = nn.LSTMCell(n_hidden, n_hidden) if core=='lstm' else nn.RNNCell(n_hidden, n_hidden, nonlinearity='relu')
+        self.rnn = (nn.LSTMCell if core=='lstm' else partial(nn.RNNCell, nonlinearity='relu'))(n_hidden, n_hidden)
         self.locator = LocationNetwork(n_hidden, std)
-        self.baseline = nn.Linear(n_hidden, 1)
-        self.classifier = nn.Linear(n_hidden, n_out)
+        self.baseline,self.classifier = nn.Linear(n_hidden, 1),nn.Linear(n_hidden, n_out)
 
     @property
     def std(self): return self.locator.std
@@ -137,24 +130,22 @@ class RecurrentAttention(Module):
 @patch
 def _check(self:RecurrentAttention, x):
     "Raise a `ValueError` unless `x` are images of the shape the model was built for"
-    if x.ndim!=4: raise ValueError(f"RAM takes images (bs, {self.n_in}, {self.img_size}, {self.img_size}), got shape {tuple(x.shape)}")
-    if x.shape[1]!=self.n_in: raise ValueError(f"RAM was built for {self.n_in}-channel images, got {x.shape[1]} channels (shape {tuple(x.shape)})")
-    if x.shape[2:]!=(self.img_size,self.img_size):
-        raise ValueError(f"RAM was built for {self.img_size}x{self.img_size} images, got {x.shape[2]}x{x.shape[3]}")
+    s,n = tuple(x.shape),self.img_size
+    if x.ndim!=4: raise ValueError(f"RAM takes images (bs, {self.n_in}, {n}, {n}), got shape {s}")
+    if s[1]!=self.n_in: raise ValueError(f"RAM takes {self.n_in}-channel images, got {s[1]} channels (shape {s})")
+    if s[2:]!=(n,n): raise ValueError(f"RAM was built for {n}x{n} images, got {s[2]}x{s[3]}")
 
 # %% ../../nbs/51_ram.models.ipynb #58b6520b
 @patch
 def rollout(self:RecurrentAttention, x:Tensor, sample:bool, generator=None):
     "One pass of `n_glimpses` glimpses over `x`, locations sampled (with `generator` if given) or the policy's means"
     bs = x.shape[0]
-    l = x.new_zeros(bs, 2)
-    h = x.new_zeros(bs, self.n_hidden)
+    l,h = x.new_zeros(bs, 2),x.new_zeros(bs, self.n_hidden)
     state = (h, torch.zeros_like(h)) if self.core=='lstm' else h
     locs,log_pis,bls = [l],[],[]
     pyr = retina_pyramid(x, self.depth, self.scale)
     for t in range(self.n_glimpses):
-        rho = glimpse_sensor(x, l, self.glimpse_size, self.depth, self.scale, pyr)
-        state = self.rnn(self.glimpse(rho, l), state)
+        state = self.rnn(self.glimpse(glimpse_sensor(x, l, self.glimpse_size, self.depth, self.scale, pyr), l), state)
         h = state[0] if self.core=='lstm' else state
         if t==self.n_glimpses-1: break
         l,log_pi = self.locator(h, sample, generator)
@@ -171,8 +162,8 @@ def forward(self:RecurrentAttention, x:Tensor, # images `(bs, n_in, img_size, im
     M = 1 if self.training or sample is False else self.n_samples
     if M==1: return self.rollout(x, ifnone(sample, self.training))
     bs = x.shape[0]
-    g = torch.Generator(x.device).manual_seed(0) # the same Monte-Carlo noise at every evaluation
-    logits,log_pi,bls,locs = self.rollout(x.repeat(M,1,1,1), True, g)
+    # the same Monte-Carlo noise at every evaluation
+    logits,log_pi,bls,locs = self.rollout(x.repeat(M,1,1,1), True, torch.Generator(x.device).manual_seed(0))
     p = logits.float().softmax(-1).view(M, bs, -1).mean(0)
     avg = lambda o: o.view(M, bs, -1).mean(0)
     return p.clamp_min(1e-12).log().to(logits.dtype), avg(log_pi), avg(bls), locs.view(M, bs, -1, 2)[0]

@@ -16,12 +16,13 @@ __all__ = ['ReinforceCallback']
 _rewards = ('correct', 'log_lik')
 
 class ReinforceCallback(Callback):
-    "Add REINFORCE (reward: prediction right, or its log-likelihood) and baseline-MSE terms to the loss of a model returning `(logits, log_pi, baselines, ...)`"
-    order,rollouts = -5,1 # `before_batch` repeats the batch before the other callbacks see it; learners pickled before `rollouts` read 1
+    "Add REINFORCE and baseline-MSE terms to the loss of a model returning `(logits, log_pi, baselines, ...)`"
+    # `before_batch` repeats the batch before the other callbacks see it; learners pickled before `rollouts` read 1
+    order,rollouts = -5,1
     def __init__(self, reinforce_weight:float=1., # weight of the policy-gradient term
                  baseline_weight:float=1., # weight of the baseline's squared error (with `rollouts=1`)
                  reward:str='correct', # 'correct' (the paper's 0/1) or 'log_lik' (log-probability of the true class)
-                 rollouts:int=1): # rollouts per training image; with 2 or more each one's baseline is the mean reward of the others
+                 rollouts:int=1): # rollouts per training image; from 2, each one's baseline is the others' mean reward
         if reward not in _rewards: raise ValueError(f"Unknown `reward` {reward!r}: use one of {', '.join(_rewards)}")
         check_n(rollouts, name='rollouts')
         store_attr()
@@ -38,15 +39,14 @@ class ReinforceCallback(Callback):
         self.learn.pred,self.log_pi,self.baselines,*self.extra = self.pred
 
     def rewards(self)->Tensor:
-        "The reward of each rollout `(bs, 1)`, or of each sampled location `(bs, n_glimpses-1)`; a subclass may override it"
+        "The reward `(bs, 1)` of each rollout, or `(bs, n_glimpses-1)` of each sampled location; subclasses override it"
         if self.reward=='correct': return (self.pred.argmax(-1)==self.y).float()[:,None]
         return -F.cross_entropy(self.pred.detach().float(), self.y, reduction='none')[:,None]
 
     def _loo(self, r):
         "Leave-one-out baseline: for each rollout, the mean reward of the other rollouts of the same image"
-        M = self.rollouts
-        rr = r.view(M, -1, r.shape[-1])
-        return ((rr.sum(0, keepdim=True)-rr)/(M-1)).view_as(r)
+        rr = r.view(self.rollouts, -1, r.shape[-1])
+        return ((rr.sum(0, keepdim=True)-rr)/(self.rollouts-1)).view_as(r)
 
     def after_loss(self):
         "Add the REINFORCE and baseline terms to the loss (training only)"
@@ -55,9 +55,9 @@ class ReinforceCallback(Callback):
         b,log_pi = self.baselines.float(), self.log_pi.float()
         self.learn.reward = r.mean()
         adv = r-(b.detach() if self.rollouts==1 else self._loo(r))
-        self.learn.reinforce_loss = -(log_pi*adv).sum(1).mean()
-        self.learn.baseline_loss = F.mse_loss(b, r.expand_as(b)) if self.rollouts==1 else b.new_zeros(())
-        self.learn.loss_grad = self.loss_grad + self.reinforce_weight*self.reinforce_loss + self.baseline_weight*self.baseline_loss
+        self.learn.reinforce_loss = rl = -(log_pi*adv).sum(1).mean()
+        self.learn.baseline_loss = bl = F.mse_loss(b, r.expand_as(b)) if self.rollouts==1 else b.new_zeros(())
+        self.learn.loss_grad = self.loss_grad + self.reinforce_weight*rl + self.baseline_weight*bl
         self.learn.loss = self.learn.loss_grad.clone()
 
     def after_fit(self): self.log_pi = self.baselines = self.extra = None
