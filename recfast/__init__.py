@@ -1,4 +1,4 @@
-"""fastai extension for recommender systems and attention models: every classic neural recommender as a fastai one-liner, faster than fastai itself"""
+"""fastai extension for recommender systems and attention models: every classic neural recommender as a fastai one-liner"""
 
 __version__ = "0.0.1"
 
