@@ -1,24 +1,12 @@
 """One home for the benchmark rows: every bench script saves its figures as `bench/results/<name>.json` (a list of
 `row`s, each naming its protocol, `suite`), and `run_all.py` renders them: `bench/results/REPORT.md`, one ranked table
 per protocol, and `bench/results/<name>.md`, the rows of one file. Nothing else writes a figure."""
-import os, json, math, time, platform, datetime
+import os, sys, json, math, time, platform, datetime
 from pathlib import Path
 
-def _serve_shared_data():
-    "Serve fastai's datasets from ../shared/data when it is there (offline machines), as the tests' conftest does"
-    root = Path(__file__).resolve().parents[1]
-    shared = root.parent/'shared'/'data'
-    if 'FASTAI_HOME' in os.environ or not (shared/'ml-100k'/'u.data').exists(): return
-    home = root/'.fastai_home'
-    (home/'data').mkdir(parents=True, exist_ok=True)
-    for d in shared.iterdir():
-        link = home/'data'/d.name
-        if d.is_dir() and not link.exists():
-            try: link.symlink_to(d)
-            except FileExistsError: pass  # another process made it
-    os.environ['FASTAI_HOME'] = str(home)
-
-_serve_shared_data()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
+from offline_data import serve_shared_data
+serve_shared_data()
 
 class Stopwatch:
     "Seconds since it started: wall-clock (`sw()`, `perf_counter`) and CPU seconds of this process (`sw.cpu()`)"

@@ -1,22 +1,13 @@
 "Test setup: serve fastai's datasets from ../shared/data when it is there (offline machines)."
-import os
+import os, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent/'shared'/'data'
 
-def _seed_fastai_home():
-    if 'FASTAI_HOME' in os.environ or not (SHARED/'ml-100k'/'u.data').exists(): return
-    home = ROOT/'.fastai_home'
-    (home/'data').mkdir(parents=True, exist_ok=True)
-    for d in SHARED.iterdir():
-        link = home/'data'/d.name
-        if d.is_dir() and not link.exists():
-            try: link.symlink_to(d)
-            except FileExistsError: pass  # another pytest-xdist worker made it
-    os.environ['FASTAI_HOME'] = str(home)
-
-_seed_fastai_home()
+sys.path.insert(0, str(ROOT/'tools'))
+from offline_data import serve_shared_data
+serve_shared_data()
 os.environ.setdefault('MPLBACKEND', 'Agg')
 
 if os.environ.get('PYTEST_XDIST_WORKER'):  # `make test-py` runs 2 pytest-xdist workers: one torch thread each, not 2x2
