@@ -3,7 +3,6 @@ import os, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent/'shared'/'data'
 
 sys.path.insert(0, str(ROOT/'tools'))
 from offline_data import serve_shared_data
