@@ -44,13 +44,14 @@ def _is_binary(p:Path, encoding:str)->bool:
     with open(p, 'rb') as f: head = f.read(4096)
     return b'\x00' in head and not head.startswith((b'\xff\xfe', b'\xfe\xff'))
 
-def read_csv(fname:str, sep:str=',', encoding:str='utf-8')->pd.DataFrame:
+def read_csv(fname:str, sep:str=',', encoding:str='utf-8',
+             ids:list=(0,1))->pd.DataFrame: # id columns (names or positions), read as written ('0186' is not '186')
     "A CSV with a header row, or a `CLIError` that names the file, says what is wrong and what to pass"
     p = Path(fname)
     if not p.is_file(): raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist' or a CSV path)")
     if _is_binary(p, encoding):
         raise CLIError(f"{p} is not text (it holds NUL bytes): pass a CSV, or its --encoding (e.g. utf-16)")
-    try: df = pd.read_csv(p, sep=sep, encoding=encoding)
+    try: df = read_csv_ids(p, ids, sep=sep, encoding=encoding)
     except UnicodeDecodeError as e:
         raise CLIError(f"{p} is not {encoding} text ({e.reason} at byte {e.start}): try --encoding latin-1") from None
     except pd.errors.ParserError as e:
@@ -64,9 +65,9 @@ def read_csv(fname:str, sep:str=',', encoding:str='utf-8')->pd.DataFrame:
     return df
 
 # %% ../nbs/60_cli.ipynb #b244d464
-def load_frame(data:str, sep=',', encoding='utf-8', titles:bool=True):
-    "`'ml-100k'` (items by title, with timestamps) or a CSV"
-    if data!='ml-100k': return read_csv(data, sep, encoding)
+def load_frame(data:str, sep=',', encoding='utf-8', titles:bool=True, ids:list=(0,1)):
+    "`'ml-100k'` (items by title, with timestamps) or a CSV, its `ids` columns read as written"
+    if data!='ml-100k': return read_csv(data, sep, encoding, ids)
     return movielens_100k(titles=titles)[['user','title' if titles else 'movie','rating','timestamp']]
 
 # %% ../nbs/60_cli.ipynb #8c21a7f4
@@ -90,7 +91,7 @@ def build_dls(arch:str, data:str=None, valid_pct:float=0.2, seed:int=42, bs:int=
         if info['data']!='mnist': raise CLIError(f"--data mnist holds images: --arch {arch} trains on ratings")
         if data=='ml-100k': raise CLIError(f"--arch {arch} trains on images: use --data mnist or an MNIST folder")
         return info['dls'].from_mnist(None if data=='mnist' else data, valid_pct=valid_pct, seed=seed, bs=bs)
-    df = load_frame(data, sep, encoding)
+    df = load_frame(data, sep, encoding, ids=[given.get('user_col', 0), given.get('item_col', 1)])
     if data=='ml-100k' and 'time_col' in info['cli']: given.setdefault('time_col', 'timestamp')
     kw = {_loader_args[k]:v for k,v in given.items() if k in _loader_args}
     try: return info['dls'].from_df(df, valid_pct=valid_pct, seed=seed, bs=bs, **kw)
@@ -224,8 +225,8 @@ def evaluate(model:str='out/model.pkl', # a model saved by `recfast train` (a pi
     "Print the quality of a saved model on held-out rows: RMSE/MAE and full-catalogue ranking metrics"
     learn = _load(model)
     if data is None: raise CLIError("--data is required: a CSV of held-out rows")
-    df = read_csv(data, sep, encoding)
     cols = [learn.dls.user_name, learn.dls.item_name]
+    df = read_csv(data, sep, encoding, ids=cols)
     if miss := [c for c in cols if c not in df.columns]:
         raise CLIError(f"{Path(data).name} has no column {miss[0]!r} (the model's columns: {cols[0]!r}, {cols[1]!r})")
     res = learn.evaluate(df, k=k)

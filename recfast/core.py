@@ -6,8 +6,9 @@ Docs: https://recfast.github.io/recfast/core.html.md"""
 
 # %% auto #0
 __all__ = ['Tensors', 'check_n', 'check_bs', 'check_seed', 'check_real', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col',
-           'check_numeric_col', 'default_cols', 'check_frame', 'make_vocab', 'encode_ids', 'check_valid_pct',
-           'split_frame', 'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'check_dls']
+           'check_numeric_col', 'check_time_col', 'default_cols', 'check_frame', 'dedupe', 'check_range', 'make_vocab',
+           'vocab_pos', 'encode_ids', 'check_valid_pct', 'split_frame', 'warn_cold', 'MetaDataLoaders',
+           'RecDataLoaders', 'scoring', 'read_csv_ids', 'check_dls']
 
 # %% ../nbs/00_core.ipynb #e56febb2
 import difflib, numbers, random, warnings
@@ -236,6 +237,15 @@ def check_numeric_col(df:pd.DataFrame, col:str):
     r = pd.to_numeric(s, errors='coerce').astype(float)
     _check_rows(df, (r.isna() | ~np.isfinite(r)).to_numpy(), col, 'missing or infinite values')
 
+def check_time_col(df:pd.DataFrame, col:str):
+    "Raise a `ValueError` naming `col` unless it holds numbers or datetimes (text sorts as text), none missing"
+    s,t = df[col],pd.api.types
+    if not (t.is_datetime64_any_dtype(s) or t.is_numeric_dtype(s) and not t.is_bool_dtype(s)):
+        raise ValueError(f"Column {col!r} (`time_name`) must hold numbers or datetimes to sort by time, not {s.dtype} "
+                         f"values like {bad_row(df, np.ones(len(df), bool), col)}: text sorts as text ('10/01/2020' < "
+                         f"'9/01/2020'); convert it, e.g. with `pd.to_datetime(df[{col!r}], format='%d/%m/%Y')`")
+    _check_rows(df, s.isna().to_numpy(), col, 'missing values', arg=' (`time_name`)')
+
 # %% ../nbs/00_core.ipynb #beb4c43e
 def default_cols(df:pd.DataFrame, **names)->dict:
     "`names` (`{argument: column}`, in frame order), each `None` replaced by the frame's column at its place"
@@ -260,14 +270,53 @@ def check_frame(df:pd.DataFrame, # the user's frame
         if (k:=int((df.columns==c).sum()))>1:
             raise ValueError(f"Column {c!r} (`{arg}`) appears {k} times in the DataFrame: rename or drop the copies")
     for arg,c in cols.items():
-        if arg in ids: check_ids_col(df, c)
+        if arg=='time_name': check_time_col(df, c)
+        elif arg in ids: check_ids_col(df, c)
         elif arg in numeric: check_numeric_col(df, c)
     if valid_df is not None: check_frame(valid_df, cols, ids, numeric, f'validation {what}')
+
+# %% ../nbs/00_core.ipynb #13d199c9
+_dup_rules = ('mean','last','first','keep','error')
+
+def dedupe(df:pd.DataFrame, user_name:str, item_name:str, rating_name:str, rule:str='mean'):
+    "Apply `rule` to duplicate (user, item) rows of `df`, warning with their count and an example"
+    if rule not in _dup_rules: raise ValueError(f"duplicates={rule!r} is not a rule: use one of {_dup_rules}")
+    k = [user_name, item_name]
+    dup = df.duplicated(k, keep=False)
+    if not dup.any() or rule=='keep': return df
+    ex = ', '.join(f"{c}={_py(df[c][dup].iloc[0])!r}" for c in k)  # per column: a row of mixed dtypes is upcast
+    msg = f"{df[dup].groupby(k, sort=False).ngroups} (user, item) pairs appear more than once, e.g. {ex}"
+    if rule=='error': raise ValueError(msg + "; pass duplicates='mean', 'last', 'first' or 'keep'")
+    warnings.warn(f"{msg}: keeping the {rule} rating of each (duplicates={rule!r})", stacklevel=3)
+    if rule=='mean':
+        df = df.assign(**{rating_name: pd.to_numeric(df[rating_name])})  # e.g. a category column of numbers
+        agg = {c:('mean' if c==rating_name else 'last') for c in df.columns if c not in k}
+        return df.groupby(k, sort=False, as_index=False).agg(agg)[df.columns]
+    return df.drop_duplicates(k, keep=rule)
+
+def check_range(y, # ratings (an array or a CPU tensor)
+                y_range:tuple|None, # the model's output range; nothing is checked if `None`
+                row:callable, # `row(i)`: who gave rating `i` (its ids), for the message
+                fix:str="widen y_range or pass y_range=None"):
+    "Raise a `ValueError` counting the ratings outside `y_range` (a model can't fit them), naming the first"
+    if y_range is None: return
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if (bad := (y<y_range[0]) | (y>y_range[1])).any():
+        i = int(bad.argmax())
+        raise ValueError(f"{int(bad.sum())} ratings are outside y_range={tuple(y_range)}, "
+                         f"e.g. {y[i]} by {row(i)}; {fix}")
 
 # %% ../nbs/00_core.ipynb #017bc74e
 def make_vocab(*cols)->CategoryMap:
     "The sorted vocabulary (with `'#na#'` first) of the ids in `cols` (Series or arrays)"
     return CategoryMap(list(pd.unique(np.concatenate([np.asarray(c, object) for c in cols]))), sort=True, add_na=True)
+
+def _padded(vocab)->int: return int(len(vocab.items)>0 and isinstance(vocab.items[0], str) and vocab.items[0]=='#na#')
+
+def vocab_pos(vocab:CategoryMap, values)->np.ndarray:
+    "Position of each of `values` in `vocab`, -1 if absent; the padding slot 0 (`'#na#'`) is no id's, so any id works"
+    idx = pd.Index(list(vocab.items[_padded(vocab):])).get_indexer(values)
+    return np.where(idx<0, -1, idx+_padded(vocab))
 
 def encode_ids(vocab:CategoryMap, # ids, `'#na#'` first
                values, # original ids (a Series, list or array)
@@ -275,9 +324,8 @@ def encode_ids(vocab:CategoryMap, # ids, `'#na#'` first
                strict:bool=True)->np.ndarray: # raise on unknown ids (else they map to 0)
     "Indices of `values` in `vocab`, raising a `KeyError` that names the first unknown id and close matches"
     values = np.asarray(values, dtype=object if not len(values) else None)
-    idx = pd.Index(list(vocab.items)).get_indexer(values)
-    has_na = len(vocab.items) and vocab.items[0]=='#na#'
-    bad = (idx<=0) if has_na else (idx<0)
+    idx,has_na = vocab_pos(vocab, values),_padded(vocab)
+    bad = idx<0
     if strict and bad.any():
         v = _py(values[bad.argmax()])
         raise KeyError(f"Unknown {name} id {v!r} ({int(bad.sum())} unknown): not in the {len(vocab)-int(bool(has_na))} "
@@ -308,8 +356,7 @@ def _random_blocks(df, valid_pct, seed, by, n_blocks):
     return b if by is None else b[pd.factorize(keys)[0]]
 
 def _time_order(df, time_name, by=None):
-    "Row order by (`by`,) time, ties in frame order; a `ValueError` naming `time_name` for missing times"
-    _check_rows(df, df[time_name].isna(), time_name, 'missing values', arg=' (`time_name`)')
+    "Row order by (`by`,) time, ties in frame order (`check_time_col` first)"
     keys = [np.arange(len(df)), df[time_name].to_numpy()] + ([] if by is None else [pd.factorize(df[by])[0]])
     return np.lexsort(keys)
 
@@ -364,15 +411,17 @@ def split_frame(df:pd.DataFrame, # the rows to split
     if split in ('user','last') and by is None: raise ValueError(f"split={split!r} needs the user column: pass `by`")
     if split in ('last','cutoff'):
         if time_name is None: raise ValueError(f"split={split!r} needs a time column: pass `time_name`")
-        _check_col(df, time_name, 'time_name')
+        _check_col(df, time_name, 'time_name'); check_time_col(df, time_name)
     nb = 2 if test else 1
     if split in ('random','user'): b = _random_blocks(df, valid_pct, seed, by, nb)
     elif split=='last': b = _last_blocks(df, by, time_name, n_last, nb)
     else: b = _cutoff_blocks(df, valid_pct, time_name, cutoff, nb)
-    if split in ('last','cutoff'):
-        arg = f'`cutoff`={cutoff!r}' if cutoff is not None else '`valid_pct`' if split=='cutoff' else '`n_last`'
-        if not (b>=0).any(): raise ValueError(f"split={split!r} holds out no rows: check {arg}")
-        if not (b<0).any(): raise ValueError(f"split={split!r} holds out every row, none to train on: check {arg}")
+    arg = f'`cutoff`={cutoff!r}' if cutoff is not None else '`n_last`' if split=='last' else f'`valid_pct`={valid_pct}'
+    if (split in ('last','cutoff') or valid_pct>0 or test) and (e:=[k for k in range(nb) if not (b==k).any()]):
+        what = ('test ' if e[0]==0 else 'validation ') if test else ''
+        raise ValueError(f"split={split!r} holds out no {what}rows of the {len(df)}: check {arg}{' and `test`'*test}")
+    if split in ('last','cutoff') and not (b<0).any():
+        raise ValueError(f"split={split!r} holds out every row, none to train on: check {arg}")
     trn,val = df[b<0],df[b==(1 if test else 0)]
     return (trn, val, df[b==0]) if test else (trn, val)
 
@@ -554,14 +603,41 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
     return dls
 
 # %% ../nbs/00_core.ipynb #fed1539c
+def _is_number(s)->bool:
+    try: float(s); return True
+    except (TypeError, ValueError): return False
+
+def read_csv_ids(csv:str|Path, # a CSV file
+                 ids:list, # the id columns (names or positions), read as written: '0186' stays '0186', 'NA' 'NA'
+                 **kwargs)->pd.DataFrame: # `pd.read_csv`'s arguments (`sep`, `encoding`, `header`, `names`)
+    "`pd.read_csv` with the `ids` columns read as written and the other columns parsed (numbers, missing values)"
+    na = ['', 'NA', 'N/A', 'n/a', '#N/A', 'NaN', 'nan', '-nan', 'NULL', 'null', 'None', '<NA>']
+    head = list(pd.read_csv(csv, nrows=0, **kwargs).columns)
+    ids = [head[c] if isinstance(c, int) and c<len(head) else c for c in ids]
+    return pd.read_csv(csv, dtype={c:str for c in ids}, keep_default_na=False,
+                       na_values={c:([''] if c in ids else na) for c in head}, **kwargs)
+
 @patch(cls_method=True)
 @delegates(RecDataLoaders.from_df)
-def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row
+def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row (else pass `header=None` and `names`)
              sep:str=',', # column separator
              encoding:str='utf-8', # text encoding of the file
+             header:int|str|None='infer', # the header row: `None` for a file without one, such as ML-100K's `u.data`
+             names:list=None, # the column names of a file without a header row
              **kwargs):
-    "Build the loaders from a CSV file, like `from_df` (the family's own arguments included)"
-    return cls.from_df(pd.read_csv(csv, sep=sep, encoding=encoding), **kwargs)
+    "Build the loaders from a CSV file like `from_df`: id columns read as written (text), the others parsed"
+    rd = dict(sep=sep, encoding=encoding, header=header, names=names)
+    head = list(pd.read_csv(csv, nrows=0, **rd).columns)
+    given = {k:kwargs.get(k) for k in ('user_name','item_name','rating_name')}
+    fam = cls._columns(**given, **{k:v for k,v in kwargs.items() if k not in given})
+    cols = default_cols(pd.DataFrame(columns=head), **fam)
+    miss,num = [c for c in cols.values() if c not in head],[c for c in head if _is_number(c)]
+    if header is not None and names is None and num and (miss or set(num)&set(cols.values())):  # a number as a name
+        raise ValueError(f"{csv} has no header row: its first row {head} is data" + f", not columns {miss}"*bool(miss)
+                         + f"; pass header=None and names=[...] ({len(head)} names, one per column)")
+    if names is not None and (n:=pd.read_csv(csv, nrows=1, **(rd|dict(header=None, names=None))).shape[1])!=len(names):
+        raise ValueError(f"`names` has {len(names)} names for the {n} columns of {csv}: pass one per column")
+    return cls.from_df(read_csv_ids(csv, [c for a,c in cols.items() if a in cls._ids], **rd), **kwargs)
 
 # %% ../nbs/00_core.ipynb #27f0eefe
 def check_dls(dls, cls, factory:str, hint:str=None):

@@ -72,7 +72,7 @@ def encode(self:FeatureTable, df:pd.DataFrame)->dict:
         raise ValueError(f"{self.what} must have the feature columns {self.kinds} (column: kind), got {kinds}")
     def codes(c, vals):
         v = np.asarray(vals, dtype=object)
-        idx = pd.Index(list(self.vocabs[c].items)).get_indexer(v)
+        idx = vocab_pos(self.vocabs[c], v)
         bad = v[idx<1]
         if len(bad): raise ValueError(f"Column {c!r} of {self.what} has a value the model never saw: {_py(bad[0])!r}")
         return idx
@@ -196,7 +196,7 @@ def _new_rows(dls, side:str, df:pd.DataFrame):
     t = getattr(dls, f'{side}_features', None)
     if t is None: raise ValueError(f"`{side}_features=` needs loaders built with `{side}_features=` (these have none)")
     check_features(df, t.id_name, t.what)
-    known = pd.Index(list(getattr(dls, f'{side}s').items)).get_indexer(df[t.id_name].to_numpy(dtype=object))>0
+    known = vocab_pos(getattr(dls, f'{side}s'), df[t.id_name].to_numpy(dtype=object))>0
     if known.any(): warnings.warn(f"{int(known.sum())} rows of {t.what} have ids the model already knows: their "
                                   "learned representations are used", stacklevel=4)
     df = df[~known]
@@ -255,7 +255,8 @@ def _fold_ranking(users, items, n, Q, b, l2, mu, mu_b, steps:int=50):
 
 # %% ../nbs/07_features.ipynb #cf88f3cf
 def fold_in(learn, df:pd.DataFrame, # the user and item columns (and the rating column for ratings loaders)
-            l2:float=1.): # ridge penalty (towards 0 for ratings, towards the mean user for interactions)
+            l2:float=1., # ridge penalty (towards 0 for ratings, towards the mean user for interactions)
+            duplicates:str='mean'): # rule for repeated (user, item) rows, as in `from_df` (see `dedupe`)
     "Solve each user's vector of `df` with the item factors fixed; new users join the vocabulary"
     dls,m = learn.dls,learn.model
     if not all(hasattr(m, a) for a in ('u_weight','u_bias','i_weight','i_bias')):
@@ -264,6 +265,11 @@ def fold_in(learn, df:pd.DataFrame, # the user and item columns (and the rating 
         raise TypeError("fold_in fits id vectors, but this model has user features: use `user_features=` for new users")
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     check_frame(df, cols, what='fold-in rows')
+    if 'rating_name' in cols:  # the rules of `from_df`: duplicates resolved with a warning, ratings within `y_range`
+        u,i,r = cols.values()
+        df = dedupe(df, u, i, r, duplicates)
+        check_range(pd.to_numeric(df[r]), getattr(m, 'y_range', None), lambda k: f"{u}={_py(df[u].iloc[k])!r} for "
+                    f"{i}={_py(df[i].iloc[k])!r}", fix="the model predicts within it, so it can't fit them")
     l2 = check_real(l2, 'l2', strict=False)
     users,ids = pd.factorize(df[dls.user_name].to_numpy())
     users,ids,items = torch.from_numpy(users),list(ids),dls.encode_items(df[dls.item_name])
@@ -287,7 +293,7 @@ def _set_rows(emb:nn.Module, pos:Tensor, v:Tensor):
 def _store_fold(learn, ids:list, users:Tensor, items:Tensor, sol:Tensor):
     "Write the solved `(vector, bias)` of users `ids` into the model, appending the new ones everywhere"
     dls,m,ids = learn.dls,learn.model,np.asarray(ids, dtype=object)
-    pos = pd.Index(list(dls.users.items)).get_indexer(ids)
+    pos = vocab_pos(dls.users, ids)
     new = pos<=0
     pos[new] = len(dls.users)+np.arange(int(new.sum()))
     if new.any():

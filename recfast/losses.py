@@ -72,6 +72,7 @@ class NegativeSampling(Callback):
         store_attr('n_items,n_neg,seed,sampler,alpha')
         self.n_neg,self.seed = check_n(n_neg, name='n_neg'),check_seed(seed)
         self.keys = self.probs = self.gen = None
+        self.left = (0, set(), 0)  # negatives 'reject' left as positives, their users, the rounds (`after_fit`)
         if sampler=='reject':
             r,c,_ = seen.coo()
             self.keys = torch.sort(r*n_items+c).values
@@ -87,23 +88,32 @@ def _draw(self:NegativeSampling, shape, device):
 
 @patch
 def _reject(self:NegativeSampling, users:Tensor, negs:Tensor, rounds:int=20):
-    "Redraw negatives that are training positives of their user, up to `rounds` times, checking only the redrawn ones"
+    "Redraw negatives that are training positives of their user, at most `rounds` times, counting any left (`after_fit`)"
     if self.keys.device!=negs.device: self.keys = self.keys.to(negs.device)  # moved once, not every batch
     keys = self.keys
     u = users.view(users.shape+(1,)*(negs.dim()-users.dim())).expand_as(negs).reshape(-1)
     flat = negs.reshape(-1).clone()
     idx = torch.arange(len(flat), device=flat.device)  # the draws still to check
-    for _ in range(rounds):
+    for r in range(rounds+1):
         k = u[idx]*self.n_items+flat[idx]
         pos = torch.searchsorted(keys, k).clamp(max=len(keys)-1)
         idx = idx[keys[pos]==k]
-        if not len(idx): break
+        if not len(idx) or r==rounds: break
         flat[idx] = self._draw(idx.shape, flat.device)
+    if len(idx): self.left = (self.left[0]+len(idx), self.left[1]|set(u[idx].tolist()), rounds)
     return flat.view(negs.shape)
 
 # %% ../nbs/04_losses.ipynb #60881c3a
 @patch
-def before_fit(self:NegativeSampling): self.gen = None
+def before_fit(self:NegativeSampling): self.gen,self.left = None,(0, set(), 0)
+
+@patch
+def after_fit(self:NegativeSampling):
+    "Warn, once per fit, if the 'reject' sampler left training positives among the negatives"
+    n,users,rounds = getattr(self, 'left', (0, set(), 0))
+    if n: warnings.warn(f"sampler='reject': {n} negatives stayed training positives of their user after {rounds} "
+                        f"redraws, for {len(users)} users who have (nearly) every item (e.g. user index {min(users)})",
+                        stacklevel=2)
 
 @patch
 def before_batch(self:NegativeSampling):

@@ -121,3 +121,10 @@ def test_bad_arguments_one_line(tmp_path, capsys):
         assert rc==1 and len(err)==1, (argv, rc, err)
         assert msg in err[0], (argv, err)
     assert not (tmp_path/'out').exists()  # nothing trained, nothing saved
+
+def test_cli_reads_ids_as_written(tmp_path):
+    "The CLI reads the id columns of a CSV as text, like `from_csv`: users '0186' and '186' stay two users"
+    from recfast.cli import read_csv
+    (tmp_path/'r.csv').write_text('user,item,rating\n0186,a,4\n186,b,3\n1e3,a,2\n')
+    df = read_csv(tmp_path/'r.csv')
+    assert df.user.tolist()==['0186','186','1e3'] and df.rating.dtype.kind in 'if'

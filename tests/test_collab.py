@@ -1,5 +1,5 @@
 "Explicit ratings end to end: the fastbook protocol on real MovieLens 100K, export, the DataBlock path, bad input."
-import warnings, math
+import re, warnings, math
 import pytest
 from recfast.all import *
 
@@ -90,6 +90,12 @@ _r = pd.DataFrame({'user':[1,2,3,4], 'item':['a','b','c','d'], 'rating':[4.,5.,3
     (_r.assign(item=['a','a','c','d'], user=[1,1,3,4]), {'duplicates':'error'}, "user=1, item='a'"),
     (_r, {'duplicates':'drop'}, "duplicates='drop' is not a rule"),
     (_r, {'valid_pct':1.0}, 'valid_pct'),
+    (_r.assign(t=['01/02/2020','9/01/2020','10/01/2020','02/02/2020']), {'time_name':'t', 'split':'last'},
+     "Column 't' (`time_name`) must hold numbers or datetimes to sort by time, not str values like row 0 (t='01/02/2020')"),
+    (_r.assign(t=['01/02/2020','9/01/2020','10/01/2020','02/02/2020']), {'time_name':'t', 'split':'cutoff'}, "text sorts as text"),
+    (_r, {'valid_pct':0.1}, "split='random' holds out no rows of the 4: check `valid_pct`=0.1"),
+    (_r.iloc[:2], {'test':True}, "split='random' holds out no test rows of the 2: check `valid_pct`=0.2 and `test`"),
+    (_r.assign(t=[1,2,3,4]), {'time_name':'t', 'split':'last', 'test':True}, "holds out no"),
 ])
 def test_bad_ratings(df, kwargs, msg):
     with pytest.raises(ValueError) as e: RatingsDataLoaders.from_df(df, **kwargs)
@@ -160,3 +166,27 @@ def test_evaluate_reports_cold_and_warm(ratings):
     err = learn.predict_ratings(val) - val.rating.to_numpy()
     assert math.isclose(ev['rmse_cold'], float(np.sqrt((err[cold.to_numpy()]**2).mean())), rel_tol=1e-5)
     assert math.isclose(ev['rmse_warm'], float(np.sqrt((err[~cold.to_numpy()]**2).mean())), rel_tol=1e-5)
+
+def test_datablock_path_warns_cold_rows(ratings):
+    "RatingsBlock with ColSplitter: validation-only users are counted in a warning, as `from_df` does, not encoded silently"
+    r = ratings.iloc[:3000].copy()
+    r['is_valid'] = r.user.isin(r.user.unique()[:10])
+    n = int(r.is_valid.sum())
+    dblock = DataBlock(blocks=(RatingsBlock('user','title'), RegressionBlock()), get_y=ColReader('rating'), splitter=ColSplitter())
+    with pytest.warns(UserWarning, match=f"{n} of {n} rows of this split have a 'user' value with no training row"):
+        dblock.dataloaders(r, bs=128)
+
+def test_from_csv_reads_ids_as_written(tmp_path):
+    "Ids are text as written ('0186' is not '186', '1e3' not '1000', 'NA' is an id); a file without a header is refused"
+    (tmp_path/'r.csv').write_text('user,item,rating\n0186,a,4\n186,b,3\n1e3,a,2\n1000,b,5\nNA,a,1\n0186,b,2\n')
+    d = RatingsDataLoaders.from_csv(tmp_path/'r.csv', valid_pct=0.)
+    assert list(d.users)==['#na#','0186','1000','186','1e3','NA'] and len(d.train.dataset)==6
+    assert d.train.dataset.ts[1].dtype==torch.float32  # ratings parsed as numbers
+    (tmp_path/'u.data').write_text('196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n')
+    for kw in [{}, dict(user_name='user', item_name='item', rating_name='rating')]:
+        with pytest.raises(ValueError, match=re.escape("has no header row: its first row ['196', '242', '3', '881250949'] is data")):
+            RatingsDataLoaders.from_csv(tmp_path/'u.data', sep='\t', **kw)
+    d = RatingsDataLoaders.from_csv(tmp_path/'u.data', sep='\t', header=None, names=['user','item','rating','t'], valid_pct=0.)
+    assert len(d.train.dataset)==3 and list(d.users)==['#na#','186','196','22']
+    with pytest.raises(ValueError, match="`names` has 3 names for the 4 columns"):
+        RatingsDataLoaders.from_csv(tmp_path/'u.data', sep='\t', header=None, names=['user','item','rating'])

@@ -194,3 +194,17 @@ def test_datablock_bad_features_name_the_column(ml, k):
     "The same checks as from_df, raised by `dataloaders` before any training"
     f,exc,msg = BAD[k]
     with pytest.raises(exc, match=re.escape(msg)): _block_dls(ml, items=f(_items(ml)))
+
+def test_fold_in_same_rules_as_from_df():
+    "fold_in resolves repeated (user, item) rows like from_df (their mean, with a warning) and refuses ratings outside y_range"
+    r = pd.DataFrame({'user': np.repeat(np.arange(1, 7), 5), 'item': np.tile(np.arange(1, 6), 6), 'rating': np.arange(30)%5+1.})
+    learn = dot_learner(RatingsDataLoaders.from_df(r, valid_pct=0., seed=0), n_factors=4)
+    dup = pd.DataFrame({'user': [100]*3, 'item': [1, 1, 2], 'rating': [1., 5., 3.]})
+    with pytest.warns(UserWarning, match=r"1 \(user, item\) pairs appear more than once, e.g. user=100, item=1"): learn.fold_in(dup)
+    learn.fold_in(pd.DataFrame({'user': [101]*2, 'item': [1, 2], 'rating': [3., 3.]}))  # the mean of the repeated pair
+    u = learn.dls.encode_users([100, 101])
+    assert torch.allclose(learn.model.u_weight.weight[u[0]], learn.model.u_weight.weight[u[1]], atol=1e-5)
+    n = learn.dls.n_users
+    with pytest.raises(ValueError, match=re.escape("2 ratings are outside y_range=(0, 5.5), e.g. 50.0 by user=102 for item=1")):
+        learn.fold_in(pd.DataFrame({'user': [102]*2, 'item': [1, 2], 'rating': [50., 70.]}))
+    assert learn.dls.n_users==n  # refused before anything changed

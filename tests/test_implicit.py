@@ -1,5 +1,5 @@
 "Implicit feedback: ML-100K quality, ranking metrics, bad input, export round trip."
-import warnings, tempfile
+import re, warnings, tempfile
 import pytest
 from fastai.basics import *
 from fastai.callback.progress import *
@@ -124,3 +124,15 @@ def test_mrr_full_catalogue_batched():
         if t[i].any(): assert per[i].item() == pytest.approx(mrr(s[i:i+1], t[i:i+1]), abs=1e-6)
         else: assert per[i].isnan()
     assert mrr(s, s.argmax(1)) == pytest.approx(1.0)  # each row's top-scored item as its only target: rank 1
+
+def test_reject_sampler_says_when_it_gives_up():
+    "A user who has every item has no negative: the 'reject' sampler says so once, at the end of the fit, with counts"
+    trn = pd.DataFrame({'user': [1]*6 + [2, 2, 3, 3, 4], 'item': list(range(1, 7)) + [1, 2, 3, 4, 5]})
+    val = pd.DataFrame({'user': [2, 3, 4], 'item': [6, 6, 6]})
+    dls = InteractionsDataLoaders.from_df(trn, valid_df=val, seed=0, bs=4)
+    learn = implicit_learner(dls, loss='bpr', seed=0, sampler='reject', n_factors=4)
+    with warnings.catch_warnings(record=True) as ws:
+        warnings.simplefilter('always')
+        with learn.no_bar(), learn.no_logging(): learn.fit(2, 1e-2)
+    msgs = [str(w.message) for w in ws if "sampler='reject'" in str(w.message)]
+    assert len(msgs)==1 and re.search(r"\d+ negatives stayed training positives .* for 1 users", msgs[0]), msgs

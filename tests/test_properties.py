@@ -165,3 +165,14 @@ def test_counts_accepted_or_named(learn, verb, n):
         counts = res.groupby('user').size()
         assert len(counts)==5 and (counts<=n).all() and (counts>0).all() and not isinstance(n, bool), res
     if verb=='evaluate': assert f'precision@{n}' in res and not isinstance(n, bool), res
+
+@pytest.mark.parametrize('kind', list(BUILDERS))
+def test_padding_token_is_an_id(kind):
+    "A user and an item whose id is the string '#na#' get their own slot: slot 0 stays the padding, nothing is merged"
+    df = pd.DataFrame({'user': np.repeat(['#na#','a','b'], 4), 'item': ['#na#','x','y','z']*3,
+                       'time' if kind=='sequence' else 'rating': np.arange(12)%3+3.})
+    dls,ws = _build(kind, df)
+    assert not isinstance(dls, Exception), f"{kind}: {type(dls).__name__}: {dls}"
+    assert _rows(kind, dls)==len(df)
+    assert list(dls.users)==['#na#','#na#','a','b'] and list(dls.items)==['#na#','#na#','x','y','z']
+    assert dls.encode_users(['#na#']).tolist()==[1] and dls.encode_items(['#na#','z']).tolist()==[1,4]

@@ -28,15 +28,11 @@ def _ratings_dims(dls):
 def check_y_range(dls, y_range:tuple|None):
     "Raise a `ValueError` naming a rating of `dls` outside `y_range`"
     if y_range is None: return
-    lo,hi = y_range
+    c,u,it = _ratings_dims(dls)
     for dl in dls.loaders:
-        x,y = dl.dataset.ts[0],dl.dataset.ts[1].view(-1)
-        bad = (y<lo) | (y>hi)
-        if not bad.any(): continue
-        i,(c,u,it) = int(bad.nonzero()[0,0]),_ratings_dims(dls)
-        raise ValueError(f"{int(bad.sum())} ratings are outside y_range={tuple(y_range)}, e.g. {float(y[i])} by "
-                         f"{u}={_py(c[u][int(x[i,0])])!r} for {it}={_py(c[it][int(x[i,1])])!r}; "
-                         "widen y_range or pass y_range=None")
+        x = dl.dataset.ts[0].cpu()
+        who = lambda i: f"{u}={_py(c[u][int(x[i,0])])!r} for {it}={_py(c[it][int(x[i,1])])!r}"
+        check_range(dl.dataset.ts[1].cpu(), y_range, who)
 
 # %% ../../nbs/12_collab.learner.ipynb #0da08638
 @delegates(Learner.__init__)
