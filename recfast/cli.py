@@ -108,10 +108,11 @@ def _as_id(vocab, s):
     if not hit: raise CLIError(f"--user {s!r} is not a user of the training data{eg}")
     return hit[0]
 
-def _check_args(epochs, bs, lr, valid_pct, top, n_factors=None):
+def _check_args(epochs, bs, lr, valid_pct, top, n_factors=None, wd=None):
     if epochs<1: raise CLIError(f"--epochs {epochs}: train for at least 1 epoch")
     if bs<1: raise CLIError(f"--bs {bs}: the batch size must be at least 1")
-    if not lr>0: raise CLIError(f"--lr {lr}: the learning rate must be positive")
+    if not (math.isfinite(lr) and lr>0): raise CLIError(f"--lr {lr}: the learning rate must be positive and finite")
+    if wd is not None and not (math.isfinite(wd) and wd>=0): raise CLIError(f"--wd {wd}: must be a finite number >= 0")
     if not 0<valid_pct<1: raise CLIError(f"--valid-pct {valid_pct}: must be between 0 and 1 (exclusive)")
     if top<1: raise CLIError(f"--top {top}: must be at least 1")
     if n_factors is not None and n_factors<1: raise CLIError(f"--n-factors {n_factors}: must be at least 1")
@@ -164,7 +165,7 @@ def train(data:str=None, # 'ml-100k', 'mnist' (for --arch ram) or a CSV with a h
     "Train `arch` on `data`, print the epoch table, the final metric, top-N for a user; save the model and a plot"
     if arch not in known_archs():
         raise CLIError(f"--arch {arch!r} is not an architecture: use one of {', '.join(known_archs())}")
-    _check_args(epochs, bs, lr, valid_pct, top, n_factors)
+    _check_args(epochs, bs, lr, valid_pct, top, n_factors, wd)
     opts = dict(user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col, threshold=threshold,
                 max_len=max_len, by=by)
     _options(arch, {**opts, 'n_factors':n_factors})  # refuse what `arch` doesn't take before reading any data

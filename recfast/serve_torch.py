@@ -8,7 +8,7 @@ Docs: https://recfast.github.io/recfast/serve_torch.html.md"""
 __all__ = ['FORMAT', 'file_sha256', 'read_manifest', 'csr_rows', 'csr_dense', 'csr_windows', 'Recommender']
 
 # %% ../nbs/63_serve_torch.ipynb #79b9fe64
-import json, hashlib, warnings
+import json, hashlib, numbers, warnings
 from pathlib import Path
 import torch
 
@@ -149,9 +149,9 @@ def _top_q(self:Recommender, q:torch.Tensor, excl:torch.Tensor=None, n:int=10)->
 
 @patch_method
 def _check_n(self:Recommender, n:int)->int:
-    if not isinstance(n, int) or isinstance(n, bool) or not 1<=n<=self.n_items-1:
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 1<=n<=self.n_items-1:  # numpy ints too
         raise ValueError(f"n={n!r} must be an int in 1..{self.n_items-1} (the items in the catalogue)")
-    return n
+    return int(n)
 
 # %% ../nbs/63_serve_torch.ipynb #41dd08f9
 @patch_method

@@ -105,6 +105,8 @@ def test_bad_arguments_one_line(tmp_path, capsys):
              (['train', '--data', tmp_path/'semi.csv'], "pass e.g. --sep ';'"),
              (['train', '--data', tmp_path/'latin.csv'], '--encoding latin-1'),
              (ok+['--epochs', '0'], '--epochs 0'),
+             (ok+['--lr', 'inf'], '--lr inf: the learning rate must be positive and finite'),
+             (ok+['--wd', 'nan'], '--wd nan: must be a finite number >= 0'),
              (ok+['--valid-pct', '0'], '--valid-pct 0.0'),
              (ok+['--top', '1000'], '--top 1000 is larger than the catalogue (10 items)'),
              (ok+['--user', '99'], '99'),

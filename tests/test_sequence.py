@@ -141,3 +141,11 @@ def test_rating_lstm_beats_constant():
     got = learn.recorder.values[-1][-1]
     assert got < const - 0.01, (got, const)
     with pytest.raises(TypeError, match='needs RatingSequenceDataLoaders'): rating_lstm_learner(SequenceDataLoaders.from_df(ml, time_name='timestamp'))
+
+def test_text_times_refused():
+    "Sequences are ordered by time: a time column of text ('%d/%m/%Y' sorts as text) is refused, naming the column"
+    df = pd.DataFrame({'u':[1,1,2,2], 'i':[1,2,1,3], 't':['9/01/2020','10/01/2020','01/02/2020','02/02/2020']})
+    with pytest.raises(ValueError, match=r"Column 't' \(`time_name`\) must hold numbers or datetimes"):
+        SequenceDataLoaders.from_df(df, time_name='t', valid_pct=0.)
+    dls = SequenceDataLoaders.from_df(df.assign(t=pd.to_datetime(df.t, format='%d/%m/%Y')), time_name='t', valid_pct=0.)
+    assert dls.seen.nnz==4

@@ -99,3 +99,11 @@ def test_history_needs_a_sequence_export(exported):
     d,_ = exported
     with pytest.raises(TypeError, match="query is 'user'"): serve_torch.Recommender(d/'dot').recommend_history([50])
     with pytest.raises(KeyError, match='unknown to the model'): serve_torch.Recommender(d/'cnn').recommend_history([50, 'no such item'])
+
+def test_numpy_ints_accepted_like_learn_recommend(exported):
+    "`n` may be any int `learn.recommend` takes (numpy's too, e.g. from a DataFrame); bools and floats are refused"
+    d,expected = exported
+    rec = serve_torch.Recommender(d/'dot')
+    assert list(rec.recommend(expected['dot']['users'][3], n=np.int64(3)))==list(expected['dot']['one'])
+    for bad in (True, 3.0):
+        with pytest.raises(ValueError, match='must be an int'): rec.recommend(1, n=bad)
