@@ -1,5 +1,5 @@
-"""Issue #12: strong simple baselines (popularity, item-kNN, EASE) against recfast's neural implicit models (pointwise,
-BPR, adaptive hinge; uniform vs rejection sampling of negatives; Mult-DAE and Mult-VAE over users' click vectors) and, when installed, the `implicit` library's ALS and
+"""Issue #12: strong simple baselines (popularity, item-kNN, EASE, iALS) against recfast's neural implicit models
+(pointwise, BPR, adaptive hinge; uniform vs rejection sampling of negatives; Mult-DAE and Mult-VAE over users' click vectors) and, when installed, the `implicit` library's ALS and
 BPR, on Kula's talk protocol: ML-100K ua.base/ua.test, every rating a positive, metrics over the full catalogue with each
 user's training items excluded. Hyper-parameters are chosen on a validation split carved from ua.base (10 random ratings
 per user, as ua.test holds), never on ua.test: the closed forms' grids are rows of bench/results/baselines.json, the
@@ -33,7 +33,8 @@ val = trn.groupby('user').sample(n=10, random_state=0)  # the validation split: 
 fit_df = trn.drop(val.index)
 vdls = InteractionsDataLoaders.from_df(fit_df, valid_df=val, bs=1024, seed=0)
 dls = InteractionsDataLoaders.from_df(trn, valid_df=tst, bs=1024, seed=0)
-FUNCS = {'MRR':mrr, 'P@10':partial(precision_at_k, k=10), 'R@10':partial(recall_at_k, k=10), 'NDCG@10':partial(ndcg_at_k, k=10)}
+FUNCS = {'MRR':mrr, 'P@10':partial(precision_at_k, k=10), 'R@10':partial(recall_at_k, k=10),
+         'NDCG@10':partial(ndcg_at_k, k=10), 'R@20':partial(recall_at_k, k=20)}
 
 def scores(model, d):
     "Every metric of `model` on `d`'s held-out items: full catalogue, training items excluded, mean over users"
@@ -42,22 +43,26 @@ def scores(model, d):
         for n,f in FUNCS.items(): vals[n].append(f(s, t, e, per_user=True))
     return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}
 
-# ---- closed forms: the hyper-parameter on the validation split, then one fit on ua.base
+# ---- closed forms: the hyper-parameters on the validation split, then one fit on ua.base
 sel = []
+def cfg(kw): return ', '.join(f'{k}={v:g}' for k,v in kw.items())
 def closed(name, factory, grid):
-    if grid:
-        vmrr = {k: scores(factory(vdls, **{grid[0]:k}).model, vdls)['MRR'] for k in grid[1]}
-        best = max(vmrr, key=vmrr.get)
-        sel.append((name, grid[0], vmrr, best))
-        kw = {grid[0]:best}
-    else: kw = {}
+    "`grid`: `(argument, values)` or a list of keyword dicts, each fitted on the validation split; the best refitted"
+    kws = [{grid[0]:k} for k in grid[1]] if isinstance(grid, tuple) else grid or []
+    vmrr = [scores(factory(vdls, **kw).model, vdls)['MRR'] for kw in kws]
+    sel.extend((name, cfg(k), v) for k,v in zip(kws, vmrr))
+    kw = kws[int(np.argmax(vmrr))] if kws else {}
     learn,t = report.timed(factory, dls, **kw)  # the factory solves the closed form
-    return dict(model=name, config=', '.join(f'{k}={v:g}' for k,v in kw.items()) or 'training counts', fit_s=[t],
-                runs=[scores(learn.model, dls)], stochastic=False)
+    return dict(model=name, config=cfg(kw) or 'training counts', fit_s=[t], runs=[scores(learn.model, dls)],
+                stochastic=False)
 
+# iALS (seed 0): Hu et al.'s single λ (nu=0) and Rendle et al. 2022's frequency-scaled λ (nu=1), each with its own scale
+IALS_GRID = [dict(n_factors=k, alpha=a, nu=nu, reg=r) for k in (64, 128) for a in (1., 3.)
+             for nu,regs in ((0., (10., 20., 40., 80.)), (1., (0.01, 0.02, 0.04))) for r in regs]
 results = [closed('popularity', popularity_learner, None),
            closed('item-kNN (cosine)', itemknn_learner, ('k', (25, 50, 100, 200))),
-           closed('EASE', ease_learner, ('lam', (100., 200., 300., 500., 800., 1200., 2000.)))]
+           closed('EASE', ease_learner, ('lam', (100., 200., 300., 500., 800., 1200., 2000.))),
+           closed('iALS', ials_learner, IALS_GRID)]
 print(results, flush=True)
 
 # ---- recfast's neural implicit models, 3 seeds each; settings chosen on the validation split (`--tune`)
@@ -153,7 +158,7 @@ proto = ("full catalogue, each user's training items excluded (recfast's metrics
          "included); fit seconds: the best of the seeds' runs, one thread")
 order = sorted(range(len(results)), key=lambda k: -np.mean([r['MRR'] for r in results[k]['runs']]))
 jrows = [report.row('baselines', name, VALID, 'closed form fitted on the rest of ua.base', 'validation MRR', v, suite=VSUITE,
-                    recipe=f'{p}={k:g}') for name,p,vm,best in sel for k,v in vm.items()]
+                    recipe=c) for name,c,v in sel]
 ease = results[[r['model'] for r in results].index('EASE')]['runs'][0]
 for k in order:
     r = results[k]

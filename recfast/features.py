@@ -255,13 +255,15 @@ def _fold_ranking(users, items, n, Q, b, l2, mu, mu_b, steps:int=50):
 
 # %% ../nbs/07_features.ipynb #cf88f3cf
 def fold_in(learn, df:pd.DataFrame, # the user and item columns (and the rating column for ratings loaders)
-            l2:float=1., # ridge penalty (towards 0 for ratings, towards the mean user for interactions)
+            l2:float=None, # ridge penalty (towards 0 for ratings, the mean user for interactions); `None`: 1
             duplicates:str='mean'): # rule for repeated (user, item) rows, as in `from_df` (see `dedupe`)
     "Solve each user's vector of `df` with the item factors fixed; new users join the vocabulary"
     dls,m = learn.dls,learn.model
-    if not all(hasattr(m, a) for a in ('u_weight','u_bias','i_weight','i_bias')):
-        raise TypeError(f"fold_in needs a factorization model (`u_weight`, `i_weight`, biases), not {type(m).__name__}")
-    if isinstance(m.u_weight, HybridEmbedding) and m.u_weight.feats is not None:
+    own = callable(getattr(m, 'fold_in_users', None))  # a model that solves its users itself; `None` is its own λ
+    if not own and not all(hasattr(m, a) for a in ('u_weight','u_bias','i_weight','i_bias')):
+        raise TypeError(f"fold_in needs a factorization model (`u_weight`, `i_weight`, biases) or a model with "
+                        f"`fold_in_users`, not {type(m).__name__}")
+    if isinstance(getattr(m, 'u_weight', None), HybridEmbedding) and m.u_weight.feats is not None:
         raise TypeError("fold_in fits id vectors, but this model has user features: use `user_features=` for new users")
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     check_frame(df, cols, what='fold-in rows')
@@ -270,9 +272,12 @@ def fold_in(learn, df:pd.DataFrame, # the user and item columns (and the rating 
         df = dedupe(df, u, i, r, duplicates)
         check_range(pd.to_numeric(df[r]), getattr(m, 'y_range', None), lambda k: f"{u}={_py(df[u].iloc[k])!r} for "
                     f"{i}={_py(df[i].iloc[k])!r}", fix="the model predicts within it, so it can't fit them")
-    l2 = check_real(l2, 'l2', strict=False)
+    l2 = None if own and l2 is None else check_real(ifnone(l2, 1.), 'l2', strict=False)
     users,ids = pd.factorize(df[dls.user_name].to_numpy())
     users,ids,items = torch.from_numpy(users),list(ids),dls.encode_items(df[dls.item_name])
+    if own:
+        with scoring(m): sol = m.fold_in_users(users, items, len(ids), l2).cpu()
+        return _store_fold(learn, ids, users, items, sol)
     w = lambda e: e.weight.detach().float().cpu()
     with scoring(m): Q,b = w(m.i_weight),w(m.i_bias)[:,0]
     if 'rating_name' in cols: sol = _fold_ratings(dls, m, df, users, items, len(ids), Q, b, l2)
@@ -284,14 +289,15 @@ def _set_rows(emb:nn.Module, pos:Tensor, v:Tensor):
     "Write `v` into rows `pos` of the id embedding `emb` (a `HybridEmbedding`'s ids, marked warm), appending new rows"
     e = emb.ids if isinstance(emb, HybridEmbedding) else emb
     if (n := int(pos.max())+1-len(e.weight))>0:
-        e.weight = nn.Parameter(torch.cat([e.weight.data, e.weight.data.new_zeros(n, e.weight.shape[1])]))
+        e.weight = nn.Parameter(torch.cat([e.weight.data, e.weight.data.new_zeros(n, e.weight.shape[1])]),
+                                requires_grad=e.weight.requires_grad)
         e.num_embeddings = len(e.weight)
     with torch.no_grad(): e.weight[pos] = v.to(e.weight)
     if isinstance(emb, HybridEmbedding):
         emb.warm = torch.cat([emb.warm, emb.warm.new_ones(max(n, 0))]); emb.warm[pos] = True
 
 def _store_fold(learn, ids:list, users:Tensor, items:Tensor, sol:Tensor):
-    "Write the solved `(vector, bias)` of users `ids` into the model, appending the new ones everywhere"
+    "Write the solved vectors (and biases, if the model has `u_bias`) of users `ids` into the model, appending new ones"
     dls,m,ids = learn.dls,learn.model,np.asarray(ids, dtype=object)
     pos = vocab_pos(dls.users, ids)
     new = pos<=0
@@ -300,7 +306,9 @@ def _store_fold(learn, ids:list, users:Tensor, items:Tensor, sol:Tensor):
         dls.classes = {**dls.classes, dls.user_name: CategoryMap(list(dls.users.items)+list(ids[new]), sort=False)}
         if hasattr(m, 'n_users'): m.n_users = dls.n_users
     pos,shape = torch.from_numpy(pos),(dls.n_users, dls.n_items)
-    _set_rows(m.u_weight, pos, sol[:,:-1]); _set_rows(m.u_bias, pos, sol[:,-1:])
+    bias = hasattr(m, 'u_bias')
+    _set_rows(m.u_weight, pos, sol[:,:-1] if bias else sol)
+    if bias: _set_rows(m.u_bias, pos, sol[:,-1:])
     r,c,_ = dls.seen.coo()
     dls.seen = CSRMatrix.from_coo(torch.cat([r.cpu(), pos[users]]), torch.cat([c.cpu(), items]), shape=shape)
     if dls.valid_seen is not None: dls.valid_seen = _extend_csr(dls.valid_seen.to('cpu'), *shape)

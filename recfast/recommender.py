@@ -221,7 +221,7 @@ def added_features(self:RecLearner, user_features:pd.DataFrame=None, item_featur
     return added_features(self, user_features, item_features)
 
 @patch
-def fold_in(self:RecLearner, df:pd.DataFrame, l2:float=1.):
+def fold_in(self:RecLearner, df:pd.DataFrame, l2:float=None):
     "Add or refit the users of `df` from their rows, item factors fixed (`recfast.features.fold_in`)"
     return fold_in(self, df, l2=l2)
 

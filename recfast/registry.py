@@ -59,6 +59,7 @@ for _n in ('nn','mlp'): register_learner(_n, f'{_c}.learner:mlp_learner', _rdl, 
 register_learner('implicit', f'{_i}.learner:implicit_learner', _idl, cli=_ui+('rating_col','threshold','n_factors'))
 for _n,_f in (('pop','popularity'),('itemknn','itemknn'),('ease','ease')):
     register_learner(_n, f'{_i}.baselines:{_f}_learner', _idl, cli=_ui+('rating_col','threshold'))
+register_learner('ials', f'{_i}.baselines:ials_learner', _idl, cli=_ui+('rating_col','threshold','n_factors'))
 register_learner('sequence', f'{_s}.learner:sequence_learner', _sdl, cli=_seq+('n_factors',))
 for _n in ('pool','lstm','cnn','popularity'):
     register_learner(_n, f'{_s}.learner:sequence_learner', _sdl, cli=_seq+('n_factors',), arch=_n)
