@@ -61,7 +61,7 @@ for _n,_f in (('pop','popularity'),('itemknn','itemknn'),('ease','ease')):
     register_learner(_n, f'{_i}.baselines:{_f}_learner', _idl, cli=_ui+('rating_col','threshold'))
 register_learner('ials', f'{_i}.baselines:ials_learner', _idl, cli=_ui+('rating_col','threshold','n_factors'))
 register_learner('sequence', f'{_s}.learner:sequence_learner', _sdl, cli=_seq+('n_factors',))
-for _n in ('pool','lstm','cnn','popularity'):
+for _n in ('pool','lstm','cnn','sasrec','popularity'):
     register_learner(_n, f'{_s}.learner:sequence_learner', _sdl, cli=_seq+('n_factors',), arch=_n)
 register_learner('rating_lstm', f'{_s}.learner:rating_lstm_learner', f'{_s}.data:RatingSequenceDataLoaders',
                  cli=_seq+('rating_col',))

@@ -21,16 +21,16 @@ from ..features import has_features
 # %% ../../nbs/22_implicit.learner.ipynb #fd6dbb49
 @delegates(Learner.__init__)
 def implicit_learner(dls, # `InteractionsDataLoaders`
-                     loss:str='bpr', # one of `ranking_losses`: 'pointwise', 'bpr', 'hinge', 'adaptive_hinge'
+                     loss:str='bpr', # one of `ranking_losses`: 'bpr', 'adaptive_hinge', 'softmax', 'gbce'...
                      n_factors:int=128, # latent size
-                     n_neg:int=None, # negatives per positive; 5 for 'adaptive_hinge', else 1, if `None`
+                     n_neg:int=None, # negatives per positive (`default_n_neg` if `None`)
                      sampler:str='reject', # negatives: 'reject' (never a training positive), 'uniform', 'popularity'
                      seed:int=None, # seed of the negative sampler
                      metrics=None, # `[RankMetric(mrr)]` if `None`
                      opt_func=FastAdam, wd:float=0., cbs=None, **kwargs):
     "A `RecLearner` fitting a `BilinearNet` to implicit feedback with a sampled ranking loss"
     check_dls(dls, InteractionsDataLoaders, 'implicit_learner')
-    loss_func,net = RankLoss(loss),(HybridBilinearNet if has_features(dls) else BilinearNet)
-    neg = NegativeSampling(dls.n_items, default_n_neg(loss, n_neg), seed, sampler=sampler, seen=dls.seen)
+    net = HybridBilinearNet if has_features(dls) else BilinearNet
+    loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen)
     return RecLearner(dls, net.from_dls(dls, check_n(n_factors, name='n_factors')), loss_func=loss_func,
                       opt_func=opt_func, metrics=ifnone(metrics, [RankMetric(mrr)]), wd=wd, cbs=L(cbs)+[neg], **kwargs)

@@ -23,11 +23,11 @@ class BilinearNet(Module):
         self.u_bias,self.i_bias = ZeroEmbedding(n_users, 1),ZeroEmbedding(n_items, 1)
 
     def forward(self, users:Tensor, # `(bs,)` user indices
-                items:Tensor=None): # `(bs, ...)` item indices, or `None` for every item
+                items:Tensor=None): # `(bs, ...)` item indices, or `None` (or 'all', see `AllItems`) for every item
         "Scores of `items` (shape of `items`) or of the whole catalogue (`(bs, n_items)`)"
         if not self.training: check_ids(users, self.n_users, 'user')  # training ids come from the loaders
         u,ub = self.u_weight(users),self.u_bias(users)
-        if items is None: return u @ self.i_weight.weight.T + self.i_bias.weight.T + ub
+        if items is None or isinstance(items, str): return u @ self.i_weight.weight.T + self.i_bias.weight.T + ub
         if not self.training: check_ids(items, self.n_items, 'item')
         sh = (len(users),)+(1,)*(items.dim()-1)
         return (u.view(*sh, -1)*self.i_weight(items)).sum(-1) + self.i_bias(items).squeeze(-1) + ub.view(sh)

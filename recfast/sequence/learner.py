@@ -18,25 +18,26 @@ from .data import *
 from .models import *
 
 # %% ../../nbs/32_sequence.learner.ipynb #9cef35f0
-sequence_archs = {'pool':PoolNet, 'lstm':LSTMNet, 'cnn':CNNNet, 'popularity':PopularityNet}
+sequence_archs = {'pool':PoolNet, 'lstm':LSTMNet, 'cnn':CNNNet, 'sasrec':SASRecNet, 'popularity':PopularityNet}
 
 @delegates(Learner.__init__)
 def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `SequenceBlock`s)
-                     arch:str='lstm', # one of `sequence_archs`: 'pool', 'lstm', 'cnn', 'popularity'
-                     loss:str='bpr', # one of `ranking_losses`
+                     arch:str='lstm', # one of `sequence_archs`: 'pool', 'lstm', 'cnn', 'sasrec', 'popularity'
+                     loss:str='bpr', # one of `ranking_losses`, 'softmax' for the full softmax
                      n_factors:int=32, # latent size
-                     n_neg:int=None, # negatives per position; 5 for 'adaptive_hinge', else 1, if `None`
+                     n_neg:int=None, # negatives per position (`default_n_neg` if `None`)
                      seed:int=None, # seed of the negative sampler
+                     sampler:str='uniform', # negatives: 'uniform' or 'popularity' (of the training items)
                      metrics=None, # `[RankMetric(mrr)]` if `None` and `dls` are `SequenceDataLoaders`
                      opt_func=FastAdam, wd:float=0., model_kwargs:dict=None, cbs=None, **kwargs):
     "A `RecLearner` for next-item prediction with a sequence representation and a sampled ranking loss"
     if arch not in sequence_archs: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(sequence_archs)}")
-    loss_func = RankLoss(loss)
+    if sampler not in ('uniform','popularity'): raise ValueError(f"Unknown sampler {sampler!r}: use 'uniform' or 'popularity'")
     model = sequence_archs[arch].from_dls(dls, n_factors=check_n(n_factors, name='n_factors'), **(model_kwargs or {}))
     if arch=='popularity' and isinstance(dls.train, TensorDL):  # log counts of the training targets
         n = torch.bincount(dls.train.dataset.ts[1].flatten().cpu(), minlength=dls.n_items)
         with torch.no_grad(): model.i_bias.weight[:,0] = torch.log1p(n.float())
-    neg = NegativeSampling(model.n_items, default_n_neg(loss, n_neg), seed)
+    loss_func,neg = ranking_setup(loss, model.n_items, n_neg, seed, sampler, getattr(dls, 'seen', None))
     metrics = ifnone(metrics, [RankMetric(mrr)] if isinstance(dls, SequenceDataLoaders) else [])
     return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd, cbs=L(cbs)+[neg],
                       **kwargs)

@@ -1,0 +1,110 @@
+"""Issue #26: next-item prediction over the full catalogue — ML-100K, each user's latest rating held out (leave-last-out),
+the rest trained on, every item ranked with the user's training items excluded; NDCG@10, HR@10 and MRR, mean over the
+943 users. Sequence models (pool, LSTM, CNN, SASRec) against popularity, item-kNN and EASE fitted on the same training
+histories. Recipes are chosen on valid, never on the held-out last items: `--tune` holds out each user's last item
+entirely and validates on the one before it (`test=True`), fits every recipe of `GRID` with seed 0 and writes the valid
+figures to bench/results/next_item_tuning.json; `RECIPES` are the winners. Writes bench/results/next_item.json.
+`--quick`: one seed, one epoch (a smoke run)."""
+import os, sys, warnings, argparse
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np, torch
+from recfast.all import *
+from bench import report
+
+p = argparse.ArgumentParser(); p.add_argument('--quick', action='store_true'); p.add_argument('--tune', action='store_true')
+p.add_argument('--seeds', type=int, default=3); p.add_argument('--archs', default='sasrec,lstm,cnn,pool')
+args = p.parse_args()
+torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1))); warnings.simplefilter('ignore')
+MAX_LEN,BS = 50,128
+ml = movielens_100k(titles=False)[['user','movie','timestamp']]
+DATA = "ML-100K, each user's latest rating held out (943 targets), the rest trained on"
+PROTO = "leave-last-out; every item ranked, the user's training items excluded; mean over users"
+FUNCS = {'NDCG@10':partial(ndcg_at_k, k=10), 'HR@10':partial(recall_at_k, k=10), 'MRR':mrr}
+
+def base(arch, loss): return dict(loss=loss, lr=3e-3 if arch=='sasrec' else 1e-2, epochs=20, n_factors=64, wd=0.)
+# the softmax at three learning rates; BPR (one negative, the factory's default) for reference. gBCE and the sampled
+# softmax draw 64 negatives at every position, 10-20x the softmax's fit time here: left out of the grid
+GRID = {a: [base(a, 'softmax')] + [{**base(a, 'softmax'), 'lr':base(a, '')['lr']*f} for f in (0.3, 3)] + [base(a, 'bpr')]
+        for a in ('sasrec','lstm','cnn','pool')}
+RECIPES = {a: base(a, 'softmax') for a in GRID}  # replaced by the winners of `--tune` on valid
+
+def frames(test):
+    "`(train, held-out)` frames of the interactions: the last item held out (the one before it, with `test`)"
+    trn,val,*tst = split_frame(ml, by='user', split='last', time_name='timestamp', test=test)
+    return trn,val
+
+def evaluate(scores_of, x, targ, exclude):
+    "Every metric over the held-out targets, scores in blocks of 256 windows"
+    vals = {n:[] for n in FUNCS}
+    for i in range(0, len(x), 256):
+        rows = torch.arange(i, min(i+256, len(x)))
+        s,t,e = scores_of(x[rows]),targ.densify(rows).bool(),exclude.densify(rows).bool()
+        for n,f in FUNCS.items(): vals[n].append(f(s, t, e, per_user=True))
+    return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}
+
+def run_seq(arch, seed, test=False, **recipe):
+    "Fit `arch` with `recipe`; the metrics on the held-out items and the fit's CPU seconds"
+    r = {**RECIPES[arch], **recipe}
+    set_seed(seed)
+    kw = dict(time_name='timestamp', split='last', seed=seed, test=test)
+    dls = SequenceDataLoaders.from_df(ml, max_len=MAX_LEN, bs=BS, **kw)
+    full = SequenceDataLoaders.from_df(ml, max_len=800, exclude_preceding=True, **kw)  # windows of every training item
+    (x,targ,_),(_,targ2,ex) = dls.eval_set(),full.eval_set()
+    assert torch.equal(targ.indices, targ2.indices)  # the same held-out items, in the same order
+    learn = sequence_learner(dls, arch=arch, loss=r['loss'], n_factors=r['n_factors'], seed=seed, wd=r['wd'], metrics=[])
+    sw = report.Stopwatch()
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1 if args.quick else r['epochs'], r['lr'])
+    fit = sw.cpu()
+    learn.model.eval()
+    with torch.no_grad(): return evaluate(learn.model.score_items, x, targ, ex),fit
+
+def run_closed(name, test=False):
+    "Popularity, item-kNN or EASE fitted on the same training histories"
+    trn,val = frames(test)
+    dls = InteractionsDataLoaders.from_df(trn, user_name='user', item_name='movie', valid_df=val, bs=1024, seed=0)
+    sw = report.Stopwatch()
+    learn = recfast_learner(dls, arch=name)
+    fit = sw.cpu()
+    vals = {n:[] for n in FUNCS}
+    with torch.no_grad():
+        for s,t,e in dls.eval_batches(learn.model):
+            for n,f in FUNCS.items(): vals[n].append(f(s, t, e, per_user=True))
+    return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()},fit
+
+def rstr(r): return f"{r['loss']} loss, {r['n_factors']} factors, fit_one_cycle({r['epochs']}, {r['lr']:g}), wd {r['wd']}"
+ARCHS = args.archs.split(',')
+
+if args.tune:
+    rows = []
+    VDATA = "ML-100K, each user's last item removed (`test=True`), the one before it held out as the valid target"
+    for name in ('pop','itemknn','ease'):
+        m,fit = run_closed(name, test=True)
+        rows += [report.row('next_item', name, VDATA, PROTO, f'valid {k}', v, fit, suite=report.own_suite('next_item', VDATA, f'valid {k}'))
+                 for k,v in m.items()]
+        print(name, m, flush=True)
+    for arch in ARCHS:
+        for r in GRID[arch]:
+            m,fit = run_seq(arch, 0, test=True, **r)
+            rows += [report.row('next_item', f'sequence_learner({arch!r})', VDATA, f'{PROTO}; seed 0, BS {BS}, max_len {MAX_LEN}',
+                                f'valid {k}', v, fit, recipe=rstr(r), suite=report.own_suite('next_item', VDATA, f'valid {k}'))
+                     for k,v in m.items()]
+            print(arch, rstr(r), m, f'{fit:.0f}s', flush=True)
+            report.save(rows, 'next_item_tuning')
+    sys.exit()
+
+res = {}
+for name in ('pop','itemknn','ease'): res[name] = [run_closed(name)]
+for arch in ARCHS: res[arch] = [run_seq(arch, s) for s in range(1 if args.quick else args.seeds)]
+rows = []
+ease = res['ease'][0][0]
+for a,rs in res.items():
+    for k in FUNCS:
+        v = np.array([m[k] for m,_ in rs])
+        model = f'recfast sequence_learner({a!r})' if a in ARCHS else {'pop':'popularity','itemknn':'item-kNN','ease':'EASE'}[a]
+        rows.append(report.row('next_item', model, DATA, f'{PROTO}; BS {BS}, max_len {MAX_LEN}', k, float(v.mean()),
+                               float(np.mean([f for _,f in rs])), 'EASE (same run)', ease[k], std=float(v.std(ddof=1)) if len(v)>1 else None,
+                               n=len(v), recipe=rstr(RECIPES[a]) if a in ARCHS else 'closed form, defaults',
+                               suite=report.own_suite('next_item', DATA, k)))
+    print(a, {k: round(float(np.mean([m[k] for m,_ in rs])), 4) for k in FUNCS}, flush=True)
+if not args.quick: report.save(rows, 'next_item')

@@ -1,0 +1,94 @@
+"""The softmax-family losses ('softmax', 'sampled_softmax', 'gbce') through `loss=` of the implicit and sequence learners,
+and the self-attention sequence model (`sasrec`): they train, beat popularity on real data, refuse bad arguments, and
+the sampler corrections do what they say. The contract matrix (test_contract.py) covers `sasrec`'s verbs and export."""
+import warnings
+import pytest
+from recfast.all import *
+
+@pytest.fixture(scope='module')
+def ml():
+    df = movielens_100k(titles=False)
+    return df[df.user<=300].reset_index(drop=True)
+
+@pytest.fixture(scope='module')
+def idls(ml):
+    trn = ml.sample(frac=1., random_state=0)
+    val = trn.groupby('user').head(5)
+    return InteractionsDataLoaders.from_df(trn.drop(val.index)[['user','movie']], valid_df=val[['user','movie']],
+                                           bs=256, seed=0)
+
+def _mrr(model, dls):
+    return float(torch.cat([mrr(s, t, e, per_user=True) for s,t,e in dls.eval_batches(model)]).nanmean())
+
+@pytest.fixture(scope='module')
+def pop_mrr(idls): return _mrr(popularity_learner(idls).model, idls)
+
+@pytest.mark.parametrize('loss', ['softmax', 'sampled_softmax', 'gbce'])
+def test_implicit_softmax_family_beats_popularity(idls, pop_mrr, loss):
+    set_seed(0)
+    learn = implicit_learner(idls, loss=loss, seed=0, wd=0.5 if loss=='softmax' else 0., metrics=[])
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(8, 1e-2)
+    assert learn.recorder.values[-1][0] < learn.recorder.values[0][0]  # the training loss went down
+    m = _mrr(learn.model, idls)
+    assert m > pop_mrr*1.1, (loss, m, pop_mrr)
+
+def test_softmax_scores_the_whole_catalogue(idls):
+    learn = implicit_learner(idls, loss='softmax', metrics=[])
+    assert any(isinstance(c, AllItems) for c in learn.cbs) and not any(isinstance(c, NegativeSampling) for c in learn.cbs)
+    b = idls.one_batch()
+    learn.model.train()
+    out = learn.model(*b[:-1], 'all')
+    assert out.shape==(len(b[0]), idls.n_items)
+    assert torch.isfinite(learn.loss_func(out, b[-1]))
+
+@pytest.fixture(scope='module')
+def sdls(ml):
+    return SequenceDataLoaders.from_df(ml[['user','movie','timestamp']], time_name='timestamp', split='last', max_len=30,
+                                       bs=64, seed=0)
+
+@pytest.mark.parametrize('arch,loss', [('sasrec','softmax')])  # LSTM + softmax: see bench/bench_next_item.py
+def test_sequence_softmax_beats_popularity(sdls, arch, loss):
+    res = {}
+    for a,l,n in ((arch, loss, 15), ('popularity', 'bpr', 0)):
+        set_seed(0)
+        learn = sequence_learner(sdls, arch=a, loss=l, seed=0, metrics=[RankMetric(mrr)])
+        if n:
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(n, 3e-3 if a=='sasrec' else 1e-2)
+        res[a] = learn.validate()[1]
+    assert res[arch] > res['popularity']*1.2, res
+
+def test_sasrec_window_and_padding(sdls):
+    learn = sequence_learner(sdls, arch='sasrec', loss='softmax')
+    m = learn.model.eval()
+    assert m.max_len==30 and m.n_factors==32  # the loaders' window, the factory's latent size
+    x = sdls.one_batch()[0][:4]
+    long = torch.cat([torch.randint(1, sdls.n_items, (4, 10)), x], 1)  # older items beyond the window: ignored
+    test_close(m(long), m(x))
+    recs = learn.recommend(history=list(sdls.items.items[1:6]), n=5)
+    assert len(recs)==5
+
+@pytest.mark.parametrize('arch,loss', [('pool','sampled_softmax'), ('pool','gbce'), ('lstm','softmax')])
+def test_losses_train_on_sequences(sdls, arch, loss):
+    "Popularity negatives with the logQ correction (sampled softmax), gBCE's beta, the full softmax: the loss goes down"
+    set_seed(0)
+    kw = {} if loss=='softmax' else dict(sampler='popularity', n_neg=16)
+    learn = sequence_learner(sdls, arch=arch, loss=loss, seed=0, metrics=[], **kw)
+    cb = [c for c in learn.cbs if isinstance(c, (NegativeSampling, AllItems))][0]
+    if loss!='softmax': assert cb.logq==(loss=='sampled_softmax') and cb.avoid_targets and cb.sampler=='popularity'
+    if loss=='gbce': assert 0 < learn.loss_func.kwargs['beta'] < 1
+    with learn.no_bar(), learn.no_logging(): learn.fit(3, 1e-2)
+    tr = [v[0] for v in learn.recorder.values]
+    assert np.isfinite(tr).all() and tr[-1] < tr[0], tr
+
+BAD = [  # (factory, kwargs, error, message)
+    (implicit_learner, dict(loss='softmaxx'), ValueError, "Unknown loss 'softmaxx'"),
+    (implicit_learner, dict(loss='gbce', n_neg=0), ValueError, '`n_neg` must be a positive int'),
+    (implicit_learner, dict(loss='sampled_softmax', sampler='popular'), ValueError, "Unknown sampler 'popular'"),
+    (sequence_learner, dict(arch='sasrec', sampler='reject'), ValueError, "Unknown sampler 'reject': use 'uniform' or"),
+    (sequence_learner, dict(arch='lstm', loss='softmax', n_neg=8), ValueError, 'samples no negatives: drop `n_neg`'),
+    (sequence_learner, dict(arch='sasrec', model_kwargs=dict(n_heads=5)), ValueError, 'n_heads'),
+    (sequence_learner, dict(arch='sasre'), ValueError, "Unknown arch 'sasre'"),
+]
+@pytest.mark.parametrize('factory,kw,err,msg', BAD)
+def test_bad_arguments(idls, sdls, factory, kw, err, msg):
+    with pytest.raises(err, match=msg): factory(idls if factory is implicit_learner else sdls, **kw)
