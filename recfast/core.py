@@ -8,10 +8,10 @@ Docs: https://recfast.github.io/recfast/core.html.md"""
 __all__ = ['Tensors', 'check_n', 'check_bs', 'check_seed', 'check_real', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col',
            'check_numeric_col', 'check_time_col', 'default_cols', 'check_frame', 'dedupe', 'check_range', 'make_vocab',
            'vocab_pos', 'encode_ids', 'check_valid_pct', 'split_frame', 'warn_cold', 'MetaDataLoaders',
-           'RecDataLoaders', 'scoring', 'read_csv_ids', 'check_dls']
+           'RecDataLoaders', 'scoring', 'learner_lock', 'locked', 'read_csv_ids', 'check_dls']
 
 # %% ../nbs/00_core.ipynb #e56febb2
-import difflib, numbers, random, warnings
+import difflib, functools, numbers, random, threading, warnings, weakref
 from contextlib import contextmanager
 from fastai.basics import *
 
@@ -483,9 +483,11 @@ def decode_items(self:RecDataLoaders, idx)->np.ndarray:
 
 # %% ../nbs/00_core.ipynb #adc8bfcb
 @patch
-def exclude_mask(self:RecDataLoaders, users:Tensor)->Tensor:
+def exclude_mask(self:RecDataLoaders, users:Tensor,
+                 valid:bool=True)->Tensor: # the validation items too, or only the training items
     "Boolean `(len(users), n_items)` mask of the items the loaders know `users` have (training and validation)"
-    m = [c.mask(users.to(c.device)).to(users.device) for c in (self.seen, self.valid_seen) if c is not None]
+    m = [c.mask(users.to(c.device)).to(users.device) for c in (self.seen, self.valid_seen if valid else None)
+         if c is not None]
     return (m[0]|m[1] if len(m)==2 else m[0]) if m else None
 
 # %% ../nbs/00_core.ipynb #5bcfa4a0
@@ -522,6 +524,22 @@ def scoring(model:nn.Module):
     try:
         with torch.no_grad(): yield model
     finally: model.train(was)
+
+# %% ../nbs/00_core.ipynb #e0f1b364
+_locks,_locks_lock = weakref.WeakKeyDictionary(),threading.Lock()
+
+def learner_lock(learn)->threading.RLock:
+    "The re-entrant lock of `learn` that its scoring verbs hold, created on first use (not pickled with it)"
+    with _locks_lock:
+        if learn not in _locks: _locks[learn] = threading.RLock()
+        return _locks[learn]
+
+def locked(f):
+    "Method `f`, run holding its learner's `learner_lock`"
+    @functools.wraps(f)
+    def _f(self, *args, **kwargs):
+        with learner_lock(self): return f(self, *args, **kwargs)
+    return _f
 
 # %% ../nbs/00_core.ipynb #b2c2fcea
 @patch

@@ -203,11 +203,9 @@ def _new_rows(dls, side:str, df:pd.DataFrame):
     return list(df[t.id_name]), t.bags(t.encode(df))
 
 # %% ../nbs/07_features.ipynb #c412f741
-@contextmanager
-def added_features(learn, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None):
-    "For the duration: the frames' new ids join `learn.dls`' vocabularies, scored from their features by `learn.model`"
-    dls,model,saved = learn.dls,learn.model,[]
-    def put(o, a, v): saved.append((o, a, getattr(o, a))); setattr(o, a, v)  # restored at the end
+def _extended(learn, user_features, item_features, put):
+    "Loaders whose vocabularies and seen matrices include the frames' new ids; the model's tables extended with `put`"
+    dls,model = learn.dls,learn.model
     new = {s:_new_rows(dls, s, df) for s,df in (('user',user_features),('item',item_features)) if df is not None}
     ext = copy(dls)
     ext.classes = dict(dls.classes)
@@ -222,10 +220,19 @@ def added_features(learn, user_features:pd.DataFrame=None, item_features:pd.Data
     ext.seen,ext.valid_seen = (_extend_csr(c, ext.n_users, ext.n_items) for c in (dls.seen, dls.valid_seen))
     for a in ('n_users','n_items'):
         if hasattr(model, a): put(model, a, getattr(ext, a))
-    put(learn, 'dls', ext)
-    try: yield learn
-    finally:
-        for o,a,v in reversed(saved): setattr(o, a, v)
+    return ext
+
+@contextmanager
+def added_features(learn, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None):
+    "For the duration: the frames' new ids join `learn.dls`' vocabularies, scored from their features by `learn.model`"
+    saved = []
+    def put(o, a, v): saved.append((o, a, getattr(o, a))); setattr(o, a, v)  # restored at the end
+    with learner_lock(learn):  # the learner's tables change for the duration: other threads wait
+        try:
+            put(learn, 'dls', _extended(learn, user_features, item_features, put))
+            yield learn
+        finally:
+            for o,a,v in reversed(saved): setattr(o, a, v)
 
 # %% ../nbs/07_features.ipynb #ef75e67e
 def _fold_ratings(dls, model, df, users, items, n, Q, b, l2):

@@ -65,6 +65,7 @@ class RecLearner(FastLearner):
                             f"recfast `from_df` (a fastai `DataBlock` gives loaders that can train but not recommend)")
         check_model(self.model, self.dls.model_methods, type(self.dls).__name__)
 
+    @locked
     def score_items(self, users:Tensor, # user vocabulary indices
                     bs:int=1024)->Tensor: # users scored at a time
         "Scores of every item for `users`, `(len(users), n_items)`, on the model's device"
@@ -87,6 +88,7 @@ def ranking_scores(model, q)->tuple:
 
 # %% ../nbs/02_recommender.ipynb #2f3cd45c
 @patch
+@locked
 def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with original ids
                   fill:float=None, # value for rows with an unknown id; `None` raises a `KeyError` naming it
                   bs:int=4096, # pairs scored at a time
@@ -113,11 +115,17 @@ def predict_ratings(self:RecLearner, df:pd.DataFrame, fill:float=None, bs:int=40
     return self.predict_pairs(df, fill=fill, bs=bs)
 
 # %% ../nbs/02_recommender.ipynb #c8bd906d
+def _check_exclude(exclude_seen):
+    if exclude_seen not in (True, False, 'train'):
+        raise ValueError(f"exclude_seen={exclude_seen!r}: use True (training and validation items), 'train' (training "
+                         "items only, to evaluate top-N against the validation rows) or False")
+    return exclude_seen
+
 @patch
 def _top(self:RecLearner, users:Tensor=None, # user vocabulary indices, or
          q=None, # model queries (e.g. a history window) with
          excl:Tensor=None, # their boolean mask of items to leave out
-         n:int=10, exclude_seen:bool=True):
+         n:int=10, exclude_seen:bool|str=True):
     "`(values, indices)` of the `n` best items per user (or query), seen items and the padding item left out"
     m,dev = self.model,self._dev()
     with scoring(m):
@@ -126,7 +134,7 @@ def _top(self:RecLearner, users:Tensor=None, # user vocabulary indices, or
         else: raw,finish = self.dls.score_items(m, users.to(dev)),None
         s = _finite(raw.float().clone())
         s[:,0] = -float('inf')
-        if exclude_seen and excl is None: excl = self.dls.exclude_mask(users)
+        if exclude_seen and excl is None: excl = self.dls.exclude_mask(users, valid=exclude_seen!='train')
         if exclude_seen and excl is not None: s[excl.to(s.device)] = -float('inf')
         val,idx = s.topk(n, dim=1)
         if finish is not None: val = finish(val, idx).float().masked_fill(~torch.isfinite(val), -float('inf'))
@@ -134,16 +142,17 @@ def _top(self:RecLearner, users:Tensor=None, # user vocabulary indices, or
 
 # %% ../nbs/02_recommender.ipynb #6a279c9f
 @patch
+@locked
 def recommend(self:RecLearner, user=None, # an original user id, or a list of them
               n:int=10, # how many items
-              exclude_seen:bool=True, # leave out the items the user already has
+              exclude_seen:bool|str=True, # leave out the user's items: training and validation; 'train': training only
               history:list=None, # instead of `user`: a list of original item ids (sequence loaders)
               user_features:pd.DataFrame=None, item_features:pd.DataFrame=None): # features of new ids (cold start)
     "Top-`n` original item ids for `user` (a list of lists for a list of users), best first"
     self._check_protocol('recommend')
     if user_features is not None or item_features is not None:
         with self.added_features(user_features, item_features): return self.recommend(user, n, exclude_seen, history)
-    dls,n = self.dls,check_n(n, self.dls.n_items-1)
+    dls,n,exclude_seen = self.dls,check_n(n, self.dls.n_items-1),_check_exclude(exclude_seen)
     if history is not None:
         if not hasattr(dls, 'history_queries'): raise TypeError(f"{type(dls).__name__} takes no `history`; pass `user`")
         q,ex = dls.history_queries(history)
@@ -179,14 +188,15 @@ class _Sink:
 
 # %% ../nbs/02_recommender.ipynb #30fd6ebb
 @patch
+@locked
 def recommend_all(self:RecLearner, n:int=10, # items per user
                   fname:str|Path=None, # `.csv` or `.parquet` file to stream to; a DataFrame is returned if `None`
                   users=None, # original user ids; every user if `None`
                   bs:int=None, # users scored at a time; a `(bs, n_items)` block holds at most 2**25 scores if `None`
-                  exclude_seen:bool=True): # leave out the items each user already has
+                  exclude_seen:bool|str=True): # as in `recommend`: True, 'train' or False
     "Top-`n` items of every user as rows `(user, rank, item, score)`, best first, streamed to `fname`"
     self._check_protocol('recommend_all')
-    dls,k = self.dls,check_n(n, self.dls.n_items-1)
+    dls,k,exclude_seen = self.dls,check_n(n, self.dls.n_items-1),_check_exclude(exclude_seen)
     uidx = torch.arange(1, dls.n_users) if users is None else dls.encode_users(list(users))
     bs = check_bs(ifnone(bs, max(1, 2**25//dls.n_items)))
     uids,iids = pd.Index(list(dls.users.items)),pd.Index(list(dls.items.items))
@@ -202,6 +212,7 @@ def recommend_all(self:RecLearner, n:int=10, # items per user
 
 # %% ../nbs/02_recommender.ipynb #a8395a3e
 @patch
+@locked
 def similar_items(self:RecLearner, item, # an original item id
                   n:int=5)->pd.DataFrame: # how many items
     "The `n` items whose representations have the highest cosine similarity with `item`'s"
@@ -221,6 +232,7 @@ def added_features(self:RecLearner, user_features:pd.DataFrame=None, item_featur
     return added_features(self, user_features, item_features)
 
 @patch
+@locked
 def fold_in(self:RecLearner, df:pd.DataFrame, l2:float=None):
     "Add or refit the users of `df` from their rows, item factors fixed (`recfast.features.fold_in`)"
     return fold_in(self, df, l2=l2)
@@ -234,6 +246,7 @@ def cold_rows(dls, users:Tensor, items:Tensor)->Tensor|None:
 
 # %% ../nbs/02_recommender.ipynb #d36e65e3
 @patch
+@locked
 def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item columns (and the rating column)
              k:int=10, # cut-off of precision, recall and NDCG
              bs:int=1024)->dict: # users scored at a time

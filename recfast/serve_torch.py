@@ -78,11 +78,11 @@ def csr_dense(csr:dict, rows:torch.Tensor, n_cols:int, values:bool=True)->torch.
     out[r, csr['indices'][pos]] = csr['values'][pos] if values else True
     return out
 
-def csr_windows(csr:dict, rows:torch.Tensor, max_len:int)->torch.Tensor:
-    "The last `max_len` entries of CSR rows `rows`, left-padded with 0, `(len(rows), max_len)`"
+def csr_windows(csr:dict, rows:torch.Tensor, max_len:int, key:str='indices')->torch.Tensor:
+    "The last `max_len` entries (`key`: 'indices' or 'values') of CSR rows `rows`, left-padded with 0"
     ip = csr['indptr']
     pos = ip[rows+1][:,None] - max_len + torch.arange(max_len)
-    return torch.where(pos>=ip[rows][:,None], csr['indices'][pos.clamp(min=0)], 0)
+    return torch.where(pos>=ip[rows][:,None], csr[key][pos.clamp(min=0)], 0)
 
 # %% ../nbs/63_serve_torch.ipynb #94a6a256
 class Recommender:
@@ -121,11 +121,13 @@ def encode_users(self:Recommender, users:list, unknown:str='raise')->torch.Tenso
 
 # %% ../nbs/63_serve_torch.ipynb #69847188
 @patch_method
-def queries(self:Recommender, idx:torch.Tensor)->torch.Tensor:
-    "The scoring program's input for user indices `idx` (see the manifest's `query`)"
-    if self.query=='user': return idx
-    if self.query=='vector': return csr_dense(self.query_data, idx, self.n_items)
-    if self.query=='window': return csr_windows(self.query_data, idx, self.manifest['max_len'])
+def queries(self:Recommender, idx:torch.Tensor)->tuple:
+    "The scoring program's inputs for user indices `idx` (see the manifest's `query`), as a tuple"
+    if self.query=='user': return (idx,)
+    if self.query=='vector': return (csr_dense(self.query_data, idx, self.n_items),)
+    w = lambda k: csr_windows(self.query_data, idx, self.manifest['max_len'], k)
+    if self.query=='window': return (w('indices'),)
+    if self.query=='rating_window': return (w('indices'), w('values'))  # items and their ratings
     raise ValueError(f"manifest.json of {self.path} names an unknown query kind {self.query!r}")
 
 @patch_method
@@ -135,16 +137,16 @@ def exclude_mask(self:Recommender, idx:torch.Tensor)->torch.Tensor:
 
 # %% ../nbs/63_serve_torch.ipynb #b0d0cde9
 @patch_method
-def _top_q(self:Recommender, q:torch.Tensor, excl:torch.Tensor=None, n:int=10)->tuple:
-    "`(values, indices)` of the `n` best items per query, the padding item and `excl` left out (`-inf` where too few)"
+def _top_q(self:Recommender, q:tuple, excl:torch.Tensor=None, n:int=10)->tuple:
+    "`(values, indices)` of the `n` best items per query (the program's inputs `q`), the padding item and `excl` left out"
     with torch.no_grad():
-        s = self.scorer(q).float().clone()
+        s = self.scorer(*q).float().clone()
         if torch.isnan(s).any(): raise ValueError("The model returns NaN scores: its training diverged")
         s[:,0] = -float('inf')
         if excl is not None: s[excl] = -float('inf')
         val,idx = s.topk(n, dim=1)
         if self.finisher is not None:
-            val = self.finisher(q, val, idx).float().masked_fill(~torch.isfinite(val), -float('inf'))
+            val = self.finisher(*q, val, idx).float().masked_fill(~torch.isfinite(val), -float('inf'))
     return val,idx
 
 @patch_method
@@ -190,6 +192,6 @@ def recommend_history(self:Recommender, history:list, # original item ids, oldes
     if bad: raise KeyError(f"{len(bad)} items of the history are unknown to the model, e.g. {bad[0]!r}")
     h = torch.tensor([ii[o] for o in history])
     csr,r = {'indptr': torch.tensor([0, len(h)]), 'indices': h},torch.tensor([0])
-    q,ex = csr_windows(csr, r, self.manifest['max_len']),csr_dense(csr, r, self.n_items, values=False)
+    q,ex = (csr_windows(csr, r, self.manifest['max_len']),),csr_dense(csr, r, self.n_items, values=False)
     val,idx = self._top_q(q, ex if exclude_seen else None, n)
     return [self.items[j] for j,k in zip(idx[0].tolist(), torch.isfinite(val[0]).tolist()) if k]

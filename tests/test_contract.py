@@ -1,6 +1,7 @@
 """The one recommender contract, for every registered architecture on small real data: fit, score pairs, recommend,
-stream `recommend_all`, similar items, export -> `load_learner` in a fresh process that imports only `recfast`, and a
-DDP shard check of its loaders. Registering an architecture adds it here; a new kind of `DataLoaders` needs a builder
+stream `recommend_all`, similar items, export -> `load_learner` in a fresh process that imports only `recfast`,
+`export_serving` -> the same top-N from `serve.py` in a fresh process that imports only torch, and a DDP shard check of
+its loaders. Registering an architecture adds it here; a new kind of `DataLoaders` needs a builder
 in `BUILDERS`, or the matrix fails. Also: importing recfast changes no attribute of fastai."""
 import json, subprocess, sys, os, warnings
 from pathlib import Path
@@ -58,6 +59,7 @@ def trained(ml, tmp_path_factory):
             res['recs'] = learn.recommend(users, n=5)
             res['all'] = learn.recommend_all(n=3, fname=d/f'{a}.csv', users=users)
             res['similar'] = learn.similar_items(items[0], n=4)
+            learn.export_serving(d/f'{a}.serving')
         else: res['preds'] = learn.get_preds(dl=dls.valid)[0]
         learn.export(d/f'{a}.pkl')
         out[a] = res
@@ -83,6 +85,25 @@ for a in {ARCHS!r}:
         res[a] = dict(scores=learn.predict_pairs(pairs).tolist(), recs=[[str(i) for i in r] for r in learn.recommend(users, n=5)])
     else: res[a] = dict(kind=type(learn).__name__)
 res['_modules'] = sorted(m for m in sys.modules if m.startswith('recfast'))
+print(json.dumps(res))
+'''
+    p = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, env=_env(), timeout=900)
+    assert p.returncode==0, p.stderr[-3000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+@pytest.fixture(scope='module')
+def served(trained):
+    "The top-5 of each recommender's serving export, from `serve.py` in a fresh process that imports torch only"
+    d,out = trained
+    users = {a: [json.loads(json.dumps(u, default=int)) for u in r['pairs'].iloc[:,0]] for a,r in out.items() if 'pairs' in r}
+    script = f'''
+import sys, json, importlib.util
+res = {{}}
+for a,users in {users!r}.items():
+    spec = importlib.util.spec_from_file_location('serve_'+a, {str(d)!r}+f'/{{a}}.serving/serve.py')
+    serve = importlib.util.module_from_spec(spec); spec.loader.exec_module(serve)
+    res[a] = [[str(i) for i in r] for r in serve.Recommender({str(d)!r}+f'/{{a}}.serving').recommend(users, n=5)]
+res['_modules'] = sorted(m for m in sys.modules if m.split('.')[0] in ('fastai','fastcore','recfast'))
 print(json.dumps(res))
 '''
     p = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, env=_env(), timeout=900)
@@ -143,6 +164,12 @@ def test_export_load_fresh_process(trained, reloaded, arch):
     else: assert got['kind']=='FastLearner'
     assert 'recfast.all' not in reloaded['_modules']
 
+@pytest.mark.parametrize('arch', REC_ARCHS)
+def test_serving_fresh_process(trained, served, arch):
+    "Every recommender serves: `serve.py` without fastai gives `learn.recommend`'s top-N"
+    assert served['_modules']==[], served['_modules']
+    assert served[arch]==[[str(i) for i in x] for x in trained[1][arch]['recs']]
+
 @pytest.mark.parametrize('arch', ARCHS)
 def test_ddp_shards(trained, arch):
     "Each of 2 ranks gets a disjoint half of the training epoch, together all of it"
@@ -196,3 +223,18 @@ print(len(before), changed)
     n,changed = p.stdout.strip().split(' ', 1)
     assert int(n) > 10_000, n
     assert changed=='[]', f"recfast changed fastai: {changed}"
+
+def test_recommend_can_leave_validation_items_in(trained):
+    "`exclude_seen=True` leaves out training and validation items; 'train' only the training ones, for top-N evaluation"
+    r = trained[1]['dot']
+    dls,learn = r['dls'],r['learn']
+    users = torch.arange(1, dls.n_users)
+    tr,va = dls.exclude_mask(users, valid=False),dls.exclude_mask(users)
+    u = int(users[(va & ~tr).sum(1).argmax()])  # the user with the most validation items
+    uid = dls.users.items[u]
+    n = dls.n_items - 1 - int(tr[u-1].sum())
+    every = set(learn.recommend(uid, n=n, exclude_seen='train'))
+    valid = set(dls.decode_items(torch.where(va[u-1] & ~tr[u-1])[0]))
+    assert valid and valid <= every and not every & set(dls.decode_items(torch.where(tr[u-1])[0]))
+    assert not valid & set(learn.recommend(uid, n=n-len(valid)))
+    with pytest.raises(ValueError, match="exclude_seen='valid'"): learn.recommend(uid, exclude_seen='valid')

@@ -208,3 +208,30 @@ def test_fold_in_same_rules_as_from_df():
     with pytest.raises(ValueError, match=re.escape("2 ratings are outside y_range=(0, 5.5), e.g. 50.0 by user=102 for item=1")):
         learn.fold_in(pd.DataFrame({'user': [102]*2, 'item': [1, 2], 'rating': [50., 70.]}))
     assert learn.dls.n_users==n  # refused before anything changed
+
+# --- threads: one learner scored from several threads at once ---------------------------------------------------
+def _state(learn):
+    "What scoring must leave as it found it: vocabularies, the model's sizes and feature tables"
+    m = learn.model
+    tabs = [(t.warm.shape, tuple(getattr(t.feats, k).shape for k in t.feats.keys))
+            for t in m.modules() if isinstance(t, HybridEmbedding) and t.feats is not None]
+    return (learn.dls.n_users, learn.dls.n_items, len(learn.dls.classes['user']), m.training, tabs)
+
+def test_threads_score_like_one_thread(ml, hybrids):
+    "8 threads x 80 calls through every verb (new users' features included) give the one-thread answers, no change"
+    from concurrent.futures import ThreadPoolExecutor
+    learn = hybrids['dot']
+    new = pd.DataFrame({'user':[20_001+k for k in range(4)], 'age':[20, 30, 40, 50], 'gender':list('FMFM'),
+                        'occupation':['student','artist','doctor','retired']})
+    pairs = pd.DataFrame({'user':[1,2,3,4], 'movie':[1,2,3,4]})
+    calls = [lambda k=k: learn.recommend(20_001+k, n=5, user_features=new[k:k+1]) for k in range(4)]
+    calls += [lambda: learn.recommend([1,2,3], n=5), lambda: learn.predict_pairs(pairs).tolist(),
+              lambda: learn.predict_pairs(pd.DataFrame({'user':[20_003], 'movie':[50]}), user_features=new).tolist(),
+              lambda: learn.similar_items(50, n=5).movie.tolist(), lambda: learn.recommend_all(n=3, users=[5,6]).values.tolist()]
+    before = _state(learn)
+    want = [c() for c in calls]
+    with ThreadPoolExecutor(8) as ex: got = list(ex.map(lambda k: calls[k%len(calls)](), range(80)))
+    bad = [k for k,g in enumerate(got) if g!=want[k%len(calls)]]
+    assert not bad, f"{len(bad)} of 80 threaded answers differ, first call {bad[0]%len(calls)}"
+    assert _state(learn)==before, (_state(learn), before)
+    with pytest.raises(KeyError, match='Unknown user id 20001'): learn.recommend(20_001)  # no phantom user left

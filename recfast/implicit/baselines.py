@@ -73,12 +73,17 @@ def forward(self:ClosedFormNet, users:Tensor, # `(bs,)` user indices
             items:Tensor=None): # `(bs, ...)` item indices, or `None` for every item
     "Scores of `items` (shape of `items`) or of the whole catalogue (`(bs, n_items)`): the user's row times `weight`"
     if not self.training: check_ids(users, self.n_users, 'user')  # training ids come from the loaders
-    if items is None: return self.interactions.densify(users) @ self.weight
+    if items is None: return self.score_rows(self.interactions.densify(users))
     if not self.training: check_ids(items, self.n_items, 'item')
     it = items.reshape(len(users), -1)
     r,c,v = self.interactions.take(users).coo()
     s = torch.zeros(it.shape, device=it.device).index_add_(0, r, self.weight[c[:,None], it[r]]*v[:,None])
     return s.view(items.shape)
+
+@patch
+def score_rows(self:ClosedFormNet, rows:Tensor)->Tensor: # `(bs, n_items)` dense rows of the training matrix
+    "Scores of every item for users given by their rows: `rows @ weight` (what serving runs: see `RowModel`)"
+    return rows @ self.weight
 
 
 # %% ../../nbs/24_implicit.baselines.ipynb #9818edc9
@@ -92,6 +97,7 @@ class ItemPopularity(ClosedFormNet):
         if items is None: return self.weight[None].expand(len(users), -1)
         if not self.training: check_ids(items, self.n_items, 'item')
         return self.weight[items]
+    def score_rows(self, rows:Tensor)->Tensor: return torch.zeros_like(rows) + self.weight  # same for every row
 
 # %% ../../nbs/24_implicit.baselines.ipynb #10e97436
 class ItemKNN(ClosedFormNet):
@@ -170,6 +176,7 @@ class IALS(ClosedFormNet):
         self.alpha,self.nu = check_real(alpha, 'alpha', strict=False),check_real(nu, 'nu', strict=False)
         self.n_factors,self.n_iters,self.seed = n_factors,check_n(n_iters, name='n_iters'),check_seed(seed)
         self.u_weight = nn.Embedding.from_pretrained(torch.zeros(n_users, n_factors))  # frozen: `fit` solves it
+    score_rows = None  # scored from its user factors, not from rows: served on user indices
     def solve(self, X:CSRMatrix)->Tensor:
         "Item factors after `n_iters` rounds; the user factors go to `u_weight`"
         g = None if self.seed is None else torch.Generator().manual_seed(self.seed)

@@ -191,6 +191,11 @@ def queries(self:RatingSequenceDataLoaders, users:Tensor)->tuple:
     return self._last(users)
 
 @patch
+def serving_queries(self:RatingSequenceDataLoaders)->tuple:
+    "`('rating_window', seen, {'max_len'})`: the last `max_len` items of each user's history and their ratings"
+    return 'rating_window', self.seen.to('cpu'), {'max_len': int(self.max_len)}
+
+@patch
 def history_queries(self:RatingSequenceDataLoaders, history)->tuple:
     "`(query, exclude)` for a history of `(item id, rating)` pairs: its last window, and a mask of all its items"
     if not len(history) or not all(is_listy(o) and len(o)==2 for o in history):

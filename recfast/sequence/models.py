@@ -156,6 +156,7 @@ def score_items(self:RatingLSTM, q, chunk:int=None)->Tensor:
     check_ids(q[0], self.n_items)
     h,c,nxt = self._state(q)
     chunk = ifnone(chunk, max(1, 2**22//(self.n_items*4*self.n_hidden)))
+    if torch.compiler.is_compiling(): return self._next(h, c, nxt, self.i_weight.weight[None])  # traced: any batch
     if not len(h): return h.new_zeros(0, self.n_items)
     return torch.cat([self._next(*p, self.i_weight.weight[None]) for p in zip(*(t.split(chunk) for t in (h,c,nxt)))])
 
