@@ -225,6 +225,46 @@ def similar_items(self:RecLearner, item, # an original item id
     top = sims.topk(n)
     return pd.DataFrame({dls.item_name: list(dls.decode_items(top.indices)), 'similarity': top.values.numpy()})
 
+# %% ../nbs/02_recommender.ipynb #dc24b478
+@patch
+@locked
+def show_results(self:RecLearner, max_n:int=9, # validation queries shown
+                 n:int=5, # items recommended to each
+                 show:bool=True): # display the table; else return it
+    "The first `max_n` validation queries: their held-out items, the model's top `n` (training items left out), hits"
+    self._check_protocol('show_results')
+    dls,n = self.dls,check_n(n, self.dls.n_items-1)
+    try: q,targ,excl = dls.eval_set()
+    except TypeError as e: raise TypeError(f"`show_results` shows held-out items and the top `n`: {e}") from None
+    k = min(check_n(max_n, name='max_n'), targ.shape[0])
+    rows = torch.arange(k)
+    mask = None if excl is None else excl.mask(rows.to(excl.device))
+    q = q[:k] if isinstance(q, Tensor) else type(q)(o[:k] for o in q)
+    val,idx = self._top(q=to_device(dls.queries(q) if q.dim()==1 else q, self._dev()), excl=mask, n=n,
+                     exclude_seen=mask is not None)
+    held = [list(dls.decode_items(torch.where(r)[0])) for r in targ.mask(rows.to(targ.device)).cpu()]
+    top = [list(dls.decode_items(i[f])) for i,f in zip(idx.cpu(), torch.isfinite(val).cpu())]
+    who = ({dls.user_name: list(dls.users[q.cpu()])} if q.dim()==1 else
+           {'history': [list(dls.decode_items(w[w>0][-3:])) for w in q.cpu()]})
+    df = pd.DataFrame({**who, 'held out': held, f'top {n}': top, 'hits': [len(set(h)&set(t)) for h,t in zip(held, top)]})
+    if not show: return df
+    display_df(df)
+
+@patch
+def predict(self:RecLearner, item, rm_type_tfms=None, with_input=False): # a dict or Series with the user and item ids
+    "The model's score of one `(user, item)` row (fastai's `predict`; `predict_pairs` scores a DataFrame of rows)"
+    if not isinstance(item, (dict, pd.Series)):
+        raise TypeError(f"`predict` takes one row as a dict or Series with {self.dls.user_name!r} and "
+                        f"{self.dls.item_name!r}, not {type(item).__name__}: use `predict_pairs(df)` for a DataFrame, "
+                        "`recommend(user)` for top-N")
+    return float(self.predict_pairs(pd.DataFrame([dict(item)]))[0])
+
+@patch
+def test_dl(self:RecDataLoaders, test_items, **kwargs):
+    "Refused: a recommender scores frames with its verbs"
+    raise TypeError("recfast loaders make no test DataLoader: score a DataFrame of (user, item) rows with "
+                    "`learn.predict_pairs(df)`, get metrics with `learn.evaluate(df)`, top-N with `learn.recommend(users)`")
+
 # %% ../nbs/02_recommender.ipynb #f318aa03
 @patch
 def added_features(self:RecLearner, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None):

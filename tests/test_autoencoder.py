@@ -159,7 +159,7 @@ SMALL = pd.DataFrame({'user': [1,1,2,3,3], 'item': [10,20,10,30,20], 'rating': [
     ({'rating': [4,np.inf,3,1,2]}, {}, "'rating' has 1 missing or infinite"),
     ({'rating': [4,0,3,1,2]}, {}, "0 marks an unobserved"),
     ({'rating': ['a','b','c','d','e']}, {}, "Column 'rating' must be numeric"),
-    ({'rating': ['4','5','3','1','2']}, {}, "Column 'rating' must be numeric"),
+    ({'rating': ['4','5','3','1','2']}, {}, "Column 'rating' holds numbers as text"),
     ({'user': [1,'1',2,3,3]}, {}, "Column 'user' mixes id types"),
     ({'item': [10,10,10,30,20]}, {}, "(1, 10)"),
     ({}, dict(user_name='uid'), "Column 'uid' (`user_name`) is not in the DataFrame"),

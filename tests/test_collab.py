@@ -82,7 +82,7 @@ _r = pd.DataFrame({'user':[1,2,3,4], 'item':['a','b','c','d'], 'rating':[4.,5.,3
     (_r, {'user_name':'usr'}, "did you mean 'user'"),
     (_r[['user','item']], {}, 'only'),
     (_r.assign(rating=[4,'five',3,2]), {}, "row 1 (rating='five')"),
-    (_r.assign(rating=['4','5','3','2']), {}, "Column 'rating' must be numeric"),
+    (_r.assign(rating=['4','5','3','2']), {}, "Column 'rating' holds numbers as text"),
     (_r.assign(user=[1,'2',3,4]), {}, "Column 'user' mixes id types"),
     (_r.assign(rating=[4,None,3,2]), {}, "Column 'rating' has 1 missing"),
     (_r.assign(rating=[4,np.inf,3,2]), {}, "infinite"),

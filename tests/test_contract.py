@@ -238,3 +238,18 @@ def test_recommend_can_leave_validation_items_in(trained):
     assert valid and valid <= every and not every & set(dls.decode_items(torch.where(tr[u-1])[0]))
     assert not valid & set(learn.recommend(uid, n=n-len(valid)))
     with pytest.raises(ValueError, match="exclude_seen='valid'"): learn.recommend(uid, exclude_seen='valid')
+
+@pytest.mark.parametrize('arch', REC_ARCHS)
+def test_fastai_verbs(trained, arch):
+    "fastai's `show_results`, `predict` and `test_dl` answer on every recommender, or name the verbs to use"
+    r = trained[1][arch]
+    dls,learn = r['dls'],r['learn']
+    if arch=='rating_lstm':
+        with pytest.raises(TypeError, match='`show_results` shows held-out items'): learn.show_results(show=False)
+    else:
+        df = learn.show_results(max_n=3, n=4, show=False)
+        assert len(df)==3 and all(len(t)==4 for t in df['top 4']), df
+        assert (df.hits==[len(set(h)&set(t)) for h,t in zip(df['held out'], df['top 4'])]).all()
+    row = r['pairs'].iloc[0]
+    assert learn.predict(row)==pytest.approx(float(r['scores'][0]), rel=1e-5, abs=1e-6)
+    with pytest.raises(TypeError, match='predict_pairs'): dls.test_dl(r['pairs'])

@@ -184,3 +184,14 @@ def serving_queries(self:SparseVectorDataLoaders)->tuple:
     "`('vector', matrix, {})`: each user's training rating vector (rows of `matrix`)"
     if self.by!='user': raise TypeError("With by='item' users are columns, not queries: export a by='user' model")
     return 'vector', self.matrix.to('cpu'), {}
+
+# %% ../../nbs/40_autoencoder.data.ipynb #3d4ccf8f
+@patch
+def show_batch(self:SparseVectorDataLoaders, b=None, max_n:int=9, show:bool=True):
+    "Show `max_n` rating vectors of a batch: how many entries each has, and its first few as `id: value`"
+    x = ifnone(b, self.one_batch())[0][:max_n].cpu()
+    dec = self.decode_items if self.by=='user' else self.decode_users
+    first = [', '.join(f'{o}: {v:g}' for o,v in zip(dec(torch.where(r!=0)[0][:5]), r[r!=0][:5].tolist())) for r in x]
+    df = pd.DataFrame({f'{self.col_name}s': (x!=0).sum(1).numpy(), 'first entries': first})
+    if not show: return df
+    display_df(df)

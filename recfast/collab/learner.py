@@ -43,7 +43,7 @@ def dot_learner(dls, # ratings `DataLoaders`
     "A `RecLearner` for `DotProductBias` on `dls`"
     classes,u,i = _ratings_dims(dls)
     check_y_range(dls, y_range)
-    args = dict(n_factors=check_n(n_factors, name='n_factors'), y_range=y_range)
+    args = dict(n_factors=check_factors(n_factors, dls.n_users+dls.n_items), y_range=y_range)
     if has_features(dls): model = HybridDotProductBias.from_dls(dls, **args)
     else: model = DotProductBias(len(classes[u]), len(classes[i]), **args)
     return RecLearner(dls, model, loss_func=ifnone(loss_func, FastMSELossFlat()), metrics=ifnone(metrics, rmse),

@@ -171,7 +171,7 @@ class IALS(ClosedFormNet):
                  nu:float=0., # frequency scaling of `reg` (Rendle et al. 2022); 0: one λ for every row (Hu et al.)
                  n_iters:int=10, # rounds of an items' then a users' half-step
                  seed:int=0): # of the initial user factors; `None`: torch's global generator
-        super().__init__(n_users, n_items, shape=(n_items, check_n(n_factors, name='n_factors')))
+        super().__init__(n_users, n_items, shape=(n_items, check_factors(n_factors, n_users+n_items)))
         self.reg = check_real(reg, 'reg')
         self.alpha,self.nu = check_real(alpha, 'alpha', strict=False),check_real(nu, 'nu', strict=False)
         self.n_factors,self.n_iters,self.seed = n_factors,check_n(n_iters, name='n_iters'),check_seed(seed)

@@ -52,3 +52,13 @@ class InteractionsDataLoaders(RecDataLoaders):
     @classmethod
     def _tensors(cls, trn, val, idx, classes, cols, sp, user_features=None, item_features=None, **kwargs):
         return *idx, add_features(classes, cols['user_name'], cols['item_name'], user_features, item_features)
+
+# %% ../../nbs/20_implicit.data.ipynb #3c1ad3c6
+@patch
+def show_batch(self:InteractionsDataLoaders, b=None, max_n:int=9, show:bool=True):
+    "Show `max_n` (user, item) interactions of a batch with original ids"
+    u,i = ifnone(b, self.one_batch())[:2]
+    u,i = u[:max_n].cpu(),i[:max_n].cpu()
+    df = pd.DataFrame({self.user_name: self.decode_users(u), self.item_name: self.decode_items(i)})
+    if not show: return df
+    display_df(df)

@@ -32,5 +32,5 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
     check_dls(dls, InteractionsDataLoaders, 'implicit_learner')
     net = HybridBilinearNet if has_features(dls) else BilinearNet
     loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen)
-    return RecLearner(dls, net.from_dls(dls, check_n(n_factors, name='n_factors')), loss_func=loss_func,
+    return RecLearner(dls, net.from_dls(dls, check_factors(n_factors, dls.n_users+dls.n_items)), loss_func=loss_func,
                       opt_func=opt_func, metrics=ifnone(metrics, [RankMetric(mrr)]), wd=wd, cbs=L(cbs)+[neg], **kwargs)

@@ -10,7 +10,7 @@ __all__ = ['rank_items', 'target_ranks', 'mrr', 'precision_at_k', 'recall_at_k',
 
 # %% ../../nbs/05_metrics.ranking.ipynb #a6f68f9b
 from fastai.basics import *
-from ..core import check_n
+from ..core import check_n, check_bs
 from ..distributed import all_sum
 
 # %% ../../nbs/05_metrics.ranking.ipynb #8c493988
@@ -145,7 +145,9 @@ class RankMetric(Metric):
     def __init__(self, func:Callable, # e.g. `mrr`, `precision_at_k`
                  bs:int=1024, # users scored at a time
                  name:str=None, **kwargs): # e.g. `k=10`
-        store_attr('func,bs,kwargs')
+        store_attr('func,kwargs'); self.bs = check_bs(bs)  # bad arguments fail here, not after an epoch
+        for a in ('k','n_negatives'):
+            if kwargs.get(a) is not None: check_n(kwargs[a], name=a)
         self._name = ifnone(name, func.__name__.replace('_at_k', '') + (f"@{kwargs['k']}" if 'k' in kwargs else '')
                                   + (f"_{kwargs['n_negatives']}neg" if kwargs.get('n_negatives') else ''))
         self.learn = None

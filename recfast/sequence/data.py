@@ -244,3 +244,26 @@ def synthetic_sequences(seq_len:int=10, # items per row
     return pd.DataFrame({'user': np.repeat(np.arange(n_rows), seq_len),
                          'item': (start[:,None] + np.arange(seq_len)).ravel(),
                          'time': np.tile(np.arange(seq_len), n_rows)})
+
+# %% ../../nbs/30_sequence.data.ipynb #a31d4b47
+def _recent(dls, w, k:int=5)->list:
+    "The last `k` real items of each window `w`, as original ids"
+    return [list(dls.decode_items(r[r>0][-k:])) for r in w.cpu()]
+
+@patch
+def show_batch(self:SequenceDataLoaders, b=None, max_n:int=9, show:bool=True):
+    "Show `max_n` windows of a batch: their last items (original ids) and the next item"
+    x,y = ifnone(b, self.one_batch())[:2]
+    df = pd.DataFrame({'recent items': _recent(self, x[:max_n]), 'next': self.decode_items(y[:max_n,-1].cpu())})
+    if not show: return df
+    display_df(df)
+
+@patch
+def show_batch(self:RatingSequenceDataLoaders, b=None, max_n:int=9, show:bool=True):
+    "Show `max_n` windows of a batch: their last items and ratings, and the next rating to predict"
+    i,r,y = ifnone(b, self.one_batch())[:3]
+    i,r = i[:max_n].cpu(),r[:max_n].cpu()
+    rated = [[f'{o} ({v:g})' for o,v in zip(self.decode_items(a[a>0][-5:]), c[a>0][-5:].tolist())] for a,c in zip(i, r)]
+    df = pd.DataFrame({'recent items (rating)': rated, 'next rating': y[:max_n,-1].cpu().numpy()})
+    if not show: return df
+    display_df(df)

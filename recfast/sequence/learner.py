@@ -33,7 +33,7 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
     "A `RecLearner` for next-item prediction with a sequence representation and a sampled ranking loss"
     if arch not in sequence_archs: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(sequence_archs)}")
     if sampler not in ('uniform','popularity'): raise ValueError(f"Unknown sampler {sampler!r}: use 'uniform' or 'popularity'")
-    model = sequence_archs[arch].from_dls(dls, n_factors=check_n(n_factors, name='n_factors'), **(model_kwargs or {}))
+    model = sequence_archs[arch].from_dls(dls, n_factors=check_factors(n_factors, dls.n_items), **(model_kwargs or {}))
     if arch=='popularity' and isinstance(dls.train, TensorDL):  # log counts of the training targets
         n = torch.bincount(dls.train.dataset.ts[1].flatten().cpu(), minlength=dls.n_items)
         with torch.no_grad(): model.i_bias.weight[:,0] = torch.log1p(n.float())
@@ -65,7 +65,7 @@ def rating_lstm_learner(dls, # `RatingSequenceDataLoaders`
                         loss_func=None, metrics=None, opt_func=FastAdam, wd:float=0., **kwargs):
     "A `RecLearner` predicting each step's rating with a `RatingLSTM`, trained with `rating_mse`"
     check_dls(dls, RatingSequenceDataLoaders, 'rating_lstm_learner')
-    n_factors,n_hidden = check_n(n_factors, name='n_factors'),check_n(n_hidden, name='n_hidden')
+    n_factors,n_hidden = check_factors(n_factors, dls.n_items),check_factors(n_hidden, dls.n_items, 'n_hidden')
     model = RatingLSTM(dls.n_items, n_factors, n_hidden, ifnone(y_range, _rating_range(dls)))
     return RecLearner(dls, model, loss_func=ifnone(loss_func, rating_mse), metrics=ifnone(metrics, rating_rmse),
                       opt_func=opt_func, wd=wd, **kwargs)
