@@ -148,6 +148,15 @@ def _report(learn, dls, u_arg, top, out):
     return out/'pca.png'
 
 # %% ../nbs/60_cli.ipynb #0f9d081c
+def _out_folder(out)->Path:
+    "`out` as a folder that exists and can be written to, or a `CLIError` before any training"
+    out = Path(out)
+    if out.exists() and not out.is_dir(): raise CLIError(f"--out {out} is a file: give a folder to write into")
+    try: out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise CLIError(f"--out {out}: can't create the folder ({e.strerror})") from None
+    if not os.access(out, os.W_OK): raise CLIError(f"--out {out}: the folder is not writable")
+    return out
+
 def train(data:str=None, # 'ml-100k', 'mnist' (for --arch ram) or a CSV with a header row; default: the arch's
           arch:str='dot', # any of `known_archs()`
           epochs:int=5, bs:int=64, lr:float=5e-3, wd:float=None, # training; `wd` defaults to the arch's
@@ -174,8 +183,8 @@ def train(data:str=None, # 'ml-100k', 'mnist' (for --arch ram) or a CSV with a h
     if isinstance(dls, RecDataLoaders):
         if top>dls.n_items-1: raise CLIError(f"--top {top} is larger than the catalogue ({dls.n_items-1} items)")
         _as_id(dls.users, user)
+    out = _out_folder(out)  # before training, not after
     learn = _fit(arch, dls, epochs, lr, wd, n_factors, seed)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
     plot = _report(learn, dls, user, top, out)
     learn.export(out.absolute()/'model.pkl')
     print(f"\nsaved {plot} and {out/'model.pkl'} (recfast recommend/evaluate --model {out/'model.pkl'})")

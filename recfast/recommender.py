@@ -104,8 +104,9 @@ def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with
     known = (u>0)&(i>0)
     res = torch.full((len(df),), float('nan') if fill is None else float(fill))
     ku,ki = u[known],i[known]
-    with scoring(self.model) as m:
-        out = [dls.score_pairs(m, a.to(dev), b.to(dev)).view(-1).cpu() for a,b in zip(ku.split(bs), ki.split(bs))]
+    with scoring(self.model) as m:  # (an empty tensor splits into one empty chunk: no call without a known pair)
+        out = [dls.score_pairs(m, a.to(dev), b.to(dev)).view(-1).cpu() for a,b in zip(ku.split(bs), ki.split(bs))
+               if len(a)]
     if out: res[known] = _finite(torch.cat(out).float(), 'predictions')
     return res.numpy()
 

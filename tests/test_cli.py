@@ -115,7 +115,9 @@ def test_bad_arguments_one_line(tmp_path, capsys):
              (ok+['--arch', 'implicit', '--by', 'item'], '--by does not apply to --arch implicit'),
              (ok+['--arch', 'lstm', '--threshold', '4'], '--threshold does not apply to --arch lstm'),
              (['train', '--arch', 'ram', '--data', 'ml-100k'], '--arch ram trains on images'),
-             (['train', '--data', 'mnist', '--out', tmp_path/'out'], '--data mnist holds images: --arch dot')]
+             (['train', '--data', 'mnist', '--out', tmp_path/'out'], '--data mnist holds images: --arch dot'),
+             (ok[:-1]+[tmp_path/'ok.csv'], 'is a file: give a folder to write into'),
+             (ok[:-1]+[tmp_path/'ok.csv'/'sub'], "can't create the folder")]
     capsys.readouterr()
     for argv,msg in cases:
         rc = main([str(a) for a in argv])

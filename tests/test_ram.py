@@ -189,6 +189,8 @@ def test_bad_input(digits):
     with pytest.raises(ValueError, match='use one of rnn, lstm'): ram_learner(dls, core='gru')
     with pytest.raises(ValueError, match='grey-scale'): MNISTGlimpseDataLoaders.from_tensors(x[:8].repeat(1,3,1,1), y[:8])
     with pytest.raises(ValueError, match='divide by 255'): MNISTGlimpseDataLoaders.from_tensors(x[:8]*255, y[:8])
+    with pytest.raises(ValueError, match='1 images have NaN pixels, first image 2'):
+        MNISTGlimpseDataLoaders.from_tensors(x[:8].clone().index_fill_(0, torch.tensor([2]), float('nan')), y[:8])
     with pytest.raises(ValueError, match='do not fit'): MNISTGlimpseDataLoaders.from_tensors(x[:8], y[:8], variant='translated', size=20)
     with pytest.raises(ValueError, match="use one of plain, translated, cluttered"): MNISTGlimpseDataLoaders.from_tensors(x[:8], y[:8], variant='x')
     with pytest.raises(ValueError, match='8 images but 7 labels'): MNISTGlimpseDataLoaders.from_tensors(x[:8], y[:7])

@@ -41,14 +41,10 @@ class SparseVectors(Tensors):
 
 # %% ../../nbs/40_autoencoder.data.ipynb #39b6e75c
 def _check_vectors(df, u, i, r):
-    "Raise a `ValueError` naming the row of a 0 rating (0 marks unobserved entries) or of a duplicated pair"
+    "Raise a `ValueError` naming the row of a 0 rating (0 marks unobserved entries)"
     if r is not None and (bad:=(pd.to_numeric(df[r])==0).to_numpy()).any():
         raise ValueError(f"Column {r!r} has a 0 rating (row {_py(df.index[bad.argmax()])!r}), "
                          "but 0 marks an unobserved entry in a rating vector: shift the ratings (e.g. +1)")
-    if (dup:=df.duplicated([u,i]).to_numpy()).any():
-        k = dup.argmax()
-        raise ValueError(f"{dup.sum()} duplicated ({u!r}, {i!r}) pairs, e.g. {tuple(_py(df[c].iloc[k]) for c in (u,i))}"
-                         f" in row {_py(df.index[k])!r}: keep one rating per pair")
 
 def _warn_empty(trn, val, row_name, col_name):
     "Warn about samples validated from an all-zero input and output units that never get a target"
@@ -70,9 +66,10 @@ class SparseVectorDataLoaders(RecDataLoaders):
                 *, implicit:bool=False, # every row a positive: vectors of 1s (no rating column read)
                 valid_pct:float=0.1, # share of the ratings held out (exact count)
                 device=None, # where batches are densified; `default_device()` (the GPU if there is one) if `None`
+                duplicates:str='mean', # rule for repeated (user, item) rows, see `dedupe` ('keep' can't make vectors)
                 **kwargs):
         "Split `ratings` and build sparse rating vectors"
-        return super().from_df(ratings, by=by, implicit=implicit, valid_pct=valid_pct,
+        return super().from_df(ratings, by=by, implicit=implicit, valid_pct=valid_pct, duplicates=duplicates,
                                device=ifnone(device, default_device()), **kwargs)
     # by='item': the model scores by its outputs, and `encode` gives the item factors
     @property
@@ -98,10 +95,15 @@ def _columns(cls:SparseVectorDataLoaders, user_name, item_name, rating_name, by=
     return dict(user_name=user_name, item_name=item_name, **({} if implicit else {'rating_name':rating_name}))
 
 @patch(cls_method=True)
-def _split(cls:SparseVectorDataLoaders, df, sp, cols, **kwargs):
+def _split(cls:SparseVectorDataLoaders, df, sp, cols, duplicates='mean', **kwargs):
+    u,i,r = cols['user_name'],cols['item_name'],cols.get('rating_name')
+    if duplicates=='keep': raise ValueError("duplicates='keep' can't make rating vectors (one entry per (user, item) "
+                                            "pair): use 'mean', 'last', 'first' or 'error'")
     for d in (df, sp['valid_df']):
-        if d is not None: _check_vectors(d, cols['user_name'], cols['item_name'], cols.get('rating_name'))
-    return super(SparseVectorDataLoaders, cls)._split(df, sp, cols)
+        if d is not None: _check_vectors(d, u, i, r)
+    dd = lambda d: dedupe(d, u, i, r, duplicates if r is not None or duplicates=='error' else 'first')  # 1s: any
+    trn,val,*tst = super(SparseVectorDataLoaders, cls)._split(dd(df), sp, cols)
+    return trn, (val if sp['valid_df'] is None else dd(val)), *tst
 
 @patch(cls_method=True)
 def _tensors(cls:SparseVectorDataLoaders, trn, val, idx, classes, cols, sp, by='user', implicit=False, **kwargs):

@@ -164,6 +164,8 @@ def _check_images(x, y):
     if not len(x): raise ValueError("No images: the image tensor is empty")
     if x.ndim!=4 or x.shape[1]!=1: raise ValueError(f"Images must be (n, 1, h, w) grey-scale, got {tuple(x.shape)}")
     if len(x)!=len(y): raise ValueError(f"{len(x)} images but {len(y)} labels")
+    if (bad:=torch.isnan(x).flatten(1).any(1)).any():
+        raise ValueError(f"{int(bad.sum())} images have NaN pixels, first image {int(bad.int().argmax())}")
     if x.min()<0 or x.max()>1: raise ValueError(f"Pixels span {x.min():.3g}..{x.max():.3g}, not [0, 1]: divide by 255")
 
 def _split_images(x, y, valid_pct, g):
