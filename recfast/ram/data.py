@@ -253,3 +253,28 @@ def show_batch(self:MNISTGlimpseDataLoaders, b=None, max_n:int=9,
     axs = subplots(nrows, ncols, figsize=figsize)[1].flatten()
     for i,ax in zip(range(n), axs): show_image(xb[i,0].cpu(), ax=ax, cmap='gray', title=self.vocab[yb[i]])
     for ax in axs[n:]: ax.axis('off')
+
+# %% ../../nbs/50_ram.data.ipynb #1f0416c7
+@patch
+def test_dl(self:MNISTGlimpseDataLoaders, test_items, # images, as a tensor or a list of them
+            seed:int=0, # placement (and clutter) of translated and cluttered canvases
+            bs:int=None, **kwargs):
+    "A loader of `test_items` placed on canvases as the validation images are (labels 0: unknown)"
+    x = torch.stack([torch.as_tensor(o) for o in test_items]) if is_listy(test_items) else torch.as_tensor(test_items)
+    x = x.float()
+    if x.ndim==2: x = x[None]  # one image
+    if x.ndim==3: x = x[:,None]  # no channel axis
+    _check_images(x, torch.zeros(len(x)))
+    if self.variant!='plain':
+        g,h = torch.Generator().manual_seed(check_seed(seed)),x.shape[-1]
+        x = place_on_canvas(x, self.size, random_offsets(len(x), h, self.size, g))
+        if self.variant=='cluttered': x = clutter(x, self.train.dataset.ts[0].cpu(), 4 if self.size<=60 else 8, generator=g)
+    y = TensorCategory(torch.zeros(len(x), dtype=torch.long))
+    return self.valid.new((TensorImage(x), y), shuffle=False, drop_last=False, **({'bs':check_bs(bs)} if bs else {}))
+
+@patch
+def decode_batch(self:MNISTGlimpseDataLoaders, b, max_n:int=9, **kwargs):
+    "`(image, label)` of the first `max_n` items of `b` (images, classes or their scores), labels from `vocab`"
+    x,y = b[0],b[-1]
+    y = y.argmax(-1) if y.ndim>1 else y
+    return [(TensorImage(xi), self.vocab[int(yi)]) for xi,yi in zip(x[:max_n], y[:max_n])]
