@@ -32,11 +32,23 @@ SECTIONS = {0: 'Core', 1: 'Ratings (collab)', 2: 'Implicit feedback', 3: 'Sequen
 # Libraries whose names link to their docs when written in backticks; the first one that knows a name wins.
 LINK_LIBS = ('recfast', 'fastai', 'fastcore')
 
+# Unnumbered notebooks named `<prefix>.<name>` come first, in this order: what a reader learns from, then how-tos.
+PREFIXES = {'tutorial': (-2, 'Tutorials'), 'guide': (-1, 'Guides')}
+# Their order in the sidebar: the families in the order the site presents them (others after, by name).
+READING_ORDER = ('ratings', 'implicit', 'sequences', 'autoencoders', 'features', 'ram',
+                 'which_model', 'from_fastai', 'cli', 'serving')
+
+def page_order(stem):
+    "Sort key of a page within its section: reading order for tutorials and guides, else the notebook's name"
+    name = stem.split('.', 1)[-1] if stem.split('.')[0] in PREFIXES else None
+    return (READING_ORDER.index(name) if name in READING_ORDER else len(READING_ORDER), stem)
+
 _re_num = re.compile(r'^(\d+)[a-zA-Z]?_')
 
 def section_of(stem):
-    "(order, section name) of notebook `stem`, from its number's tens digit; `None` for the landing page"
+    "(order, section name) of notebook `stem`, from its prefix or its number's tens digit; `None` for the landing page"
     if stem=='index': return None
+    if stem.split('.')[0] in PREFIXES: return PREFIXES[stem.split('.')[0]]
     m = _re_num.match(stem)
     if not m: return (100, SECTIONS[8])
     d = (int(m.group(1))//10) % 10
@@ -479,7 +491,7 @@ def nav_of(pages):
     nav = [{'Home': 'index.ipynb'}] if any(p['stem']=='index' for p in pages) else []
     api = None
     for (order,name),ps in sorted(groups.items()):
-        entry = {name: [{p['title']: Path(p['page']).stem+'.ipynb'} for p in sorted(ps, key=lambda p: p['stem'])]}
+        entry = {name: [{p['title']: Path(p['page']).stem+'.ipynb'} for p in sorted(ps, key=lambda p: page_order(p['stem']))]}
         if order==9: api = entry
         else: nav.append(entry)
     if any(p['stem']=='benchmarks' for p in pages): nav.append({'Benchmarks': 'benchmarks.md'})
