@@ -43,9 +43,7 @@ def check_y_range(dls, y_range:tuple|None):
 def dot_learner(dls, # ratings `DataLoaders`
                 n_factors:int=50, # latent size
                 y_range:tuple|None=(0,5.5), # output range of `sigmoid_range`
-                loss_func=None, metrics=None, opt_func=FastAdam,
-                wd:float=0.1, # weight decay: the fastbook's 0.1
-                **kwargs):
+                loss_func=None, metrics=None, opt_func=FastAdam, wd:float=0.1, **kwargs):
     "A `RecLearner` for `DotProductBias` on `dls`"
     classes,u,i = _ratings_dims(dls)
     check_y_range(dls, y_range)
@@ -62,9 +60,7 @@ def mlp_learner(dls, # ratings `DataLoaders`
                 emb_szs:dict=None, # embedding sizes by column name, else fastai's `get_emb_sz` rule
                 y_range:tuple|None=(0,5.5), # output range
                 ps:list=None, embed_p:float=0., # dropout of the layers and the embeddings
-                loss_func=None, metrics=None, opt_func=FastAdam,
-                wd:float=0.1, # weight decay: the fastbook's 0.1
-                **kwargs):
+                loss_func=None, metrics=None, opt_func=FastAdam, wd:float=0.1, **kwargs):
     "A `RecLearner` for `EmbeddingMLP` (fastai's `EmbeddingNN`: concatenated embeddings, MLP, `sigmoid_range`) on `dls`"
     classes,u,i = _ratings_dims(dls)
     check_y_range(dls, y_range)
