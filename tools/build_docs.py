@@ -278,6 +278,13 @@ def signature_md(md):
 
 _re_bar = re.compile(r'^\s*(\|[█\-]*\|.*\d+\.\d+%.*|[█\s]+)$')
 _re_epoch = re.compile(r"^\[\d+(?:, [^,\]]+)+, '\d+:\d\d'\]$")
+# a warning raised for the reader's own call (recfast's `stacklevel` points at the cell) or inside recfast
+# (or a line this module already cleaned: `clean_outputs` runs at execution and again when the page is rendered)
+_re_warn = re.compile(r'^(?:(?:<ipython-input-[^>]*>|\S*ipython-input-\S*|\S*/recfast/\S+\.py):\d+: )?(\w*Warning): (.*)$')
+
+def reader_warnings(text:str)->str:
+    "The warnings of `text` (stderr) that concern the reader's data or call, as `Category: message` lines"
+    return ''.join(f'{m.group(1)}: {m.group(2)}\n' for l in text.splitlines() if (m:=_re_warn.match(l)))
 
 def _epoch_table(lines, names=None):
     "Lines `[0, 0.87, 0.9, '00:02']` that `Learner.no_bar()` fits print, as an HTML table"
@@ -302,12 +309,14 @@ def _metric_names(ns, n):
     return None
 
 def clean_outputs(cell, ns=None):
-    "Drop stderr and empty progress bars; turn `no_bar()` epoch lists into tables"
+    "Keep only recfast's warnings of stderr, drop empty progress bars; turn `no_bar()` epoch lists into tables"
     outs = []
     for o in cell.get('outputs', []):
         if o.get('output_type')=='stream':
-            if o.get('name')=='stderr': continue
             text = ''.join(o['text']) if isinstance(o['text'], list) else o['text']
+            if o.get('name')=='stderr':  # library noise dropped; recfast's warnings about the reader's data kept
+                if (w:=reader_warnings(text)): outs.append({'output_type':'stream', 'name':'stderr', 'text':w})
+                continue
             text = re.sub(r'\x1B(?:[@-Z\\-_]|\[[0-?]*[ -/]*[@-~])', '', text)
             lines, run, keep = text.splitlines(), [], []
             def flush():
@@ -697,7 +706,7 @@ def _hash(*paths):
     for p in paths: h.update(Path(p).read_bytes())
     return h.hexdigest()[:16]
 
-PROC_VERSION = 2  # bump when `_procs` or `process_nb` change what they write (the cache keys on it)
+PROC_VERSION = 3  # bump when `_procs` or `process_nb` change what they write (the cache keys on it)
 
 def stage_notebooks(nbs, workers=None, execute=True, prune=True):
     "Process (and execute) every notebook, reusing cached results, and render them into `STAGE`; the pages' facts"
