@@ -87,6 +87,7 @@ def test_every_page(site, server, browser):
                     search: q('input.md-search__input').length, toc: q('nav.md-nav--secondary').length,
                     text: document.querySelector('article').innerText, katex: q('article .katex').length,
                     imgs: imgs.filter(ok).length, broken: imgs.filter(i => !ok(i)).map(i => i.src.slice(0, 80)),
+                    clipped: q('article .rf-doc pre').filter(p => p.scrollWidth > p.clientWidth + 2).map(p => p.innerText.slice(0, 60)),
                     links: q('a[href]').map(a => a.href)}""")
         if len({h for h in f['nav'] if h.endswith('.html')}) < n_pages-1: problems.append(f"{page}: sidebar has {len(f['nav'])} links")
         if not f['search']: problems.append(f'{page}: no search box')
@@ -97,6 +98,7 @@ def test_every_page(site, server, browser):
         if EPOCH_LIST.search(text): problems.append(f'{page}: raw epoch list {EPOCH_LIST.search(text).group(0)!r}')
         if facts['images'] and not f['imgs']: problems.append(f'{page}: plots but shows no image')
         if f['broken']: problems.append(f"{page}: images that do not load: {f['broken']}")
+        if f['clipped']: problems.append(f"{page}: signature blocks wider than their box (docments clipped): {f['clipped'][:3]}")
         if facts.get('math') and (SITE/'assets'/'katex').exists() and not f['katex']:
             problems.append(f'{page}: math not rendered')
         # local links and anchors

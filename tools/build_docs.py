@@ -3,13 +3,15 @@
 1. Every notebook of `nbs/` goes through nbdev's own processors (directives, `show_doc` for exported names, links),
    with one change: instead of executing only the cells `show_doc` needs, every cell is executed (in the notebook's
    folder, `#| slow` and `#| eval: false` cells keep their saved output), so pages show real outputs and figures.
-   The public classmethods of exported classes (`from_df`, `from_dls`, ...) get a `show_doc` too.
+   The public classmethods of exported classes (`from_df`, `from_dls`, ...) get a `show_doc` too, and a name gets one
+   signature block. Fits show fastprogress' notebook (HTML) bars and epoch table, as in Jupyter (`notebook_progress`);
+   symbols nbdev leaves out of `recfast/_modidx.py` are added in memory (`complete_modidx`).
    Notebooks run in parallel, each in a fresh process; executed notebooks are cached in `_proc/docs_cache/`, keyed
    on the notebook, the package sources and this file, so a rebuild only reruns what changed.
 2. Each page is placed in the sidebar by its number's tens digit (`SECTIONS`) and titled by its `# Title` cell;
    no notebook name is written here. The landing page (`index.ipynb`) gets a generated list of every section.
-3. `bench/results/*.json` becomes the Benchmarks page: one table per protocol, grouped by bench script, and figures
-   drawn with matplotlib.
+3. `bench/results/*.json` becomes the Benchmarks page: one table per protocol under short headings (the named
+   protocols, then the others and the speed rows grouped by bench script), and figures drawn with matplotlib.
 4. mkdocs builds the site (`mkdocs.yml`, hooks in `tools/docs_hooks.py`), with KaTeX from Debian's `libjs-katex`.
 
 `python tools/build_docs.py [--no-readme] [--no-exec] [--workers N]`. README.md comes from `nbs/index.ipynb` as saved.
@@ -28,19 +30,35 @@ KATEX = Path('/usr/share/javascript/katex')  # Debian's libjs-katex
 
 # The sidebar: a notebook's section is the tens digit of its number (`10_collab.data` -> 1); 9 is the API.
 SECTIONS = {0: 'Core', 1: 'Ratings (collab)', 2: 'Implicit feedback', 3: 'Sequences', 4: 'Autoencoders',
-            5: 'Recurrent attention', 6: 'CLI', 7: 'Scale & distributed', 8: 'More', 9: 'API'}
+            5: 'Recurrent attention', 6: 'CLI & serving', 7: 'Scale & distributed', 8: 'More', 9: 'API'}
 # Libraries whose names link to their docs when written in backticks; the first one that knows a name wins.
 LINK_LIBS = ('recfast', 'fastai', 'fastcore')
+
+# Unnumbered notebooks named `<prefix>.<name>` come first, in this order: what a reader learns from, then how-tos.
+PREFIXES = {'tutorial': (-2, 'Tutorials'), 'guide': (-1, 'Guides')}
+# Their order in the sidebar: the families in the order the site presents them (others after, by name).
+READING_ORDER = ('ratings', 'implicit', 'sequences', 'autoencoders', 'features', 'ram',
+                 'which_model', 'from_fastai', 'cli', 'serving')
+
+def page_order(stem):
+    "Sort key of a page within its section: reading order for tutorials and guides, else the notebook's name"
+    name = stem.split('.', 1)[-1] if stem.split('.')[0] in PREFIXES else None
+    return (READING_ORDER.index(name) if name in READING_ORDER else len(READING_ORDER), stem)
 
 _re_num = re.compile(r'^(\d+)[a-zA-Z]?_')
 
 def section_of(stem):
-    "(order, section name) of notebook `stem`, from its number's tens digit; `None` for the landing page"
+    "(order, section name) of notebook `stem`, from its prefix or its number's tens digit; `None` for the landing page"
     if stem=='index': return None
+    if stem.split('.')[0] in PREFIXES: return PREFIXES[stem.split('.')[0]]
     m = _re_num.match(stem)
     if not m: return (100, SECTIONS[8])
     d = (int(m.group(1))//10) % 10
     return (d, SECTIONS.get(d, SECTIONS[8]))
+
+def plain_title(title):
+    "A notebook's `# Title` as plain text, for the sidebar, the browser tab and the search index: `Learner` -> Learner"
+    return re.sub(r'`([^`]*)`', r'\1', title or '')
 
 def page_name(nb_path):
     "The html page of a notebook, as nbdev names it (numeric prefix stripped): `01_data.ratings` -> `data.ratings.html`"
@@ -68,11 +86,55 @@ def title_cell(cells):
 # ---------------------------------------------------------------------------------------------------------------
 # Links: backticked names -> local pages (recfast) or docs.fast.ai / fastcore.fast.ai
 
+def modidx_missing():
+    """Symbols of `recfast/*.py` that nbdev left out of `recfast/_modidx.py`: {module: {name: (doc, source)}}.
+    nbdev (3.3, `doclinks._get_modidx`) skips every cell whose notebook path contains 'auto' (`'auto' in cell.nb`,
+    meant for the `# %% auto` `__all__` cell: AnswerDotAI/nbdev issue 1430), so the autoencoder notebooks'
+    symbols get no doc or source link. This is `_get_modidx` with that test made exact."""
+    import ast as _ast
+    from nbdev.config import get_config, nbpath2html
+    from nbdev.doclinks import _iter_py_cells, patch_name
+    from fastcore.foundation import L
+    import recfast._modidx as mi
+    cfg = get_config()
+    lib, nbs_path = Path(cfg.lib_path).resolve(), Path(cfg.nbs_path).resolve()
+    code_root, out = lib.parent, {}
+    for py in sorted(lib.rglob('*.py')):
+        if py.name.startswith('_') or '.ipynb_checkpoints' in py.parts: continue
+        rel = py.relative_to(code_root).as_posix()
+        mod = '.'.join(rel.rpartition('.')[0].split('/'))
+        have, d = mi.d['syms'].get(mod, {}), {}
+        try: cells = list(_iter_py_cells(py))
+        except ValueError: continue
+        for cell in cells:
+            if cell.nb=='auto': continue
+            loc = nbpath2html(cell.nb_path.relative_to(nbs_path)).as_posix()
+            def _stor(nm):
+                for n in L(nm):
+                    if f'{mod}.{n}' not in have: d[f'{mod}.{n}'] = (f'{loc}#{n.lower()}', rel)
+            for tree in _ast.parse(cell.code).body:
+                if isinstance(tree, (_ast.FunctionDef, _ast.AsyncFunctionDef, _ast.ClassDef)): _stor(patch_name(tree))
+                if isinstance(tree, _ast.ClassDef):
+                    for t2 in tree.body:
+                        if isinstance(t2, (_ast.FunctionDef, _ast.AsyncFunctionDef, _ast.ClassDef)): _stor(f'{tree.name}.{t2.name}')
+        if d: out[mod] = d
+    return out
+
+def complete_modidx():
+    "Add what `modidx_missing` finds to the loaded `recfast._modidx.d`, which nbdev's `NbdevLookup` (links, source links) reads"
+    import recfast._modidx as mi
+    if getattr(mi, '_completed', False): return
+    for mod, d in modidx_missing().items(): mi.d['syms'].setdefault(mod, {}).update(d)
+    mi._completed = True
+    from nbdev.doclinks import _build_lookup_table
+    _build_lookup_table.cache_clear()
+
 _lookup = None
 def lookup():
     global _lookup
     if _lookup is None:
         from nbdev.doclinks import NbdevLookup
+        complete_modidx()
         _lookup = NbdevLookup(strip_libs=LINK_LIBS)
     return _lookup
 
@@ -87,13 +149,35 @@ def _local_url(url):
             return page + (f'#{slug(anchor)}' if anchor else '')
     return url
 
+PAGE_MODULE = None  # the module of the page being rendered (`collab.data`), set by `render_nb`: its own names link first
+VERB_CLASS = 'recfast.recommender.RecLearner'  # a bare verb (`recommend`, `evaluate`) is the Learner's method
+PLAIN_OK = {'patch', 'delegates', 'tensor'}  # plain lowercase words that may link to fastai/fastcore
+
+def doc_url(name, module=None):
+    """The docs URL of backticked `name`: a name of the page's own module first, then a method of `RecLearner` (a bare
+    `recommend` is the verb, not the CLI command or `serve_torch.recommend`), then what nbdev's lookup finds, where a
+    plain lowercase word found only in fastai or fastcore (`test`, `solve`) is left unlinked: it is a parameter or a word."""
+    nl = lookup()
+    module = module if module is not None else PAGE_MODULE
+    if re.match(r'^[A-Za-z_]\w*$', name):
+        import recfast._modidx as mi
+        syms = mi.d['syms']
+        own = syms.get(f'recfast.{module}', {}) if module else {}
+        cands = [f'recfast.{module}.{name}'] if module else []
+        cands.append(f'{VERB_CLASS}.{name}')
+        cands += sorted(k for k in own if k.endswith(f'.{name}') and k.count('.')==module.count('.')+3)
+        for c in cands:
+            if any(c in d for d in syms.values()) and (url := nl.doc(c)): return url
+    url = nl.doc(name)
+    if url and re.match(r'^[a-z]+$', name) and name not in PLAIN_OK and _local_url(url)==url: return None
+    return url
+
 def linkify(md):
     "nbdev's `linkify` with local recfast links and fastai/fastcore links"
     from nbdev.doclinks import _re_backticks
-    nl = lookup()
     def _sub(m):
         name = m.group(1)
-        url = nl.doc(name)
+        url = doc_url(name)
         if url is None: return m.group(0)
         if m.group(0).endswith('()`'): name += '()'
         return f"[`{name}`]({_local_url(url)})"
@@ -118,9 +202,54 @@ def _md_text(o):
     d = o.get('data', {}).get('text/markdown')
     return (''.join(d) if isinstance(d, list) else d) if d else None
 
+def _top_split(s, sep=','):
+    "`s` split at the `sep`s outside brackets and quotes"
+    out, depth, q, cur = [], 0, None, ''
+    for ch in s:
+        if q:
+            if ch==q: q = None
+        elif ch in '\'"': q = ch
+        elif ch in '([{': depth += 1
+        elif ch in ')]}': depth -= 1
+        elif ch==sep and depth==0: out.append(cur); cur = ''; continue
+        cur += ch
+    return out + [cur]
+
+def _one_param_a_line(code):
+    """A signature's parameters one a line: nbdev puts parameters without docments on the line of the next one that has
+    one (`wd:float=0.1, *, lr:float=0.001, # Default learning rate`), so the comment reads as theirs"""
+    out = []
+    for l in code.split('\n'):
+        m = re.match(r'^(    )(\S.*?)(,\s*#\s.*|,)?$', l)
+        if not m or l.lstrip().startswith('#'): out.append(l); continue
+        parts = [p.strip() for p in _top_split(m.group(2))]
+        parts = [p for p in parts if p]
+        if len(parts)<2: out.append(l); continue
+        out += [f'    {p},' for p in parts[:-1]] + [f'    {parts[-1]}{m.group(3) or ","}']
+    return '\n'.join(out)
+
+def _builtin_docs():
+    "The docstrings Python's own dunders carry (`Return repr(self).`): a dunder that only inherits one says nothing"
+    docs = set()
+    for t in (object, type, list, dict, tuple, int, str, set, Exception, type(len)):
+        for k in dir(t):
+            if k.startswith("__") and (d := getattr(getattr(t, k, None), "__doc__", None)) and len(d)<80: docs.add(" ".join(d.split()))
+    return docs
+_BUILTIN_DOCS = None
+
 def signature_md(md):
-    "nbdev's `show_doc` markdown as a boxed signature block: heading (escaped, anchor-able), source link, code"
+    """nbdev's `show_doc` markdown as a boxed signature block: heading (escaped, anchor-able), source link, code with a
+    parameter a line, no `NoneType` annotations (nbdev's guess from a `None` default) or `__main__.` prefixes (the
+    notebook's own classes), no docstring inherited from a builtin"""
+    global _BUILTIN_DOCS
+    if _BUILTIN_DOCS is None: _BUILTIN_DOCS = _builtin_docs()
     md = md.strip()
+    def _code(m):
+        code = re.sub(r'(\w):\s*NoneType(?=\s*=\s*None\b)', r'\1', m.group(2))
+        code = re.sub(r'\b__main__\.', '', code)  # a class the notebook itself defines, as the module names it
+        return m.group(1) + _one_param_a_line(code) + m.group(3)
+    md = re.sub(r'(```python\n)(.*?)(\n```)', _code, md, flags=re.S)
+    md = '\n'.join(l for l in md.split('\n') if ' '.join(l.strip().strip('*').split()) not in _BUILTIN_DOCS or not l.strip())
     md = re.sub(r'^---\s*\n', '', md).strip()
     src = re.search(r'\[source\]\(([^)]+)\)\{[^}]*\}', md)
     md = re.sub(r'\[source\]\(([^)]+)\)\{[^}]*\}\s*\n', '', md)
@@ -149,6 +278,13 @@ def signature_md(md):
 
 _re_bar = re.compile(r'^\s*(\|[█\-]*\|.*\d+\.\d+%.*|[█\s]+)$')
 _re_epoch = re.compile(r"^\[\d+(?:, [^,\]]+)+, '\d+:\d\d'\]$")
+# a warning raised for the reader's own call (recfast's `stacklevel` points at the cell) or inside recfast
+# (or a line this module already cleaned: `clean_outputs` runs at execution and again when the page is rendered)
+_re_warn = re.compile(r'^(?:(?:<ipython-input-[^>]*>|\S*ipython-input-\S*|\S*/recfast/\S+\.py):\d+: )?(\w*Warning): (.*)$')
+
+def reader_warnings(text:str)->str:
+    "The warnings of `text` (stderr) that concern the reader's data or call, as `Category: message` lines"
+    return ''.join(f'{m.group(1)}: {m.group(2)}\n' for l in text.splitlines() if (m:=_re_warn.match(l)))
 
 def _epoch_table(lines, names=None):
     "Lines `[0, 0.87, 0.9, '00:02']` that `Learner.no_bar()` fits print, as an HTML table"
@@ -173,12 +309,14 @@ def _metric_names(ns, n):
     return None
 
 def clean_outputs(cell, ns=None):
-    "Drop stderr and empty progress bars; turn `no_bar()` epoch lists into tables"
+    "Keep only recfast's warnings of stderr, drop empty progress bars; turn `no_bar()` epoch lists into tables"
     outs = []
     for o in cell.get('outputs', []):
         if o.get('output_type')=='stream':
-            if o.get('name')=='stderr': continue
             text = ''.join(o['text']) if isinstance(o['text'], list) else o['text']
+            if o.get('name')=='stderr':  # library noise dropped; recfast's warnings about the reader's data kept
+                if (w:=reader_warnings(text)): outs.append({'output_type':'stream', 'name':'stderr', 'text':w})
+                continue
             text = re.sub(r'\x1B(?:[@-Z\\-_]|\[[0-?]*[ -/]*[@-~])', '', text)
             lines, run, keep = text.splitlines(), [], []
             def flush():
@@ -207,8 +345,10 @@ def clean_outputs(cell, ns=None):
             h = re.sub(r'<style>.*?</style>', '', h, flags=re.S)
             h = re.sub(r'<div>\s*<progress[^>]*>.*?</div>', '', h, flags=re.S)
             h = re.sub(r'<progress[^>]*>.*?</progress>', '', h, flags=re.S).strip()
-            if not h and set(data)<={'text/html','text/plain'}: continue
+            h = re.sub(r'<div>\s*</div>', '', h).strip()  # a notebook bar's last state once it is done (`leave=False`)
+            if not h and set(data)<={'text/html','text/plain','text/markdown'}: continue
             data['text/html'] = h
+            if 'class="fastprogress"' in h: data.pop('text/markdown', None)  # fasthtml's fenced copy of the table
         o.pop('execution_count', None) if o.get('output_type')!='execute_result' else None
         outs.append(o)
     from fastcore.xtras import dict2obj
@@ -225,6 +365,27 @@ def _classmethods(tree):
             if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and not f.name.startswith('_') and \
                any(getattr(d, 'id', None)=='classmethod' for d in f.decorator_list):
                 yield node.name, f.name
+
+def notebook_progress(shell):
+    """Progress bars and epoch tables in `shell` as Jupyter shows them: fastai's HTML table, not console bars.
+    fastprogress picks its bars once, at import, from `fastcore.imports.IN_NOTEBOOK`, which is False here (fastcore was
+    imported before the shell existed), so a fit outside `no_bar()` printed hundreds of text bars. With the notebook
+    bars, each update re-displays the same `display_id`: like Jupyter, the shell keeps the last state in the first's place."""
+    import fastprogress.fastprogress as fp, fastai.callback.progress as fa
+    fp.master_bar, fp.progress_bar = fa.master_bar, fa.progress_bar = fp.NBMasterBar, fp.NBProgressBar
+    from types import SimpleNamespace
+    run_res = shell._run_res
+    def _run_res(result, c):
+        outs, at = [], {}
+        for o in c.outputs:
+            did = (o.transient or {}).get('display_id')
+            if o.update:
+                if did in at: outs[at[did]] = o
+                continue
+            if did is not None: at[did] = len(outs)
+            outs.append(o)
+        return run_res(result, SimpleNamespace(stdout=c.stdout, stderr=c.stderr, outputs=outs))
+    shell._run_res = _run_res
 
 def _procs(execute=True):
     from nbdev.process import Processor
@@ -254,10 +415,31 @@ def _procs(execute=True):
                     cells.insert(at+i, c)
             for i,c in enumerate(cells): c.idx_ = i
 
+    class dedupe_show_docs(Processor):
+        """One signature block per name: nbdev adds a `show_doc` after each exported `@patch` function even when the
+        notebook documents it itself (it compares `item_biases` with the shown `RecInterpretation.item_biases`);
+        the notebook's own `show_doc` cell (placed by its author) wins, else the first."""
+        def begin(self):
+            cells = self.nb.cells
+            def nm(c):
+                if c.cell_type!='code': return None
+                m = re.match(r'^(?:\s*#\|.*\n)*\s*show_doc\(\s*([\w.]+)\s*\)\s*$', c.source)
+                return m.group(1) if m else None
+            own = {nm(c) for c in cells if nm(c) and not getattr(c, 'has_sd', False)}
+            seen, keep = set(), []
+            for c in cells:
+                n = nm(c)
+                if n and ((getattr(c, 'has_sd', False) and n in own) or n in seen): continue
+                if n: seen.add(n)
+                keep.append(c)
+            cells[:] = keep
+            for i,c in enumerate(cells): c.idx_ = i
+
     class exec_all(Processor):
         "Execute every cell in the notebook's folder; `#| slow` and `#| eval: false` cells keep their saved output"
         def begin(self):
             self.k = CaptureShell(path=self.nb.path_.parent)
+            notebook_progress(self.k)
             self.k.run_cell('from nbdev.showdoc import show_doc')
         def __call__(self, cell):
             if cell.cell_type!='code' or not cell.source: return
@@ -268,7 +450,7 @@ def _procs(execute=True):
                 raise RuntimeError(f"{self.nb.path_.name}, cell {cell.idx_}:\n{cell.source}\n{type(e).__name__}: {e}") from e
             clean_outputs(cell, self.k.user_ns)
 
-    return [populate_language, add_show_docs, add_classmethod_docs, hide_line, rm_header_dash,
+    return [populate_language, add_show_docs, add_classmethod_docs, dedupe_show_docs, hide_line, rm_header_dash,
             clean_show_doc, exec_all if execute else exec_show_docs, rm_export, ai_magics, clean_magics, hide_,
             mv_exports, strip_hidden_metadata]
 
@@ -316,6 +498,7 @@ def process_nb(args):
     from fastcore.nbio import read_nb, write_nb
     from nbdev.process import NBProcessor
     t = time.time()
+    complete_modidx()  # show_doc's source links and nbdev's links read it
     nb = read_nb(src); nb.path_ = src
     _, title, desc = title_cell(nb.cells)
     procs = _procs(execute)
@@ -331,8 +514,12 @@ def render_nb(processed, facts, dst):
     "The processed notebook as the page mkdocs-jupyter renders: `finish`ed, titled; adds `images` and `math` to `facts`"
     import nbformat
     from fastcore.nbio import read_nb
+    global PAGE_MODULE
+    nb_src = ROOT/'nbs'/f"{facts['stem']}.ipynb"
+    PAGE_MODULE = _default_exp(nb_src) if nb_src.exists() else None
     res = finish(read_nb(processed))
     title, desc = facts['title'], facts['description']
+    facts['title'] = plain_title(title)  # the sidebar, the tab and the search index show text, not markdown
     for c in res.cells:  # the title cell, with the whole summary (nbdev's front matter keeps its first line only)
         if c.cell_type=='markdown' and re.match(r'^#\s', c.source):
             c.source = f"# {title}\n\n> {relink(linkify(desc))}" if desc else f'# {title}'; break
@@ -356,8 +543,80 @@ def _default_exp(src):
 # ---------------------------------------------------------------------------------------------------------------
 # Benchmarks page
 
+# the sections of the Benchmarks page after the named protocols (`report.SUITES`): by bench script
+BENCH_GROUPS = {'ram': 'Recurrent attention (RAM)', 'scale': 'Scale (synthetic power-law data)',
+                'baselines': 'Simple baselines (popularity, item-kNN, EASE)', 'post': '"PyTorch for Recommenders 101"',
+                'protocols': 'Sequence protocols',
+                'ddp': 'Distributed training', 'serving': 'Serving', 'collab': 'Ratings (collab)',
+                'explicit': 'Explicit ratings', 'implicit': 'Implicit feedback', 'autoenc': 'Autoencoders',
+                'families': 'Every family against a plain PyTorch loop', 'coldstart': 'Cold start'}
+
+def _untrack(s):
+    "Page text without the tracker's vocabulary: `(issue #12)`, `issue #12's`, `recfast-era`"
+    s = re.sub(r'\s*\((?:issue|PR)s? #?\d+\)', '', s)
+    s = re.sub(r"\b(?:issue|PR)s? #?\d+(?:'s)?\s*", '', s)
+    return s.replace('recfast-era', "earlier recfast's")
+
+def _chunks(data):
+    return [c.strip() for c in re.sub(r'\s*\([^()]*\)', '', data).split(', ') if c.strip()]
+
+def short_labels(keys, width=70):
+    """Short headings for machine-named suites `keys` (`ram: MNIST 10k test digits (...), 80/20 split seed 42, 28x28 ·
+    valid error`): the parts of the data description its peers (same data set) do not share, then the metric"""
+    parsed = {}
+    for k in keys:
+        body = k.removeprefix('speed: ')
+        body = body.split(': ', 1)[1] if ': ' in body else body
+        data, _, metric = body.rpartition(' · ') if ' · ' in body else (body, '', '')
+        parsed[k] = (_chunks(data), metric)
+    out = {}
+    for k,(ch,metric) in parsed.items():
+        peers = [c for c,_ in parsed.values() if c and ch and c[0]==ch[0]]
+        common = set(ch).intersection(*map(set, peers)) if len(peers)>1 else set()
+        keep = [c for c in ch if c not in common]
+        if ch and ch[0] in common: keep = [ch[0].split()[0]] + keep
+        data, room = ', '.join(keep), width - (len(metric)+3 if metric else 0)
+        if len(data)>room: data = data[:room].rsplit(' ', 1)[0].rstrip(',;:') + '…'
+        out[k] = (data + (f' · {metric}' if metric else '')) or k
+    return out
+
+def bench_rows(rows):
+    """The report's rows, plus a row for each fully-connected baseline the RAM rows were measured against (`FC ...`, same
+    run, its figure in their `baseline_value`), so RAM's headline can be checked against its baseline on the page"""
+    out, seen = list(rows), set()
+    for r in rows:
+        b, v = r.get('baseline'), r.get('baseline_value')
+        if r['bench']!='ram' or not b or not str(b).startswith('FC') or not isinstance(v, (int, float)) or not r.get('metric'): continue
+        if r.get('ratio_of') not in (None, 'value') or (r['suite'], b, v) in seen: continue
+        seen.add((r['suite'], b, v))
+        out.append({**r, 'model': f'{b} (baseline, same run)', 'value': v, 'time_s': r.get('baseline_time_s'),
+                    'std': None, 'n': None, 'baseline': None, 'baseline_value': None, 'ratio': None, 'published': None})
+    return out
+
+def bench_sections(rows):
+    "[(level, heading, suite or None)]: the named protocols, then the other suites and the speed rows by bench script"
+    from bench import report
+    suites = list(dict.fromkeys(report.suite_of(r) for r in rows))
+    named = [k for k in report.SUITES if k in suites]
+    other = sorted(k for k in suites if k not in report.SUITES and not k.startswith('speed:'))
+    speed = sorted(k for k in suites if k.startswith('speed:'))
+    out = [(2, 'Quality, by protocol', None)] + [(3, report.suite_title(k), k) for k in named]
+    for title, ks in (('Other measurements', other), ('Speed and memory', speed)):
+        if not ks: continue
+        out.append((2, title, None))
+        groups = {}
+        for k in ks:
+            b = k.removeprefix('speed: ').split(':')[0].strip()
+            groups.setdefault(BENCH_GROUPS.get(b, b), []).append(k)
+        for g, gk in groups.items():
+            labels = short_labels(gk)
+            out.append((3, g, None))
+            out += [(4, labels[k], k) for k in gk]
+    return out
+
 def benchmarks_page(stage, results=ROOT/'bench'/'results'):
-    "`benchmarks.md` (one ranked table per protocol, `report.render_suites`) and its figures; `None` when there are no results"
+    """`benchmarks.md` (one ranked table per protocol, `report.render_suites`, under short headings grouped by protocol
+    and bench script) and its figures; `None` when there are no results"""
     sys.path.insert(0, str(ROOT))
     from bench import report
     rows = report.load_rows(results)
@@ -372,7 +631,16 @@ def benchmarks_page(stage, results=ROOT/'bench'/'results'):
           "`bench/results/REPORT.md` holds all of them, one ranked table per protocol as here. *ratio* is the row's figure over its baseline's, "
           "for the quantity in brackets. Absolute times are noisy on shared machines; ratios hold better.", ""]
     for f,cap in figs: md += [f'<figure markdown="span">', f'![{cap}](img/{f})', f'<figcaption>{cap}</figcaption>', '</figure>', '']
-    md.append(report.render_suites(rows))
+    rows = bench_rows(rows)
+    by = {}
+    for r in rows: by.setdefault(report.suite_of(r), []).append(r)
+    for level, head, k in bench_sections(rows):
+        md += [f"{'#'*level} {report._cell(head)}", '']
+        if k is None: continue
+        body = report.render_suites(by[k]).split('\n', 1)[1].lstrip('\n')  # its own `## title` is the heading above
+        if k not in report.SUITES and not k.startswith('speed:'):
+            body = f"**Data**: {report._cell(k.split(': ', 1)[-1])}.\n\n" + body
+        md.append(_untrack(body))
     (stage/'benchmarks.md').write_text('\n'.join(md)+'\n')
     return dict(stem='benchmarks', page='benchmarks.html', title='Benchmarks', images=len(figs), module=None,
                 description='', seconds=0)
@@ -401,19 +669,31 @@ def benchmark_figures(rows, out):
         ax.set_title('Fastbook collaborative filtering on ML-100K')
         fig.tight_layout(); fig.savefig(out/'bench_collab.png', dpi=110); plt.close(fig)
         figs.append(('bench_collab.png', 'Fit time of the fastbook collab protocol, each path (ML-100K, 1 thread)'))
-    # 2. ratios against the same-run baseline, per bench (time ratios)
+    # 2. ratios against the same-run baseline (time ratios): a labelled point per row, "model / baseline"
     rat = [r for r in rows if r.get('ratio') is not None and r.get('ratio_of')=='time' and r['ratio']>0]
     if rat:
-        import math
+        def short(s, n=30):
+            s = re.sub(r'\s*\(.*?\)', '', str(s or '').replace('`', '')).strip()
+            return s if len(s)<=n else s[:n-1].rstrip() + '…'
+        rat = sorted(rat, key=lambda r: r['ratio'])
         benches = sorted({r['bench'] for r in rat})
-        fig, ax = plt.subplots(figsize=(8, 3.2))
-        for i,b in enumerate(benches):
-            v = [r['ratio'] for r in rat if r['bench']==b]
-            ax.scatter(v, [i]*len(v), s=40, alpha=.7)
+        colors = dict(zip(benches, plt.cm.tab10.colors))
+        fig, ax = plt.subplots(figsize=(9, 0.28*len(rat)+1.4))
+        ys = range(len(rat))
+        for b in benches:
+            pts = [(r['ratio'], y) for y,r in zip(ys, rat) if r['bench']==b]
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=36, color=colors[b], label=b, zorder=3)
+        for y,r in zip(ys, rat):
+            ax.annotate(f"{r['ratio']:.2f}", (r['ratio'], y), xytext=(6, 0), textcoords='offset points', va='center', fontsize=7)
         ax.axvline(1, color='k', lw=.8, ls='--')
-        ax.set_xscale('log'); ax.set_yticks(range(len(benches))); ax.set_yticklabels(benches)
+        ax.set_xscale('log'); ax.set_yticks(list(ys))
+        ax.set_yticklabels([f"{short(r['model'])} / {short(r.get('baseline'), 24)}" for r in rat], fontsize=7)
+        ax.grid(axis='y', lw=.3, alpha=.5)
+        lo, hi = min(r['ratio'] for r in rat), max(r['ratio'] for r in rat)
+        ax.set_xlim(lo/1.3, hi*1.6)
         ax.set_xlabel("time over the same-run baseline's (log scale; left of 1: faster)")
-        ax.set_title('Every timed row against its baseline')
+        ax.set_title('Every timed row against its baseline (row / baseline)')
+        ax.legend(title='bench', fontsize=7, title_fontsize=8, loc='lower right')
         fig.tight_layout(); fig.savefig(out/'bench_ratios.png', dpi=110); plt.close(fig)
         figs.append(('bench_ratios.png', 'Time ratios of every timed row to the baseline measured in the same run'))
     return figs
@@ -426,9 +706,9 @@ def _hash(*paths):
     for p in paths: h.update(Path(p).read_bytes())
     return h.hexdigest()[:16]
 
-PROC_VERSION = 1  # bump when `_procs` or `process_nb` change what they write (the cache keys on it)
+PROC_VERSION = 3  # bump when `_procs` or `process_nb` change what they write (the cache keys on it)
 
-def stage_notebooks(nbs, workers=None, execute=True):
+def stage_notebooks(nbs, workers=None, execute=True, prune=True):
     "Process (and execute) every notebook, reusing cached results, and render them into `STAGE`; the pages' facts"
     import nbdev
     src_hash = _hash(*sorted((ROOT/'recfast').rglob('*.py')))
@@ -464,7 +744,7 @@ def stage_notebooks(nbs, workers=None, execute=True):
             for k,v in env.items():
                 if v is None: os.environ.pop(k, None)
                 else: os.environ[k] = v
-    if execute:  # drop stale entries (a build without execution only adds to the cache: it reuses executed pages)
+    if execute and prune:  # drop stale entries (a build without execution, or of some pages, only adds to the cache)
         keep = {c.name for c,_ in done} | {c.with_suffix('.json').name for c,_ in done}
         for p in CACHE.iterdir():
             if p.name not in keep and 'n'+nbdev.__version__ not in p.name: p.unlink()
@@ -479,10 +759,11 @@ def nav_of(pages):
     nav = [{'Home': 'index.ipynb'}] if any(p['stem']=='index' for p in pages) else []
     api = None
     for (order,name),ps in sorted(groups.items()):
-        entry = {name: [{p['title']: Path(p['page']).stem+'.ipynb'} for p in sorted(ps, key=lambda p: p['stem'])]}
+        entry = {name: [{p['title']: Path(p['page']).stem+'.ipynb'} for p in sorted(ps, key=lambda p: page_order(p['stem']))]}
         if order==9: api = entry
         else: nav.append(entry)
-    if any(p['stem']=='benchmarks' for p in pages): nav.append({'Benchmarks': 'benchmarks.md'})
+    # a section of its own: a lone page after the last section would show as one of its pages
+    if any(p['stem']=='benchmarks' for p in pages): nav.append({'Benchmarks': [{'Benchmarks': 'benchmarks.md'}]})
     if api: nav.append(api)
     return nav
 
@@ -535,7 +816,7 @@ def build(out='_docs', readme=True, execute=True, workers=None, quiet=True, only
     if only: nbs = [p for p in nbs if any(p.match(o) for o in only.split(','))]
     if STAGE.exists(): shutil.rmtree(STAGE)
     STAGE.mkdir(parents=True)
-    pages = stage_notebooks(nbs, workers=workers, execute=execute)
+    pages = stage_notebooks(nbs, workers=workers, execute=execute, prune=not only)
     # figures the notebooks' markdown shows (`![...](images/x.png)`), saved beside them by the bench scripts
     if (cfg.nbs_path/'images').is_dir(): shutil.copytree(cfg.nbs_path/'images', STAGE/'images')
     t1 = time.time()
@@ -545,7 +826,7 @@ def build(out='_docs', readme=True, execute=True, workers=None, quiet=True, only
     nav = nav_of(pages)
     add_landing_sections(nav)
     math = copy_assets()
-    (ROOT/'_proc'/'docs_pages.json').write_text(json.dumps(pages, indent=1))
+    if not only: (ROOT/'_proc'/'docs_pages.json').write_text(json.dumps(pages, indent=1))
     key = site_key(out) if execute and not only else None  # computed before the build: the build writes no source
     from mkdocs.config import load_config
     from mkdocs.commands.build import build as mk_build
@@ -556,7 +837,7 @@ def build(out='_docs', readme=True, execute=True, workers=None, quiet=True, only
     mcfg = load_config(str(ROOT/'mkdocs.yml'), nav=nav, docs_dir=str(STAGE), site_dir=str(Path(out).resolve()),
                        extra_javascript=extra_js, extra_css=extra_css)
     mk_build(mcfg)
-    (ROOT/'_proc'/'docs_site.json').write_text(json.dumps(dict(key=key, pages=pages)))
+    if not only: (ROOT/'_proc'/'docs_site.json').write_text(json.dumps(dict(key=key, pages=pages)))  # the full site's stamp
     if readme and (cfg.nbs_path/'index.ipynb').exists(): write_readme(cfg.nbs_path/'index.ipynb')
     print(f"built {len(pages)} pages into {out}/ in {time.time()-t0:.0f}s (notebooks {t1-t0:.0f}s)")
     return pages
