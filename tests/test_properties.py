@@ -176,3 +176,62 @@ def test_padding_token_is_an_id(kind):
     assert _rows(kind, dls)==len(df)
     assert list(dls.users)==['#na#','#na#','a','b'] and list(dls.items)==['#na#','#na#','x','y','z']
     assert dls.encode_users(['#na#']).tolist()==[1] and dls.encode_items(['#na#','z']).tolist()==[1,4]
+
+# --- frames that come in after training, and CSV files ------------------------------------------------------------
+_csv_ids = st.sampled_from(['0186', '186', '1e3', '1000', '007', '7', 'a b', '#na#', 'NA', 'None', '-1', '1.0', 'x'])
+
+@given(data=st.data())
+@FAST
+def test_from_csv_reads_ids_as_written(tmp_path_factory, data):
+    "Every id of a CSV is kept as written (text): no two spellings merged, no row dropped without a warning"
+    n = data.draw(st.integers(2, 10))
+    df = pd.DataFrame({'user': [data.draw(_csv_ids) for _ in range(n)], 'item': [data.draw(_csv_ids) for _ in range(n)],
+                       'rating': [data.draw(st.integers(1, 5)) for _ in range(n)]})
+    f = tmp_path_factory.mktemp('csv')/'r.csv'
+    df.to_csv(f, index=False)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        try: dls = RatingsDataLoaders.from_csv(f, valid_pct=0.5, seed=0, bs=2)
+        except ValueError as e:
+            assert any(k in str(e) for k in ('Column', 'valid', 'split', 'empty', 'rows', 'ids')), str(e); return
+    want = set(df.user)
+    got = set(dls.users.items[1:])
+    assert got <= want and all(isinstance(u, str) for u in got), (got, want)
+    msgs = ' '.join(str(x.message) for x in w)
+    assert got==want or 'no training row' in msgs or 'more than once' in msgs, (got, want, msgs)
+
+@pytest.fixture(scope='module')
+def folded():
+    "A dot model on synthetic ratings of 30 users x 20 items, to fold new users into"
+    from recfast.collab.learner import dot_learner
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({'user': rng.integers(1, 31, 400), 'item': rng.integers(1, 21, 400), 'rating': rng.integers(1, 6, 400)})
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        learn = dot_learner(RatingsDataLoaders.from_df(df, seed=0, bs=64), n_factors=4)
+    return learn
+
+_fold_items = st.one_of(st.integers(1, 20), st.sampled_from([99, 'x', None, float('nan'), 2.5, True]))
+_fold_ratings = st.one_of(st.integers(1, 5), st.sampled_from([0.5, 5.5, 50, -1, float('nan'), float('inf'), None, 'x', '4']))
+
+@given(data=st.data())
+@FAST
+def test_fold_in_adds_users_or_names_the_problem(folded, data):
+    "Generated new users' rows: `fold_in` adds exactly their distinct users, or refuses naming the column/id/rating"
+    learn = folded
+    n = data.draw(st.integers(1, 8))
+    df = pd.DataFrame({'user': [data.draw(st.sampled_from([1001, 1002, 1003])) for _ in range(n)],
+                       'item': [data.draw(_fold_items) for _ in range(n)],
+                       'rating': [data.draw(_fold_ratings) for _ in range(n)]})
+    before = learn.dls.n_users
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        try: learn.fold_in(df)
+        except (ValueError, KeyError, TypeError) as e:
+            m = str(e)
+            assert any(k in m for k in ("'item'", "'rating'", "'user'", 'item id', 'y_range', 'Unknown')), m
+            assert learn.dls.n_users==before  # refused before anything changed
+            return
+    new = set(df.user) - set(learn.dls.users.items[1:before])
+    assert learn.dls.n_users==before+len(new), (before, learn.dls.n_users, new)
+    assert np.isfinite(learn.predict_pairs(df[['user','item']].assign(item=1))).all()
