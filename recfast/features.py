@@ -83,7 +83,7 @@ def encode(self:FeatureTable, df:pd.DataFrame)->dict:
         ex = df[c].reset_index(drop=True).explode().dropna()
         pos = ex.groupby(level=0).cumcount().to_numpy()
         out[f'multi_{c}'] = m = torch.zeros(len(df), int(pos.max())+1 if len(pos) else 1, dtype=torch.long)
-        m[ex.index.to_numpy(), pos] = torch.tensor(codes(c, ex))
+        m[ex.index.to_numpy(), pos] = torch.from_numpy(np.array(codes(c, ex), dtype=np.int64))
     return out
 
 # %% ../nbs/07_features.ipynb #d5ca60df
