@@ -111,14 +111,17 @@ def test_arguments_accepted_or_named(kind, data):
     vals = _values.filter(lambda v: v!=10**6) if kind=='ram_learner' else _values  # a 10**6-unit RAM is a valid, huge model
     args = data.draw(st.dictionaries(st.sampled_from(ARGS[kind]), vals, min_size=1, max_size=2))
     df = _tiny.rename(columns={'rating':'time'}) if kind=='sequence' else _tiny
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
+    with warnings.catch_warnings(record=True) as ws:
+        warnings.simplefilter('always')
         try:
             if kind=='mnist': res = MNISTGlimpseDataLoaders.from_tensors(*_digits, **{'bs':4, **args})
             elif kind=='ram_learner': res = ram_learner(_glimpses, **{'n_hidden':8, **args}).model(_glimpses.one_batch()[0])
             else: res = BUILDERS[kind](df, **{'seed':0, **args})
         except Exception as e: return _assert_named(e, tuple(args), kind)
     _assert_accepted(kind, res, args, df)
+    v = args.get('valid_pct')
+    if kind in ('ratings','implicit','autoencoder') and isinstance(v, float) and 0<v and not round(v*len(df)):
+        assert any('holds out none' in str(w.message) for w in ws), (kind, args)  # an empty validation set is said
 
 def _assert_accepted(kind, res, args, df):
     "Accepted arguments do what they say: every row (or digit) in the loaders, the batch sizes asked for, RAM's 10 scores"
@@ -140,7 +143,7 @@ def _assert_accepted(kind, res, args, df):
     if 'valid_pct' in args and kind!='sequence':  # some rows held out, training rows left; 0: none held out
         n = len(_digits[0]) if kind=='mnist' else _rows(kind, res)
         n_valid = len(res.valid_ds) if kind=='mnist' else res.valid_seen.nnz if kind=='autoencoder' else len(res.valid.dataset)
-        assert n_valid<n and (n_valid>0)==(args['valid_pct']>0), (kind, args, n_valid)
+        assert n_valid<n and (n_valid>0)==(args['valid_pct']>0 and round(args['valid_pct']*n)>0), (kind, args, n_valid)
 
 @pytest.fixture(scope='module')
 def learn():

@@ -482,6 +482,9 @@ def finish(nb):
         if str(d.get('echo','')).lower()=='false' or not src.strip(): nc.metadata['tags'] = ['remove_input']
         if not src.strip() and not nc.outputs: continue
         cells.append(nc)
+        if 'slow' in d and not nc.outputs and 'remove_input' not in nc.metadata.get('tags', []):  # not run by the build
+            cells.append(nbformat.v4.new_markdown_cell('<p class="rf-slow">This cell takes minutes, so the docs build does '
+                                                       'not run it: run it to see its output.</p>'))
     out = nbformat.v4.new_notebook(cells=cells)
     out.metadata = {'kernelspec': {'name':'python3', 'display_name':'Python 3', 'language':'python'},
                     'language_info': {'name':'python'}}

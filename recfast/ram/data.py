@@ -213,7 +213,8 @@ class MNISTGlimpseDataLoaders(MetaDataLoaders):
         g = torch.Generator().manual_seed(seed)
         (xv,yv),(xt,yt) = _split_images(x, y, check_valid_pct(valid_pct), g) if valid is None else (valid, (x,y))
         if len(xt)<bs: raise ValueError(f"The batch size bs={bs} exceeds the {len(xt)} training images: drop_last=True "
-                                        f"would leave no training batch; pass bs<={len(xt)} or more images")
+                                        f"would leave no training batch; pass bs<={len(xt)}, a smaller `valid_pct` "
+                                        f"or more images")
         n_frags = ifnone(n_frags, 0 if variant!='cluttered' else (4 if size<=60 else 8))
         xv,tfms = _canvases(variant, xt, xv, h, size, n_frags, max_shift, seed, g)
         trn = GlimpseDL((TensorImage(xt), TensorCategory(yt)), vocab=vocab, bs=bs, shuffle=True,
