@@ -383,8 +383,6 @@ def _blocks(order, size, n_blocks):
 def _random_blocks(df, valid_pct, seed, by, n_blocks):
     keys = df[by].to_numpy() if by is not None else None
     n = len(df) if by is None else len(pd.unique(keys))
-    if valid_pct and not round(valid_pct*n): warnings.warn(f"valid_pct={valid_pct} holds out none of the {n} "
-        f"{'rows' if by is None else by+'s'}: the validation set is empty (raise valid_pct, or pass 0)", stacklevel=4)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed) if seed is not None else None).numpy()
     b = _blocks(perm, int(round(valid_pct*n)), n_blocks)
     return b if by is None else b[pd.factorize(keys)[0]]
