@@ -87,11 +87,14 @@ class NegativeSampling(Callback):
                  seen:CSRMatrix=None, # users x items training positives ('reject'; counts for 'popularity')
                  alpha:float=0.75, # exponent of the counts ('popularity')
                  avoid_targets:bool=False, # redraw a negative that is its own positive (the softmax family)
-                 logq:bool=False): # subtract log expected counts from the scores (sampled softmax, 'popularity')
+                 logq:bool=False, # subtract log expected counts from the scores (sampled softmax, 'popularity')
+                 shared:bool=False): # one draw of `n_neg` for the whole batch, scored with one matrix product
         if sampler not in _samplers: raise ValueError(f"Unknown sampler {sampler!r}: use one of {', '.join(_samplers)}")
+        if shared and sampler=='reject': raise ValueError("Shared negatives are one draw for every user: use "
+                                                          "sampler='uniform' or 'popularity', not 'reject'")
         if sampler!='uniform' and seen is None:
             raise ValueError(f"sampler={sampler!r} needs the training positives `seen`")
-        store_attr('n_items,n_neg,seed,sampler,alpha,avoid_targets,logq')
+        store_attr('n_items,n_neg,seed,sampler,alpha,avoid_targets,logq,shared')
         self.n_neg,self.seed = check_n(n_neg, name='n_neg'),check_seed(seed)
         self.keys = self.probs = self.gen = None
         self.left = (0, set(), 0)  # negatives 'reject' left as positives, their users, the rounds (`after_fit`)
@@ -143,6 +146,8 @@ def before_batch(self:NegativeSampling):
     if (self.seed is not None or num_distrib()>1) and (self.gen is None or self.gen.device!=targ.device):
         seed = self.seed if self.seed is not None else int(torch.randint(2**62, ()))
         self.gen = torch.Generator(device=targ.device).manual_seed(seed+rank_distrib())
+    if getattr(self, 'shared', False):  # `(positives, negatives)`: the model scores the negatives with one product
+        self.learn.xb = (*self.xb, (targ[...,None], self._draw((self.n_neg,), targ.device))); return
     negs = self._draw((*targ.shape, self.n_neg), targ.device)
     if self.sampler=='reject': negs = self._reject(self.xb[0], negs)
     if self.avoid_targets and self.n_items>2:  # a hit moves to another item: one shift on the cycle 1..n_items-1
@@ -153,9 +158,15 @@ def before_batch(self:NegativeSampling):
 @patch
 def after_pred(self:NegativeSampling):
     "The logQ correction: each candidate's score less the log of its expected count among the draws"
+    items = self.xb[-1]
+    if isinstance(items, tuple) and self.avoid_targets:  # a shared negative that is a position's own target: no rival
+        hit = items[1]==items[0]
+        self.learn.pred = torch.cat([self.pred[...,:1], self.pred[...,1:].masked_fill(hit, -float('inf'))], -1)
     if not (self.logq and self.sampler=='popularity'): return  # uniform draws: a constant, the softmax ignores it
     q = self.probs.to(self.pred.device)
-    self.learn.pred = self.pred - (q*(self.n_neg/q.sum())).clamp(min=1e-12).log()[self.xb[-1]]
+    lq = (q*(self.n_neg/q.sum())).clamp(min=1e-12).log()
+    self.learn.pred = self.pred - (torch.cat([lq[items[0]], lq[items[1]].expand(*items[0].shape[:-1], -1)], -1)
+                                   if isinstance(items, tuple) else lq[items])
 
 @patch
 def __getstate__(self:NegativeSampling): return {**self.__dict__, 'gen':None}
@@ -170,7 +181,8 @@ def ranking_setup(loss:str, # one of `ranking_losses`
                   n_items:int, # catalogue size, padding included
                   n_neg:int=None, # negatives per positive (`default_n_neg` if `None`)
                   seed:int=None, sampler:str='uniform', seen:CSRMatrix=None, # as in `NegativeSampling`
-                  t:float=0.75): # gBCE's calibration (`gbce_beta`)
+                  t:float=0.75, # gBCE's calibration (`gbce_beta`)
+                  shared:bool=False): # one draw of negatives per batch (`NegativeSampling`): for many negatives
     "`(loss_func, callback)` training with `loss`: `AllItems` for 'softmax', else `NegativeSampling`"
     if loss=='softmax':
         if n_neg is not None: raise ValueError("loss='softmax' scores every item and samples no negatives: drop `n_neg`")
@@ -178,4 +190,5 @@ def ranking_setup(loss:str, # one of `ranking_losses`
     n = default_n_neg(loss, n_neg)
     lf = RankLoss(loss, **({'beta':gbce_beta(n, n_items, t)} if loss=='gbce' else {}))
     soft = loss in ('sampled_softmax','gbce')
-    return lf,NegativeSampling(n_items, n, seed, sampler, seen, avoid_targets=soft, logq=loss=='sampled_softmax')
+    return lf,NegativeSampling(n_items, n, seed, sampler, seen, avoid_targets=soft, logq=loss=='sampled_softmax',
+                               shared=shared)

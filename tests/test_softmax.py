@@ -23,10 +23,12 @@ def _mrr(model, dls):
 @pytest.fixture(scope='module')
 def pop_mrr(idls): return _mrr(popularity_learner(idls).model, idls)
 
-@pytest.mark.parametrize('loss', ['softmax', 'sampled_softmax', 'gbce'])
+@pytest.mark.parametrize('loss', ['softmax', 'sampled_softmax', 'gbce', 'shared sampled_softmax'])
 def test_implicit_softmax_family_beats_popularity(idls, pop_mrr, loss):
     set_seed(0)
-    learn = implicit_learner(idls, loss=loss, seed=0, wd=0.5 if loss=='softmax' else 0., metrics=[])
+    shared = loss.startswith('shared ')  # one draw of negatives per batch
+    learn = implicit_learner(idls, loss=loss.split()[-1], seed=0, wd=0.5 if loss=='softmax' else 0., metrics=[],
+                             **(dict(shared_negatives=True, sampler='uniform') if shared else {}))
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(8, 1e-2)
     assert learn.recorder.values[-1][0] < learn.recorder.values[0][0]  # the training loss went down
     m = _mrr(learn.model, idls)
@@ -67,11 +69,12 @@ def test_sasrec_window_and_padding(sdls):
     recs = learn.recommend(history=list(sdls.items.items[1:6]), n=5)
     assert len(recs)==5
 
-@pytest.mark.parametrize('arch,loss', [('pool','sampled_softmax'), ('pool','gbce'), ('lstm','softmax')])
-def test_losses_train_on_sequences(sdls, arch, loss):
+@pytest.mark.parametrize('arch,loss,shared', [('pool','sampled_softmax',False), ('pool','gbce',False), ('lstm','softmax',False),
+                                              ('pool','sampled_softmax',True), ('sasrec','gbce',True)])
+def test_losses_train_on_sequences(sdls, arch, loss, shared):
     "Popularity negatives with the logQ correction (sampled softmax), gBCE's beta, the full softmax: the loss goes down"
     set_seed(0)
-    kw = {} if loss=='softmax' else dict(sampler='popularity', n_neg=16)
+    kw = {} if loss=='softmax' else dict(sampler='popularity', n_neg=16, shared_negatives=shared)
     learn = sequence_learner(sdls, arch=arch, loss=loss, seed=0, metrics=[], **kw)
     cb = [c for c in learn.cbs if isinstance(c, (NegativeSampling, AllItems))][0]
     if loss!='softmax': assert cb.logq==(loss=='sampled_softmax') and cb.avoid_targets and cb.sampler=='popularity'
@@ -88,7 +91,23 @@ BAD = [  # (factory, kwargs, error, message)
     (sequence_learner, dict(arch='lstm', loss='softmax', n_neg=8), ValueError, 'samples no negatives: drop `n_neg`'),
     (sequence_learner, dict(arch='sasrec', model_kwargs=dict(n_heads=5)), ValueError, 'n_heads'),
     (sequence_learner, dict(arch='sasre'), ValueError, "Unknown arch 'sasre'"),
+    (implicit_learner, dict(loss='gbce', shared_negatives=True), ValueError, "Shared negatives are one draw for every user"),
 ]
+
+def test_shared_negatives_mask_accidental_hits(idls):
+    "With shared negatives a negative that is a row's own positive gets no score (-inf), and logQ uses the same items"
+    learn = implicit_learner(idls, loss='sampled_softmax', sampler='popularity', n_neg=200, shared_negatives=True,
+                             seed=0, metrics=[])
+    cb = [c for c in learn.cbs if isinstance(c, NegativeSampling)][0]
+    learn.xb,learn.yb = idls.one_batch()[:1],idls.one_batch()[1:]
+    learn.model.train(); cb.learn = learn
+    cb.before_batch()
+    pos,neg = learn.xb[-1]
+    assert pos.shape==(len(learn.yb[0]), 1) and neg.shape==(200,)
+    learn.pred = learn.model(*learn.xb)
+    cb.after_pred()
+    hit = neg[None]==pos
+    assert hit.any() and torch.isinf(learn.pred[:,1:][hit]).all() and torch.isfinite(learn.pred[:,1:][~hit]).all()
 @pytest.mark.parametrize('factory,kw,err,msg', BAD)
 def test_bad_arguments(idls, sdls, factory, kw, err, msg):
     with pytest.raises(err, match=msg): factory(idls if factory is implicit_learner else sdls, **kw)

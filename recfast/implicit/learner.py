@@ -26,11 +26,12 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                      n_neg:int=None, # negatives per positive (`default_n_neg` if `None`)
                      sampler:str='reject', # negatives: 'reject' (never a training positive), 'uniform', 'popularity'
                      seed:int=None, # seed of the negative sampler
+                     shared_negatives:bool=False, # one draw of negatives per batch, scored with a matrix product
                      metrics=None, # `[RankMetric(mrr)]` if `None`
                      opt_func=FastAdam, wd:float=0., cbs=None, **kwargs):
     "A `RecLearner` fitting a `BilinearNet` to implicit feedback with a sampled ranking loss"
     check_dls(dls, InteractionsDataLoaders, 'implicit_learner')
     net = HybridBilinearNet if has_features(dls) else BilinearNet
-    loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen)
+    loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen, shared=shared_negatives)
     return RecLearner(dls, net.from_dls(dls, check_factors(n_factors, dls.n_users+dls.n_items)), loss_func=loss_func,
                       opt_func=opt_func, metrics=ifnone(metrics, [RankMetric(mrr)]), wd=wd, cbs=L(cbs)+[neg], **kwargs)

@@ -28,6 +28,10 @@ class BilinearNet(Module):
         if not self.training: check_ids(users, self.n_users, 'user')  # training ids come from the loaders
         u,ub = self.u_weight(users),self.u_bias(users)
         if items is None or isinstance(items, str): return u @ self.i_weight.weight.T + self.i_bias.weight.T + ub
+        if isinstance(items, tuple):  # `(positives (bs, 1), shared negatives (n,))`, see `NegativeSampling`
+            p,n = items
+            return torch.cat([(u[:,None]*self.i_weight(p)).sum(-1) + self.i_bias(p).squeeze(-1),
+                              u @ self.i_weight(n).T + self.i_bias(n).T], -1) + ub
         if not self.training: check_ids(items, self.n_items, 'item')
         sh = (len(users),)+(1,)*(items.dim()-1)
         return (u.view(*sh, -1)*self.i_weight(items)).sum(-1) + self.i_bias(items).squeeze(-1) + ub.view(sh)

@@ -27,17 +27,20 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
                      n_factors:int=32, # latent size
                      n_neg:int=None, # negatives per position (`default_n_neg` if `None`)
                      seed:int=None, # seed of the negative sampler
+                     shared_negatives:bool=False, # one draw of negatives per batch, scored with a matrix product
                      sampler:str='uniform', # negatives: 'uniform' or 'popularity' (of the training items)
                      metrics=None, # `[RankMetric(mrr)]` if `None` and `dls` are `SequenceDataLoaders`
                      opt_func=FastAdam, wd:float=0., model_kwargs:dict=None, cbs=None, **kwargs):
     "A `RecLearner` for next-item prediction with a sequence representation and a sampled ranking loss"
     if arch not in sequence_archs: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(sequence_archs)}")
     if sampler not in ('uniform','popularity'): raise ValueError(f"Unknown sampler {sampler!r}: use 'uniform' or 'popularity'")
-    model = sequence_archs[arch].from_dls(dls, n_factors=check_factors(n_factors, dls.n_items), **(model_kwargs or {}))
+    n_rows = getattr(dls, 'n_items', None) or len(getattr(dls, 'vocab', None) or [0])  # (data-block loaders)
+    model = sequence_archs[arch].from_dls(dls, n_factors=check_factors(n_factors, n_rows), **(model_kwargs or {}))
     if arch=='popularity' and isinstance(dls.train, TensorDL):  # log counts of the training targets
         n = torch.bincount(dls.train.dataset.ts[1].flatten().cpu(), minlength=dls.n_items)
         with torch.no_grad(): model.i_bias.weight[:,0] = torch.log1p(n.float())
-    loss_func,neg = ranking_setup(loss, model.n_items, n_neg, seed, sampler, getattr(dls, 'seen', None))
+    loss_func,neg = ranking_setup(loss, model.n_items, n_neg, seed, sampler, getattr(dls, 'seen', None),
+                                  shared=shared_negatives)
     metrics = ifnone(metrics, [RankMetric(mrr)] if isinstance(dls, SequenceDataLoaders) else [])
     return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd, cbs=L(cbs)+[neg],
                       **kwargs)

@@ -34,6 +34,10 @@ class SequenceNet(Module):
         r = self.represent(x)
         if items is None or isinstance(items, str):
             return (r[:,-1] if items is None else r) @ self.i_weight.weight.T + self.i_bias.weight.T
+        if isinstance(items, tuple):  # `(positives (bs, L, 1), shared negatives (n,))`, see `NegativeSampling`
+            (p,n),w = items,self.i_weight(items[1])
+            return torch.cat([(r.unsqueeze(-2)*self.i_weight(p)).sum(-1) + self.i_bias(p).squeeze(-1),
+                              r @ w.T + self.i_bias(n).T], -1)
         if not self.training: check_ids(items, self.n_items)
         return (r.unsqueeze(-2)*self.i_weight(items)).sum(-1) + self.i_bias(items).squeeze(-1)
     @classmethod
