@@ -11,7 +11,7 @@ __all__ = ['feature_kind', 'check_features', 'FeatureTable', 'add_features', 'ha
 # %% ../nbs/07_features.ipynb #1a199a7d
 from fastai.basics import *
 from .core import *
-from .core import _py
+from .core import _py, _id_kinds
 
 # %% ../nbs/07_features.ipynb #52f59aa7
 _listy = (list, tuple, set, frozenset, np.ndarray)
@@ -274,6 +274,9 @@ def fold_in(learn, df:pd.DataFrame, # the user and item columns (and the rating 
         raise TypeError("fold_in fits id vectors, but this model has user features: use `user_features=` for new users")
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     check_frame(df, cols, what='fold-in rows')
+    k,kv = _id_kinds(df[dls.user_name]),_id_kinds(pd.Series(list(dls.users.items[1:2]), dtype=object))
+    if len(dls.users)>1 and k!=kv: raise ValueError(f"Column {dls.user_name!r} holds {k} ids but the model's users are "
+                                                    f"{kv} ids: convert them, e.g. `df[{dls.user_name!r}].astype({kv})`")
     if 'rating_name' in cols:  # the rules of `from_df`: duplicates resolved with a warning, ratings within `y_range`
         u,i,r = cols.values()
         df = dedupe(df, u, i, r, duplicates)
@@ -305,7 +308,8 @@ def _set_rows(emb:nn.Module, pos:Tensor, v:Tensor):
 
 def _store_fold(learn, ids:list, users:Tensor, items:Tensor, sol:Tensor):
     "Write the solved vectors (and biases, if the model has `u_bias`) of users `ids` into the model, appending new ones"
-    dls,m,ids = learn.dls,learn.model,np.asarray(ids, dtype=object)
+    learn.dls = dls = copy(learn.dls)  # the learner's own loaders: learners sharing the old ones are left as they were
+    m,ids = learn.model,np.asarray(ids, dtype=object)
     pos = vocab_pos(dls.users, ids)
     new = pos<=0
     pos[new] = len(dls.users)+np.arange(int(new.sum()))

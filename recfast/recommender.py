@@ -294,6 +294,9 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
     "RMSE/MAE of the ratings of `df` (if it has them) and full-catalogue ranking metrics of its items per user"
     self._check_protocol('evaluate')
     dls = self.dls
+    cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
+    if cols.get('rating_name') not in getattr(df, 'columns', []): cols.pop('rating_name', None)  # ratings: optional
+    check_frame(df, cols, what='held-out rows')
     u,i = dls.encode_users(df[dls.user_name], False),dls.encode_items(df[dls.item_name], False)
     ok = (u>0)&(i>0)
     if bad:=int((~ok).sum()): warnings.warn(f"{bad} of {len(df)} rows left out (unknown user or item)", stacklevel=2)

@@ -235,3 +235,27 @@ def test_threads_score_like_one_thread(ml, hybrids):
     assert not bad, f"{len(bad)} of 80 threaded answers differ, first call {bad[0]%len(calls)}"
     assert _state(learn)==before, (_state(learn), before)
     with pytest.raises(KeyError, match='Unknown user id 20001'): learn.recommend(20_001)  # no phantom user left
+
+def test_fold_in_leaves_other_learners_alone(ml):
+    "Two learners on one DataLoaders: folding a user into one gives it its own loaders; the other is unchanged"
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        dls = RatingsDataLoaders.from_df(ml[0], seed=0, bs=256)
+    a,b = dot_learner(dls, n_factors=8),dot_learner(dls, n_factors=8)
+    n = dls.n_users
+    a.fold_in(pd.DataFrame({'user':[9300]*3, 'movie':[1,50,100], 'rating':[5,4,3]}))
+    assert a.dls.n_users==n+1 and b.dls.n_users==n and dls.n_users==n
+    assert len(b.recommend_all(n=2))==2*(n-1)
+    with pytest.raises(KeyError, match='9300'): b.recommend(9300)
+
+def test_fold_in_and_evaluate_name_bad_frames(ml, hybrids):
+    "A string id into an int-id model, a NaN rating or a missing column: refused, naming the column"
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        learn = dot_learner(RatingsDataLoaders.from_df(ml[0], seed=0, bs=256), n_factors=8)
+    with pytest.raises(ValueError, match="Column 'user' holds str ids but the model's users are int ids"):
+        learn.fold_in(pd.DataFrame({'user':['new'], 'movie':[1], 'rating':[4]}))
+    with pytest.raises(ValueError, match="Column 'rating' has 1 missing or infinite values"):
+        learn.evaluate(pd.DataFrame({'user':[1, 2], 'movie':[1, 2], 'rating':[4, np.nan]}))
+    with pytest.raises(ValueError, match="Column 'movie' .* is not in the DataFrame"):
+        learn.evaluate(pd.DataFrame({'user':[1], 'film':[1]}))
