@@ -111,7 +111,8 @@ class SASRecNet(SequenceNet):
     @classmethod
     def from_dls(cls, dls, **kwargs):
         "Sized for `dls`, attending to windows as long as theirs"
-        return super().from_dls(dls, **{'max_len':getattr(dls, 'max_len', None) or 200, **kwargs})
+        m = getattr(dls, 'max_len', None)  # data-block loaders gather one per block (an `L`)
+        return super().from_dls(dls, **{'max_len':(max(m) if is_listy(m) else m) or 200, **kwargs})
 
 # %% ../../nbs/31_sequence.models.ipynb #cd15107c
 class PopularityNet(SequenceNet):
