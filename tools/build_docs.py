@@ -278,9 +278,11 @@ def signature_md(md):
 
 _re_bar = re.compile(r'^\s*(\|[█\-]*\|.*\d+\.\d+%.*|[█\s]+)$')
 _re_epoch = re.compile(r"^\[\d+(?:, [^,\]]+)+, '\d+:\d\d'\]$")
-# a warning raised for the reader's own call (recfast's `stacklevel` points at the cell) or inside recfast
+# a warning raised for the reader's own call (recfast's `stacklevel` points at the cell), inside recfast, or by
+# fastai's `Learner` (`load_learner`'s pickle notice)
 # (or a line this module already cleaned: `clean_outputs` runs at execution and again when the page is rendered)
-_re_warn = re.compile(r'^(?:(?:<ipython-input-[^>]*>|\S*ipython-input-\S*|\S*/recfast/\S+\.py):\d+: )?(\w*Warning): (.*)$')
+_warn_from = r'<ipython-input-[^>]*>|\S*ipython-input-\S*|\S*/recfast/\S+\.py|\S*/fastai/learner\.py'
+_re_warn = re.compile(rf'^(?:(?:{_warn_from}):\d+: )?(\w*Warning): (.*)$')
 
 def reader_warnings(text:str)->str:
     "The warnings of `text` (stderr) that concern the reader's data or call, as `Category: message` lines"
