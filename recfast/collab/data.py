@@ -112,6 +112,15 @@ class BlockRatingsDL(TensorDL):
         "The (user, item) pairs of this loader (of the training split for `dls.seen`)"
         x = self.dataset.ts[0].cpu()
         return CSRMatrix.from_coo(x[:,0], x[:,1], shape=(self.n_users, self.n_items))
+    def show_batch(self, b=None, max_n:int=9, show:bool=True, **kwargs):
+        "Show `max_n` rows of a batch with original ids and the target (`RatingsDataLoaders.show_batch`'s table)"
+        x,y = ifnone(b, self.one_batch())[:2]
+        x = x[:max_n].cpu()
+        df = pd.DataFrame({n:np.asarray(list(self.classes[n]), dtype=object)[x[:,k].numpy()]
+                           for k,n in enumerate(self.tfm_names)})
+        df['target'] = y[:max_n].view(len(x), -1)[:,0].cpu().numpy()
+        if not show: return df
+        display_df(df)
 
 def RatingsBlock(user_name:str='user', item_name:str='item',
                  user_features:pd.DataFrame=None, # one row per user: user column, feature columns (`recfast.features`)
