@@ -220,7 +220,9 @@ class PadSequence(DisplayedTransform):
             self.vocab = CategoryMap(pd.Series(np.concatenate([np.asarray(o) for o in dsets])), add_na=True)
     def encodes(self, o:list|np.ndarray|pd.Series|tuple):
         if not len(o): raise ValueError("Empty sequence: every row needs at least one item")
-        idx = encode_ids(self.vocab, list(o), 'item')
+        try: idx = encode_ids(self.vocab, list(o), 'item')
+        except KeyError as e: raise KeyError(f"{e.args[0]} (a SequenceBlock's vocabulary comes from the training "
+                                             "split: pass `vocab=CategoryMap(every item, add_na=True)`)") from None
         if self.shift: idx = np.concatenate([[0], idx[:-1]])
         idx = idx[-self.max_len:]
         return TensorSequence(np.concatenate([np.zeros(self.max_len-len(idx), dtype=np.int64), idx]))
