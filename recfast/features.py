@@ -275,13 +275,20 @@ def fold_in(learn, df:pd.DataFrame, # the user and item columns (and the rating 
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     check_frame(df, cols, what='fold-in rows')
     k,kv = _id_kinds(df[dls.user_name]),_id_kinds(pd.Series(list(dls.users.items[1:2]), dtype=object))
-    if len(dls.users)>1 and k!=kv: raise ValueError(f"Column {dls.user_name!r} holds {k} ids but the model's users are "
-                                                    f"{kv} ids: convert them, e.g. `df[{dls.user_name!r}].astype({kv})`")
+    if len(dls.users)>1 and k!=kv:
+        raise ValueError(f"Column {dls.user_name!r} holds {k} ids but the model's users are {kv} ids: convert them, "
+                         f"e.g. `df[{dls.user_name!r}].astype({kv})`")
     if 'rating_name' in cols:  # the rules of `from_df`: duplicates resolved with a warning, ratings within `y_range`
         u,i,r = cols.values()
         df = dedupe(df, u, i, r, duplicates)
         check_range(pd.to_numeric(df[r]), getattr(m, 'y_range', None), lambda k: f"{u}={_py(df[u].iloc[k])!r} for "
                     f"{i}={_py(df[i].iloc[k])!r}", fix="the model predicts within it, so it can't fit them")
+    if (th:=getattr(dls, 'threshold', None)) is not None:  # the loaders kept ratings >= threshold: so does fold_in
+        check_frame(df, {'rating_name': th[0]}, what='fold-in rows')
+        keep = (pd.to_numeric(df[th[0]])>=th[1]).to_numpy()
+        if (~keep).any(): warnings.warn(f"threshold={th[1]}: dropped {int((~keep).sum())} of {len(df)} fold-in rows "
+                                        f"with {th[0]!r} below it", stacklevel=3)
+        df = df[keep]
     l2 = None if own and l2 is None else check_real(ifnone(l2, 1.), 'l2', strict=False)
     users,ids = pd.factorize(df[dls.user_name].to_numpy())
     users,ids,items = torch.from_numpy(users),list(ids),dls.encode_items(df[dls.item_name])

@@ -259,3 +259,13 @@ def test_fold_in_and_evaluate_name_bad_frames(ml, hybrids):
         learn.evaluate(pd.DataFrame({'user':[1, 2], 'movie':[1, 2], 'rating':[4, np.nan]}))
     with pytest.raises(ValueError, match="Column 'movie' .* is not in the DataFrame"):
         learn.evaluate(pd.DataFrame({'user':[1], 'film':[1]}))
+
+def test_fold_in_keeps_the_loaders_threshold(ml):
+    "Implicit loaders built with `threshold=4` fold in only the rows rated 4 or more, and say how many they drop"
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        learn = implicit_learner(InteractionsDataLoaders.from_df(ml[0], threshold=4, seed=0), n_factors=8, seed=0)
+    assert learn.dls.threshold==('rating', 4)
+    with pytest.warns(UserWarning, match='threshold=4: dropped 2 of 4 fold-in rows'):
+        learn.fold_in(pd.DataFrame({'user':[9200]*4, 'movie':[1, 50, 100, 181], 'rating':[1, 1, 5, 5]}))
+    assert int(learn.dls.seen.row_lengths()[-1])==2

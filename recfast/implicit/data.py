@@ -16,7 +16,7 @@ from ..features import add_features
 # %% ../../nbs/20_implicit.data.ipynb #1574bef4
 class InteractionsDataLoaders(RecDataLoaders):
     "Positive (user, item) pairs for implicit-feedback ranking, with the seen-items matrices"
-    _meta = RecDataLoaders._meta+('user_features','item_features')
+    _meta = RecDataLoaders._meta+('user_features','item_features','threshold')  # `(rating column, value)` or None
     def __repr__(self):
         return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x "
                 f"{len(self.train.dataset)} train / {len(self.valid.dataset)} valid>")
@@ -50,8 +50,10 @@ class InteractionsDataLoaders(RecDataLoaders):
                              f"`valid_pct`={sp['valid_pct']}")
         return trn, val, *tst
     @classmethod
-    def _tensors(cls, trn, val, idx, classes, cols, sp, user_features=None, item_features=None, **kwargs):
-        return *idx, add_features(classes, cols['user_name'], cols['item_name'], user_features, item_features)
+    def _tensors(cls, trn, val, idx, classes, cols, sp, user_features=None, item_features=None, threshold=None,
+                 **kwargs):
+        m = add_features(classes, cols['user_name'], cols['item_name'], user_features, item_features)
+        return *idx, {**m, 'threshold': None if threshold is None else (cols['rating_name'], threshold)}
 
 # %% ../../nbs/20_implicit.data.ipynb #3c1ad3c6
 @patch
