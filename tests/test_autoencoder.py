@@ -161,7 +161,7 @@ SMALL = pd.DataFrame({'user': [1,1,2,3,3], 'item': [10,20,10,30,20], 'rating': [
     ({'rating': ['a','b','c','d','e']}, {}, "Column 'rating' must be numeric"),
     ({'rating': ['4','5','3','1','2']}, {}, "Column 'rating' holds numbers as text"),
     ({'user': [1,'1',2,3,3]}, {}, "Column 'user' mixes id types"),
-    ({'item': [10,10,10,30,20]}, {}, "(1, 10)"),
+    ({'item': [10,10,10,30,20]}, {'duplicates': 'error'}, "pairs appear more than once"),
     ({}, dict(user_name='uid'), "Column 'uid' (`user_name`) is not in the DataFrame"),
     ({}, dict(valid_pct=1.0), "`valid_pct` must be a number in [0, 1), got 1.0"),
 ])

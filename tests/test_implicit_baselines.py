@@ -147,15 +147,15 @@ def test_ials_fold_in():
     w7 = m.u_weight.weight[small.encode_users([7])[0]].clone()
     learn.fold_in(trn[trn.user==7][['user','movie']])
     torch.testing.assert_close(m.u_weight.weight[small.encode_users([7])[0]], w7, rtol=1e-4, atol=1e-5)
-    new = pd.DataFrame({'user':['a','a','a','b'], 'movie':[50, 172, 181, 1]})
+    new = pd.DataFrame({'user':[10_001]*3+[10_002], 'movie':[50, 172, 181, 1]})
     n = small.n_users
     learn.fold_in(new)
     assert learn.dls.n_users==n+2 and m.n_users==n+2 and m.u_weight.weight.shape==(n+2, m.n_factors), m
     assert not m.u_weight.weight.requires_grad
-    recs = learn.recommend(['a','b'], n=5)
+    recs = learn.recommend([10_001, 10_002], n=5)
     assert len(recs[0])==5 and not set(recs[0]) & {50, 172, 181} and 1 not in recs[1], recs
     wa = m.u_weight.weight[n].clone()
-    learn.fold_in(new[new.user=='a'], l2=100.)  # a larger ridge penalty than `reg`'s shrinks the vector
+    learn.fold_in(new[new.user==10_001], l2=100.)  # a larger ridge penalty than `reg`'s shrinks the vector
     assert m.u_weight.weight[n].norm() < 0.9*wa.norm()
     with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
         warnings.simplefilter('ignore')
