@@ -576,6 +576,7 @@ def learner_lock(learn)->threading.RLock:
 
 def locked(f):
     "Method `f`, run holding its learner's `learner_lock`"
+    if isinstance(a:=f.__annotations__.get('self'), type): f.__qualname__ = f"{a.__name__}.{f.__name__}"  # as `@patch`
     @functools.wraps(f)
     def _f(self, *args, **kwargs):
         with learner_lock(self): return f(self, *args, **kwargs)
