@@ -402,7 +402,7 @@ def _cutoff_blocks(df, valid_pct, time_name, cutoff, n_blocks):
     for c in cuts:
         try: df[time_name].iloc[:1]>c
         except TypeError: raise ValueError(f"`cutoff`={c!r} ({type(c).__name__}) can't be compared with column "
-                                           f"{time_name!r} ({df[time_name].dtype}): give a time of that column") from None
+                                           f"{time_name!r} ({df[time_name].dtype}): use that column's type") from None
     b = np.full(len(df), -1)
     for k,c in enumerate(cuts[::-1]): b[(b<0) & (df[time_name]>c).to_numpy()] = k
     return b
