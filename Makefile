@@ -35,8 +35,8 @@ demo: install data
 	$(VENV)/bin/recfast train --data ml-100k --arch dot --epochs $(EPOCHS) --bs 64 --lr 5e-3 --out out
 
 check-export: install
-	$(PY) tools/export.py
-	@git diff --quiet -- recfast || { git --no-pager diff --stat -- recfast; echo "recfast/ is out of sync with nbs/: run python tools/export.py (nbdev-export with the autoencoders indexed) and commit"; exit 1; }
+	$(VENV)/bin/nbdev-export
+	@git diff --quiet -- recfast || { git --no-pager diff --stat -- recfast; echo "recfast/ is out of sync with nbs/: run nbdev-export and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- recfast)" || { git status --porcelain -- recfast; echo "nbdev-export created files that are not committed"; exit 1; }
 
 # Every notebook executed once, as nbdev-test does (same skip flags, fresh shells, 2 workers; the first failing cell
