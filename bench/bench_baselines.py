@@ -68,10 +68,13 @@ print(results, flush=True)
 # ---- recfast's neural implicit models, 3 seeds each; settings chosen on the validation split (`--tune`)
 NEURAL = {'pointwise': dict(lr=1e-2, epochs=10, one_cycle=False),
           'bpr': dict(lr=1e-2, epochs=10, one_cycle=False),
-          'adaptive_hinge': dict(lr=3e-3, epochs=10, one_cycle=True)}
+          'adaptive_hinge': dict(lr=3e-3, epochs=10, one_cycle=True),
+          'softmax': dict(lr=2e-2, epochs=20, one_cycle=True, wd=1.)}  # `--tune softmax`: rows of baselines_softmax_tuning
+def samplers(loss): return ('all items',) if loss=='softmax' else ('uniform', 'reject')  # the softmax samples nothing
 def neural(loss, sampler, seed, d, lr, epochs, one_cycle, n_factors=128, wd=0., n_neg=None):
     set_seed(seed)
-    learn = implicit_learner(d, loss=loss, n_factors=n_factors, sampler=sampler, seed=seed, metrics=[], wd=wd, n_neg=n_neg)
+    learn = implicit_learner(d, loss=loss, n_factors=n_factors, sampler='reject' if loss=='softmax' else sampler, seed=seed,
+                             metrics=[], wd=wd, n_neg=n_neg)
     def go():
         with learn.no_bar(), learn.no_logging(): (learn.fit_one_cycle if one_cycle else learn.fit)(epochs, lr)
     _,t = report.timed(go)
@@ -86,6 +89,18 @@ TUNE = [{**NEURAL['adaptive_hinge'], **k} for k in (  # one or two knobs at a ti
     dict(n_factors=256, wd=0.1), dict(n_factors=256, wd=0.3), dict(lr=5e-3), dict(epochs=20))]
 VALID = 'ML-100K ua.base, validation split: 10 random ratings per user (seed 0) held out, all ratings positive'
 VSUITE = report.own_suite('baselines', VALID, 'validation MRR')
+if sys.argv[-2:]==['--tune', 'softmax']:  # the full softmax's weight decay, lr and epochs on the validation split (seed 0)
+    rows = []
+    for wd in (0.3, 1., 3.):
+        for lr in (1e-2, 2e-2):
+            for epochs in (10, 20):
+                cfg = dict(lr=lr, epochs=epochs, one_cycle=True, wd=wd)
+                (m,t) = neural('softmax', None, 0, InteractionsDataLoaders.from_df(fit_df, valid_df=val, bs=1024, seed=0), **cfg)
+                rows.append(report.row('baselines', 'recfast implicit, softmax', VALID, 'seed 0, one thread; fit seconds',
+                                       'validation MRR', m['MRR'], t, suite=VSUITE, recipe=neural_cfg(cfg)))
+                print(rows[-1], flush=True)
+    report.save(rows, 'baselines_softmax_tuning')
+    sys.exit()
 if '--tune' in sys.argv:  # the adaptive hinge grid on the validation split (seed 0), rejection sampling; never ua.test
     # and the implicit learner's default sampler: uniform against rejection for every loss at its bench recipe
     samplers = [dict(TUNE[0], sampler='uniform')] + [dict(NEURAL[l], loss=l, sampler=s) for l in ('bpr','pointwise') for s in ('uniform','reject')]
@@ -101,7 +116,7 @@ if '--tune' in sys.argv:  # the adaptive hinge grid on the validation split (see
     sys.exit()
 
 for loss,cfg in NEURAL.items():
-    for sampler in ('uniform', 'reject'):
+    for sampler in samplers(loss):
         runs = [neural(loss, sampler, s, dls, **cfg) for s in SEEDS]
         results.append(dict(model=f'recfast implicit, {loss}, {sampler}', config=neural_cfg(cfg),
                             fit_s=[r[1] for r in runs], runs=[r[0] for r in runs], stochastic=True, sampler=sampler, neural=True))
@@ -140,7 +155,21 @@ class Factors(Module):
 if implicit is not None:
     r,c,v = dls.seen.coo()
     ui = sp.csr_matrix((v.numpy(), (r.numpy(), c.numpy())), shape=dls.seen.shape)
-    peers = {'implicit ALS': (lambda s: implicit.cpu.als.AlternatingLeastSquares(factors=64, random_state=s, num_threads=1), '64 factors, defaults (15 iterations, reg 0.01)'),
+    def ui_of(d):
+        r,c,v = d.seen.coo()
+        return sp.csr_matrix((v.numpy(), (r.numpy(), c.numpy())), shape=d.seen.shape)
+    # ALS tuned like ours: factors, regularisation and confidence weight alpha on the validation split (seed 0)
+    ALS_GRID = [dict(factors=f, regularization=r, alpha=a) for f in (64, 128) for r in (1., 10., 50.) for a in (1., 10.)]
+    def als(s, **kw): return implicit.cpu.als.AlternatingLeastSquares(**kw, random_state=s, num_threads=1)
+    vui,vm = ui_of(vdls),[]
+    for kw in ALS_GRID:
+        m = als(0, **kw)
+        with threadpool_limits(1): m.fit(vui, show_progress=False)
+        vm.append(scores(Factors(m.user_factors, m.item_factors), vdls)['MRR'])
+    sel.extend(('implicit ALS', cfg(kw), v) for kw,v in zip(ALS_GRID, vm))
+    best = ALS_GRID[int(np.argmax(vm))]
+    peers = {'implicit ALS': (lambda s: als(s, factors=64), '64 factors, defaults (15 iterations, reg 0.01)'),
+             'implicit ALS, tuned': (lambda s: als(s, **best), f"{cfg(best)}, 15 iterations (chosen on the validation split)"),
              'implicit BPR': (lambda s: implicit.cpu.bpr.BayesianPersonalizedRanking(factors=128, iterations=100, random_state=s, num_threads=1),
                               '128 factors, 100 iterations, defaults (lr 0.01, reg 0.01)')}
     for name,(make,cfg) in peers.items():

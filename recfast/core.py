@@ -6,9 +6,10 @@ Docs: https://recfast.github.io/recfast/core.html.md"""
 
 # %% auto #0
 __all__ = ['Tensors', 'check_n', 'check_bs', 'check_factors', 'check_seed', 'check_real', 'TensorDL', 'CSRMatrix', 'bad_row',
-           'check_ids_col', 'check_numeric_col', 'check_time_col', 'default_cols', 'check_frame', 'dedupe',
-           'check_range', 'make_vocab', 'vocab_pos', 'encode_ids', 'check_valid_pct', 'split_frame', 'warn_cold',
-           'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'learner_lock', 'locked', 'read_csv_ids', 'check_dls']
+           'check_ids_col', 'check_numeric_col', 'check_time_col', 'default_cols', 'check_frame', 'check_id_kind',
+           'dedupe', 'check_range', 'make_vocab', 'vocab_pos', 'encode_ids', 'check_valid_pct', 'split_frame',
+           'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'learner_lock', 'locked', 'read_csv_ids',
+           'check_dls']
 
 # %% ../nbs/00_core.ipynb #e56febb2
 import difflib, functools, numbers, random, threading, warnings, weakref
@@ -61,10 +62,12 @@ def check_seed(seed, name:str='seed'):
         raise ValueError(f"`{name}` must be None or a non-negative int, got {seed!r}")
     return seed
 
-def check_real(x, name:str, low:float=0., strict:bool=True):
+def check_real(x, name:str, low:float|None=0., strict:bool=True):
     "Raise a `ValueError` naming `name` unless `x` is a finite number above `low` (at least `low` if not `strict`)"
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not np.isfinite(x) or (x<=low if strict else x<low):
-        raise ValueError(f"`{name}` must be a finite number {'above' if strict else 'at least'} {low:g}, got {x!r}")
+    if (isinstance(x, bool) or not isinstance(x, numbers.Real) or not np.isfinite(x)
+        or low is not None and (x<=low if strict else x<low)):
+        bound = '' if low is None else f" {'above' if strict else 'at least'} {low:g}"
+        raise ValueError(f"`{name}` must be a finite number{bound}, got {x!r}")
     return float(x)
 
 # %% ../nbs/00_core.ipynb #51561d0e
@@ -225,14 +228,15 @@ def _id_kind(v):
     if isinstance(v, (bool,np.bool_)): return 'bool'
     if isinstance(v, (numbers.Integral,)): return 'int'
     if isinstance(v, numbers.Real): return 'float'
-    return type(v).__name__
+    return 'str' if isinstance(v, str) else type(v).__name__
 
 # %% ../nbs/00_core.ipynb #8f1b0417
 def _id_kinds(s:pd.Series)->str:
     "The kind of the ids of `s` ('int', 'str', ...; `check_ids_col` has made them one kind)"
     s = s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s
     t = pd.api.types
-    if s.dtype!=object: return 'int' if t.is_integer_dtype(s) else 'float' if t.is_float_dtype(s) else str(s.dtype)
+    if s.dtype!=object: return ('int' if t.is_integer_dtype(s) else 'float' if t.is_float_dtype(s) else
+                                'str' if t.is_string_dtype(s) else str(s.dtype))
     return _id_kind(s.iloc[0]) if len(s) else 'no'
 
 def check_ids_col(df:pd.DataFrame, col:str):
@@ -299,6 +303,9 @@ def check_frame(df:pd.DataFrame, # the user's frame
         if arg=='time_name': check_time_col(df, c)
         elif arg in ids: check_ids_col(df, c)
         elif arg in numeric: check_numeric_col(df, c)
+    if len(idc:=[c for a,c in cols.items() if a in ids])!=len(set(idc)):
+        raise ValueError(f"{' and '.join(f'`{a}`' for a in cols if a in ids)} name the same column {idc[0]!r}: "
+                         "pass the user column and the item column")
     if valid_df is None: return
     check_frame(valid_df, cols, ids, numeric, f'validation {what}')
     for arg,c in cols.items():
@@ -306,6 +313,18 @@ def check_frame(df:pd.DataFrame, # the user's frame
         k,kv = (_id_kinds(o[c]) for o in (df, valid_df))
         if k!=kv: raise ValueError(f"Column {c!r} (`{arg}`) holds {k} ids in the {what} but {kv} ids in `valid_df`, "
                                    f"so no id would match: convert one, e.g. `valid_df[{c!r}].astype({k})`")
+
+def check_id_kind(df:pd.DataFrame, col:str, # a frame's id column
+                  vocab, # the ids the model knows (a `CategoryMap`, `'#na#'` first)
+                  what:str='the model'): # whose ids `vocab` holds, for the message
+    "Raise a `ValueError` when `df[col]` holds text ids and `vocab` numbers (or the reverse): no id would match"
+    known = list(vocab.items[_padded(vocab):_padded(vocab)+1])
+    if not len(df) or not known: return
+    k,kv = _id_kinds(df[col]),_id_kinds(pd.Series(known, dtype=object))
+    num = ('int','float')
+    if k!=kv and (k=='str' and kv in num or kv=='str' and k in num):
+        raise ValueError(f"Column {col!r} holds {k} ids and {what} {kv} ids, so no id would match: convert "
+                         f"them, e.g. `df[{col!r}].astype({kv})`")
 
 # %% ../nbs/00_core.ipynb #13d199c9
 _dup_rules = ('mean','last','first','keep','error')
@@ -640,6 +659,10 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
     if bad:=[k for k in kwargs if k not in args]:
         raise TypeError(f"{cls.__name__}.from_df() got an unexpected keyword argument {bad[0]!r}{_close(bad[0], args)}")
     cols = default_cols(df, **cls._columns(user_name, item_name, rating_name, **kwargs))
+    if (ix:=getattr(getattr(df, 'index', None), 'name', None)) is not None and None in (user_name, item_name):
+        warnings.warn(f"The frame's index is named {ix!r}, but the columns are taken by position: "
+                      f"{', '.join(f'{a}={c!r}' for a,c in cols.items())}; if the index holds ids, "
+                      "`df.reset_index()` first (or name the columns)", stacklevel=3)
     if time_name is not None: cols['time_name'] = time_name
     what = 'ratings' if 'rating_name' in cols else 'interactions'  # what a row is, for the messages
     check_frame(df, cols, ids=cls._ids, what=what, valid_df=valid_df)
@@ -686,6 +709,15 @@ def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row (e
              **kwargs):
     "Build the loaders from a CSV file like `from_df`: id columns read as written (text), the others parsed"
     rd = dict(sep=sep, encoding=encoding, header=header, names=names)
+    try: df = _read_ids(cls, csv, rd, **kwargs)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{csv} is not {encoding} text (byte {e.object[e.start]:#x} at position {e.start}): pass its "
+                         "encoding, e.g. encoding='latin-1' (ML-100K's files are latin-1)") from None
+    return cls.from_df(df, **kwargs)
+
+def _read_ids(cls, csv, rd, **kwargs)->pd.DataFrame:
+    "`from_csv`'s frame: the header checked, the id columns of `cls` read as written"
+    header,names = rd['header'],rd['names']
     head = list(pd.read_csv(csv, nrows=0, **rd).columns)
     given = {k:kwargs.get(k) for k in ('user_name','item_name','rating_name')}
     fam = cls._columns(**given, **{k:v for k,v in kwargs.items() if k not in given})
@@ -696,7 +728,7 @@ def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row (e
                          + f"; pass header=None and names=[...] ({len(head)} names, one per column)")
     if names is not None and (n:=pd.read_csv(csv, nrows=1, **(rd|dict(header=None, names=None))).shape[1])!=len(names):
         raise ValueError(f"`names` has {len(names)} names for the {n} columns of {csv}: pass one per column")
-    return cls.from_df(read_csv_ids(csv, [c for a,c in cols.items() if a in cls._ids], **rd), **kwargs)
+    return read_csv_ids(csv, [c for a,c in cols.items() if a in cls._ids], **rd)
 
 # %% ../nbs/00_core.ipynb #27f0eefe
 def check_dls(dls, cls, factory:str, hint:str=None):

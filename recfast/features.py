@@ -91,6 +91,7 @@ def encode(self:FeatureTable, df:pd.DataFrame)->dict:
 def align(self:FeatureTable, df:pd.DataFrame, vocab:CategoryMap)->dict:
     "`encode` of the rows of `df` for every id of `vocab`, in its order (row 0, `'#na#'`, all zero)"
     ids,n = list(vocab.items[1:]),self.id_name
+    check_id_kind(df, n, vocab, 'the ratings')
     pos = pd.Index(df[n]).get_indexer(ids)
     if (miss := pos<0).any():
         raise ValueError(f"Column {n!r} of {self.what} has no row for {int(miss.sum())} of the {len(ids)} ids of the "
@@ -196,11 +197,15 @@ def _new_rows(dls, side:str, df:pd.DataFrame):
     t = getattr(dls, f'{side}_features', None)
     if t is None: raise ValueError(f"`{side}_features=` needs loaders built with `{side}_features=` (these have none)")
     check_features(df, t.id_name, t.what)
+    if extra:=[c for c in df.columns if c!=t.id_name and c not in t.kinds]:
+        warnings.warn(f"Column{'s'*(len(extra)>1)} {', '.join(map(repr, extra))} of {t.what} "
+                      f"{'are' if len(extra)>1 else 'is'} not a feature of this model: ignored", stacklevel=4)
+    check_id_kind(df, t.id_name, getattr(dls, f'{side}s'))
     known = vocab_pos(getattr(dls, f'{side}s'), df[t.id_name].to_numpy(dtype=object))>0
     if known.any(): warnings.warn(f"{int(known.sum())} rows of {t.what} have ids the model already knows: their "
                                   "learned representations are used", stacklevel=4)
     df = df[~known]
-    return list(df[t.id_name]), t.bags(t.encode(df))
+    return list(df[t.id_name]), (t.bags(t.encode(df)) if len(df) else None)
 
 # %% ../nbs/07_features.ipynb #c412f741
 def _extended(learn, user_features, item_features, put):
@@ -210,6 +215,7 @@ def _extended(learn, user_features, item_features, put):
     ext = copy(dls)
     ext.classes = dict(dls.classes)
     for side,(ids,rows) in new.items():
+        if not ids: continue  # every id of the frame is known
         name = getattr(dls, f'{side}_name')
         ext.classes[name] = CategoryMap(list(dls.classes[name].items)+ids, sort=False)
         embs = [m for m in model.modules() if isinstance(m, HybridEmbedding) and m.side==side and m.feats is not None]
@@ -274,10 +280,7 @@ def fold_in(learn, df:pd.DataFrame, # the user and item columns (and the rating 
         raise TypeError("fold_in fits id vectors, but this model has user features: use `user_features=` for new users")
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     check_frame(df, cols, what='fold-in rows')
-    k,kv = _id_kinds(df[dls.user_name]),_id_kinds(pd.Series(list(dls.users.items[1:2]), dtype=object))
-    if len(dls.users)>1 and k!=kv:
-        raise ValueError(f"Column {dls.user_name!r} holds {k} ids but the model's users are {kv} ids: convert them, "
-                         f"e.g. `df[{dls.user_name!r}].astype({kv})`")
+    for n,v in ((dls.user_name, dls.users), (dls.item_name, dls.items)): check_id_kind(df, n, v)
     if 'rating_name' in cols:  # the rules of `from_df`: duplicates resolved with a warning, ratings within `y_range`
         u,i,r = cols.values()
         df = dedupe(df, u, i, r, duplicates)

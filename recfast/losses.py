@@ -187,6 +187,7 @@ def ranking_setup(loss:str, # one of `ranking_losses`
     if loss=='softmax':
         if n_neg is not None: raise ValueError("loss='softmax' scores every item and samples no negatives: drop `n_neg`")
         return RankLoss(loss),AllItems()
+    if n_neg is not None: check_n(n_neg, n_items-1, 'n_neg')  # more would repeat items (and may not fit in memory)
     n = default_n_neg(loss, n_neg)
     lf = RankLoss(loss, **({'beta':gbce_beta(n, n_items, t)} if loss=='gbce' else {}))
     soft = loss in ('sampled_softmax','gbce')

@@ -95,11 +95,14 @@ def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with
                   user_features:pd.DataFrame=None, item_features:pd.DataFrame=None)->np.ndarray: # new ids' features
     "Scores of the (user, item) rows of `df`, as a numpy array in row order"
     self._check_protocol('predict_pairs')
+    if fill is not None and (isinstance(fill, bool) or not isinstance(fill, numbers.Real)):
+        raise ValueError(f"`fill` must be a number (the score of rows with an unknown id) or None, got {fill!r}")
     if user_features is not None or item_features is not None:
         with self.added_features(user_features, item_features): return self.predict_pairs(df, fill=fill, bs=bs)
     dls,dev,cols = self.dls,self._dev(),list(getattr(df, 'columns', []))
     for n in (dls.user_name, dls.item_name):
         if n not in cols: raise ValueError(f"Column {n!r} is not in the DataFrame, whose columns are {cols}")
+    for n,v in ((dls.user_name, dls.users), (dls.item_name, dls.items)): check_id_kind(df, n, v)
     u,i = dls.encode_users(df[dls.user_name], fill is None),dls.encode_items(df[dls.item_name], fill is None)
     known = (u>0)&(i>0)
     res = torch.full((len(df),), float('nan') if fill is None else float(fill))
@@ -261,6 +264,14 @@ def predict(self:RecLearner, item, rm_type_tfms=None, with_input=False): # a dic
     return float(self.predict_pairs(pd.DataFrame([dict(item)]))[0])
 
 @patch
+def get_preds(self:RecLearner, ds_idx:int=1, dl=None, *args, **kwargs):
+    "fastai's `get_preds` (`ds_idx` 0: training, 1: validation), or of `dl`, which must be a `DataLoader`"
+    if dl is not None and not isinstance(dl, DataLoader):
+        raise TypeError(f"`get_preds` takes a DataLoader as `dl`, not {type(dl).__name__}: score a DataFrame of "
+                        "(user, item) rows with `learn.predict_pairs(df)`, top-N with `learn.recommend(users)`")
+    return FastLearner.get_preds(self, ds_idx, dl, *args, **kwargs)
+
+@patch
 def test_dl(self:RecDataLoaders, test_items, **kwargs):
     "Refused: a recommender scores frames with its verbs"
     raise TypeError("recfast loaders make no test DataLoader: score a DataFrame of (user, item) rows with "
@@ -297,6 +308,7 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     if cols.get('rating_name') not in getattr(df, 'columns', []): cols.pop('rating_name', None)  # ratings: optional
     check_frame(df, cols, what='held-out rows')
+    for n,v in ((dls.user_name, dls.users), (dls.item_name, dls.items)): check_id_kind(df, n, v)
     u,i = dls.encode_users(df[dls.user_name], False),dls.encode_items(df[dls.item_name], False)
     ok = (u>0)&(i>0)
     if bad:=int((~ok).sum()): warnings.warn(f"{bad} of {len(df)} rows left out (unknown user or item)", stacklevel=2)

@@ -9,6 +9,7 @@ __all__ = ['FORMAT', 'file_sha256', 'read_manifest', 'csr_rows', 'csr_dense', 'c
 
 # %% ../nbs/63_serve_torch.ipynb #79b9fe64
 import json, hashlib, numbers, warnings
+from datetime import datetime
 from pathlib import Path
 import torch
 
@@ -47,6 +48,10 @@ def read_manifest(path)->dict:
     return man
 
 # %% ../nbs/63_serve_torch.ipynb #bc6373da
+def _id_from_json(v):
+    "An id of users.json/items.json: a datetime for `{'datetime': ISO text}` (`export_serving`'s form), else itself"
+    return datetime.fromisoformat(v['datetime']) if isinstance(v, dict) and set(v)=={'datetime'} else v
+
 def _read(path:Path, name:str, how=lambda f: json.loads(f.read_text())):
     "Load `path/name` with `how` (JSON by default), an error naming the file if it fails"
     try: return how(path/name)
@@ -90,7 +95,7 @@ class Recommender:
     def __init__(self, path): # the folder `export_serving` wrote
         self.path = Path(path)
         man = self.manifest = read_manifest(self.path)
-        self.users,self.items = (_read(self.path, f) for f in ('users.json','items.json'))
+        self.users,self.items = ([_id_from_json(v) for v in _read(self.path, f)] for f in ('users.json','items.json'))
         if len(self.users)!=man['n_users'] or len(self.items)!=man['n_items']:
             raise ValueError(f"users.json/items.json of {self.path} hold {len(self.users)}/{len(self.items)} ids, "
                              f"manifest.json says {man['n_users']}/{man['n_items']}")
@@ -175,6 +180,8 @@ def recommend(self:Recommender, user, # an original user id, or a list of them
                n:int=10, exclude_seen:bool=True, unknown:str='raise',
                bs:int=1024): # users scored at a time
     "Top-`n` original item ids for `user` (a list of lists for a list of users), best first"
+    if not isinstance(bs, numbers.Integral) or isinstance(bs, bool) or bs<1:
+        raise ValueError(f"`bs` must be a positive int (users scored at a time), got {bs!r}")
     many = isinstance(user, (list, tuple)) or (hasattr(user, '__len__') and not isinstance(user, (str, bytes)))
     users = list(user) if many else [user]
     res = [r for i in range(0, len(users), bs) for r in self.top(users[i:i+bs], n, exclude_seen, unknown)[0]]

@@ -67,8 +67,11 @@ def export_program(module:nn.Module, # `ServingScores` or `ServingValues` of a C
 # %% ../nbs/62_serving.ipynb #7818d172
 def _json_id(v):
     "An id as a JSON value (numpy scalars as Python's), or a `TypeError` naming its type"
+    if isinstance(v, np.datetime64): v = pd.Timestamp(v)
     v = v.item() if isinstance(v, np.generic) else v
     if isinstance(v, (bool, int, float, str)): return v
+    if isinstance(v, pd.Timestamp) and not v.nanosecond or type(v).__name__=='datetime':  # as `serve_torch` reads it
+        return {'datetime': v.isoformat()}
     raise TypeError(f"Id {v!r} ({type(v).__name__}) can't be written as JSON: convert the ids, e.g. `.astype(str)`")
 
 def exclusion_tensors(dls)->dict:
@@ -98,6 +101,8 @@ def export_serving(self:RecLearner, path:str|Path)->Path: # a folder, created if
     "Write into folder `path` what a server needs: programs, id maps, seen items, a manifest and `serve.py`"
     self._check_protocol('export_serving')
     dls,path = self.dls,Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} is a file: `export_serving` writes a folder (of programs, id maps and a manifest)")
     path.mkdir(parents=True, exist_ok=True)
     model = deepcopy(self.model).cpu().eval()
     kind,csr,meta,q = serving_inputs(model, dls)

@@ -11,7 +11,7 @@ __all__ = ['RatingsDataLoaders', 'EncodePairs', 'BlockRatingsDL', 'RatingsBlock'
 import warnings
 from fastai.tabular.all import *
 from ..core import *
-from ..core import _py
+from ..core import _py, _check_col
 from ..features import add_features
 
 # %% ../../nbs/10_collab.data.ipynb #2b20b281
@@ -78,6 +78,7 @@ class EncodePairs(Transform):
     def setups(self, dsets):
         items = getattr(dsets, 'items', None)
         df = items if isinstance(items, pd.DataFrame) else pd.DataFrame(list(dsets))
+        for a,n in zip(('user_name','item_name'), self.names): _check_col(df, n, a)
         self.classes = {n:CategoryMap(df[n], sort=True, add_na=True) for n in self.names}
         self.features = add_features(self.classes, *self.names, self.user_features, self.item_features)
     def encodes(self, row): return tensor([self.classes[n].o2i.get(row[n], 0) for n in self.names])
@@ -91,6 +92,15 @@ def _warn_unknown(df:pd.DataFrame, classes:dict):
                           f"(e.g. {n}={_py(df[n].iloc[int(cold.argmax())])!r}): they are encoded as the padding id "
                           f"'#na#' and scored from its untrained embedding", stacklevel=4)
 
+def _warn_dups(df:pd.DataFrame, k:list):
+    "Warn with the count and an example of the (user, item) pairs of `df` that appear more than once (each row trains)"
+    if (dup := df.duplicated(k, keep=False)).any():
+        ex = ', '.join(f"{c}={_py(df[c][dup].iloc[0])!r}" for c in k)
+        warnings.warn(f"{df[dup].groupby(k, sort=False).ngroups} (user, item) pairs appear more than once in this "
+                      f"split, e.g. {ex}: the DataBlock path trains every row (`from_df` keeps their mean rating, "
+                      f"duplicates='mean'); drop or average them first, e.g. `df.groupby({k!r}, as_index=False).mean()`",
+                      stacklevel=4)
+
 class BlockRatingsDL(TensorDL):
     "A `TensorDL` built from fastai `Datasets`: rows are encoded once, then batched from tensors"
     def __init__(self, dataset=None, **kwargs):
@@ -99,7 +109,8 @@ class BlockRatingsDL(TensorDL):
             self.classes = getattr(tfm, 'classes', None)
             for k,v in getattr(tfm, 'features', {}).items(): setattr(self, k, v)
             items = getattr(dataset, 'items', None)
-            if isinstance(items, pd.DataFrame) and self.classes: _warn_unknown(items, self.classes)
+            if isinstance(items, pd.DataFrame) and self.classes:
+                _warn_unknown(items, self.classes); _warn_dups(items, list(self.classes))
             dataset = Tensors(*(torch.stack(list(o)) for o in zip(*dataset)))
         for k in ('after_item','before_batch','after_batch'):
             if k in kwargs and not callable(kwargs[k]): kwargs[k] = Pipeline(kwargs[k])

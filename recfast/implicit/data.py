@@ -29,6 +29,7 @@ class InteractionsDataLoaders(RecDataLoaders):
                 bs:int=1024, # batch size
                 **kwargs):
         "Build implicit-feedback `DataLoaders` from a DataFrame of interactions"
+        if threshold is not None: check_real(threshold, 'threshold', low=None)  # a rating, e.g. 4
         return super().from_df(df, threshold=threshold, user_features=user_features, item_features=item_features, bs=bs,
                                **kwargs)
     @classmethod

@@ -34,6 +34,8 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
     "A `RecLearner` for next-item prediction with a sequence representation and a sampled ranking loss"
     if arch not in sequence_archs: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(sequence_archs)}")
     if sampler not in ('uniform','popularity'): raise ValueError(f"Unknown sampler {sampler!r}: use 'uniform' or 'popularity'")
+    if isinstance(dls, RecDataLoaders) and not isinstance(dls, SequenceDataLoaders):  # e.g. ratings: no histories
+        check_dls(dls, SequenceDataLoaders, 'sequence_learner')
     n_rows = getattr(dls, 'n_items', None) or len(getattr(dls, 'vocab', None) or [0])  # (data-block loaders)
     model = sequence_archs[arch].from_dls(dls, n_factors=check_factors(n_factors, n_rows), **(model_kwargs or {}))
     if arch=='popularity' and isinstance(dls.train, TensorDL):  # log counts of the training targets
