@@ -59,7 +59,8 @@ def closed(name, factory, grid):
 # iALS (seed 0): Hu et al.'s single λ (nu=0) and Rendle et al. 2022's frequency-scaled λ (nu=1), each with its own scale
 IALS_GRID = [dict(n_factors=k, alpha=a, nu=nu, reg=r) for k in (64, 128) for a in (1., 3.)
              for nu,regs in ((0., (10., 20., 40., 80.)), (1., (0.01, 0.02, 0.04))) for r in regs]
-results = [closed('popularity', popularity_learner, None),
+results = [] if '--tune' in sys.argv else [  # (a `--tune` run tunes the neural models only)
+           closed('popularity', popularity_learner, None),
            closed('item-kNN (cosine)', itemknn_learner, ('k', (25, 50, 100, 200))),
            closed('EASE', ease_learner, ('lam', (100., 200., 300., 500., 800., 1200., 2000.))),
            closed('iALS', ials_learner, IALS_GRID)]

@@ -316,14 +316,15 @@ def check_frame(df:pd.DataFrame, # the user's frame
 
 def check_id_kind(df:pd.DataFrame, col:str, # a frame's id column
                   vocab, # the ids the model knows (a `CategoryMap`, `'#na#'` first)
-                  what:str='the model'): # whose ids `vocab` holds, for the message
+                  what:str='the model', # whose ids `vocab` holds, for the message
+                  frame:str=None): # what `df` is, for the message (e.g. 'item_features')
     "Raise a `ValueError` when `df[col]` holds text ids and `vocab` numbers (or the reverse): no id would match"
     known = list(vocab.items[_padded(vocab):_padded(vocab)+1])
     if not len(df) or not known: return
     k,kv = _id_kinds(df[col]),_id_kinds(pd.Series(known, dtype=object))
     num = ('int','float')
     if k!=kv and (k=='str' and kv in num or kv=='str' and k in num):
-        raise ValueError(f"Column {col!r} holds {k} ids and {what} {kv} ids, so no id would match: convert "
+        raise ValueError(f"Column {col!r}{f' of {frame}' if frame else ''} holds {k} ids and {what} {kv} ids, so no id would match: convert "
                          f"them, e.g. `df[{col!r}].astype({kv})`")
 
 # %% ../nbs/00_core.ipynb #13d199c9

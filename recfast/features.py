@@ -91,7 +91,7 @@ def encode(self:FeatureTable, df:pd.DataFrame)->dict:
 def align(self:FeatureTable, df:pd.DataFrame, vocab:CategoryMap)->dict:
     "`encode` of the rows of `df` for every id of `vocab`, in its order (row 0, `'#na#'`, all zero)"
     ids,n = list(vocab.items[1:]),self.id_name
-    check_id_kind(df, n, vocab, 'the ratings')
+    check_id_kind(df, n, vocab, 'the ratings', self.what)
     pos = pd.Index(df[n]).get_indexer(ids)
     if (miss := pos<0).any():
         raise ValueError(f"Column {n!r} of {self.what} has no row for {int(miss.sum())} of the {len(ids)} ids of the "
@@ -200,7 +200,7 @@ def _new_rows(dls, side:str, df:pd.DataFrame):
     if extra:=[c for c in df.columns if c!=t.id_name and c not in t.kinds]:
         warnings.warn(f"Column{'s'*(len(extra)>1)} {', '.join(map(repr, extra))} of {t.what} "
                       f"{'are' if len(extra)>1 else 'is'} not a feature of this model: ignored", stacklevel=4)
-    check_id_kind(df, t.id_name, getattr(dls, f'{side}s'))
+    check_id_kind(df, t.id_name, getattr(dls, f'{side}s'), frame=t.what)
     known = vocab_pos(getattr(dls, f'{side}s'), df[t.id_name].to_numpy(dtype=object))>0
     if known.any(): warnings.warn(f"{int(known.sum())} rows of {t.what} have ids the model already knows: their "
                                   "learned representations are used", stacklevel=4)

@@ -176,7 +176,9 @@ def test_ratings_outside_output_range(dls):
 def test_unknown_ids(trained, dls):
     with pytest.raises(KeyError, match='Unknown user id 99999'): trained.recommend(99999)
     with pytest.raises(ValueError, match=f'`n`={dls.n_items} is larger than the {dls.n_items-1} items'): trained.recommend(1, n=dls.n_items)
-    with pytest.raises(KeyError, match="Unknown movie id 'x'"):
+    with pytest.raises(KeyError, match="Unknown movie id 999999"):
+        trained.predict_pairs(pd.DataFrame({'user': [1], 'movie': [999999]}))
+    with pytest.raises(ValueError, match="Column 'movie' holds str ids and the model int ids, so no id would match"):
         trained.predict_pairs(pd.DataFrame({'user': [1], 'movie': ['x']}))
     with pytest.raises(ValueError, match="Column 'movie' is not in the DataFrame"):
         trained.predict_pairs(pd.DataFrame({'user': [1], 'item': [1]}))

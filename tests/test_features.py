@@ -28,7 +28,7 @@ BAD = [  # (what to do to the item frame, error type, message)
     (lambda i: i.assign(released=pd.Timestamp('1995-01-01')), ValueError, "Column 'released' of item_features has dtype datetime64"),
     (lambda i: pd.concat([i, i[:2]], ignore_index=True), ValueError, "Column 'movie' of item_features repeats 2 ids"),
     (lambda i: i[i.movie!=1], ValueError, "Column 'movie' of item_features has no row for 1 of the"),
-    (lambda i: i.assign(movie=i.movie.astype(str)), ValueError, "Column 'movie' of item_features has no row for"),
+    (lambda i: i.assign(movie=i.movie.astype(str)), ValueError, "Column 'movie' of item_features holds str ids and the ratings int ids"),
     (lambda i: i.assign(movie=i.movie.where(i.index!=2)), ValueError, "Column 'movie' has 1 missing ids, first at row 2"),
     (lambda i: i[['movie']], ValueError, "item_features has no feature column besides the id column 'movie'"),
     (lambda i: i.values, TypeError, "`item_features` must be a pandas DataFrame, not ndarray"),
@@ -253,7 +253,7 @@ def test_fold_in_and_evaluate_name_bad_frames(ml, hybrids):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         learn = dot_learner(RatingsDataLoaders.from_df(ml[0], seed=0, bs=256), n_factors=8)
-    with pytest.raises(ValueError, match="Column 'user' holds str ids but the model's users are int ids"):
+    with pytest.raises(ValueError, match="Column 'user' holds str ids and the model int ids"):
         learn.fold_in(pd.DataFrame({'user':['new'], 'movie':[1], 'rating':[4]}))
     with pytest.raises(ValueError, match="Column 'rating' has 1 missing or infinite values"):
         learn.evaluate(pd.DataFrame({'user':[1, 2], 'movie':[1, 2], 'rating':[4, np.nan]}))

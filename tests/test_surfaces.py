@@ -88,7 +88,7 @@ def test_verbs_refuse_bad_input(learn, R):
 
 def test_features_frames(R, users, hybrid):
     "Feature frames: id kinds named, known ids warned and scored, extra columns warned and ignored"
-    with pytest.raises(ValueError, match="Column 'user' holds str ids and the ratings int ids"):
+    with pytest.raises(ValueError, match="Column 'user' of user_features holds str ids and the ratings int ids"):
         RatingsDataLoaders.from_df(R[['user','movie','rating']], user_features=users.assign(user=users.user.astype(str)))
     with pytest.warns(UserWarning, match="1 rows of user_features have ids the model already knows"):
         top = hybrid.recommend(1, user_features=users[users.user==1])
