@@ -89,6 +89,8 @@ def build_dls(arch:str, data:str=None, valid_pct:float=0.2, seed:int=42, bs:int=
     data = ifnone(data, info['data'])
     if info['data']=='mnist' or data=='mnist':
         if info['data']!='mnist': raise CLIError(f"--data mnist holds images: --arch {arch} trains on ratings")
+        if Path(data).is_file():
+            raise CLIError(f"--arch {arch} trains on images: --data must be 'mnist' or an MNIST folder, not the file {data}")
         if data=='ml-100k': raise CLIError(f"--arch {arch} trains on images: use --data mnist or an MNIST folder")
         return info['dls'].from_mnist(None if data=='mnist' else data, valid_pct=valid_pct, seed=seed, bs=bs)
     df = load_frame(data, sep, encoding, ids=[given.get('user_col', 0), given.get('item_col', 1)])
@@ -200,6 +202,8 @@ _pkl = "pass the model.pkl that `recfast train` (or `learn.export`) saves"
 def _load(model:str):
     "The learner saved at `model`, which must be a recommender"
     p = Path(model)
+    if p.is_dir(): raise CLIError(f"--model {model!r} is a folder: pass the model file `recfast train` writes (model.pkl); "
+                                  "an `export_serving` folder answers requests through its serve.py")
     if not p.is_file(): raise CLIError(f"--model {model!r}: no such file (train one with `recfast train`)")
     try:
         with warnings.catch_warnings():  # fastai's pickle warning, on every call: `--model` is a file you trust
@@ -261,8 +265,10 @@ def _say(cmd:str, what:str, msg): print(f"recfast {cmd}: {what}: {' '.join(str(m
 def main(argv:list=None)->int:
     "Entry point of the `recfast` console script: `recfast {train,recommend,evaluate} --help`"
     argv = list(sys.argv[1:] if argv is None else argv)
+    usage = f"usage: recfast {{{','.join(_commands)}}} [options]   (recfast train --help)"
+    if argv in (['-h'], ['--help']): print(usage); return 0
     if not argv or argv[0] not in _commands:
-        print(f"usage: recfast {{{','.join(_commands)}}} [options]   (recfast train --help)", file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 2
     args = vars(_parser(argv[0]).parse_args(argv[1:]))
     debug = args.pop('debug'); args.pop('pdb', None); args.pop('xtra', None)
@@ -279,3 +285,6 @@ def main(argv:list=None)->int:
         _say(argv[0], 'error', msg)
         return 1
     return 0
+
+# %% ../nbs/60_cli.ipynb #f2e20d66
+if __name__=='__main__' and getattr(globals().get('__spec__'), 'name', None)=='recfast.cli': sys.exit(main())  # -m

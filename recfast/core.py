@@ -303,9 +303,10 @@ def check_frame(df:pd.DataFrame, # the user's frame
         if arg=='time_name': check_time_col(df, c)
         elif arg in ids: check_ids_col(df, c)
         elif arg in numeric: check_numeric_col(df, c)
-    if len(idc:=[c for a,c in cols.items() if a in ids])!=len(set(idc)):
-        raise ValueError(f"{' and '.join(f'`{a}`' for a in cols if a in ids)} name the same column {idc[0]!r}: "
-                         "pass the user column and the item column")
+    if len(cols)!=len(set(cols.values())):
+        c = next(c for c in cols.values() if list(cols.values()).count(c)>1)
+        raise ValueError(f"{' and '.join(f'`{a}`' for a,v in cols.items() if v==c)} name the same column {c!r}: "
+                         "each argument needs its own column")
     if valid_df is None: return
     check_frame(valid_df, cols, ids, numeric, f'validation {what}')
     for arg,c in cols.items():
@@ -317,13 +318,14 @@ def check_frame(df:pd.DataFrame, # the user's frame
 def check_id_kind(df:pd.DataFrame, col:str, # a frame's id column
                   vocab, # the ids the model knows (a `CategoryMap`, `'#na#'` first)
                   what:str='the model', # whose ids `vocab` holds, for the message
-                  frame:str=None): # what `df` is, for the message (e.g. 'item_features')
+                  frame:str=None, # what `df` is, for the message (e.g. 'item_features')
+                  exact:bool=False): # refuse floats for int ids too (ids that join the vocabulary keep its kind)
     "Raise a `ValueError` when `df[col]` holds text ids and `vocab` numbers (or the reverse): no id would match"
     known = list(vocab.items[_padded(vocab):_padded(vocab)+1])
     if not len(df) or not known: return
     k,kv = _id_kinds(df[col]),_id_kinds(pd.Series(known, dtype=object))
     num = ('int','float')
-    if k!=kv and (k=='str' and kv in num or kv=='str' and k in num):
+    if k!=kv and (exact and {k,kv}<={'int','float','str'} or k=='str' and kv in num or kv=='str' and k in num):
         raise ValueError(f"Column {col!r}{f' of {frame}' if frame else ''} holds {k} ids and {what} {kv} ids, so no id would match: convert "
                          f"them, e.g. `df[{col!r}].astype({kv})`")
 
@@ -518,6 +520,7 @@ class RecDataLoaders(MetaDataLoaders):
     _ids = ('user_name','item_name') # the arguments naming id columns (`check_frame`)
     _warn_cold = True # warn about validation users and items with no training row (`warn_cold`)
     _min_val_bs = 1 # `val_bs` defaults to `max(bs, _min_val_bs)`
+    _valid_pct = 0.2 # `valid_pct` when none is given
     users = property(lambda self: self.classes[self.user_name]) # the user vocabulary, a `CategoryMap`
     items = property(lambda self: self.classes[self.item_name]) # the item vocabulary
     n_users = property(lambda self: len(self.users))
@@ -643,7 +646,7 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
             item_name:str=None, # item column; the second column if `None`
             rating_name:str=None, # rating column (of the loaders that read one); the third column if `None`
             time_name:str=None, # time column of split='last' and 'cutoff' (and the order of each user's sequence)
-            valid_pct:float=0.2, # share held out (exact count) of the rows ('random', latest for 'cutoff') or users
+            valid_pct:float=None, # share held out (exact count) of the rows or users; 0.2 (`cls._valid_pct`) if `None`
             seed:int=None, # seed of the split and of the shuffling (`None`: random)
             split:str='random', # 'random' (rows), 'user' (whole users), 'last' (leave-last-out), 'cutoff' (by time)
             valid_df:pd.DataFrame=None, # a fixed validation frame (same columns) instead of a split
@@ -668,6 +671,9 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
     what = 'ratings' if 'rating_name' in cols else 'interactions'  # what a row is, for the messages
     check_frame(df, cols, ids=cls._ids, what=what, valid_df=valid_df)
     check_bs(bs); val_bs = check_bs(ifnone(val_bs, max(bs, cls._min_val_bs)), 'val_bs')
+    if valid_df is not None and valid_pct is not None:
+        raise ValueError(f"`valid_df` is the validation set, so `valid_pct`={valid_pct!r} would hold out nothing: pass one")
+    valid_pct = ifnone(valid_pct, cls._valid_pct)
     u,i = cols['user_name'],cols['item_name']
     sp = dict(valid_pct=valid_pct, seed=seed, valid_df=valid_df, by=None if split=='random' else u, split=split,
               time_name=time_name, n_last=n_last, cutoff=cutoff, test=test)
@@ -714,6 +720,7 @@ def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row (e
     except UnicodeDecodeError as e:
         raise ValueError(f"{csv} is not {encoding} text (byte {e.object[e.start]:#x} at position {e.start}): pass its "
                          "encoding, e.g. encoding='latin-1' (ML-100K's files are latin-1)") from None
+    except pd.errors.EmptyDataError: raise ValueError(f"{csv} is empty: no header row and no data") from None
     return cls.from_df(df, **kwargs)
 
 def _read_ids(cls, csv, rd, **kwargs)->pd.DataFrame:

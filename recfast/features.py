@@ -200,7 +200,7 @@ def _new_rows(dls, side:str, df:pd.DataFrame):
     if extra:=[c for c in df.columns if c!=t.id_name and c not in t.kinds]:
         warnings.warn(f"Column{'s'*(len(extra)>1)} {', '.join(map(repr, extra))} of {t.what} "
                       f"{'are' if len(extra)>1 else 'is'} not a feature of this model: ignored", stacklevel=4)
-    check_id_kind(df, t.id_name, getattr(dls, f'{side}s'), frame=t.what)
+    check_id_kind(df, t.id_name, getattr(dls, f'{side}s'), frame=t.what, exact=True)
     known = vocab_pos(getattr(dls, f'{side}s'), df[t.id_name].to_numpy(dtype=object))>0
     if known.any(): warnings.warn(f"{int(known.sum())} rows of {t.what} have ids the model already knows: their "
                                   "learned representations are used", stacklevel=4)
@@ -280,7 +280,7 @@ def fold_in(learn, df:pd.DataFrame, # the user and item columns (and the rating 
         raise TypeError("fold_in fits id vectors, but this model has user features: use `user_features=` for new users")
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     check_frame(df, cols, what='fold-in rows')
-    for n,v in ((dls.user_name, dls.users), (dls.item_name, dls.items)): check_id_kind(df, n, v)
+    for n,v,x in ((dls.user_name, dls.users, True), (dls.item_name, dls.items, False)): check_id_kind(df, n, v, exact=x)
     if 'rating_name' in cols:  # the rules of `from_df`: duplicates resolved with a warning, ratings within `y_range`
         u,i,r = cols.values()
         df = dedupe(df, u, i, r, duplicates)

@@ -142,7 +142,7 @@ def after_fit(self:NegativeSampling):
 
 @patch
 def before_batch(self:NegativeSampling):
-    targ = self.yb[0]
+    targ = self.yb[0] if self.yb else torch.ones_like(self.xb[0])  # (fastai's `summary` passes inputs only: item 1)
     if (self.seed is not None or num_distrib()>1) and (self.gen is None or self.gen.device!=targ.device):
         seed = self.seed if self.seed is not None else int(torch.randint(2**62, ()))
         self.gen = torch.Generator(device=targ.device).manual_seed(seed+rank_distrib())
@@ -184,6 +184,7 @@ def ranking_setup(loss:str, # one of `ranking_losses`
                   t:float=0.75, # gBCE's calibration (`gbce_beta`)
                   shared:bool=False): # one draw of negatives per batch (`NegativeSampling`): for many negatives
     "`(loss_func, callback)` training with `loss`: `AllItems` for 'softmax', else `NegativeSampling`"
+    if not isinstance(shared, (bool, np.bool_)): raise ValueError(f"`shared_negatives` must be True or False, got {shared!r}")
     if loss=='softmax':
         if n_neg is not None: raise ValueError("loss='softmax' scores every item and samples no negatives: drop `n_neg`")
         return RankLoss(loss),AllItems()

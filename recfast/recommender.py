@@ -57,6 +57,9 @@ class RecLearner(FastLearner):
     "The `Learner` every recfast factory returns: `FastLearner`'s fast path and the recommender verbs"
     def __init__(self, dls, model, *args, **kwargs):
         if isinstance(dls, RecDataLoaders): check_model(model, dls.model_methods, type(dls).__name__)
+        if (lf:=kwargs.get('loss_func')) is not None and not callable(lf):
+            raise TypeError(f"`loss_func` must be callable (e.g. `MSELossFlat()`), got {lf!r}")
+        if kwargs.get('wd') is not None: check_real(kwargs['wd'], 'wd', strict=False)
         super().__init__(dls, model, *args, **kwargs)
     def _dev(self): return next(self.model.parameters()).device
     def _check_protocol(self, verb:str):
@@ -70,6 +73,11 @@ class RecLearner(FastLearner):
                     bs:int=1024)->Tensor: # users scored at a time
         "Scores of every item for `users`, `(len(users), n_items)`, on the model's device"
         self._check_protocol('score_items')
+        users = torch.as_tensor(users)
+        if users.is_floating_point() or users.dim()!=1: raise TypeError("`users` must be a 1-d tensor of vocabulary indices")
+        if len(users) and (int(users.min())<0 or int(users.max())>=self.dls.n_users):
+            raise IndexError(f"`users` holds indices outside 0..{self.dls.n_users-1}, the user vocabulary: score_items "
+                             "takes vocabulary indices (`learn.dls.encode_users(ids)` gives them from original ids)")
         if not len(users): return torch.zeros(0, self.dls.n_items, device=self._dev())
         with scoring(self.model):
             return torch.cat([self.dls.score_items(self.model, u.to(self._dev())).float() for u in users.split(bs)])
@@ -116,6 +124,9 @@ def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with
 @patch
 def predict_ratings(self:RecLearner, df:pd.DataFrame, fill:float=None, bs:int=4096)->np.ndarray:
     "Predicted ratings for the (user, item) rows of `df` (`predict_pairs` for explicit data)"
+    if getattr(self.dls, 'rating_name', None) is None:
+        raise TypeError(f"{type(self.dls).__name__} hold no ratings, so this model predicts none: its scores rank items "
+                        "(`predict_pairs(df)` gives them)")
     return self.predict_pairs(df, fill=fill, bs=bs)
 
 # %% ../nbs/02_recommender.ipynb #c8bd906d
@@ -159,6 +170,9 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
     dls,n,exclude_seen = self.dls,check_n(n, self.dls.n_items-1),_check_exclude(exclude_seen)
     if history is not None:
         if not hasattr(dls, 'history_queries'): raise TypeError(f"{type(dls).__name__} takes no `history`; pass `user`")
+        if user is not None: raise ValueError("Pass `user` or `history`, not both: a history stands for a user")
+        if isinstance(history, (str, bytes)) or not _many(history):
+            raise TypeError(f"`history` must be a list of original item ids, oldest first, not {type(history).__name__}")
         q,ex = dls.history_queries(history)
         val,idx = self._top(q=to_device(q, self._dev()), excl=ex, n=n, exclude_seen=exclude_seen)
         return list(dls.decode_items(idx[0][torch.isfinite(val[0])].cpu()))
@@ -222,6 +236,7 @@ def similar_items(self:RecLearner, item, # an original item id
     "The `n` items whose representations have the highest cosine similarity with `item`'s"
     self._check_protocol('similar_items')
     dls,n = self.dls,check_n(n, self.dls.n_items-2, what='other items in the catalogue')
+    if _many(item): raise TypeError(f"`similar_items` takes one item id, not a {type(item).__name__}: call it per item")
     i = int(dls.encode_items([item])[0])
     with scoring(self.model): f = _finite(dls.item_factors(self.model).detach().float(), 'item factors').cpu()
     sims = F.cosine_similarity(f, f[i][None], dim=1)
@@ -257,6 +272,8 @@ def show_results(self:RecLearner, max_n:int=9, # validation queries shown
 @patch
 def predict(self:RecLearner, item, rm_type_tfms=None, with_input=False): # a dict or Series with the user and item ids
     "The model's score of one `(user, item)` row (fastai's `predict`; `predict_pairs` scores a DataFrame of rows)"
+    if not isinstance(self.dls, RecDataLoaders) and isinstance(item, (dict, pd.Series)):  # DataBlock loaders
+        return float(self.get_preds(dl=self.dls.test_dl(pd.DataFrame([dict(item)])))[0].view(-1)[0])
     if not isinstance(item, (dict, pd.Series)):
         raise TypeError(f"`predict` takes one row as a dict or Series with {self.dls.user_name!r} and "
                         f"{self.dls.item_name!r}, not {type(item).__name__}: use `predict_pairs(df)` for a DataFrame, "
@@ -266,10 +283,18 @@ def predict(self:RecLearner, item, rm_type_tfms=None, with_input=False): # a dic
 @patch
 def get_preds(self:RecLearner, ds_idx:int=1, dl=None, *args, **kwargs):
     "fastai's `get_preds` (`ds_idx` 0: training, 1: validation), or of `dl`, which must be a `DataLoader`"
-    if dl is not None and not isinstance(dl, DataLoader):
+    if isinstance(dl, (pd.DataFrame, pd.Series, np.ndarray, Tensor, str, dict)):  # (fastai's `summary` passes a list)
         raise TypeError(f"`get_preds` takes a DataLoader as `dl`, not {type(dl).__name__}: score a DataFrame of "
                         "(user, item) rows with `learn.predict_pairs(df)`, top-N with `learn.recommend(users)`")
     return FastLearner.get_preds(self, ds_idx, dl, *args, **kwargs)
+
+@patch
+def lr_find(self:RecLearner, *args, **kwargs):
+    "fastai's `lr_find`, refused for a model without trainable parameters (a closed form: `fit` solves it)"
+    if not any(p.requires_grad for p in self.model.parameters()):
+        raise TypeError(f"{type(self.model).__name__} has no trainable parameters (a closed form that `fit` solves): "
+                        "there is no learning rate to find")
+    return Learner.lr_find(self, *args, **kwargs)
 
 @patch
 def test_dl(self:RecDataLoaders, test_items, **kwargs):

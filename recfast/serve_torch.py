@@ -94,6 +94,8 @@ class Recommender:
     "Top-N recommendations in original ids from a `learn.export_serving` folder, with torch alone"
     def __init__(self, path): # the folder `export_serving` wrote
         self.path = Path(path)
+        if self.path.is_file():
+            raise ValueError(f"{self.path} is a file: pass the folder `export_serving` wrote ({self.path.parent})")
         man = self.manifest = read_manifest(self.path)
         self.users,self.items = ([_id_from_json(v) for v in _read(self.path, f)] for f in ('users.json','items.json'))
         if len(self.users)!=man['n_users'] or len(self.items)!=man['n_items']:
@@ -136,9 +138,19 @@ def queries(self:Recommender, idx:torch.Tensor)->tuple:
     raise ValueError(f"manifest.json of {self.path} names an unknown query kind {self.query!r}")
 
 @patch_method
-def exclude_mask(self:Recommender, idx:torch.Tensor)->torch.Tensor:
-    "Boolean `(len(idx), n_items)` mask of the items users `idx` have (training and validation)"
-    return csr_dense(self.seen, idx, self.n_items, values=False)
+def exclude_mask(self:Recommender, idx:torch.Tensor,
+                 train:bool=False)->torch.Tensor: # only the training items (`exclude_seen='train'`)
+    "Boolean `(len(idx), n_items)` mask of the items users `idx` have (training and validation, or training only)"
+    if not train: return csr_dense(self.seen, idx, self.n_items, values=False)
+    if 'train_indptr' not in self.seen:
+        raise ValueError(f"seen.pt of {self.path} predates exclude_seen='train': export the model again")
+    csr = {'indptr': self.seen['train_indptr'], 'indices': self.seen['train_indices']}
+    return csr_dense(csr, idx, self.n_items, values=False)
+
+def _check_exclude(exclude_seen):
+    if exclude_seen is True or exclude_seen is False or exclude_seen=='train': return exclude_seen
+    raise ValueError(f"exclude_seen={exclude_seen!r}: use True (training and validation items), 'train' (training "
+                     "items only) or False")
 
 # %% ../nbs/63_serve_torch.ipynb #b0d0cde9
 @patch_method
@@ -165,9 +177,9 @@ def _check_n(self:Recommender, n:int)->int:
 def top(self:Recommender, users:list, # original user ids
          n:int=10, exclude_seen:bool=True, unknown:str='raise')->tuple:
     "`(items, scores, fallback)`: top-`n` item ids per user (lists), their `(len(users), n)` scores, unknown-user rows"
-    self._check_n(n)
+    self._check_n(n); _check_exclude(exclude_seen)
     idx = self.encode_users(list(users), unknown)
-    val,top = self._top_q(self.queries(idx), self.exclude_mask(idx) if exclude_seen else None, n)
+    val,top = self._top_q(self.queries(idx), self.exclude_mask(idx, exclude_seen=='train') if exclude_seen else None, n)
     fb = idx==0
     pop = self.seen['popularity'].float().index_fill(0, torch.tensor([0]), -float('inf'))
     if fb.any(): val[fb],top[fb] = pop.topk(n)
@@ -193,6 +205,9 @@ def recommend_history(self:Recommender, history:list, # original item ids, oldes
     "Top-`n` original item ids after `history` (sequence exports), its items left out"
     if self.query!='window': raise TypeError(f"This export's query is {self.query!r}: a history needs a sequence model")
     self._check_n(n)
+    if isinstance(history, (str, bytes)) or not isinstance(history, (list, tuple)) and not hasattr(history, 'tolist'):
+        raise TypeError(f"`history` must be a list of original item ids, oldest first, not {type(history).__name__}")
+    history = history.tolist() if hasattr(history, 'tolist') else list(history)
     if not len(history): raise ValueError("Empty history: pass at least one item id")
     ii = {o:i for i,o in enumerate(self.items) if i}
     bad = [o for o in history if o not in ii]

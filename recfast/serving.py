@@ -78,7 +78,8 @@ def exclusion_tensors(dls)->dict:
     "`indptr`, `indices` of the items `dls.exclude_mask` leaves out per user, and the items' training `popularity`"
     seen = dls.seen.to('cpu')
     ex = seen if dls.valid_seen is None else seen | dls.valid_seen
-    return {'indptr': ex.indptr, 'indices': ex.indices, 'popularity': seen.col_counts()}
+    return {'indptr': ex.indptr, 'indices': ex.indices, 'popularity': seen.col_counts(),
+            'train_indptr': seen.indptr, 'train_indices': seen.indices}  # `exclude_seen='train'`
 
 # %% ../nbs/62_serving.ipynb #3c84365e
 def save_programs(model:nn.Module, # a CPU model in eval mode

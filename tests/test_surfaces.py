@@ -1,6 +1,6 @@
 """Issue #27, third round: each bad input the hostile round graded POOR or BAD now gets an error (or a counted warning)
 that names the argument, column or file, before any training. One table per surface; every case can fail."""
-import re, warnings
+import re, warnings, math
 import pytest
 from recfast.all import *
 from recfast import serve_torch
@@ -129,3 +129,107 @@ def test_serving_surfaces(learn, R, tmp_path):
     srv = serve_torch.Recommender(l.export_serving(tmp_path/'dt'))
     us = list(rt.user.unique()[:5])
     assert srv.recommend(us) == [list(l.recommend(u)) for u in us]
+
+# ---- the fourth round (hostile round 3): crashes, silent results and unclear errors it found
+@pytest.fixture(scope='module')
+def idl(R): return _quiet(InteractionsDataLoaders.from_df, R[['user','movie','rating']], seed=0)
+
+@pytest.fixture(scope='module')
+def seq(R):
+    l = sequence_learner(_quiet(SequenceDataLoaders.from_df, R, 'user', 'movie', 'timestamp', seed=0, max_len=5), arch='pool')
+    with l.no_bar(), l.no_logging(): l.fit(1)
+    return l
+
+def test_factories_refuse_what_would_train_wrong(learn, idl, R):
+    "Arguments that would train the wrong thing, or fail in `fit`, are refused when the learner is built"
+    d,r = learn.dls,R[['user','movie','rating']]
+    sv = _quiet(SparseVectorDataLoaders.from_df, r, seed=0)
+    cases = [
+        (lambda: implicit_learner(idl, loss_func=lambda p,t: p.mean()), TypeError, "sets `loss_func` from `loss`"),
+        (lambda: implicit_learner(idl, shared_negatives='False'), ValueError, "`shared_negatives` must be True or False"),
+        (lambda: mlp_learner(d, layers=[8,4], ps=[0.5]), ValueError, "`ps` gives 1 dropouts for 2 layers"),
+        (lambda: dot_learner(d, wd=-1), ValueError, "`wd` must be a finite number at least 0, got -1"),
+        (lambda: implicit_learner(idl, wd=float('nan')), ValueError, "`wd` must be a finite number"),
+        (lambda: dot_learner(d, loss_func='mse'), TypeError, "`loss_func` must be callable"),
+        (lambda: dot_learner(d, y_range=(0,)), ValueError, r"`y_range` must be \(low, high\)"),
+        (lambda: dot_learner(d, y_range=(5,0)), ValueError, "has low >= high"),
+        (lambda: autoencoder_learner(sv, noise=-0.1), ValueError, r"`noise` must be the share of known inputs hidden"),
+        (lambda: RatingsDataLoaders.from_df(R, valid_df=R.iloc[:10], valid_pct=0.3), ValueError,
+         "`valid_df` is the validation set, so `valid_pct`=0.3"),
+        (lambda: RatingsDataLoaders.from_df(R, rating_name='rating', time_name='rating', split='last'), ValueError,
+         "`rating_name` and `time_name` name the same column 'rating'"),
+    ]
+    for f,err,msg in cases:
+        with pytest.raises(err, match=msg): f()
+
+def test_verbs_round_four(learn, idl, seq, R, tmp_path):
+    "The verbs refuse what they can't answer, naming the argument; fastai's `summary` works on recfast learners"
+    r = R[['user','movie','rating']]
+    assert len(learn.summary()) > 100 and len(implicit_learner(idl).summary()) > 100
+    cases = [
+        (lambda: implicit_learner(idl).predict_ratings(r.iloc[:5]), TypeError, "hold no ratings"),
+        (lambda: learn.score_items(torch.tensor([99999])), IndexError, "outside 0..60, the user vocabulary"),
+        (lambda: learn.similar_items([50, 181]), TypeError, "takes one item id, not a list"),
+        (lambda: ease_learner(idl).lr_find(show_plot=False), TypeError, "no trainable parameters"),
+        (lambda: seq.recommend(1, history=[50]), ValueError, "Pass `user` or `history`, not both"),
+        (lambda: seq.recommend(history='50'), TypeError, "`history` must be a list of original item ids"),
+        (lambda: learn.fold_in(pd.DataFrame({'user':[9304.0]*3,'movie':[1,50,100],'rating':[5,4,3]})), ValueError,
+         "Column 'user' holds float ids and the model int ids"),
+    ]
+    for f,err,msg in cases:
+        with pytest.raises(err, match=msg): f()
+    assert learn.score_items([1, 2]).shape == (2, learn.dls.n_items)
+    (tmp_path/'empty.csv').write_text('')
+    with pytest.raises(ValueError, match="empty.csv is empty"): RatingsDataLoaders.from_csv(tmp_path/'empty.csv')
+    with pytest.warns(UserWarning, match=r"30 rows repeat an earlier row's \(user, movie, timestamp\)"):
+        _quiet_cold(lambda: SequenceDataLoaders.from_df(pd.concat([R, R.iloc[:30]]), 'user', 'movie', 'timestamp', seed=0))
+
+def test_serving_round_four(learn, seq, tmp_path):
+    "The served model honours exclude_seen='train' like `learn.recommend`, and names a bad history or path"
+    rec = serve_torch.Recommender(learn.export_serving(tmp_path/'srv'))
+    for u in (1, 7, 30):
+        assert rec.recommend(u, exclude_seen='train') == list(learn.recommend(u, exclude_seen='train'))
+    with pytest.raises(ValueError, match="exclude_seen='x'"): rec.recommend(1, exclude_seen='x')
+    with pytest.raises(ValueError, match="manifest.json is a file: pass the folder"): serve_torch.Recommender(tmp_path/'srv'/'manifest.json')
+    srv = serve_torch.Recommender(seq.export_serving(tmp_path/'seq'))
+    for h in ('50', 50):
+        with pytest.raises(TypeError, match="`history` must be a list of original item ids"): srv.recommend_history(h)
+    assert srv.recommend_history([50, 181]) == list(seq.recommend(history=[50, 181]))
+
+def test_datablock_round_four(R):
+    "DataBlock loaders: a CategoryBlock target is refused; test_dl/predict work; SequenceBlock checks rows up front"
+    films = R[['user','title','rating']]
+    def block(y): return _quiet(lambda: DataBlock(blocks=(RatingsBlock('user','title'), y), get_y=ColReader('rating'),
+                                                  splitter=RandomSplitter(seed=0)).dataloaders(films, bs=64))
+    with pytest.raises(TypeError, match="target must be a `RegressionBlock\\(\\)`"): dot_learner(block(CategoryBlock()))
+    bd = block(RegressionBlock())
+    l = dot_learner(bd)
+    with l.no_bar(), l.no_logging(): l.fit(1, 1e-2)
+    p = l.get_preds(dl=bd.test_dl(films.iloc[:5]))[0]
+    assert p.shape == (5, 1) and math.isclose(l.predict(films.iloc[0]), float(p[0,0]), rel_tol=1e-5)
+    hist = R.sort_values('timestamp').groupby('user').movie.apply(list).reset_index()
+    def sblock(df, vocab=None):
+        return DataBlock(blocks=(SequenceBlock(vocab, max_len=5, shift=True), SequenceBlock(vocab, max_len=5)),
+                         get_x=ColReader('movie'), get_y=ColReader('movie'), splitter=RandomSplitter(seed=0)).dataloaders(df, bs=8)
+    with pytest.raises(KeyError, match="of the validation split: Unknown item id .* pass `vocab="): sblock(hist)
+    v = CategoryMap(R.movie, add_na=True)
+    empty = hist.copy(); empty.at[2, 'movie'] = []
+    with pytest.raises(ValueError, match="has an empty history"): sblock(empty, v)
+    tup = hist.assign(movie=hist.movie.apply(tuple))
+    l = sequence_learner(sblock(tup, v), arch='pool')
+    with l.no_bar(), l.no_logging(): l.fit(1)
+    assert np.isfinite(l.recorder.values[-1][0])
+
+def test_cli_round_four(R, tmp_path, capsys):
+    "`recfast --help` succeeds, `python -m recfast.cli` runs the CLI, and two wrong --data/--model say what is wrong"
+    import subprocess, sys
+    from recfast.cli import main
+    assert main(['--help']) == 0 and 'usage: recfast' in capsys.readouterr().out
+    R.iloc[:50].to_csv(tmp_path/'small.csv', index=False)
+    assert main(['train', '--arch', 'ram', '--data', str(tmp_path/'small.csv')]) == 1
+    assert "--arch ram trains on images: --data must be 'mnist' or an MNIST folder" in capsys.readouterr().err
+    (tmp_path/'srv').mkdir()
+    assert main(['evaluate', '--model', str(tmp_path/'srv'), '--data', str(tmp_path/'small.csv')]) == 1
+    assert "is a folder: pass the model file" in capsys.readouterr().err
+    out = subprocess.run([sys.executable, '-m', 'recfast.cli', 'train', '--help'], capture_output=True, text=True)
+    assert out.returncode == 0 and 'usage: recfast train' in out.stdout

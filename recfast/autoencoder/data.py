@@ -58,13 +58,14 @@ class SparseVectorDataLoaders(RecDataLoaders):
     "`DataLoaders` of rating vectors, one per user (`by='user'`) or per item (`by='item'`), kept sparse until batched"
     _meta = RecDataLoaders._meta+('by','rating_name','rating_range','implicit')
     implicit = False # every vector entry a 1 (`from_df(..., implicit=True)`)
+    _valid_pct = 0.1 # `valid_pct` when none is given
     _warn_cold = False # `_warn_empty` says what happens to rows and columns without training ratings
     @classmethod
     @delegates(RecDataLoaders.from_df)
     def from_df(cls, ratings:pd.DataFrame, # one row per rating
                 by:str='user', # one sample per `'user'` (U-AutoRec) or per `'item'` (I-AutoRec)
                 *, implicit:bool=False, # every row a positive: vectors of 1s (no rating column read)
-                valid_pct:float=0.1, # share of the ratings held out (exact count)
+                valid_pct:float=None, # share of the ratings held out (exact count); 0.1 if `None` (and no `valid_df`)
                 device=None, # where batches are densified; `default_device()` (the GPU if there is one) if `None`
                 duplicates:str='mean', # rule for repeated (user, item) rows, see `dedupe` ('keep' can't make vectors)
                 **kwargs):

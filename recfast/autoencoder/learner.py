@@ -84,6 +84,8 @@ def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
         if arch=='multvae': cbs.append(KLAnnealing(**kl))
         return RecLearner(dls, _ae_model(arch, dls.n_cols, mopts), loss_func=ifnone(loss_func, MultinomialLoss()),
                           opt_func=opt_func, wd=wd, metrics=ifnone(metrics, [RankMetric(mrr)]), cbs=cbs, **kwargs)
+    if noise is not None and (isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0<=noise<1):
+        raise ValueError(f"`noise` must be the share of known inputs hidden, in [0, 1), got {noise!r}")
     model,noise = _ae_model(arch, dls.n_cols, mopts, y_range=_ae_y_range(dls, y_range)),ifnone(noise, dflt['noise'])
     if refeed: cbs.append(RefeedCallback(refeed, refeed_start))
     if noise: cbs.append(MaskingNoise(noise, seed))

@@ -111,11 +111,24 @@ class BlockRatingsDL(TensorDL):
             items = getattr(dataset, 'items', None)
             if isinstance(items, pd.DataFrame) and self.classes:
                 _warn_unknown(items, self.classes); _warn_dups(items, list(self.classes))
-            dataset = Tensors(*(torch.stack(list(o)) for o in zip(*dataset)))
+            rows = [o if isinstance(o, tuple) else (o,) for o in dataset]  # (a test set's rows have no target)
+            dataset = Tensors(*(torch.stack(list(o)) for o in zip(*rows)))
         for k in ('after_item','before_batch','after_batch'):
             if k in kwargs and not callable(kwargs[k]): kwargs[k] = Pipeline(kwargs[k])
         super().__init__(dataset, **kwargs)
     user_features = item_features = None
+    def new(self, dataset=None, cls=None, **kwargs):
+        "A loader like this one on `dataset`; a DataFrame (or list of rows) of ids is encoded (`dls.test_dl(df)`)"
+        if isinstance(dataset, (list, L)) and len(dataset) and all(isinstance(o, (dict, pd.Series)) for o in dataset):
+            dataset = pd.DataFrame([dict(o) for o in dataset])
+        if isinstance(dataset, pd.DataFrame):  # unknown ids: the padding id, counted in a warning (`_warn_unknown`)
+            for a,n in zip(('user_name','item_name'), self.tfm_names): _check_col(dataset, n, a)
+            _warn_unknown(dataset, self.classes)
+            idx = [np.maximum(vocab_pos(self.classes[n], dataset[n].to_numpy(dtype=object)), 0) for n in self.tfm_names]
+            dataset = Tensors(torch.from_numpy(np.stack(idx, 1).astype(np.int64)))
+        res = super().new(dataset, cls, **kwargs)
+        res.classes = getattr(self, 'classes', None)
+        return res
     n_users,n_items = add_props(lambda i,self: len(self.classes[self.tfm_names[i]]))
     tfm_names = property(lambda self: list(self.classes))
     @property

@@ -22,12 +22,20 @@ def _ratings_dims(dls):
     "(classes, user_name, item_name) of ratings `DataLoaders`, from `dls.classes` or a `RatingsBlock` loader"
     if isinstance(dls, RatingsDataLoaders): return dls.classes, dls.user_name, dls.item_name
     classes = getattr(getattr(dls, 'train', None), 'classes', None)
-    if classes and len(classes)==2: return classes, *classes.keys()
+    if classes and len(classes)==2:
+        if not dls.train.dataset.ts[1].is_floating_point():
+            raise TypeError("A RatingsBlock's target must be a `RegressionBlock()` (ratings are numbers); this one holds "
+                            "integer codes (a `CategoryBlock`?), which would train as ratings")
+        return classes, *classes.keys()
     raise TypeError(f"Need ratings DataLoaders (`RatingsDataLoaders.from_df`/`RatingsBlock`), got {type(dls).__name__}")
 
 def check_y_range(dls, y_range:tuple|None):
-    "Raise a `ValueError` naming a rating of `dls` outside `y_range`"
+    "Raise a `ValueError` naming a rating of `dls` outside `y_range` (or a `y_range` that is not `(low, high)`)"
     if y_range is None: return
+    if (not is_listy(y_range) or len(y_range)!=2 or
+        not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) for v in y_range)):
+        raise ValueError(f"`y_range` must be (low, high), two finite numbers, or None; got {y_range!r}")
+    if not y_range[0]<y_range[1]: raise ValueError(f"`y_range`={tuple(y_range)} has low >= high: pass (low, high)")
     c,u,it = _ratings_dims(dls)
     for dl in dls.loaders:
         x = dl.dataset.ts[0].cpu()
@@ -60,6 +68,9 @@ def mlp_learner(dls, # ratings `DataLoaders`
     "A `RecLearner` for `EmbeddingMLP` (fastai's `EmbeddingNN`: concatenated embeddings, MLP, `sigmoid_range`) on `dls`"
     classes,u,i = _ratings_dims(dls)
     check_y_range(dls, y_range)
+    if is_listy(ps) and len(ps)!=len(ifnone(layers, [100,50])):
+        raise ValueError(f"`ps` gives {len(ps)} dropouts for {len(ifnone(layers, [100,50]))} layers: one per layer "
+                         "(or a single number for all)")
     emb = [(len(classes[n]), ifnone(emb_szs, {}).get(n, emb_sz_rule(len(classes[n])))) for n in (u,i)]
     # no `bn_cont`: there are no continuous inputs, and its empty, unused parameters would stop DDP
     args = dict(layers=ifnone(layers, [100,50]), y_range=y_range, ps=ps, embed_p=embed_p, bn_cont=False)

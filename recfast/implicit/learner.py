@@ -31,6 +31,8 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                      opt_func=FastAdam, wd:float=0., cbs=None, **kwargs):
     "A `RecLearner` fitting a `BilinearNet` to implicit feedback with a sampled ranking loss"
     check_dls(dls, InteractionsDataLoaders, 'implicit_learner')
+    if 'loss_func' in kwargs: raise TypeError("`implicit_learner` sets `loss_func` from `loss` (one of `ranking_losses`): "
+                                              "pass `loss=`, or build `RecLearner(dls, model, loss_func=...)` yourself")
     net = HybridBilinearNet if has_features(dls) else BilinearNet
     loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen, shared=shared_negatives)
     return RecLearner(dls, net.from_dls(dls, check_factors(n_factors, dls.n_users+dls.n_items)), loss_func=loss_func,

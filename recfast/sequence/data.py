@@ -103,6 +103,12 @@ class SequenceDataLoaders(RecDataLoaders):
         check_n(max_len, name='max_len')
         return dict(user_name=user_name, item_name=item_name)
     @classmethod
+    def _split(cls, df, sp, cols, **kwargs):
+        if (dup := df.duplicated(list(cols.values()))).any():  # repeated events: kept, but said
+            warnings.warn(f"{int(dup.sum())} rows repeat an earlier row's ({', '.join(cols.values())}): each is kept as "
+                          f"an interaction (if they are copies, `df.drop_duplicates()` first)", stacklevel=4)
+        return super()._split(df, sp, cols, **kwargs)
+    @classmethod
     def _tensors(cls, trn, val, idx, classes, cols, sp, max_len=50, step=None, exclude_preceding=False, **kwargs):
         xt,xv,seen = _windows(trn, val, idx, cols, classes, max_len, step, sp['split']!='user', cls._batch)
         return xt, xv, dict(seen=seen, valid_seen=None, max_len=max_len, exclude_preceding=exclude_preceding)
@@ -218,6 +224,21 @@ class PadSequence(DisplayedTransform):
     def setups(self, dsets):
         if self.vocab is None and dsets is not None:
             self.vocab = CategoryMap(pd.Series(np.concatenate([np.asarray(o) for o in dsets])), add_na=True)
+    def setup(self, items=None, train_setup=False):
+        "`setups` (the vocabulary of the training split), then a check of every split's histories, naming a bad row"
+        super().setup(items, train_setup)
+        if items is None or self.vocab is None: return
+        for split,sub in zip(('training','validation'), (getattr(items, 'train', items), getattr(items, 'valid', []))):
+            for k,o in enumerate(sub):
+                if not len(o): raise ValueError(f"Row {k} of the {split} split has an empty history: every row needs "
+                                                "at least one item")
+                try: encode_ids(self.vocab, list(o), 'item')
+                except KeyError as e: raise KeyError(f"Row {k} of the {split} split: {e.args[0].split(';')[0]} (a "
+                    "SequenceBlock's vocabulary comes from the training split: pass `vocab=CategoryMap(every item, "
+                    "add_na=True)`)") from None
+    def _call(self, nm, x, *args, split_idx=None, **kwargs):
+        if type(x) is tuple: x = list(x)  # a history as a tuple, not fastai's tuple of parts
+        return super()._call(nm, x, *args, split_idx=split_idx, **kwargs)
     def encodes(self, o:list|np.ndarray|pd.Series|tuple):
         if not len(o): raise ValueError("Empty sequence: every row needs at least one item")
         try: idx = encode_ids(self.vocab, list(o), 'item')
