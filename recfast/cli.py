@@ -23,13 +23,16 @@ class EpochTable(Callback):
     "Print fastai's epoch table one aligned line per epoch (through `learn.logger`), without progress bars"
     order = Recorder.order+1
     def before_fit(self):
+        "Print the table's header and take over `learn.logger`"
         self.widths = [max(len(n), 9) for n in self.recorder.metric_names]
         self._line(self.recorder.metric_names)
         self.old_logger,self.learn.logger = self.learn.logger,self._line
     def _line(self, log):
         cells = (f'{o:<{w}.6f}' if isinstance(o, float) else f'{str(o):<{w}}' for o,w in zip(log, self.widths))
         print('  '.join(cells), flush=True)
-    def after_fit(self): self.learn.logger = self.old_logger
+    def after_fit(self):
+        "Give `learn.logger` back"
+        self.learn.logger = self.old_logger
 
 # %% ../nbs/60_cli.ipynb #3b065a73
 class CLIError(Exception): "An error the command line reports in one line"
@@ -44,8 +47,11 @@ def _is_binary(p:Path, encoding:str)->bool:
     with open(p, 'rb') as f: head = f.read(4096)
     return b'\x00' in head and not head.startswith((b'\xff\xfe', b'\xfe\xff'))
 
-def read_csv(fname:str, sep:str=',', encoding:str='utf-8',
-             ids:list=(0,1))->pd.DataFrame: # id columns (names or positions), read as written ('0186' is not '186')
+def read_csv(fname:str, # path of the CSV file
+             sep:str=',', # field separator
+             encoding:str='utf-8', # the file's text encoding
+             ids:list=(0,1) # id columns (names or positions), read as written ('0186' is not '186')
+            )->pd.DataFrame:
     "A CSV with a header row, or a `CLIError` that names the file, says what is wrong and what to pass"
     p = Path(fname)
     if not p.is_file(): raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist' or a CSV path)")
@@ -65,7 +71,11 @@ def read_csv(fname:str, sep:str=',', encoding:str='utf-8',
     return df
 
 # %% ../nbs/60_cli.ipynb #b244d464
-def load_frame(data:str, sep=',', encoding='utf-8', titles:bool=True, ids:list=(0,1)):
+def load_frame(data:str, # 'ml-100k' or the path of a CSV with a header row
+               sep=',', # field separator of the CSV
+               encoding='utf-8', # text encoding of the CSV
+               titles:bool=True, # ml-100k: items by title (else by movie id)
+               ids:list=(0,1)): # id columns of the CSV (names or positions), read as written
     "`'ml-100k'` (items by title, with timestamps) or a CSV, its `ids` columns read as written"
     if data!='ml-100k': return read_csv(data, sep, encoding, ids)
     return movielens_100k(titles=titles)[['user','title' if titles else 'movie','rating','timestamp']]
@@ -82,7 +92,13 @@ def _options(arch:str, opts:dict)->dict:
                            f"{', '.join('--'+o.replace('_','-') for o in takes if o!='y_range') or 'none'})")
     return given
 
-def build_dls(arch:str, data:str=None, valid_pct:float=0.2, seed:int=42, bs:int=64, sep=',', encoding='utf-8',
+def build_dls(arch:str, # any of `known_archs()`
+              data:str=None, # 'ml-100k', 'mnist' or a CSV path; default: the arch's
+              valid_pct:float=0.2, # share of the rows held out for validation
+              seed:int=42, # seed of the split
+              bs:int=64, # batch size
+              sep=',', # field separator of the CSV
+              encoding='utf-8', # text encoding of the CSV
               **opts): # `arch`'s loader options (`_loader_args`), `None` for the loaders' defaults
     "The `DataLoaders` `arch` trains on, from `data` (default: the arch's built-in data, from the registry)"
     info,given = arch_info(arch),_options(arch, opts)
@@ -161,15 +177,22 @@ def _out_folder(out)->Path:
 
 def train(data:str=None, # 'ml-100k', 'mnist' (for --arch ram) or a CSV with a header row; default: the arch's
           arch:str='dot', # any of `known_archs()`
-          epochs:int=5, bs:int=64, lr:float=5e-3, wd:float=None, # training; `wd` defaults to the arch's
+          epochs:int=5, # training epochs
+          bs:int=64, # batch size
+          lr:float=5e-3, # learning rate
+          wd:float=None, # weight decay; default: the arch's
           n_factors:int=None, # latent size (dot, implicit, sequences); default: the arch's
-          valid_pct:float=0.2, seed:int=42,
-          user_col:str=None, item_col:str=None, rating_col:str=None, # CSV columns (default: the first three)
+          valid_pct:float=0.2, # share of the rows held out for validation
+          seed:int=42, # seed of the split and of training
+          user_col:str=None, # CSV user column (default: the first)
+          item_col:str=None, # CSV item column (default: the second)
+          rating_col:str=None, # CSV rating column (default: the third)
           time_col:str=None, # sequences: column to order each user's items by
           threshold:float=None, # implicit: keep ratings >= threshold as positives (default: every row)
           max_len:int=None, # sequences: window length (default: the loaders', 50)
           by:str=None, # autoencoders: one vector per 'user' (the default) or per 'item'
-          sep:str=',', encoding:str='utf-8', # CSV reading
+          sep:str=',', # CSV field separator
+          encoding:str='utf-8', # CSV text encoding
           user:str=None, # user to recommend for (default: the first id)
           top:int=5, # how many recommendations and most/least liked items
           out:str='out'): # folder for the exported model and the plot
@@ -235,7 +258,9 @@ def recommend(model:str='out/model.pkl', # a model saved by `recfast train` (a p
 # %% ../nbs/60_cli.ipynb #da22d2c7
 def evaluate(model:str='out/model.pkl', # a model saved by `recfast train` (a pickle: a file you trust)
              data:str=None, # a CSV of held-out rows with the training's user and item columns (and rating column)
-             k:int=10, sep:str=',', encoding:str='utf-8'):
+             k:int=10, # cut-off of precision, recall and NDCG
+             sep:str=',', # CSV field separator
+             encoding:str='utf-8'): # CSV text encoding
     "Print the quality of a saved model on held-out rows: RMSE/MAE and full-catalogue ranking metrics"
     learn = _load(model)
     if data is None: raise CLIError("--data is required: a CSV of held-out rows")
@@ -262,7 +287,8 @@ def _parser(name):
 # %% ../nbs/60_cli.ipynb #b1e32839
 def _say(cmd:str, what:str, msg): print(f"recfast {cmd}: {what}: {' '.join(str(msg).split())}", file=sys.stderr)
 
-def main(argv:list=None)->int:
+def main(argv:list=None # the command line after `recfast`; `sys.argv[1:]` if `None`
+        )->int:
     "Entry point of the `recfast` console script: `recfast {train,recommend,evaluate} --help`"
     argv = list(sys.argv[1:] if argv is None else argv)
     usage = f"usage: recfast {{{','.join(_commands)}}} [options]   (recfast train --help)"

@@ -35,7 +35,7 @@ moved_attrs = {'recfast.core': {
                                   'combine_scheds','last_hypers')},
     **{n:'recfast.registry' for n in ('register_learner','known_archs','arch_info','recfast_learner')}}}
 
-def moved_getattr(module:str):
+def moved_getattr(module:str): # the old module's name, a key of `moved_attrs`
     "A module `__getattr__` for `module` that finds the names in `moved_attrs[module]`, with a `DeprecationWarning`"
     def __getattr__(name):
         new = moved_attrs.get(module, {}).get(name)
@@ -58,7 +58,10 @@ class _MovedNames(importlib.abc.Loader):
 
 class DeprecatedPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     "Import hook answering recfast's old module paths with the new modules' names, and a `DeprecationWarning`"
-    def find_spec(self, name, path=None, target=None):
+    def find_spec(self, name, # the module's full name
+                  path=None, # the parent package's `__path__`
+                  target=None): # unused (the finder protocol's)
+        "A spec for an old module path, whose names warn and come from the new one"
         if name in moved_attrs or name in _old_packages:
             spec = importlib.machinery.PathFinder.find_spec(name, path)
             if spec is not None:
@@ -66,8 +69,10 @@ class DeprecatedPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 return spec
         if name in moved_modules or name in _old_packages:
             return importlib.util.spec_from_loader(name, self, is_package=name in _old_packages)
-    def create_module(self, spec): return None
-    def exec_module(self, module):
+    def create_module(self, spec): # the module's spec (default module creation)
+        return None
+    def exec_module(self, module): # the old module to fill
+        "Fill an old module with its new home's names, warning that it moved"
         new = moved_modules.get(module.__name__)
         if new is None: return
         warnings.warn(f"`{module.__name__}` is deprecated: its code moved to `{new}` (import from there; "

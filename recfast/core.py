@@ -26,20 +26,28 @@ class Tensors:
             if len(t)!=n: raise ValueError(f"Unequal lengths: tensor 0 has {n} rows, tensor {i} has {len(t)} rows")
     def __len__(self): return len(self.ts[0])
     def __getitem__(self, idx): return tuple(t[idx] for t in self.ts)
-    def to(self, device): return type(self)(*(t.to(device) for t in self.ts))
-    def new_empty(self): return type(self)(*(t[:0] for t in self.ts))
+    def to(self, device): # where to move every tensor
+        "A copy with every tensor moved to `device`"
+        return type(self)(*(t.to(device) for t in self.ts))
+    def new_empty(self):
+        "A copy with no rows: each tensor sliced to length 0"
+        return type(self)(*(t[:0] for t in self.ts))
     def __repr__(self): return f"Tensors({', '.join(str(tuple(t.shape)) for t in self.ts)})"
 
 # %% ../nbs/00_core.ipynb #b5402f63
 def _is_int(x): return isinstance(x, (int,np.integer)) and not isinstance(x, bool)
 
-def check_n(n, limit:int=None, name:str='n', what:str='items in the catalogue'):
+def check_n(n, # the count to check
+            limit:int=None, # the largest allowed value; no limit if `None`
+            name:str='n', # the argument name, for the message
+            what:str='items in the catalogue'): # what `limit` counts, for the message
     "Raise a `ValueError` unless `n` is a positive int no larger than `limit`"
     if not _is_int(n) or n<1: raise ValueError(f"`{name}` must be a positive int, got {n!r}")
     if limit is not None and n>limit: raise ValueError(f"`{name}`={n} is larger than the {limit} {what}")
     return int(n)
 
-def check_bs(bs, name:str='bs'):
+def check_bs(bs, # the batch size to check
+             name:str='bs'): # the argument name, for the message
     "Raise a `ValueError` naming `name` unless `bs` is a positive int (`check_n` without a limit)"
     return check_n(bs, name=name)
 
@@ -48,7 +56,9 @@ def _memory()->int|None:
     try: return os.sysconf('SC_PHYS_PAGES')*os.sysconf('SC_PAGE_SIZE')
     except (ValueError, OSError, AttributeError): return None
 
-def check_factors(n, n_rows:int, name:str='n_factors'):
+def check_factors(n, # the vector size to check
+                  n_rows:int, # how many vectors of size `n` will be allocated
+                  name:str='n_factors'): # the argument name, for the message
     "`check_n`, and a `ValueError` if `n_rows` float32 vectors of size `n` can't fit in this machine's memory"
     n,mem = check_n(n, name=name),_memory()
     if mem is not None and 4*n*n_rows>mem:
@@ -56,13 +66,17 @@ def check_factors(n, n_rows:int, name:str='n_factors'):
                          f"{mem:.3g} bytes of memory: use a smaller `{name}`")
     return n
 
-def check_seed(seed, name:str='seed'):
+def check_seed(seed, # the seed to check
+               name:str='seed'): # the argument name, for the message
     "Raise a `ValueError` naming `name` unless `seed` is `None` or a non-negative int"
     if seed is not None and (not _is_int(seed) or seed<0):
         raise ValueError(f"`{name}` must be None or a non-negative int, got {seed!r}")
     return seed
 
-def check_real(x, name:str, low:float|None=0., strict:bool=True):
+def check_real(x, # the number to check
+               name:str, # the argument name, for the message
+               low:float|None=0., # the lower bound; none if `None`
+               strict:bool=True): # `x` must be above `low` (else at least `low`)
     "Raise a `ValueError` naming `name` unless `x` is a finite number above `low` (at least `low` if not `strict`)"
     if (isinstance(x, bool) or not isinstance(x, numbers.Real) or not np.isfinite(x)
         or low is not None and (x<=low if strict else x<low)):
@@ -74,7 +88,10 @@ def check_real(x, name:str, low:float|None=0., strict:bool=True):
 class TensorDL(DataLoader):
     "A fastai `DataLoader` over `Tensors` that builds each batch with one vectorized gather"
     def __init__(self, dataset:Tensors, # the columns; the first `n_inp` are inputs
-                 bs:int=64, shuffle:bool=False, drop_last:bool=False, device=None,
+                 bs:int=64, # batch size
+                 shuffle:bool=False, # shuffle the rows each epoch
+                 drop_last:bool=False, # drop the last incomplete batch
+                 device=None, # move the columns there once; batches are gathered there
                  seed:int=None, # seed of the shuffling order; from Python's `random` if `None`
                  **kwargs):
         if not isinstance(dataset, Tensors): dataset = Tensors(*dataset)
@@ -88,7 +105,7 @@ class TensorDL(DataLoader):
         "How many columns are inputs: all but the last, fastai's default (read by `Learner` on every batch)"
         return max(len(self.dataset.ts)-1, 1)
 
-    def to(self, device):
+    def to(self, device): # where to move the columns
         "Move the columns to `device` once, so batches are gathered there"
         self.device,self.dataset = device,self.dataset.to(device)
         return self
@@ -129,8 +146,12 @@ class CSRMatrix:
     def nnz(self): return len(self.indices)
     @property
     def device(self): return self.indices.device
-    def row_lengths(self): return self.indptr[1:]-self.indptr[:-1]
-    def to(self, device): return CSRMatrix(*map(Self.to(device), (self.indptr,self.indices,self.values)), self.shape)
+    def row_lengths(self):
+        "The number of entries of each row, a `(n_rows,)` tensor"
+        return self.indptr[1:]-self.indptr[:-1]
+    def to(self, device): # where to move the arrays
+        "A copy with its arrays moved to `device`"
+        return CSRMatrix(*map(Self.to(device), (self.indptr,self.indices,self.values)), self.shape)
     def __repr__(self): return f"CSRMatrix({self.shape[0]} x {self.shape[1]}, {self.nnz} entries)"
 
 # %% ../nbs/00_core.ipynb #64cdd4ee
@@ -166,18 +187,21 @@ def _dense(self:CSRMatrix, rows:Tensor, mask:bool)->Tensor:
     return out
 
 @patch
-def densify(self:CSRMatrix, rows:Tensor)->Tensor:
+def densify(self:CSRMatrix, rows:Tensor # row indices to densify
+           )->Tensor:
     "Rows `rows` as a dense `(len(rows), n_cols)` tensor, 0 where there is no entry"
     return self._dense(rows, mask=False)
 
 @patch
-def mask(self:CSRMatrix, rows:Tensor)->Tensor:
+def mask(self:CSRMatrix, rows:Tensor # row indices to densify
+        )->Tensor:
     "Rows `rows` as a dense boolean `(len(rows), n_cols)` mask of the entries"
     return self._dense(rows, mask=True)
 
 # %% ../nbs/00_core.ipynb #037ae211
 @patch
-def take(self:CSRMatrix, rows:Tensor)->CSRMatrix:
+def take(self:CSRMatrix, rows:Tensor # row indices to keep, in that order
+        )->CSRMatrix:
     "A new `CSRMatrix` made of rows `rows`, in that order"
     rows = torch.as_tensor(rows, device=self.device).long()
     r,pos = self._gather(rows)
@@ -210,7 +234,10 @@ def _close(name, choices):
     m = difflib.get_close_matches(str(name), [str(c) for c in choices], n=3)
     return f"; did you mean {', '.join(map(repr, m))}?" if m else ""
 
-def bad_row(df:pd.DataFrame, mask, col:str)->str:
+def bad_row(df:pd.DataFrame, # the frame
+            mask, # boolean per row of `df`; the first `True` row is described
+            col:str # the column whose value is shown
+           )->str:
     "Describe the first row of `df` where `mask` holds"
     i = int(np.flatnonzero(np.asarray(mask))[0])
     return f"row {_py(df.index[i])!r} ({col}={_py(df[col].iloc[i])!r})"
@@ -239,7 +266,8 @@ def _id_kinds(s:pd.Series)->str:
                                 'str' if t.is_string_dtype(s) else str(s.dtype))
     return _id_kind(s.iloc[0]) if len(s) else 'no'
 
-def check_ids_col(df:pd.DataFrame, col:str):
+def check_ids_col(df:pd.DataFrame, # the frame to check
+                  col:str): # its id column
     "Raise a `ValueError` naming `col` and a row for missing ids or ids of mixed types"
     _check_rows(df, df[col].isna().to_numpy(), col, 'missing ids', ': drop or fill them first')
     s = df[col].astype(object) if isinstance(df[col].dtype, pd.CategoricalDtype) else df[col]
@@ -250,7 +278,8 @@ def check_ids_col(df:pd.DataFrame, col:str):
         raise ValueError(f"Column {col!r} mixes id types ({', '.join(sorted(kinds.unique()))}): {row} is not a {k0} "
                          f"like row {_py(df.index[0])!r}; convert the column, e.g. `df[{col!r}].astype(str)`")
 
-def check_numeric_col(df:pd.DataFrame, col:str):
+def check_numeric_col(df:pd.DataFrame, # the frame to check
+                      col:str): # its numeric column (e.g. ratings)
     "Raise a `ValueError` naming `col` and a row unless it holds finite numbers (as float32: a model's)"
     s,t = df[col],pd.api.types
     if not t.is_numeric_dtype(s) or t.is_bool_dtype(s):
@@ -267,7 +296,8 @@ def check_numeric_col(df:pd.DataFrame, col:str):
     _check_rows(df, (r.isna() | ~np.isfinite(r)).to_numpy(), col, 'missing or infinite values')
     _check_rows(df, (r.abs()>np.finfo(np.float32).max).to_numpy(), col, 'values too large for float32 (over 3.4e38)')
 
-def check_time_col(df:pd.DataFrame, col:str):
+def check_time_col(df:pd.DataFrame, # the frame to check
+                   col:str): # its time column (`time_name`)
     "Raise a `ValueError` naming `col` unless it holds numbers or datetimes (text sorts as text), none missing"
     s,t = df[col],pd.api.types
     if not (t.is_datetime64_any_dtype(s) or t.is_numeric_dtype(s) and not t.is_bool_dtype(s)):
@@ -277,7 +307,8 @@ def check_time_col(df:pd.DataFrame, col:str):
     _check_rows(df, s.isna().to_numpy(), col, 'missing values', arg=' (`time_name`)')
 
 # %% ../nbs/00_core.ipynb #beb4c43e
-def default_cols(df:pd.DataFrame, **names)->dict:
+def default_cols(df:pd.DataFrame, # the frame whose column order fills in the `None` names
+                 **names)->dict:
     "`names` (`{argument: column}`, in frame order), each `None` replaced by the frame's column at its place"
     cols = list(getattr(df, 'columns', []))
     short = [k for j,(k,v) in enumerate(names.items()) if v is None and j>=len(cols)]
@@ -315,7 +346,8 @@ def check_frame(df:pd.DataFrame, # the user's frame
         if k!=kv: raise ValueError(f"Column {c!r} (`{arg}`) holds {k} ids in the {what} but {kv} ids in `valid_df`, "
                                    f"so no id would match: convert one, e.g. `valid_df[{c!r}].astype({k})`")
 
-def check_id_kind(df:pd.DataFrame, col:str, # a frame's id column
+def check_id_kind(df:pd.DataFrame, # the frame to check
+                  col:str, # a frame's id column
                   vocab, # the ids the model knows (a `CategoryMap`, `'#na#'` first)
                   what:str='the model', # whose ids `vocab` holds, for the message
                   frame:str=None, # what `df` is, for the message (e.g. 'item_features')
@@ -332,7 +364,11 @@ def check_id_kind(df:pd.DataFrame, col:str, # a frame's id column
 # %% ../nbs/00_core.ipynb #13d199c9
 _dup_rules = ('mean','last','first','keep','error')
 
-def dedupe(df:pd.DataFrame, user_name:str, item_name:str, rating_name:str, rule:str='mean'):
+def dedupe(df:pd.DataFrame, # the rows
+           user_name:str, # the user column
+           item_name:str, # the item column
+           rating_name:str, # the rating column, averaged by `rule='mean'`
+           rule:str='mean'): # 'mean', 'last', 'first', 'keep' (leave them) or 'error' (raise)
     "Apply `rule` to duplicate (user, item) rows of `df`, warning with their count and an example"
     if rule not in _dup_rules: raise ValueError(f"duplicates={rule!r} is not a rule: use one of {_dup_rules}")
     k = [user_name, item_name]
@@ -351,7 +387,7 @@ def dedupe(df:pd.DataFrame, user_name:str, item_name:str, rating_name:str, rule:
 def check_range(y, # ratings (an array or a CPU tensor)
                 y_range:tuple|None, # the model's output range; nothing is checked if `None`
                 row:callable, # `row(i)`: who gave rating `i` (its ids), for the message
-                fix:str="widen y_range or pass y_range=None"):
+                fix:str="widen y_range or pass y_range=None"): # what to do about it, for the message
     "Raise a `ValueError` counting the ratings outside `y_range` (a model can't fit them), naming the first"
     if y_range is None: return
     y = np.asarray(y, dtype=np.float64).reshape(-1)
@@ -367,7 +403,9 @@ def make_vocab(*cols)->CategoryMap:
 
 def _padded(vocab)->int: return int(len(vocab.items)>0 and isinstance(vocab.items[0], str) and vocab.items[0]=='#na#')
 
-def vocab_pos(vocab:CategoryMap, values)->np.ndarray:
+def vocab_pos(vocab:CategoryMap, # ids, possibly `'#na#'` first
+              values # original ids to look up
+             )->np.ndarray:
     "Position of each of `values` in `vocab`, -1 if absent; the padding slot 0 (`'#na#'`) is no id's, so any id works"
     idx = pd.Index(list(vocab.items[_padded(vocab):])).get_indexer(values)
     return np.where(idx<0, -1, idx+_padded(vocab))
@@ -375,7 +413,8 @@ def vocab_pos(vocab:CategoryMap, values)->np.ndarray:
 def encode_ids(vocab:CategoryMap, # ids, `'#na#'` first
                values, # original ids (a Series, list or array)
                name:str='id', # what the ids are, for the error message
-               strict:bool=True)->np.ndarray: # raise on unknown ids (else they map to 0)
+               strict:bool=True # raise on unknown ids (else they map to 0)
+              )->np.ndarray:
     "Indices of `values` in `vocab`, raising a `KeyError` that names the first unknown id and close matches"
     values = np.asarray(values, dtype=object if not len(values) else None)
     idx,has_na = vocab_pos(vocab, values),_padded(vocab)
@@ -388,7 +427,7 @@ def encode_ids(vocab:CategoryMap, # ids, `'#na#'` first
     return idx.astype(np.int64)
 
 # %% ../nbs/00_core.ipynb #98a48605
-def check_valid_pct(valid_pct):
+def check_valid_pct(valid_pct): # the share held out to check
     "Raise a `ValueError` unless `valid_pct` is a number in [0, 1)"
     if isinstance(valid_pct, bool) or not isinstance(valid_pct, numbers.Real) or not 0<=valid_pct<1:
         raise ValueError(f"`valid_pct` must be a number in [0, 1), got {valid_pct!r}")
@@ -454,7 +493,8 @@ def split_frame(df:pd.DataFrame, # the rows to split
                 time_name:str=None, # the time column of 'last' and 'cutoff'
                 n_last:int=1, # rows of each group held out by 'last'
                 cutoff=None, # split='cutoff': rows after this time are held out; `(valid_from, test_from)` with `test`
-                test:bool=False)->tuple: # also hold out a test frame, the block the two-way split validates on
+                test:bool=False # also hold out a test frame, the block the two-way split validates on
+               )->tuple:
     "`(train_df, valid_df)`, plus `test_df` with `test`: `valid_df` as given, or the rows `split` holds out"
     check_seed(seed); n_last = check_n(n_last, name='n_last')
     if split not in _split_kinds: raise ValueError(f"Unknown split {split!r}: use one of {str(_split_kinds)[1:-1]}")
@@ -500,7 +540,10 @@ def warn_cold(trn:tuple, # `(users, items)` index arrays of the training rows
 class MetaDataLoaders(DataLoaders):
     "`DataLoaders` that carry the attributes named in `_meta` through `new_empty` (what `Learner.export` saves)"
     _meta = ()
-    def __init__(self, *loaders, path='.', device=None, **meta):
+    def __init__(self, *loaders,
+                 path='.', # where `Learner` saves and loads files
+                 device=None, # the device of the batches
+                 **meta):
         super().__init__(*loaders, path=path, device=device)
         if bad:=set(meta)-set(self._meta): raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(bad)}")
         for k in self._meta: setattr(self, k, meta.get(k))
@@ -528,26 +571,33 @@ class RecDataLoaders(MetaDataLoaders):
 
 # %% ../nbs/00_core.ipynb #75bd58f4
 @patch
-def encode_users(self:RecDataLoaders, ids, strict:bool=True)->Tensor:
+def encode_users(self:RecDataLoaders, ids, # original user ids
+                 strict:bool=True # raise a `KeyError` on unknown ids (else they map to 0)
+                )->Tensor:
     "Vocabulary indices of original user ids"
     return torch.from_numpy(encode_ids(self.users, list(ids), self.user_name, strict))
 @patch
-def encode_items(self:RecDataLoaders, ids, strict:bool=True)->Tensor:
+def encode_items(self:RecDataLoaders, ids, # original item ids
+                 strict:bool=True # raise a `KeyError` on unknown ids (else they map to 0)
+                )->Tensor:
     "Vocabulary indices of original item ids"
     return torch.from_numpy(encode_ids(self.items, list(ids), self.item_name, strict))
 @patch
-def decode_items(self:RecDataLoaders, idx)->np.ndarray:
+def decode_items(self:RecDataLoaders, idx # item vocabulary indices
+                )->np.ndarray:
     "Original item ids of vocabulary indices"
     return np.asarray(list(self.items), dtype=object)[np.asarray(idx, dtype=np.int64)]
 @patch
-def decode_users(self:RecDataLoaders, idx)->np.ndarray:
+def decode_users(self:RecDataLoaders, idx # user vocabulary indices
+                )->np.ndarray:
     "Original user ids of vocabulary indices"
     return np.asarray(list(self.users), dtype=object)[np.asarray(idx, dtype=np.int64)]
 
 # %% ../nbs/00_core.ipynb #adc8bfcb
 @patch
-def exclude_mask(self:RecDataLoaders, users:Tensor,
-                 valid:bool=True)->Tensor: # the validation items too, or only the training items
+def exclude_mask(self:RecDataLoaders, users:Tensor, # user vocabulary indices
+                 valid:bool=True # the validation items too, or only the training items
+                )->Tensor:
     "Boolean `(len(users), n_items)` mask of the items the loaders know `users` have (training and validation)"
     m = [c.mask(users.to(c.device)).to(users.device) for c in (self.seen, self.valid_seen if valid else None)
          if c is not None]
@@ -555,17 +605,20 @@ def exclude_mask(self:RecDataLoaders, users:Tensor,
 
 # %% ../nbs/00_core.ipynb #5bcfa4a0
 @patch
-def queries(self:RecDataLoaders, users:Tensor):
+def queries(self:RecDataLoaders, users:Tensor): # user vocabulary indices
     "The model input that stands for `users` (vocabulary indices) when scoring items: the indices themselves"
     return users
 
 @patch
-def score_items(self:RecDataLoaders, model, users:Tensor)->Tensor:
+def score_items(self:RecDataLoaders, model, # a `RecModel`
+                users:Tensor # user vocabulary indices
+               )->Tensor:
     "Scores of every item for `users` (vocabulary indices), `(len(users), n_items)`"
     return model.score_items(self.queries(users))
 
 @patch
-def item_factors(self:RecDataLoaders, model)->Tensor:
+def item_factors(self:RecDataLoaders, model # a model with `item_factors`
+                )->Tensor:
     "The model's item representations, `(n_items, n_factors)`"
     return model.item_factors()
 
@@ -580,7 +633,7 @@ def eval_set(self:RecDataLoaders):
 
 # %% ../nbs/00_core.ipynb #07802940
 @contextmanager
-def scoring(model:nn.Module):
+def scoring(model:nn.Module): # the model to evaluate
     "Evaluation mode and no gradients for the duration; the model's train/eval state is restored after"
     was = model.training
     model.eval()
@@ -591,13 +644,14 @@ def scoring(model:nn.Module):
 # %% ../nbs/00_core.ipynb #e0f1b364
 _locks,_locks_lock = weakref.WeakKeyDictionary(),threading.Lock()
 
-def learner_lock(learn)->threading.RLock:
+def learner_lock(learn # the `Learner` whose lock to get
+                )->threading.RLock:
     "The re-entrant lock of `learn` that its scoring verbs hold, created on first use (not pickled with it)"
     with _locks_lock:
         if learn not in _locks: _locks[learn] = threading.RLock()
         return _locks[learn]
 
-def locked(f):
+def locked(f): # a method whose first argument is a `Learner`
     "Method `f`, run holding its learner's `learner_lock`"
     if isinstance(a:=f.__annotations__.get('self'), type): f.__qualname__ = f"{a.__name__}.{f.__name__}"  # as `@patch`
     @functools.wraps(f)
@@ -607,8 +661,10 @@ def locked(f):
 
 # %% ../nbs/00_core.ipynb #b2c2fcea
 @patch
-def eval_batches(self:RecDataLoaders, model, bs:int=1024,
-                 rank:int=0, world_size:int=1): # only this share of the queries (a DDP process's)
+def eval_batches(self:RecDataLoaders, model, # a `RecModel` (or one wrapped by DDP)
+                 bs:int=1024, # queries per batch
+                 rank:int=0, # the index of this share of the queries, below `world_size`
+                 world_size:int=1): # only this share of the queries (a DDP process's)
     "Yield `(scores, targets, exclude)` boolean-masked batches of `eval_set`, `bs` queries at a time"
     model = getattr(model, 'module', model)  # the model itself under DDP (`learn.model` is wrapped while fitting)
     q,targ,excl = self.eval_set()
@@ -739,7 +795,10 @@ def _read_ids(cls, csv, rd, **kwargs)->pd.DataFrame:
     return read_csv_ids(csv, [c for a,c in cols.items() if a in cls._ids], **rd)
 
 # %% ../nbs/00_core.ipynb #27f0eefe
-def check_dls(dls, cls, factory:str, hint:str=None):
+def check_dls(dls, # the `DataLoaders` to check
+              cls, # the `DataLoaders` class `dls` must be
+              factory:str, # the name of the function that needs them, for the message
+              hint:str=None): # how to build them, for the message; `cls.from_df` if `None`
     "Raise a `TypeError` saying which `DataLoaders` `factory` needs when `dls` is not a `cls`"
     if isinstance(dls, cls): return dls
     hint = hint or cls.__name__+'.from_df'

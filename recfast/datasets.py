@@ -26,7 +26,7 @@ def movielens_100k(path:Path|str=None, # folder with `u.data`, `u.item`; `untar_
 # %% ../nbs/06_datasets.ipynb #53c76c41
 def movielens_split(path:Path|str=None, # as in `movielens_100k`
                     split:str='ua', # `ua`/`ub` (10 test ratings per user) or `u1`..`u5` (5-fold)
-                    titles:bool=False):
+                    titles:bool=False): # add the movie titles as a `title` column
     "The archive's own train/test split: `(train_df, test_df)`"
     return tuple(movielens_100k(path, titles=titles, fname=f'{split}.{s}') for s in ('base','test'))
 
@@ -91,7 +91,8 @@ def synthetic_ratings(n_users:int, # users, ids `1..n_users`
                       n_factors:int=8, # rank of the model that makes the ratings
                       noise:float=0.5, # standard deviation of the rating noise
                       seed:int=None, # seed of every draw
-                      chunk:int=2**20)->pd.DataFrame: # ratings scored at a time (bounds the memory)
+                      chunk:int=2**20 # ratings scored at a time (bounds the memory)
+                     )->pd.DataFrame:
     "Long-tailed `(user, item, rating)` rows with 1..5 star ratings from a noisy low-rank model, in random order"
     for n,v in (('n_users',n_users),('n_items',n_items),('n_ratings',n_ratings)):
         if int(v)!=v or v<1: raise ValueError(f"{n}={v!r} must be a positive integer")

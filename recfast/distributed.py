@@ -15,20 +15,25 @@ from .core import *
 from .fast import FastLearner
 
 # %% ../nbs/70_distributed.ipynb #25f50e0d
-def is_ddp()->bool: return torch.distributed.is_available() and torch.distributed.is_initialized()
+def is_ddp()->bool:
+    "Whether a `torch.distributed` process group is initialized"
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 def _to_comm(t:Tensor)->Tensor:
     nccl = torch.distributed.get_backend()=='nccl'
     return t.to(torch.device('cuda', torch.cuda.current_device()) if nccl else 'cpu').contiguous()
 
-def all_sum(t:Tensor)->Tensor:
+def all_sum(t:Tensor # a tensor, the same shape in every process
+           )->Tensor:
     "`t` summed over the processes; `t` itself without a process group"
     if not is_ddp(): return t
     c = _to_comm(t)
     torch.distributed.all_reduce(c)
     return c.to(t.device)
 
-def broadcast_tensor(t:Tensor, rank:int=0)->Tensor:
+def broadcast_tensor(t:Tensor, # a tensor, the same shape in every process
+                     rank:int=0 # the process whose `t` is sent
+                    )->Tensor:
     "`t` as process `rank` has it, in every process; `t` itself without a process group"
     if not is_ddp(): return t
     c = _to_comm(t)
@@ -85,6 +90,7 @@ class RecDistributedTrainer(DistributedTrainer):
         return DistributedTensorDL(dl, device=dev)
 
     def before_fit(self):
+        "`DistributedTrainer.before_fit`, converting batch norms only on GPUs"
         sync_bn = self.sync_bn
         self.sync_bn = sync_bn and self.accelerator.device.type in ('cuda','xpu')
         try: super().before_fit()
@@ -92,7 +98,8 @@ class RecDistributedTrainer(DistributedTrainer):
 
 # %% ../nbs/70_distributed.ipynb #2e5246be
 @patch
-def to_distributed(self:FastLearner, sync_bn=True, **kwargs):
+def to_distributed(self:FastLearner, sync_bn=True, # convert batch norm layers to `SyncBatchNorm`
+                   **kwargs):
     "Add a `RecDistributedTrainer` (recfast's `DistributedTrainer`) for DDP training"
     self.add_cb(RecDistributedTrainer(sync_bn, **kwargs))
     if rank_distrib(): self.remove_cb(ProgressCallback)

@@ -31,11 +31,17 @@ class FastOptimWrapper(OptimWrapper):
 
     @property
     def hypers(self): return [self._group_hypers(pg) for pg in self.opt.param_groups]
-    def last_hypers(self): return self._group_hypers(self.opt.param_groups[-1])
+    def last_hypers(self):
+        "The fastai hyper-parameters of the last param group, as a dict"
+        return self._group_hypers(self.opt.param_groups[-1])
 
     # `OptimWrapper` forwards these through `GetAttr` on every batch
-    def step(self, closure=None): return self.opt.step(closure)
-    def zero_grad(self, set_to_none:bool=True): self.opt.zero_grad(set_to_none=set_to_none)
+    def step(self, closure=None): # passed to the wrapped optimizer's `step`
+        "One step of the wrapped PyTorch optimizer"
+        return self.opt.step(closure)
+    def zero_grad(self, set_to_none:bool=True): # set the gradients to `None` rather than zero them
+        "Clear the gradients of the wrapped optimizer's parameters"
+        self.opt.zero_grad(set_to_none=set_to_none)
 
 # %% ../nbs/01_fast.ipynb #db7062ad
 @patch
@@ -48,14 +54,15 @@ def _pg_key(self:FastOptimWrapper, k):
     return keys[k]
 
 @patch
-def last_hyper(self:FastOptimWrapper, k):
+def last_hyper(self:FastOptimWrapper, k): # a fastai hyper-parameter name, e.g. 'lr' or 'mom'
     "Hyper-parameter `k` of the last param group, what `Recorder` and `ParamScheduler` record"
     name,i = self._pg_key(k)
     v = self.opt.param_groups[-1][name]
     return v if i is None else v[i]
 
 @patch
-def set_hyper(self:FastOptimWrapper, k, v):
+def set_hyper(self:FastOptimWrapper, k, # a fastai hyper-parameter name, e.g. 'lr' or 'mom'
+              v): # its value: a number, or one value per param group
     "Set hyper-parameter `k` of every param group to `v` (a number, or one value per group)"
     pgs = self.opt.param_groups
     if type(v) is float or isinstance(v, numbers.Number): vs = [v]*len(pgs)
@@ -76,23 +83,28 @@ def _fused_kw(params):
     return dict(fused=True) if ok else dict(foreach=True)
 
 def FastAdam(params, # model parameters
-             lr:float=defaults.lr, mom:float=0.9, sqr_mom:float=0.99, eps:float=1e-5, wd:float=0.01,
+             lr:float=defaults.lr, # learning rate
+             mom:float=0.9, # first moment coefficient (`beta1`)
+             sqr_mom:float=0.99, # second moment coefficient (`beta2`)
+             eps:float=1e-5, # added to the denominator for numerical stability
+             wd:float=0.01, # weight decay
              decouple_wd:bool=True): # `AdamW` (decoupled, fastai's default) or `Adam` with L2 penalty
     "fastai's `Adam` (same defaults) computed by PyTorch's fused `AdamW`, as a `FastOptimWrapper`"
     opt = torch.optim.AdamW if decouple_wd else torch.optim.Adam
     return FastOptimWrapper(params, opt=opt, lr=lr, betas=(mom,sqr_mom), eps=eps, weight_decay=wd, **_fused_kw(params))
 
-def last_hypers(opt):
+def last_hypers(opt): # a fastai optimizer or `FastOptimWrapper`
     "The hyper-parameters of `opt`'s last param group"
     return opt.last_hypers() if isinstance(opt, FastOptimWrapper) else opt.hypers[-1]
 
-def last_hyper(opt, k:str):
+def last_hyper(opt, # a fastai optimizer or `FastOptimWrapper`
+               k:str): # a hyper-parameter name, e.g. 'lr'
     "Hyper-parameter `k` of `opt`'s last param group, what `Recorder` and `ParamScheduler` record"
     return opt.last_hyper(k) if isinstance(opt, FastOptimWrapper) else opt.hypers[-1][k]
 
 # %% ../nbs/01_fast.ipynb #49f0c4d7
 def sparse_embeddings(model:nn.Module, # a model whose `nn.Embedding`s should get sparse gradients
-                      sparse:bool=True):
+                      sparse:bool=True): # sparse gradients (else dense)
     "Give every `nn.Embedding` of `model` sparse (or dense) gradients, in place; returns `model`"
     for m in model.modules():
         if isinstance(m, nn.Embedding): m.sparse = sparse
@@ -104,7 +116,10 @@ class _NoWdWrapper(FastOptimWrapper):
         if k!='wd': super().set_hyper(k, v)
 
 def SparseAdam(params, # model parameters, all of them embeddings with sparse gradients
-               lr:float=defaults.lr, mom:float=0.9, sqr_mom:float=0.99, eps:float=1e-5,
+               lr:float=defaults.lr, # learning rate
+               mom:float=0.9, # first moment coefficient (`beta1`)
+               sqr_mom:float=0.99, # second moment coefficient (`beta2`)
+               eps:float=1e-5, # added to the denominator for numerical stability
                wd:float=0.): # ignored: `SparseAdam` has no weight decay
     "PyTorch's `SparseAdam` (lazy Adam: only the rows a batch used are updated) as a fastai optimizer"
     return _NoWdWrapper(params, opt=torch.optim.SparseAdam, lr=lr, betas=(mom,sqr_mom), eps=eps)
@@ -123,12 +138,16 @@ class MSETensorLoss(TensorLoss):
         return super().__call__(inp, targ, **kwargs)
 
 @delegates(nn.MSELoss)
-def FastMSELossFlat(*args, axis:int=-1, floatify:bool=True, **kwargs):
+def FastMSELossFlat(*args,
+                    axis:int=-1, # the class axis, moved last before flattening
+                    floatify:bool=True, # cast the targets to float
+                    **kwargs):
     "Same as fastai's `MSELossFlat`, on plain tensors"
     return MSETensorLoss(nn.MSELoss, *args, axis=axis, floatify=floatify, is_2d=False, **kwargs)
 
 # %% ../nbs/01_fast.ipynb #d0364923
-def combine_scheds(pcts, scheds):
+def combine_scheds(pcts, # share of training of each schedule, summing to 1
+                   scheds): # schedules, functions of a position in [0, 1]
     "fastai's `combine_scheds` (combine `scheds` according to `pcts` in one function) on Python floats"
     assert sum(pcts) == 1.
     pcts = [0.] + list(itertools.accumulate(float(p) for p in pcts))
@@ -140,7 +159,10 @@ def combine_scheds(pcts, scheds):
         return scheds[idx]((pos-pcts[idx])/w if w else float('nan'))
     return _inner
 
-def combined_cos(pct, start, middle, end):
+def combined_cos(pct, # share of training of the first cosine
+                 start, # value at the start
+                 middle, # value after `pct` of training
+                 end): # value at the end
     "fastai's `combined_cos` (cosine annealing `start`->`middle`, `middle`->`end`) on Python floats"
     return combine_scheds([pct,1-pct], [SchedCos(start, middle), SchedCos(middle, end)])
 
@@ -156,7 +178,7 @@ class FastTrainEval(TrainEvalCallback):
 class FastAvgSmoothLoss(AvgSmoothLoss):
     "`AvgSmoothLoss` on Python floats, asking whether to gather (DDP) once per fit instead of once per batch"
     def reset(self): self.count,self.val,self.gather = 0,0.,num_distrib()>1
-    def accumulate(self, learn):
+    def accumulate(self, learn): # the `Learner` whose `loss` is averaged
         self.count += 1
         l = learn.loss.detach()
         if self.gather: l = maybe_gather(l)
@@ -169,7 +191,10 @@ class FastAvgSmoothLoss(AvgSmoothLoss):
 class FastRecorder(Recorder):
     "`Recorder` whose `after_batch` computes the smoothed loss once and reads only the last param group"
     name = 'recorder'
-    def __init__(self, add_time=True, train_metrics=False, valid_metrics=True, beta=0.98):
+    def __init__(self, add_time=True, # record the time of each epoch
+                 train_metrics=False, # compute the metrics on the training set too
+                 valid_metrics=True, # compute the metrics on the validation set
+                 beta=0.98): # smoothing of the training loss
         super().__init__(add_time, train_metrics, valid_metrics, beta)
         self.smooth_loss = FastAvgSmoothLoss(beta=beta)
     def after_batch(self):
@@ -215,6 +240,7 @@ class DivergenceCheck(Callback):
     "Raise `TrainingDiverged` naming the epoch, batch and learning rate when the training loss stops being finite"
     order,run_valid = Recorder.order+1,False
     def after_batch(self):
+        "Raise `TrainingDiverged` once the smoothed loss is not finite"
         v = getattr(self.learn, 'smooth_loss', None)
         if v is None or math.isfinite(float(v)): return
         lr = last_hyper(self.opt, 'lr')
@@ -252,7 +278,8 @@ def _plain_batches(dls)->bool:
     ts = [t for dl in getattr(dls, 'loaders', []) for t in getattr(dl.dataset, 'ts', [None])]
     return bool(ts) and all(type(t) is Tensor for t in ts)
 
-def fast_default_cbs(dls=None)->list:
+def fast_default_cbs(dls=None # the `DataLoaders` trained on; `CastToTensor` is left out when they batch plain tensors
+                    )->list:
     "fastai's `defaults.callbacks` with the fast subclasses, without `CastToTensor` when `dls` batch plain tensors"
     plain = _plain_batches(dls)
     return [_fast_cbs.get(c, c) for c in defaults.callbacks if not (plain and c is CastToTensor)] + [DivergenceCheck]
@@ -260,7 +287,12 @@ def fast_default_cbs(dls=None)->list:
 # %% ../nbs/01_fast.ipynb #28c48ee0
 class FastLearner(Learner):
     "A fastai `Learner` with cached event dispatch, fast bookkeeping callbacks, float schedules and `FastAdam`"
-    def __init__(self, dls, model, opt_func=FastAdam, cbs=None, default_cbs:bool=True, **kwargs):
+    def __init__(self, dls, # the `DataLoaders` to train on
+                 model, # the model to train
+                 opt_func=FastAdam, # the optimizer factory
+                 cbs=None, # callbacks added to the defaults
+                 default_cbs:bool=True, # add `fast_default_cbs(dls)`
+                 **kwargs):
         cbs = L(fast_default_cbs(dls) if default_cbs else [])+L(cbs)
         super().__init__(dls, model, opt_func=opt_func, cbs=cbs, default_cbs=False, **kwargs)
 
@@ -335,7 +367,8 @@ def _split(self:FastLearner, b):
 
 # %% ../nbs/01_fast.ipynb #afb4b927
 @patch
-def one_batch(self:FastLearner, i, b):
+def one_batch(self:FastLearner, i, # index of the batch in the epoch
+              b): # the batch
     "fastai's `one_batch`, with `_do_one_batch` and `_do_grad_opt` inlined unless a subclass overrides them"
     cls = type(self)
     if cls._do_one_batch is not Learner._do_one_batch or cls._do_grad_opt is not Learner._do_grad_opt:
@@ -357,15 +390,28 @@ def one_batch(self:FastLearner, i, b):
 
 # %% ../nbs/01_fast.ipynb #90eda7be
 @patch
-def fit(self:FastLearner, n_epoch, lr=None, wd=None, cbs=None, reset_opt=False, start_epoch=0):
+def fit(self:FastLearner, n_epoch, # number of epochs
+        lr=None, # learning rate; the learner's `lr` if `None`
+        wd=None, # weight decay; the learner's `wd` if `None`
+        cbs=None, # callbacks for this fit only
+        reset_opt=False, # create a fresh optimizer
+        start_epoch=0): # skip the epochs before it (a resumed fit)
     "fastai's `fit`, with fastai's `ParamScheduler`s run as `FastParamScheduler`s; refuses to train on nothing"
     _check_batches(getattr(self.dls, 'train', None))
     if _fastai_28: cbs = [FastParamScheduler(cb.scheds) if type(cb) is ParamScheduler else cb for cb in L(cbs)]
     return Learner.fit(self, n_epoch, lr=lr, wd=wd, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
 @patch
-def fit_one_cycle(self:FastLearner, n_epoch, lr_max=None, div=25., div_final=1e5, pct_start=0.25, wd=None,
-                  moms=None, cbs=None, reset_opt=False, start_epoch=0):
+def fit_one_cycle(self:FastLearner, n_epoch, # number of epochs
+                  lr_max=None, # peak learning rate; the learner's `lr` if `None`
+                  div=25., # the initial learning rate is `lr_max/div`
+                  div_final=1e5, # the final learning rate is `lr_max/div_final`
+                  pct_start=0.25, # share of training spent raising the learning rate
+                  wd=None, # weight decay; the learner's `wd` if `None`
+                  moms=None, # `(start, middle, end)` momentums; the learner's `moms` if `None`
+                  cbs=None, # callbacks for this fit only
+                  reset_opt=False, # create a fresh optimizer
+                  start_epoch=0): # skip the epochs before it (a resumed fit)
     "fastai's `fit_one_cycle`, with its schedules computed on Python floats"
     if self.opt is None: self.create_opt()
     self.opt.set_hyper('lr', self.lr if lr_max is None else lr_max)
@@ -383,7 +429,8 @@ if not _fastai_28:
     for n in _internals: delattr(FastLearner, n)
 
 # %% ../nbs/01_fast.ipynb #4708412f
-def to_fast(learn:Learner)->FastLearner:
+def to_fast(learn:Learner # a plain fastai `Learner`
+           )->FastLearner:
     "Give `learn` (a plain fastai `Learner`) `FastLearner`'s fast path, in place; returns it"
     if isinstance(learn, FastLearner): return learn
     if type(learn) is not Learner:

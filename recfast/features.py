@@ -16,7 +16,10 @@ from .core import _py, _id_kinds
 # %% ../nbs/07_features.ipynb #52f59aa7
 _listy = (list, tuple, set, frozenset, np.ndarray)
 
-def feature_kind(df:pd.DataFrame, col:str, what:str='features')->str:
+def feature_kind(df:pd.DataFrame, # a feature frame
+                 col:str, # the column to classify
+                 what:str='features' # the frame's argument name, for the message
+                )->str:
     "'cont', 'cat' or 'multi': the kind of column `col` by its dtype; a `ValueError` naming it if it can't be used"
     s,t = df[col],pd.api.types
     if not (t.is_bool_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype) or s.dtype==object or t.is_string_dtype(s)):
@@ -31,7 +34,10 @@ def feature_kind(df:pd.DataFrame, col:str, what:str='features')->str:
     return 'multi' if multi.all() else 'cat'
 
 # %% ../nbs/07_features.ipynb #6540080a
-def check_features(df:pd.DataFrame, id_name:str, what:str='item_features')->dict:
+def check_features(df:pd.DataFrame, # a feature frame, one row per id
+                   id_name:str, # its id column
+                   what:str='item_features' # the argument name, for the messages
+                  )->dict:
     "`{column: kind}` of the feature columns of `df`; a `ValueError` naming the column and a row if `df` can't be used"
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"`{what}` must be a pandas DataFrame, not {type(df).__name__}")
@@ -59,13 +65,16 @@ class FeatureTable:
                        for c,k in self.kinds.items() if k!='cont'}
         x = df[self.names('cont')].to_numpy(np.float64)
         self.mean,self.std = x.mean(0),np.where(x.std(0)>0, x.std(0), 1.)
-    def names(self, kind): return [c for c,k in self.kinds.items() if k==kind]
+    def names(self, kind): # 'cont', 'cat' or 'multi'
+        "The feature columns of kind `kind`, in frame order"
+        return [c for c,k in self.kinds.items() if k==kind]
     def __repr__(self):
         return f"FeatureTable({self.id_name!r}: {', '.join(f'{c} ({k})' for c,k in self.kinds.items())})"
 
 # %% ../nbs/07_features.ipynb #100e9a5e
 @patch
-def encode(self:FeatureTable, df:pd.DataFrame)->dict:
+def encode(self:FeatureTable, df:pd.DataFrame # rows with the id column and the table's feature columns
+          )->dict:
     "`{'cat': (n, n_cat) codes, 'cont': (n, n_cont) floats, 'multi_<col>': (n, max labels) codes}` of the rows of `df`"
     sub = df[[self.id_name, *self.kinds]] if set(self.kinds)<=set(df.columns) else df
     if (kinds := check_features(sub, self.id_name, self.what))!=self.kinds:
@@ -88,7 +97,9 @@ def encode(self:FeatureTable, df:pd.DataFrame)->dict:
 
 # %% ../nbs/07_features.ipynb #d5ca60df
 @patch
-def align(self:FeatureTable, df:pd.DataFrame, vocab:CategoryMap)->dict:
+def align(self:FeatureTable, df:pd.DataFrame, # the feature frame, one row per id
+          vocab:CategoryMap # the ids to align to, `'#na#'` first
+         )->dict:
     "`encode` of the rows of `df` for every id of `vocab`, in its order (row 0, `'#na#'`, all zero)"
     ids,n = list(vocab.items[1:]),self.id_name
     check_id_kind(df, n, vocab, 'the ratings', self.what)
@@ -102,8 +113,12 @@ def align(self:FeatureTable, df:pd.DataFrame, vocab:CategoryMap)->dict:
     return {k:torch.cat([v.new_zeros(1, v.shape[1]), v]) for k,v in self.encode(df.iloc[pos]).items()}
 
 # %% ../nbs/07_features.ipynb #ed2bf235
-def add_features(classes:dict, user_name:str, item_name:str, user_features:pd.DataFrame=None,
-                 item_features:pd.DataFrame=None)->dict:
+def add_features(classes:dict, # `{column: CategoryMap}` of the loaders' ids
+                 user_name:str, # the user column
+                 item_name:str, # the item column
+                 user_features:pd.DataFrame=None, # one row per user id, or `None`
+                 item_features:pd.DataFrame=None # one row per item id, or `None`
+                )->dict:
     "`{'user_features', 'item_features'}`: a `FeatureTable` with rows aligned to the vocabulary (`.rows`) or `None`"
     res = {'user_features': user_features, 'item_features': item_features}
     for (k,df),name in zip(res.items(), (user_name,item_name)):
@@ -112,13 +127,15 @@ def add_features(classes:dict, user_name:str, item_name:str, user_features:pd.Da
         t.rows = t.align(df, classes[name])
     return res
 
-def has_features(dls)->bool:
+def has_features(dls # the `DataLoaders` to check
+                )->bool:
     "Whether `dls` carry user or item features (a factory then builds the hybrid model)"
     return any(getattr(dls, f'{s}_features', None) is not None for s in ('user','item'))
 
 # %% ../nbs/07_features.ipynb #7e1e6359
 @patch
-def bags(self:FeatureTable, rows:dict)->dict:
+def bags(self:FeatureTable, rows:dict # rows as `encode` returns them
+        )->dict:
     "`{'codes','weights','cont'}` of encoded `rows`: codes into one value table, weight 1 per category, 1/n per label"
     cols = self.names('cat')+self.names('multi')
     xs = [rows['cat'][:, [j]] if self.kinds[c]=='cat' else rows[f'multi_{c}'] for j,c in enumerate(cols)]
@@ -139,12 +156,16 @@ class FeatureEmbedding(Module):
         self.emb = emb_cls(sum(len(table.vocabs[c]) for c in table.vocabs), n_out)
         self.lin = nn.Linear(self.cont.shape[1], n_out, bias=False) if self.cont.shape[1] else None
 
-    def embed(self, codes:Tensor, weights:Tensor, cont:Tensor)->Tensor:
+    def embed(self, codes:Tensor, # category and label codes into one value table, `(n, n_codes)`
+              weights:Tensor, # the weight of each code, `(n, n_codes)`
+              cont:Tensor # standardised numbers, `(n, n_cont)`
+             )->Tensor:
         "Embedding of rows given as `FeatureTable.bags`, `(n, n_out)`"
         out = F.embedding_bag(codes, self.emb.weight, per_sample_weights=weights, mode='sum') if codes.shape[1] else 0
         return out + self.lin(cont) if self.lin is not None else out
 
-    def forward(self, idx:Tensor)->Tensor: # id indices of any shape
+    def forward(self, idx:Tensor # id indices of any shape
+               )->Tensor:
         flat = idx.reshape(-1)
         return self.embed(self.codes[flat], self.weights[flat], self.cont[flat]).view(*idx.shape, -1)
 
@@ -163,7 +184,8 @@ class HybridEmbedding(Module):
     embedding_dim = property(lambda self: self.ids.embedding_dim)
     weight = property(lambda self: self(torch.arange(self.num_embeddings, device=self.warm.device)))
 
-    def forward(self, idx:Tensor)->Tensor:
+    def forward(self, idx:Tensor # id indices of any shape
+               )->Tensor:
         known = idx<self.ids.num_embeddings
         out = self.ids(torch.where(known, idx, 0)) * (self.warm[idx] & known)[...,None]
         return out + self.feats(idx) if self.feats is not None else out
@@ -229,7 +251,9 @@ def _extended(learn, user_features, item_features, put):
     return ext
 
 @contextmanager
-def added_features(learn, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None):
+def added_features(learn, # a `RecLearner` trained with features
+                   user_features:pd.DataFrame=None, # features of new users (a frame with the user column)
+                   item_features:pd.DataFrame=None): # features of new items (a frame with the item column)
     "For the duration: the frames' new ids join `learn.dls`' vocabularies, scored from their features by `learn.model`"
     saved = []
     def put(o, a, v): saved.append((o, a, getattr(o, a))); setattr(o, a, v)  # restored at the end
@@ -267,7 +291,8 @@ def _fold_ranking(users, items, n, Q, b, l2, mu, mu_b, steps:int=50):
     return torch.cat([u.detach(), mu_b.expand(n, 1)], 1)
 
 # %% ../nbs/07_features.ipynb #cf88f3cf
-def fold_in(learn, df:pd.DataFrame, # the user and item columns (and the rating column for ratings loaders)
+def fold_in(learn, # a `RecLearner` with a factorization model (or one with `fold_in_users`)
+            df:pd.DataFrame, # the user and item columns (and the rating column for ratings loaders)
             l2:float=None, # ridge penalty (towards 0 for ratings, the mean user for interactions); `None`: 1
             duplicates:str='mean'): # rule for repeated (user, item) rows, as in `from_df` (see `dedupe`)
     "Solve each user's vector of `df` with the item factors fixed; new users join the vocabulary"

@@ -14,7 +14,7 @@ from .core import *
 from .recommender import *
 
 # %% ../nbs/02a_interpret.ipynb #65e9478c
-def item_factors(model):
+def item_factors(model): # a model answering `item_factors`
     "The item representations of a model that answers the scoring protocol (`model.item_factors()`)"
     check_model(model, ('item_factors',))
     return model.item_factors()
@@ -28,13 +28,14 @@ class RecInterpretation(Interpretation):
         "How many ratings (or interactions) each item has (all splits), by index"
         return sum(c.col_counts() for c in (self.dls.seen, self.dls.valid_seen) if c is not None).cpu()
 
-    def item_idx(self, item):
+    def item_idx(self, item): # an original item id
         "Index of an original item id; a misspelt one raises a `KeyError` suggesting close matches"
         return int(self.dls.encode_items([item])[0])
 
 # %% ../nbs/02a_interpret.ipynb #164c07df
 @patch
-def item_biases(self:RecInterpretation, n:int=5, largest:bool=True):
+def item_biases(self:RecInterpretation, n:int=5, # how many items
+                largest:bool=True): # the largest biases (else the smallest)
     "The `n` items with the largest (or smallest) learned bias"
     m = self.learn.model
     if not hasattr(m, 'i_bias'):
@@ -46,12 +47,14 @@ def item_biases(self:RecInterpretation, n:int=5, largest:bool=True):
                          'n_ratings': self.n_ratings()[idx].numpy()})
 
 @patch
-def similar_items(self:RecInterpretation, item, n:int=5):
+def similar_items(self:RecInterpretation, item, # an original item id
+                  n:int=5): # how many items
     "The `n` items whose representations have the highest cosine similarity with `item`'s (`RecLearner.similar_items`)"
     return self.learn.similar_items(item, n=n)
 
 @patch
-def recommend(self:RecInterpretation, user, n:int=5):
+def recommend(self:RecInterpretation, user, # an original user id
+              n:int=5): # how many items
     "Top-`n` unrated items for `user` with their predicted scores"
     recs = self.learn.recommend(user, n=n)
     df = pd.DataFrame({self.dls.user_name: [user]*len(recs), self.dls.item_name: list(recs)})
@@ -62,7 +65,8 @@ def recommend(self:RecInterpretation, user, n:int=5):
 @patch
 def plot_pca(self:RecInterpretation, n:int=50, # how many of the most-rated items to place
              fname:str|Path=None, # also save the figure as a PNG there
-             figsize=(12,12), fontsize:int=9):
+             figsize=(12,12), # size of the figure, in inches
+             fontsize:int=9): # font size of the item names
     "Scatter of the first two principal components of the item factors, most-rated items, with their names"
     idx = self.n_ratings().topk(check_n(n, self.dls.n_items-1)).indices
     with scoring(self.learn.model): f = self.dls.item_factors(self.learn.model).detach().cpu().float()

@@ -14,6 +14,7 @@ from fastai.basics import *
 class ScaledEmbedding(nn.Embedding):
     "Embedding initialised from `N(0, 1/n_factors)`, padding row at zero"
     def reset_parameters(self):
+        "Normal weights of standard deviation `1/embedding_dim`, the padding row zero"
         with torch.no_grad():
             self.weight.normal_(0, 1/self.embedding_dim)
             if self.padding_idx is not None: self.weight[self.padding_idx].fill_(0)
@@ -21,10 +22,13 @@ class ScaledEmbedding(nn.Embedding):
 class ZeroEmbedding(nn.Embedding):
     "Embedding initialised at zero (for biases)"
     def reset_parameters(self):
+        "All weights zero"
         with torch.no_grad(): self.weight.zero_()
 
 # %% ../nbs/03_layers.ipynb #7d9130c3
-def check_ids(ids:Tensor, n:int, name:str='item'):
+def check_ids(ids:Tensor, # indices to check
+              n:int, # number of rows of the table
+              name:str='item'): # what the indices are, for the message
     "Raise an `IndexError` naming a bad index when `ids` is not in `0..n-1`"
     if torch.compiler.is_exporting(): return
     if ids.numel() and (ids.min()<0 or ids.max()>=n):

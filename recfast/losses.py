@@ -13,31 +13,47 @@ from fastai.basics import *
 from .core import *
 
 # %% ../nbs/04_losses.ipynb #7d3aaa2e
-def pointwise_loss(pos:Tensor, neg:Tensor)->Tensor:
+def pointwise_loss(pos:Tensor, # scores of the positive items, any shape
+                   neg:Tensor # scores of their negatives: `pos.shape` plus an axis of `n_neg`
+                  )->Tensor:
     "`1 - sigmoid(pos)` plus the mean `sigmoid(neg)`"
     return (1 - torch.sigmoid(pos)) + torch.sigmoid(neg).mean(-1)
 
-def bpr_loss(pos:Tensor, neg:Tensor)->Tensor:
+def bpr_loss(pos:Tensor, # scores of the positive items, any shape
+             neg:Tensor # scores of their negatives: `pos.shape` plus an axis of `n_neg`
+            )->Tensor:
     "`1 - sigmoid(pos - neg)`, averaged over the negatives (Rendle et al., 2009)"
     return (1 - torch.sigmoid(pos[...,None] - neg)).mean(-1)
 
-def hinge_loss(pos:Tensor, neg:Tensor)->Tensor:
+def hinge_loss(pos:Tensor, # scores of the positive items, any shape
+               neg:Tensor # scores of their negatives: `pos.shape` plus an axis of `n_neg`
+              )->Tensor:
     "`max(0, 1 - pos + neg)`, averaged over the negatives"
     return torch.clamp(neg - pos[...,None] + 1, min=0).mean(-1)
 
-def adaptive_hinge_loss(pos:Tensor, neg:Tensor)->Tensor:
+def adaptive_hinge_loss(pos:Tensor, # scores of the positive items, any shape
+                        neg:Tensor # scores of their negatives: `pos.shape` plus an axis of `n_neg`
+                       )->Tensor:
     "Hinge loss against the highest-scoring negative only (Weston et al., 2011)"
     return hinge_loss(pos, neg.max(-1, keepdim=True).values)
 
-def sampled_softmax_loss(pos:Tensor, neg:Tensor)->Tensor:
+def sampled_softmax_loss(pos:Tensor, # scores of the positive items, any shape
+                         neg:Tensor # scores of their negatives: `pos.shape` plus an axis of `n_neg`
+                        )->Tensor:
     "Cross-entropy of the positive among itself and its negatives (Jean et al., 2015)"
     return torch.logsumexp(torch.cat([pos[...,None], neg], -1), -1) - pos
 
-def gbce_loss(pos:Tensor, neg:Tensor, beta:float=1.)->Tensor:
+def gbce_loss(pos:Tensor, # scores of the positive items, any shape
+              neg:Tensor, # scores of their negatives: `pos.shape` plus an axis of `n_neg`
+              beta:float=1. # power of the positive's probability (`gbce_beta`)
+             )->Tensor:
     "Binary cross-entropy with the positive's probability to the power `beta` (Petrov & Macdonald, 2023)"
     return -(beta*F.logsigmoid(pos) + F.logsigmoid(-neg).sum(-1))
 
-def gbce_beta(n_neg:int, n_items:int, t:float=0.75)->float:
+def gbce_beta(n_neg:int, # negatives per positive
+              n_items:int, # catalogue size, padding included
+              t:float=0.75 # calibration in [0, 1]: 0 is plain BCE
+             )->float:
     "gBCE's `beta` for `n_neg` negatives out of `n_items-2` (padding and positive excluded), calibration `t` in [0, 1]"
     a = min(1., n_neg/max(n_items-2, 1))
     return a*(t*(1-1/a)+1/a)
@@ -70,7 +86,9 @@ class RankLoss:
 
 
 # %% ../nbs/04_losses.ipynb #70c4d3e5
-def default_n_neg(loss:str, n_neg:int=None)->int:
+def default_n_neg(loss:str, # one of `ranking_losses`
+                  n_neg:int=None # negatives per positive; the loss's default if `None`
+                 )->int:
     "Negatives per positive: `n_neg`, else 5 for 'adaptive_hinge', 64 for 'sampled_softmax' and 'gbce', 1 for the others"
     return check_n(ifnone(n_neg, {'adaptive_hinge':5, 'sampled_softmax':64, 'gbce':64}.get(loss, 1)), name='n_neg')
 
@@ -130,7 +148,9 @@ def _reject(self:NegativeSampling, users:Tensor, negs:Tensor, rounds:int=20):
 
 # %% ../nbs/04_losses.ipynb #60881c3a
 @patch
-def before_fit(self:NegativeSampling): self.gen,self.left = None,(0, set(), 0)
+def before_fit(self:NegativeSampling):
+    "Reset the generator and the draws left over from the last fit"
+    self.gen,self.left = None,(0, set(), 0)
 
 @patch
 def after_fit(self:NegativeSampling):
@@ -142,6 +162,7 @@ def after_fit(self:NegativeSampling):
 
 @patch
 def before_batch(self:NegativeSampling):
+    "Draw the negatives of the batch's positives and add them to `xb`"
     targ = self.yb[0] if self.yb else torch.ones_like(self.xb[0])  # (fastai's `summary` passes inputs only: item 1)
     if (self.seed is not None or num_distrib()>1) and (self.gen is None or self.gen.device!=targ.device):
         seed = self.seed if self.seed is not None else int(torch.randint(2**62, ()))
@@ -175,12 +196,16 @@ def __getstate__(self:NegativeSampling): return {**self.__dict__, 'gen':None}
 class AllItems(Callback):
     "Ask the model for the scores of every item (the full softmax): its input becomes `(*xb, 'all')`"
     order = 0
-    def before_batch(self): self.learn.xb = (*self.xb, 'all')
+    def before_batch(self):
+        "Add `'all'` to `xb`: the model scores every item"
+        self.learn.xb = (*self.xb, 'all')
 
 def ranking_setup(loss:str, # one of `ranking_losses`
                   n_items:int, # catalogue size, padding included
                   n_neg:int=None, # negatives per positive (`default_n_neg` if `None`)
-                  seed:int=None, sampler:str='uniform', seen:CSRMatrix=None, # as in `NegativeSampling`
+                  seed:int=None, # seed of the sampler's own generator (the global one if `None`)
+                  sampler:str='uniform', # 'uniform', 'reject' (redraw the user's positives) or 'popularity'
+                  seen:CSRMatrix=None, # as in `NegativeSampling`
                   t:float=0.75, # gBCE's calibration (`gbce_beta`)
                   shared:bool=False): # one draw of negatives per batch (`NegativeSampling`): for many negatives
     "`(loss_func, callback)` training with `loss`: `AllItems` for 'softmax', else `NegativeSampling`"

@@ -21,21 +21,29 @@ from .features import added_features, fold_in
 @runtime_checkable
 class RecModel(Protocol):
     "The scoring protocol every recommender model answers: the verbs call nothing else of a model"
-    def score_items(self, q)->Tensor: "Scores of every item for a batch of queries `q`, `(len(q), n_items)`"
+    def score_items(self, q # a batch of queries: user indices, or what the loaders' `queries` gives
+                   )->Tensor:
+        "Scores of every item for a batch of queries `q`, `(len(q), n_items)`"
     def item_factors(self)->Tensor: "The item representations, `(n_items, k)`"
 
 @runtime_checkable
 class PairModel(RecModel, Protocol):
     "A `RecModel` that scores one item per query without scoring the catalogue"
-    def score_pairs(self, q, items:Tensor)->Tensor: "Scores of `items[k]` for query `q[k]`, `(len(q),)`"
+    def score_pairs(self, q, # a batch of queries, as in `score_items`
+                    items:Tensor # one item index per query
+                   )->Tensor:
+        "Scores of `items[k]` for query `q[k]`, `(len(q),)`"
 
 @runtime_checkable
 class RankingModel(RecModel, Protocol):
     "A `RecModel` whose cheaper `ranking_scores` rank items like `score_items`"
-    def ranking_scores(self, q)->tuple: "`(raw, finish)`: raw scores, `finish(values, items)` -> `score_items`' values"
+    def ranking_scores(self, q # a batch of queries, as in `score_items`
+                      )->tuple:
+        "`(raw, finish)`: raw scores, `finish(values, items)` -> `score_items`' values"
 
 # %% ../nbs/02_recommender.ipynb #48d7d2f4
-def check_model(model, methods:tuple=('score_items','item_factors'), # the protocol's methods `model` must answer
+def check_model(model, # the model to check
+                methods:tuple=('score_items','item_factors'), # the protocol's methods `model` must answer
                 what:str='recfast DataLoaders'): # who calls them, for the message
     "Raise a `TypeError` naming the first method of the scoring protocol that `model` lacks"
     missing = [m for m in methods if not callable(getattr(model, m, None))]
@@ -55,7 +63,9 @@ def _many(o): return is_listy(o) or isinstance(o, (np.ndarray, pd.Series, pd.Ind
 # %% ../nbs/02_recommender.ipynb #16f043b7
 class RecLearner(FastLearner):
     "The `Learner` every recfast factory returns: `FastLearner`'s fast path and the recommender verbs"
-    def __init__(self, dls, model, *args, **kwargs):
+    def __init__(self, dls, # recfast `DataLoaders` (other `DataLoaders` are not checked)
+                 model, # a model answering `dls.model_methods`
+                 *args, **kwargs):
         if isinstance(dls, RecDataLoaders): check_model(model, dls.model_methods, type(dls).__name__)
         if (lf:=kwargs.get('loss_func')) is not None and not callable(lf):
             raise TypeError(f"`loss_func` must be callable (e.g. `MSELossFlat()`), got {lf!r}")
@@ -70,7 +80,8 @@ class RecLearner(FastLearner):
 
     @locked
     def score_items(self, users:Tensor, # user vocabulary indices
-                    bs:int=1024)->Tensor: # users scored at a time
+                    bs:int=1024 # users scored at a time
+                   )->Tensor:
         "Scores of every item for `users`, `(len(users), n_items)`, on the model's device"
         self._check_protocol('score_items')
         users = torch.as_tensor(users)
@@ -84,13 +95,18 @@ class RecLearner(FastLearner):
 
 # %% ../nbs/02_recommender.ipynb #e1eb923b
 @patch
-def score_pairs(self:RecDataLoaders, model, users:Tensor, items:Tensor)->Tensor:
+def score_pairs(self:RecDataLoaders, model, # a `RecModel`
+                users:Tensor, # user vocabulary indices
+                items:Tensor # item vocabulary indices, one per user
+               )->Tensor:
     "Scores of the (user, item) index pairs: `model.score_pairs` for a `PairModel`, else gathered from `score_items`"
     if isinstance(model, PairModel): return model.score_pairs(self.queries(users), items)
     uniq,inv = torch.unique(users, return_inverse=True)
     return self.score_items(model, uniq)[inv, items]
 
-def ranking_scores(model, q)->tuple:
+def ranking_scores(model, # a `RecModel`
+                   q # a batch of queries, as in `score_items`
+                  )->tuple:
     "`(raw, finish)` of a `RankingModel`, else `(model.score_items(q), None)`: the scores `recommend` ranks by"
     return model.ranking_scores(q) if isinstance(model, RankingModel) else (model.score_items(q), None)
 
@@ -100,7 +116,9 @@ def ranking_scores(model, q)->tuple:
 def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with original ids
                   fill:float=None, # value for rows with an unknown id; `None` raises a `KeyError` naming it
                   bs:int=4096, # pairs scored at a time
-                  user_features:pd.DataFrame=None, item_features:pd.DataFrame=None)->np.ndarray: # new ids' features
+                  user_features:pd.DataFrame=None, # features of new users (a frame with the user column)
+                  item_features:pd.DataFrame=None # features of new items (a frame with the item column)
+                 )->np.ndarray: # new ids' features
     "Scores of the (user, item) rows of `df`, as a numpy array in row order"
     self._check_protocol('predict_pairs')
     if fill is not None and (isinstance(fill, bool) or not isinstance(fill, numbers.Real)):
@@ -122,7 +140,10 @@ def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with
     return res.numpy()
 
 @patch
-def predict_ratings(self:RecLearner, df:pd.DataFrame, fill:float=None, bs:int=4096)->np.ndarray:
+def predict_ratings(self:RecLearner, df:pd.DataFrame, # user and item columns with original ids
+                    fill:float=None, # value for rows with an unknown id; `None` raises a `KeyError` naming it
+                    bs:int=4096 # pairs scored at a time
+                   )->np.ndarray:
     "Predicted ratings for the (user, item) rows of `df` (`predict_pairs` for explicit data)"
     if getattr(self.dls, 'rating_name', None) is None:
         raise TypeError(f"{type(self.dls).__name__} hold no ratings, so this model predicts none: its scores rank items "
@@ -162,7 +183,8 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
               n:int=10, # how many items
               exclude_seen:bool|str=True, # leave out the user's items: training and validation; 'train': training only
               history:list=None, # instead of `user`: a list of original item ids (sequence loaders)
-              user_features:pd.DataFrame=None, item_features:pd.DataFrame=None): # features of new ids (cold start)
+              user_features:pd.DataFrame=None, # features of new users (a frame with the user column)
+              item_features:pd.DataFrame=None): # features of new items (cold start)
     "Top-`n` original item ids for `user` (a list of lists for a list of users), best first"
     self._check_protocol('recommend')
     if user_features is not None or item_features is not None:
@@ -232,7 +254,8 @@ def recommend_all(self:RecLearner, n:int=10, # items per user
 @patch
 @locked
 def similar_items(self:RecLearner, item, # an original item id
-                  n:int=5)->pd.DataFrame: # how many items
+                  n:int=5 # how many items
+                 )->pd.DataFrame:
     "The `n` items whose representations have the highest cosine similarity with `item`'s"
     self._check_protocol('similar_items')
     dls,n = self.dls,check_n(n, self.dls.n_items-2, what='other items in the catalogue')
@@ -270,7 +293,9 @@ def show_results(self:RecLearner, max_n:int=9, # validation queries shown
     display_df(df)
 
 @patch
-def predict(self:RecLearner, item, rm_type_tfms=None, with_input=False): # a dict or Series with the user and item ids
+def predict(self:RecLearner, item, # a dict or Series with the user and item ids
+            rm_type_tfms=None, # unused (fastai's signature)
+            with_input=False): # unused (fastai's signature)
     "The model's score of one `(user, item)` row (fastai's `predict`; `predict_pairs` scores a DataFrame of rows)"
     if not isinstance(self.dls, RecDataLoaders) and isinstance(item, (dict, pd.Series)):  # DataBlock loaders
         return float(self.get_preds(dl=self.dls.test_dl(pd.DataFrame([dict(item)])))[0].view(-1)[0])
@@ -281,7 +306,9 @@ def predict(self:RecLearner, item, rm_type_tfms=None, with_input=False): # a dic
     return float(self.predict_pairs(pd.DataFrame([dict(item)]))[0])
 
 @patch
-def get_preds(self:RecLearner, ds_idx:int=1, dl=None, *args, **kwargs):
+def get_preds(self:RecLearner, ds_idx:int=1, # 0: training, 1: validation
+              dl=None, # a `DataLoader` to predict on instead of `ds_idx`
+              *args, **kwargs):
     "fastai's `get_preds` (`ds_idx` 0: training, 1: validation), or of `dl`, which must be a `DataLoader`"
     if isinstance(dl, (pd.DataFrame, pd.Series, np.ndarray, Tensor, str, dict)):  # (fastai's `summary` passes a list)
         raise TypeError(f"`get_preds` takes a DataLoader as `dl`, not {type(dl).__name__}: score a DataFrame of "
@@ -297,25 +324,32 @@ def lr_find(self:RecLearner, *args, **kwargs):
     return Learner.lr_find(self, *args, **kwargs)
 
 @patch
-def test_dl(self:RecDataLoaders, test_items, **kwargs):
+def test_dl(self:RecDataLoaders, test_items, # refused: any input raises a `TypeError`
+            **kwargs):
     "Refused: a recommender scores frames with its verbs"
     raise TypeError("recfast loaders make no test DataLoader: score a DataFrame of (user, item) rows with "
                     "`learn.predict_pairs(df)`, get metrics with `learn.evaluate(df)`, top-N with `learn.recommend(users)`")
 
 # %% ../nbs/02_recommender.ipynb #f318aa03
 @patch
-def added_features(self:RecLearner, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None):
+def added_features(self:RecLearner,
+                   user_features:pd.DataFrame=None, # features of new users (a frame with the user column)
+                   item_features:pd.DataFrame=None): # features of new items (a frame with the item column)
     "A context knowing the feature frames' new ids, scored from their features (`recfast.features.added_features`)"
     return added_features(self, user_features, item_features)
 
 @patch
 @locked
-def fold_in(self:RecLearner, df:pd.DataFrame, l2:float=None):
+def fold_in(self:RecLearner, df:pd.DataFrame, # the user and item columns (and the rating column for ratings loaders)
+            l2:float=None): # ridge penalty of the solve; `None`: 1
     "Add or refit the users of `df` from their rows, item factors fixed (`recfast.features.fold_in`)"
     return fold_in(self, df, l2=l2)
 
 # %% ../nbs/02_recommender.ipynb #a8c0154a
-def cold_rows(dls, users:Tensor, items:Tensor)->Tensor|None:
+def cold_rows(dls, # the loaders whose `seen` matrix tells
+              users:Tensor, # user indices
+              items:Tensor # item indices, one per user
+             )->Tensor|None:
     "Whether each `(user, item)` pair (indices) has a user or an item with no training row; `None` if `dls` can't tell"
     seen = getattr(dls, 'seen', None)
     if not isinstance(seen, CSRMatrix) or tuple(seen.shape)!=(dls.n_users, dls.n_items): return None
@@ -326,7 +360,8 @@ def cold_rows(dls, users:Tensor, items:Tensor)->Tensor|None:
 @locked
 def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item columns (and the rating column)
              k:int=10, # cut-off of precision, recall and NDCG
-             bs:int=1024)->dict: # users scored at a time
+             bs:int=1024 # users scored at a time
+            )->dict:
     "RMSE/MAE of the ratings of `df` (if it has them) and full-catalogue ranking metrics of its items per user"
     self._check_protocol('evaluate')
     dls = self.dls

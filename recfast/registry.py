@@ -33,10 +33,13 @@ def _resolve(o):
     mod,name = o.split(':')
     return getattr(importlib.import_module(mod), name)
 
-def known_archs()->list: return sorted(_learners)
+def known_archs()->list:
+    "Sorted names of the registered architectures"
+    return sorted(_learners)
 
 # %% ../nbs/09_registry.ipynb #b0bcbb98
-def arch_info(arch:str)->dict:
+def arch_info(arch:str # a registered architecture name (see `known_archs`)
+             )->dict:
     "`factory`, `dls` class, fixed `kwargs`, `cli` options and default `data` of a registered architecture"
     if arch not in _learners: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(known_archs())}")
     e = _learners[arch]

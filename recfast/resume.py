@@ -33,7 +33,8 @@ def _gen_states(o)->dict:
     return {k:('random',None,v.getstate()) if isinstance(v, random.Random) else ('torch',str(v.device),v.get_state())
             for k,v in vars(o).items() if isinstance(v, (random.Random, torch.Generator))}
 
-def training_state(learn)->dict:
+def training_state(learn # the `Learner` to read
+                  )->dict:
     "Everything besides weights and optimizer that a resumed `fit` needs to repeat an uninterrupted one"
     name,key,*rest = np.random.get_state()
     r = getattr(learn, 'recorder', None)
@@ -65,6 +66,7 @@ class ResumeTraining(Callback):
         store_attr()
 
     def before_train(self):
+        "Restore the checkpoint's random states and recorder as the first resumed epoch starts"
         s,self.state = self.state,None
         k = ifnone(self.start_epoch, self.epoch)
         if s is None or not k: return  # restored already, or a fit from epoch 0: nothing to resume
@@ -92,6 +94,7 @@ class ResumeTraining(Callback):
         sl.val,sl.count = (tensor(v) if isinstance(sl.val, Tensor) else v),rec['smooth'][1]
 
     def after_fit(self):
+        "Remove this callback: it resumes one fit"
         if self.learn is not None: self.learn.remove_cb(self)  # one resumed fit
 
 # %% ../nbs/01a_resume.ipynb #17b18689
@@ -105,7 +108,7 @@ def _torch_load(file, device, **kwargs):
 @patch
 def save(self:FastLearner, file, # name in `self.path/self.model_dir`, without `.pth`
          with_opt:bool=True, # save the optimizer state, and `training_state` with it
-         pickle_protocol:int=2):
+         pickle_protocol:int=2): # passed to `torch.save`
     "fastai's `save`, plus the `training_state` when `with_opt`: a checkpoint to resume exactly"
     file = join_path_file(file, self.path/self.model_dir, ext='.pth')
     if rank_distrib(): return file
@@ -116,9 +119,11 @@ def save(self:FastLearner, file, # name in `self.path/self.model_dir`, without `
 
 # %% ../nbs/01a_resume.ipynb #b5e08ab2
 @patch
-def load(self:FastLearner, file, device=None, # where to load; the loaders' device if `None`
+def load(self:FastLearner, file, # name in `self.path/self.model_dir`, without `.pth`
+         device=None, # where to load; the loaders' device if `None`
          with_opt:bool=True, # load the optimizer state (and the `training_state` of a resumed `fit`)
-         strict:bool=True, **kwargs): # passed to `torch.load`
+         strict:bool=True, # the state dict's keys must match the model's
+         **kwargs): # passed to `torch.load`
     "fastai's `load`; a checkpoint's `training_state` goes to a `ResumeTraining` for the next `fit(..., start_epoch=k)`"
     if device is None and hasattr(self.dls, 'device'): device = self.dls.device
     if isinstance(device, int): device = torch.device('cuda', device)

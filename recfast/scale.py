@@ -12,7 +12,12 @@ import warnings
 from pathlib import Path
 
 # %% ../nbs/71_scale.ipynb #54aa52a0
-def recommend_all(learn, n:int=10, fname:str|Path=None, users=None, bs:int=None, exclude_seen:bool=True):
+def recommend_all(learn, # a `RecLearner`
+                  n:int=10, # items per user
+                  fname:str|Path=None, # `.csv` or `.parquet` file to stream to; a DataFrame is returned if `None`
+                  users=None, # original user ids; every user if `None`
+                  bs:int=None, # users scored at a time; chosen from `n_items` if `None`
+                  exclude_seen:bool=True): # as in `recommend`: True, 'train' or False
     "Deprecated alias of `RecLearner.recommend_all`: use `learn.recommend_all(...)`"
     warnings.warn("`recfast.scale.recommend_all(learn, ...)` is deprecated: use `learn.recommend_all(...)`",
                   DeprecationWarning, stacklevel=2)

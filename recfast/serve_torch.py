@@ -28,14 +28,16 @@ def _need(path:Path, name:str)->Path:
     if not f.is_file(): raise FileNotFoundError(f"{name} is missing from the serving export {path}: export it again")
     return f
 
-def file_sha256(fname:Path)->str:
+def file_sha256(fname:Path # the file to hash
+               )->str:
     "SHA-256 of a file, as hex"
     h = hashlib.sha256()
     with open(fname, 'rb') as f:
         for b in iter(lambda: f.read(1<<20), b''): h.update(b)
     return h.hexdigest()
 
-def read_manifest(path)->dict:
+def read_manifest(path # the folder `export_serving` wrote
+                 )->dict:
     "The manifest of the serving export in folder `path`, after checking every file it lists against its SHA-256"
     path = Path(path)
     try: man = json.loads(_need(path, 'manifest.json').read_text())
@@ -69,21 +71,31 @@ def _program(path:Path, name:str):
     return _read(path, name, lambda f: torch.export.load(f).module())
 
 # %% ../nbs/63_serve_torch.ipynb #1ed85950
-def csr_rows(indptr:torch.Tensor, rows:torch.Tensor)->tuple:
+def csr_rows(indptr:torch.Tensor, # the CSR's row pointers
+             rows:torch.Tensor # row indices
+            )->tuple:
     "`(r, pos)`: for every entry of CSR rows `rows`, its position among `rows` and its index in the CSR's `indices`"
     starts = indptr[rows]
     lens = indptr[rows+1]-starts
     r = torch.repeat_interleave(torch.arange(len(rows)), lens)
     return r, torch.arange(len(r)) + (starts-(lens.cumsum(0)-lens))[r]
 
-def csr_dense(csr:dict, rows:torch.Tensor, n_cols:int, values:bool=True)->torch.Tensor:
+def csr_dense(csr:dict, # `{'indptr', 'indices', 'values'}` tensors
+              rows:torch.Tensor, # row indices
+              n_cols:int, # number of columns
+              values:bool=True # the entries' values (else a boolean mask)
+             )->torch.Tensor:
     "Rows `rows` of CSR `csr` (`indptr`, `indices`, `values`) densely: floats, or a boolean mask if not `values`"
     r,pos = csr_rows(csr['indptr'], rows)
     out = torch.zeros(len(rows), n_cols, dtype=torch.float if values else torch.bool)
     out[r, csr['indices'][pos]] = csr['values'][pos] if values else True
     return out
 
-def csr_windows(csr:dict, rows:torch.Tensor, max_len:int, key:str='indices')->torch.Tensor:
+def csr_windows(csr:dict, # `{'indptr', 'indices', 'values'}` tensors
+                rows:torch.Tensor, # row indices
+                max_len:int, # entries kept per row
+                key:str='indices' # 'indices' or 'values'
+               )->torch.Tensor:
     "The last `max_len` entries (`key`: 'indices' or 'values') of CSR rows `rows`, left-padded with 0"
     ip = csr['indptr']
     pos = ip[rows+1][:,None] - max_len + torch.arange(max_len)
@@ -115,7 +127,9 @@ class Recommender:
 
 # %% ../nbs/63_serve_torch.ipynb #d8b460b2
 @patch_method
-def encode_users(self:Recommender, users:list, unknown:str='raise')->torch.Tensor:
+def encode_users(self:Recommender, users:list, # original user ids
+                 unknown:str='raise' # 'raise' a `KeyError`, or 'popular': index 0, with a warning
+                )->torch.Tensor:
     "Vocabulary indices of original user ids; 0 for unknown ones if `unknown='popular'`"
     if unknown not in ('raise','popular'): raise ValueError(f"unknown={unknown!r}: use 'raise' or 'popular'")
     idx = torch.tensor([self.user_index.get(u, 0) for u in users], dtype=torch.long)
@@ -128,7 +142,8 @@ def encode_users(self:Recommender, users:list, unknown:str='raise')->torch.Tenso
 
 # %% ../nbs/63_serve_torch.ipynb #69847188
 @patch_method
-def queries(self:Recommender, idx:torch.Tensor)->tuple:
+def queries(self:Recommender, idx:torch.Tensor # user vocabulary indices
+           )->tuple:
     "The scoring program's inputs for user indices `idx` (see the manifest's `query`), as a tuple"
     if self.query=='user': return (idx,)
     if self.query=='vector': return (csr_dense(self.query_data, idx, self.n_items),)
@@ -138,7 +153,7 @@ def queries(self:Recommender, idx:torch.Tensor)->tuple:
     raise ValueError(f"manifest.json of {self.path} names an unknown query kind {self.query!r}")
 
 @patch_method
-def exclude_mask(self:Recommender, idx:torch.Tensor,
+def exclude_mask(self:Recommender, idx:torch.Tensor, # user vocabulary indices
                  train:bool=False)->torch.Tensor: # only the training items (`exclude_seen='train'`)
     "Boolean `(len(idx), n_items)` mask of the items users `idx` have (training and validation, or training only)"
     if not train: return csr_dense(self.seen, idx, self.n_items, values=False)
@@ -175,7 +190,10 @@ def _check_n(self:Recommender, n:int)->int:
 # %% ../nbs/63_serve_torch.ipynb #41dd08f9
 @patch_method
 def top(self:Recommender, users:list, # original user ids
-         n:int=10, exclude_seen:bool=True, unknown:str='raise')->tuple:
+        n:int=10, # items per user
+        exclude_seen:bool=True, # leave out the items each user has
+        unknown:str='raise' # unknown users: 'raise' a `KeyError`, or 'popular' (the most popular items)
+       )->tuple:
     "`(items, scores, fallback)`: top-`n` item ids per user (lists), their `(len(users), n)` scores, unknown-user rows"
     self._check_n(n); _check_exclude(exclude_seen)
     idx = self.encode_users(list(users), unknown)
@@ -189,8 +207,10 @@ def top(self:Recommender, users:list, # original user ids
 # %% ../nbs/63_serve_torch.ipynb #e384eecf
 @patch_method
 def recommend(self:Recommender, user, # an original user id, or a list of them
-               n:int=10, exclude_seen:bool=True, unknown:str='raise',
-               bs:int=1024): # users scored at a time
+              n:int=10, # how many items
+              exclude_seen:bool=True, # leave out the items each user has
+              unknown:str='raise', # unknown users: 'raise' a `KeyError`, or 'popular' (the most popular items)
+              bs:int=1024): # users scored at a time
     "Top-`n` original item ids for `user` (a list of lists for a list of users), best first"
     if not isinstance(bs, numbers.Integral) or isinstance(bs, bool) or bs<1:
         raise ValueError(f"`bs` must be a positive int (users scored at a time), got {bs!r}")
@@ -201,7 +221,9 @@ def recommend(self:Recommender, user, # an original user id, or a list of them
 
 @patch_method
 def recommend_history(self:Recommender, history:list, # original item ids, oldest first
-                       n:int=10, exclude_seen:bool=True)->list:
+                      n:int=10, # how many items
+                      exclude_seen:bool=True # leave out the items of `history`
+                     )->list:
     "Top-`n` original item ids after `history` (sequence exports), its items left out"
     if self.query!='window': raise TypeError(f"This export's query is {self.query!r}: a history needs a sequence model")
     self._check_n(n)

@@ -29,9 +29,13 @@ def serving_queries(self:RecDataLoaders)->tuple:
 class RowModel(Protocol):
     "A model that scores users from their rows of the training matrix it keeps (closed forms): served on those rows"
     interactions: CSRMatrix
-    def score_rows(self, rows:Tensor)->Tensor: "Scores of every item for dense rows `(bs, n_items)` of `interactions`"
+    def score_rows(self, rows:Tensor # dense rows `(bs, n_items)` of `interactions`
+                  )->Tensor:
+        "Scores of every item for dense rows `(bs, n_items)` of `interactions`"
 
-def serving_inputs(model, dls)->tuple:
+def serving_inputs(model, # a CPU model in eval mode
+                   dls # the loaders it was trained on
+                  )->tuple:
     "`(kind, matrix, meta, q)`: how a server turns users into `model`'s inputs, and those inputs of users 1 and 2"
     u = torch.tensor([1, min(2, dls.n_users-1)])  # users 1 and 2 (or 1 twice), to trace with
     if isinstance(model, RowModel):
@@ -44,15 +48,20 @@ def serving_inputs(model, dls)->tuple:
 # %% ../nbs/62_serving.ipynb #b8023c00
 class ServingScores(Module):
     "The served program: ranking scores of every item for a batch of queries, as `RecLearner.recommend` ranks them"
-    def __init__(self, model): self.model = model
+    def __init__(self, model): # the model to export
+        self.model = model
     def forward(self, *q): # the model's inputs: one tensor, or several (a rating window: items and ratings)
         m = self.model
         return m.score_rows(*q) if isinstance(m, RowModel) else ranking_scores(m, q[0] if len(q)==1 else q)[0]
 
 class ServingValues(Module):
     "The scores `recommend` reports for the kept `(values, items)` of the ranking scores (models with `ranking_scores`)"
-    def __init__(self, model): self.model = model
-    def forward(self, q, val, idx): return self.model.ranking_scores(q)[1](val, idx)
+    def __init__(self, model): # a `RankingModel` to export
+        self.model = model
+    def forward(self, q, # a batch of queries
+                val, # the raw values kept, `(bs, n)`
+                idx): # their item indices, `(bs, n)`
+        return self.model.ranking_scores(q)[1](val, idx)
 
 # %% ../nbs/62_serving.ipynb #e531f4b4
 def export_program(module:nn.Module, # `ServingScores` or `ServingValues` of a CPU model in eval mode
@@ -74,7 +83,8 @@ def _json_id(v):
         return {'datetime': v.isoformat()}
     raise TypeError(f"Id {v!r} ({type(v).__name__}) can't be written as JSON: convert the ids, e.g. `.astype(str)`")
 
-def exclusion_tensors(dls)->dict:
+def exclusion_tensors(dls # the loaders the model was trained on
+                     )->dict:
     "`indptr`, `indices` of the items `dls.exclude_mask` leaves out per user, and the items' training `popularity`"
     seen = dls.seen.to('cpu')
     ex = seen if dls.valid_seen is None else seen | dls.valid_seen
@@ -84,7 +94,8 @@ def exclusion_tensors(dls)->dict:
 # %% ../nbs/62_serving.ipynb #3c84365e
 def save_programs(model:nn.Module, # a CPU model in eval mode
                   q:tuple, # example inputs of the model (`serving_inputs`), a batch of 2
-                  path:Path)->list: # the folder
+                  path:Path # the folder
+                 )->list:
     "Export and save `scores.pt2` (and `values.pt2` for a model with `ranking_scores`); the names written"
     b = Dim('batch', min=1)
     torch.export.save(export_program(ServingScores(model), q, {'q': tuple({0: b} for _ in q)}), path/'scores.pt2')
@@ -98,7 +109,8 @@ def save_programs(model:nn.Module, # a CPU model in eval mode
 
 # %% ../nbs/62_serving.ipynb #6b91afbc
 @patch
-def export_serving(self:RecLearner, path:str|Path)->Path: # a folder, created if needed; its files are replaced
+def export_serving(self:RecLearner, path:str|Path # a folder, created if needed; its files are replaced
+                  )->Path:
     "Write into folder `path` what a server needs: programs, id maps, seen items, a manifest and `serve.py`"
     self._check_protocol('export_serving')
     dls,path = self.dls,Path(path)

@@ -31,7 +31,8 @@ class SparseVectors(Tensors):
         x = self.inp.densify(rows)
         return x, (x if self.targ is self.inp else self.targ.densify(rows))
 
-    def to(self, device):
+    def to(self, device): # where to move the matrices
+        "A copy with its matrices and rows moved to `device`"
         inp = self.inp.to(device)
         return SparseVectors(inp, inp if self.targ is self.inp else self.targ.to(device), self.rows.to(device))
     def new_empty(self):
@@ -122,7 +123,8 @@ def _tensors(cls:SparseVectorDataLoaders, trn, val, idx, classes, cols, sp, by='
 # %% ../../nbs/40_autoencoder.data.ipynb #d05a054a
 class SparseVector:
     "One sparse rating vector: its `indices` and `values`"
-    def __init__(self, indices, values):
+    def __init__(self, indices, # positions of the entries
+                 values): # their values, the same shape
         self.indices,self.values = torch.as_tensor(indices, dtype=torch.long),torch.as_tensor(values, dtype=torch.float)
         if self.indices.shape!=self.values.shape:
             raise ValueError(f"{len(self.indices)} indices but {len(self.values)} values")
@@ -149,7 +151,8 @@ def SparseVectorBlock(n_cols:int): # length of the dense vectors
 
 # %% ../../nbs/40_autoencoder.data.ipynb #0e1e4252
 @patch
-def queries(self:SparseVectorDataLoaders, users:Tensor)->Tensor:
+def queries(self:SparseVectorDataLoaders, users:Tensor # user vocabulary indices
+           )->Tensor:
     "The users' training rating vectors (`by='user'`)"
     if self.by!='user': raise TypeError("With by='item' a user is a column, not a query: use `score_items`")
     return self.matrix.densify(users.to(self.matrix.device))
@@ -162,13 +165,18 @@ def _item_outputs(self:SparseVectorDataLoaders, model, items:Tensor=None, bs:int
     with scoring(model): return torch.cat([f(m.densify(b.to(m.device)).to(dev)) for b in items.split(bs)])
 
 @patch
-def score_items(self:SparseVectorDataLoaders, model, users:Tensor)->Tensor:
+def score_items(self:SparseVectorDataLoaders, model, # an autoencoder
+                users:Tensor # user vocabulary indices
+               )->Tensor:
     "Scores of every item for `users`, `(len(users), n_items)`"
     if self.by=='user': return model.score_items(self.queries(users).to(users.device))
     return self._item_outputs(model)[:, users.to(self.matrix.device)].T.to(users.device)
 
 @patch
-def score_pairs(self:SparseVectorDataLoaders, model, users:Tensor, items:Tensor)->Tensor:
+def score_pairs(self:SparseVectorDataLoaders, model, # an autoencoder
+                users:Tensor, # user vocabulary indices
+                items:Tensor # item vocabulary indices, one per user
+               )->Tensor:
     "Scores of the (user, item) index pairs, running each user's (or item's) vector once"
     rows,cols = (users,items) if self.by=='user' else (items,users)
     uniq,inv = torch.unique(rows, return_inverse=True)
@@ -176,7 +184,8 @@ def score_pairs(self:SparseVectorDataLoaders, model, users:Tensor, items:Tensor)
     return out[inv, cols.to(out.device)]
 
 @patch
-def item_factors(self:SparseVectorDataLoaders, model)->Tensor:
+def item_factors(self:SparseVectorDataLoaders, model # an autoencoder
+                )->Tensor:
     "Decoder columns (`by='user'`) or codes of the item vectors (`by='item'`), `(n_items, k)`"
     if self.by=='user': return model.item_factors()
     return self._item_outputs(model, f=model.encode)
@@ -190,7 +199,9 @@ def serving_queries(self:SparseVectorDataLoaders)->tuple:
 
 # %% ../../nbs/40_autoencoder.data.ipynb #3d4ccf8f
 @patch
-def show_batch(self:SparseVectorDataLoaders, b=None, max_n:int=9, show:bool=True):
+def show_batch(self:SparseVectorDataLoaders, b=None, # a batch; `one_batch()` if `None`
+               max_n:int=9, # how many vectors to show
+               show:bool=True): # display the table (else return it)
     "Show `max_n` rating vectors of a batch: how many entries each has, and its first few as `id: value`"
     x = ifnone(b, self.one_batch())[0][:max_n].cpu()
     dec = self.decode_items if self.by=='user' else self.decode_users

@@ -71,7 +71,12 @@ def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
                         seed:int=None, # seed of the masking noise (`MaskingNoise`)
                         refeed:int=0, # dense refeeding steps after each step (`RefeedCallback`)
                         refeed_start:int=0, # first epoch that refeeds
-                        opt_func=None, wd=None, loss_func=None, metrics=None, cbs=None, **kwargs):
+                        opt_func=None, # the optimizer factory; the arch's default if `None`
+                        wd=None, # weight decay; the arch's default if `None`
+                        loss_func=None, # the loss; `MultinomialLoss` (multdae, multvae) or `MaskedMSELoss` if `None`
+                        metrics=None, # the metrics; `RankMetric(mrr)` (multdae, multvae) or `MaskedRMSE` if `None`
+                        cbs=None, # callbacks added to the arch's (noise, refeeding, KL annealing)
+                        **kwargs):
     "A `Learner` for an AutoRec, deep, Mult-DAE or Mult-VAE autoencoder (`arch`); its parts' options by their names"
     check_dls(dls, SparseVectorDataLoaders, 'autoencoder_learner')
     if arch not in _ae_archs: raise ValueError(f"Unknown arch={arch!r}: use one of {', '.join(map(repr, _ae_archs))}")

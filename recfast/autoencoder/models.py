@@ -17,8 +17,10 @@ class AutoRec(Module):
                  n_hidden:int=500, # hidden units (the paper's `k`)
                  y_range:tuple=None): # `(low, high)` for a `sigmoid_range` output; identity if `None`
         self.encoder,self.decoder,self.y_range = nn.Linear(n_in, n_hidden),nn.Linear(n_hidden, n_in),y_range
-    def encode(self, x): return torch.sigmoid(self.encoder(x))
-    def forward(self, x):
+    def encode(self, x): # input vectors, `(bs, n_in)`
+        "The sigmoid code of `x`, `(bs, n_hidden)`"
+        return torch.sigmoid(self.encoder(x))
+    def forward(self, x): # input vectors, `(bs, n_in)`
         out = self.decoder(self.encode(x))
         return out if self.y_range is None else sigmoid_range(out, *self.y_range)
 
@@ -46,12 +48,14 @@ class DeepAutoEncoder(Module):
 
 # %% ../../nbs/41_autoencoder.models.ipynb #03727775
 @patch
-def encode(self:DeepAutoEncoder, x):
+def encode(self:DeepAutoEncoder, x): # input vectors, `(bs, n_in)`
+    "The code of `x`: every encoder layer with its activation"
     for w,b in zip(self.enc_w, self.enc_b): x = self.act(F.linear(x, w, b))
     return x
 
 @patch
-def decode(self:DeepAutoEncoder, z):
+def decode(self:DeepAutoEncoder, z): # codes, `(bs, layers[-1])`
+    "The reconstruction of codes `z`: the decoder layers"
     ws = [w.t() for w in reversed(self.enc_w)] if self.tied else list(self.dec_w)
     for i,(w,b) in enumerate(zip(ws, self.dec_b)):
         z = F.linear(z, w, b)
@@ -59,7 +63,8 @@ def decode(self:DeepAutoEncoder, z):
     return z if self.y_range is None else sigmoid_range(z, *self.y_range)
 
 @patch
-def forward(self:DeepAutoEncoder, x): return self.decode(self.drop(self.encode(x)))
+def forward(self:DeepAutoEncoder, x): # input vectors, `(bs, n_in)`
+    return self.decode(self.drop(self.encode(x)))
 
 # %% ../../nbs/41_autoencoder.models.ipynb #f426320d
 def _mlp(sizes):
@@ -87,27 +92,38 @@ class MultDAE(Module):
         self.drop = nn.Dropout(dropout)
         store_attr('n_in,layers,dropout')
     def _hidden(self, x): return _tanh_mlp(self.encoder, self.drop(F.normalize(x.float())))
-    def encode(self, x): return torch.tanh(self._hidden(x))
-    def forward(self, x): return _tanh_mlp(self.decoder, self.encode(x))
+    def encode(self, x): # input vectors, `(bs, n_items)`
+        "The tanh code of `x`"
+        return torch.tanh(self._hidden(x))
+    def forward(self, x): # input vectors, `(bs, n_items)`
+        return _tanh_mlp(self.decoder, self.encode(x))
 
 # %% ../../nbs/41_autoencoder.models.ipynb #d8b05018
 class MultVAE(MultDAE):
     "Mult-VAE (Liang et al. 2018): a Gaussian code `(mu, logvar)`; training returns `(logits, mu, logvar)`"
     _code_mult = 2
-    def encode(self, x):
+    def encode(self, x): # input vectors, `(bs, n_items)`
         "The mean and log-variance of the code, each `(bs, layers[-1])`"
         return self._hidden(x).chunk(2, dim=1)
-    def forward(self, x):
+    def forward(self, x): # input vectors, `(bs, n_items)`
         mu,logvar = self.encode(x)
         if not self.training: return _tanh_mlp(self.decoder, mu)
         return _tanh_mlp(self.decoder, mu + torch.randn_like(mu)*torch.exp(0.5*logvar)), mu, logvar
 
 # %% ../../nbs/41_autoencoder.models.ipynb #13005c24
 @patch
-def score_items(self:AutoRec|DeepAutoEncoder|MultDAE, x:Tensor): return self(x)
+def score_items(self:AutoRec|DeepAutoEncoder|MultDAE, x:Tensor): # rating vectors, `(bs, n_items)` (`by='user'`)
+    "The reconstruction of `x`: the scores of every item"
+    return self(x)
 @patch
-def item_factors(self:AutoRec): return self.decoder.weight
+def item_factors(self:AutoRec):
+    "The decoder weights, one row per item"
+    return self.decoder.weight
 @patch
-def item_factors(self:DeepAutoEncoder): return self.enc_w[0].t() if self.tied else self.dec_w[-1]
+def item_factors(self:DeepAutoEncoder):
+    "The last decoder weights (the first encoder's, transposed, if `tied`), one row per item"
+    return self.enc_w[0].t() if self.tied else self.dec_w[-1]
 @patch
-def item_factors(self:MultDAE): return self.decoder[-1].weight
+def item_factors(self:MultDAE):
+    "The last decoder weights, one row per item"
+    return self.decoder[-1].weight

@@ -20,7 +20,8 @@ class MaskedMSELoss(Module):
         if reduction not in ('mean','sum','none'): raise ValueError(f"{reduction=}: use 'mean', 'sum' or 'none'")
         self.alpha,self.beta = check_real(alpha, 'alpha', strict=False),check_real(beta, 'beta', strict=False)
         self.reduction = reduction
-    def forward(self, pred, targ,
+    def forward(self, pred, # reconstructed vectors
+                targ, # target vectors, 0 where there is no rating
                 corrupted:Tensor=None): # boolean mask of the corrupted input entries, from `MaskingNoise`
         mask = (targ!=0).to(pred.dtype)
         w = mask if corrupted is None else mask*torch.where(corrupted, self.alpha, self.beta).to(pred.dtype)
@@ -35,7 +36,7 @@ class MaskedRMSE(Metric):
     def __init__(self, y_range:tuple=None): # clip predictions to `(low, high)` before scoring
         self.y_range = y_range
     def reset(self): self.se,self.n = 0.,0
-    def accumulate(self, learn):
+    def accumulate(self, learn): # the `Learner` whose `pred` and `y` are accumulated
         pred,targ = learn.pred.detach(),learn.y
         if self.y_range is not None: pred = pred.clamp(*self.y_range)
         mask = targ!=0
@@ -57,8 +58,11 @@ class MaskingNoise(Callback):
                  seed:int=None): # seed of the draws
         if check_real(p, 'p', strict=False)>=1: raise ValueError(f"p={p!r} must be in [0, 1)")
         store_attr()
-    def before_fit(self): self.gen = None
+    def before_fit(self):
+        "Reset the generator: a fit with a `seed` draws the same noise"
+        self.gen = None
     def before_batch(self):
+        "Hide a random share `p` of the known input entries, passing their mask to the loss"
         x = self.xb[0]
         if self.gen is None:
             self.gen = torch.Generator(x.device).manual_seed(ifnone(self.seed, int(torch.randint(0, 2**62, (1,)))))
@@ -74,8 +78,11 @@ class RefeedCallback(Callback):
                  start_epoch:int=0): # first epoch (0-based) that refeeds
         if n_refeed<0 or int(n_refeed)!=n_refeed: raise ValueError(f"n_refeed={n_refeed} must be an integer >= 0")
         store_attr()
-    def before_epoch(self): self.tot,self.count = 0.,0
+    def before_epoch(self):
+        "Reset the refeeding loss of the epoch"
+        self.tot,self.count = 0.,0
     def after_step(self):
+        "Refeed the detached output as a dense input for `n_refeed` more steps"
         if self.epoch<self.start_epoch or not self.n_refeed: return
         y = self.pred.detach()
         for _ in range(self.n_refeed):
@@ -90,7 +97,8 @@ class RefeedCallback(Callback):
 # %% ../../nbs/42_autoencoder.training.ipynb #0497111c
 class MultinomialLoss(Module):
     "Multinomial negative log-likelihood (Liang et al. 2018): `-sum(targ * log_softmax(pred))` per row, mean over rows"
-    def forward(self, pred, targ):
+    def forward(self, pred, # logits, `(bs, n_items)`
+                targ): # target vectors (counts or ones)
         if isinstance(pred, tuple):
             raise TypeError("`MultinomialLoss` got a tuple: a MultVAE's `(logits, mu, logvar)` needs `KLAnnealing`")
         return -(F.log_softmax(pred.float(), 1)*targ).sum(1).mean()
@@ -104,12 +112,16 @@ class KLAnnealing(Callback):
         self.anneal_cap,self.beta,self.kl = check_real(anneal_cap, 'anneal_cap', strict=False),0.,None
         tot = total_anneal_steps
         self.total_anneal_steps = None if tot is None else check_n(tot, name='total_anneal_steps')
-    def before_fit(self): self.total = ifnone(self.total_anneal_steps, max(1, self.n_epoch*len(self.dls.train)))
+    def before_fit(self):
+        "Set the number of steps over which `beta` reaches `anneal_cap`"
+        self.total = ifnone(self.total_anneal_steps, max(1, self.n_epoch*len(self.dls.train)))
     def after_pred(self):
+        "Keep the logits as `pred` and compute the KL divergence of `(mu, logvar)`"
         if not isinstance(self.pred, tuple): return
         self.learn.pred,mu,logvar = self.pred
         self.kl = (0.5*(logvar.exp() + mu**2 - 1 - logvar)).sum(1).mean()
     def after_loss(self):
+        "Add the KL term, weighted by the annealed `beta`, to the loss"
         if self.kl is None: return
         self.beta = self.anneal_cap*min(1., self.train_iter/self.total)
         self.learn.loss_grad = self.loss_grad + self.beta*self.kl

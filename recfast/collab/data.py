@@ -49,20 +49,24 @@ class RatingsDataLoaders(RecDataLoaders):
 
 # %% ../../nbs/10_collab.data.ipynb #df7de68e
 @patch
-def encode(self:RatingsDataLoaders, df:pd.DataFrame)->Tensor:
+def encode(self:RatingsDataLoaders, df:pd.DataFrame # user and item columns with original ids
+          )->Tensor:
     "Index pairs for the user and item columns of `df` (original ids); `KeyError` on unknown ids"
     for n in (self.user_name, self.item_name):
         if n not in df.columns: raise ValueError(f"Column {n!r} is not in the DataFrame, which has {list(df.columns)}")
     return torch.stack([self.encode_users(df[self.user_name]), self.encode_items(df[self.item_name])], 1)
 
 @patch
-def decode_pairs(self:RatingsDataLoaders, x:Tensor)->pd.DataFrame:
+def decode_pairs(self:RatingsDataLoaders, x:Tensor # `(n, 2)` (user, item) index pairs
+                )->pd.DataFrame:
     "Original (user, item) ids of index pairs `x` as a DataFrame"
     dec = lambda v,k: np.asarray(list(v), dtype=object)[x[:,k].cpu().numpy()]
     return pd.DataFrame({self.user_name:dec(self.users, 0), self.item_name:dec(self.items, 1)})
 
 @patch
-def show_batch(self:RatingsDataLoaders, b=None, max_n:int=9, show:bool=True):
+def show_batch(self:RatingsDataLoaders, b=None, # a batch `(x, y)`; `one_batch()` if `None`
+               max_n:int=9, # how many rows to show
+               show:bool=True): # display the table (else return it)
     "Show `max_n` rows of a batch with original ids"
     x,y = ifnone(b, self.one_batch())
     df = self.decode_pairs(x[:max_n]).assign(**{self.rating_name: y[:max_n,0].cpu().numpy()})
@@ -72,7 +76,10 @@ def show_batch(self:RatingsDataLoaders, b=None, max_n:int=9, show:bool=True):
 # %% ../../nbs/10_collab.data.ipynb #b4644924
 class EncodePairs(Transform):
     "Encode a row's (user, item) ids as an index pair; `classes` (and feature tables) are learned on the training split"
-    def __init__(self, user_name:str, item_name:str, user_features:pd.DataFrame=None, item_features:pd.DataFrame=None):
+    def __init__(self, user_name:str, # the user column
+                 item_name:str, # the item column
+                 user_features:pd.DataFrame=None, # one row per user: user column, feature columns (`recfast.features`)
+                 item_features:pd.DataFrame=None): # one row per item: item column, feature columns
         store_attr()
     names = property(lambda self: (self.user_name, self.item_name))
     def setups(self, dsets):
@@ -103,7 +110,8 @@ def _warn_dups(df:pd.DataFrame, k:list):
 
 class BlockRatingsDL(TensorDL):
     "A `TensorDL` built from fastai `Datasets`: rows are encoded once, then batched from tensors"
-    def __init__(self, dataset=None, **kwargs):
+    def __init__(self, dataset=None, # fastai `Datasets` of `EncodePairs` rows, or `Tensors`
+                 **kwargs):
         if isinstance(dataset, (Datasets, TfmdLists)):
             tfm = first(t for t in dataset.tls[0].tfms if isinstance(t, EncodePairs))
             self.classes = getattr(tfm, 'classes', None)
@@ -136,7 +144,10 @@ class BlockRatingsDL(TensorDL):
         "The (user, item) pairs of this loader (of the training split for `dls.seen`)"
         x = self.dataset.ts[0].cpu()
         return CSRMatrix.from_coo(x[:,0], x[:,1], shape=(self.n_users, self.n_items))
-    def show_batch(self, b=None, max_n:int=9, show:bool=True, **kwargs):
+    def show_batch(self, b=None, # a batch `(x, y)`; `one_batch()` if `None`
+                   max_n:int=9, # how many rows to show
+                   show:bool=True, # display the table (else return it)
+                   **kwargs):
         "Show `max_n` rows of a batch with original ids and the target (`RatingsDataLoaders.show_batch`'s table)"
         x,y = ifnone(b, self.one_batch())[:2]
         x = x[:max_n].cpu()
@@ -146,7 +157,8 @@ class BlockRatingsDL(TensorDL):
         if not show: return df
         display_df(df)
 
-def RatingsBlock(user_name:str='user', item_name:str='item',
+def RatingsBlock(user_name:str='user', # the user column
+                 item_name:str='item', # the item column
                  user_features:pd.DataFrame=None, # one row per user: user column, feature columns (`recfast.features`)
                  item_features:pd.DataFrame=None): # one row per item: item column, feature columns
     "A `TransformBlock` for (user, item) pairs of DataFrame rows, with optional side features (for the hybrid models)"

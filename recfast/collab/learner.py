@@ -29,7 +29,8 @@ def _ratings_dims(dls):
         return classes, *classes.keys()
     raise TypeError(f"Need ratings DataLoaders (`RatingsDataLoaders.from_df`/`RatingsBlock`), got {type(dls).__name__}")
 
-def check_y_range(dls, y_range:tuple|None):
+def check_y_range(dls, # ratings `DataLoaders`
+                  y_range:tuple|None): # the model's output range; nothing is checked if `None`
     "Raise a `ValueError` naming a rating of `dls` outside `y_range` (or a `y_range` that is not `(low, high)`)"
     if y_range is None: return
     if (not is_listy(y_range) or len(y_range)!=2 or
@@ -47,7 +48,11 @@ def check_y_range(dls, y_range:tuple|None):
 def dot_learner(dls, # ratings `DataLoaders`
                 n_factors:int=50, # latent size
                 y_range:tuple|None=(0,5.5), # output range of `sigmoid_range`
-                loss_func=None, metrics=None, opt_func=FastAdam, wd:float=0.1, **kwargs):
+                loss_func=None, # the loss; `FastMSELossFlat()` if `None`
+                metrics=None, # the metrics; `rmse` if `None`
+                opt_func=FastAdam, # the optimizer factory
+                wd:float=0.1, # weight decay
+                **kwargs):
     "A `RecLearner` for `DotProductBias` on `dls`"
     classes,u,i = _ratings_dims(dls)
     check_y_range(dls, y_range)
@@ -63,8 +68,13 @@ def mlp_learner(dls, # ratings `DataLoaders`
                 layers:list=None, # hidden sizes, `[100, 50]` if `None`
                 emb_szs:dict=None, # embedding sizes by column name, else fastai's `get_emb_sz` rule
                 y_range:tuple|None=(0,5.5), # output range
-                ps:list=None, embed_p:float=0., # dropout of the layers and the embeddings
-                loss_func=None, metrics=None, opt_func=FastAdam, wd:float=0.1, **kwargs):
+                ps:list=None, # dropout of each hidden layer
+                embed_p:float=0., # dropout of the embeddings
+                loss_func=None, # the loss; `FastMSELossFlat()` if `None`
+                metrics=None, # the metrics; `rmse` if `None`
+                opt_func=FastAdam, # the optimizer factory
+                wd:float=0.1, # weight decay
+                **kwargs):
     "A `RecLearner` for `EmbeddingMLP` (fastai's `EmbeddingNN`: concatenated embeddings, MLP, `sigmoid_range`) on `dls`"
     classes,u,i = _ratings_dims(dls)
     check_y_range(dls, y_range)

@@ -15,7 +15,8 @@ from ..features import hybridize
 # %% ../../nbs/11_collab.models.ipynb #b8f821c0
 class DotProductBias(Module):
     "Matrix factorization with biases (Koren et al. 2009; fastbook ch. 8): `sigmoid_range(u·i + b_u + b_i, *y_range)`"
-    def __init__(self, n_users:int, n_items:int, # vocabulary sizes, `'#na#'` included
+    def __init__(self, n_users:int, # vocabulary size of the users, `'#na#'` included
+                 n_items:int, # vocabulary size of the items, `'#na#'` included
                  n_factors:int=50, # latent size
                  y_range:tuple|None=(0,5.5)): # output range, `None` for a raw score
         self.u_weight,self.i_weight = Embedding(n_users, n_factors),Embedding(n_items, n_factors)
@@ -30,9 +31,14 @@ class DotProductBias(Module):
     def score_items(self, users:Tensor): # (n,) user indices
         "Predicted ratings of `users` for every item, `(n, n_items)`, in one matrix product"
         return self._out(self.u_weight(users) @ self.i_weight.weight.T + self.u_bias(users) + self.i_bias.weight.T)
-    def score_pairs(self, users:Tensor, items:Tensor): return self(torch.stack([users, items], 1)).view(-1)
-    def item_factors(self): return self.i_weight.weight
-    def ranking_scores(self, users:Tensor):
+    def score_pairs(self, users:Tensor, # user indices
+                    items:Tensor): # item indices, one per user
+        "Predicted ratings of the (user, item) index pairs, `(len(users),)`"
+        return self(torch.stack([users, items], 1)).view(-1)
+    def item_factors(self):
+        "The item embedding weights, `(n_items, n_factors)`"
+        return self.i_weight.weight
+    def ranking_scores(self, users:Tensor): # user indices
         "Scores that rank items like `score_items`, and what turns kept `(values, items)` into its values"
         raw = torch.addmm(self.i_bias.weight.T, self.u_weight(users), self.i_weight.weight.T)
         return raw, lambda v,idx: self._out(v + self.u_bias(users))
@@ -45,13 +51,18 @@ class DotProductBias(Module):
 # %% ../../nbs/11_collab.models.ipynb #3dbce818
 class EmbeddingMLP(EmbeddingNN):
     "fastai's `EmbeddingNN` (He et al. 2017's MLP) answering the scoring protocol"
-    def score_items(self, users:Tensor):
+    def score_items(self, users:Tensor): # user indices
         "Predicted ratings of `users` for every item, `(n, n_items)`, scoring all pairs in one batch"
         n,n_items = users.shape[0],self.embeds[1].num_embeddings
         x = torch.stack([users.repeat_interleave(n_items), torch.arange(n_items, device=users.device).repeat(n)], 1)
         return self(x).view(n, n_items)
-    def score_pairs(self, users:Tensor, items:Tensor): return self(torch.stack([users, items], 1)).view(-1)
-    def item_factors(self): return self.embeds[1].weight
+    def score_pairs(self, users:Tensor, # user indices
+                    items:Tensor): # item indices, one per user
+        "Predicted ratings of the (user, item) index pairs, `(len(users),)`"
+        return self(torch.stack([users, items], 1)).view(-1)
+    def item_factors(self):
+        "The item embedding weights, `(n_items, emb_sz)`"
+        return self.embeds[1].weight
 
 # %% ../../nbs/11_collab.models.ipynb #61ebe2b9
 class HybridDotProductBias(DotProductBias):

@@ -20,7 +20,8 @@ from .data import *
 
 # %% ../../nbs/24_implicit.baselines.ipynb #ad07e38c
 def gram_matrix(X:CSRMatrix, # users x items interactions
-                bs:int=None)->Tensor: # users densified at a time; blocks of at most 2**25 entries if `None`
+                bs:int=None # users densified at a time; blocks of at most 2**25 entries if `None`
+               )->Tensor:
     "The items x items Gram matrix `XᵀX` of `X`, on `X`'s device, summed over dense blocks of users"
     n = X.shape[1]
     bs = check_bs(ifnone(bs, max(1, 2**25//max(n, 1))))
@@ -33,7 +34,8 @@ def gram_matrix(X:CSRMatrix, # users x items interactions
 # %% ../../nbs/24_implicit.baselines.ipynb #69594148
 class ClosedFormNet(Module):
     "Base of the closed-form baselines: training interactions as buffers, item weights that `fit` solves for"
-    def __init__(self, n_users:int, n_items:int, # vocabulary sizes, `'#na#'` included
+    def __init__(self, n_users:int, # vocabulary size of the users, `'#na#'` included
+                 n_items:int, # vocabulary size of the items, `'#na#'` included
                  shape:tuple=None): # shape of `weight`; `(n_items, n_items)` if `None`
         store_attr('n_users,n_items')
         self.weight = nn.Parameter(torch.zeros(ifnone(shape, (n_items, n_items))), requires_grad=False)
@@ -44,9 +46,17 @@ class ClosedFormNet(Module):
     @property
     def interactions(self)->CSRMatrix:
         return CSRMatrix(self.seen_indptr, self.seen_indices, self.seen_values, (self.n_users, self.n_items))
-    def solve(self, X:CSRMatrix)->Tensor: raise NotImplementedError
-    def score_items(self, users:Tensor): return self(users)
-    def score_pairs(self, users:Tensor, items:Tensor): return self(users, items)
+    def solve(self, X:CSRMatrix # the users x items training interactions
+             )->Tensor:
+        "The fitted `weight` from the training interactions `X`: each subclass's closed form"
+        raise NotImplementedError
+    def score_items(self, users:Tensor): # user indices
+        "Scores of every item for `users`, `(len(users), n_items)`"
+        return self(users)
+    def score_pairs(self, users:Tensor, # user indices
+                    items:Tensor): # item indices, one per user
+        "Scores of the (user, item) index pairs"
+        return self(users, items)
     @classmethod
     def from_dls(cls, dls, **kwargs):
         "A model sized for `dls`"
@@ -81,7 +91,8 @@ def forward(self:ClosedFormNet, users:Tensor, # `(bs,)` user indices
     return s.view(items.shape)
 
 @patch
-def score_rows(self:ClosedFormNet, rows:Tensor)->Tensor: # `(bs, n_items)` dense rows of the training matrix
+def score_rows(self:ClosedFormNet, rows:Tensor # `(bs, n_items)` dense rows of the training matrix
+              )->Tensor:
     "Scores of every item for users given by their rows: `rows @ weight` (what serving runs: see `RowModel`)"
     return rows @ self.weight
 
@@ -89,24 +100,36 @@ def score_rows(self:ClosedFormNet, rows:Tensor)->Tensor: # `(bs, n_items)` dense
 # %% ../../nbs/24_implicit.baselines.ipynb #9818edc9
 class ItemPopularity(ClosedFormNet):
     "Items scored by their number of training users, the same for every user (Kula 2017's baseline; Spotlight)"
-    def __init__(self, n_users:int, n_items:int): super().__init__(n_users, n_items, shape=(n_items,))
-    def solve(self, X:CSRMatrix)->Tensor: return X.col_counts().float()
-    def forward(self, users:Tensor, items:Tensor=None):
+    def __init__(self, n_users:int, # vocabulary size of the users, `'#na#'` included
+                 n_items:int): # vocabulary size of the items, `'#na#'` included
+        super().__init__(n_users, n_items, shape=(n_items,))
+    def solve(self, X:CSRMatrix # the users x items training interactions
+             )->Tensor:
+        "The training count of each item"
+        return X.col_counts().float()
+    def forward(self, users:Tensor, # user indices
+                items:Tensor=None): # item indices; every item if `None`
         "The items' training counts, `(bs, n_items)` or shaped like `items`"
         if not self.training: check_ids(users, self.n_users, 'user')
         if items is None: return self.weight[None].expand(len(users), -1)
         if not self.training: check_ids(items, self.n_items, 'item')
         return self.weight[items]
-    def score_rows(self, rows:Tensor)->Tensor: return torch.zeros_like(rows) + self.weight  # same for every row
+    def score_rows(self,
+                   rows:Tensor # `(bs, n_items)` dense rows of the training matrix (unused: every row scores the same)
+                  )->Tensor:
+        return torch.zeros_like(rows) + self.weight  # same for every row
 
 # %% ../../nbs/24_implicit.baselines.ipynb #10e97436
 class ItemKNN(ClosedFormNet):
     "Item-based k-nearest neighbours with cosine similarity (Sarwar et al. 2001; Deshpande & Karypis 2004)"
-    def __init__(self, n_users:int, n_items:int,
+    def __init__(self, n_users:int, # vocabulary size of the users, `'#na#'` included
+                 n_items:int, # vocabulary size of the items, `'#na#'` included
                  k:int=100): # neighbours each item keeps
         super().__init__(n_users, n_items)
         self.k = check_n(k, name='k')
-    def solve(self, X:CSRMatrix)->Tensor:
+    def solve(self, X:CSRMatrix # the users x items training interactions
+             )->Tensor:
+        "Item-item cosine similarities, each item keeping its `k` nearest neighbours"
         G = gram_matrix(X)
         norm = G.diagonal().sqrt().clamp(min=1e-12)
         S = (G/norm[:,None]/norm[None]).fill_diagonal_(0.)
@@ -117,11 +140,14 @@ class ItemKNN(ClosedFormNet):
 # %% ../../nbs/24_implicit.baselines.ipynb #dc5b6516
 class EASE(ClosedFormNet):
     "Embarrassingly Shallow Autoencoder (Steck 2019): item weights `B` minimising `|X-XB|² + lam|B|²`, `diag(B)=0`"
-    def __init__(self, n_users:int, n_items:int,
+    def __init__(self, n_users:int, # vocabulary size of the users, `'#na#'` included
+                 n_items:int, # vocabulary size of the items, `'#na#'` included
                  lam:float=500.): # L2 penalty λ on `B`
         super().__init__(n_users, n_items)
         self.lam = check_real(lam, 'lam')
-    def solve(self, X:CSRMatrix)->Tensor:
+    def solve(self, X:CSRMatrix # the users x items training interactions
+             )->Tensor:
+        "EASE's closed-form item-item weights `B`, zero diagonal, from the Gram matrix plus `lam`"
         G = gram_matrix(X)
         G.diagonal().add_(self.lam)
         P = torch.cholesky_inverse(torch.linalg.cholesky(G))
@@ -135,7 +161,8 @@ def ials_step(X:CSRMatrix, # the rows to solve: users x items, or its transpose 
               reg:float, # L2 penalty λ
               alpha:float=1., # confidence of an entry of value `x`: `c = 1 + alpha*x` (1 where there is none)
               nu:float=0., # row `u`'s penalty is `reg*(Σᵢ c_ui)**nu`
-              budget:int=2**24)->Tensor: # numbers gathered per chunk of rows
+              budget:int=2**24 # numbers gathered per chunk of rows
+             )->Tensor:
     "One exact iALS half-step: the rows `w` minimising `Σᵢ c_ui (p_ui - wᵀyᵢ)² + λ|w|²` with `Y` fixed"
     if len(Y)!=X.shape[1]: raise ValueError(f"`Y` has {len(Y)} rows but `X` has {X.shape[1]} columns")
     k,dev = Y.shape[1],Y.device
@@ -164,7 +191,8 @@ def _transpose(X:CSRMatrix)->CSRMatrix:
 
 class IALS(ClosedFormNet):
     "Implicit ALS (Hu et al. 2008): user and item factors fit to confidence-weighted 0/1 preferences, alternately"
-    def __init__(self, n_users:int, n_items:int,
+    def __init__(self, n_users:int, # vocabulary size of the users, `'#na#'` included
+                 n_items:int, # vocabulary size of the items, `'#na#'` included
                  n_factors:int=128, # latent size k
                  reg:float=40., # L2 penalty λ, times each row's total confidence to the power `nu`
                  alpha:float=3., # confidence of an interaction of value `x`: `c = 1 + alpha*x` (1 for the others)
@@ -177,7 +205,8 @@ class IALS(ClosedFormNet):
         self.n_factors,self.n_iters,self.seed = n_factors,check_n(n_iters, name='n_iters'),check_seed(seed)
         self.u_weight = nn.Embedding.from_pretrained(torch.zeros(n_users, n_factors))  # frozen: `fit` solves it
     score_rows = None  # scored from its user factors, not from rows: served on user indices
-    def solve(self, X:CSRMatrix)->Tensor:
+    def solve(self, X:CSRMatrix # the users x items training interactions
+             )->Tensor:
         "Item factors after `n_iters` rounds; the user factors go to `u_weight`"
         g = None if self.seed is None else torch.Generator().manual_seed(self.seed)
         W = (torch.randn(self.n_users, self.n_factors, generator=g)*0.1/self.n_factors**0.5).to(X.device)
@@ -185,7 +214,8 @@ class IALS(ClosedFormNet):
         for _ in range(self.n_iters): H = ials_step(Xt, W, **kw); W = ials_step(X, H, **kw)
         self.u_weight = nn.Embedding.from_pretrained(W)
         return H
-    def forward(self, users:Tensor, items:Tensor=None):
+    def forward(self, users:Tensor, # user indices
+                items:Tensor=None): # item indices; every item if `None`
         "Scores `w_uᵀh_i` of `items` (shape of `items`) or of every item (`(bs, n_items)`)"
         if not self.training: check_ids(users, self.n_users, 'user')
         w = self.u_weight(users)
@@ -193,7 +223,11 @@ class IALS(ClosedFormNet):
         if not self.training: check_ids(items, self.n_items, 'item')
         return (w.view(len(users), *[1]*(items.dim()-1), -1)*self.weight[items]).sum(-1)
     def item_factors(self): return self.weight
-    def fold_in_users(self, users:Tensor, items:Tensor, n:int, l2:float=None)->Tensor:
+    def fold_in_users(self, users:Tensor, # user index of each row, below `n`
+                      items:Tensor, # item index of each row
+                      n:int, # number of users to solve
+                      l2:float=None # L2 penalty λ; `reg` if `None`
+                     )->Tensor:
         "`(n, k)` factors of `n` users from `(user, item)` index rows: the users' half-step, `l2` (or `reg`) as λ"
         X = CSRMatrix.from_coo(users, items, shape=(n, self.n_items)).to(self.weight.device)
         return ials_step(X, self.weight, ifnone(l2, self.reg), self.alpha, self.nu)
@@ -206,7 +240,8 @@ class ClosedFormFit(Callback):
     "Solve the model's closed form as `fit` starts training; one epoch records the training loss (no step), validates"
     order,run_valid = 70,False  # after the recorder (50), the progress bar and trackers (60) at `after_epoch`
     fitting = False
-    def before_train(self):  # not `before_fit`, which `validate` and `get_preds` send too
+    def before_train(self): # not `before_fit`, which `validate` and `get_preds` send too
+        "Fit the model in closed form from the training interactions, once per fit"
         if self.fitting: return
         m = self.learn.model
         if not hasattr(m, 'fit'): raise TypeError(f"ClosedFormFit needs a model with fit(seen), got {type(m).__name__}")
@@ -215,10 +250,15 @@ class ClosedFormFit(Callback):
         if self.learn.n_epoch>1:
             warnings.warn(f"{type(m).__name__} is fitted in closed form: `fit` runs 1 epoch (train loss, validation), "
                           f"not {self.learn.n_epoch}", stacklevel=2)
-    def after_loss(self): raise CancelBatchException  # the loss is recorded; no backward pass, no step
-    def after_epoch(self):  # `validate` sends `after_epoch` too: only a fit is cut short
+    def after_loss(self):
+        "Skip the backward pass and the step: the loss is only recorded"
+        raise CancelBatchException  # the loss is recorded; no backward pass, no step
+    def after_epoch(self): # `validate` sends `after_epoch` too: only a fit is cut short
+        "End a fit after its first epoch"
         if self.fitting and self.learn.epoch+1<self.learn.n_epoch: raise CancelFitException
-    def after_fit(self): self.fitting = False
+    def after_fit(self):
+        "Let the next fit refit the model"
+        self.fitting = False
 
 # %% ../../nbs/24_implicit.baselines.ipynb #eee72442
 @delegates(Learner.__init__)
@@ -227,7 +267,8 @@ def closed_form_learner(dls, # `InteractionsDataLoaders`
                         loss:str='bpr', # ranking loss reported on training and validation positives, never minimised
                         seed:int=None, # seed of the negatives that loss is measured against
                         metrics=None, # `[RankMetric(mrr)]` if `None`
-                        cbs=None, **kwargs):
+                        cbs=None, # callbacks added to the `Learner`
+                        **kwargs):
     "A `RecLearner` whose closed-form `model` is fitted from `dls`' training interactions now and whenever `fit` starts"
     check_dls(dls, InteractionsDataLoaders, 'closed_form_learner')
     if not isinstance(model, ClosedFormNet):
@@ -239,26 +280,32 @@ def closed_form_learner(dls, # `InteractionsDataLoaders`
 
 # %% ../../nbs/24_implicit.baselines.ipynb #329a30c5
 @delegates(closed_form_learner, but=['model'])
-def popularity_learner(dls, **kwargs):
+def popularity_learner(dls, # `InteractionsDataLoaders`
+                       **kwargs):
     "A `RecLearner` ranking items by their training popularity (`ItemPopularity`)"
     check_dls(dls, InteractionsDataLoaders, 'popularity_learner')
     return closed_form_learner(dls, ItemPopularity.from_dls(dls), **kwargs)
 
 @delegates(closed_form_learner, but=['model'])
-def itemknn_learner(dls, k:int=100, **kwargs): # neighbours each item keeps
+def itemknn_learner(dls, # `InteractionsDataLoaders`
+                    k:int=100, # neighbours each item keeps
+                    **kwargs): # passed to `closed_form_learner`
     "A `RecLearner` with an item-kNN model (`ItemKNN`, cosine similarity)"
     check_dls(dls, InteractionsDataLoaders, 'itemknn_learner')
     return closed_form_learner(dls, ItemKNN.from_dls(dls, k=k), **kwargs)
 
 @delegates(closed_form_learner, but=['model'])
-def ease_learner(dls, lam:float=500., **kwargs): # L2 penalty λ
+def ease_learner(dls, # `InteractionsDataLoaders`
+                 lam:float=500., # L2 penalty λ
+                 **kwargs): # passed to `closed_form_learner`
     "A `RecLearner` with an `EASE` model (Steck 2019)"
     check_dls(dls, InteractionsDataLoaders, 'ease_learner')
     return closed_form_learner(dls, EASE.from_dls(dls, lam=lam), **kwargs)
 
 # %% ../../nbs/24_implicit.baselines.ipynb #c1a15a08
 @delegates(closed_form_learner, but=['model'])
-def ials_learner(dls, n_factors:int=128, # latent size
+def ials_learner(dls, # `InteractionsDataLoaders`
+                 n_factors:int=128, # latent size
                  reg:float=40., # L2 penalty λ (times each row's total confidence to the power `nu`)
                  alpha:float=3., # confidence of an interaction: `c = 1 + alpha*value`
                  nu:float=0., # frequency scaling of `reg` (Rendle et al. 2022); 0: Hu et al.'s single λ

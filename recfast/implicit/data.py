@@ -58,7 +58,9 @@ class InteractionsDataLoaders(RecDataLoaders):
 
 # %% ../../nbs/20_implicit.data.ipynb #3c1ad3c6
 @patch
-def show_batch(self:InteractionsDataLoaders, b=None, max_n:int=9, show:bool=True):
+def show_batch(self:InteractionsDataLoaders, b=None, # a batch `(x, y)`; `one_batch()` if `None`
+               max_n:int=9, # how many rows to show
+               show:bool=True): # display the table (else return it)
     "Show `max_n` (user, item) interactions of a batch with original ids"
     u,i = ifnone(b, self.one_batch())[:2]
     u,i = u[:max_n].cpu(),i[:max_n].cpu()

@@ -28,7 +28,10 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                      seed:int=None, # seed of the negative sampler
                      shared_negatives:bool=False, # one draw of negatives per batch, scored with a matrix product
                      metrics=None, # `[RankMetric(mrr)]` if `None`
-                     opt_func=FastAdam, wd:float=0., cbs=None, **kwargs):
+                     opt_func=FastAdam, # the optimizer factory
+                     wd:float=0., # weight decay
+                     cbs=None, # callbacks added to the `Learner`
+                     **kwargs):
     "A `RecLearner` fitting a `BilinearNet` to implicit feedback with a sampled ranking loss"
     check_dls(dls, InteractionsDataLoaders, 'implicit_learner')
     if 'loss_func' in kwargs: raise TypeError("`implicit_learner` sets `loss_func` from `loss` (one of `ranking_losses`): "

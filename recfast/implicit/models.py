@@ -15,7 +15,8 @@ from ..features import hybridize
 # %% ../../nbs/21_implicit.models.ipynb #cd4668ae
 class BilinearNet(Module):
     "Bilinear factorization with biases (Koren et al. 2009; Spotlight): `p_u·q_i + b_u + b_i`"
-    def __init__(self, n_users:int, n_items:int, # vocabulary sizes, `'#na#'` included
+    def __init__(self, n_users:int, # vocabulary size of the users, `'#na#'` included
+                 n_items:int, # vocabulary size of the items, `'#na#'` included
                  n_factors:int=32): # latent size
         store_attr('n_users,n_items,n_factors')
         self.u_weight = ScaledEmbedding(n_users, n_factors)
@@ -35,10 +36,17 @@ class BilinearNet(Module):
         if not self.training: check_ids(items, self.n_items, 'item')
         sh = (len(users),)+(1,)*(items.dim()-1)
         return (u.view(*sh, -1)*self.i_weight(items)).sum(-1) + self.i_bias(items).squeeze(-1) + ub.view(sh)
-    def score_items(self, users:Tensor): return self(users)
-    def score_pairs(self, users:Tensor, items:Tensor): return self(users, items)
-    def item_factors(self): return self.i_weight.weight
-    def ranking_scores(self, users:Tensor):
+    def score_items(self, users:Tensor): # user indices
+        "Scores of every item for `users`, `(len(users), n_items)`"
+        return self(users)
+    def score_pairs(self, users:Tensor, # user indices
+                    items:Tensor): # item indices, one per user
+        "Scores of the (user, item) index pairs, `(len(users),)`"
+        return self(users, items)
+    def item_factors(self):
+        "The item embedding weights, `(n_items, n_factors)`"
+        return self.i_weight.weight
+    def ranking_scores(self, users:Tensor): # user indices
         "Scores that rank items like `score_items`, and what turns kept `(values, items)` into its values"
         check_ids(users, self.n_users, 'user')
         raw = torch.addmm(self.i_bias.weight.T, self.u_weight(users), self.i_weight.weight.T)

@@ -12,7 +12,12 @@ from fastai.basics import *
 from ..core import check_frame, check_seed, check_real
 
 # %% ../../nbs/05a_metrics.coldstart.ipynb #86774a54
-def cold_items_split(ratings:pd.DataFrame, items:pd.DataFrame, item_name:str, pct:float=0.2, seed:int=0)->tuple:
+def cold_items_split(ratings:pd.DataFrame, # rating rows
+                     items:pd.DataFrame, # one row per item
+                     item_name:str, # the item column of both
+                     pct:float=0.2, # share of `items` held out
+                     seed:int=0 # seed of the permutation
+                    )->tuple:
     "`(warm ratings, cold ratings, warm items, cold items)`: a share `pct` of `items` held out with all their ratings"
     for df,w in ((items,'items'), (ratings,'ratings')): check_frame(df, {'item_name':item_name}, numeric=(), what=w)
     perm = torch.randperm(len(items), generator=torch.Generator().manual_seed(check_seed(seed))).numpy()
@@ -20,7 +25,10 @@ def cold_items_split(ratings:pd.DataFrame, items:pd.DataFrame, item_name:str, pc
     rc,ic = ratings[item_name].isin(cold).to_numpy(),items[item_name].isin(cold).to_numpy()
     return ratings[~rc],ratings[rc],items[~ic],items[ic]
 
-def cold_start_auc(scores:Tensor, targ:Tensor, k:int=10)->tuple:
+def cold_start_auc(scores:Tensor, # `(users, n_items)` scores
+                   targ:Tensor, # boolean `(users, n_items)` targets
+                   k:int=10 # cut-off of the recall
+                  )->tuple:
     "Mean per-user `(AUC, Recall@k)` of boolean `targ` under `scores` (ties half), for users with targets and others"
     from scipy.stats import rankdata
     ok = (targ.sum(1)>0) & ((~targ).sum(1)>0)
@@ -32,8 +40,12 @@ def cold_start_auc(scores:Tensor, targ:Tensor, k:int=10)->tuple:
     return auc, (t.gather(1, top).sum(1).double()/P.clamp(max=k)).mean().item()
 
 # %% ../../nbs/05a_metrics.coldstart.ipynb #05105cf8
-def label_popularity(warm_ratings:pd.DataFrame, warm_items:pd.DataFrame, items:pd.DataFrame, item_name:str,
-                     col:str)->Tensor:
+def label_popularity(warm_ratings:pd.DataFrame, # training rating rows
+                     warm_items:pd.DataFrame, # features of the warm items
+                     items:pd.DataFrame, # the items to score, with the `col` labels
+                     item_name:str, # the item column
+                     col:str # a column of label lists
+                    )->Tensor:
     "Score of each row of `items`: mean over its `col` labels of the training ratings per warm item of the label (or 0)"
     wl = warm_items[[item_name, col]].explode(col)
     per_item = warm_ratings[[item_name]].merge(wl, on=item_name)[col].value_counts()/wl[col].value_counts()

@@ -63,7 +63,9 @@ def _packed_targets(s, t):
     q[r, pos] = s[r, c]
     return q, torch.arange(T, device=s.device)[None] < nt[:,None], nt
 
-def target_ranks(scores:Tensor, targets, exclude:Tensor=None):
+def target_ranks(scores:Tensor, # `(rows, n_items)` scores
+                 targets, # boolean mask shaped like `scores`, or item indices (one per row, or `(rows, t)`)
+                 exclude:Tensor=None): # boolean mask of items not ranked, targets aside; none if `None`
     "`(ranks, valid, n_targets)`: each row's target ranks (as `rank_items`) packed left into `(rows, max_targets)`"
     t = _targets_mask(targets, scores)
     s = _excluded_last(scores, exclude, t)
@@ -81,28 +83,48 @@ def _reduce(v, nt, per_user):
     v = v.masked_fill(nt==0, float('nan'))
     return v if per_user else v[nt>0].mean().item()  # `nan` if no row has a target
 
-def mrr(scores:Tensor, targets, exclude:Tensor=None, per_user:bool=False, n_negatives:int=None, seed:int=0):
+def mrr(scores:Tensor, # `(rows, n_items)` scores
+        targets, # boolean mask shaped like `scores`, or item indices (one per row, or `(rows, t)`)
+        exclude:Tensor=None, # boolean mask of items not ranked, targets aside; none if `None`
+        per_user:bool=False, # return each row's value (`nan` without a target) instead of the mean
+        n_negatives:int=None, # rank against this many sampled items instead of the whole catalogue
+        seed:int=0): # seed of the sampled items
     "Mean reciprocal rank of the targets (per row, then averaged over rows with targets)"
     r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
     return _reduce((1/r).sum(1)/nt.clamp(min=1), nt, per_user)
 
-def precision_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False, n_negatives:int=None,
-                   seed:int=0):
+def precision_at_k(scores:Tensor, # `(rows, n_items)` scores
+                   targets, # boolean mask shaped like `scores`, or item indices (one per row, or `(rows, t)`)
+                   exclude:Tensor=None, # boolean mask of items not ranked, targets aside; none if `None`
+                   k:int=10, # cut-off rank
+                   per_user:bool=False, # return each row's value (`nan` without a target) instead of the mean
+                   n_negatives:int=None, # rank against this many sampled items instead of the whole catalogue
+                   seed:int=0): # seed of the sampled items
     "Fraction of the top `k` items that are targets"
     k = check_n(k, scores.shape[1], 'k')
     r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
     return _reduce((r<=k).sum(1).float()/k, nt, per_user)
 
-def recall_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False, n_negatives:int=None,
-                seed:int=0):
+def recall_at_k(scores:Tensor, # `(rows, n_items)` scores
+                targets, # boolean mask shaped like `scores`, or item indices (one per row, or `(rows, t)`)
+                exclude:Tensor=None, # boolean mask of items not ranked, targets aside; none if `None`
+                k:int=10, # cut-off rank
+                per_user:bool=False, # return each row's value (`nan` without a target) instead of the mean
+                n_negatives:int=None, # rank against this many sampled items instead of the whole catalogue
+                seed:int=0): # seed of the sampled items
     "Fraction of the targets found in the top `k` items"
     k = check_n(k, scores.shape[1], 'k')
     r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
     return _reduce((r<=k).sum(1).float()/nt.clamp(min=1), nt, per_user)
 
 # %% ../../nbs/05_metrics.ranking.ipynb #9c4c2363
-def ndcg_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bool=False, n_negatives:int=None,
-              seed:int=0):
+def ndcg_at_k(scores:Tensor, # `(rows, n_items)` scores
+              targets, # boolean mask shaped like `scores`, or item indices (one per row, or `(rows, t)`)
+              exclude:Tensor=None, # boolean mask of items not ranked, targets aside; none if `None`
+              k:int=10, # cut-off rank
+              per_user:bool=False, # return each row's value (`nan` without a target) instead of the mean
+              n_negatives:int=None, # rank against this many sampled items instead of the whole catalogue
+              seed:int=0): # seed of the sampled items
     "Normalised discounted cumulative gain of the top `k` items, with binary relevance"
     k = check_n(k, scores.shape[1], 'k')
     r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
@@ -111,7 +133,12 @@ def ndcg_at_k(scores:Tensor, targets, exclude:Tensor=None, k:int=10, per_user:bo
     idcg = torch.cat([disc.new_zeros(1), disc.cumsum(0)])[nt.clamp(max=k)]
     return _reduce(dcg/idcg.clamp(min=1e-12), nt, per_user)
 
-def auc(scores:Tensor, targets, exclude:Tensor=None, per_user:bool=False, n_negatives:int=None, seed:int=0):
+def auc(scores:Tensor, # `(rows, n_items)` scores
+        targets, # boolean mask shaped like `scores`, or item indices (one per row, or `(rows, t)`)
+        exclude:Tensor=None, # boolean mask of items not ranked, targets aside; none if `None`
+        per_user:bool=False, # return each row's value (`nan` without a target) instead of the mean
+        n_negatives:int=None, # rank against this many sampled items instead of the whole catalogue
+        seed:int=0): # seed of the sampled items
     "Probability that a target outranks a non-target, non-excluded item (a sampled one, with `n_negatives`)"
     r,v,nt = _per_row(scores, targets, exclude, n_negatives, seed)
     if n_negatives is not None:
@@ -123,7 +150,9 @@ def auc(scores:Tensor, targets, exclude:Tensor=None, per_user:bool=False, n_nega
     return _reduce(1 - above/(nt.clamp(min=1)*n_neg), nt, per_user)
 
 # %% ../../nbs/05_metrics.ranking.ipynb #752610ec
-def sampled_target_ranks(scores:Tensor, targets, exclude:Tensor=None,
+def sampled_target_ranks(scores:Tensor, # `(rows, n_items)` scores
+                         targets, # boolean mask shaped like `scores`, or item indices (one per row, or `(rows, t)`)
+                         exclude:Tensor=None, # boolean mask of items not ranked, targets aside; none if `None`
                          n_negatives:int=200, # items drawn per row, uniformly with replacement
                          seed:int=0): # seed of the draw
     "`(ranks, valid, n_targets)` as `target_ranks`, each target ranked 1 + the sampled items scoring strictly higher"
@@ -152,7 +181,8 @@ class RankMetric(Metric):
                                   + (f"_{kwargs['n_negatives']}neg" if kwargs.get('n_negatives') else ''))
         self.learn = None
     def reset(self): self.learn = None
-    def accumulate(self, learn): self.learn = learn
+    def accumulate(self, learn): # the `Learner`, kept to score at the end of validation
+        self.learn = learn
     @property
     def value(self):
         if self.learn is None: return None
@@ -172,7 +202,8 @@ class RankMetric(Metric):
     def __getstate__(self): return {**self.__dict__, 'learn':None}
 
 # %% ../../nbs/05_metrics.ranking.ipynb #48aeaf8a
-def ranking_metrics(k:int=10, n_negatives:int=None):
+def ranking_metrics(k:int=10, # cut-off of precision, recall and NDCG
+                    n_negatives:int=None): # rank against this many sampled items; the whole catalogue if `None`
     "`RankMetric`s for MRR, precision, recall and NDCG at `k` and AUC (against `n_negatives` sampled items if given)"
     kw = {'n_negatives': n_negatives} if n_negatives is not None else {}
     return [RankMetric(mrr, **kw), RankMetric(precision_at_k, k=k, **kw), RankMetric(recall_at_k, k=k, **kw),

@@ -87,7 +87,11 @@ def place_on_canvas(x:Tensor, # images `(bs, c, h, w)`
     canvas[b,ch,rows,cols] = torch.maximum(canvas[b,ch,rows,cols], x)
     return canvas
 
-def random_offsets(bs, h, size, generator=None, device=None):
+def random_offsets(bs, # number of offsets
+                   h, # side of the patch
+                   size, # side of the canvas
+                   generator=None, # a `torch.Generator`; the global one if `None`
+                   device=None): # device of the result
     "Uniform top-left corners `(bs, 2)` for an `h`x`h` patch on a `size`x`size` canvas"
     return torch.randint(0, size-h+1, (bs,2), generator=generator).to(device)
 
@@ -96,7 +100,8 @@ def clutter(x:Tensor, # canvases `(bs, c, size, size)`
             src:Tensor, # digits to cut fragments from `(n, c, h, w)`
             n_frags:int=4, # fragments per canvas
             frag:int=8, # side of a fragment
-            generator=None)->Tensor:
+            generator=None # a `torch.Generator`; the global one if `None`
+           )->Tensor:
     "Add `n_frags` random `frag`x`frag` crops of random digits of `src` at random places of each canvas"
     bs,c,size,_ = x.shape
     n,_,h,_ = src.shape
@@ -116,7 +121,7 @@ class RandomCanvas(Transform):
                  n_frags:int=0, # clutter fragments per canvas
                  frag:int=8, # side of a fragment
                  max_shift:int=None, # shift by at most this many pixels instead of anywhere on the canvas
-                 seed:int=None):
+                 seed:int=None): # seed of the placement and clutter; a fresh generator if `None`
         store_attr()
         self.gen = torch.Generator() if seed is None else torch.Generator().manual_seed(seed)
 
@@ -140,7 +145,7 @@ class FixedCanvas(RandomCanvas):
 def GlimpseBlock(size:int=None, # canvas side (`None`: keep the image)
                  n_frags:int=0, # clutter fragments per canvas
                  max_shift:int=None, # only shift training digits by up to this many pixels
-                 seed:int=0):
+                 seed:int=0): # seed of the validation canvases' fixed placement (and clutter)
     "An `ImageBlock` of grey-scale images in `[0,1]` on a `size` canvas: random places in training, fixed in validation"
     if max_shift: tfms = [RandomCanvas(size, max_shift=max_shift, seed=seed)] if size else []
     else: tfms = [RandomCanvas(size, n_frags, seed=seed), FixedCanvas(size, n_frags, seed=seed)] if size else []
@@ -151,10 +156,14 @@ def GlimpseBlock(size:int=None, # canvas side (`None`: keep the image)
 # %% ../../nbs/50_ram.data.ipynb #7edf132e
 class GlimpseDL(TensorDL):
     "A `TensorDL` of images and labels that knows its label `vocab`"
-    def __init__(self, dataset, vocab=None, **kwargs):
+    def __init__(self, dataset, # the images and labels
+                 vocab=None, # the class labels
+                 **kwargs):
         super().__init__(dataset, **kwargs)
         self.vocab = vocab
-    def new(self, dataset=None, **kwargs): return super().new(dataset, **{'vocab':self.vocab, **kwargs})
+    def new(self, dataset=None, # the new loader's dataset; this one's if `None`
+            **kwargs):
+        return super().new(dataset, **{'vocab':self.vocab, **kwargs})
 
 # %% ../../nbs/50_ram.data.ipynb #08c6eeea
 _variants = ('plain', 'translated', 'cluttered')
@@ -245,8 +254,12 @@ def from_fashion_mnist(cls:MNISTGlimpseDataLoaders, path=None, **kwargs):
 
 # %% ../../nbs/50_ram.data.ipynb #932efaea
 @patch
-def show_batch(self:MNISTGlimpseDataLoaders, b=None, max_n:int=9,
-               nrows:int=None, ncols:int=None, figsize=None, **kwargs):
+def show_batch(self:MNISTGlimpseDataLoaders, b=None, # a batch `(images, labels)`; `one_batch()` if `None`
+               max_n:int=9, # how many images to show
+               nrows:int=None, # rows of the grid
+               ncols:int=None, # columns of the grid
+               figsize=None, # size of the figure, in inches
+               **kwargs):
     "Show `max_n` images of a training batch with their labels"
     xb,yb = ifnone(b, self.one_batch())
     n = min(max_n, len(xb))
@@ -259,7 +272,8 @@ def show_batch(self:MNISTGlimpseDataLoaders, b=None, max_n:int=9,
 @patch
 def test_dl(self:MNISTGlimpseDataLoaders, test_items, # images, as a tensor or a list of them
             seed:int=0, # placement (and clutter) of translated and cluttered canvases
-            bs:int=None, **kwargs):
+            bs:int=None, # batch size; the validation loader's if `None`
+            **kwargs):
     "A loader of `test_items` placed on canvases as the validation images are (labels 0: unknown)"
     x = torch.stack([torch.as_tensor(o) for o in test_items]) if is_listy(test_items) else torch.as_tensor(test_items)
     x = x.float()
@@ -274,7 +288,9 @@ def test_dl(self:MNISTGlimpseDataLoaders, test_items, # images, as a tensor or a
     return self.valid.new((TensorImage(x), y), shuffle=False, drop_last=False, **({'bs':check_bs(bs)} if bs else {}))
 
 @patch
-def decode_batch(self:MNISTGlimpseDataLoaders, b, max_n:int=9, **kwargs):
+def decode_batch(self:MNISTGlimpseDataLoaders, b, # a batch, or `(images, predictions)`
+                 max_n:int=9, # how many items to decode
+                 **kwargs):
     "`(image, label)` of the first `max_n` items of `b` (images, classes or their scores), labels from `vocab`"
     x,y = b[0],b[-1]
     y = y.argmax(-1) if y.ndim>1 else y

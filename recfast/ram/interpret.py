@@ -14,7 +14,10 @@ from ..core import *
 from .models import *
 
 # %% ../../nbs/54_ram.interpret.ipynb #edd9a22c
-def glimpse_locations(learn:Learner, dl:DataLoader=None, n:int=None)->tuple:
+def glimpse_locations(learn:Learner, # a learner whose model is `RecurrentAttention`
+                      dl:DataLoader=None, # where the images come from; the validation set if `None`
+                      n:int=None # how many images; all of `dl` if `None`
+                     )->tuple:
     "Images, glimpse locations `(n, n_glimpses, 2)` (the policy's means) and predicted classes for `n` items of `dl`"
     xs,locs,preds = [],[],[]
     with scoring(learn.model) as model:
@@ -25,7 +28,8 @@ def glimpse_locations(learn:Learner, dl:DataLoader=None, n:int=None)->tuple:
     return tuple(torch.cat(o)[:n] for o in (xs, locs, preds))
 
 # %% ../../nbs/54_ram.interpret.ipynb #297ff32a
-def ink_centres(x:Tensor)->Tensor: # images `(bs, c, h, w)` -> `(bs, 2)` as (x, y) in `[-1, 1]`
+def ink_centres(x:Tensor # images `(bs, c, h, w)` -> `(bs, 2)` as (x, y) in `[-1, 1]`
+               )->Tensor:
     "Centre of mass of each image's pixel values, in glimpse-location coordinates"
     bs,_,h,w = x.shape
     m = x.float().sum(1)

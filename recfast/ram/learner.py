@@ -17,7 +17,7 @@ from .models import *
 from .reinforce import *
 
 # %% ../../nbs/52_ram.learner.ipynb #d0e93968
-def ram_splitter(m:RecurrentAttention):
+def ram_splitter(m:RecurrentAttention): # the model to split
     "Two param groups: the locator, trained by REINFORCE alone, then the rest (so `freeze()` freezes the locator)"
     ids = set(map(id, params(m.locator)))
     return [params(m.locator), [p for p in params(m) if id(p) not in ids]]
@@ -34,6 +34,7 @@ class LRMultiplier(Callback):
                  ref:int=-1): # the param group it follows (the last one: what `Recorder` and `lr_find` show)
         self.mult,self.group,self.ref = check_real(mult, 'mult'),group,ref
     def before_batch(self):
+        "Scale group `group`'s learning rate to `mult` times `ref`'s, in training"
         if not self.training: return
         pgs = _lr_groups(self.opt)
         if len(pgs)<2: raise ValueError(f"`LRMultiplier` needs 2+ param groups (from a `splitter`), got {len(pgs)}")
@@ -57,7 +58,12 @@ def ram_learner(dls:DataLoaders, # batches of `(images, labels)`, e.g. `MNISTGli
                 rollouts:int=4, # rollouts per image, each baselined by the others' mean reward; 1: a learned baseline
                 loc_lr_mult:float=None, # locator lr / the rest's (`LRMultiplier`): 0.1 on canvases up to 32 px, else 1
                 loss_func=None, # default: `LabelSmoothingCrossEntropyFlat(eps=0.1)`
-                metrics=None, opt_func=FastAdam, wd:float=0., cbs=None, splitter=None, **kwargs):
+                metrics=None, # the metrics; `error_rate` if `None`
+                opt_func=FastAdam, # the optimizer factory
+                wd:float=0., # weight decay
+                cbs=None, # callbacks added to the `Learner`
+                splitter=None, # param groups of the model; `ram_splitter` if `None`
+                **kwargs):
     "A `Learner` for `RecurrentAttention` on `dls`: label-smoothed cross-entropy, `error_rate`, `ReinforceCallback`"
     if loc_lr_mult is not None: check_real(loc_lr_mult, 'loc_lr_mult')
     xb = dls.valid.one_batch()[0]

@@ -21,7 +21,9 @@ def _pool(x, k):
     return x if k==1 else F.avg_pool2d(F.pad(x, (0, -w%k, 0, -h%k)), k)
 
 def retina_pyramid(x:Tensor, # images `(bs, c, h, w)`
-                   depth:int=1, scale:float=2)->list: # per scale, the pooled images (`None` if `scale**i` is not whole)
+                   depth:int=1, # patches of the retina
+                   scale:float=2 # each patch `scale` times wider
+                  )->list: # per scale, the pooled images (`None` if `scale**i` is not whole)
     "`x` average-pooled by `scale**i` for each patch `i` of the retina (zero-padded to a multiple of it)"
     return [_pool(x, scale**i) for i in range(depth)]
 
@@ -51,7 +53,10 @@ def glimpse_sensor(x:Tensor, # images `(bs, c, h, w)`
 # %% ../../nbs/51_ram.models.ipynb #0a2ac376
 def retina_boxes(l:Tensor, # locations `(..., 2)` in `[-1, 1]`
                  img_size:int, # side of the (square) image
-                 size:int=8, depth:int=1, scale:float=2)->Tensor: # `(..., depth, 4)`
+                 size:int=8, # side of the finest patch
+                 depth:int=1, # patches of the retina
+                 scale:float=2 # each patch `scale` times wider
+                )->Tensor: # `(..., depth, 4)`
     "The pixel boxes (x0, y0, x1, y1) the retina covers at `l`, for drawing"
     c,s = ((l+1)*img_size/2)[...,None,:],l.new_tensor([size*scale**i for i in range(depth)])[:,None]/2
     return torch.cat([c-s, c+s], -1)
@@ -60,16 +65,23 @@ def retina_boxes(l:Tensor, # locations `(..., 2)` in `[-1, 1]`
 class GlimpseNetwork(Module):
     "What (`W_g` on the retina) and where (`W_l` on the location), merged into one feature vector"
     def __init__(self, n_in:int, # values the retina returns (`depth*c*size*size`)
-                 n_what:int=128, n_where:int=128, n_out:int=256):
+                 n_what:int=128, # size of the patch features
+                 n_where:int=128, # size of the location features
+                 n_out:int=256): # size of the glimpse feature
         self.what,self.where = nn.Linear(n_in, n_what), nn.Linear(2, n_where)
         self.out_what,self.out_where = nn.Linear(n_what, n_out), nn.Linear(n_where, n_out)
-    def forward(self, rho, l):
+    def forward(self, rho, # the retina's patches, `(bs, ...)`, flattened here
+                l): # their locations, `(bs, 2)` in `[-1, 1]`
         return F.relu(self.out_what(F.relu(self.what(rho.flatten(1)))) + self.out_where(F.relu(self.where(l))))
 
 class LocationNetwork(Module):
     "A Gaussian policy over the next location: mean `tanh(W h)`, fixed `std`"
-    def __init__(self, n_hidden:int, std:float=0.1): self.lin,self.std = nn.Linear(n_hidden, 2),std
-    def forward(self, h, sample:bool=True, generator=None):
+    def __init__(self, n_hidden:int, # size of the core state
+                 std:float=0.1): # standard deviation of the location policy
+        self.lin,self.std = nn.Linear(n_hidden, 2),std
+    def forward(self, h, # core states, `(bs, n_hidden)` (detached here)
+                sample:bool=True, # sample a location (else take the mean)
+                generator=None): # a `torch.Generator` for the sample; the global one if `None`
         "Next location `(bs,2)` (sampled, clamped to `[-1,1]`, or the mean) and its log-probability `(bs,)`"
         mu = torch.tanh(self.lin(h.detach()))
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype) if sample else 0
@@ -77,7 +89,10 @@ class LocationNetwork(Module):
         return l, Normal(mu.float(), self.std).log_prob(l.float()).sum(-1)
 
 # %% ../../nbs/51_ram.models.ipynb #1df5d902
-def n_scales(img_size:int, size:int, scale:float=2)->int:
+def n_scales(img_size:int, # side of the image
+             size:int, # side of the finest patch
+             scale:float=2 # each patch `scale` times wider
+            )->int:
     "Patches for the widest (`size*scale**(n-1)`) to cover `img_size`, at most twice as wide"
     if size>=img_size or scale<=1: return 1
     n = 1 + math.ceil(math.log(img_size/size, scale) - 1e-9)
@@ -109,7 +124,8 @@ class RecurrentAttention(Module):
                  n_hidden:int=256, # size of the core state
                  core:str='rnn', # 'rnn' (the paper's ReLU RNN) or 'lstm'
                  n_samples:int=1, # rollouts averaged at evaluation (1: the mean locations)
-                 n_what:int=128, n_where:int=128):
+                 n_what:int=128, # size of the patch features (`GlimpseNetwork`)
+                 n_where:int=128): # size of the location features (`GlimpseNetwork`)
         for k,v in dict(img_size=img_size, n_out=n_out, n_in=n_in, n_glimpses=n_glimpses, n_hidden=n_hidden,
                         n_samples=n_samples, n_what=n_what, n_where=n_where).items(): check_n(v, name=k)
         check_real(std, 'std'); check_real(scale, 'scale', 1, strict=False)
@@ -136,7 +152,9 @@ def _check(self:RecurrentAttention, x):
 
 # %% ../../nbs/51_ram.models.ipynb #58b6520b
 @patch
-def rollout(self:RecurrentAttention, x:Tensor, sample:bool, generator=None):
+def rollout(self:RecurrentAttention, x:Tensor, # images `(bs, c, h, w)`
+            sample:bool, # sample the locations (else the policy's means)
+            generator=None): # a `torch.Generator` for the samples; the global one if `None`
     "One pass of `n_glimpses` glimpses over `x`, locations sampled (with `generator` if given) or the policy's means"
     bs = x.shape[0]
     l,h = x.new_zeros(bs, 2),x.new_zeros(bs, self.n_hidden)
@@ -170,8 +188,12 @@ def forward(self:RecurrentAttention, x:Tensor, # images `(bs, n_in, img_size, im
 # %% ../../nbs/51_ram.models.ipynb #dbc2ab7f
 class FCNet(Module):
     "A fully connected classifier with ReLU hidden layers (the paper's FC baseline)"
-    def __init__(self, n_in:int=784, n_out:int=10, hidden:tuple=(256,256), p:float=0.):
+    def __init__(self, n_in:int=784, # input size (flattened images)
+                 n_out:int=10, # classes
+                 hidden:tuple=(256,256), # sizes of the hidden layers
+                 p:float=0.): # dropout after each hidden layer
         szs = [n_in, *hidden]
         layers = [nn.Sequential(nn.Linear(a,b), nn.ReLU(), nn.Dropout(p)) for a,b in zip(szs[:-1], szs[1:])]
         self.layers = nn.Sequential(nn.Flatten(), *layers, nn.Linear(szs[-1], n_out))
-    def forward(self, x): return self.layers(x)
+    def forward(self, x): # images, flattened here
+        return self.layers(x)

@@ -59,4 +59,6 @@ class ReinforceCallback(Callback):
         self.learn.loss_grad = self.loss_grad + self.reinforce_weight*rl + self.baseline_weight*bl
         self.learn.loss = self.learn.loss_grad.clone()
 
-    def after_fit(self): self.log_pi = self.baselines = self.extra = None
+    def after_fit(self):
+        "Drop the tensors kept from the last batch"
+        self.log_pi = self.baselines = self.extra = None

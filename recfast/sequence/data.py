@@ -133,26 +133,30 @@ def _last(self:SequenceDataLoaders, users:Tensor)->tuple:
     return torch.where(ok, h.indices[p], 0), torch.where(ok, h.values[p], 0.)
 
 @patch
-def queries(self:SequenceDataLoaders, users:Tensor)->Tensor:
+def queries(self:SequenceDataLoaders, users:Tensor # user vocabulary indices
+           )->Tensor:
     "The last `max_len` items of each user's history, left-padded, `(len(users), max_len)`"
     return self._last(users)[0]
 
 @patch
-def history(self:SequenceDataLoaders, user)->list:
+def history(self:SequenceDataLoaders, user # an original user id
+           )->list:
     "The original item ids of `user`'s whole history, oldest first"
     j = int(self.encode_users([user])[0])
     return list(self.decode_items(self.seen.indices[self.seen.indptr[j]:self.seen.indptr[j+1]]))
 
 # %% ../../nbs/30_sequence.data.ipynb #6eb8245d
 @patch
-def encode_history(self:SequenceDataLoaders, history)->Tensor:
+def encode_history(self:SequenceDataLoaders, history # original item ids, oldest first
+                  )->Tensor:
     "Item indices of the last `max_len` items of `history` (original ids), left-padded, as a `(1, max_len)` tensor"
     if not len(history): raise ValueError("Empty history: pass at least one item id (or a known user id)")
     idx = self.encode_items(list(history))[-self.max_len:]
     return torch.cat([idx.new_zeros(self.max_len-len(idx)), idx])[None]
 
 @patch
-def history_queries(self:SequenceDataLoaders, history)->tuple:
+def history_queries(self:SequenceDataLoaders, history # original item ids, oldest first
+                   )->tuple:
     "`(query, exclude)` for a history of original item ids: its last window, and a mask of all its items"
     q = self.encode_history(history)
     return q, torch.zeros(1, self.n_items, dtype=torch.bool).index_fill_(1, self.encode_items(list(history)), True)
@@ -192,7 +196,8 @@ class RatingSequenceDataLoaders(SequenceDataLoaders):
 
 # %% ../../nbs/30_sequence.data.ipynb #4de6cecb
 @patch
-def queries(self:RatingSequenceDataLoaders, users:Tensor)->tuple:
+def queries(self:RatingSequenceDataLoaders, users:Tensor # user vocabulary indices
+           )->tuple:
     "The last `max_len` items of each user's history and their ratings, left-padded: `(items, ratings)`"
     return self._last(users)
 
@@ -202,7 +207,8 @@ def serving_queries(self:RatingSequenceDataLoaders)->tuple:
     return 'rating_window', self.seen.to('cpu'), {'max_len': int(self.max_len)}
 
 @patch
-def history_queries(self:RatingSequenceDataLoaders, history)->tuple:
+def history_queries(self:RatingSequenceDataLoaders, history # `(item id, rating)` pairs, oldest first
+                   )->tuple:
     "`(query, exclude)` for a history of `(item id, rating)` pairs: its last window, and a mask of all its items"
     if not len(history) or not all(is_listy(o) and len(o)==2 for o in history):
         raise ValueError("A rating history is a non-empty list of (item id, rating) pairs")
@@ -220,7 +226,10 @@ class TensorSequence(TensorBase): pass
 
 class PadSequence(DisplayedTransform):
     "Map a list of item ids to a left-padded `TensorSequence` of their last `max_len` indices"
-    def __init__(self, vocab:CategoryMap=None, max_len:int=50, shift:bool=False): store_attr()
+    def __init__(self, vocab:CategoryMap=None, # the item ids, `'#na#'` first; learned from the training split if `None`
+                 max_len:int=50, # keep the last `max_len` items
+                 shift:bool=False): # shift right by one, a 0 first (the inputs of next-item targets)
+        store_attr()
     def setups(self, dsets):
         if self.vocab is None and dsets is not None:
             self.vocab = CategoryMap(pd.Series(np.concatenate([np.asarray(o) for o in dsets])), add_na=True)
@@ -259,7 +268,8 @@ def SequenceBlock(vocab:CategoryMap=None, # item vocabulary (`'#na#'` first); bu
 def synthetic_sequences(seq_len:int=10, # items per row
                         n_rows:int=1000, # rows (users)
                         n_items:int=None, # catalogue size, `10*seq_len` if `None`
-                        seed:int=None)->pd.DataFrame: # columns `user`, `item`, `time`
+                        seed:int=None # columns `user`, `item`, `time`
+                       )->pd.DataFrame:
     "Rows of consecutive item ids `s, s+1, ...` with random starts, one row per user, as interactions"
     n_items = ifnone(n_items, 10*seq_len)
     if n_items<seq_len: raise ValueError(f"`n_items`={n_items} is smaller than `seq_len`={seq_len}")
@@ -274,7 +284,9 @@ def _recent(dls, w, k:int=5)->list:
     return [list(dls.decode_items(r[r>0][-k:])) for r in w.cpu()]
 
 @patch
-def show_batch(self:SequenceDataLoaders, b=None, max_n:int=9, show:bool=True):
+def show_batch(self:SequenceDataLoaders, b=None, # a batch; `one_batch()` if `None`
+               max_n:int=9, # how many rows to show
+               show:bool=True): # display the table (else return it)
     "Show `max_n` windows of a batch: their last items (original ids) and the next item"
     x,y = ifnone(b, self.one_batch())[:2]
     df = pd.DataFrame({'recent items': _recent(self, x[:max_n]), 'next': self.decode_items(y[:max_n,-1].cpu())})
@@ -282,7 +294,9 @@ def show_batch(self:SequenceDataLoaders, b=None, max_n:int=9, show:bool=True):
     display_df(df)
 
 @patch
-def show_batch(self:RatingSequenceDataLoaders, b=None, max_n:int=9, show:bool=True):
+def show_batch(self:RatingSequenceDataLoaders, b=None, # a batch; `one_batch()` if `None`
+               max_n:int=9, # how many rows to show
+               show:bool=True): # display the table (else return it)
     "Show `max_n` windows of a batch: their last items and ratings, and the next rating to predict"
     i,r,y = ifnone(b, self.one_batch())[:3]
     i,r = i[:max_n].cpu(),r[:max_n].cpu()

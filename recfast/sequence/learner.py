@@ -30,7 +30,11 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
                      shared_negatives:bool=False, # one draw of negatives per batch, scored with a matrix product
                      sampler:str='uniform', # negatives: 'uniform' or 'popularity' (of the training items)
                      metrics=None, # `[RankMetric(mrr)]` if `None` and `dls` are `SequenceDataLoaders`
-                     opt_func=FastAdam, wd:float=0., model_kwargs:dict=None, cbs=None, **kwargs):
+                     opt_func=FastAdam, # the optimizer factory
+                     wd:float=0., # weight decay
+                     model_kwargs:dict=None, # passed to the model of `arch`
+                     cbs=None, # callbacks added to the `Learner`
+                     **kwargs):
     "A `RecLearner` for next-item prediction with a sequence representation and a sampled ranking loss"
     if arch not in sequence_archs: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(sequence_archs)}")
     if sampler not in ('uniform','popularity'): raise ValueError(f"Unknown sampler {sampler!r}: use 'uniform' or 'popularity'")
@@ -50,7 +54,9 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
                       **kwargs)
 
 # %% ../../nbs/32_sequence.learner.ipynb #090aedb7
-def rating_mse(pred:Tensor, targ:Tensor)->Tensor:
+def rating_mse(pred:Tensor, # predicted ratings
+               targ:Tensor # target ratings, `NaN` where there is none
+              )->Tensor:
     "Mean squared error over the entries of `targ` that are not `NaN`"
     m = ~torch.isnan(targ)
     return ((pred-targ.nan_to_num())**2*m).sum()/m.sum().clamp(min=1)
@@ -69,7 +75,11 @@ def rating_lstm_learner(dls, # `RatingSequenceDataLoaders`
                         n_factors:int=32, # item embedding size
                         n_hidden:int=64, # LSTM hidden size
                         y_range:tuple=None, # range of the predictions; the training ratings' (widened 5%) if `None`
-                        loss_func=None, metrics=None, opt_func=FastAdam, wd:float=0., **kwargs):
+                        loss_func=None, # the loss; `rating_mse` if `None`
+                        metrics=None, # the metrics
+                        opt_func=FastAdam, # the optimizer factory
+                        wd:float=0., # weight decay
+                        **kwargs):
     "A `RecLearner` predicting each step's rating with a `RatingLSTM`, trained with `rating_mse`"
     check_dls(dls, RatingSequenceDataLoaders, 'rating_lstm_learner')
     n_factors,n_hidden = check_factors(n_factors, dls.n_items),check_factors(n_hidden, dls.n_items, 'n_hidden')

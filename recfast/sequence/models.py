@@ -19,10 +19,18 @@ class SequenceNet(Module):
         store_attr('n_items,n_factors')
         self.i_weight = ScaledEmbedding(n_items, n_factors, padding_idx=0)
         self.i_bias = ZeroEmbedding(n_items, 1, padding_idx=0)
-    def represent(self, x:Tensor)->Tensor: raise NotImplementedError
-    def score_items(self, x:Tensor): return self(x)
-    def item_factors(self): return self.i_weight.weight
-    def score_pairs(self, x:Tensor, items:Tensor):
+    def represent(self, x:Tensor # windows of item indices, `(bs, L)`, left-padded with 0
+                 )->Tensor:
+        "The representation of each prefix of `x`, `(bs, L, n_factors)`: each subclass's own"
+        raise NotImplementedError
+    def score_items(self, x:Tensor): # windows of item indices, `(bs, L)`, left-padded with 0
+        "Scores of every item as the next item after each window of `x`, `(bs, n_items)`"
+        return self(x)
+    def item_factors(self):
+        "The item embedding weights, `(n_items, n_factors)`"
+        return self.i_weight.weight
+    def score_pairs(self, x:Tensor, # windows of item indices, `(bs, L)`, left-padded with 0
+                    items:Tensor): # one item index per window
         "Scores of `items` (one per window of `x`) as the next item after the window"
         check_ids(items, self.n_items)
         r = self.represent(x)[:,-1]
@@ -51,24 +59,34 @@ class SequenceNet(Module):
 # %% ../../nbs/31_sequence.models.ipynb #c5737b3e
 class PoolNet(SequenceNet):
     "A prefix as the mean of its item embeddings (cumulative pooling; Covington et al. 2016)"
-    def represent(self, x): return self.i_weight(x).cumsum(1)/(x!=0).cumsum(1).clamp(min=1).unsqueeze(-1)
+    def represent(self, x): # windows of item indices, `(bs, L)`, left-padded with 0
+        "The mean embedding of the items up to each position, padding left out"
+        return self.i_weight(x).cumsum(1)/(x!=0).cumsum(1).clamp(min=1).unsqueeze(-1)
 
 # %% ../../nbs/31_sequence.models.ipynb #bf3d8ce3
 class LSTMNet(SequenceNet):
     "A prefix as an LSTM's hidden state (session-based RNN of Hidasi et al. 2016, with an LSTM as in Spotlight)"
-    def __init__(self, n_items:int, n_factors:int=32, n_layers:int=1):
+    def __init__(self, n_items:int, # vocabulary size, padding item 0 included
+                 n_factors:int=32, # latent size, also the LSTM's hidden size
+                 n_layers:int=1): # stacked LSTM layers
         super().__init__(n_items, n_factors)
         self.lstm = nn.LSTM(n_factors, n_factors, num_layers=n_layers, batch_first=True)
-    def represent(self, x): return self.lstm(self.i_weight(x))[0]
+    def represent(self, x): # windows of item indices, `(bs, L)`, left-padded with 0
+        "The LSTM's hidden state at each position"
+        return self.lstm(self.i_weight(x))[0]
 
 # %% ../../nbs/31_sequence.models.ipynb #8456ff06
 class CNNNet(SequenceNet):
     "A prefix as stacked causal convolutions (van den Oord et al. 2016; Spotlight's CNN)"
-    def __init__(self, n_items:int, n_factors:int=32, kernel_width:int=3, n_layers:int=2):
+    def __init__(self, n_items:int, # vocabulary size, padding item 0 included
+                 n_factors:int=32, # latent size, also the channels of each convolution
+                 kernel_width:int=3, # items each causal convolution sees
+                 n_layers:int=2): # stacked convolutions
         super().__init__(n_items, n_factors)
         self.kernel_width = kernel_width
         self.convs = nn.ModuleList([nn.Conv1d(n_factors, n_factors, kernel_width) for _ in range(n_layers)])
-    def represent(self, x):
+    def represent(self, x): # windows of item indices, `(bs, L)`, left-padded with 0
+        "The output of the causal convolutions at each position"
         h = self.i_weight(x).transpose(1, 2)
         for i,conv in enumerate(self.convs):  # residual after the first layer
             h = (0 if i==0 else h) + F.relu(conv(F.pad(h, (self.kernel_width-1, 0))))
@@ -77,7 +95,9 @@ class CNNNet(SequenceNet):
 # %% ../../nbs/31_sequence.models.ipynb #176171bc
 class SelfAttentionBlock(Module):
     "A pre-norm Transformer block: causal multi-head self-attention, then a position-wise feed-forward, both residual"
-    def __init__(self, d:int, n_heads:int=1, p:float=0.2):
+    def __init__(self, d:int, # model width
+                 n_heads:int=1, # attention heads (dividing `d`)
+                 p:float=0.2): # dropout
         store_attr('n_heads,p')
         self.ln1,self.ln2,self.qkv,self.out = nn.LayerNorm(d),nn.LayerNorm(d),nn.Linear(d, 3*d),nn.Linear(d, d)
         self.ff,self.drop = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Dropout(p), nn.Linear(d, d)),nn.Dropout(p)
@@ -91,8 +111,10 @@ class SelfAttentionBlock(Module):
 
 class SASRecNet(SequenceNet):
     "A prefix as causal self-attention over its items (SASRec, Kang & McAuley 2018), with pre-norm blocks"
-    def __init__(self, n_items:int, n_factors:int=64, # as in `SequenceNet`
-                 n_layers:int=2, n_heads:int=1, # Transformer blocks, attention heads (dividing `n_factors`)
+    def __init__(self, n_items:int, # vocabulary size, padding item 0 included
+                 n_factors:int=64, # as in `SequenceNet`
+                 n_layers:int=2, # Transformer blocks
+                 n_heads:int=1, # attention heads (dividing `n_factors`)
                  max_len:int=200, # longest window attended to (position embeddings)
                  p:float=0.2): # dropout
         if n_heads<1 or n_factors%n_heads: raise ValueError(f"n_heads={n_heads} must divide n_factors={n_factors}")
@@ -100,7 +122,8 @@ class SASRecNet(SequenceNet):
         store_attr('n_layers,n_heads,max_len,p')
         self.pos,self.drop,self.norm = nn.Embedding(max_len, n_factors),nn.Dropout(p),nn.LayerNorm(n_factors)
         self.blocks = nn.ModuleList([SelfAttentionBlock(n_factors, n_heads, p) for _ in range(n_layers)])
-    def represent(self, x):
+    def represent(self, x): # windows of item indices, `(bs, L)`, left-padded with 0
+        "The last Transformer block's output at each position (causal attention)"
         L,x = x.shape[1],x[:,-self.max_len:]
         l,keep = x.shape[1],(x!=0).unsqueeze(-1)
         h = self.drop(self.i_weight(x)*math.sqrt(self.n_factors) + self.pos.weight[self.max_len-l:])*keep
@@ -117,7 +140,9 @@ class SASRecNet(SequenceNet):
 # %% ../../nbs/31_sequence.models.ipynb #cd15107c
 class PopularityNet(SequenceNet):
     "Popularity baseline (Kula's talk): items scored by their bias only, whatever the sequence"
-    def represent(self, x): return x.new_zeros(*x.shape, self.n_factors, dtype=torch.float)
+    def represent(self, x): # windows of item indices, `(bs, L)`, left-padded with 0
+        "Zeros at each position: only the item biases score"
+        return x.new_zeros(*x.shape, self.n_factors, dtype=torch.float)
 
 # %% ../../nbs/31_sequence.models.ipynb #9c60ce20
 class RatingLSTM(Module):
@@ -138,7 +163,9 @@ class RatingLSTM(Module):
         "Predicted rating of each step's item, `(bs, L)`"
         if not self.training: check_ids(items, self.n_items)
         return sigmoid_range(self.head(self.lstm(self._steps(items, prev))[0]).squeeze(-1), *self.y_range)
-    def item_factors(self): return self.i_weight.weight
+    def item_factors(self):
+        "The item embedding weights, `(n_items, n_factors)`"
+        return self.i_weight.weight
     def _state(self, q):
         "`(h, c, next_prev)`: the LSTM state after a query's history and the input of the next step besides its item"
         items,rats = q
@@ -156,7 +183,9 @@ class RatingLSTM(Module):
 
 # %% ../../nbs/31_sequence.models.ipynb #83327d17
 @patch
-def score_items(self:RatingLSTM, q, chunk:int=None)->Tensor:
+def score_items(self:RatingLSTM, q, # `(items, ratings)` windows, as `RatingSequenceDataLoaders.queries` gives
+                chunk:int=None # queries scored at a time; chosen from `n_items` and `n_hidden` if `None`
+               )->Tensor:
     "Predicted next rating of every item for each query, `(n, n_items)`"
     check_ids(q[0], self.n_items)
     h,c,nxt = self._state(q)
@@ -166,7 +195,9 @@ def score_items(self:RatingLSTM, q, chunk:int=None)->Tensor:
     return torch.cat([self._next(*p, self.i_weight.weight[None]) for p in zip(*(t.split(chunk) for t in (h,c,nxt)))])
 
 @patch
-def score_pairs(self:RatingLSTM, q, items:Tensor)->Tensor:
+def score_pairs(self:RatingLSTM, q, # `(items, ratings)` windows, as `RatingSequenceDataLoaders.queries` gives
+                items:Tensor # one item index per query
+               )->Tensor:
     "Predicted next rating of one item per query"
     check_ids(items, self.n_items)
     return self._next(*self._state(q), self.i_weight(items))
