@@ -154,7 +154,8 @@ def queries(self:Recommender, idx:torch.Tensor # user vocabulary indices
 
 @patch_method
 def exclude_mask(self:Recommender, idx:torch.Tensor, # user vocabulary indices
-                 train:bool=False)->torch.Tensor: # only the training items (`exclude_seen='train'`)
+                 train:bool=False # only the training items (`exclude_seen='train'`)
+                )->torch.Tensor:
     "Boolean `(len(idx), n_items)` mask of the items users `idx` have (training and validation, or training only)"
     if not train: return csr_dense(self.seen, idx, self.n_items, values=False)
     if 'train_indptr' not in self.seen:

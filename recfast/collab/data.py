@@ -125,7 +125,8 @@ class BlockRatingsDL(TensorDL):
             if k in kwargs and not callable(kwargs[k]): kwargs[k] = Pipeline(kwargs[k])
         super().__init__(dataset, **kwargs)
     user_features = item_features = None
-    def new(self, dataset=None, cls=None, **kwargs):
+    def new(self, dataset=None, # `Tensors`, or a DataFrame (or list of rows) with the user and item columns
+            cls=None, **kwargs):
         "A loader like this one on `dataset`; a DataFrame (or list of rows) of ids is encoded (`dls.test_dl(df)`)"
         if isinstance(dataset, (list, L)) and len(dataset) and all(isinstance(o, (dict, pd.Series)) for o in dataset):
             dataset = pd.DataFrame([dict(o) for o in dataset])

@@ -233,7 +233,8 @@ class PadSequence(DisplayedTransform):
     def setups(self, dsets):
         if self.vocab is None and dsets is not None:
             self.vocab = CategoryMap(pd.Series(np.concatenate([np.asarray(o) for o in dsets])), add_na=True)
-    def setup(self, items=None, train_setup=False):
+    def setup(self, items=None, # the `TfmdLists` of every split (histories)
+              train_setup=False): # fastai's flag: `setups` sees the training split
         "`setups` (the vocabulary of the training split), then a check of every split's histories, naming a bad row"
         super().setup(items, train_setup)
         if items is None or self.vocab is None: return
