@@ -6,10 +6,10 @@ Docs: https://recfast.github.io/recfast/core.html.md"""
 
 # %% auto #0
 __all__ = ['Tensors', 'check_n', 'check_bs', 'check_factors', 'check_seed', 'check_real', 'TensorDL', 'CSRMatrix', 'bad_row',
-           'check_ids_col', 'check_numeric_col', 'check_time_col', 'default_cols', 'check_frame', 'check_id_kind',
-           'dedupe', 'check_range', 'make_vocab', 'vocab_pos', 'encode_ids', 'check_valid_pct', 'split_frame',
-           'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'learner_lock', 'locked', 'read_csv_ids',
-           'check_dls']
+           'check_ids_col', 'check_numeric_col', 'check_time_col', 'as_pandas', 'default_cols', 'check_frame',
+           'check_id_kind', 'dedupe', 'check_range', 'make_vocab', 'vocab_pos', 'encode_ids', 'check_valid_pct',
+           'split_frame', 'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'learner_lock', 'locked',
+           'read_csv_ids', 'check_dls']
 
 # %% ../nbs/00_core.ipynb #e56febb2
 import difflib, functools, numbers, random, threading, warnings, weakref
@@ -307,6 +307,15 @@ def check_time_col(df:pd.DataFrame, # the frame to check
     _check_rows(df, s.isna().to_numpy(), col, 'missing values', arg=' (`time_name`)')
 
 # %% ../nbs/00_core.ipynb #beb4c43e
+def as_pandas(df): # a pandas, Polars or pyarrow frame (anything else is returned as is, for the checks to name)
+    "`df` as a pandas DataFrame of NumPy-backed columns: Polars frames and pyarrow Tables or Arrow-backed columns converted"
+    if not isinstance(df, pd.DataFrame) and type(df).__module__.split('.')[0] in ('polars','pyarrow'):
+        df = df.to_pandas()  # (Polars' `to_pandas` needs pyarrow)
+    if not isinstance(df, pd.DataFrame): return df
+    conv = {c:(object if t.numpy_dtype.kind in 'OUS' else t.numpy_dtype) for c,t in df.dtypes.items()
+            if isinstance(t, pd.ArrowDtype) and not df[c].isna().any()}  # ids and times keep their values and kinds
+    return df.astype(conv) if conv else df
+
 def default_cols(df:pd.DataFrame, # the frame whose column order fills in the `None` names
                  **names)->dict:
     "`names` (`{argument: column}`, in frame order), each `None` replaced by the frame's column at its place"
@@ -324,7 +333,8 @@ def check_frame(df:pd.DataFrame, # the user's frame
                 what:str='ratings', # what the rows are, for the messages
                 valid_df:pd.DataFrame=None): # a validation frame to check the same way
     "Raise an error naming the column, the argument and a bad row if `df` (or `valid_df`) can't be used"
-    if not isinstance(df, pd.DataFrame): raise TypeError(f"{what} must be a pandas DataFrame, not {type(df).__name__}")
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{what} must be a DataFrame (pandas or Polars), not {type(df).__name__}")
     if len(df)==0: raise ValueError(f"The {what} DataFrame is empty: no rows to train on")
     for arg,c in cols.items():
         _check_col(df, c, arg)
@@ -715,6 +725,7 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
             device=None, # the device of the batches
             **kwargs): # the family's own arguments, declared by its `from_df`
     "Check `df`, split it (`split_frame`), encode its ids, and batch the family's tensors with its metadata"
+    df,valid_df = as_pandas(df),as_pandas(valid_df)  # Polars and Arrow frames too
     args = inspect.signature(cls.from_df).parameters  # the family's `from_df` declares its own
     if bad:=[k for k in kwargs if k not in args]:
         raise TypeError(f"{cls.__name__}.from_df() got an unexpected keyword argument {bad[0]!r}{_close(bad[0], args)}")
@@ -793,6 +804,22 @@ def _read_ids(cls, csv, rd, **kwargs)->pd.DataFrame:
     if names is not None and (n:=pd.read_csv(csv, nrows=1, **(rd|dict(header=None, names=None))).shape[1])!=len(names):
         raise ValueError(f"`names` has {len(names)} names for the {n} columns of {csv}: pass one per column")
     return read_csv_ids(csv, [c for a,c in cols.items() if a in cls._ids], **rd)
+
+# %% ../nbs/00_core.ipynb #77029cd4
+@patch(cls_method=True)
+@delegates(RecDataLoaders.from_df)
+def from_parquet(cls:RecDataLoaders, path:str|Path, # a Parquet file (or a folder of them), read with pyarrow
+                 columns:list=None, # the columns to read; all if `None`
+                 **kwargs):
+    "Build the loaders from a Parquet file like `from_df`: ids and times keep the types the file stores"
+    p = Path(path)
+    if not p.exists(): raise FileNotFoundError(f"{p}: no such file or folder")
+    try: import pyarrow  # noqa: F401 (pandas reads Parquet with it)
+    except ImportError: raise ImportError("`from_parquet` reads Parquet with pyarrow: `pip install pyarrow`") from None
+    try: df = pd.read_parquet(p, columns=columns)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{p} can't be read as Parquet ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    return cls.from_df(as_pandas(df), **kwargs)
 
 # %% ../nbs/00_core.ipynb #27f0eefe
 def check_dls(dls, # the `DataLoaders` to check

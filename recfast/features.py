@@ -120,6 +120,7 @@ def add_features(classes:dict, # `{column: CategoryMap}` of the loaders' ids
                  item_features:pd.DataFrame=None # one row per item id, or `None`
                 )->dict:
     "`{'user_features', 'item_features'}`: a `FeatureTable` with rows aligned to the vocabulary (`.rows`) or `None`"
+    user_features,item_features = as_pandas(user_features),as_pandas(item_features)
     res = {'user_features': user_features, 'item_features': item_features}
     for (k,df),name in zip(res.items(), (user_name,item_name)):
         if df is None: continue
@@ -216,7 +217,7 @@ def _cat_rows(a:Tensor, b:Tensor)->Tensor:
 
 def _new_rows(dls, side:str, df:pd.DataFrame):
     "`(new ids, encoded rows)` of the ids of `df` that `dls` don't know"
-    t = getattr(dls, f'{side}_features', None)
+    t,df = getattr(dls, f'{side}_features', None),as_pandas(df)
     if t is None: raise ValueError(f"`{side}_features=` needs loaders built with `{side}_features=` (these have none)")
     check_features(df, t.id_name, t.what)
     if extra:=[c for c in df.columns if c!=t.id_name and c not in t.kinds]:
@@ -304,6 +305,7 @@ def fold_in(learn, # a `RecLearner` with a factorization model (or one with `fol
     if isinstance(getattr(m, 'u_weight', None), HybridEmbedding) and m.u_weight.feats is not None:
         raise TypeError("fold_in fits id vectors, but this model has user features: use `user_features=` for new users")
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
+    df = as_pandas(df)
     check_frame(df, cols, what='fold-in rows')
     for n,v,x in ((dls.user_name, dls.users, True), (dls.item_name, dls.items, False)): check_id_kind(df, n, v, exact=x)
     if 'rating_name' in cols:  # the rules of `from_df`: duplicates resolved with a warning, ratings within `y_range`

@@ -125,6 +125,7 @@ def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with
         raise ValueError(f"`fill` must be a number (the score of rows with an unknown id) or None, got {fill!r}")
     if user_features is not None or item_features is not None:
         with self.added_features(user_features, item_features): return self.predict_pairs(df, fill=fill, bs=bs)
+    df = as_pandas(df)
     dls,dev,cols = self.dls,self._dev(),list(getattr(df, 'columns', []))
     for n in (dls.user_name, dls.item_name):
         if n not in cols: raise ValueError(f"Column {n!r} is not in the DataFrame, whose columns are {cols}")
@@ -364,7 +365,7 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
             )->dict:
     "RMSE/MAE of the ratings of `df` (if it has them) and full-catalogue ranking metrics of its items per user"
     self._check_protocol('evaluate')
-    dls = self.dls
+    dls,df = self.dls,as_pandas(df)
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     if cols.get('rating_name') not in getattr(df, 'columns', []): cols.pop('rating_name', None)  # ratings: optional
     check_frame(df, cols, what='held-out rows')

@@ -143,7 +143,8 @@ def _assert_accepted(kind, res, args, df):
     if 'valid_pct' in args and kind!='sequence':  # some rows held out, training rows left; 0: none held out
         n = len(_digits[0]) if kind=='mnist' else _rows(kind, res)
         n_valid = len(res.valid_ds) if kind=='mnist' else res.valid_seen.nnz if kind=='autoencoder' else len(res.valid.dataset)
-        assert n_valid<n and (n_valid>0)==(args['valid_pct']>0 and round(args['valid_pct']*n)>0), (kind, args, n_valid)
+        vp = 0.1 if args['valid_pct'] is None and kind=='autoencoder' else 0.2 if args['valid_pct'] is None else args['valid_pct']
+        assert n_valid<n and (n_valid>0)==(vp>0 and round(vp*n)>0), (kind, args, n_valid)  # `None`: the default
 
 @pytest.fixture(scope='module')
 def learn():
