@@ -125,7 +125,7 @@ def test_old_module_path_warns():
     assert old.RatingsDataLoaders is RatingsDataLoaders
 
 def test_not_a_dataframe():
-    with pytest.raises(TypeError, match='pandas DataFrame'): RatingsDataLoaders.from_df([[1,2,3]], user_name='a', item_name='b', rating_name='c')
+    with pytest.raises(TypeError, match='must be a DataFrame \(pandas or Polars\), not'): RatingsDataLoaders.from_df([[1,2,3]], user_name='a', item_name='b', rating_name='c')
 
 def test_duplicates_warned_not_silent():
     df = _r.assign(item=['a','a','c','d'], user=[1,1,3,4], rating=[1.,3.,3.,2.])
