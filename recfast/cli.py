@@ -55,6 +55,7 @@ def read_csv(fname:str, # path of the CSV file
             )->pd.DataFrame:
     "A CSV with a header row, or a `CLIError` that names the file, says what is wrong and what to pass"
     p = Path(fname)
+    if p.is_dir(): raise CLIError(f"--data {fname!r} is a folder: pass a CSV or Parquet file (or 'ml-100k', 'mnist')")
     if not p.is_file(): raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist' or a CSV path)")
     if _is_binary(p, encoding):
         raise CLIError(f"{p} is not text (it holds NUL bytes): pass a CSV, or its --encoding (e.g. utf-16)")
@@ -76,6 +77,7 @@ def read_parquet(fname:str)->pd.DataFrame: # path of a Parquet file (or folder)
     "A Parquet file's frame (ids keep the types it stores), or a `CLIError` that names the file and what is wrong"
     p = Path(fname)
     if not p.exists(): raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist', a CSV or a Parquet path)")
+    if p.is_dir() and not any(p.glob('*.parquet')): raise CLIError(f"--data {fname!r} is a folder without .parquet files")
     try: df = as_pandas(pd.read_parquet(p))
     except ImportError: raise CLIError("reading Parquet needs pyarrow: pip install pyarrow") from None
     except (OSError, ValueError) as e: raise CLIError(f"{p} can't be read as Parquet: {_first_line(e)}") from None

@@ -271,8 +271,12 @@ def check_ids_col(df:pd.DataFrame, # the frame to check
     "Raise a `ValueError` naming `col` and a row for missing ids or ids of mixed types"
     _check_rows(df, df[col].isna().to_numpy(), col, 'missing ids', ': drop or fill them first')
     s = df[col].astype(object) if isinstance(df[col].dtype, pd.CategoricalDtype) else df[col]
+    if pd.api.types.is_complex_dtype(s): raise ValueError(f"Column {col!r} holds complex numbers: ids are ints, text or times")
     if s.dtype!=object: return
     kinds = s.map(_id_kind)
+    if bad:=sorted(set(kinds) & {'tuple','list','dict','set','complex','ndarray'}):
+        raise ValueError(f"Column {col!r} holds {bad[0]} ids, e.g. {bad_row(df, (kinds==bad[0]).to_numpy(), col)}: an id "
+                         f"is one value (an int, a text, a time); join the parts, e.g. into a text")
     if kinds.nunique()>1:
         k0,row = kinds.iloc[0],bad_row(df, kinds!=kinds.iloc[0], col)
         raise ValueError(f"Column {col!r} mixes id types ({', '.join(sorted(kinds.unique()))}): {row} is not a {k0} "
@@ -305,6 +309,7 @@ def check_time_col(df:pd.DataFrame, # the frame to check
                          f"values like {bad_row(df, np.ones(len(df), bool), col)}: text sorts as text ('10/01/2020' < "
                          f"'9/01/2020'); convert it, e.g. with `pd.to_datetime(df[{col!r}], format='%d/%m/%Y')`")
     _check_rows(df, s.isna().to_numpy(), col, 'missing values', arg=' (`time_name`)')
+    if t.is_numeric_dtype(s): _check_rows(df, ~np.isfinite(s.to_numpy(np.float64)), col, 'infinite times', arg=' (`time_name`)')
 
 # %% ../nbs/00_core.ipynb #beb4c43e
 def as_pandas(df): # a pandas, Polars or pyarrow frame (anything else is returned as is, for the checks to name)
@@ -430,9 +435,12 @@ def encode_ids(vocab:CategoryMap, # ids, `'#na#'` first
     idx,has_na = vocab_pos(vocab, values),_padded(vocab)
     bad = idx<0
     if strict and bad.any():
-        v = _py(values[bad.argmax()])
+        v,known = _py(values[bad.argmax()]),vocab.items[has_na:has_na+1]
+        k,kv = _id_kind(v),(_id_kind(known[0]) if len(known) else None)
+        hint = (f": the {name} ids are {kv}s (e.g. {_py(known[0])!r}), this one is a {k}; convert it"
+                if kv and k!=kv and 'str' in (k, kv) else _close(v, vocab.items[1:] if has_na else vocab.items))
         raise KeyError(f"Unknown {name} id {v!r} ({int(bad.sum())} unknown): not in the {len(vocab)-int(bool(has_na))} "
-                       f"{name}s the DataLoaders know{_close(v, vocab.items[1:] if has_na else vocab.items)}")
+                       f"{name}s the DataLoaders know{hint}")
     idx[bad] = 0
     return idx.astype(np.int64)
 
@@ -783,6 +791,12 @@ def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row (e
              **kwargs):
     "Build the loaders from a CSV file like `from_df`: id columns read as written (text), the others parsed"
     rd = dict(sep=sep, encoding=encoding, header=header, names=names)
+    if not isinstance(sep, str) or not sep: raise ValueError(f"`sep` must be a non-empty string, got {sep!r}")
+    if Path(csv).is_file():
+        with open(csv, 'rb') as f: head = f.read(4096)
+        if head.startswith(b'PK\x03\x04') or b'\x00' in head and not re.search('utf-(16|32)', encoding, re.I):
+            raise ValueError(f"{csv} is not a text CSV ({'a zip or .xlsx file' if head[:2]==b'PK' else 'it holds NUL bytes'}):"
+                             " export it as CSV, or pass its `encoding` (e.g. 'utf-16')")
     try: df = _read_ids(cls, csv, rd, **kwargs)
     except UnicodeDecodeError as e:
         raise ValueError(f"{csv} is not {encoding} text (byte {e.object[e.start]:#x} at position {e.start}): pass its "

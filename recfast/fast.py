@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/fast.html.md"""
 # %% auto #0
 __all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'last_hyper', 'sparse_embeddings', 'SparseAdam', 'TensorLoss',
            'MSETensorLoss', 'FastMSELossFlat', 'combine_scheds', 'combined_cos', 'FastTrainEval', 'FastAvgSmoothLoss',
-           'FastRecorder', 'FastParamScheduler', 'TrainingDiverged', 'DivergenceCheck', 'fast_default_cbs',
+           'FastRecorder', 'FastParamScheduler', 'TrainingDiverged', 'DivergenceCheck', 'fast_default_cbs', 'check_lr',
            'FastLearner', 'to_fast']
 
 # %% ../nbs/01_fast.ipynb #de0893ae
@@ -285,6 +285,16 @@ def fast_default_cbs(dls=None # the `DataLoaders` trained on; `CastToTensor` is 
     return [_fast_cbs.get(c, c) for c in defaults.callbacks if not (plain and c is CastToTensor)] + [DivergenceCheck]
 
 # %% ../nbs/01_fast.ipynb #28c48ee0
+def check_lr(lr, # a learning rate: a number, a `slice` of them or one per parameter group
+             name:str='lr'): # the argument, for the message
+    "Raise a `ValueError` naming `name` unless every learning rate of `lr` is a finite number above 0"
+    if isinstance(lr, slice): vals = [lr.start, lr.stop]
+    else: vals = list(np.ravel(lr)) if is_listy(lr) or isinstance(lr, np.ndarray) else [lr]
+    if not all(v is None or isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) and v>0
+               for v in vals) or all(v is None for v in vals):
+        raise ValueError(f"`{name}` must be a learning rate above 0 (a number, a slice or one per group), got {lr!r}")
+    return lr
+
 class FastLearner(Learner):
     "A fastai `Learner` with cached event dispatch, fast bookkeeping callbacks, float schedules and `FastAdam`"
     def __init__(self, dls, # the `DataLoaders` to train on
@@ -294,6 +304,7 @@ class FastLearner(Learner):
                  default_cbs:bool=True, # add `fast_default_cbs(dls)`
                  **kwargs):
         cbs = L(fast_default_cbs(dls) if default_cbs else [])+L(cbs)
+        if 'lr' in kwargs: check_lr(kwargs['lr'])
         super().__init__(dls, model, opt_func=opt_func, cbs=cbs, default_cbs=False, **kwargs)
 
     def __call__(self, event_name):
@@ -397,7 +408,7 @@ def fit(self:FastLearner, n_epoch, # number of epochs
         reset_opt=False, # create a fresh optimizer
         start_epoch=0): # skip the epochs before it (a resumed fit)
     "fastai's `fit`, with fastai's `ParamScheduler`s run as `FastParamScheduler`s; refuses to train on nothing"
-    _check_batches(getattr(self.dls, 'train', None))
+    _check_batches(getattr(self.dls, 'train', None)); check_lr(ifnone(lr, self.lr))
     if _fastai_28: cbs = [FastParamScheduler(cb.scheds) if type(cb) is ParamScheduler else cb for cb in L(cbs)]
     return Learner.fit(self, n_epoch, lr=lr, wd=wd, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
@@ -415,7 +426,7 @@ def fit_one_cycle(self:FastLearner, n_epoch, # number of epochs
     "fastai's `fit_one_cycle`, with its schedules computed on Python floats"
     if self.opt is None: self.create_opt()
     self.opt.set_hyper('lr', self.lr if lr_max is None else lr_max)
-    lr_max = np.array([h['lr'] for h in self.opt.hypers])
+    lr_max = check_lr(np.array([h['lr'] for h in self.opt.hypers]), 'lr_max')
     if (lr_max==lr_max[0]).all(): lr_max = float(lr_max[0])  # one rate for every group: schedule a float
     scheds = {'lr': combined_cos(pct_start, lr_max/div, lr_max, lr_max/div_final),
               'mom': combined_cos(pct_start, *(self.moms if moms is None else moms))}

@@ -27,6 +27,9 @@ def feature_kind(df:pd.DataFrame, # a feature frame
         raise ValueError(f"Column {col!r} of {what} has dtype {s.dtype}, which is not a feature: use numbers, strings, "
                          f"a category column or lists of labels (e.g. convert dates to a year)")
     if s.dtype!=object: return 'cat'
+    if (odd:=s.map(lambda v: isinstance(v, (dict, complex))).to_numpy()).any():
+        raise ValueError(f"Column {col!r} of {what} holds {type(s[odd].iloc[0]).__name__}s ({bad_row(df, odd, col)}), "
+                         "which are not features: use numbers, strings, a category column or lists of labels")
     multi = s.map(lambda v: isinstance(v, _listy)).to_numpy()
     if multi.any() and not multi.all():
         raise ValueError(f"Column {col!r} of {what} mixes lists of labels and single values: "
@@ -319,6 +322,7 @@ def fold_in(learn, # a `RecLearner` with a factorization model (or one with `fol
         if (~keep).any(): warnings.warn(f"threshold={th[1]}: dropped {int((~keep).sum())} of {len(df)} fold-in rows "
                                         f"with {th[0]!r} below it", stacklevel=3)
         df = df[keep]
+        if not len(df): raise ValueError(f"No fold-in row is rated {th[1]} or more (the loaders' threshold): nothing to fold in")
     l2 = None if own and l2 is None else check_real(ifnone(l2, 1.), 'l2', strict=False)
     users,ids = pd.factorize(df[dls.user_name].to_numpy())
     users,ids,items = torch.from_numpy(users),list(ids),dls.encode_items(df[dls.item_name])

@@ -24,6 +24,21 @@ class RecInterpretation(Interpretation):
     dls = property(lambda self: self.learn.dls)
     items = property(lambda self: self.dls.items)
 
+    @classmethod
+    def from_learner(cls, learn, # a `RecLearner` on recfast `DataLoaders`
+                     ds_idx=1, dl=None, act=None): # as in fastai's `Interpretation.from_learner`
+        "fastai's `from_learner`, refused for loaders without vocabularies (a `DataBlock`'s: use `from_df` loaders)"
+        if not isinstance(learn.dls, RecDataLoaders):
+            raise TypeError(f"RecInterpretation reads the loaders' vocabularies: {type(learn.dls).__name__} have none "
+                            "(build the loaders with a recfast `from_df`)")
+        return super().from_learner(learn, ds_idx, dl, act)
+
+    def top_losses(self, k:int=None, # how many; all if `None`
+                   largest:bool=True, items:bool=False): # as in fastai's `Interpretation.top_losses`
+        "fastai's `top_losses`, with `k` checked against the number of rows"
+        if k is not None: check_n(k, len(self.losses), 'k', 'rows interpreted')
+        return super().top_losses(k, largest, items)
+
     def n_ratings(self):
         "How many ratings (or interactions) each item has (all splits), by index"
         return sum(c.col_counts() for c in (self.dls.seen, self.dls.valid_seen) if c is not None).cpu()

@@ -120,7 +120,7 @@ def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with
                   item_features:pd.DataFrame=None # features of new items (a frame with the item column)
                  )->np.ndarray: # new ids' features
     "Scores of the (user, item) rows of `df`, as a numpy array in row order"
-    self._check_protocol('predict_pairs')
+    self._check_protocol('predict_pairs'); check_bs(bs)
     if fill is not None and (isinstance(fill, bool) or not isinstance(fill, numbers.Real)):
         raise ValueError(f"`fill` must be a number (the score of rows with an unknown id) or None, got {fill!r}")
     if user_features is not None or item_features is not None:
@@ -209,7 +209,9 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
 class _Sink:
     "Append DataFrames to a CSV or parquet file, or collect them"
     def __init__(self, fname):
-        self.fname,self.w,self.dfs = None if fname is None else Path(fname),None,[]
+        self.fname,self.w,self.dfs = None if fname is None else Path(fname).expanduser(),None,[]
+        if self.fname is not None and self.fname.suffix not in ('.csv','.parquet'):
+            raise ValueError(f"`fname`={str(fname)!r}: recommend_all writes a .csv or a .parquet file (name it so)")
         if self.fname is not None and self.fname.suffix=='.parquet':
             try: import pyarrow, pyarrow.parquet
             except ImportError as e:
@@ -316,6 +318,18 @@ def get_preds(self:RecLearner, ds_idx:int=1, # 0: training, 1: validation
                         "(user, item) rows with `learn.predict_pairs(df)`, top-N with `learn.recommend(users)`")
     return FastLearner.get_preds(self, ds_idx, dl, *args, **kwargs)
 
+def _layout(dl): return [(t.dim(), t.is_floating_point()) for t in getattr(getattr(dl, 'dataset', None), 'ts', [])]
+
+@patch
+def validate(self:RecLearner, ds_idx:int=1, # 0: training, 1: validation
+             dl=None, # a `DataLoader` of batches shaped like this learner's; `dls[ds_idx]` if `None`
+             cbs=None): # callbacks for this run only
+    "fastai's `validate`, refusing a `dl` whose batches are not shaped like this learner's (another family's)"
+    if dl is not None and _layout(dl) and _layout(self.dls.valid) and _layout(dl)!=_layout(self.dls.valid):
+        raise TypeError(f"`dl` batches are not shaped like this learner's {type(self.dls).__name__} (loaders of "
+                        "another family?): validate a DataLoader of this learner's kind of loaders")
+    return FastLearner.validate(self, ds_idx, dl, cbs)
+
 @patch
 def lr_find(self:RecLearner, *args, **kwargs):
     "fastai's `lr_find`, refused for a model without trainable parameters (a closed form: `fit` solves it)"
@@ -364,7 +378,7 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
              bs:int=1024 # users scored at a time
             )->dict:
     "RMSE/MAE of the ratings of `df` (if it has them) and full-catalogue ranking metrics of its items per user"
-    self._check_protocol('evaluate')
+    self._check_protocol('evaluate'); check_bs(bs); check_n(k, name='k')
     dls,df = self.dls,as_pandas(df)
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     if cols.get('rating_name') not in getattr(df, 'columns', []): cols.pop('rating_name', None)  # ratings: optional

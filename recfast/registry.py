@@ -8,7 +8,7 @@ Docs: https://recfast.github.io/recfast/registry.html.md"""
 __all__ = ['cli_options', 'register_learner', 'known_archs', 'arch_info', 'recfast_learner']
 
 # %% ../nbs/09_registry.ipynb #e7c99770
-import importlib
+import importlib, warnings
 from typing import Callable
 from fastcore.basics import *
 
@@ -24,6 +24,11 @@ def register_learner(name:str, # the `arch` name users pass to `recfast_learner`
                      **kwargs): # fixed arguments of `factory` for this name
     "Register `factory` as `arch=name` for `recfast_learner`; works as a decorator"
     if factory is None: return lambda f: register_learner(name, f, dls, cli, data, **kwargs) or f
+    if not (callable(factory) or isinstance(factory, str) and factory.count(':')==1):
+        raise TypeError(f"`factory` of arch {name!r} must be a function or its 'module:name', got {factory!r}")
+    if name in _learners and _learners[name]['factory']!=factory:
+        warnings.warn(f"register_learner: arch {name!r} was registered already; it now builds with {factory!r}",
+                      stacklevel=2)
     if bad:=set(cli)-set(cli_options):
         raise ValueError(f"Unknown CLI options {sorted(bad)} for arch {name!r}: use some of {', '.join(cli_options)}")
     _learners[name] = dict(factory=factory, dls=dls, cli=tuple(cli), data=data, kwargs=kwargs)
@@ -50,6 +55,11 @@ def recfast_learner(dls, # the `DataLoaders` the learner trains on
                     **kwargs): # passed to the architecture's factory
     "Build the learner registered as `arch` for `dls`"
     info = arch_info(arch)
+    need = info['dls']
+    if need is not None and not isinstance(dls, need) and hasattr(dls, 'classes'):  # other recfast loaders
+        fits = [a for a,e in _learners.items() if e['dls'] and isinstance(dls, _resolve(e['dls']))]
+        raise TypeError(f"arch={arch!r} trains on {need.__name__}, not {type(dls).__name__}; the archs for these "
+                        f"loaders: {', '.join(map(repr, fits)) or 'none'}")
     return info['factory'](dls, **{**info['kwargs'], **kwargs})
 
 # %% ../nbs/09_registry.ipynb #4467c70f

@@ -105,7 +105,7 @@ def csr_windows(csr:dict, # `{'indptr', 'indices', 'values'}` tensors
 class Recommender:
     "Top-N recommendations in original ids from a `learn.export_serving` folder, with torch alone"
     def __init__(self, path): # the folder `export_serving` wrote
-        self.path = Path(path)
+        self.path = Path(path).expanduser()
         if self.path.is_file():
             raise ValueError(f"{self.path} is a file: pass the folder `export_serving` wrote ({self.path.parent})")
         man = self.manifest = read_manifest(self.path)
@@ -119,6 +119,7 @@ class Recommender:
         self.seen = _tensors(self.path, 'seen.pt', ('indptr','indices','popularity'))
         self.query_data = (None if man['query']=='user' else
                            _tensors(self.path, 'queries.pt', ('indptr','indices','values')))
+    def __reduce__(self): return (type(self), (str(self.path),))  # pickled as its folder, loaded again
     query = property(lambda self: self.manifest['query'])
     n_items = property(lambda self: len(self.items))
     def __repr__(self):
@@ -132,7 +133,15 @@ def encode_users(self:Recommender, users:list, # original user ids
                 )->torch.Tensor:
     "Vocabulary indices of original user ids; 0 for unknown ones if `unknown='popular'`"
     if unknown not in ('raise','popular'): raise ValueError(f"unknown={unknown!r}: use 'raise' or 'popular'")
+    for u in users:
+        try: hash(u)
+        except TypeError: raise TypeError(f"A user id is one value, not a {type(u).__name__} ({u!r})") from None
     idx = torch.tensor([self.user_index.get(u, 0) for u in users], dtype=torch.long)
+    if len(idx) and (idx==0).all() and len(self.users)>1:  # nothing known: ids of another kind, e.g. '1' for 1?
+        k,kv = (type(o).__name__ for o in (users[0], self.users[1]))
+        if k!=kv and {k,kv}&{'str'}:
+            raise KeyError(f"User {users[0]!r} is a {k} but this model's user ids are {kv}s (e.g. {self.users[1]!r}): "
+                           f"convert it")
     bad = (idx==0).nonzero().view(-1)
     msg = f"{len(bad)} of {len(users)} users are unknown to the model"
     if len(bad) and unknown=='raise':
@@ -196,6 +205,7 @@ def top(self:Recommender, users:list, # original user ids
         unknown:str='raise' # unknown users: 'raise' a `KeyError`, or 'popular' (the most popular items)
        )->tuple:
     "`(items, scores, fallback)`: top-`n` item ids per user (lists), their `(len(users), n)` scores, unknown-user rows"
+    if isinstance(users, (str, bytes)) or not hasattr(users, '__iter__'): users = [users]  # one user
     self._check_n(n); _check_exclude(exclude_seen)
     idx = self.encode_users(list(users), unknown)
     val,top = self._top_q(self.queries(idx), self.exclude_mask(idx, exclude_seen=='train') if exclude_seen else None, n)
@@ -215,7 +225,7 @@ def recommend(self:Recommender, user, # an original user id, or a list of them
     "Top-`n` original item ids for `user` (a list of lists for a list of users), best first"
     if not isinstance(bs, numbers.Integral) or isinstance(bs, bool) or bs<1:
         raise ValueError(f"`bs` must be a positive int (users scored at a time), got {bs!r}")
-    many = isinstance(user, (list, tuple)) or (hasattr(user, '__len__') and not isinstance(user, (str, bytes)))
+    many = hasattr(user, '__iter__') and not isinstance(user, (str, bytes, dict))  # lists, arrays, generators
     users = list(user) if many else [user]
     res = [r for i in range(0, len(users), bs) for r in self.top(users[i:i+bs], n, exclude_seen, unknown)[0]]
     return res if many else res[0]

@@ -113,7 +113,7 @@ def export_serving(self:RecLearner, path:str|Path # a folder, created if needed;
                   )->Path:
     "Write into folder `path` what a server needs: programs, id maps, seen items, a manifest and `serve.py`"
     self._check_protocol('export_serving')
-    dls,path = self.dls,Path(path)
+    dls,path = self.dls,Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} is a file: `export_serving` writes a folder (of programs, id maps and a manifest)")
     path.mkdir(parents=True, exist_ok=True)

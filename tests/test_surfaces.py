@@ -233,3 +233,85 @@ def test_cli_round_four(R, tmp_path, capsys):
     assert "is a folder: pass the model file" in capsys.readouterr().err
     out = subprocess.run([sys.executable, '-m', 'recfast.cli', 'train', '--help'], capture_output=True, text=True)
     assert out.returncode == 0 and 'usage: recfast train' in out.stdout
+
+# ---- the fifth round (hostile round 4: 0 crashes, 5 silent results, 29 unclear errors)
+def test_round_five_silent_results(learn, idl, R, tmp_path):
+    "What trained or wrote something else without a word is refused, or warned"
+    d,r = learn.dls,R[['user','movie','rating']]
+    x = R.astype({'timestamp': float}); x.loc[4, 'timestamp'] = np.inf
+    sv = _quiet(SparseVectorDataLoaders.from_df, r, seed=0)
+    cases = [
+        (lambda: learn.recommend_all(n=2, fname=tmp_path/'r.json'), ValueError, "writes a .csv or a .parquet file"),
+        (lambda: RatingsDataLoaders.from_df(x, split='last', time_name='timestamp'), ValueError, "1 infinite times, first at row 4"),
+        (lambda: dot_learner(d).fit(1, lr=-1), ValueError, "`lr` must be a learning rate above 0"),
+        (lambda: dot_learner(d, lr=-1), ValueError, "`lr` must be a learning rate above 0"),
+        (lambda: dot_learner(d).fit_one_cycle(1, -1e-3), ValueError, "`lr_max` must be a learning rate above 0"),
+        (lambda: autoencoder_learner(sv, arch='multvae', beta=-1), ValueError, "beta weight `MaskedMSELoss`"),
+        (lambda: autoencoder_learner(sv, arch='autorec', anneal_cap=0.5), ValueError, "anneal_cap anneal Mult-VAE's KL term"),
+        (lambda: register_learner('x', factory=42), TypeError, "`factory` of arch 'x' must be a function"),
+        (lambda: recfast_learner(idl, arch='popularity'), TypeError,
+         "arch='popularity' trains on SequenceDataLoaders, not InteractionsDataLoaders; the archs for these loaders: 'implicit', 'pop'"),
+    ]
+    for f,err,msg in cases:
+        with pytest.raises(err, match=msg): f()
+    assert learn.fit(1, lr=slice(1e-3, 1e-2)) is None  # a slice of positive rates still trains
+    from recfast import registry
+    saved = dict(registry._learners['dot'])
+    try:
+        with pytest.warns(UserWarning, match="arch 'dot' was registered already"): register_learner('dot', lambda dls, **k: None)
+    finally: registry._learners['dot'] = saved
+
+def test_round_five_messages(learn, idl, R, tmp_path):
+    "Ids of the wrong kind, odd ids, sizes, files and frames are named"
+    r = R[['user','movie','rating']]
+    interp = RecInterpretation.from_learner(learn)
+    rec = serve_torch.Recommender(learn.export_serving(tmp_path/'srv'))
+    IT = pd.DataFrame({'movie': sorted(R.movie.unique())}).assign(meta=[{'a': 1}]*R.movie.nunique())
+    idt = _quiet(InteractionsDataLoaders.from_df, r, threshold=4, seed=0)
+    r.iloc[:20].to_csv(tmp_path/'r.csv', index=False)
+    (tmp_path/'x.xlsx').write_bytes(b'PK\x03\x04binaryjunk\x00\x01')
+    cases = [
+        (lambda: learn.recommend('1'), KeyError, "the user ids are ints \\(e.g. 1\\), this one is a str"),
+        (lambda: interp.item_idx('50'), KeyError, "the movie ids are ints"),
+        (lambda: learn.predict_pairs(r.iloc[:5], bs=0), ValueError, "`bs` must be a positive int"),
+        (lambda: learn.evaluate(r.iloc[:20], bs=-1), ValueError, "`bs` must be a positive int"),
+        (lambda: interp.top_losses(10**6), ValueError, "`k`=1000000 is larger than the"),
+        (lambda: learn.validate(dl=idl.valid), TypeError, "`dl` batches are not shaped like this learner's"),
+        (lambda: RatingsDataLoaders.from_df(r.assign(movie=r.movie.map(lambda m: (m, 'x')))), ValueError, "holds tuple ids"),
+        (lambda: RatingsDataLoaders.from_df(r.assign(user=r.user+0j)), ValueError, "holds complex numbers"),
+        (lambda: ials_learner(idt).fold_in(pd.DataFrame({'user': [9999]*3, 'movie': [1,50,100], 'rating': [1,2,1]})),
+         ValueError, "No fold-in row is rated 4 or more"),
+        (lambda: RatingsDataLoaders.from_df(r, item_features=IT), ValueError, "Column 'meta' of item_features holds dicts"),
+        (lambda: RatingsDataLoaders.from_csv(tmp_path/'r.csv', sep=''), ValueError, "`sep` must be a non-empty string"),
+        (lambda: RatingsDataLoaders.from_csv(tmp_path/'x.xlsx'), ValueError, "x.xlsx is not a text CSV \\(a zip or .xlsx file\\)"),
+        (lambda: rec.recommend('1'), KeyError, "User '1' is a str but this model's user ids are ints"),
+        (lambda: rec.recommend([[1, 2]]), TypeError, "A user id is one value, not a list"),
+    ]
+    for f,err,msg in cases:
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='threshold=')  # (the fold-in case warns, then refuses)
+            with pytest.raises(err, match=msg): f()
+    assert learn.validate(dl=learn.dls.valid)[0] > 0
+    assert rec.recommend(u for u in [1, 2]) == rec.recommend([1, 2]) and rec.top(1)[0] == rec.top([1])[0]
+    import pickle
+    assert pickle.loads(pickle.dumps(rec)).recommend(1) == rec.recommend(1)
+
+def test_round_five_blocks(R):
+    "DataBlock paths: missing targets, block interpretation, window length, text histories and tiny frames are named"
+    films = R[['user','title','rating']]
+    def blk(df): return DataBlock(blocks=(RatingsBlock('user','title'), RegressionBlock()), get_y=ColReader('rating'),
+                                  splitter=RandomSplitter(seed=0)).dataloaders(df, bs=64)
+    nanr = films.copy(); nanr.loc[3, 'rating'] = np.nan
+    with pytest.raises(ValueError, match="1 targets of a DataBlock split are missing or infinite"): _quiet_cold(lambda: blk(nanr))
+    with pytest.raises(TypeError, match="RecInterpretation reads the loaders' vocabularies"):
+        RecInterpretation.from_learner(dot_learner(_quiet(blk, films)))
+    with pytest.raises(ValueError, match="`max_len` must be a positive int, got 0"): SequenceBlock(max_len=0)
+    hist = R.sort_values('timestamp').groupby('user').movie.apply(list).reset_index()
+    v = CategoryMap(R.movie, add_na=True)
+    def sb(df): return DataBlock(blocks=(SequenceBlock(v, max_len=5, shift=True), SequenceBlock(v, max_len=5)),
+                                 get_x=ColReader('movie'), get_y=ColReader('movie'), splitter=RandomSplitter(seed=0)).dataloaders(df, bs=8)
+    with pytest.raises(ValueError, match="holds str ids and the vocabulary int ids"):
+        sb(hist.assign(movie=hist.movie.apply(lambda h: [str(i) for i in h])))
+    with pytest.raises(TypeError, match="is a str .*not a list of item ids"):
+        sb(hist.assign(movie=hist.movie.apply(lambda h: ' '.join(map(str, h)))))
+    with pytest.warns(UserWarning, match="A split of the DataBlock has no rows"): blk(films.iloc[:1])

@@ -120,11 +120,21 @@ class BlockRatingsDL(TensorDL):
             if isinstance(items, pd.DataFrame) and self.classes:
                 _warn_unknown(items, self.classes); _warn_dups(items, list(self.classes))
             rows = [o if isinstance(o, tuple) else (o,) for o in dataset]  # (a test set's rows have no target)
-            dataset = Tensors(*(torch.stack(list(o)) for o in zip(*rows)))
+            if rows: dataset = Tensors(*(torch.stack(list(o)) for o in zip(*rows)))
+            else:
+                warnings.warn("A split of the DataBlock has no rows (e.g. the validation set of a tiny frame)", stacklevel=4)
+                dataset = Tensors(torch.zeros(0, 2, dtype=torch.long), torch.zeros(0, 1))
+            if len(dataset.ts)>1 and dataset.ts[1].is_floating_point() and (bad:=~torch.isfinite(dataset.ts[1])).any():
+                i = int(bad.view(len(bad), -1).any(1).nonzero()[0])
+                raise ValueError(f"{int(bad.sum())} targets of a DataBlock split are missing or infinite (first at its row "
+                                 f"{i}, ids {self._ids_of(items, i)}): drop or fill them first")
         for k in ('after_item','before_batch','after_batch'):
             if k in kwargs and not callable(kwargs[k]): kwargs[k] = Pipeline(kwargs[k])
         super().__init__(dataset, **kwargs)
     user_features = item_features = None
+    def _ids_of(self, items, i):
+        return (dict(items.iloc[i][self.tfm_names]) if isinstance(items, pd.DataFrame) and self.classes
+                else 'unknown')
     def new(self, dataset=None, # `Tensors`, or a DataFrame (or list of rows) with the user and item columns
             cls=None, **kwargs):
         "A loader like this one on `dataset`; a DataFrame (or list of rows) of ids is encoded (`dls.test_dl(df)`)"

@@ -240,6 +240,10 @@ class PadSequence(DisplayedTransform):
         if items is None or self.vocab is None: return
         for split,sub in zip(('training','validation'), (getattr(items, 'train', items), getattr(items, 'valid', []))):
             for k,o in enumerate(sub):
+                if isinstance(o, (str, bytes)): raise TypeError(f"Row {k} of the {split} split is a {type(o).__name__} "
+                    f"({o[:30]!r}), not a list of item ids: split it first, e.g. `df[col].str.split()`")
+                if k==0 and len(o): check_id_kind(pd.DataFrame({'item': list(o)}), 'item', self.vocab, "the vocabulary",
+                                                  f'the {split} histories')
                 if not len(o): raise ValueError(f"Row {k} of the {split} split has an empty history: every row needs "
                                                 "at least one item")
                 try: encode_ids(self.vocab, list(o), 'item')
@@ -263,6 +267,7 @@ def SequenceBlock(vocab:CategoryMap=None, # item vocabulary (`'#na#'` first); bu
                   max_len:int=50, # padded length
                   shift:bool=False): # inputs (`True`) or targets (`False`)
     "A `TransformBlock` for item sequences"
+    check_n(max_len, name='max_len')
     return TransformBlock(type_tfms=PadSequence(vocab, max_len, shift))
 
 # %% ../../nbs/30_sequence.data.ipynb #acd2f21d
