@@ -45,15 +45,15 @@ def scores(model, d):
 
 # ---- closed forms: the hyper-parameters on the validation split, then one fit on ua.base
 sel = []
-def cfg(kw): return ', '.join(f'{k}={v:g}' for k,v in kw.items())
+def kwcfg(kw): return ', '.join(f'{k}={v:g}' for k,v in kw.items())  # (`cfg` names the recipes below)
 def closed(name, factory, grid):
     "`grid`: `(argument, values)` or a list of keyword dicts, each fitted on the validation split; the best refitted"
     kws = [{grid[0]:k} for k in grid[1]] if isinstance(grid, tuple) else grid or []
     vmrr = [scores(factory(vdls, **kw).model, vdls)['MRR'] for kw in kws]
-    sel.extend((name, cfg(k), v) for k,v in zip(kws, vmrr))
+    sel.extend((name, kwcfg(k), v) for k,v in zip(kws, vmrr))
     kw = kws[int(np.argmax(vmrr))] if kws else {}
     learn,t = report.timed(factory, dls, **kw)  # the factory solves the closed form
-    return dict(model=name, config=cfg(kw) or 'training counts', fit_s=[t], runs=[scores(learn.model, dls)],
+    return dict(model=name, config=kwcfg(kw) or 'training counts', fit_s=[t], runs=[scores(learn.model, dls)],
                 stochastic=False)
 
 # iALS (seed 0): Hu et al.'s single λ (nu=0) and Rendle et al. 2022's frequency-scaled λ (nu=1), each with its own scale
@@ -167,10 +167,10 @@ if implicit is not None:
         m = als(0, **kw)
         with threadpool_limits(1): m.fit(vui, show_progress=False)
         vm.append(scores(Factors(m.user_factors, m.item_factors), vdls)['MRR'])
-    sel.extend(('implicit ALS', cfg(kw), v) for kw,v in zip(ALS_GRID, vm))
+    sel.extend(('implicit ALS', kwcfg(kw), v) for kw,v in zip(ALS_GRID, vm))
     best = ALS_GRID[int(np.argmax(vm))]
     peers = {'implicit ALS': (lambda s: als(s, factors=64), '64 factors, defaults (15 iterations, reg 0.01)'),
-             'implicit ALS, tuned': (lambda s: als(s, **best), f"{cfg(best)}, 15 iterations (chosen on the validation split)"),
+             'implicit ALS, tuned': (lambda s: als(s, **best), f"{kwcfg(best)}, 15 iterations (chosen on the validation split)"),
              'implicit BPR': (lambda s: implicit.cpu.bpr.BayesianPersonalizedRanking(factors=128, iterations=100, random_state=s, num_threads=1),
                               '128 factors, 100 iterations, defaults (lr 0.01, reg 0.01)')}
     for name,(make,cfg) in peers.items():

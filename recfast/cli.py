@@ -73,7 +73,8 @@ def read_csv(fname:str, # path of the CSV file
     return df
 
 # %% ../nbs/60_cli.ipynb #b244d464
-def read_parquet(fname:str)->pd.DataFrame: # path of a Parquet file (or folder)
+def read_parquet(fname:str # path of a Parquet file (or a folder of them)
+                )->pd.DataFrame:
     "A Parquet file's frame (ids keep the types it stores), or a `CLIError` that names the file and what is wrong"
     p = Path(fname)
     if not p.exists(): raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist', a CSV or a Parquet path)")

@@ -118,7 +118,7 @@ def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with
                   bs:int=4096, # pairs scored at a time
                   user_features:pd.DataFrame=None, # features of new users (a frame with the user column)
                   item_features:pd.DataFrame=None # features of new items (a frame with the item column)
-                 )->np.ndarray: # new ids' features
+                 )->np.ndarray: # the scores, `NaN` (or `fill`) for rows with an unknown id
     "Scores of the (user, item) rows of `df`, as a numpy array in row order"
     self._check_protocol('predict_pairs'); check_bs(bs)
     if fill is not None and (isinstance(fill, bool) or not isinstance(fill, numbers.Real)):
