@@ -77,8 +77,10 @@ def read_parquet(fname:str # path of a Parquet file (or a folder of them)
                 )->pd.DataFrame:
     "A Parquet file's frame (ids keep the types it stores), or a `CLIError` that names the file and what is wrong"
     p = Path(fname)
-    if not p.exists(): raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist', a CSV or a Parquet path)")
-    if p.is_dir() and not any(p.glob('*.parquet')): raise CLIError(f"--data {fname!r} is a folder without .parquet files")
+    if not p.exists():
+        raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist', a CSV or a Parquet path)")
+    if p.is_dir() and not any(p.glob('*.parquet')):
+        raise CLIError(f"--data {fname!r} is a folder without .parquet files")
     try: df = as_pandas(pd.read_parquet(p))
     except ImportError: raise CLIError("reading Parquet needs pyarrow: pip install pyarrow") from None
     except (OSError, ValueError) as e: raise CLIError(f"{p} can't be read as Parquet: {_first_line(e)}") from None
@@ -121,7 +123,8 @@ def build_dls(arch:str, # any of `known_archs()`
     if info['data']=='mnist' or data=='mnist':
         if info['data']!='mnist': raise CLIError(f"--data mnist holds images: --arch {arch} trains on ratings")
         if Path(data).is_file():
-            raise CLIError(f"--arch {arch} trains on images: --data must be 'mnist' or an MNIST folder, not the file {data}")
+            raise CLIError(f"--arch {arch} trains on images: --data must be 'mnist' or an MNIST folder, not the "
+                           f"file {data}")
         if data=='ml-100k': raise CLIError(f"--arch {arch} trains on images: use --data mnist or an MNIST folder")
         return info['dls'].from_mnist(None if data=='mnist' else data, valid_pct=valid_pct, seed=seed, bs=bs)
     df = load_frame(data, sep, encoding, ids=[given.get('user_col', 0), given.get('item_col', 1)])
@@ -240,7 +243,8 @@ _pkl = "pass the model.pkl that `recfast train` (or `learn.export`) saves"
 def _load(model:str):
     "The learner saved at `model`, which must be a recommender"
     p = Path(model)
-    if p.is_dir(): raise CLIError(f"--model {model!r} is a folder: pass the model file `recfast train` writes (model.pkl); "
+    if p.is_dir(): raise CLIError(f"--model {model!r} is a folder: pass the model file `recfast train` writes "
+                                  "(model.pkl); "
                                   "an `export_serving` folder answers requests through its serve.py")
     if not p.is_file(): raise CLIError(f"--model {model!r}: no such file (train one with `recfast train`)")
     try:
@@ -272,7 +276,7 @@ def recommend(model:str='out/model.pkl', # a model saved by `recfast train` (a p
 
 # %% ../nbs/60_cli.ipynb #da22d2c7
 def evaluate(model:str='out/model.pkl', # a model saved by `recfast train` (a pickle: a file you trust)
-             data:str=None, # a CSV (or .parquet) of held-out rows with the training's user and item columns (and ratings)
+             data:str=None, # a CSV (or .parquet) of held-out rows: the training's user and item columns (and ratings)
              k:int=10, # cut-off of precision, recall and NDCG
              sep:str=',', # CSV field separator
              encoding:str='utf-8'): # CSV text encoding

@@ -271,11 +271,13 @@ def check_ids_col(df:pd.DataFrame, # the frame to check
     "Raise a `ValueError` naming `col` and a row for missing ids or ids of mixed types"
     _check_rows(df, df[col].isna().to_numpy(), col, 'missing ids', ': drop or fill them first')
     s = df[col].astype(object) if isinstance(df[col].dtype, pd.CategoricalDtype) else df[col]
-    if pd.api.types.is_complex_dtype(s): raise ValueError(f"Column {col!r} holds complex numbers: ids are ints, text or times")
+    if pd.api.types.is_complex_dtype(s):
+        raise ValueError(f"Column {col!r} holds complex numbers: ids are ints, text or times")
     if s.dtype!=object: return
     kinds = s.map(_id_kind)
     if bad:=sorted(set(kinds) & {'tuple','list','dict','set','complex','ndarray'}):
-        raise ValueError(f"Column {col!r} holds {bad[0]} ids, e.g. {bad_row(df, (kinds==bad[0]).to_numpy(), col)}: an id "
+        eg = bad_row(df, (kinds==bad[0]).to_numpy(), col)
+        raise ValueError(f"Column {col!r} holds {bad[0]} ids, e.g. {eg}: an id "
                          f"is one value (an int, a text, a time); join the parts, e.g. into a text")
     if kinds.nunique()>1:
         k0,row = kinds.iloc[0],bad_row(df, kinds!=kinds.iloc[0], col)
@@ -309,11 +311,12 @@ def check_time_col(df:pd.DataFrame, # the frame to check
                          f"values like {bad_row(df, np.ones(len(df), bool), col)}: text sorts as text ('10/01/2020' < "
                          f"'9/01/2020'); convert it, e.g. with `pd.to_datetime(df[{col!r}], format='%d/%m/%Y')`")
     _check_rows(df, s.isna().to_numpy(), col, 'missing values', arg=' (`time_name`)')
-    if t.is_numeric_dtype(s): _check_rows(df, ~np.isfinite(s.to_numpy(np.float64)), col, 'infinite times', arg=' (`time_name`)')
+    if t.is_numeric_dtype(s):
+        _check_rows(df, ~np.isfinite(s.to_numpy(np.float64)), col, 'infinite times', arg=' (`time_name`)')
 
 # %% ../nbs/00_core.ipynb #beb4c43e
 def as_pandas(df): # a pandas, Polars or pyarrow frame (anything else is returned as is, for the checks to name)
-    "`df` as a pandas DataFrame of NumPy-backed columns: Polars frames and pyarrow Tables or Arrow-backed columns converted"
+    "`df` as a pandas DataFrame of NumPy-backed columns: Polars frames, pyarrow Tables and Arrow columns converted"
     if not isinstance(df, pd.DataFrame) and type(df).__module__.split('.')[0] in ('polars','pyarrow'):
         df = df.to_pandas()  # (Polars' `to_pandas` needs pyarrow)
     if not isinstance(df, pd.DataFrame): return df
@@ -373,7 +376,8 @@ def check_id_kind(df:pd.DataFrame, # the frame to check
     k,kv = _id_kinds(df[col]),_id_kinds(pd.Series(known, dtype=object))
     num = ('int','float')
     if k!=kv and (exact and {k,kv}<={'int','float','str'} or k=='str' and kv in num or kv=='str' and k in num):
-        raise ValueError(f"Column {col!r}{f' of {frame}' if frame else ''} holds {k} ids and {what} {kv} ids, so no id would match: convert "
+        of = f' of {frame}' if frame else ''
+        raise ValueError(f"Column {col!r}{of} holds {k} ids and {what} {kv} ids, so no id would match: convert "
                          f"them, e.g. `df[{col!r}].astype({kv})`")
 
 # %% ../nbs/00_core.ipynb #13d199c9
@@ -747,7 +751,8 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
     check_frame(df, cols, ids=cls._ids, what=what, valid_df=valid_df)
     check_bs(bs); val_bs = check_bs(ifnone(val_bs, max(bs, cls._min_val_bs)), 'val_bs')
     if valid_df is not None and valid_pct is not None:
-        raise ValueError(f"`valid_df` is the validation set, so `valid_pct`={valid_pct!r} would hold out nothing: pass one")
+        raise ValueError(f"`valid_df` is the validation set, so `valid_pct`={valid_pct!r} would hold out nothing: "
+                         "pass one")
     valid_pct = ifnone(valid_pct, cls._valid_pct)
     u,i = cols['user_name'],cols['item_name']
     sp = dict(valid_pct=valid_pct, seed=seed, valid_df=valid_df, by=None if split=='random' else u, split=split,
@@ -795,7 +800,8 @@ def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row (e
     if Path(csv).is_file():
         with open(csv, 'rb') as f: head = f.read(4096)
         if head.startswith(b'PK\x03\x04') or b'\x00' in head and not re.search('utf-(16|32)', encoding, re.I):
-            raise ValueError(f"{csv} is not a text CSV ({'a zip or .xlsx file' if head[:2]==b'PK' else 'it holds NUL bytes'}):"
+            kind = 'a zip or .xlsx file' if head[:2]==b'PK' else 'it holds NUL bytes'
+            raise ValueError(f"{csv} is not a text CSV ({kind}):"
                              " export it as CSV, or pass its `encoding` (e.g. 'utf-16')")
     try: df = _read_ids(cls, csv, rd, **kwargs)
     except UnicodeDecodeError as e:

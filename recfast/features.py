@@ -322,7 +322,8 @@ def fold_in(learn, # a `RecLearner` with a factorization model (or one with `fol
         if (~keep).any(): warnings.warn(f"threshold={th[1]}: dropped {int((~keep).sum())} of {len(df)} fold-in rows "
                                         f"with {th[0]!r} below it", stacklevel=3)
         df = df[keep]
-        if not len(df): raise ValueError(f"No fold-in row is rated {th[1]} or more (the loaders' threshold): nothing to fold in")
+        if not len(df):
+            raise ValueError(f"No fold-in row is rated {th[1]} or more (the loaders' threshold): nothing to fold in")
     l2 = None if own and l2 is None else check_real(ifnone(l2, 1.), 'l2', strict=False)
     users,ids = pd.factorize(df[dls.user_name].to_numpy())
     users,ids,items = torch.from_numpy(users),list(ids),dls.encode_items(df[dls.item_name])

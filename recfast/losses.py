@@ -209,7 +209,8 @@ def ranking_setup(loss:str, # one of `ranking_losses`
                   t:float=0.75, # gBCE's calibration (`gbce_beta`)
                   shared:bool=False): # one draw of negatives per batch (`NegativeSampling`): for many negatives
     "`(loss_func, callback)` training with `loss`: `AllItems` for 'softmax', else `NegativeSampling`"
-    if not isinstance(shared, (bool, np.bool_)): raise ValueError(f"`shared_negatives` must be True or False, got {shared!r}")
+    if not isinstance(shared, (bool, np.bool_)):
+        raise ValueError(f"`shared_negatives` must be True or False, got {shared!r}")
     if loss=='softmax':
         if n_neg is not None: raise ValueError("loss='softmax' scores every item and samples no negatives: drop `n_neg`")
         return RankLoss(loss),AllItems()

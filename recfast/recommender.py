@@ -85,7 +85,8 @@ class RecLearner(FastLearner):
         "Scores of every item for `users`, `(len(users), n_items)`, on the model's device"
         self._check_protocol('score_items')
         users = torch.as_tensor(users)
-        if users.is_floating_point() or users.dim()!=1: raise TypeError("`users` must be a 1-d tensor of vocabulary indices")
+        if users.is_floating_point() or users.dim()!=1:
+            raise TypeError("`users` must be a 1-d tensor of vocabulary indices")
         if len(users) and (int(users.min())<0 or int(users.max())>=self.dls.n_users):
             raise IndexError(f"`users` holds indices outside 0..{self.dls.n_users-1}, the user vocabulary: score_items "
                              "takes vocabulary indices (`learn.dls.encode_users(ids)` gives them from original ids)")
@@ -147,7 +148,8 @@ def predict_ratings(self:RecLearner, df:pd.DataFrame, # user and item columns wi
                    )->np.ndarray:
     "Predicted ratings for the (user, item) rows of `df` (`predict_pairs` for explicit data)"
     if getattr(self.dls, 'rating_name', None) is None:
-        raise TypeError(f"{type(self.dls).__name__} hold no ratings, so this model predicts none: its scores rank items "
+        raise TypeError(f"{type(self.dls).__name__} hold no ratings, so this model predicts none: its scores rank "
+                        "items "
                         "(`predict_pairs(df)` gives them)")
     return self.predict_pairs(df, fill=fill, bs=bs)
 
@@ -195,7 +197,8 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
         if not hasattr(dls, 'history_queries'): raise TypeError(f"{type(dls).__name__} takes no `history`; pass `user`")
         if user is not None: raise ValueError("Pass `user` or `history`, not both: a history stands for a user")
         if isinstance(history, (str, bytes)) or not _many(history):
-            raise TypeError(f"`history` must be a list of original item ids, oldest first, not {type(history).__name__}")
+            raise TypeError(f"`history` must be a list of original item ids, oldest first, not "
+                            f"{type(history).__name__}")
         q,ex = dls.history_queries(history)
         val,idx = self._top(q=to_device(q, self._dev()), excl=ex, n=n, exclude_seen=exclude_seen)
         return list(dls.decode_items(idx[0][torch.isfinite(val[0])].cpu()))

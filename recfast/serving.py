@@ -115,7 +115,7 @@ def export_serving(self:RecLearner, path:str|Path # a folder, created if needed;
     self._check_protocol('export_serving')
     dls,path = self.dls,Path(path).expanduser()
     if path.exists() and not path.is_dir():
-        raise FileExistsError(f"{path} is a file: `export_serving` writes a folder (of programs, id maps and a manifest)")
+        raise FileExistsError(f"{path} is a file: `export_serving` writes a folder (programs, id maps and a manifest)")
     path.mkdir(parents=True, exist_ok=True)
     model = deepcopy(self.model).cpu().eval()
     kind,csr,meta,q = serving_inputs(model, dls)

@@ -84,9 +84,11 @@ def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
     lopts,kl = _pop_opts(kwargs, MaskedMSELoss, but=('reduction',)),_pop_opts(kwargs, KLAnnealing)
     dflt,cbs = _ae_archs[arch][2],L(cbs)
     opt_func,wd = ifnone(opt_func, dflt['opt_func']),ifnone(wd, dflt['wd'])
-    if kl and arch!='multvae': raise ValueError(f"{', '.join(kl)} anneal Mult-VAE's KL term: not an option of arch={arch!r}")
+    if kl and arch!='multvae':
+        raise ValueError(f"{', '.join(kl)} anneal Mult-VAE's KL term: not an option of arch={arch!r}")
     if lopts and arch in _mult_archs:
-        raise ValueError(f"{', '.join(lopts)} weight `MaskedMSELoss` ('autorec', 'deep'): arch={arch!r} uses `MultinomialLoss`")
+        raise ValueError(f"{', '.join(lopts)} weight `MaskedMSELoss` ('autorec', 'deep'): arch={arch!r} uses "
+                         "`MultinomialLoss`")
     if arch in _mult_archs:
         _check_mult(dls, arch, noise, refeed, y_range)
         if arch=='multvae': cbs.append(KLAnnealing(**kl))

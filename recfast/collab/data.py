@@ -105,7 +105,8 @@ def _warn_dups(df:pd.DataFrame, k:list):
         ex = ', '.join(f"{c}={_py(df[c][dup].iloc[0])!r}" for c in k)
         warnings.warn(f"{df[dup].groupby(k, sort=False).ngroups} (user, item) pairs appear more than once in this "
                       f"split, e.g. {ex}: the DataBlock path trains every row (`from_df` keeps their mean rating, "
-                      f"duplicates='mean'); drop or average them first, e.g. `df.groupby({k!r}, as_index=False).mean()`",
+                      f"duplicates='mean'); drop or average them first, e.g. "
+                      f"`df.groupby({k!r}, as_index=False).mean()`",
                       stacklevel=4)
 
 class BlockRatingsDL(TensorDL):
@@ -122,11 +123,13 @@ class BlockRatingsDL(TensorDL):
             rows = [o if isinstance(o, tuple) else (o,) for o in dataset]  # (a test set's rows have no target)
             if rows: dataset = Tensors(*(torch.stack(list(o)) for o in zip(*rows)))
             else:
-                warnings.warn("A split of the DataBlock has no rows (e.g. the validation set of a tiny frame)", stacklevel=4)
+                warnings.warn("A split of the DataBlock has no rows (e.g. the validation set of a tiny frame)",
+                              stacklevel=4)
                 dataset = Tensors(torch.zeros(0, 2, dtype=torch.long), torch.zeros(0, 1))
             if len(dataset.ts)>1 and dataset.ts[1].is_floating_point() and (bad:=~torch.isfinite(dataset.ts[1])).any():
                 i = int(bad.view(len(bad), -1).any(1).nonzero()[0])
-                raise ValueError(f"{int(bad.sum())} targets of a DataBlock split are missing or infinite (first at its row "
+                raise ValueError(f"{int(bad.sum())} targets of a DataBlock split are missing or infinite (first at "
+                                 f"its row "
                                  f"{i}, ids {self._ids_of(items, i)}): drop or fill them first")
         for k in ('after_item','before_batch','after_batch'):
             if k in kwargs and not callable(kwargs[k]): kwargs[k] = Pipeline(kwargs[k])

@@ -24,7 +24,8 @@ def _ratings_dims(dls):
     classes = getattr(getattr(dls, 'train', None), 'classes', None)
     if classes and len(classes)==2:
         if not dls.train.dataset.ts[1].is_floating_point():
-            raise TypeError("A RatingsBlock's target must be a `RegressionBlock()` (ratings are numbers); this one holds "
+            raise TypeError("A RatingsBlock's target must be a `RegressionBlock()` (ratings are numbers); this one "
+                            "holds "
                             "integer codes (a `CategoryBlock`?), which would train as ratings")
         return classes, *classes.keys()
     raise TypeError(f"Need ratings DataLoaders (`RatingsDataLoaders.from_df`/`RatingsBlock`), got {type(dls).__name__}")

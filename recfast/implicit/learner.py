@@ -34,7 +34,8 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                      **kwargs):
     "A `RecLearner` fitting a `BilinearNet` to implicit feedback with a sampled ranking loss"
     check_dls(dls, InteractionsDataLoaders, 'implicit_learner')
-    if 'loss_func' in kwargs: raise TypeError("`implicit_learner` sets `loss_func` from `loss` (one of `ranking_losses`): "
+    if 'loss_func' in kwargs:
+        raise TypeError("`implicit_learner` sets `loss_func` from `loss` (one of `ranking_losses`): "
                                               "pass `loss=`, or build `RecLearner(dls, model, loss_func=...)` yourself")
     net = HybridBilinearNet if has_features(dls) else BilinearNet
     loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen, shared=shared_negatives)

@@ -105,7 +105,8 @@ class SequenceDataLoaders(RecDataLoaders):
     @classmethod
     def _split(cls, df, sp, cols, **kwargs):
         if (dup := df.duplicated(list(cols.values()))).any():  # repeated events: kept, but said
-            warnings.warn(f"{int(dup.sum())} rows repeat an earlier row's ({', '.join(cols.values())}): each is kept as "
+            warnings.warn(f"{int(dup.sum())} rows repeat an earlier row's ({', '.join(cols.values())}): each is "
+                          f"kept as "
                           f"an interaction (if they are copies, `df.drop_duplicates()` first)", stacklevel=4)
         return super()._split(df, sp, cols, **kwargs)
     @classmethod

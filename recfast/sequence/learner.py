@@ -40,7 +40,8 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
     if sampler not in ('uniform','popularity'): raise ValueError(f"Unknown sampler {sampler!r}: use 'uniform' or 'popularity'")
     if isinstance(dls, RecDataLoaders) and not isinstance(dls, SequenceDataLoaders):  # e.g. ratings: no histories
         check_dls(dls, SequenceDataLoaders, 'sequence_learner')
-    if 'loss_func' in kwargs: raise TypeError("`sequence_learner` sets `loss_func` from `loss` (one of `ranking_losses`): "
+    if 'loss_func' in kwargs:
+        raise TypeError("`sequence_learner` sets `loss_func` from `loss` (one of `ranking_losses`): "
                                               "pass `loss=`, or build `RecLearner(dls, model, loss_func=...)` yourself")
     n_rows = getattr(dls, 'n_items', None) or len(getattr(dls, 'vocab', None) or [0])  # (data-block loaders)
     model = sequence_archs[arch].from_dls(dls, n_factors=check_factors(n_factors, n_rows), **(model_kwargs or {}))
