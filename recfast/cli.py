@@ -23,6 +23,7 @@ from .registry import *
 class EpochTable(Callback):
     "Print fastai's epoch table one aligned line per epoch (through `learn.logger`), without progress bars"
     order = Recorder.order+1
+    def __init__(self): super().__init__()  # (no arguments: fastai's `Callback` takes event functions)
     def before_fit(self):
         "Print the table's header and take over `learn.logger`"
         self.widths = [max(len(n), 9) for n in self.recorder.metric_names]

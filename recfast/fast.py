@@ -170,6 +170,7 @@ def combined_cos(pct, # share of training of the first cosine
 class FastTrainEval(TrainEvalCallback):
     "`TrainEvalCallback` that updates the counters without `GetAttr`"
     name = 'train_eval'
+    def __init__(self): super().__init__()  # (no arguments: fastai's `Callback` takes event functions)
     def after_batch(self):
         learn = self.learn
         learn.pct_train += 1./(learn.n_iter*learn.n_epoch)
@@ -239,6 +240,7 @@ class TrainingDiverged(FloatingPointError): "The training loss stopped being fin
 class DivergenceCheck(Callback):
     "Raise `TrainingDiverged` naming the epoch, batch and learning rate when the training loss stops being finite"
     order,run_valid = Recorder.order+1,False
+    def __init__(self): super().__init__()  # (no arguments: fastai's `Callback` takes event functions)
     def after_batch(self):
         "Raise `TrainingDiverged` once the smoothed loss is not finite"
         v = getattr(self.learn, 'smooth_loss', None)

@@ -34,7 +34,8 @@ class RecInterpretation(Interpretation):
         return super().from_learner(learn, ds_idx, dl, act)
 
     def top_losses(self, k:int=None, # how many; all if `None`
-                   largest:bool=True, items:bool=False): # as in fastai's `Interpretation.top_losses`
+                   largest:bool=True, # the largest losses first (else the smallest)
+                   items:bool=False): # also return the rows' items, as fastai's `Interpretation.top_losses` does
         "fastai's `top_losses`, with `k` checked against the number of rows"
         if k is not None: check_n(k, len(self.losses), 'k', 'rows interpreted')
         return super().top_losses(k, largest, items)

@@ -196,6 +196,7 @@ def __getstate__(self:NegativeSampling): return {**self.__dict__, 'gen':None}
 class AllItems(Callback):
     "Ask the model for the scores of every item (the full softmax): its input becomes `(*xb, 'all')`"
     order = 0
+    def __init__(self): super().__init__()  # (no arguments: fastai's `Callback` takes event functions)
     def before_batch(self):
         "Add `'all'` to `xb`: the model scores every item"
         self.learn.xb = (*self.xb, 'all')

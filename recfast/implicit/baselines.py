@@ -240,6 +240,7 @@ class ClosedFormFit(Callback):
     "Solve the model's closed form as `fit` starts training; one epoch records the training loss (no step), validates"
     order,run_valid = 70,False  # after the recorder (50), the progress bar and trackers (60) at `after_epoch`
     fitting = False
+    def __init__(self): super().__init__()  # (no arguments: fastai's `Callback` takes event functions)
     def before_train(self): # not `before_fit`, which `validate` and `get_preds` send too
         "Fit the model in closed form from the training interactions, once per fit"
         if self.fitting: return
