@@ -155,7 +155,7 @@ SUITES = {
     'talk-mrr': dict(title="Implicit feedback, Kula's talk protocol (full-catalogue MRR)",
         what="ML-100K ua.base / ua.test, every rating a positive; MRR over the full catalogue with each user's training items "
              "excluded (recfast's `mrr`); hyper-parameters chosen on a valid split of ua.base",
-        published="the talk's recfast-era figures: pointwise 0.06, BPR 0.08, adaptive hinge 0.11 (Kula, 'Hybrid and neural recommenders')"),
+        published="the talk's own figures: pointwise 0.06, BPR 0.08, adaptive hinge 0.11 (Kula, 'Hybrid and neural recommenders')"),
     'explicit-u1u5': dict(title='Explicit ratings, ML-100K u1-u5 (test RMSE)',
         what="ML-100K's five official folds: train on u{k}.base, RMSE on u{k}.test; mean ± std over the 5 folds; tuning on a "
              "random 10% of u1.base only",

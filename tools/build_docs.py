@@ -551,7 +551,7 @@ def _default_exp(src):
 # the sections of the Benchmarks page after the named protocols (`report.SUITES`): by bench script
 BENCH_GROUPS = {'ram': 'Recurrent attention (RAM)', 'scale': 'Scale (synthetic power-law data)',
                 'baselines': 'Simple baselines (popularity, item-kNN, EASE)', 'post': '"PyTorch for Recommenders 101"',
-                'protocols': 'Sequence protocols',
+                'protocols': 'Sequence protocols', 'next_item': 'Next item (sequences)',
                 'ddp': 'Distributed training', 'serving': 'Serving', 'collab': 'Ratings (collab)',
                 'explicit': 'Explicit ratings', 'implicit': 'Implicit feedback', 'autoenc': 'Autoencoders',
                 'families': 'Every family against a plain PyTorch loop', 'coldstart': 'Cold start'}
@@ -560,7 +560,7 @@ def _untrack(s):
     "Page text without the tracker's vocabulary: `(issue #12)`, `issue #12's`, `recfast-era`"
     s = re.sub(r'\s*\((?:issue|PR)s? #?\d+\)', '', s)
     s = re.sub(r"\b(?:issue|PR)s? #?\d+(?:'s)?\s*", '', s)
-    return s.replace('recfast-era', "earlier recfast's")
+    return s.replace("recfast-era ", '')
 
 def _chunks(data):
     return [c.strip() for c in re.sub(r'\s*\([^()]*\)', '', data).split(', ') if c.strip()]
@@ -645,6 +645,10 @@ def benchmarks_page(stage, results=ROOT/'bench'/'results'):
         body = report.render_suites(by[k]).split('\n', 1)[1].lstrip('\n')  # its own `## title` is the heading above
         if k not in report.SUITES and not k.startswith('speed:'):
             body = f"**Data**: {report._cell(k.split(': ', 1)[-1])}.\n\n" + body
+        n = body.count('\n|') - 1  # table rows (header and rule lines aside)
+        if any(w in f'{k} {head}'.lower() for w in ('validation', 'tuning')) and n > 12:  # a tuning grid: folded, so the results stay readable
+            body = (f'<details markdown="1"><summary>The validation grid: {n-1} settings tried</summary>\n\n'
+                    f'{body}\n</details>\n')
         md.append(_untrack(body))
     (stage/'benchmarks.md').write_text('\n'.join(md)+'\n')
     return dict(stem='benchmarks', page='benchmarks.html', title='Benchmarks', images=len(figs), module=None,
