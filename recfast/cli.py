@@ -74,6 +74,11 @@ def read_csv(fname:str, # path of the CSV file
     return df
 
 # %% ../nbs/60_cli.ipynb #b244d464
+def _is_parquet(data)->bool:
+    "Whether `data` names a Parquet file (`.parquet`, `.pq`, any case) or a folder of them"
+    p = Path(data)
+    return p.suffix.lower() in ('.parquet', '.pq') or p.is_dir() and any(p.glob('*.parquet'))
+
 def read_parquet(fname:str # path of a Parquet file (or a folder of them)
                 )->pd.DataFrame:
     "A Parquet file's frame (ids keep the types it stores), or a `CLIError` that names the file and what is wrong"
@@ -94,7 +99,7 @@ def load_frame(data:str, # 'ml-100k' or the path of a CSV with a header row
                titles:bool=True, # ml-100k: items by title (else by movie id)
                ids:list=(0,1)): # id columns of the CSV (names or positions), read as written
     "`'ml-100k'` (items by title, with timestamps), a Parquet file (`.parquet`, `.pq`) or a CSV, ids read as written"
-    if Path(data).suffix in ('.parquet', '.pq'): return read_parquet(data)
+    if _is_parquet(data): return read_parquet(data)
     if data!='ml-100k': return read_csv(data, sep, encoding, ids)
     return movielens_100k(titles=titles)[['user','title' if titles else 'movie','rating','timestamp']]
 
@@ -187,6 +192,7 @@ def _report(learn, dls, u_arg, top, out):
 # %% ../nbs/60_cli.ipynb #0f9d081c
 def _out_folder(out)->Path:
     "`out` as a folder that exists and can be written to, or a `CLIError` before any training"
+    if not str(out).strip(): raise CLIError("--out is empty: name the folder to write into (e.g. --out out)")
     out = Path(out)
     if out.exists() and not out.is_dir(): raise CLIError(f"--out {out} is a file: give a folder to write into")
     try: out.mkdir(parents=True, exist_ok=True)
@@ -285,7 +291,7 @@ def evaluate(model:str='out/model.pkl', # a model saved by `recfast train` (a pi
     learn = _load(model)
     if data is None: raise CLIError("--data is required: a CSV of held-out rows")
     cols = [learn.dls.user_name, learn.dls.item_name]
-    df = read_parquet(data) if Path(data).suffix in ('.parquet', '.pq') else read_csv(data, sep, encoding, ids=cols)
+    df = read_parquet(data) if _is_parquet(data) else read_csv(data, sep, encoding, ids=cols)
     if miss := [c for c in cols if c not in df.columns]:
         raise CLIError(f"{Path(data).name} has no column {miss[0]!r} (the model's columns: {cols[0]!r}, {cols[1]!r})")
     res = learn.evaluate(df, k=k)

@@ -71,7 +71,7 @@ def check_seed(seed, # the seed to check
     "Raise a `ValueError` naming `name` unless `seed` is `None` or a non-negative int"
     if seed is not None and (not _is_int(seed) or seed<0):
         raise ValueError(f"`{name}` must be None or a non-negative int, got {seed!r}")
-    return seed
+    return None if seed is None else int(seed)  # (numpy ints too)
 
 def check_real(x, # the number to check
                name:str, # the argument name, for the message
@@ -98,7 +98,7 @@ class TensorDL(DataLoader):
         if device is not None: dataset = dataset.to(device)
         super().__init__(dataset, bs=check_bs(bs), shuffle=shuffle, drop_last=drop_last, device=device, **kwargs)
         self.seed = check_seed(seed)
-        if seed is not None: self.rng = random.Random(seed)
+        if seed is not None: self.rng = random.Random(self.seed)
 
     @property
     def n_inp(self):
@@ -318,6 +318,7 @@ def check_time_col(df:pd.DataFrame, # the frame to check
 def as_pandas(df): # a pandas, Polars or pyarrow frame (anything else is returned as is, for the checks to name)
     "`df` as a pandas DataFrame of NumPy-backed columns: Polars frames, pyarrow Tables and Arrow columns converted"
     if not isinstance(df, pd.DataFrame) and type(df).__module__.split('.')[0] in ('polars','pyarrow'):
+        if callable(getattr(df, 'collect', None)): df = df.collect()  # a Polars LazyFrame
         df = df.to_pandas()  # (Polars' `to_pandas` needs pyarrow)
     if not isinstance(df, pd.DataFrame): return df
     conv = {c:(object if t.numpy_dtype.kind in 'OUS' else t.numpy_dtype) for c,t in df.dtypes.items()
@@ -518,7 +519,8 @@ def split_frame(df:pd.DataFrame, # the rows to split
                 test:bool=False # also hold out a test frame, the block the two-way split validates on
                )->tuple:
     "`(train_df, valid_df)`, plus `test_df` with `test`: `valid_df` as given, or the rows `split` holds out"
-    check_seed(seed); n_last = check_n(n_last, name='n_last')
+    seed,n_last = check_seed(seed),check_n(n_last, name='n_last')
+    if not isinstance(test, (bool, np.bool_)): raise ValueError(f"`test` must be True or False, got {test!r}")
     if split not in _split_kinds: raise ValueError(f"Unknown split {split!r}: use one of {str(_split_kinds)[1:-1]}")
     if cutoff is not None and split!='cutoff':
         raise ValueError(f"`cutoff` is the time of split='cutoff', not of split={split!r}")
@@ -772,6 +774,11 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
     return dls
 
 # %% ../nbs/00_core.ipynb #fed1539c
+def _rewind(f):
+    "`f`, rewound to its start if it is a file object (a path is returned as is): a CSV is read more than once"
+    if callable(getattr(f, 'seek', None)): f.seek(0)
+    return f
+
 def _is_number(s)->bool:
     try: float(s); return True
     except (TypeError, ValueError): return False
@@ -781,9 +788,9 @@ def read_csv_ids(csv:str|Path, # a CSV file
                  **kwargs)->pd.DataFrame: # `pd.read_csv`'s arguments (`sep`, `encoding`, `header`, `names`)
     "`pd.read_csv` with the `ids` columns read as written and the other columns parsed (numbers, missing values)"
     na = ['', 'NA', 'N/A', 'n/a', '#N/A', 'NaN', 'nan', '-nan', 'NULL', 'null', 'None', '<NA>']
-    head = list(pd.read_csv(csv, nrows=0, **kwargs).columns)
+    head = list(pd.read_csv(_rewind(csv), nrows=0, **kwargs).columns)
     ids = [head[c] if isinstance(c, int) and c<len(head) else c for c in ids]
-    return pd.read_csv(csv, dtype={c:str for c in ids}, keep_default_na=False,
+    return pd.read_csv(_rewind(csv), dtype={c:str for c in ids}, keep_default_na=False,
                        na_values={c:([''] if c in ids else na) for c in head}, **kwargs)
 
 @patch(cls_method=True)
@@ -797,7 +804,7 @@ def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row (e
     "Build the loaders from a CSV file like `from_df`: id columns read as written (text), the others parsed"
     rd = dict(sep=sep, encoding=encoding, header=header, names=names)
     if not isinstance(sep, str) or not sep: raise ValueError(f"`sep` must be a non-empty string, got {sep!r}")
-    if Path(csv).is_file():
+    if isinstance(csv, (str, Path)) and Path(csv).is_file():  # (a file object is read as pandas reads it)
         with open(csv, 'rb') as f: head = f.read(4096)
         if head.startswith(b'PK\x03\x04') or b'\x00' in head and not re.search('utf-(16|32)', encoding, re.I):
             kind = 'a zip or .xlsx file' if head[:2]==b'PK' else 'it holds NUL bytes'
@@ -813,7 +820,7 @@ def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row (e
 def _read_ids(cls, csv, rd, **kwargs)->pd.DataFrame:
     "`from_csv`'s frame: the header checked, the id columns of `cls` read as written"
     header,names = rd['header'],rd['names']
-    head = list(pd.read_csv(csv, nrows=0, **rd).columns)
+    head = list(pd.read_csv(_rewind(csv), nrows=0, **rd).columns)
     given = {k:kwargs.get(k) for k in ('user_name','item_name','rating_name')}
     fam = cls._columns(**given, **{k:v for k,v in kwargs.items() if k not in given})
     cols = default_cols(pd.DataFrame(columns=head), **fam)
@@ -821,7 +828,7 @@ def _read_ids(cls, csv, rd, **kwargs)->pd.DataFrame:
     if header is not None and names is None and num and (miss or set(num)&set(cols.values())):  # a number as a name
         raise ValueError(f"{csv} has no header row: its first row {head} is data" + f", not columns {miss}"*bool(miss)
                          + f"; pass header=None and names=[...] ({len(head)} names, one per column)")
-    if names is not None and (n:=pd.read_csv(csv, nrows=1, **(rd|dict(header=None, names=None))).shape[1])!=len(names):
+    if names is not None and (n:=pd.read_csv(_rewind(csv), nrows=1, **(rd|dict(header=None, names=None))).shape[1])!=len(names):
         raise ValueError(f"`names` has {len(names)} names for the {n} columns of {csv}: pass one per column")
     return read_csv_ids(csv, [c for a,c in cols.items() if a in cls._ids], **rd)
 

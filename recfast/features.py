@@ -34,6 +34,10 @@ def feature_kind(df:pd.DataFrame, # a feature frame
     if multi.any() and not multi.all():
         raise ValueError(f"Column {col!r} of {what} mixes lists of labels and single values: "
                          f"{bad_row(df, ~multi, col)}; make every value a list (e.g. `[v]`) or none")
+    kinds = s.map(lambda v: type(v).__name__ if v==v else 'missing') if not multi.all() else None
+    if kinds is not None and kinds[kinds!='missing'].nunique()>1:
+        raise ValueError(f"Column {col!r} of {what} mixes value types ({', '.join(sorted(set(kinds)-{'missing'}))}): "
+                         f"make them one type, e.g. `df[{col!r}].astype(str)`")
     return 'multi' if multi.all() else 'cat'
 
 # %% ../nbs/07_features.ipynb #6540080a

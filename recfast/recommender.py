@@ -127,6 +127,8 @@ def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with
     if user_features is not None or item_features is not None:
         with self.added_features(user_features, item_features): return self.predict_pairs(df, fill=fill, bs=bs)
     df = as_pandas(df)
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"`predict_pairs` scores the rows of a DataFrame (pandas or Polars), not a {type(df).__name__}")
     dls,dev,cols = self.dls,self._dev(),list(getattr(df, 'columns', []))
     for n in (dls.user_name, dls.item_name):
         if n not in cols: raise ValueError(f"Column {n!r} is not in the DataFrame, whose columns are {cols}")
@@ -213,16 +215,16 @@ class _Sink:
     "Append DataFrames to a CSV or parquet file, or collect them"
     def __init__(self, fname):
         self.fname,self.w,self.dfs = None if fname is None else Path(fname).expanduser(),None,[]
-        if self.fname is not None and self.fname.suffix not in ('.csv','.parquet'):
+        if self.fname is not None and self.fname.suffix.lower() not in ('.csv','.parquet'):
             raise ValueError(f"`fname`={str(fname)!r}: recommend_all writes a .csv or a .parquet file (name it so)")
-        if self.fname is not None and self.fname.suffix=='.parquet':
+        if self.fname is not None and self.fname.suffix.lower()=='.parquet':
             try: import pyarrow, pyarrow.parquet
             except ImportError as e:
                 raise ImportError(f"Writing parquet needs `pyarrow` (pip install pyarrow), or use a .csv name") from e
         elif self.fname is not None: self.fname.write_text('')
     def add(self, df):
         if self.fname is None: self.dfs.append(df)
-        elif self.fname.suffix=='.parquet':
+        elif self.fname.suffix.lower()=='.parquet':
             import pyarrow as pa, pyarrow.parquet as pq
             t = pa.Table.from_pandas(df, preserve_index=False)
             if self.w is None: self.w = pq.ParquetWriter(self.fname, t.schema)
@@ -316,10 +318,16 @@ def get_preds(self:RecLearner, ds_idx:int=1, # 0: training, 1: validation
               dl=None, # a `DataLoader` to predict on instead of `ds_idx`
               *args, **kwargs):
     "fastai's `get_preds` (`ds_idx` 0: training, 1: validation), or of `dl`, which must be a `DataLoader`"
+    _check_ds_idx(self, ds_idx, dl)
     if isinstance(dl, (pd.DataFrame, pd.Series, np.ndarray, Tensor, str, dict)):  # (fastai's `summary` passes a list)
         raise TypeError(f"`get_preds` takes a DataLoader as `dl`, not {type(dl).__name__}: score a DataFrame of "
                         "(user, item) rows with `learn.predict_pairs(df)`, top-N with `learn.recommend(users)`")
     return FastLearner.get_preds(self, ds_idx, dl, *args, **kwargs)
+
+def _check_ds_idx(learn, ds_idx, dl):
+    ok = isinstance(ds_idx, numbers.Integral) and not isinstance(ds_idx, bool) and 0<=ds_idx<len(learn.dls.loaders)
+    if dl is None and not ok:
+        raise ValueError(f"`ds_idx`={ds_idx!r}: use 0 (training) or 1 (validation), or pass `dl`")
 
 def _layout(dl): return [(t.dim(), t.is_floating_point()) for t in getattr(getattr(dl, 'dataset', None), 'ts', [])]
 
@@ -328,6 +336,7 @@ def validate(self:RecLearner, ds_idx:int=1, # 0: training, 1: validation
              dl=None, # a `DataLoader` of batches shaped like this learner's; `dls[ds_idx]` if `None`
              cbs=None): # callbacks for this run only
     "fastai's `validate`, refusing a `dl` whose batches are not shaped like this learner's (another family's)"
+    _check_ds_idx(self, ds_idx, dl)
     if dl is not None and _layout(dl) and _layout(self.dls.valid) and _layout(dl)!=_layout(self.dls.valid):
         raise TypeError(f"`dl` batches are not shaped like this learner's {type(self.dls).__name__} (loaders of "
                         "another family?): validate a DataLoader of this learner's kind of loaders")
@@ -336,6 +345,9 @@ def validate(self:RecLearner, ds_idx:int=1, # 0: training, 1: validation
 @patch
 def lr_find(self:RecLearner, *args, **kwargs):
     "fastai's `lr_find`, refused for a model without trainable parameters (a closed form: `fit` solves it)"
+    lo,hi = kwargs.get('start_lr', args[0] if args else 1e-7),kwargs.get('end_lr', args[1] if len(args)>1 else 10)
+    if not (isinstance(lo, numbers.Real) and isinstance(hi, numbers.Real) and 0<lo<hi):
+        raise ValueError(f"`start_lr`={lo!r} and `end_lr`={hi!r}: lr_find needs 0 < start_lr < end_lr")
     if not any(p.requires_grad for p in self.model.parameters()):
         raise TypeError(f"{type(self.model).__name__} has no trainable parameters (a closed form that `fit` solves): "
                         "there is no learning rate to find")

@@ -113,6 +113,7 @@ def export_serving(self:RecLearner, path:str|Path # a folder, created if needed;
                   )->Path:
     "Write into folder `path` what a server needs: programs, id maps, seen items, a manifest and `serve.py`"
     self._check_protocol('export_serving')
+    if not str(path).strip(): raise ValueError("`path` is empty: name the folder `export_serving` writes")
     dls,path = self.dls,Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} is a file: `export_serving` writes a folder (programs, id maps and a manifest)")
@@ -121,7 +122,7 @@ def export_serving(self:RecLearner, path:str|Path # a folder, created if needed;
     kind,csr,meta,q = serving_inputs(model, dls)
     if csr is not None:
         torch.save({'indptr': csr.indptr, 'indices': csr.indices, 'values': csr.values.float()}, path/'queries.pt')
-    files = save_programs(model, q, path)
+    with serve_torch.export_lock: files = save_programs(model, q, path)  # (torch.export is not thread-safe)
     torch.save(exclusion_tensors(dls), path/'seen.pt')
     for n in ('users','items'): (path/f'{n}.json').write_text(json.dumps(list(map(_json_id, getattr(dls, n)))))
     shutil.copyfile(serve_torch.__file__, path/'serve.py')

@@ -49,7 +49,7 @@ for a in sys.argv[2:]:
     r = {'top10': rec.recommend(exp['users'], bs=64), 'one': rec.recommend(exp['users'][3], n=3),
          'all_items': rec.recommend(exp['users'][:5], n=5, exclude_seen=False)}
     if a=='cnn': r['history'] = rec.recommend_history([50, 172, 133], n=5)
-    try: rec.recommend([exp['users'][0], 'nobody'])
+    try: rec.recommend([exp['users'][0], 99999])
     except KeyError as e: r['unknown'] = str(e)
     res[a] = r
 assert 'fastai' not in sys.modules and 'recfast' not in sys.modules, sorted(m for m in sys.modules if m.split('.')[0] in ('fastai','recfast','fastcore'))
@@ -65,7 +65,7 @@ def test_fresh_process_same_top_n(exported):
     for a in ARCHS:
         for k in expected[a]:
             if k!='users': assert got[a][k]==expected[a][k], (a, k)
-        assert "1 of 2 users are unknown to the model, e.g. 'nobody'" in got[a]['unknown'], a
+        assert "1 of 2 users are unknown to the model, e.g. 99999" in got[a]['unknown'], a
 
 def test_export_files_and_query_kinds(exported):
     d,_ = exported
@@ -89,7 +89,7 @@ def test_unknown_users_popular_fallback(exported):
     d,_ = exported
     rec = serve_torch.Recommender(d/'implicit')
     with pytest.warns(UserWarning, match='1 of 2 users are unknown to the model'):
-        items,vals,fb = rec.top([1, 'nobody'], n=4, unknown='popular')
+        items,vals,fb = rec.top([1, 99999], n=4, unknown='popular')
     assert fb.tolist()==[False, True] and len(items[1])==4
     pop = rec.seen['popularity'].float()
     assert vals[1].tolist()==sorted(pop[1:].tolist(), reverse=True)[:4]
@@ -98,7 +98,7 @@ def test_unknown_users_popular_fallback(exported):
 def test_history_needs_a_sequence_export(exported):
     d,_ = exported
     with pytest.raises(TypeError, match="query is 'user'"): serve_torch.Recommender(d/'dot').recommend_history([50])
-    with pytest.raises(KeyError, match='unknown to the model'): serve_torch.Recommender(d/'cnn').recommend_history([50, 'no such item'])
+    with pytest.raises(KeyError, match='unknown to the model'): serve_torch.Recommender(d/'cnn').recommend_history([50, 99999])
 
 def test_numpy_ints_accepted_like_learn_recommend(exported):
     "`n` may be any int `learn.recommend` takes (numpy's too, e.g. from a DataFrame); bools and floats are refused"

@@ -1,6 +1,7 @@
 """Issue #27, third round: each bad input the hostile round graded POOR or BAD now gets an error (or a counted warning)
 that names the argument, column or file, before any training. One table per surface; every case can fail."""
 import re, warnings, math
+import polars as pl
 import pytest
 from recfast.all import *
 from recfast import serve_torch
@@ -315,3 +316,78 @@ def test_round_five_blocks(R):
     with pytest.raises(TypeError, match="is a str .*not a list of item ids"):
         sb(hist.assign(movie=hist.movie.apply(lambda h: ' '.join(map(str, h)))))
     with pytest.warns(UserWarning, match="A split of the DataBlock has no rows"): blk(films.iloc[:1])
+
+# ---- the sixth round (hostile round 5: 4 crashes of 2 causes, 13 silent results, 26 unclear errors)
+def test_round_six_threads_and_seeds(learn, R, tmp_path):
+    "Exports and loads of served models in threads; numpy seeds"
+    import threading
+    folder = learn.export_serving(tmp_path/'srv')
+    errs = []
+    def run(f):
+        try: f()
+        except Exception as e: errs.append(repr(e))
+    ts = [threading.Thread(target=run, args=(lambda: serve_torch.Recommender(folder).recommend(1),)) for _ in range(4)]
+    ts += [threading.Thread(target=run, args=(lambda i=i: learn.export_serving(tmp_path/f'e{i}'),)) for i in range(3)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    assert not errs, errs
+    r = R[['user','movie','rating']]
+    assert _quiet(RatingsDataLoaders.from_df, r, seed=np.int64(0)).train.seed == 0
+    assert _quiet(InteractionsDataLoaders.from_df, r, seed=np.int32(7)).train.seed == 7
+
+def test_round_six_refusals(learn, seq, R, tmp_path):
+    "Truthy strings for flags, empty paths, sizes, sparse vectors, odd ids and indices are refused by name"
+    import io
+    d,r = learn.dls,R[['user','movie','rating']]
+    rec = serve_torch.Recommender(learn.export_serving(tmp_path/'srv'))
+    rs = serve_torch.Recommender(seq.export_serving(tmp_path/'seq'))
+    interp = RecInterpretation.from_learner(learn)
+    IT = pd.DataFrame({'movie': sorted(R.movie.unique())})
+    IT['genre'] = [1 if k%2 else 'a' for k in range(len(IT))]
+    seqdf = R[['user','movie','timestamp']]
+    cases = [
+        (lambda: RatingsDataLoaders.from_df(r, test='False'), ValueError, "`test` must be True or False"),
+        (lambda: SequenceDataLoaders.from_df(seqdf, time_name='timestamp', exclude_preceding='False'), ValueError,
+         "`exclude_preceding` must be True or False"),
+        (lambda: SequenceDataLoaders.from_df(seqdf, time_name='timestamp', step=2.5), ValueError, "`step` must be a positive int"),
+        (lambda: rs.recommend_history([50], exclude_seen='nope'), ValueError, "exclude_seen='nope'"),
+        (lambda: rs.recommend_history(['50']), KeyError, "Item '50' is a str but this model's item ids are ints"),
+        (lambda: rs.recommend_history([[50]]), TypeError, "An item id is one value, not a list"),
+        (lambda: rec.recommend(True), KeyError, "User True is a bool"),
+        (lambda: rec.recommend(np.str_('1')), KeyError, "is a str but this model's user ids are ints"),
+        (lambda: rec.recommend(['1', 2]), KeyError, "User '1' is a str"),
+        (lambda: learn.export_serving(''), ValueError, "`path` is empty"),
+        (lambda: mlp_learner(d, emb_szs={'user': 0}), ValueError, r"`emb_szs\['user'\]` must be a positive int"),
+        (lambda: mlp_learner(d, emb_szs={'movies': 8}), ValueError, "`emb_szs` names 'movies', not a column"),
+        (lambda: mlp_learner(d, embed_p=1.5), ValueError, "`embed_p` is a dropout probability"),
+        (lambda: RatingsBlock('user', 'user'), ValueError, "name the same column 'user'"),
+        (lambda: SparseVector([-1, 2], [1., 2.]), ValueError, "Negative index -1"),
+        (lambda: SparseVector([1, 1], [1., 2.]), ValueError, "Repeated indices"),
+        (lambda: SparseVector([1, 2], [1., float('nan')]), ValueError, "NaN or infinite"),
+        (lambda: SparseVector.create(([1, 9], [1., 2.]), n_cols=5), ValueError, "Index 9 of a sparse vector is out of its 5"),
+        (lambda: SparseVectorBlock(0), ValueError, "`n_cols` must be a positive int"),
+        (lambda: dot_learner(d).lr_find(start_lr=1, end_lr=1e-5, show_plot=False), ValueError, "0 < start_lr < end_lr"),
+        (lambda: interp.plot_pca(10, fname=tmp_path), ValueError, "is a folder: name a PNG file"),
+        (lambda: interp.plot_top_losses(3), TypeError, "plot_top_losses shows images"),
+        (lambda: learn.predict_pairs([(1, 50)]), TypeError, "scores the rows of a DataFrame"),
+        (lambda: learn.validate(ds_idx=2), ValueError, "`ds_idx`=2"),
+        (lambda: learn.get_preds(ds_idx=5), ValueError, "`ds_idx`=5"),
+        (lambda: sequence_learner(seq.dls, arch='rating_lstm'), ValueError, "arch='rating_lstm' predicts ratings"),
+        (lambda: RatingsDataLoaders.from_df(r, item_features=IT), ValueError, "Column 'genre' of item_features mixes value types"),
+    ]
+    for f,err,msg in cases:
+        with pytest.raises(err, match=msg): _quiet_cold(f)
+    assert Path(learn.recommend_all(n=2, fname=tmp_path/'recs.CSV')).stat().st_size > 0
+    assert _quiet(RatingsDataLoaders.from_df, pl.from_pandas(r).lazy(), seed=0).n_users == learn.dls.n_users
+    csv = io.StringIO(r.iloc[:30].to_csv(index=False))
+    assert len(_quiet(RatingsDataLoaders.from_csv, csv, valid_pct=0).train.dataset) == 30
+
+def test_round_six_cli(R, tmp_path, capsys):
+    "The CLI reads a folder of Parquet files and an upper-case .PARQUET; an empty --out is refused"
+    from recfast.cli import main
+    r = R[['user','movie','rating']]
+    (tmp_path/'pq').mkdir(); r.iloc[:500].to_parquet(tmp_path/'pq'/'a.parquet'); r.iloc[500:].to_parquet(tmp_path/'pq'/'b.parquet')
+    assert main(['train', '--data', str(tmp_path/'pq'), '--epochs', '1', '--out', str(tmp_path/'o1')]) == 0
+    r.to_parquet(tmp_path/'x.PARQUET')
+    assert main(['train', '--data', str(tmp_path/'x.PARQUET'), '--epochs', '1', '--out', str(tmp_path/'o2')]) == 0
+    assert main(['train', '--epochs', '1', '--out', '']) == 1 and '--out is empty' in capsys.readouterr().err

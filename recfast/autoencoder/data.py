@@ -128,8 +128,18 @@ class SparseVector:
         self.indices,self.values = torch.as_tensor(indices, dtype=torch.long),torch.as_tensor(values, dtype=torch.float)
         if self.indices.shape!=self.values.shape:
             raise ValueError(f"{len(self.indices)} indices but {len(self.values)} values")
+        if (self.indices<0).any(): raise ValueError(f"Negative index {int(self.indices.min())}: positions count from 0")
+        if len(self.indices.unique())<len(self.indices):
+            raise ValueError(f"Repeated indices in a sparse vector ({self.indices.tolist()[:10]}...): one value each")
+        if not torch.isfinite(self.values).all(): raise ValueError("A sparse vector holds NaN or infinite values")
     @classmethod
-    def create(cls, o): return o if isinstance(o, cls) else cls(*o)
+    def create(cls, o, # a `SparseVector` or its `(indices, values)`
+               n_cols:int=None): # the dense length, to check the indices against
+        "A `SparseVector` from `o`, its indices checked against `n_cols`"
+        v = o if isinstance(o, cls) else cls(*o)
+        if n_cols is not None and len(v) and int(v.indices.max())>=n_cols:
+            raise ValueError(f"Index {int(v.indices.max())} of a sparse vector is out of its {n_cols} columns")
+        return v
     def __len__(self): return len(self.indices)
     def __repr__(self): return f"SparseVector({len(self)} entries)"
 
@@ -146,7 +156,8 @@ def _dense_rows(vecs, n_cols):
 
 def SparseVectorBlock(n_cols:int): # length of the dense vectors
     "A `TransformBlock` for sparse `(indices, values)` vectors, densified a batch at a time"
-    return TransformBlock(type_tfms=SparseVector.create,
+    n_cols = check_n(n_cols, name='n_cols')
+    return TransformBlock(type_tfms=partial(SparseVector.create, n_cols=n_cols),
                           dls_kwargs={'before_batch': partial(_densify_samples, n_cols=n_cols)})
 
 # %% ../../nbs/40_autoencoder.data.ipynb #0e1e4252

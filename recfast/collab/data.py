@@ -80,6 +80,8 @@ class EncodePairs(Transform):
                  item_name:str, # the item column
                  user_features:pd.DataFrame=None, # one row per user: user column, feature columns (`recfast.features`)
                  item_features:pd.DataFrame=None): # one row per item: item column, feature columns
+        if user_name==item_name:
+            raise ValueError(f"`user_name` and `item_name` name the same column {user_name!r}: each needs its own")
         store_attr()
     names = property(lambda self: (self.user_name, self.item_name))
     def setups(self, dsets):

@@ -82,6 +82,11 @@ def mlp_learner(dls, # ratings `DataLoaders`
     if is_listy(ps) and len(ps)!=len(ifnone(layers, [100,50])):
         raise ValueError(f"`ps` gives {len(ps)} dropouts for {len(ifnone(layers, [100,50]))} layers: one per layer "
                          "(or a single number for all)")
+    if bad:=[k for k in ifnone(emb_szs, {}) if k not in (u, i)]:
+        raise ValueError(f"`emb_szs` names {bad[0]!r}, not a column of these loaders: use {u!r} and {i!r}")
+    for k,v in ifnone(emb_szs, {}).items(): check_n(v, name=f"emb_szs[{k!r}]")
+    if embed_p is not None: check_real(embed_p, 'embed_p', strict=False)
+    if embed_p is not None and embed_p>=1: raise ValueError(f"`embed_p` is a dropout probability, in [0, 1): got {embed_p!r}")
     emb = [(len(classes[n]), ifnone(emb_szs, {}).get(n, emb_sz_rule(len(classes[n])))) for n in (u,i)]
     # no `bn_cont`: there are no continuous inputs, and its empty, unused parameters would stop DDP
     args = dict(layers=ifnone(layers, [100,50]), y_range=y_range, ps=ps, embed_p=embed_p, bn_cont=False)

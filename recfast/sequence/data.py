@@ -89,6 +89,9 @@ class SequenceDataLoaders(RecDataLoaders):
                 bs:int=256, # batch size
                 **kwargs):
         "Build sequence `DataLoaders` (or, for `RatingSequenceDataLoaders`, rating sequences) from timed interactions"
+        if step is not None: check_n(step, name='step')
+        if not isinstance(exclude_preceding, (bool, np.bool_)):
+            raise ValueError(f"`exclude_preceding` must be True or False, got {exclude_preceding!r}")
         if kwargs.get('valid_df') is not None and split!='user':
             raise ValueError(f"`valid_df` is the validation set: it replaces split={split!r} (pass one or the other)")
         if split=='time':

@@ -36,6 +36,8 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
                      cbs=None, # callbacks added to the `Learner`
                      **kwargs):
     "A `RecLearner` for next-item prediction with a sequence representation and a sampled ranking loss"
+    if arch=='rating_lstm': raise ValueError("arch='rating_lstm' predicts ratings: build it with `rating_lstm_learner(dls)` "
+                                             "or `recfast_learner(dls, arch='rating_lstm')`")
     if arch not in sequence_archs: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(sequence_archs)}")
     if sampler not in ('uniform','popularity'): raise ValueError(f"Unknown sampler {sampler!r}: use 'uniform' or 'popularity'")
     if isinstance(dls, RecDataLoaders) and not isinstance(dls, SequenceDataLoaders):  # e.g. ratings: no histories
