@@ -122,7 +122,7 @@ def export_serving(self:RecLearner, path:str|Path # a folder, created if needed;
     kind,csr,meta,q = serving_inputs(model, dls)
     if csr is not None:
         torch.save({'indptr': csr.indptr, 'indices': csr.indices, 'values': csr.values.float()}, path/'queries.pt')
-    with serve_torch.export_lock: files = save_programs(model, q, path)  # (torch.export is not thread-safe)
+    with serve_torch._export_lock: files = save_programs(model, q, path)  # (torch.export is not thread-safe)
     torch.save(exclusion_tensors(dls), path/'seen.pt')
     for n in ('users','items'): (path/f'{n}.json').write_text(json.dumps(list(map(_json_id, getattr(dls, n)))))
     shutil.copyfile(serve_torch.__file__, path/'serve.py')
