@@ -17,7 +17,7 @@
 `python tools/build_docs.py [--no-readme] [--no-exec] [--workers N]`. README.md comes from `nbs/index.ipynb` as saved.
 Users who have Quarto can still run `nbdev-docs` (`nbs/_quarto.yml` is kept).
 """
-import os, re, sys, ast, json, time, shutil, hashlib, html
+import os, re, sys, ast, json, time, shutil, hashlib, html, importlib
 from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 import multiprocessing as mp
@@ -151,7 +151,14 @@ def _local_url(url):
 
 PAGE_MODULE = None  # the module of the page being rendered (`collab.data`), set by `render_nb`: its own names link first
 VERB_CLASS = 'recfast.recommender.RecLearner'  # a bare verb (`recommend`, `evaluate`) is the Learner's method
-PLAIN_OK = {'patch', 'delegates', 'tensor'}  # plain lowercase words that may link to fastai/fastcore
+LOADERS_CLASS = 'recfast.core.RecDataLoaders'  # then the loaders' method (`queries`, `encode_users`)
+PLAIN_OK = {'patch', 'delegates', 'tensor'}
+
+def _deprecated(module, name)->bool:
+    "Whether `recfast.<module>.<name>` is a deprecated alias (its docstring says so): links go to the name it aliases"
+    try: o = getattr(importlib.import_module(f'recfast.{module}'), name, None)
+    except ImportError: return False
+    return 'deprecat' in (getattr(o, '__doc__', None) or '').lower()  # plain lowercase words that may link to fastai/fastcore
 
 def doc_url(name, module=None):
     """The docs URL of backticked `name`: a name of the page's own module first, then a method of `RecLearner` (a bare
@@ -163,9 +170,11 @@ def doc_url(name, module=None):
         import recfast._modidx as mi
         syms = mi.d['syms']
         own = syms.get(f'recfast.{module}', {}) if module else {}
-        cands = [f'recfast.{module}.{name}'] if module else []
+        cands = [f'recfast.{module}.{name}'] if module and not _deprecated(module, name) else []
         cands.append(f'{VERB_CLASS}.{name}')
-        cands += sorted(k for k in own if k.endswith(f'.{name}') and k.count('.')==module.count('.')+3)
+        cands += sorted((k for k in own if k.endswith(f'.{name}') and k.count('.')==module.count('.')+3),
+                        key=lambda k: (len(k), k))  # a base class's method before its subclasses'
+        cands.append(f'{LOADERS_CLASS}.{name}')
         for c in cands:
             if any(c in d for d in syms.values()) and (url := nl.doc(c)): return url
     url = nl.doc(name)
