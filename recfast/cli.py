@@ -43,11 +43,6 @@ def _is_number(s):
     try: float(s); return True
     except ValueError: return False
 
-def _is_binary(p:Path, encoding:str)->bool:
-    "Whether the start of `p` holds NUL bytes, which text has only in UTF-16/32 (not checked for compressed files)"
-    if p.suffix in ('.gz','.bz2','.zip','.xz','.zst','.tar') or re.search('utf-(16|32)', encoding, re.I): return False
-    with open(p, 'rb') as f: head = f.read(4096)
-    return b'\x00' in head and not head.startswith((b'\xff\xfe', b'\xfe\xff'))
 
 def read_csv(fname:str, # path of the CSV file
              sep:str=',', # field separator
@@ -58,8 +53,8 @@ def read_csv(fname:str, # path of the CSV file
     p = Path(fname)
     if p.is_dir(): raise CLIError(f"--data {fname!r} is a folder: pass a CSV or Parquet file (or 'ml-100k', 'mnist')")
     if not p.is_file(): raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist' or a CSV path)")
-    if _is_binary(p, encoding):
-        raise CLIError(f"{p} is not text (it holds NUL bytes): pass a CSV, or its --encoding (e.g. utf-16)")
+    if kind:=binary_kind(p, encoding):
+        raise CLIError(f"{p} is not text ({kind}): pass a CSV, or its --encoding (e.g. utf-16)")
     try: df = read_csv_ids(p, ids, sep=sep, encoding=encoding)
     except UnicodeDecodeError as e:
         raise CLIError(f"{p} is not {encoding} text ({e.reason} at byte {e.start}): try --encoding latin-1") from None

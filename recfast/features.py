@@ -314,7 +314,7 @@ def fold_in(learn, # a `RecLearner` with a factorization model (or one with `fol
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     df = as_pandas(df)
     check_frame(df, cols, what='fold-in rows')
-    for n,v,x in ((dls.user_name, dls.users, True), (dls.item_name, dls.items, False)): check_id_kind(df, n, v, exact=x)
+    dls.check_id_kinds(df, new_users=True)
     if 'rating_name' in cols:  # the rules of `from_df`: duplicates resolved with a warning, ratings within `y_range`
         u,i,r = cols.values()
         df = dedupe(df, u, i, r, duplicates)

@@ -41,7 +41,7 @@ class RecInterpretation(Interpretation):
         return super().top_losses(k, largest, items)
 
     def plot_top_losses(self, *args, **kwargs):
-        "Refused: fastai's `plot_top_losses` shows inputs as images; `top_losses` gives the rows, `show_results` the top-N"
+        "Refused: fastai's `plot_top_losses` shows inputs as images; `top_losses` gives the rows"
         raise TypeError("plot_top_losses shows images: use `interp.top_losses(k)` for the rows with the largest losses")
 
     def n_ratings(self):
@@ -96,6 +96,7 @@ def plot_pca(self:RecInterpretation, n:int=50, # how many of the most-rated item
     for i,x,y in zip(idx, fac0, fac1): ax.text(x, y, str(self.items[int(i)]), fontsize=fontsize)
     ax.set_xlabel('first principal component'); ax.set_ylabel('second principal component')
     ax.set_title(f'Item factors of the {n} most-rated items')
-    if fname is not None and Path(fname).is_dir(): raise ValueError(f"`fname`={str(fname)!r} is a folder: name a PNG file")
+    if fname is not None and Path(fname).is_dir():
+        raise ValueError(f"`fname`={str(fname)!r} is a folder: name a PNG file")
     if fname is not None: fig.savefig(fname, dpi=80, bbox_inches='tight')
     return fig

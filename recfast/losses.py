@@ -210,10 +210,10 @@ def ranking_setup(loss:str, # one of `ranking_losses`
                   t:float=0.75, # gBCE's calibration (`gbce_beta`)
                   shared:bool=False): # one draw of negatives per batch (`NegativeSampling`): for many negatives
     "`(loss_func, callback)` training with `loss`: `AllItems` for 'softmax', else `NegativeSampling`"
-    if not isinstance(shared, (bool, np.bool_)):
-        raise ValueError(f"`shared_negatives` must be True or False, got {shared!r}")
+    shared = check_bool(shared, 'shared_negatives')
     if loss=='softmax':
-        if n_neg is not None: raise ValueError("loss='softmax' scores every item and samples no negatives: drop `n_neg`")
+        if n_neg is not None:
+            raise ValueError("loss='softmax' scores every item and samples no negatives: drop `n_neg`")
         return RankLoss(loss),AllItems()
     if n_neg is not None: check_n(n_neg, n_items-1, 'n_neg')  # more would repeat items (and may not fit in memory)
     n = default_n_neg(loss, n_neg)

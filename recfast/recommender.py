@@ -132,7 +132,7 @@ def predict_pairs(self:RecLearner, df:pd.DataFrame, # user and item columns with
     dls,dev,cols = self.dls,self._dev(),list(getattr(df, 'columns', []))
     for n in (dls.user_name, dls.item_name):
         if n not in cols: raise ValueError(f"Column {n!r} is not in the DataFrame, whose columns are {cols}")
-    for n,v in ((dls.user_name, dls.users), (dls.item_name, dls.items)): check_id_kind(df, n, v)
+    dls.check_id_kinds(df)
     u,i = dls.encode_users(df[dls.user_name], fill is None),dls.encode_items(df[dls.item_name], fill is None)
     known = (u>0)&(i>0)
     res = torch.full((len(df),), float('nan') if fill is None else float(fill))
@@ -398,7 +398,7 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     if cols.get('rating_name') not in getattr(df, 'columns', []): cols.pop('rating_name', None)  # ratings: optional
     check_frame(df, cols, what='held-out rows')
-    for n,v in ((dls.user_name, dls.users), (dls.item_name, dls.items)): check_id_kind(df, n, v)
+    dls.check_id_kinds(df)
     u,i = dls.encode_users(df[dls.user_name], False),dls.encode_items(df[dls.item_name], False)
     ok = (u>0)&(i>0)
     if bad:=int((~ok).sum()): warnings.warn(f"{bad} of {len(df)} rows left out (unknown user or item)", stacklevel=2)

@@ -52,12 +52,19 @@ def read_manifest(path # the folder `export_serving` wrote
 # %% ../nbs/63_serve_torch.ipynb #bc6373da
 def _kind(v): return 'str' if isinstance(v, str) else 'bool' if isinstance(v, bool) else type(v).__name__
 
+def _lookup(index:dict, ids:list, known:list, what:str)->list:
+    "Vocabulary indices of `ids` in `index`, 0 if absent; a bool is no int id (`True==1`), an unhashable id is named"
+    bools = len(known)>1 and isinstance(known[1], bool)
+    try: return [index.get(u, 0) if bools or type(u) is not bool else 0 for u in ids]
+    except TypeError: _check_kinds(ids, known, what); raise
+
 def _check_kinds(ids:list, known:list, what:str):
     "A `TypeError` for an unhashable id, a `KeyError` for an id of another kind than the model's (`'1'` for `1`)"
     for u in ids:
         try: hash(u)
         except TypeError:
-            raise TypeError(f"{'An' if what=='item' else 'A'} {what} id is one value, not a {type(u).__name__} ({u!r})") from None
+            art = 'An' if what=='item' else 'A'
+            raise TypeError(f"{art} {what} id is one value, not a {type(u).__name__} ({u!r})") from None
     if len(known)<2: return
     kv = _kind(known[1])
     num = ('int','float')
@@ -133,6 +140,7 @@ class Recommender:
             raise ValueError(f"users.json/items.json of {self.path} hold {len(self.users)}/{len(self.items)} ids, "
                              f"manifest.json says {man['n_users']}/{man['n_items']}")
         self.user_index = {u:i for i,u in enumerate(self.users) if i}  # index 0 is the padding id
+        self.item_index = {o:i for i,o in enumerate(self.items) if i}
         self.scorer = _program(self.path, 'scores.pt2')
         self.finisher = _program(self.path, 'values.pt2') if man['values'] else None
         self.seen = _tensors(self.path, 'seen.pt', ('indptr','indices','popularity'))
@@ -152,9 +160,9 @@ def encode_users(self:Recommender, users:list, # original user ids
                 )->torch.Tensor:
     "Vocabulary indices of original user ids; 0 for unknown ones if `unknown='popular'`"
     if unknown not in ('raise','popular'): raise ValueError(f"unknown={unknown!r}: use 'raise' or 'popular'")
-    _check_kinds(users, self.users, 'user')
-    idx = torch.tensor([self.user_index.get(u, 0) for u in users], dtype=torch.long)
+    idx = torch.tensor(_lookup(self.user_index, users, self.users, 'user'), dtype=torch.long)
     bad = (idx==0).nonzero().view(-1)
+    if len(bad): _check_kinds([users[i] for i in bad.tolist()], self.users, 'user')  # (the failure path only)
     msg = f"{len(bad)} of {len(users)} users are unknown to the model"
     if len(bad) and unknown=='raise':
         raise KeyError(f"{msg}, e.g. {users[int(bad[0])]!r} (pass unknown='popular' for the most popular items)")
@@ -257,12 +265,11 @@ def recommend_history(self:Recommender, history:list, # original item ids, oldes
         raise TypeError(f"`history` must be a list of original item ids, oldest first, not {type(history).__name__}")
     history = history.tolist() if hasattr(history, 'tolist') else list(history)
     if exclude_seen not in (True, False): raise ValueError(f"exclude_seen={exclude_seen!r}: use True or False")
-    _check_kinds(history, self.items, 'item')
     if not len(history): raise ValueError("Empty history: pass at least one item id")
-    ii = {o:i for i,o in enumerate(self.items) if i}
-    bad = [o for o in history if o not in ii]
-    if bad: raise KeyError(f"{len(bad)} items of the history are unknown to the model, e.g. {bad[0]!r}")
-    h = torch.tensor([ii[o] for o in history])
+    h = torch.tensor(_lookup(self.item_index, history, self.items, 'item'), dtype=torch.long)
+    if (bad:=[history[i] for i in (h==0).nonzero().view(-1).tolist()]):
+        _check_kinds(bad, self.items, 'item')
+        raise KeyError(f"{len(bad)} items of the history are unknown to the model, e.g. {bad[0]!r}")
     csr,r = {'indptr': torch.tensor([0, len(h)]), 'indices': h},torch.tensor([0])
     q,ex = (csr_windows(csr, r, self.manifest['max_len']),),csr_dense(csr, r, self.n_items, values=False)
     val,idx = self._top_q(q, ex if exclude_seen else None, n)

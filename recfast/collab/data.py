@@ -103,10 +103,9 @@ def _warn_unknown(df:pd.DataFrame, classes:dict):
 
 def _warn_dups(df:pd.DataFrame, k:list):
     "Warn with the count and an example of the (user, item) pairs of `df` that appear more than once (each row trains)"
-    if (dup := df.duplicated(k, keep=False)).any():
-        ex = ', '.join(f"{c}={_py(df[c][dup].iloc[0])!r}" for c in k)
-        warnings.warn(f"{df[dup].groupby(k, sort=False).ngroups} (user, item) pairs appear more than once in this "
-                      f"split, e.g. {ex}: the DataBlock path trains every row (`from_df` keeps their mean rating, "
+    if msg:=dup_pairs(df, k):
+        warnings.warn(f"{msg.replace(' once,', ' once in this split,')}: the DataBlock path trains every row (`from_df` "
+                      f"keeps their mean rating, "
                       f"duplicates='mean'); drop or average them first, e.g. "
                       f"`df.groupby({k!r}, as_index=False).mean()`",
                       stacklevel=4)

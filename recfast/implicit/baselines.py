@@ -17,6 +17,7 @@ from ..recommender import *
 from ..losses import *
 from ..metrics.ranking import *
 from .data import *
+from .models import ForwardScores
 
 # %% ../../nbs/24_implicit.baselines.ipynb #ad07e38c
 def gram_matrix(X:CSRMatrix, # users x items interactions
@@ -32,7 +33,7 @@ def gram_matrix(X:CSRMatrix, # users x items interactions
     return G
 
 # %% ../../nbs/24_implicit.baselines.ipynb #69594148
-class ClosedFormNet(Module):
+class ClosedFormNet(ForwardScores, Module):
     "Base of the closed-form baselines: training interactions as buffers, item weights that `fit` solves for"
     def __init__(self, n_users:int, # vocabulary size of the users, `'#na#'` included
                  n_items:int, # vocabulary size of the items, `'#na#'` included
@@ -50,13 +51,6 @@ class ClosedFormNet(Module):
              )->Tensor:
         "The fitted `weight` from the training interactions `X`: each subclass's closed form"
         raise NotImplementedError
-    def score_items(self, users:Tensor): # user indices
-        "Scores of every item for `users`, `(len(users), n_items)`"
-        return self(users)
-    def score_pairs(self, users:Tensor, # user indices
-                    items:Tensor): # item indices, one per user
-        "Scores of the (user, item) index pairs"
-        return self(users, items)
     @classmethod
     def from_dls(cls, dls, **kwargs):
         "A model sized for `dls`"

@@ -12,6 +12,7 @@ __all__ = ['make_windows', 'ending_windows', 'SequenceDataLoaders', 'RatingSeque
 import warnings
 from fastai.basics import *
 from ..core import *
+from ..core import _py
 
 # %% ../../nbs/30_sequence.data.ipynb #c34469c2
 def make_windows(items:np.ndarray, # item indices of all users, grouped by user, each group in time order
@@ -90,8 +91,7 @@ class SequenceDataLoaders(RecDataLoaders):
                 **kwargs):
         "Build sequence `DataLoaders` (or, for `RatingSequenceDataLoaders`, rating sequences) from timed interactions"
         if step is not None: check_n(step, name='step')
-        if not isinstance(exclude_preceding, (bool, np.bool_)):
-            raise ValueError(f"`exclude_preceding` must be True or False, got {exclude_preceding!r}")
+        check_bool(exclude_preceding, 'exclude_preceding')
         if kwargs.get('valid_df') is not None and split!='user':
             raise ValueError(f"`valid_df` is the validation set: it replaces split={split!r} (pass one or the other)")
         if split=='time':
@@ -243,17 +243,21 @@ class PadSequence(DisplayedTransform):
         super().setup(items, train_setup)
         if items is None or self.vocab is None: return
         for split,sub in zip(('training','validation'), (getattr(items, 'train', items), getattr(items, 'valid', []))):
-            for k,o in enumerate(sub):
-                if isinstance(o, (str, bytes)): raise TypeError(f"Row {k} of the {split} split is a {type(o).__name__} "
-                    f"({o[:30]!r}), not a list of item ids: split it first, e.g. `df[col].str.split()`")
-                if k==0 and len(o): check_id_kind(pd.DataFrame({'item': list(o)}), 'item', self.vocab, "the vocabulary",
-                                                  f'the {split} histories')
-                if not len(o): raise ValueError(f"Row {k} of the {split} split has an empty history: every row needs "
-                                                "at least one item")
-                try: encode_ids(self.vocab, list(o), 'item')
-                except KeyError as e: raise KeyError(f"Row {k} of the {split} split: {e.args[0].split(';')[0]} (a "
-                    "SequenceBlock's vocabulary comes from the training split: pass `vocab=CategoryMap(every item, "
-                    "add_na=True)`)") from None
+            hs = list(sub)
+            if not hs: continue
+            if (k:=first(i for i,o in enumerate(hs) if isinstance(o, (str, bytes)))) is not None:
+                raise TypeError(f"Row {k} of the {split} split is a {type(hs[k]).__name__} ({hs[k][:30]!r}), not a list "
+                                "of item ids: split it first, e.g. `df[col].str.split()`")
+            lens = np.array([len(o) for o in hs])
+            if not lens.all(): raise ValueError(f"Row {int(np.argmin(lens))} of the {split} split has an empty history: "
+                                                "every row needs at least one item")
+            flat = pd.Series(np.concatenate([np.asarray(o, dtype=object) for o in hs]), dtype=object)
+            check_id_kind(pd.DataFrame({'item': flat}), 'item', self.vocab, "the vocabulary", f'the {split} histories')
+            if (bad:=vocab_pos(self.vocab, flat.to_numpy())<0).any():  # one lookup for every item of every row
+                k = int(np.searchsorted(np.cumsum(lens), int(bad.argmax()), side='right'))
+                raise KeyError(f"Row {k} of the {split} split: Unknown item id {_py(flat[int(bad.argmax())])!r} "
+                               f"({int(bad.sum())} unknown; a SequenceBlock's vocabulary comes from the training split: "
+                               "pass `vocab=CategoryMap(every item, add_na=True)`)")
     def _call(self, nm, x, *args, split_idx=None, **kwargs):
         if type(x) is tuple: x = list(x)  # a history as a tuple, not fastai's tuple of parts
         return super()._call(nm, x, *args, split_idx=split_idx, **kwargs)
