@@ -391,3 +391,8 @@ def test_round_six_cli(R, tmp_path, capsys):
     r.to_parquet(tmp_path/'x.PARQUET')
     assert main(['train', '--data', str(tmp_path/'x.PARQUET'), '--epochs', '1', '--out', str(tmp_path/'o2')]) == 0
     assert main(['train', '--epochs', '1', '--out', '']) == 1 and '--out is empty' in capsys.readouterr().err
+
+def test_compressed_csv_is_text(R, tmp_path):
+    "A zipped CSV (pandas reads it) is not mistaken for an .xlsx by the binary check that refuses spreadsheets"
+    R[['user','movie','rating']].iloc[:200].to_csv(tmp_path/'r.csv.zip', index=False)
+    assert len(_quiet(RatingsDataLoaders.from_csv, tmp_path/'r.csv.zip', valid_pct=0).train.dataset) == 200
