@@ -858,15 +858,20 @@ def _read_ids(cls, csv, rd, **kwargs)->pd.DataFrame:
 # %% ../nbs/00_core.ipynb #77029cd4
 @patch(cls_method=True)
 @delegates(RecDataLoaders.from_df)
-def from_parquet(cls:RecDataLoaders, path:str|Path, # a Parquet file (or a folder of them), read with pyarrow
+def from_parquet(cls:RecDataLoaders, path:str|Path, # a Parquet file or folder, or a URL (via fsspec)
                  columns:list=None, # the columns to read; all if `None`
                  **kwargs):
     "Build the loaders from a Parquet file like `from_df`: ids and times keep the types the file stores"
-    p = Path(path)
-    if not p.exists(): raise FileNotFoundError(f"{p}: no such file or folder")
+    url = isinstance(path, str) and '://' in path  # s3://, gs://, https://...: pandas reads it through fsspec
+    p = path if url else Path(path).expanduser()
+    if url:
+        try: import fsspec  # noqa: F401
+        except ImportError: raise ImportError(f"{path}: reading a URL needs fsspec (and e.g. s3fs for s3://)") from None
+    elif not p.exists(): raise FileNotFoundError(f"{p}: no such file or folder")
     try: import pyarrow  # noqa: F401 (pandas reads Parquet with it)
     except ImportError: raise ImportError("`from_parquet` reads Parquet with pyarrow: `pip install pyarrow`") from None
     try: df = pd.read_parquet(p, columns=columns)
+    except ImportError as e: raise ImportError(f"{p}: {e}") from None  # e.g. s3fs for an s3:// URL
     except (OSError, ValueError) as e:
         raise ValueError(f"{p} can't be read as Parquet ({type(e).__name__}: {str(e).splitlines()[0]})") from None
     return cls.from_df(as_pandas(df), **kwargs)

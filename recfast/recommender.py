@@ -60,6 +60,19 @@ def _finite(scores:Tensor, what:str='scores'):
 
 def _many(o): return is_listy(o) or isinstance(o, (np.ndarray, pd.Series, pd.Index))
 
+def _warn_untrained(dls, idx:Tensor, side:str, verb:str):
+    "Warn, counting them, when the ids at indices `idx` of `side` ('user' or 'item') have no training row"
+    seen = getattr(dls, 'seen', None)
+    if not isinstance(seen, CSRMatrix) or tuple(seen.shape)!=(dls.n_users, dls.n_items): return
+    if getattr(dls, f'{side}_features', None) is not None: return  # a hybrid scores cold ids from their features
+    idx = idx.cpu()
+    cold = ((seen.row_lengths() if side=='user' else seen.col_counts()).cpu()[idx]==0) & (idx>0)
+    if not (n:=int(cold.sum())): return
+    eg = (dls.users if side=='user' else dls.items)[int(idx[cold][0])]
+    fix = ": add their rows with `learn.fold_in(df)`" if side=='user' else ''
+    warnings.warn(f"`{verb}`: {n} of {len(idx)} {side}(s) have no training row (e.g. {eg!r}), so their embeddings are "
+                  f"untrained and the result is noise{fix}", stacklevel=4)
+
 # %% ../nbs/02_recommender.ipynb #16f043b7
 class RecLearner(FastLearner):
     "The `Learner` every recfast factory returns: `FastLearner`'s fast path and the recommender verbs"
@@ -206,6 +219,7 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
         return list(dls.decode_items(idx[0][torch.isfinite(val[0])].cpu()))
     many = _many(user)
     users = dls.encode_users(list(user) if many else [user])
+    _warn_untrained(dls, users, 'user', 'recommend')
     val,idx = self._top(users, n=n, exclude_seen=exclude_seen)
     res = [list(dls.decode_items(i[k])) for i,k in zip(idx.cpu(), torch.isfinite(val).cpu())]
     return res if many else res[0]
@@ -246,6 +260,7 @@ def recommend_all(self:RecLearner, n:int=10, # items per user
     self._check_protocol('recommend_all')
     dls,k,exclude_seen = self.dls,check_n(n, self.dls.n_items-1),_check_exclude(exclude_seen)
     uidx = torch.arange(1, dls.n_users) if users is None else dls.encode_users(list(users))
+    _warn_untrained(dls, uidx, 'user', 'recommend_all')
     bs = check_bs(ifnone(bs, max(1, 2**25//dls.n_items)))
     uids,iids = pd.Index(list(dls.users.items)),pd.Index(list(dls.items.items))
     sink = _Sink(fname)
@@ -269,6 +284,7 @@ def similar_items(self:RecLearner, item, # an original item id
     dls,n = self.dls,check_n(n, self.dls.n_items-2, what='other items in the catalogue')
     if _many(item): raise TypeError(f"`similar_items` takes one item id, not a {type(item).__name__}: call it per item")
     i = int(dls.encode_items([item])[0])
+    _warn_untrained(dls, torch.tensor([i]), 'item', 'similar_items')
     with scoring(self.model): f = _finite(dls.item_factors(self.model).detach().float(), 'item factors').cpu()
     sims = F.cosine_similarity(f, f[i][None], dim=1)
     sims[[0,i]] = -2
@@ -405,7 +421,12 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
     if not ok.any(): raise ValueError("No row of the frame has a user and an item the model knows")
     res,r = {'rows': int(ok.sum())},getattr(dls, 'rating_name', None)
     if r is not None and r in df.columns:
-        err = self.predict_pairs(df[ok.numpy()]) - pd.to_numeric(df[r][ok.numpy()]).to_numpy(np.float32)
+        y = pd.to_numeric(df[r][ok.numpy()]).to_numpy(np.float32)
+        yr = getattr(get_model(self.model), 'y_range', None)
+        if yr is not None and (out:=int(((y<yr[0])|(y>yr[1])).sum())):
+            warnings.warn(f"{out} of {len(y)} ratings lie outside the model's y_range {tuple(yr)}: it can't predict "
+                          f"them, and the RMSE/MAE count their error", stacklevel=3)
+        err = self.predict_pairs(df[ok.numpy()]) - y
         res.update(rmse=float(np.sqrt((err**2).mean())), mae=float(np.abs(err).mean()))
         cold = cold_rows(dls, u[ok], i[ok])
         if cold is not None and (c:=cold.numpy()).any():

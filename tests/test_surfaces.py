@@ -396,3 +396,31 @@ def test_compressed_csv_is_text(R, tmp_path):
     "A zipped CSV (pandas reads it) is not mistaken for an .xlsx by the binary check that refuses spreadsheets"
     R[['user','movie','rating']].iloc[:200].to_csv(tmp_path/'r.csv.zip', index=False)
     assert len(_quiet(RatingsDataLoaders.from_csv, tmp_path/'r.csv.zip', valid_pct=0).train.dataset) == 200
+
+def test_round_seven_close_calls(learn, idl, R, tmp_path):
+    "Weights of another arch, a URL to `from_parquet`, ratings outside `y_range`, ids with no training row"
+    r = R[['user','movie','rating']]
+    learn.save('dot_w', with_opt=False)
+    other = implicit_learner(idl, path=learn.path)
+    with pytest.raises(ValueError, match=r"dot_w.pth doesn't fit this BilinearNet: .*Was it saved from another arch"):
+        other.load('dot_w', with_opt=False)
+    with pytest.raises(ValueError, match=r"dot_w.pth doesn't fit this .*weight\(s\) missing: .*unknown weight\(s\): u_"):
+        mlp_learner(learn.dls, path=learn.path).load('dot_w', with_opt=False)
+    with pytest.raises(ValueError, match=r"another shape: u_weight.weight \(.*\) \(model: "):
+        dot_learner(learn.dls, n_factors=7, path=learn.path).load('dot_w', with_opt=False)
+    with pytest.raises((ImportError, OSError, ValueError), match='s3://bucket/x.parquet'):
+        RatingsDataLoaders.from_parquet('s3://bucket/x.parquet')
+    bad = r.iloc[:20].assign(rating=7)
+    with pytest.warns(UserWarning, match=r"20 of 20 ratings lie outside the model's y_range \(0, 5.5\)"):
+        assert learn.evaluate(bad)['rmse'] > 1
+    v = pd.DataFrame({'user': [9999, 1], 'movie': [50, 99999], 'rating': [4, 3]})
+    l = dot_learner(_quiet(RatingsDataLoaders.from_df, r, valid_df=v, seed=0))
+    with pytest.warns(UserWarning, match=r"`recommend`: 1 of 1 user\(s\) have no training row \(e.g. 9999\).*fold_in"):
+        l.recommend(9999)
+    with pytest.warns(UserWarning, match=r"`recommend_all`: 1 of \d+ user\(s\) have no training row"):
+        l.recommend_all(n=2)
+    with pytest.warns(UserWarning, match=r"`similar_items`: 1 of 1 item\(s\) have no training row \(e.g. 99999\)"):
+        l.similar_items(99999)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        l.recommend(1); l.similar_items(50)  # trained ids: no warning
