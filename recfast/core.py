@@ -19,6 +19,7 @@ from fastai.basics import *
 # %% ../nbs/00_core.ipynb #1cb8f3f3
 class Tensors:
     "Columns of equal length, indexed together: `Tensors(x, y)[idx]` gathers every column at once"
+    _safe_state = True # its attributes are data, which `export_safe` writes as tensors
     def __init__(self, *ts):
         if not ts: raise ValueError("`Tensors` needs at least one tensor")
         self.ts,n = tuple(ts),len(ts[0])

@@ -64,6 +64,7 @@ def check_features(df:pd.DataFrame, # a feature frame, one row per id
 # %% ../nbs/07_features.ipynb #049572ac
 class FeatureTable:
     "One side's feature frame encoded once: category codes, standardised numbers and padded label codes per id"
+    _safe_state = True # its attributes are data, which `export_safe` writes as JSON and tensors
     def __init__(self, df:pd.DataFrame, # one row per id
                  id_name:str, # the id column
                  what:str='item_features'): # the argument, for the messages

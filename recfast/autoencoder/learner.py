@@ -17,6 +17,7 @@ from ..metrics.ranking import RankMetric, mrr
 from .data import *
 from .models import *
 from .training import *
+from ..registry import keeps_recipe
 
 # %% ../../nbs/43_autoencoder.learner.ipynb #bc70bc2f
 _ae_archs = {  # arch: (model, its defaults, the learner's defaults)
@@ -60,6 +61,7 @@ def _check_mult(dls, arch, noise, refeed, y_range):
     if y_range not in (None, False): raise ValueError(f"y_range={y_range!r}: arch={arch!r} outputs logits, not ratings")
 
 # %% ../../nbs/43_autoencoder.learner.ipynb #5d1d29a4
+@keeps_recipe
 @delegates(Learner.__init__)
 @delegates(DeepAutoEncoder, keep=True)
 @delegates(KLAnnealing, keep=True)

@@ -16,6 +16,7 @@ from ..recommender import *
 from .data import *
 from .models import *
 from ..features import has_features
+from ..registry import keeps_recipe
 
 # %% ../../nbs/12_collab.learner.ipynb #0c303de6
 def _ratings_dims(dls):
@@ -45,6 +46,7 @@ def check_y_range(dls, # ratings `DataLoaders`
         check_range(dl.dataset.ts[1].cpu(), y_range, who)
 
 # %% ../../nbs/12_collab.learner.ipynb #0da08638
+@keeps_recipe
 @delegates(Learner.__init__)
 def dot_learner(dls, # ratings `DataLoaders`
                 n_factors:int=50, # latent size
@@ -64,6 +66,7 @@ def dot_learner(dls, # ratings `DataLoaders`
                       opt_func=opt_func, wd=wd, **kwargs)
 
 # %% ../../nbs/12_collab.learner.ipynb #fe046f0d
+@keeps_recipe
 @delegates(Learner.__init__)
 def mlp_learner(dls, # ratings `DataLoaders`
                 layers:list=None, # hidden sizes, `[100, 50]` if `None`

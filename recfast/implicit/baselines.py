@@ -18,6 +18,7 @@ from ..losses import *
 from ..metrics.ranking import *
 from .data import *
 from .models import ForwardScores
+from ..registry import keeps_recipe
 
 # %% ../../nbs/24_implicit.baselines.ipynb #ad07e38c
 def gram_matrix(X:CSRMatrix, # users x items interactions
@@ -274,6 +275,7 @@ def closed_form_learner(dls, # `InteractionsDataLoaders`
                       splitter=params, cbs=L(cbs)+[neg, ClosedFormFit()], **kwargs)
 
 # %% ../../nbs/24_implicit.baselines.ipynb #329a30c5
+@keeps_recipe
 @delegates(closed_form_learner, but=['model'])
 def popularity_learner(dls, # `InteractionsDataLoaders`
                        **kwargs):
@@ -281,6 +283,7 @@ def popularity_learner(dls, # `InteractionsDataLoaders`
     check_dls(dls, InteractionsDataLoaders, 'popularity_learner')
     return closed_form_learner(dls, ItemPopularity.from_dls(dls), **kwargs)
 
+@keeps_recipe
 @delegates(closed_form_learner, but=['model'])
 def itemknn_learner(dls, # `InteractionsDataLoaders`
                     k:int=100, # neighbours each item keeps
@@ -289,6 +292,7 @@ def itemknn_learner(dls, # `InteractionsDataLoaders`
     check_dls(dls, InteractionsDataLoaders, 'itemknn_learner')
     return closed_form_learner(dls, ItemKNN.from_dls(dls, k=k), **kwargs)
 
+@keeps_recipe
 @delegates(closed_form_learner, but=['model'])
 def ease_learner(dls, # `InteractionsDataLoaders`
                  lam:float=500., # L2 penalty λ
@@ -298,6 +302,7 @@ def ease_learner(dls, # `InteractionsDataLoaders`
     return closed_form_learner(dls, EASE.from_dls(dls, lam=lam), **kwargs)
 
 # %% ../../nbs/24_implicit.baselines.ipynb #c1a15a08
+@keeps_recipe
 @delegates(closed_form_learner, but=['model'])
 def ials_learner(dls, # `InteractionsDataLoaders`
                  n_factors:int=128, # latent size

@@ -17,8 +17,10 @@ from ..metrics.ranking import *
 from .data import *
 from .models import *
 from ..features import has_features
+from ..registry import keeps_recipe
 
 # %% ../../nbs/22_implicit.learner.ipynb #fd6dbb49
+@keeps_recipe
 @delegates(Learner.__init__)
 def implicit_learner(dls, # `InteractionsDataLoaders`
                      loss:str='bpr', # one of `ranking_losses`: 'bpr', 'adaptive_hinge', 'softmax', 'gbce'...

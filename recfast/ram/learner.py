@@ -15,6 +15,7 @@ from ..fast import *
 from ..resume import *  # exact resume for `FastLearner.load`
 from .models import *
 from .reinforce import *
+from ..registry import keeps_recipe
 
 # %% ../../nbs/52_ram.learner.ipynb #d0e93968
 def ram_splitter(m:RecurrentAttention): # the model to split
@@ -43,6 +44,7 @@ class LRMultiplier(Callback):
         if g['lr']==r['lr']: g['lr'] = r['lr']*self.mult
 
 # %% ../../nbs/52_ram.learner.ipynb #d5eba709
+@keeps_recipe
 @delegates(Learner.__init__)
 def ram_learner(dls:DataLoaders, # batches of `(images, labels)`, e.g. `MNISTGlimpseDataLoaders`
                 n_glimpses:int=6, # glimpses before classifying
@@ -66,7 +68,8 @@ def ram_learner(dls:DataLoaders, # batches of `(images, labels)`, e.g. `MNISTGli
                 **kwargs):
     "A `Learner` for `RecurrentAttention` on `dls`: label-smoothed cross-entropy, `error_rate`, `ReinforceCallback`"
     if loc_lr_mult is not None: check_real(loc_lr_mult, 'loc_lr_mult')
-    xb = dls.valid.one_batch()[0]
+    ds = getattr(dls.valid, 'dataset', None)  # empty loaders (`load_learner_safe`) still know the images' shape
+    xb = ds.ts[0][:1] if isinstance(ds, Tensors) and not len(ds) else dls.valid.one_batch()[0]
     if xb.ndim!=4 or xb.shape[-1]!=xb.shape[-2]:
         raise ValueError(f"`ram_learner` needs square images (bs, c, h, h), got batches of shape {tuple(xb.shape)}")
     loc_lr_mult = ifnone(loc_lr_mult, 0.1 if xb.shape[-1]<=32 else 1.)

@@ -16,10 +16,12 @@ from ..losses import *
 from ..metrics.ranking import *
 from .data import *
 from .models import *
+from ..registry import keeps_recipe
 
 # %% ../../nbs/32_sequence.learner.ipynb #9cef35f0
 sequence_archs = {'pool':PoolNet, 'lstm':LSTMNet, 'cnn':CNNNet, 'sasrec':SASRecNet, 'popularity':PopularityNet}
 
+@keeps_recipe
 @delegates(Learner.__init__)
 def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `SequenceBlock`s)
                      arch:str='lstm', # one of `sequence_archs`: 'pool', 'lstm', 'cnn', 'sasrec', 'popularity'
@@ -73,6 +75,7 @@ def _rating_range(dls, pad:float=0.05):
     lo,hi = float(y.nan_to_num(float('inf')).min()),float(y.nan_to_num(-float('inf')).max())
     return (lo-pad*(hi-lo), hi+pad*(hi-lo))
 
+@keeps_recipe
 @delegates(Learner.__init__)
 def rating_lstm_learner(dls, # `RatingSequenceDataLoaders`
                         n_factors:int=32, # item embedding size
@@ -86,6 +89,8 @@ def rating_lstm_learner(dls, # `RatingSequenceDataLoaders`
     "A `RecLearner` predicting each step's rating with a `RatingLSTM`, trained with `rating_mse`"
     check_dls(dls, RatingSequenceDataLoaders, 'rating_lstm_learner')
     n_factors,n_hidden = check_factors(n_factors, dls.n_items),check_factors(n_hidden, dls.n_items, 'n_hidden')
-    model = RatingLSTM(dls.n_items, n_factors, n_hidden, ifnone(y_range, _rating_range(dls)))
-    return RecLearner(dls, model, loss_func=ifnone(loss_func, rating_mse), metrics=ifnone(metrics, rating_rmse),
-                      opt_func=opt_func, wd=wd, **kwargs)
+    model = RatingLSTM(dls.n_items, n_factors, n_hidden, _rating_range(dls) if y_range is None else y_range)
+    learn = RecLearner(dls, model, loss_func=ifnone(loss_func, rating_mse), metrics=ifnone(metrics, rating_rmse),
+                       opt_func=opt_func, wd=wd, **kwargs)
+    if y_range is None: learn._derived_args = {'y_range': tuple(model.y_range)}  # kept by `keeps_recipe`
+    return learn
