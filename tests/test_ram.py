@@ -75,7 +75,8 @@ def test_translated_policy_depends_on_input(digits):
     sd0 = spread()
     with learn.no_bar(): learn.fit_one_cycle(3, 3e-3)
     sd1 = spread()
-    assert sd1 > 3*sd0 and sd1 > 0.1, (sd0, sd1) # locations depend on the input, far more than at initialisation
+    # locations depend on the input, an order of magnitude more than at initialisation (16x with fastai 2.8.12)
+    assert sd1 > 10*sd0 and sd1 > 0.05, (sd0, sd1)
 
 def test_fashion_mnist_loaders():
     dls = MNISTGlimpseDataLoaders.from_fashion_mnist(bs=256)
