@@ -46,6 +46,7 @@ from recfast.scale import *
 from recfast.distributed import *
 from recfast.serving import *
 from recfast.safe import *
+from recfast.tune import *
 from recfast import serve_torch # the torch-only loader, as a module: `serve_torch.Recommender`
 # `import *` of this module re-exports everything above, as fastai's `all` modules do (nbdev adds an `__all__`)
 globals().pop("__all__", None)

@@ -6,10 +6,10 @@ Docs: https://recfast.github.io/recfast/cli.html.md"""
 
 # %% auto #0
 __all__ = ['EpochTable', 'CLIError', 'read_csv', 'read_parquet', 'load_frame', 'build_dls', 'train', 'recommend', 'evaluate',
-           'main']
+           'tune', 'main']
 
 # %% ../nbs/60_cli.ipynb #d7564a67
-import sys, warnings, argparse
+import json, sys, warnings, argparse
 with warnings.catch_warnings():  # torch's notices about fastai's internals are not a CLI user's business
     warnings.simplefilter('ignore', FutureWarning)
     from fastai.tabular.all import *
@@ -18,6 +18,8 @@ from .recommender import *
 from .datasets import movielens_100k
 from .interpret import RecInterpretation
 from .registry import *
+from .safe import export_safe, load_learner_safe
+from .tune import tune as tune_recipe, plot_study
 
 # %% ../nbs/60_cli.ipynb #4a0e80d1
 class EpochTable(Callback):
@@ -155,10 +157,11 @@ def _check_args(epochs, bs, lr, valid_pct, top, n_factors=None, wd=None):
     if n_factors is not None and n_factors<1: raise CLIError(f"--n-factors {n_factors}: must be at least 1")
 
 # %% ../nbs/60_cli.ipynb #013324e6
-def _fit(arch, dls, epochs, lr, wd, n_factors, seed):
+def _fit(arch, dls, epochs, lr, wd, n_factors, seed, recipe=None):
     "`recfast_learner(dls, arch)` fit for `epochs` with the epoch table printed, then its final metrics"
-    kw = {k:v for k,v in dict(wd=wd, n_factors=n_factors).items() if v is not None}
-    if 'y_range' in arch_info(arch)['cli']: kw['y_range'] = (0., float(dls.train.dataset.ts[1].max())*1.1)
+    kw = {**(recipe or {}), **{k:v for k,v in dict(wd=wd, n_factors=n_factors).items() if v is not None}}
+    if 'y_range' in arch_info(arch)['cli'] and 'y_range' not in kw:
+        kw['y_range'] = (0., float(dls.train.dataset.ts[1].max())*1.1)
     set_seed(seed)
     learn = recfast_learner(dls, arch=arch, **kw)
     with learn.no_bar(): learn.fit_one_cycle(epochs, lr, cbs=EpochTable())
@@ -195,11 +198,21 @@ def _out_folder(out)->Path:
     if not os.access(out, os.W_OK): raise CLIError(f"--out {out}: the folder is not writable")
     return out
 
+def _config(config:str)->dict:
+    "The recipe `recfast tune` wrote to `config` (arch, the factory's arguments, epochs, lr), checked"
+    p = Path(config)
+    if not p.is_file(): raise CLIError(f"--config {config!r}: no such file (`recfast tune` writes one: best.json)")
+    try: rec = json.loads(p.read_text())
+    except (ValueError, UnicodeDecodeError): raise CLIError(f"--config {config}: not a JSON file") from None
+    if not isinstance(rec, dict) or not isinstance(rec.get('arch'), str) or not isinstance(rec.get('kwargs', {}), dict):
+        raise CLIError(f"--config {config}: not a recipe of `recfast tune` (it needs 'arch' and 'kwargs')")
+    return rec
+
 def train(data:str=None, # 'ml-100k', 'mnist' (--arch ram), a CSV with a header row or a .parquet; default: the arch's
-          arch:str='dot', # any of `known_archs()`
-          epochs:int=5, # training epochs
+          arch:str=None, # any of `known_archs()`; 'dot', or the --config's, if not given
+          epochs:int=None, # training epochs; 5, or the --config's, if not given
           bs:int=64, # batch size
-          lr:float=5e-3, # learning rate
+          lr:float=None, # learning rate; 5e-3, or the --config's, if not given
           wd:float=None, # weight decay; default: the arch's
           n_factors:int=None, # latent size (dot, implicit, sequences); default: the arch's
           valid_pct:float=0.2, # share of the rows held out for validation
@@ -215,8 +228,14 @@ def train(data:str=None, # 'ml-100k', 'mnist' (--arch ram), a CSV with a header 
           encoding:str='utf-8', # CSV text encoding
           user:str=None, # user to recommend for (default: the first id)
           top:int=5, # how many recommendations and most/least liked items
-          out:str='out'): # folder for the exported model and the plot
+          out:str='out', # folder for the exported model and the plot
+          config:str=None): # a recipe written by `recfast tune` (best.json): its arch, arguments, epochs and lr
     "Train `arch` on `data`, print the epoch table, the final metric, top-N for a user; save the model and a plot"
+    rec = _config(config) if config is not None else {}
+    if arch is not None and rec and arch!=rec['arch']:
+        raise CLIError(f"--arch {arch} but --config {config} holds a recipe of --arch {rec['arch']}: drop one")
+    arch = ifnone(arch, rec.get('arch', 'dot'))
+    epochs,lr = ifnone(epochs, rec.get('epochs') or 5),ifnone(lr, rec.get('lr') or 5e-3)
     if arch not in known_archs():
         raise CLIError(f"--arch {arch!r} is not an architecture: use one of {', '.join(known_archs())}")
     _check_args(epochs, bs, lr, valid_pct, top, n_factors, wd)
@@ -229,10 +248,12 @@ def train(data:str=None, # 'ml-100k', 'mnist' (--arch ram), a CSV with a header 
         if top>dls.n_items-1: raise CLIError(f"--top {top} is larger than the catalogue ({dls.n_items-1} items)")
         _as_id(dls.users, user)
     out = _out_folder(out)  # before training, not after
-    learn = _fit(arch, dls, epochs, lr, wd, n_factors, seed)
+    learn = _fit(arch, dls, epochs, lr, wd, n_factors, seed, rec.get('kwargs'))
     plot = _report(learn, dls, user, top, out)
     learn.export(out.absolute()/'model.pkl')
-    print(f"\nsaved {plot} and {out/'model.pkl'} (recfast recommend/evaluate --model {out/'model.pkl'})")
+    learn.export_safe(out.absolute()/'model')
+    print(f"\nsaved {plot}, {out/'model.pkl'} (a pickle) and {out/'model'} (no pickle): "
+          f"recfast recommend/evaluate --model {out/'model'}")
     return learn
 
 # %% ../nbs/60_cli.ipynb #dcc240f1
@@ -243,10 +264,15 @@ def _first_line(e):
 _pkl = "pass the model.pkl that `recfast train` (or `learn.export`) saves"
 
 def _load(model:str):
-    "The learner saved at `model`, which must be a recommender"
+    "The learner saved at `model` (an `export_safe` folder, or a pickle), which must be a recommender"
     p = Path(model)
-    if p.is_dir(): raise CLIError(f"--model {model!r} is a folder: pass the model file `recfast train` writes "
-                                  "(model.pkl); "
+    if p.is_dir() and (p/'recipe.json').exists():
+        learn = load_learner_safe(p)
+        if not isinstance(learn.dls, RecDataLoaders):
+            raise CLIError(f"{model} is not a recommender (its loaders are {type(learn.dls).__name__})")
+        return learn
+    if p.is_dir(): raise CLIError(f"--model {model!r} is a folder without recipe.json: pass the model folder (or "
+                                  "model.pkl) `recfast train` writes; "
                                   "an `export_serving` folder answers requests through its serve.py")
     if not p.is_file(): raise CLIError(f"--model {model!r}: no such file (train one with `recfast train`)")
     try:
@@ -263,7 +289,7 @@ def _load(model:str):
         raise CLIError(f"{model} is not a recommender (its loaders are {type(learn.dls).__name__})")
     return learn
 
-def recommend(model:str='out/model.pkl', # a model saved by `recfast train` (a pickle: a file you trust)
+def recommend(model:str='out/model', # a model saved by `recfast train`: the folder, or model.pkl (a pickle)
               user:str=None, # the user to recommend for
               n:int=10): # how many items
     "Print the top-`n` items for `user` from a saved model, best first"
@@ -277,7 +303,7 @@ def recommend(model:str='out/model.pkl', # a model saved by `recfast train` (a p
     return recs
 
 # %% ../nbs/60_cli.ipynb #da22d2c7
-def evaluate(model:str='out/model.pkl', # a model saved by `recfast train` (a pickle: a file you trust)
+def evaluate(model:str='out/model', # a model saved by `recfast train`: the folder, or model.pkl (a pickle)
              data:str=None, # a CSV (or .parquet) of held-out rows: the training's user and item columns (and ratings)
              k:int=10, # cut-off of precision, recall and NDCG
              sep:str=',', # CSV field separator
@@ -293,11 +319,50 @@ def evaluate(model:str='out/model.pkl', # a model saved by `recfast train` (a pi
     for n,v in res.items(): print(f"{n:<14} {v:.4f}" if isinstance(v, float) else f"{n:<14} {v}")
     return res
 
+# %% ../nbs/60_cli.ipynb #9273bce3
+def tune(data:str=None, # 'ml-100k', 'mnist' (--arch ram), a CSV with a header row or a .parquet; default: the arch's
+         arch:str='dot', # any of `known_archs()` with a search space
+         trials:int=20, # trials at most
+         timeout:str=None, # no trial starts after this: seconds, or e.g. '10m', '1h'; no limit if not given
+         bs:int=64, # batch size
+         valid_pct:float=0.2, # share of the rows held out for validation (the only split the search scores on)
+         seed:int=42, # seed of the split, the sampler and every trial's initial weights
+         user_col:str=None, # CSV user column (default: the first)
+         item_col:str=None, # CSV item column (default: the second)
+         rating_col:str=None, # CSV rating column (default: the third)
+         time_col:str=None, # sequences: column to order each user's items by
+         threshold:float=None, # implicit: keep ratings >= threshold as positives (default: every row)
+         max_len:int=None, # sequences: window length (default: the loaders', 50)
+         by:str=None, # autoencoders: one vector per 'user' (the default) or per 'item'
+         sep:str=',', # CSV field separator
+         encoding:str='utf-8', # CSV text encoding
+         out:str='out'): # folder for best.json, the study and its plot
+    "Search `arch`'s recipe on the validation split; write best.json (for `recfast train --config`) and study.png"
+    if arch not in known_archs():
+        raise CLIError(f"--arch {arch!r} is not an architecture: use one of {', '.join(known_archs())}")
+    if arch_info(arch)['space'] is None: raise CLIError(f"--arch {arch} has nothing to tune (no search space)")
+    if trials<1: raise CLIError(f"--trials {trials}: run at least 1 trial")
+    if not 0<valid_pct<1: raise CLIError(f"--valid-pct {valid_pct}: must be between 0 and 1 (exclusive)")
+    opts = dict(user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col, threshold=threshold,
+                max_len=max_len, by=by)
+    _options(arch, opts)
+    out = _out_folder(out)
+    dls = build_dls(arch, data, valid_pct, seed, bs, sep, encoding, **opts)
+    print(dls)
+    rec,_ = tune_recipe(dls, arch=arch, n_trials=trials, timeout=timeout, seed=seed, path=out)
+    (out/'best.json').write_text(json.dumps(rec, indent=1, default=str))
+    plot_study(rec['study'], out/'study.png')
+    print(f"\nbest {rec['monitor']} {rec['value']:.4f} of {rec['trials']} trials: epochs {rec['epochs']}, "
+          f"lr {rec['lr']}, " + ', '.join(f'{k} {v}' for k,v in rec['kwargs'].items()))
+    print(f"saved {out/'best.json'}, {rec['study']} and {out/'study.png'}: recfast train --config {out/'best.json'}")
+    return rec
+
 # %% ../nbs/60_cli.ipynb #9ff9bb8e
-_commands = {'train': train, 'recommend': recommend, 'evaluate': evaluate}
+_commands = {'train': train, 'tune': tune, 'recommend': recommend, 'evaluate': evaluate}
 _examples = {'train': 'recfast train --data ratings.csv --arch implicit --threshold 4 --epochs 10 --out out',
-             'recommend': 'recfast recommend --model out/model.pkl --user 42 --n 10',
-             'evaluate': 'recfast evaluate --model out/model.pkl --data test.csv'}
+             'tune': 'recfast tune --data ratings.csv --arch dot --trials 50 --timeout 10m --out out',
+             'recommend': 'recfast recommend --model out/model --user 42 --n 10',
+             'evaluate': 'recfast evaluate --model out/model --data test.csv'}
 
 def _parser(name):
     p = anno_parser(_commands[name], prog=f'recfast {name}')

@@ -8,10 +8,10 @@ Docs: https://recfast.github.io/recfast/fast.html.md"""
 __all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'last_hyper', 'sparse_embeddings', 'SparseAdam', 'TensorLoss',
            'MSETensorLoss', 'FastMSELossFlat', 'combine_scheds', 'combined_cos', 'FastTrainEval', 'FastAvgSmoothLoss',
            'FastRecorder', 'FastParamScheduler', 'TrainingDiverged', 'DivergenceCheck', 'fast_default_cbs', 'check_lr',
-           'FastLearner', 'to_fast']
+           'FastLearner', 'to_fast', 'keeps_recipe']
 
 # %% ../nbs/01_fast.ipynb #de0893ae
-import bisect, itertools, math, numbers
+import bisect, functools, itertools, math, numbers
 import fastai
 from packaging.version import Version
 from fastai.basics import *
@@ -457,3 +457,18 @@ def to_fast(learn:Learner # a plain fastai `Learner`
     if _plain_batches(learn.dls): learn.remove_cbs([cb for cb in learn.cbs if type(cb) is CastToTensor])
     learn.__class__ = FastLearner
     return learn
+
+# %% ../nbs/01_fast.ipynb #b90ca1d9
+def keeps_recipe(f:Callable # a learner factory `f(dls, **kwargs)`
+                )->Callable:
+    "Decorate a learner factory so its learners keep `learn.recipe`: `{'factory': 'module:name', 'kwargs': {...}}`"
+    names = f.__code__.co_varnames[1:f.__code__.co_argcount]  # the positional parameters after the loaders
+    @functools.wraps(f)
+    def _inner(dls, *args, **kwargs):
+        learn = f(dls, *args, **kwargs)
+        derived = getattr(learn, '__dict__', {}).pop('_derived_args', {})  # defaults the factory read off the data
+        try: learn.recipe = dict(factory=f'{f.__module__}:{f.__name__}',
+                                 kwargs={**dict(zip(names, args)), **kwargs, **derived})
+        except AttributeError: pass  # not a `Learner`
+        return learn
+    return _inner

@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/safe.html.md"""
 # %% auto #0
 __all__ = ['Unsaved', 'load_learner_safe']
 
-# %% ../nbs/64_safe.ipynb #e588ec23
+# %% ../nbs/64_safe.ipynb #7e9b69bf
 import hashlib, importlib, inspect, json, numbers, warnings
 from collections import defaultdict
 from fastai.basics import *
@@ -17,7 +17,7 @@ from .fast import *
 from .resume import check_state
 from .registry import _learners
 
-# %% ../nbs/64_safe.ipynb #586a1d67
+# %% ../nbs/64_safe.ipynb #bef40045
 _FORMAT,_WEIGHTS,_RECIPE = 'recfast-safe/1','model.safetensors','recipe.json'
 _OK_MODULES = ('fastai.','recfast.')  # the only modules a recipe may name classes and functions of
 
@@ -89,7 +89,7 @@ def _dec(o, r:dict):
     r['memo'][o['id']] = res
     return res
 
-# %% ../nbs/64_safe.ipynb #5fd47a66
+# %% ../nbs/64_safe.ipynb #d1c21a97
 def _dls_state(dls, w:dict)->dict:
     "The loaders' class, `_meta` attributes and empty loaders, as `_enc` writes them"
     if not isinstance(dls, MetaDataLoaders):
@@ -98,7 +98,8 @@ def _dls_state(dls, w:dict)->dict:
     for k in dls._meta:
         try: meta[k] = _enc(getattr(dls, k), w, f'dls.{k}')
         except Unsaved as e:
-            raise TypeError(f"The loaders' `{k}` is {e}: it can't be written without pickle (use `learn.export`)") from None
+            msg = f"The loaders' `{k}` is {e}: it can't be written without pickle (use `learn.export`)"
+            raise TypeError(msg) from None
     loaders = []
     for i,dl in enumerate(dls.loaders):
         if not isinstance(dl, TensorDL): raise TypeError(f"Loader {i} is a {type(dl).__name__}, not a `TensorDL`: "
@@ -121,7 +122,7 @@ def _dls_from(state:dict, r:dict, device)->MetaDataLoaders:
         loaders.append(dcls(_dec(s['dataset'], r), bs=s['bs'], device=device, **kw))
     return cls(*loaders, path=state.get('path', '.'), device=device, **meta)
 
-# %% ../nbs/64_safe.ipynb #a5b11a5f
+# %% ../nbs/64_safe.ipynb #70ed4eae
 def _folder(path, what:str)->Path:
     "`path` as a `Path`, refusing an empty name or a file"
     if not str(path).strip(): raise ValueError(f"`path` is empty: name the folder {what}")
@@ -161,7 +162,7 @@ def export_safe(self:FastLearner, path:str|Path # a folder, created if needed; i
     (path/_RECIPE).write_text(json.dumps(recipe, indent=1))
     return path
 
-# %% ../nbs/64_safe.ipynb #88496f9f
+# %% ../nbs/64_safe.ipynb #85280afe
 def _registered(factory:str)->Callable:
     "The factory `'module:name'` if an arch is registered with it, else a `ValueError`"
     names = {e['factory'] if isinstance(e['factory'], str) else f"{e['factory'].__module__}:{e['factory'].__name__}"
@@ -189,7 +190,8 @@ def load_learner_safe(path:str|Path, # a folder written by `export_safe`
                       **kwargs): # arguments of the factory that override the recipe's (e.g. ones it left out)
     "A learner rebuilt from `export_safe`'s folder by its registered factory, with no pickle"
     path = Path(path).expanduser()
-    if not str(path).strip() or not path.is_dir(): raise FileNotFoundError(f"{path}: no such folder (`export_safe` writes one)")
+    if not str(path).strip() or not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such folder (`export_safe` writes one)")
     for f in (_RECIPE, _WEIGHTS):
         if not (path/f).is_file(): raise FileNotFoundError(f"{path/f} is missing: not an `export_safe` folder")
     try: recipe = json.loads((path/_RECIPE).read_text())

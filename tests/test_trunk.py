@@ -1,13 +1,15 @@
 """The one-way trunk, read from `recfast/`'s source with `ast` (nothing is imported): no import cycle, no shared module
 naming a family (in an import or in a string such as `'recfast.collab.learner:dot_learner'`), no family importing
-another, and no family importing the layer above the families (the registry, the CLI, `recfast.all`)."""
+another, and no family importing the layer above the families (the registry, the CLI, `recfast.all`, and the modules
+that build learners through the registry: `recfast.safe`, `recfast.tune`)."""
 import ast
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent/'recfast'
 FAMILIES = ('collab', 'implicit', 'sequence', 'autoencoder', 'ram')
-ABOVE = {'recfast', 'recfast.all', 'recfast.cli', 'recfast.compat', 'recfast.registry'}  # may name every family
+ABOVE = {'recfast', 'recfast.all', 'recfast.cli', 'recfast.compat', 'recfast.registry',  # may name every family
+         'recfast.safe', 'recfast.tune'}  # build learners through the registry
 
 def _modules(root=ROOT)->dict:
     "`{module name: path}` of every module under `root` but nbdev's index"

@@ -6,7 +6,8 @@ Docs: https://recfast.github.io/recfast/implicit.baselines.html.md"""
 
 # %% auto #0
 __all__ = ['gram_matrix', 'ClosedFormNet', 'ItemPopularity', 'ItemKNN', 'EASE', 'ials_step', 'IALS', 'ClosedFormFit',
-           'closed_form_learner', 'popularity_learner', 'itemknn_learner', 'ease_learner', 'ials_learner']
+           'closed_form_learner', 'popularity_learner', 'itemknn_learner', 'ease_learner', 'ials_learner',
+           'itemknn_space', 'ease_space', 'ials_space']
 
 # %% ../../nbs/24_implicit.baselines.ipynb #aec3ecb3
 import warnings
@@ -18,7 +19,7 @@ from ..losses import *
 from ..metrics.ranking import *
 from .data import *
 from .models import ForwardScores
-from ..registry import keeps_recipe
+from ..fast import keeps_recipe
 
 # %% ../../nbs/24_implicit.baselines.ipynb #ad07e38c
 def gram_matrix(X:CSRMatrix, # users x items interactions
@@ -316,3 +317,21 @@ def ials_learner(dls, # `InteractionsDataLoaders`
     check_dls(dls, InteractionsDataLoaders, 'ials_learner')
     model = IALS.from_dls(dls, n_factors=n_factors, reg=reg, alpha=alpha, nu=nu, n_iters=n_iters, seed=ifnone(seed, 0))
     return closed_form_learner(dls, model, seed=seed, **kwargs)
+
+# %% ../../nbs/24_implicit.baselines.ipynb #ff77fdae
+def itemknn_space(trial, # an Optuna trial
+                  dls): # the loaders
+    "`itemknn_learner`'s search space for `tune`: the neighbours kept"
+    return dict(k=trial.suggest_int('k', 10, min(500, dls.n_items-1), log=True))
+
+def ease_space(trial, # an Optuna trial
+               dls): # the loaders
+    "`ease_learner`'s search space for `tune`: the L2 penalty"
+    return dict(lam=trial.suggest_float('lam', 10., 5000., log=True))
+
+def ials_space(trial, # an Optuna trial
+               dls): # the loaders
+    "`ials_learner`'s search space for `tune`: factors, L2 penalty and confidence"
+    return dict(n_factors=trial.suggest_categorical('n_factors', [32, 64, 128]),
+                reg=trial.suggest_float('reg', 1., 200., log=True),
+                alpha=trial.suggest_float('alpha', 0.5, 30., log=True))
