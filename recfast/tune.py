@@ -7,14 +7,14 @@ Docs: https://recfast.github.io/recfast/tune.html.md"""
 # %% auto #0
 __all__ = ['search_space', 'TuneProgress', 'save_study', 'plot_study', 'tune']
 
-# %% ../nbs/65_tune.ipynb #f8e40363
-import json, numbers, re
+# %% ../nbs/65_tune.ipynb #0d01991b
+import json, numbers, random, re
 from typing import Callable
 from fastai.basics import *
 from .core import *
 from .registry import arch_info, recfast_learner
 
-# %% ../nbs/65_tune.ipynb #fcab5ea4
+# %% ../nbs/65_tune.ipynb #ea9b5b2a
 _lower = ('loss','error','rmse','mae','mse','perplexity')  # metrics where lower is better
 
 def _direction(monitor:str)->str: return 'minimize' if any(s in monitor for s in _lower) else 'maximize'
@@ -41,7 +41,7 @@ class TuneProgress:
         ps = ', '.join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k,v in trial.params.items())
         print(f"trial {trial.number+1:>3}/{self.n_trials or '-'}  {self.monitor} {val:>8}  best {best:.4f}  {ps}")
 
-# %% ../nbs/65_tune.ipynb #0e8b76bf
+# %% ../nbs/65_tune.ipynb #3ea2a64d
 def save_study(study, # an Optuna study
                fname:str|Path, # the JSON file to write
                recipe:dict=None # the best recipe, stored with the trials
@@ -80,7 +80,7 @@ def plot_study(study:str|Path|dict, # a study JSON written by `save_study` (or i
     ax.figure.savefig(fname, dpi=110, bbox_inches='tight'); plt.close(ax.figure)
     return Path(fname)
 
-# %% ../nbs/65_tune.ipynb #a10bf650
+# %% ../nbs/65_tune.ipynb #3751ab2e
 def _seconds(timeout)->float|None:
     "`timeout` in seconds: a number, or a string like '90s', '10m', '1h'"
     if timeout is None: return None
@@ -121,6 +121,8 @@ def tune(dls, # the loaders: the search fits on `dls.train` and scores on `dls.v
         args = dict(space(trial, dls))
         epochs,lr = args.pop('epochs', None),args.pop('lr', None)
         set_seed(seed)
+        for dl in dls.loaders:  # every trial sees the same shuffling: a seeded loader restarts its order
+            if getattr(dl, 'seed', None) is not None: dl.rng = random.Random(dl.seed)
         learn = recfast_learner(dls, arch=arch, **{**args, **kwargs})
         with learn.no_bar(), learn.no_logging():
             if epochs:

@@ -65,7 +65,7 @@ def test_sidebar_sections_from_numbers():
                '60_cli', '70_distributed', '71_scale', '99_all', 'benchmarks']
     got = dict(nav(renamed))
     assert list(got)==['Home', 'Core', 'Ratings (collab)', 'Implicit feedback', 'Sequences', 'Autoencoders',
-                       'Recurrent attention', 'CLI & serving', 'Scale & distributed', 'Benchmarks', 'API']
+                       'Recurrent attention', 'CLI, tuning, saving & serving', 'Scale & distributed', 'Benchmarks', 'API']
     assert got['Benchmarks']==['Benchmarks']  # a section of its own, not a page trailing the Scale section
     assert got['Ratings (collab)']==['10_collab.data', '11_collab.models', '12_collab.learner', '13_collab.interpret']
     assert got['API']==['99_all'] and got['Core'][0]=='00_core'

@@ -30,7 +30,7 @@ KATEX = Path('/usr/share/javascript/katex')  # Debian's libjs-katex
 
 # The sidebar: a notebook's section is the tens digit of its number (`10_collab.data` -> 1); 9 is the API.
 SECTIONS = {0: 'Core', 1: 'Ratings (collab)', 2: 'Implicit feedback', 3: 'Sequences', 4: 'Autoencoders',
-            5: 'Recurrent attention', 6: 'CLI & serving', 7: 'Scale & distributed', 8: 'More', 9: 'API'}
+            5: 'Recurrent attention', 6: 'CLI, tuning, saving & serving', 7: 'Scale & distributed', 8: 'More', 9: 'API'}
 # Libraries whose names link to their docs when written in backticks; the first one that knows a name wins.
 LINK_LIBS = ('recfast', 'fastai', 'fastcore')
 
