@@ -7,14 +7,14 @@ Docs: https://recfast.github.io/recfast/tune.html.md"""
 # %% auto #0
 __all__ = ['search_space', 'TuneProgress', 'save_study', 'plot_study', 'tune']
 
-# %% ../nbs/65_tune.ipynb #0d01991b
+# %% ../nbs/65_tune.ipynb #6ace3e0e
 import json, numbers, random, re
 from typing import Callable
 from fastai.basics import *
 from .core import *
 from .registry import arch_info, recfast_learner
 
-# %% ../nbs/65_tune.ipynb #ea9b5b2a
+# %% ../nbs/65_tune.ipynb #b9ad45ed
 _lower = ('loss','error','rmse','mae','mse','perplexity')  # metrics where lower is better
 
 def _direction(monitor:str)->str: return 'minimize' if any(s in monitor for s in _lower) else 'maximize'
@@ -33,15 +33,19 @@ def search_space(arch:str # a registered architecture
 
 class TuneProgress:
     "Print one line per trial: its value, the best so far and its parameters"
-    def __init__(self, n_trials, monitor): store_attr()
-    def __call__(self, study, trial):
+    def __init__(self, n_trials:int, # the trials asked for (`None`: no limit)
+                 monitor:str): # the metric's name
+        store_attr()
+    def __call__(self, study, # the Optuna study
+                 trial): # the trial that just ended
+        "Print `trial`'s line"
         best = study.best_value if any(t.state.name=='COMPLETE' for t in study.trials) else float('nan')
         val = (f"{trial.value:.4f}" if trial.state.name=='COMPLETE' else
                f"pruned@{len(trial.intermediate_values)}" if trial.state.name=='PRUNED' else trial.state.name.lower())
         ps = ', '.join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k,v in trial.params.items())
         print(f"trial {trial.number+1:>3}/{self.n_trials or '-'}  {self.monitor} {val:>8}  best {best:.4f}  {ps}")
 
-# %% ../nbs/65_tune.ipynb #3ea2a64d
+# %% ../nbs/65_tune.ipynb #ccdcc930
 def save_study(study, # an Optuna study
                fname:str|Path, # the JSON file to write
                recipe:dict=None # the best recipe, stored with the trials
@@ -80,7 +84,7 @@ def plot_study(study:str|Path|dict, # a study JSON written by `save_study` (or i
     ax.figure.savefig(fname, dpi=110, bbox_inches='tight'); plt.close(ax.figure)
     return Path(fname)
 
-# %% ../nbs/65_tune.ipynb #3751ab2e
+# %% ../nbs/65_tune.ipynb #46b01340
 def _seconds(timeout)->float|None:
     "`timeout` in seconds: a number, or a string like '90s', '10m', '1h'"
     if timeout is None: return None
