@@ -9,7 +9,7 @@ __all__ = ['EpochTable', 'CLIError', 'read_csv', 'read_parquet', 'load_frame', '
            'tune', 'main']
 
 # %% ../nbs/60_cli.ipynb #d7564a67
-import json, sys, warnings, argparse
+import inspect, json, math, sys, warnings, argparse
 with warnings.catch_warnings():  # torch's notices about fastai's internals are not a CLI user's business
     warnings.simplefilter('ignore', FutureWarning)
     from fastai.tabular.all import *
@@ -19,7 +19,7 @@ from .datasets import movielens_100k
 from .interpret import RecInterpretation
 from .registry import *
 from .safe import export_safe, load_learner_safe
-from .tune import tune as tune_recipe, plot_study
+from .tune import tune as tune_recipe, plot_study, _seconds
 
 # %% ../nbs/60_cli.ipynb #4a0e80d1
 class EpochTable(Callback):
@@ -206,6 +206,16 @@ def _config(config:str)->dict:
     except (ValueError, UnicodeDecodeError): raise CLIError(f"--config {config}: not a JSON file") from None
     if not isinstance(rec, dict) or not isinstance(rec.get('arch'), str) or not isinstance(rec.get('kwargs', {}), dict):
         raise CLIError(f"--config {config}: not a recipe of `recfast tune` (it needs 'arch' and 'kwargs')")
+    if rec['arch'] not in known_archs(): raise CLIError(f"--config {config}: arch {rec['arch']!r} is not registered")
+    ep,lr,kw = rec.get('epochs'),rec.get('lr'),rec.get('kwargs', {})
+    if ep is not None and not (isinstance(ep, int) and not isinstance(ep, bool) and ep>0):
+        raise CLIError(f"--config {config}: 'epochs' must be a positive int, got {ep!r}")
+    if lr is not None and not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr>0):
+        raise CLIError(f"--config {config}: 'lr' must be a positive number, got {lr!r}")
+    params = inspect.signature(arch_info(rec['arch'])['factory']).parameters
+    if bad:=[k for k in kw if k in ('epochs','lr') or k not in params]:
+        raise CLIError(f"--config {config}: 'kwargs' holds {bad[0]!r}, not an argument of --arch {rec['arch']}'s factory"
+                       + (" (epochs and lr go beside 'kwargs')" if bad[0] in ('epochs','lr') else ''))
     return rec
 
 def train(data:str=None, # 'ml-100k', 'mnist' (--arch ram), a CSV with a header row or a .parquet; default: the arch's
@@ -234,6 +244,9 @@ def train(data:str=None, # 'ml-100k', 'mnist' (--arch ram), a CSV with a header 
     rec = _config(config) if config is not None else {}
     if arch is not None and rec and arch!=rec['arch']:
         raise CLIError(f"--arch {arch} but --config {config} holds a recipe of --arch {rec['arch']}: drop one")
+    for k,v in dict(n_factors=n_factors, wd=wd).items():
+        if v is not None and k in rec.get('kwargs', {}) and v!=rec['kwargs'][k]:
+            raise CLIError(f"--{k.replace('_','-')} {v} but --config {config} sets {k} {rec['kwargs'][k]}: drop one")
     arch = ifnone(arch, rec.get('arch', 'dot'))
     epochs,lr = ifnone(epochs, rec.get('epochs') or 5),ifnone(lr, rec.get('lr') or 5e-3)
     if arch not in known_archs():
@@ -342,6 +355,8 @@ def tune(data:str=None, # 'ml-100k', 'mnist' (--arch ram), a CSV with a header r
         raise CLIError(f"--arch {arch!r} is not an architecture: use one of {', '.join(known_archs())}")
     if arch_info(arch)['space'] is None: raise CLIError(f"--arch {arch} has nothing to tune (no search space)")
     if trials<1: raise CLIError(f"--trials {trials}: run at least 1 trial")
+    try: _seconds(timeout)
+    except ValueError as e: raise CLIError(f"--timeout {timeout}: pass seconds, or e.g. '90s', '10m', '1h'") from None
     if not 0<valid_pct<1: raise CLIError(f"--valid-pct {valid_pct}: must be between 0 and 1 (exclusive)")
     opts = dict(user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col, threshold=threshold,
                 max_len=max_len, by=by)

@@ -8,7 +8,7 @@ Docs: https://recfast.github.io/recfast/fast.html.md"""
 __all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'last_hyper', 'sparse_embeddings', 'SparseAdam', 'TensorLoss',
            'MSETensorLoss', 'FastMSELossFlat', 'combine_scheds', 'combined_cos', 'FastTrainEval', 'FastAvgSmoothLoss',
            'FastRecorder', 'FastParamScheduler', 'TrainingDiverged', 'DivergenceCheck', 'fast_default_cbs', 'check_lr',
-           'FastLearner', 'to_fast', 'keeps_recipe']
+           'FastLearner', 'to_fast', 'changed_since_built', 'keeps_recipe']
 
 # %% ../nbs/01_fast.ipynb #de0893ae
 import bisect, functools, itertools, math, numbers
@@ -459,16 +459,26 @@ def to_fast(learn:Learner # a plain fastai `Learner`
     return learn
 
 # %% ../nbs/01_fast.ipynb #b90ca1d9
-def keeps_recipe(f:Callable # a learner factory `f(dls, **kwargs)`
+def _built(learn)->dict:
+    "What a factory set on `learn` that its recipe can't tell: the loss, metrics and callbacks"
+    return dict(loss_func=id(learn.loss_func), metrics=[id(m) for m in L(learn.metrics)],
+                cbs=sorted(type(c).__name__ for c in learn.cbs))
+
+def changed_since_built(learn)->list:
+    "Which of `loss_func`, `metrics`, `cbs` were changed on `learn` after its factory built it (`keeps_recipe`)"
+    b = getattr(learn, '_built_state', None)
+    return [] if b is None else [k for k,v in _built(learn).items() if v!=b[k]]
+
+def keeps_recipe(f:Callable # a learner factory `f(dls, *args, **kwargs)`
                 )->Callable:
-    "Decorate a learner factory so its learners keep `learn.recipe`: `{'factory': 'module:name', 'kwargs': {...}}`"
-    names = f.__code__.co_varnames[1:f.__code__.co_argcount]  # the positional parameters after the loaders
+    "Decorate a learner factory so its learners keep `learn.recipe`: `{'factory': 'module:name', 'args', 'kwargs'}`"
     @functools.wraps(f)
     def _inner(dls, *args, **kwargs):
         learn = f(dls, *args, **kwargs)
         derived = getattr(learn, '__dict__', {}).pop('_derived_args', {})  # defaults the factory read off the data
-        try: learn.recipe = dict(factory=f'{f.__module__}:{f.__name__}',
-                                 kwargs={**dict(zip(names, args)), **kwargs, **derived})
-        except AttributeError: pass  # not a `Learner`
+        if isinstance(learn, Learner):
+            learn.recipe = dict(factory=f'{f.__module__}:{f.__qualname__}', args=list(args),
+                                kwargs={**kwargs, **derived})
+            learn._built_state = _built(learn)
         return learn
     return _inner

@@ -27,12 +27,17 @@ def register_learner(name:str, # the `arch` name users pass to `recfast_learner`
     if factory is None: return lambda f: register_learner(name, f, dls, cli, data, space, **kwargs) or f
     if not (callable(factory) or isinstance(factory, str) and factory.count(':')==1):
         raise TypeError(f"`factory` of arch {name!r} must be a function or its 'module:name', got {factory!r}")
-    if name in _learners and _learners[name]['factory']!=factory:
-        warnings.warn(f"register_learner: arch {name!r} was registered already; it now builds with {factory!r}",
-                      stacklevel=2)
+    if not (space is None or callable(space) or isinstance(space, str) and space.count(':')==1):
+        raise TypeError(f"`space` of arch {name!r} must be a function (trial, dls) -> dict or its 'module:name', "
+                        f"got {space!r}")
+    new = dict(factory=factory, dls=dls, cli=tuple(cli), data=data, space=space, kwargs=kwargs)
+    if name in _learners and _learners[name]!=new:
+        what = [k for k in new if _learners[name][k]!=new[k]]
+        warnings.warn(f"register_learner: arch {name!r} was registered already; its {', '.join(what)} now differ "
+                      f"(it builds with {factory!r})", stacklevel=2)
     if bad:=set(cli)-set(cli_options):
         raise ValueError(f"Unknown CLI options {sorted(bad)} for arch {name!r}: use some of {', '.join(cli_options)}")
-    _learners[name] = dict(factory=factory, dls=dls, cli=tuple(cli), data=data, space=space, kwargs=kwargs)
+    _learners[name] = new
 
 def _resolve(o):
     if not isinstance(o, str): return o
@@ -46,11 +51,10 @@ def known_archs()->list:
 # %% ../nbs/09_registry.ipynb #b0bcbb98
 def arch_info(arch:str # a registered architecture name (see `known_archs`)
              )->dict:
-    "`factory`, `dls` class, fixed `kwargs`, `cli` options, default `data` and `space` of a registered architecture"
+    "`factory`, `dls` class, fixed `kwargs`, `cli` options, default `data` and `space` ('module:name') of an arch"
     if arch not in _learners: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(known_archs())}")
     e = _learners[arch]
-    return {**e, 'factory':_resolve(e['factory']), 'dls':_resolve(e['dls']) if e['dls'] else None,
-            'space':_resolve(e['space']) if e.get('space') else None}
+    return {**e, 'factory':_resolve(e['factory']), 'dls':_resolve(e['dls']) if e['dls'] else None}  # `space` unresolved
 
 def recfast_learner(dls, # the `DataLoaders` the learner trains on
                     arch:str='dot', # one of `known_archs()`

@@ -7,8 +7,8 @@ Docs: https://recfast.github.io/recfast/safe.html.md"""
 # %% auto #0
 __all__ = ['Unsaved', 'load_learner_safe']
 
-# %% ../nbs/64_safe.ipynb #7e9b69bf
-import hashlib, importlib, inspect, json, numbers, warnings
+# %% ../nbs/64_safe.ipynb #935d0235
+import hashlib, importlib, inspect, json, numbers, os, warnings
 from collections import defaultdict
 from fastai.basics import *
 from . import __version__
@@ -17,22 +17,34 @@ from .fast import *
 from .resume import check_state
 from .registry import _learners
 
-# %% ../nbs/64_safe.ipynb #bef40045
+# %% ../nbs/64_safe.ipynb #edf00430
 _FORMAT,_WEIGHTS,_RECIPE = 'recfast-safe/1','model.safetensors','recipe.json'
-_OK_MODULES = ('fastai.','recfast.')  # the only modules a recipe may name classes and functions of
+_OK_MODULES = ('fastai.','recfast.')  # the only packages a recipe may name classes and functions of
+# ...but not their modules that read or write files, download, or parse command lines
+_NO_MODULES = ('fastai.learner', 'fastai.data.external', 'fastai.data.download_checks', 'fastai.distributed',
+               'fastai.launch', 'fastai.callback.tensorboard', 'fastai.callback.wandb', 'recfast.cli', 'recfast.safe',
+               'recfast.tune', 'recfast.serving', 'recfast.serve_torch', 'recfast.datasets', 'recfast.resume')
 
 class Unsaved(TypeError):
     "A value that `export_safe` can't write as JSON or tensors"
 
 def _qual(o): return f'{o.__module__}:{o.__qualname__}'
 
-def _import(path:str, what:str='The recipe'):
-    "The object at `'module:qualname'`, from recfast's and fastai's modules only"
+def _allowed(mod:str)->bool:
+    return mod.startswith(_OK_MODULES) and not any(mod==m or mod.startswith(m+'.') for m in _NO_MODULES)
+
+def _import(path, what:str='recipe.json'):
+    "The function or class at `'module:qualname'`, defined there, in recfast's or fastai's modules only"
     mod,_,name = str(path).partition(':')
-    if not (mod.startswith(_OK_MODULES) and name):
-        raise ValueError(f"{what} names {path!r}, outside recfast and fastai: refused")
-    o = importlib.import_module(mod)
-    for a in name.split('.'): o = getattr(o, a)
+    refused = ValueError(f"{what} names {path!r}: not a function or class defined in recfast or fastai, refused")
+    if not (_allowed(mod) and name): raise refused
+    try:
+        o = importlib.import_module(mod)
+        for a in name.split('.'):
+            o = getattr(o, a)
+            if inspect.ismodule(o): raise refused  # no path through another module (`fastai.basics:os.system`)
+    except (ImportError, AttributeError): raise refused from None
+    if not (inspect.isfunction(o) or inspect.isclass(o)) or o.__module__!=mod or o.__qualname__!=name: raise refused
     return o
 
 def _enc(o, w:dict, key:str):
@@ -50,7 +62,8 @@ def _enc(o, w:dict, key:str):
     if isinstance(o, tuple): return {'$tuple': [_enc(v, w, f'{key}.{i}') for i,v in enumerate(o)]}
     if isinstance(o, dict):
         return {'$dict': [[_enc(k, w, f'{key}.k{i}'), _enc(v, w, f'{key}.{i}')] for i,(k,v) in enumerate(o.items())]}
-    if (inspect.isfunction(o) or inspect.isclass(o)) and o.__module__.startswith(_OK_MODULES): return {'$fn': _qual(o)}
+    if (inspect.isfunction(o) or inspect.isclass(o)) and _allowed(o.__module__) and '<' not in o.__qualname__:
+        return {'$fn': _qual(o)}
     if id(o) in w['memo']: return {'$ref': w['memo'][id(o)][0]}
     w['memo'][id(o)] = key,o  # `o` kept alive, so its id isn't reused
     if isinstance(o, CategoryMap):
@@ -67,6 +80,8 @@ def _dec(o, r:dict):
     if isinstance(o, list): return [_dec(v, r) for v in o]
     if not isinstance(o, dict): return o
     if '$tensor' in o:
+        if o['$tensor'] not in r['tensors']:
+            raise ValueError(f"{_WEIGHTS} has no tensor {o['$tensor']!r}, which {_RECIPE} names: not the pair written")
         t = r['tensors'][o['$tensor']]
         return t.numpy() if o.get('numpy') else t
     if '$tuple' in o: return tuple(_dec(o['$tuple'], r))
@@ -82,14 +97,14 @@ def _dec(o, r:dict):
     elif '$obj' in o:
         cls = _import(o['$obj'])
         if not (inspect.isclass(cls) and getattr(cls, '_safe_state', False)):
-            raise ValueError(f"The recipe names {o['$obj']!r}, not a class `export_safe` writes: refused")
+            raise ValueError(f"{_RECIPE} names {o['$obj']!r}, not a class `export_safe` writes: refused")
         res = cls.__new__(cls)
         res.__dict__.update(_dec(o['state'], r))
-    else: raise ValueError(f"The recipe holds an object with unknown keys {sorted(o)}")
+    else: raise ValueError(f"{_RECIPE} holds an object with unknown keys {sorted(o)}: edited?")
     r['memo'][o['id']] = res
     return res
 
-# %% ../nbs/64_safe.ipynb #d1c21a97
+# %% ../nbs/64_safe.ipynb #e5ae7c4e
 def _dls_state(dls, w:dict)->dict:
     "The loaders' class, `_meta` attributes and empty loaders, as `_enc` writes them"
     if not isinstance(dls, MetaDataLoaders):
@@ -112,23 +127,37 @@ def _dls_from(state:dict, r:dict, device)->MetaDataLoaders:
     "Empty loaders like the ones `_dls_state` wrote: vocabularies, seen items and settings, no rows"
     cls = _import(state['cls'])
     if not (inspect.isclass(cls) and issubclass(cls, MetaDataLoaders)):
-        raise ValueError(f"The recipe names {state['cls']!r} as its loaders: not recfast loaders, refused")
+        raise ValueError(f"{_RECIPE} names {state['cls']!r} as its loaders: not recfast loaders, refused")
     meta,loaders = {k:_dec(v, r) for k,v in state['meta'].items()},[]
     for s in state['loaders']:
         dcls = _import(s['cls'])
         if not (inspect.isclass(dcls) and issubclass(dcls, TensorDL)):
-            raise ValueError(f"The recipe names {s['cls']!r} as a loader: not a `TensorDL`, refused")
+            raise ValueError(f"{_RECIPE} names {s['cls']!r} as a loader: not a `TensorDL`, refused")
         kw = {} if s.get('vocab') is None else {'vocab': _dec(s['vocab'], r)}
         loaders.append(dcls(_dec(s['dataset'], r), bs=s['bs'], device=device, **kw))
     return cls(*loaders, path=state.get('path', '.'), device=device, **meta)
 
-# %% ../nbs/64_safe.ipynb #70ed4eae
+# %% ../nbs/64_safe.ipynb #5c101302
 def _folder(path, what:str)->Path:
-    "`path` as a `Path`, refusing an empty name or a file"
+    "`path` as a `Path`, refusing `None`, an empty name or a file"
+    if not isinstance(path, (str, os.PathLike)): raise TypeError(f"`path` must be a folder name, not {path!r}")
     if not str(path).strip(): raise ValueError(f"`path` is empty: name the folder {what}")
     p = Path(path).expanduser()
     if p.is_file(): raise ValueError(f"{p} is a file: `path` names the folder {what}")
+    for f in (_WEIGHTS, _RECIPE):
+        if (p/f).is_dir(): raise ValueError(f"{p/f} is a folder: `path` can't hold an `export_safe` there")
     return p
+
+def _check_recipe(rec, what:str='learn.recipe')->str:
+    "The factory of `rec` if it is `{'factory': 'module:name', 'kwargs': {...}}` of a registered factory"
+    if not (isinstance(rec, dict) and isinstance(rec.get('factory'), str) and isinstance(rec.get('kwargs'), dict)
+            and isinstance(rec.get('args', []), list)):
+        raise TypeError(f"{what} must be {{'factory': 'module:name', 'args': [...], 'kwargs': {{...}}}}, got {rec!r:.80}")
+    if rec['factory'].startswith('__main__:'):
+        raise ValueError(f"{what}'s factory {rec['factory']!r} is defined in `__main__`: another process can't import "
+                         "it (define it in a module and `register_learner` it)")
+    _registered(rec['factory'], what)
+    return rec['factory']
 
 @patch
 def export_safe(self:FastLearner, path:str|Path # a folder, created if needed; its two files are replaced
@@ -137,13 +166,19 @@ def export_safe(self:FastLearner, path:str|Path # a folder, created if needed; i
     rec = getattr(self, 'recipe', None)
     if rec is None: raise TypeError("This learner has no `recipe` (how it was built): build it with a recfast factory "
                                     "(`dot_learner`, ...) or `recfast_learner`, or save it with `learn.export`")
-    path = _folder(path, 'export_safe writes')
+    factory,path = _check_recipe(rec),_folder(path, 'export_safe writes')
     w,kwargs,left = dict(tensors={}, memo={}),{},[]
+    args = []
+    for i,v in enumerate(rec.get('args', [])):
+        try: args.append(_enc(v, w, f'args.{i}'))
+        except Unsaved: raise TypeError(f"Positional argument {i} of {factory} can't be written without pickle: "
+                                        "pass it by name") from None
     for k,v in rec['kwargs'].items():
         try: kwargs[k] = _enc(v, w, f'kwargs.{k}')
         except Unsaved: left.append(k)
-    if left: warnings.warn(f"`export_safe`: {len(left)} argument(s) of {rec['factory'].split(':')[-1]} can't be "
-                           f"written without pickle and are left out ({', '.join(left)}): pass them again to "
+    if changed:=changed_since_built(self): left += [c for c in changed if c not in left]
+    if left: warnings.warn(f"`export_safe`: {len(left)} setting(s) of this learner can't be written without pickle "
+                           f"and are left out ({', '.join(left)}): pass them again to "
                            f"`load_learner_safe(path, {left[0]}=...)`", stacklevel=2)
     dls = _dls_state(self.dls, w)
     model,aliases,ptrs = get_model(self.model),{},{}
@@ -154,44 +189,61 @@ def export_safe(self:FastLearner, path:str|Path # a folder, created if needed; i
         w['tensors'][f'model.{k}'] = v.detach().cpu().contiguous()
     from safetensors.torch import save
     data = save(w['tensors'], metadata={'format': _FORMAT})
-    recipe = dict(format=_FORMAT, recfast=__version__, factory=rec['factory'], kwargs=kwargs, dls=dls,
-                  model=type(model).__name__, aliases=aliases, sha256=hashlib.sha256(data).hexdigest())
+    recipe = dict(format=_FORMAT, recfast=__version__, factory=factory, args=args, kwargs=kwargs, left_out=left,
+                  dls=dls, model=type(model).__name__, aliases=aliases, sha256=hashlib.sha256(data).hexdigest())
     if rank_distrib(): return path
     path.mkdir(parents=True, exist_ok=True)
     (path/_WEIGHTS).write_bytes(data)
     (path/_RECIPE).write_text(json.dumps(recipe, indent=1))
     return path
 
-# %% ../nbs/64_safe.ipynb #85280afe
-def _registered(factory:str)->Callable:
+# %% ../nbs/64_safe.ipynb #c287bab2
+def _registered(factory:str, what:str=_RECIPE)->Callable:
     "The factory `'module:name'` if an arch is registered with it, else a `ValueError`"
     names = {e['factory'] if isinstance(e['factory'], str) else f"{e['factory'].__module__}:{e['factory'].__name__}"
              for e in _learners.values()}
-    if factory not in names: raise ValueError(f"The recipe's factory {factory!r} is not a registered learner factory "
+    if factory not in names: raise ValueError(f"{what}'s factory {factory!r} is not a registered learner factory "
                                               "(`register_learner` it first): refused")
     mod,_,name = factory.partition(':')
     return getattr(importlib.import_module(mod), name)
 
-def _same_vocab(dls, state:dict, r:dict):
-    "Raise unless `dls` are of the recipe's class and have its vocabularies"
+def _same_data(dls, state:dict, r:dict):
+    "Raise unless `dls` are of the recipe's class with its vocabularies; warn, counting, where settings or rows differ"
     if _qual(type(dls))!=state['cls']:
         raise TypeError(f"`dls` are {type(dls).__name__}, the model was trained on {state['cls'].split(':')[-1]}")
-    saved = {k:_dec(v, r) for k,v in state['meta'].items()}.get('classes')
+    meta = {k:_dec(v, r) for k,v in state['meta'].items()}
+    saved = meta.get('classes')
     for col,voc in (saved.items() if isinstance(saved, dict) else ()):
         new = list(getattr(dls, 'classes', {}).get(col, []))
         if list(voc)==new: continue
         i = next((i for i,(a,b) in enumerate(zip(voc, new)) if a!=b), min(len(voc), len(new)))
         raise ValueError(f"`dls` have another {col!r} vocabulary than the model ({len(new)} ids, saved {len(voc)}; "
                          f"first difference at position {i}): build them from the same data and split")
+    for k in ('user_features','item_features'):
+        if (meta.get(k) is None)!=(getattr(dls, k, None) is None):
+            raise ValueError(f"The model was trained {'with' if meta.get(k) is not None else 'without'} `{k}`, "
+                             f"these `dls` {'have' if getattr(dls, k, None) is not None else 'have none'}: build them alike")
+    plain = lambda v: v if isinstance(v, (str, int, float, bool, type(None))) else tuple(v) if is_listy(v) else None
+    diff = [k for k,v in meta.items() if plain(v) is not None and plain(v)!=plain(getattr(dls, k, None))]
+    if diff:
+        what = ', '.join(f"{k} ({getattr(dls, k, None)!r}; the model's {meta[k]!r})" for k in diff)
+        warnings.warn(f"`dls` differ from the model's loaders in {what}", stacklevel=3)
+    s,n = meta.get('seen'),getattr(dls, 'seen', None)
+    if isinstance(s, CSRMatrix) and isinstance(n, CSRMatrix) and s.shape==n.shape:
+        a,b = (set(zip(*(t.tolist() for t in m.to('cpu').coo()[:2]))) for m in (s, n))
+        if a!=b: warnings.warn(f"`dls` hold other training rows than the model's ({len(b-a)} new, {len(a-b)} not "
+                               f"in these): their validation rows may be ones the model was trained on", stacklevel=3)
 
 def load_learner_safe(path:str|Path, # a folder written by `export_safe`
                       dls:DataLoaders=None, # loaders to train on (same data); empty ones from the recipe if `None`
                       cpu:bool=True, # load on the CPU; else on `default_device()`
                       **kwargs): # arguments of the factory that override the recipe's (e.g. ones it left out)
     "A learner rebuilt from `export_safe`'s folder by its registered factory, with no pickle"
+    if not isinstance(path, (str, os.PathLike)): raise TypeError(f"`path` must be a folder name, not {path!r}")
+    if not str(path).strip(): raise ValueError("`path` is empty: name the folder `export_safe` wrote")
+    check_bool(cpu, 'cpu')
     path = Path(path).expanduser()
-    if not str(path).strip() or not path.is_dir():
-        raise FileNotFoundError(f"{path}: no such folder (`export_safe` writes one)")
+    if not path.is_dir(): raise FileNotFoundError(f"{path}: no such folder (`export_safe` writes one)")
     for f in (_RECIPE, _WEIGHTS):
         if not (path/f).is_file(): raise FileNotFoundError(f"{path/f} is missing: not an `export_safe` folder")
     try: recipe = json.loads((path/_RECIPE).read_text())
@@ -205,15 +257,23 @@ def load_learner_safe(path:str|Path, # a folder written by `export_safe`
     from safetensors.torch import load
     try: r = dict(tensors=load(data), memo={})
     except Exception as e: raise ValueError(f"{path/_WEIGHTS} can't be read as safetensors ({e})") from None
-    factory = _registered(recipe['factory'])
+    factory = _registered(_check_recipe(recipe, str(path/_RECIPE)))
     device = torch.device('cpu') if cpu else default_device()
     try:
         if dls is None: dls = _dls_from(recipe['dls'], r, device)
-        else: _same_vocab(dls, recipe['dls'], r)
-        args = {k:_dec(v, r) for k,v in recipe['kwargs'].items()}
+        else: _same_data(dls, recipe['dls'], r)
+        args,kw = [_dec(v, r) for v in recipe.get('args', [])],{k:_dec(v, r) for k,v in recipe['kwargs'].items()}
     except KeyError as e: raise ValueError(f"{path/_RECIPE} misses the entry {e} (edited?)") from None
-    learn = factory(dls, **{**args, **kwargs})
+    if left:=[k for k in recipe.get('left_out', []) if k not in kwargs]:
+        warnings.warn(f"{path.name} was exported without {', '.join(left)} (not JSON): the factory's defaults are "
+                      f"used; pass {left[0]}=... to `load_learner_safe` to set it", stacklevel=2)
+    try: learn = factory(dls, *args, **{**kw, **kwargs})
+    except TypeError as e:
+        raise TypeError(f"{path/_RECIPE}'s arguments don't fit {recipe['factory']} ({e}): edited?") from None
     model,al = get_model(learn.model),recipe.get('aliases', {})
+    if type(model).__name__!=recipe.get('model'):
+        raise ValueError(f"{path/_RECIPE} says the model is a {recipe.get('model')!r}, its factory builds a "
+                         f"{type(model).__name__}: edited?")
     state = {k:r['tensors'].get(f'model.{al.get(k, k)}') for k in model.state_dict()}
     state = {k:v for k,v in state.items() if v is not None}
     check_state(state, model, str(path/_WEIGHTS))

@@ -53,3 +53,6 @@ def implicit_space(trial, # an Optuna trial
     return dict(loss=loss, **neg, n_factors=trial.suggest_categorical('n_factors', [32, 64, 128]),
                 wd=trial.suggest_float('wd', 1e-4, 3., log=True), lr=trial.suggest_float('lr', 1e-3, 3e-2, log=True),
                 epochs=trial.suggest_int('epochs', 5, 25))
+
+# the first trials: the full softmax as tuned by hand on the talk protocol's valid split (bench/bench_baselines.py)
+implicit_space.starts = [dict(loss='softmax', n_factors=128, wd=1., lr=2e-2, epochs=20)]
