@@ -8,9 +8,9 @@ Docs: https://recfast.github.io/recfast/core.html.md"""
 __all__ = ['Tensors', 'check_n', 'check_bs', 'check_factors', 'check_bool', 'check_sizes', 'check_dropout', 'check_seed',
            'check_real', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col', 'check_numeric_col', 'check_time_col',
            'as_pandas', 'default_cols', 'check_frame', 'check_id_kind', 'dup_pairs', 'dedupe', 'check_range',
-           'make_vocab', 'vocab_pos', 'encode_ids', 'check_valid_pct', 'split_frame', 'warn_cold', 'MetaDataLoaders',
-           'RecDataLoaders', 'scoring', 'learner_lock', 'locked', 'check_device', 'warn_overlap', 'binary_kind',
-           'read_csv_ids', 'check_dls']
+           'check_y_range', 'make_vocab', 'vocab_pos', 'encode_ids', 'check_valid_pct', 'split_frame', 'warn_cold',
+           'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'learner_lock', 'locked', 'check_device', 'warn_overlap',
+           'binary_kind', 'read_csv_ids', 'check_dls']
 
 # %% ../nbs/00_core.ipynb #e56febb2
 import difflib, functools, numbers, random, threading, warnings, weakref
@@ -453,6 +453,19 @@ def check_range(y, # ratings (an array or a CPU tensor)
         i = int(bad.argmax())
         raise ValueError(f"{int(bad.sum())} ratings are outside y_range={tuple(y_range)}, "
                          f"e.g. {y[i]} by {row(i)}; {fix}")
+
+def check_y_range(dls, # loaders whose datasets hold the ratings in their last tensor (`NaN`: no rating)
+                  y_range:tuple|None, # the model's output range; nothing is checked if `None`
+                  row:callable=None): # `row(dl, i)`: who gave rating `i` of loader `dl`; 'rating i' if `None`
+    "Raise a `ValueError` naming a rating of `dls` outside `y_range` (or a `y_range` that is not `(low, high)`)"
+    if y_range is None: return
+    if (not is_listy(y_range) or len(y_range)!=2 or
+        not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) for v in y_range)):
+        raise ValueError(f"`y_range` must be (low, high), two finite numbers, or None; got {y_range!r}")
+    if not y_range[0]<y_range[1]: raise ValueError(f"`y_range`={tuple(y_range)} has low >= high: pass (low, high)")
+    for dl in getattr(dls, 'loaders', []):
+        if ts:=getattr(dl.dataset, 'ts', None):
+            check_range(ts[-1].cpu(), y_range, (lambda i: f"rating {i}") if row is None else partial(row, dl))
 
 # %% ../nbs/00_core.ipynb #017bc74e
 def make_vocab(*cols)->CategoryMap:

@@ -24,7 +24,18 @@ class ReinforceCallback(Callback):
                  rollouts:int=1): # rollouts per training image; from 2, each one's baseline is the others' mean reward
         if reward not in _rewards: raise ValueError(f"Unknown `reward` {reward!r}: use one of {', '.join(_rewards)}")
         check_n(rollouts, name='rollouts')
+        check_real(reinforce_weight, 'reinforce_weight', strict=False); check_real(baseline_weight, 'baseline_weight', strict=False)
         store_attr()
+
+    def before_fit(self):
+        "Refuse a model without a location policy (a RAM's `locator`), whose output has no `log_pi` to reinforce"
+        if getattr(get_model(self.model), 'locator', None) is None:
+            raise TypeError(f"`ReinforceCallback` trains the location policy of a RAM model (its `locator`, and an "
+                            f"output `(logits, log_pi, baselines)`); {type(get_model(self.model)).__name__} has none: "
+                            "remove the callback")
+        if (n:=sum(isinstance(cb, ReinforceCallback) for cb in self.learn.cbs))>1:
+            raise ValueError(f"{n} `ReinforceCallback`s would each add the REINFORCE terms (and repeat the batch): "
+                             "keep one (`ram_learner` adds its own)")
 
     def before_batch(self):
         "Repeat every training image `rollouts` times (the same images, new location samples)"
