@@ -779,8 +779,9 @@ def _check_split_args(cls, split, valid_pct, time_name, cutoff):
     "Refuse `valid_pct` and `time_name` where `split` doesn't use them"
     if valid_pct is not None and (split=='last' or split=='cutoff' and cutoff is not None):
         held = "`n_last` rows per user" if split=='last' else "the rows after `cutoff`"
-        raise ValueError(f"`valid_pct`={valid_pct!r} is not used by split={split!r}{' with a `cutoff`'*(split=='cutoff')}"
-                         f", which holds out {held}: drop `valid_pct`")
+        cut = ' with a `cutoff`'*(split=='cutoff')
+        raise ValueError(f"`valid_pct`={valid_pct!r} is not used by split={split!r}{cut}, which holds out {held}: "
+                         "drop `valid_pct`")
     if time_name is not None and split in ('random','user') and not cls._orders:
         raise ValueError(f"`time_name`={time_name!r} is used by split='last' and split='cutoff', not by "
                          f"split={split!r}, where {cls.__name__} ignore it: drop it, or pass split='last'/'cutoff'")

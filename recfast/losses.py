@@ -205,7 +205,7 @@ def ranking_setup(loss:str, # one of `ranking_losses`
                   n_items:int, # catalogue size, padding included
                   n_neg:int=None, # negatives per positive (`default_n_neg` if `None`)
                   seed:int=None, # seed of the sampler's own generator (the global one if `None`)
-                  sampler:str='uniform', # 'uniform', 'reject' (redraw the user's positives) or 'popularity'; `None`: none
+                  sampler:str=None, # 'uniform' (if `None`), 'reject' (redraw the user's positives) or 'popularity'
                   seen:CSRMatrix=None, # as in `NegativeSampling`
                   t:float=0.75, # gBCE's calibration (`gbce_beta`)
                   shared:bool=False): # one draw of negatives per batch (`NegativeSampling`): for many negatives

@@ -424,9 +424,9 @@ def _eval_rows(dls, df):
     if (th:=getattr(dls, 'threshold', None)) is not None and th[0] in df.columns:
         check_frame(df, {'rating_name': th[0]}, what='held-out rows')
         keep = (pd.to_numeric(df[th[0]])>=th[1]).to_numpy()
-        if (~keep).any(): warnings.warn(f"`evaluate`: threshold={th[1]}: dropped {int((~keep).sum())} of {len(df)} rows "
-                                        f"with {th[0]!r} below it (the loaders' positives are rated at least that)",
-                                        stacklevel=4)
+        if (~keep).any():
+            warnings.warn(f"`evaluate`: threshold={th[1]}: dropped {int((~keep).sum())} of {len(df)} rows with "
+                          f"{th[0]!r} below it (the loaders' positives are rated at least that)", stacklevel=4)
         if not keep.any(): raise ValueError(f"No row is rated {th[1]} or more (the loaders' threshold): nothing to "
                                             "evaluate")
         df = df[keep]

@@ -233,8 +233,8 @@ class MNISTGlimpseDataLoaders(MetaDataLoaders):
             raise ValueError(f"`size`={size} is the canvas of translated and cluttered digits: plain ones stay {h}x{h}")
         if variant!='plain' and max_shift: raise ValueError(f"`max_shift` only shifts plain digits, not {variant} ones")
         if variant=='plain' and n_frags:
-            raise ValueError(f"`n_frags`={n_frags} clutters translated and cluttered canvases, not plain digits: drop it "
-                             "or pass variant='cluttered'")
+            raise ValueError(f"`n_frags`={n_frags} clutters translated and cluttered canvases, not plain digits: "
+                             "drop it or pass variant='cluttered'")
         size = ifnone(size, {'plain':h, 'translated':60, 'cluttered':100}[variant])
         if size<h: raise ValueError(f"Digits of {h}x{h} do not fit on a {size}x{size} canvas: pass `size>={h}`")
         vocab = CategoryMap(ifnone(vocab, [str(i) for i in range(int(y.max())+1)]), sort=False) # label i is vocab[i]

@@ -24,7 +24,8 @@ class ReinforceCallback(Callback):
                  rollouts:int=1): # rollouts per training image; from 2, each one's baseline is the others' mean reward
         if reward not in _rewards: raise ValueError(f"Unknown `reward` {reward!r}: use one of {', '.join(_rewards)}")
         check_n(rollouts, name='rollouts')
-        check_real(reinforce_weight, 'reinforce_weight', strict=False); check_real(baseline_weight, 'baseline_weight', strict=False)
+        for k,v in dict(reinforce_weight=reinforce_weight, baseline_weight=baseline_weight).items():
+            check_real(v, k, strict=False)
         store_attr()
 
     def before_fit(self):

@@ -56,8 +56,7 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
     if arch=='popularity' and isinstance(dls.train, TensorDL):  # log counts of the training targets
         n = torch.bincount(dls.train.dataset.ts[1].flatten().cpu(), minlength=dls.n_items)
         with torch.no_grad(): model.i_bias.weight[:,0] = torch.log1p(n.float())
-    loss_func,neg = ranking_setup(loss, model.n_items, n_neg, seed, ifnone(sampler, None if loss=='softmax' else 'uniform'),
-                                  getattr(dls, 'seen', None),
+    loss_func,neg = ranking_setup(loss, model.n_items, n_neg, seed, sampler, getattr(dls, 'seen', None),
                                   shared=shared_negatives)
     metrics = ifnone(metrics, [RankMetric(mrr)] if isinstance(dls, SequenceDataLoaders) else [])
     return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd, cbs=L(cbs)+[neg],
@@ -94,8 +93,9 @@ def rating_lstm_learner(dls, # `RatingSequenceDataLoaders`
     "A `RecLearner` predicting each step's rating with a `RatingLSTM`, trained with `rating_mse`"
     check_dls(dls, RatingSequenceDataLoaders, 'rating_lstm_learner')
     n_factors,n_hidden = check_factors(n_factors, dls.n_items),check_factors(n_hidden, dls.n_items, 'n_hidden')
-    check_y_range(dls, y_range, lambda dl,i: f"step {i%dls.max_len} of {'training' if dl is dls.train else 'validation'} "
-                                              f"window {i//dls.max_len}")
+    where = lambda dl,i: (f"step {i%dls.max_len} of {'training' if dl is dls.train else 'validation'} "
+                          f"window {i//dls.max_len}")
+    check_y_range(dls, y_range, where)
     model = RatingLSTM(dls.n_items, n_factors, n_hidden, _rating_range(dls) if y_range is None else y_range)
     learn = RecLearner(dls, model, loss_func=ifnone(loss_func, rating_mse), metrics=ifnone(metrics, rating_rmse),
                        opt_func=opt_func, wd=wd, **kwargs)
