@@ -496,7 +496,7 @@ def test_round_eight_refusals(learn, idl, seq, R, tmp_path):
         (lambda: ReinforceCallback(reinforce_weight=-1), ValueError,
          "`reinforce_weight` must be a finite number at least 0"),
         (lambda: dot_learner(d, cbs=[ReinforceCallback()]).fit(1), TypeError,
-         "trains the location policy of a RAM model.*DotProductBias has none"),
+         "ReinforceCallback. trains a policy.*DotProductBias returns a Tensor"),
         (lambda: dot_learner(d).fit_one_cycle(-1, 1e-3), ValueError, r"`n_epoch` must be an int >= 0 .*got -1"),
         (lambda: dot_learner(d).fit(-2), ValueError, "`n_epoch` must be an int >= 0"),
         (lambda: dot_learner(d, metrics='rmse'), TypeError, "`metrics` must be functions or fastai `Metric`s"),

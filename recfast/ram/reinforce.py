@@ -29,11 +29,7 @@ class ReinforceCallback(Callback):
         store_attr()
 
     def before_fit(self):
-        "Refuse a model without a location policy (a RAM's `locator`), whose output has no `log_pi` to reinforce"
-        if getattr(get_model(self.model), 'locator', None) is None:
-            raise TypeError(f"`ReinforceCallback` trains the location policy of a RAM model (its `locator`, and an "
-                            f"output `(logits, log_pi, baselines)`); {type(get_model(self.model)).__name__} has none: "
-                            "remove the callback")
+        "Refuse a second `ReinforceCallback`: each would add the REINFORCE terms"
         if (n:=sum(isinstance(cb, ReinforceCallback) for cb in self.learn.cbs))>1:
             raise ValueError(f"{n} `ReinforceCallback`s would each add the REINFORCE terms (and repeat the batch): "
                              "keep one (`ram_learner` adds its own)")
@@ -46,7 +42,12 @@ class ReinforceCallback(Callback):
 
     def after_pred(self):
         "Keep the logits as `learn.pred` and the policy's outputs on the callback"
-        if not is_listy(self.pred): self.log_pi = None; return
+        if not is_listy(self.pred):
+            if self.training:  # before the first loss: no step is taken
+                raise TypeError(f"`ReinforceCallback` trains a policy: it needs a model returning `(logits, log_pi, "
+                                f"baselines)` in training (a RAM model); {type(get_model(self.model)).__name__} returns "
+                                f"a {type(self.pred).__name__}: remove the callback")
+            self.log_pi = None; return
         self.learn.pred,self.log_pi,self.baselines,*self.extra = self.pred
 
     def rewards(self)->Tensor:
