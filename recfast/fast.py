@@ -410,6 +410,8 @@ def fit(self:FastLearner, n_epoch, # number of epochs
         reset_opt=False, # create a fresh optimizer
         start_epoch=0): # skip the epochs before it (a resumed fit)
     "fastai's `fit`, with fastai's `ParamScheduler`s run as `FastParamScheduler`s; refuses to train on nothing"
+    if isinstance(n_epoch, bool) or not isinstance(n_epoch, numbers.Integral) or n_epoch<0:
+        raise ValueError(f"`n_epoch` must be an int >= 0 (the epochs to train), got {n_epoch!r}")
     _check_batches(getattr(self.dls, 'train', None)); check_lr(ifnone(lr, self.lr))
     if _fastai_28: cbs = [FastParamScheduler(cb.scheds) if type(cb) is ParamScheduler else cb for cb in L(cbs)]
     return Learner.fit(self, n_epoch, lr=lr, wd=wd, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)

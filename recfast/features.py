@@ -329,7 +329,7 @@ def fold_in(learn, # a `RecLearner` with a factorization model (or one with `fol
         df = df[keep]
         if not len(df):
             raise ValueError(f"No fold-in row is rated {th[1]} or more (the loaders' threshold): nothing to fold in")
-    l2 = None if own and l2 is None else check_real(ifnone(l2, 1.), 'l2', strict=False)
+    l2 = None if own and l2 is None else check_real(ifnone(l2, 1.), 'l2', strict=not own)  # 0: a singular solve
     users,ids = pd.factorize(df[dls.user_name].to_numpy())
     users,ids,items = torch.from_numpy(users),list(ids),dls.encode_items(df[dls.item_name])
     if own:

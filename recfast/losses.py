@@ -205,7 +205,7 @@ def ranking_setup(loss:str, # one of `ranking_losses`
                   n_items:int, # catalogue size, padding included
                   n_neg:int=None, # negatives per positive (`default_n_neg` if `None`)
                   seed:int=None, # seed of the sampler's own generator (the global one if `None`)
-                  sampler:str='uniform', # 'uniform', 'reject' (redraw the user's positives) or 'popularity'
+                  sampler:str=None, # 'uniform' (if `None`), 'reject' (redraw the user's positives) or 'popularity'
                   seen:CSRMatrix=None, # as in `NegativeSampling`
                   t:float=0.75, # gBCE's calibration (`gbce_beta`)
                   shared:bool=False): # one draw of negatives per batch (`NegativeSampling`): for many negatives
@@ -214,9 +214,11 @@ def ranking_setup(loss:str, # one of `ranking_losses`
     if loss=='softmax':
         if n_neg is not None:
             raise ValueError("loss='softmax' scores every item and samples no negatives: drop `n_neg`")
+        if sampler is not None:
+            raise ValueError(f"loss='softmax' scores every item and samples no negatives: drop `sampler`={sampler!r}")
         return RankLoss(loss),AllItems()
     if n_neg is not None: check_n(n_neg, n_items-1, 'n_neg')  # more would repeat items (and may not fit in memory)
-    n = default_n_neg(loss, n_neg)
+    n,sampler = default_n_neg(loss, n_neg),ifnone(sampler, 'uniform')
     lf = RankLoss(loss, **({'beta':gbce_beta(n, n_items, t)} if loss=='gbce' else {}))
     soft = loss in ('sampled_softmax','gbce')
     return lf,NegativeSampling(n_items, n, seed, sampler, seen, avoid_targets=soft, logq=loss=='sampled_softmax',

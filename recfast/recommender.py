@@ -83,6 +83,12 @@ class RecLearner(FastLearner):
         if (lf:=kwargs.get('loss_func')) is not None and not callable(lf):
             raise TypeError(f"`loss_func` must be callable (e.g. `MSELossFlat()`), got {lf!r}")
         if kwargs.get('wd') is not None: check_real(kwargs['wd'], 'wd', strict=False)
+        if (of:=kwargs.get('opt_func')) is not None and not callable(of):
+            raise TypeError(f"`opt_func` must be an optimizer factory (e.g. `Adam`, `FastAdam`), got {of!r}")
+        for m in L(kwargs.get('metrics')):
+            if not (callable(m) or isinstance(m, Metric)):
+                raise TypeError(f"`metrics` must be functions or fastai `Metric`s (e.g. `rmse`, `RankMetric(mrr)`), "
+                                f"got {m!r}")
         super().__init__(dls, model, *args, **kwargs)
     def _dev(self): return next(self.model.parameters()).device
     def _check_protocol(self, verb:str):
@@ -169,6 +175,14 @@ def predict_ratings(self:RecLearner, df:pd.DataFrame, # user and item columns wi
     return self.predict_pairs(df, fill=fill, bs=bs)
 
 # %% ../nbs/02_recommender.ipynb #c8bd906d
+def _warn_short(val:Tensor, n:int, verb:str):
+    "Warn, counting them, when rows of top-`n` scores `val` have fewer than `n` items (seen items are left out)"
+    got = torch.isfinite(val).sum(1).cpu()
+    if (short:=got<n).any():
+        warnings.warn(f"`{verb}`: {int(short.sum())} of {len(got)} queries get fewer than n={n} items (e.g. "
+                      f"{int(got[short][0])}): only that many unseen items are left once their seen items are left "
+                      "out (exclude_seen)", stacklevel=4)
+
 def _check_exclude(exclude_seen):
     if exclude_seen not in (True, False, 'train'):
         raise ValueError(f"exclude_seen={exclude_seen!r}: use True (training and validation items), 'train' (training "
@@ -208,6 +222,10 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
     if user_features is not None or item_features is not None:
         with self.added_features(user_features, item_features): return self.recommend(user, n, exclude_seen, history)
     dls,n,exclude_seen = self.dls,check_n(n, self.dls.n_items-1),_check_exclude(exclude_seen)
+    if user is None and history is None:
+        raise TypeError("Pass a `user` (an original user id, or a list of them)"
+                        + (", or a `history` of original item ids" if hasattr(dls, 'history_queries') else ""))
+    if history is not None and hasattr(history, '__next__'): history = list(history)  # a generator: its items
     if history is not None:
         if not hasattr(dls, 'history_queries'): raise TypeError(f"{type(dls).__name__} takes no `history`; pass `user`")
         if user is not None: raise ValueError("Pass `user` or `history`, not both: a history stands for a user")
@@ -216,11 +234,13 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
                             f"{type(history).__name__}")
         q,ex = dls.history_queries(history)
         val,idx = self._top(q=to_device(q, self._dev()), excl=ex, n=n, exclude_seen=exclude_seen)
+        _warn_short(val, n, 'recommend')
         return list(dls.decode_items(idx[0][torch.isfinite(val[0])].cpu()))
     many = _many(user)
     users = dls.encode_users(list(user) if many else [user])
     _warn_untrained(dls, users, 'user', 'recommend')
     val,idx = self._top(users, n=n, exclude_seen=exclude_seen)
+    _warn_short(val, n, 'recommend')
     res = [list(dls.decode_items(i[k])) for i,k in zip(idx.cpu(), torch.isfinite(val).cpu())]
     return res if many else res[0]
 
@@ -228,6 +248,8 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
 class _Sink:
     "Append DataFrames to a CSV or parquet file, or collect them"
     def __init__(self, fname):
+        if fname is not None and not isinstance(fname, (str, os.PathLike)):
+            raise TypeError(f"`fname` must be a .csv or .parquet path, got {type(fname).__name__}")
         self.fname,self.w,self.dfs = None if fname is None else Path(fname).expanduser(),None,[]
         if self.fname is not None and self.fname.suffix.lower() not in ('.csv','.parquet'):
             raise ValueError(f"`fname`={str(fname)!r}: recommend_all writes a .csv or a .parquet file (name it so)")
@@ -259,18 +281,23 @@ def recommend_all(self:RecLearner, n:int=10, # items per user
     "Top-`n` items of every user as rows `(user, rank, item, score)`, best first, streamed to `fname`"
     self._check_protocol('recommend_all')
     dls,k,exclude_seen = self.dls,check_n(n, self.dls.n_items-1),_check_exclude(exclude_seen)
+    if users is not None and not _many(users):
+        raise TypeError(f"`users` must be a list of original user ids, got {type(users).__name__}: pass [{users!r}]")
     uidx = torch.arange(1, dls.n_users) if users is None else dls.encode_users(list(users))
     _warn_untrained(dls, uidx, 'user', 'recommend_all')
     bs = check_bs(ifnone(bs, max(1, 2**25//dls.n_items)))
     uids,iids = pd.Index(list(dls.users.items)),pd.Index(list(dls.items.items))
-    sink = _Sink(fname)
+    sink,short = _Sink(fname),0
     for ub in uidx.split(bs):
         val,top = self._top(ub, n=k, exclude_seen=exclude_seen)
+        short += int((torch.isfinite(val).sum(1)<k).sum())
         ok = torch.isfinite(val).view(-1).cpu().numpy()
         val,top = val.float().cpu(),top.cpu()
         sink.add(pd.DataFrame({dls.user_name: uids.take(ub.repeat_interleave(k).numpy())[ok],
                                'rank': np.tile(np.arange(1, k+1), len(ub))[ok],
                                dls.item_name: iids.take(top.view(-1).numpy())[ok], 'score': val.view(-1).numpy()[ok]}))
+    if short: warnings.warn(f"`recommend_all`: {short} of {len(uidx)} users get fewer than n={k} rows: only that many "
+                            "unseen items are left once their seen items are left out (exclude_seen)", stacklevel=3)
     return sink.close()
 
 # %% ../nbs/02_recommender.ipynb #a8395a3e
@@ -298,7 +325,7 @@ def show_results(self:RecLearner, max_n:int=9, # validation queries shown
                  n:int=5, # items recommended to each
                  show:bool=True): # display the table; else return it
     "The first `max_n` validation queries: their held-out items, the model's top `n` (training items left out), hits"
-    self._check_protocol('show_results')
+    self._check_protocol('show_results'); check_bool(show, 'show')
     dls,n = self.dls,check_n(n, self.dls.n_items-1)
     try: q,targ,excl = dls.eval_set()
     except TypeError as e: raise TypeError(f"`show_results` shows held-out items and the top `n`: {e}") from None
@@ -392,6 +419,32 @@ def fold_in(self:RecLearner, df:pd.DataFrame, # the user and item columns (and t
     return fold_in(self, df, l2=l2)
 
 # %% ../nbs/02_recommender.ipynb #a8c0154a
+def _eval_rows(dls, df):
+    "The rows `evaluate` scores: the loaders' `threshold` applied (as `fold_in` does), repeated pairs counted"
+    if (th:=getattr(dls, 'threshold', None)) is not None and th[0] in df.columns:
+        check_frame(df, {'rating_name': th[0]}, what='held-out rows')
+        keep = (pd.to_numeric(df[th[0]])>=th[1]).to_numpy()
+        if (~keep).any():
+            warnings.warn(f"`evaluate`: threshold={th[1]}: dropped {int((~keep).sum())} of {len(df)} rows with "
+                          f"{th[0]!r} below it (the loaders' positives are rated at least that)", stacklevel=4)
+        if not keep.any(): raise ValueError(f"No row is rated {th[1]} or more (the loaders' threshold): nothing to "
+                                            "evaluate")
+        df = df[keep]
+    if msg:=dup_pairs(df, [dls.user_name, dls.item_name]):
+        warnings.warn(f"`evaluate`: {msg}: {int(df.duplicated([dls.user_name, dls.item_name]).sum())} repeated rows "
+                      "count again in the RMSE/MAE (drop them first, e.g. `df.drop_duplicates()`)", stacklevel=4)
+    return df
+
+def _warn_trained(dls, u:Tensor, i:Tensor):
+    "Warn, counting them, when rows `(u, i)` (indices) are training pairs: they count as hits"
+    seen = getattr(dls, 'seen', None)
+    if getattr(dls, 'valid_seen', None) is None or not isinstance(seen, CSRMatrix) or not len(u): return
+    r,c = seen.coo()[:2]
+    key = lambda a,b: np.asarray(a, np.int64)*dls.n_items + np.asarray(b, np.int64)
+    if n:=int(np.isin(key(u, i), key(r.cpu(), c.cpu())).sum()):
+        warnings.warn(f"`evaluate`: {n} of {len(u)} rows are training pairs of the model: they are scored as held out, "
+                      "so the metrics are optimistic; evaluate on rows it didn't train on", stacklevel=4)
+
 def cold_rows(dls, # the loaders whose `seen` matrix tells
               users:Tensor, # user indices
               items:Tensor # item indices, one per user
@@ -415,7 +468,9 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
     if cols.get('rating_name') not in getattr(df, 'columns', []): cols.pop('rating_name', None)  # ratings: optional
     check_frame(df, cols, what='held-out rows')
     dls.check_id_kinds(df)
+    df = _eval_rows(dls, df)
     u,i = dls.encode_users(df[dls.user_name], False),dls.encode_items(df[dls.item_name], False)
+    _warn_trained(dls, u, i)
     ok = (u>0)&(i>0)
     if bad:=int((~ok).sum()): warnings.warn(f"{bad} of {len(df)} rows left out (unknown user or item)", stacklevel=2)
     if not ok.any(): raise ValueError("No row of the frame has a user and an item the model knows")

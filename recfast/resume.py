@@ -98,6 +98,11 @@ class ResumeTraining(Callback):
         if self.learn is not None: self.learn.remove_cb(self)  # one resumed fit
 
 # %% ../nbs/01a_resume.ipynb #17b18689
+def _no_pth(file):
+    "`file` without a trailing '.pth' (`save`/`load` add it): 'm.pth' is 'm', not 'm.pth.pth'"
+    return file[:-4] if isinstance(file, str) and file.lower().endswith('.pth') else (
+        file.with_suffix('') if isinstance(file, Path) and file.suffix.lower()=='.pth' else file)
+
 def _torch_load(file, device, **kwargs):
     "`torch.load` as fastai's `load_model` calls it: weights only, with fastai's `L` and NumPy's scalar types allowed"
     kwargs.setdefault('weights_only', True)
@@ -128,7 +133,7 @@ def save(self:FastLearner, file, # name in `self.path/self.model_dir`, without `
          with_opt:bool=True, # save the optimizer state, and `training_state` with it
          pickle_protocol:int=2): # passed to `torch.save`
     "fastai's `save`, plus the `training_state` when `with_opt`: a checkpoint to resume exactly"
-    file = join_path_file(file, self.path/self.model_dir, ext='.pth')
+    file = join_path_file(_no_pth(file), self.path/self.model_dir, ext='.pth')
     if rank_distrib(): return file
     if not with_opt or self.opt is None: save_model(file, self.model, None, pickle_protocol=pickle_protocol)
     else: torch.save(dict(model=get_model(self.model).state_dict(), opt=self.opt.state_dict(),
@@ -146,9 +151,13 @@ def load(self:FastLearner, file, # name in `self.path/self.model_dir`, without `
     if device is None and hasattr(self.dls, 'device'): device = self.dls.device
     if isinstance(device, int): device = torch.device('cuda', device)
     if self.opt is None: self.create_opt()
-    file = join_path_file(file, self.path/self.model_dir, ext='.pth')
+    file = join_path_file(_no_pth(file), self.path/self.model_dir, ext='.pth')
     distrib_barrier()
-    state = _torch_load(file, ifnone(device, 'cpu'), **kwargs)
+    try: state = _torch_load(file, ifnone(device, 'cpu'), **kwargs)
+    except (KeyError, EOFError, RuntimeError, pickle.UnpicklingError) as e:
+        if not file.is_file(): raise
+        raise ValueError(f"{file.name} is not a saved model (torch can't read it: {type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}); save one with `learn.save`") from None
     has_opt = 'opt' in state and 'model' in state and set(state)<={'model','opt','training_state'}
     check_state(state['model'] if has_opt else state, get_model(self.model), file.name, strict)
     get_model(self.model).load_state_dict(state['model'] if has_opt else state, strict=strict)

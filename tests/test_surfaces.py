@@ -424,3 +424,136 @@ def test_round_seven_close_calls(learn, idl, R, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         l.recommend(1); l.similar_items(50)  # trained ids: no warning
+
+# ---- the eighth round (hostile round 6: 29 silent results, 35 unclear or late errors)
+def test_round_eight_refusals(learn, idl, seq, R, tmp_path):
+    "What the round found accepted, dropped or failing deep inside torch/pandas is refused up front, by name"
+    r,rt = R[['user','movie','rating']],R[['user','movie','rating','timestamp']]
+    d = learn.dls
+    sd = seq.dls
+    rs = _quiet(RatingSequenceDataLoaders.from_df, rt, time_name='timestamp', seed=0)
+    sv = _quiet(SparseVectorDataLoaders.from_df, r, seed=0)
+    x = torch.rand(64, 1, 28, 28); y = torch.arange(64)%10
+    MG = MNISTGlimpseDataLoaders
+    r.to_csv(tmp_path/'idx.csv'); r.to_csv(tmp_path/'r.tsv', sep='\t', index=False)
+    (tmp_path/'rag.csv').write_text('user,movie,rating\n1,2,3\n1,3,4,5\n')
+    (tmp_path/'models').mkdir(exist_ok=True); (tmp_path/'models'/'junk.pth').write_text('hello')
+    cases = [
+        (lambda: RatingsDataLoaders.from_csv(tmp_path/'idx.csv'), ValueError,
+         r"first column, with no name \('Unnamed: 0'\).*index=False"),
+        (lambda: RatingsDataLoaders.from_csv(tmp_path/'r.tsv'), ValueError,
+         r"has one column .*wrong `sep`=','\? pass sep='\\t'"),
+        (lambda: RatingsDataLoaders.from_csv(None), TypeError, "`csv` must be a path or a file object, got NoneType"),
+        (lambda: RatingsDataLoaders.from_csv(tmp_path/'rag.csv'), ValueError,
+         r"rag.csv can't be parsed as CSV.*line 3, saw 4"),
+        (lambda: RatingsDataLoaders.from_df(rt, time_name='timestamp', split='cutoff', cutoff=885000000, valid_pct=0.5),
+         ValueError, r"`valid_pct`=0.5 is not used by split='cutoff' with a `cutoff`"),
+        (lambda: RatingsDataLoaders.from_df(rt, time_name='timestamp', split='last', valid_pct=0.5), ValueError,
+         r"`valid_pct`=0.5 is not used by split='last'"),
+        (lambda: RatingsDataLoaders.from_df(rt, time_name='timestamp'), ValueError,
+         r"`time_name`='timestamp' is used by split='last'"),
+        (lambda: RatingsDataLoaders.from_df(r.assign(rating=r.rating.astype(complex))), ValueError,
+         "Column 'rating' has dtype complex128"),
+        (lambda: RatingsDataLoaders.from_df(r.assign(rating=pd.to_datetime(r.rating, unit='s'))), ValueError,
+         "Column 'rating' holds times.*did you mean it as `time_name`"),
+        (lambda: RatingsDataLoaders.from_df(r, device='banana'), ValueError, "`device`='banana' is not a device"),
+        (lambda: RatingsDataLoaders.from_df(r, device='cuda:99'), ValueError,
+         "`device`='cuda:99': (no CUDA device here|this machine has)"),
+        (lambda: SparseVectorDataLoaders.from_df(r, implicit='true'), ValueError,
+         "`implicit` must be True or False, got 'true'"),
+        (lambda: learn.show_results(show='no'), ValueError, "`show` must be True or False, got 'no'"),
+        (lambda: implicit_learner(idl, loss='softmax', sampler='popularity'), ValueError,
+         "drop `sampler`='popularity'"),
+        (lambda: sequence_learner(sd, loss='softmax', sampler='uniform'), ValueError, "drop `sampler`='uniform'"),
+        (lambda: itemknn_learner(idl, k=10**6), ValueError, r"`k`=1000000 is larger than the \d+ other items"),
+        (lambda: sequence_learner(sd, arch='sasrec', model_kwargs={'n_layers': -1}), ValueError,
+         "`n_layers` must be a positive int, got -1"),
+        (lambda: sequence_learner(sd, arch='sasrec', model_kwargs={'n_heads': 0}), ValueError,
+         "`n_heads` must be a positive int"),
+        (lambda: sequence_learner(sd, model_kwargs=[1]), TypeError, "`model_kwargs` must be a dict"),
+        (lambda: autoencoder_learner(sv, arch='deep', layers=[0]), ValueError,
+         r"`layers\[0\]` must be a positive int, got 0"),
+        (lambda: autoencoder_learner(sv, arch='deep', layers='500'), TypeError,
+         "`layers` must be a list of layer sizes"),
+        (lambda: autoencoder_learner(sv, arch='deep', dropout=2), ValueError,
+         "`dropout`=2: each dropout must be a probability"),
+        (lambda: autoencoder_learner(sv, refeed=1, refeed_start=-3), ValueError, "`refeed_start` must be an int >= 0"),
+        (lambda: rating_lstm_learner(rs, y_range=(5, 0)), ValueError, r"`y_range`=\(5, 0\) has low >= high"),
+        (lambda: rating_lstm_learner(rs, y_range=(0, 3)), ValueError,
+         r"ratings are outside y_range=\(0, 3\), e.g. [45].0 by step"),
+        (lambda: MG.from_tensors(x, y, n_frags=4), ValueError,
+         "`n_frags`=4 clutters translated and cluttered canvases"),
+        (lambda: MG.from_tensors(x, y-1, bs=8), ValueError, "Labels must be ints in 0..c-1, got -1"),
+        (lambda: MG.from_tensors(x, y, vocab=['a','b'], bs=8), ValueError,
+         "`vocab` has 2 names but the labels reach 9"),
+        (lambda: MG.from_tensors(x, [str(int(v)) for v in y], bs=8), TypeError, "`y` must be a 1-d integer tensor"),
+        (lambda: MG.from_tensors(x[:,:,:,:20], y, bs=8), ValueError, "Images must be square, got 28x20"),
+        (lambda: MG.from_tensors(x, y, valid=(x[:10],), bs=8), TypeError, r"`valid` must be a pair \(images, labels\)"),
+        (lambda: ram_learner(MG.from_tensors(x, y, bs=8), reinforce_weight=-1), ValueError,
+         "`reinforce_weight` must be a finite number at least 0"),
+        (lambda: ram_learner(MG.from_tensors(x, y, bs=8), cbs=[ReinforceCallback()]), ValueError,
+         "`ram_learner` adds a ReinforceCallback already"),
+        (lambda: ReinforceCallback(reinforce_weight=-1), ValueError,
+         "`reinforce_weight` must be a finite number at least 0"),
+        (lambda: dot_learner(d, cbs=[ReinforceCallback()]).fit(1), TypeError,
+         "ReinforceCallback. trains a policy.*DotProductBias returns a Tensor"),
+        (lambda: dot_learner(d).fit_one_cycle(-1, 1e-3), ValueError, r"`n_epoch` must be an int >= 0 .*got -1"),
+        (lambda: dot_learner(d).fit(-2), ValueError, "`n_epoch` must be an int >= 0"),
+        (lambda: dot_learner(d, metrics='rmse'), TypeError, "`metrics` must be functions or fastai `Metric`s"),
+        (lambda: dot_learner(d, opt_func='adam'), TypeError, "`opt_func` must be an optimizer factory"),
+        (lambda: mlp_learner(d, layers=[0]), ValueError, r"`layers\[0\]` must be a positive int, got 0"),
+        (lambda: mlp_learner(d, layers=[-5]), ValueError, r"`layers\[0\]` must be a positive int, got -5"),
+        (lambda: mlp_learner(d, layers=100), TypeError, "`layers` must be a list of layer sizes"),
+        (lambda: mlp_learner(d, ps=1.5), ValueError, "`ps`=1.5: each dropout must be a probability in"),
+        (lambda: mlp_learner(d, ps=-0.1), ValueError, "`ps`=-0.1: each dropout"),
+        (lambda: mlp_learner(d, ps=[0.5, 'a']), ValueError, "`ps`=.*got 'a'"),
+        (lambda: mlp_learner(d, emb_szs=[10, 10]), TypeError, r"`emb_szs` must be a dict \{column: size\}"),
+        (lambda: implicit_learner(idl, metrics=[rmse]), TypeError, "implicit models rank items.*RankMetric"),
+        (lambda: learn.recommend(None), TypeError, "Pass a `user`"),
+        (lambda: learn.recommend_all(n=2, users=1), TypeError, "`users` must be a list of original user ids, got int"),
+        (lambda: learn.recommend_all(n=2, fname=123), TypeError, "`fname` must be a .csv or .parquet path, got int"),
+        (lambda: learn.fold_in(pd.DataFrame({'user': [9994], 'movie': [50], 'rating': [4]}), l2=0), ValueError,
+         "`l2` must be a finite number above 0, got 0"),
+        (lambda: dot_learner(d, path=tmp_path).load('junk', with_opt=False), ValueError,
+         "junk.pth is not a saved model"),
+    ]
+    for f,err,msg in cases:
+        with pytest.raises(err, match=msg): _quiet(f)
+
+def test_round_eight_counted(learn, seq, R, tmp_path, capsys):
+    "What the round found silently kept, dropped, clamped or defaulted is now done with a warning that counts it"
+    from recfast.cli import main
+    r,rt = R[['user','movie','rating']],R[['user','movie','rating','timestamp']]
+    with pytest.warns(UserWarning, match=r"\d+ \(user, item\) pairs appear more than once.*dropped \d+ repeated rows"):
+        d = InteractionsDataLoaders.from_df(pd.concat([r[['user','movie']]]*2), seed=0)
+    assert len(d.train.dataset)+len(d.valid.dataset) == len(r)
+    with pytest.warns(UserWarning, match=r"50 of 50 `valid_df` rows are \(user, item\) pairs of the training rows"):
+        InteractionsDataLoaders.from_df(r[['user','movie']], valid_df=r[['user','movie']].iloc[:50])
+    with pytest.warns(UserWarning, match=r"step=50 > max_len=5: \d+ of \d+ training rows fall between windows"):
+        SequenceDataLoaders.from_df(rt[['user','movie','timestamp']], time_name='timestamp', max_len=5, step=50)
+    ws = r.assign(user=r.user.map(lambda u: f"u{u}")); ws.loc[ws.index[:100], 'user'] = ' u1'
+    with pytest.warns(UserWarning, match=r"Column 'user' has 100 ids with leading or trailing spaces"):
+        assert _quiet_cold(lambda: RatingsDataLoaders.from_df(ws, seed=0)).n_users == 62  # kept, not merged
+    with pytest.warns(UserWarning, match=r"`recommend`: 1 of 1 queries get fewer than n=\d+ items"):
+        assert len(learn.recommend(1, n=learn.dls.n_items-1)) < learn.dls.n_items-1
+    with pytest.warns(UserWarning, match=r"`recommend_all`: \d+ of \d+ users get fewer than n="):
+        learn.recommend_all(n=learn.dls.n_items-1, users=[1, 2])
+    with pytest.warns(UserWarning, match=r"`evaluate`: 200 \(user, item\) pairs appear more than once.*200 repeated"):
+        assert learn.evaluate(pd.concat([r.head(200)]*2))['rows'] == 400
+    with pytest.warns(UserWarning, match=r"`evaluate`: \d+ of \d+ rows are training pairs of the model.*optimistic"):
+        learn.evaluate(r)
+    it = _quiet(InteractionsDataLoaders.from_df, r, threshold=4, seed=0)
+    il = implicit_learner(it)
+    with pytest.warns(UserWarning, match=r"`evaluate`: threshold=4: dropped \d+ of 300 rows with 'rating' below it"):
+        res = _quiet_cold(lambda: il.evaluate(r.head(300)))
+    assert res['rows'] == int((r.head(300).rating>=4).sum())
+    with pytest.raises(ValueError, match="No row is rated 4 or more"): _quiet(il.evaluate, r[r.rating<=2].head(50))
+    assert seq.recommend(history=(i for i in [1, 2, 3])) == seq.recommend(history=[1, 2, 3])  # a generator is a list
+    l = dot_learner(learn.dls, path=tmp_path)
+    assert l.save('m.pth', with_opt=False).name == 'm.pth' and not (tmp_path/'models'/'m.pth.pth').exists()
+    l.load('m.pth', with_opt=False)
+    r.to_csv(tmp_path/'idx.csv')  # pandas' default index=True: the CLI reads it through `read_csv_ids` too
+    assert main(['train', '--data', str(tmp_path/'idx.csv'), '--epochs', '1', '--out', str(tmp_path/'o')]) != 0
+    assert 'index=False' in capsys.readouterr().err
+    from recfast.collab.learner import check_y_range as cy  # still importable from collab
+    assert cy is check_y_range

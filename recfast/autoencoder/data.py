@@ -92,7 +92,7 @@ class SparseVectorDataLoaders(RecDataLoaders):
 @patch(cls_method=True)
 def _columns(cls:SparseVectorDataLoaders, user_name, item_name, rating_name, by='user', implicit=False, **kwargs):
     if by not in ('user','item'): raise ValueError(f"Unknown by={by!r}: use 'user' or 'item'")
-    if implicit and rating_name is not None:
+    if check_bool(implicit, 'implicit') and rating_name is not None:
         raise ValueError(f"implicit=True reads no rating column, but rating_name={rating_name!r} was passed: drop one")
     return dict(user_name=user_name, item_name=item_name, **({} if implicit else {'rating_name':rating_name}))
 

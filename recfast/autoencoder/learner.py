@@ -46,6 +46,8 @@ def _ae_model(arch, n_cols, opts:dict, **kw):
     "`arch`'s model for `n_cols` columns, from its defaults and the options `opts` (`None` keeps a default)"
     cls,dflt,_ = _ae_archs[arch]
     opts = {**dflt, **{k:v for k,v in opts.items() if v is not None}}
+    opts['layers'] = check_sizes(opts['layers'])
+    if 'dropout' in opts and cls is not AutoRec: check_dropout(opts['dropout'], 'dropout')
     if cls is AutoRec:  # its one hidden layer is given as `layers`, like the other models'
         layers,drop = list(opts.pop('layers')),opts.pop('dropout', None)
         if len(layers)!=1: raise ValueError(f"layers={layers}: AutoRec has one hidden layer, e.g. layers=[500]")
@@ -99,6 +101,8 @@ def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
     if noise is not None and (isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0<=noise<1):
         raise ValueError(f"`noise` must be the share of known inputs hidden, in [0, 1), got {noise!r}")
     model,noise = _ae_model(arch, dls.n_cols, mopts, y_range=_ae_y_range(dls, y_range)),ifnone(noise, dflt['noise'])
+    if isinstance(refeed_start, bool) or not isinstance(refeed_start, numbers.Integral) or refeed_start<0:
+        raise ValueError(f"`refeed_start` must be an int >= 0 (the first epoch that refeeds), got {refeed_start!r}")
     if refeed: cbs.append(RefeedCallback(refeed, refeed_start))
     if noise: cbs.append(MaskingNoise(noise, seed))
     return RecLearner(dls, model, loss_func=ifnone(loss_func, MaskedMSELoss(**lopts)), opt_func=opt_func, wd=wd,

@@ -287,11 +287,12 @@ def popularity_learner(dls, # `InteractionsDataLoaders`
 @keeps_recipe
 @delegates(closed_form_learner, but=['model'])
 def itemknn_learner(dls, # `InteractionsDataLoaders`
-                    k:int=100, # neighbours each item keeps
+                    k:int=None, # neighbours each item keeps: 100 (or all the other items, if fewer) if `None`
                     **kwargs): # passed to `closed_form_learner`
     "A `RecLearner` with an item-kNN model (`ItemKNN`, cosine similarity)"
     check_dls(dls, InteractionsDataLoaders, 'itemknn_learner')
-    return closed_form_learner(dls, ItemKNN.from_dls(dls, k=k), **kwargs)
+    if k is not None: check_n(k, dls.n_items-2, 'k', 'other items in the catalogue')  # as `n_neg`: no silent clamp
+    return closed_form_learner(dls, ItemKNN.from_dls(dls, k=ifnone(k, 100)), **kwargs)
 
 @keeps_recipe
 @delegates(closed_form_learner, but=['model'])
@@ -322,7 +323,7 @@ def ials_learner(dls, # `InteractionsDataLoaders`
 def itemknn_space(trial, # an Optuna trial
                   dls): # the loaders
     "`itemknn_learner`'s search space for `tune`: the neighbours kept"
-    return dict(k=trial.suggest_int('k', 10, min(500, dls.n_items-1), log=True))
+    return dict(k=trial.suggest_int('k', min(10, dls.n_items-2), min(500, dls.n_items-2), log=True))
 
 def ease_space(trial, # an Optuna trial
                dls): # the loaders

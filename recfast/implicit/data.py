@@ -14,6 +14,18 @@ from ..core import *
 from ..features import add_features
 
 # %% ../../nbs/20_implicit.data.ipynb #1574bef4
+def _dedupe_pairs(df, cols, threshold=None, what='the frame'):
+    "`df` with one row per (user, item) pair (the highest rated with `threshold`), warning with the count of copies"
+    k = [cols['user_name'], cols['item_name']]
+    if not (msg:=dup_pairs(df, k)): return df
+    o = np.arange(len(df)) if threshold is None else np.argsort(-pd.to_numeric(df[cols['rating_name']]).to_numpy(),
+                                                                 kind='stable')  # the highest rated row first
+    keep = np.zeros(len(df), bool); keep[o[~df.iloc[o].duplicated(k).to_numpy()]] = True
+    warnings.warn(f"{msg}: dropped {int((~keep).sum())} repeated rows of {what}, keeping one "
+                  f"{'(the highest rated) '*(threshold is not None)}per pair (an interaction is a pair; copies would "
+                  "leak into validation)", stacklevel=6)
+    return df[keep]
+
 class InteractionsDataLoaders(RecDataLoaders):
     "Positive (user, item) pairs for implicit-feedback ranking, with the seen-items matrices"
     _meta = RecDataLoaders._meta+('user_features','item_features','threshold')  # `(rating column, value)` or None
@@ -38,7 +50,8 @@ class InteractionsDataLoaders(RecDataLoaders):
         return dict(user_name=user_name, item_name=item_name, **({'rating_name':rating_name} if rated else {}))
     @classmethod
     def _split(cls, df, sp, cols, threshold=None, **kwargs):
-        trn,val,*tst = super()._split(df, sp, cols)
+        trn,val,*tst = super()._split(_dedupe_pairs(df, cols, threshold), sp, cols)
+        if sp['valid_df'] is not None: val = _dedupe_pairs(val, cols, threshold, 'valid_df')
         if threshold is not None:  # keep the rows rated at least `threshold`, counting the others in a warning
             r = cols['rating_name']
             keep = [pd.to_numeric(d[r]).to_numpy()>=threshold for d in (trn, val)]

@@ -26,7 +26,7 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                      loss:str='bpr', # one of `ranking_losses`: 'bpr', 'adaptive_hinge', 'softmax', 'gbce'...
                      n_factors:int=128, # latent size
                      n_neg:int=None, # negatives per positive (`default_n_neg` if `None`)
-                     sampler:str='reject', # negatives: 'reject' (never a training positive), 'uniform', 'popularity'
+                     sampler:str=None, # negatives: 'reject' (no training positive; `None`), 'uniform', 'popularity'
                      seed:int=None, # seed of the negative sampler
                      shared_negatives:bool=False, # one draw of negatives per batch, scored with a matrix product
                      metrics=None, # `[RankMetric(mrr)]` if `None`
@@ -39,7 +39,12 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
     if 'loss_func' in kwargs:
         raise TypeError("`implicit_learner` sets `loss_func` from `loss` (one of `ranking_losses`): "
                                               "pass `loss=`, or build `RecLearner(dls, model, loss_func=...)` yourself")
+    if bad:=[m for m in L(metrics) if isinstance(m, AccumMetric)]:
+        raise TypeError(f"implicit models rank items, and their batches hold no targets to compare: "
+                        f"{getattr(bad[0], 'name', bad[0])!r} can't be "
+                        "computed; use ranking metrics, e.g. `RankMetric(mrr)`, `RankMetric(ndcg_at_k, k=10)`")
     net = HybridBilinearNet if has_features(dls) else BilinearNet
+    sampler = ifnone(sampler, None if loss=='softmax' else 'reject')
     loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen, shared=shared_negatives)
     return RecLearner(dls, net.from_dls(dls, check_factors(n_factors, dls.n_users+dls.n_items)), loss_func=loss_func,
                       opt_func=opt_func, metrics=ifnone(metrics, [RankMetric(mrr)]), wd=wd, cbs=L(cbs)+[neg], **kwargs)

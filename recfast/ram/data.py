@@ -168,10 +168,22 @@ class GlimpseDL(TensorDL):
 # %% ../../nbs/50_ram.data.ipynb #08c6eeea
 _variants = ('plain', 'translated', 'cluttered')
 
+def _as_tensors(x, y, what:str=''):
+    "`(x, y)` as tensors (NumPy arrays converted), with a `TypeError` naming a label that is no integer"
+    x = torch.as_tensor(x) if isinstance(x, np.ndarray) else x
+    if not isinstance(x, Tensor): raise TypeError(f"`x`{what} must be a tensor of images, got {type(x).__name__}")
+    try: y = torch.as_tensor(np.asarray(y)) if not isinstance(y, Tensor) else y
+    except (TypeError, ValueError): y = None
+    if y is None or y.is_floating_point() and not (y==y.round()).all() or y.dtype in (torch.bool,) or y.ndim!=1:
+        raise TypeError(f"`y`{what} must be a 1-d integer tensor of labels 0..c-1")
+    return x, y.long()
+
 def _check_images(x, y):
     "Raise a `ValueError` unless `x` are `(n, 1, h, w)` images in `[0, 1]` with one label of `y` each"
     if not len(x): raise ValueError("No images: the image tensor is empty")
     if x.ndim!=4 or x.shape[1]!=1: raise ValueError(f"Images must be (n, 1, h, w) grey-scale, got {tuple(x.shape)}")
+    if x.shape[2]!=x.shape[3]: raise ValueError(f"Images must be square, got {x.shape[2]}x{x.shape[3]}")
+    if len(y) and int(y.min())<0: raise ValueError(f"Labels must be ints in 0..c-1, got {int(y.min())}")
     if len(x)!=len(y): raise ValueError(f"{len(x)} images but {len(y)} labels")
     if (bad:=torch.isnan(x).flatten(1).any(1)).any():
         raise ValueError(f"{int(bad.sum())} images have NaN pixels, first image {int(bad.int().argmax())}")
@@ -208,17 +220,27 @@ class MNISTGlimpseDataLoaders(MetaDataLoaders):
         if variant not in _variants: raise ValueError(f"Unknown variant {variant!r}: use one of {', '.join(_variants)}")
         bs,seed = check_bs(bs),check_seed(seed)
         if seed is None: seed = int(torch.randint(2**31, ()))  # from PyTorch's global generator, as `split_frame` does
+        x,y = _as_tensors(x, y)
+        if valid is not None:
+            if not is_listy(valid) or len(valid)!=2: raise TypeError("`valid` must be a pair (images, labels)")
+            valid = _as_tensors(*valid, what=' of `valid`')
+            _check_images(*valid)
         _check_images(x, y)
-        if valid is not None: _check_images(*valid)
         h = x.shape[-1]
         for k,v in dict(size=size, n_frags=n_frags, max_shift=max_shift).items():
             if v: check_n(v, name=k)  # 0 and None: no clutter, no shift, the variant's canvas
         if variant=='plain' and size not in (None, h):
             raise ValueError(f"`size`={size} is the canvas of translated and cluttered digits: plain ones stay {h}x{h}")
         if variant!='plain' and max_shift: raise ValueError(f"`max_shift` only shifts plain digits, not {variant} ones")
+        if variant=='plain' and n_frags:
+            raise ValueError(f"`n_frags`={n_frags} clutters translated and cluttered canvases, not plain digits: "
+                             "drop it or pass variant='cluttered'")
         size = ifnone(size, {'plain':h, 'translated':60, 'cluttered':100}[variant])
         if size<h: raise ValueError(f"Digits of {h}x{h} do not fit on a {size}x{size} canvas: pass `size>={h}`")
         vocab = CategoryMap(ifnone(vocab, [str(i) for i in range(int(y.max())+1)]), sort=False) # label i is vocab[i]
+        top = max(int(y.max()), int(valid[1].max()) if valid is not None and len(valid[1]) else 0)
+        if top>=len(vocab): raise ValueError(f"`vocab` has {len(vocab)} names but the labels reach {top}: one name per "
+                                             "label 0..c-1")
         g = torch.Generator().manual_seed(seed)
         (xv,yv),(xt,yt) = _split_images(x, y, check_valid_pct(valid_pct), g) if valid is None else (valid, (x,y))
         if len(xt)<bs: raise ValueError(f"The batch size bs={bs} exceeds the {len(xt)} training images: drop_last=True "

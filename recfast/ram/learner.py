@@ -68,6 +68,10 @@ def ram_learner(dls:DataLoaders, # batches of `(images, labels)`, e.g. `MNISTGli
                 **kwargs):
     "A `Learner` for `RecurrentAttention` on `dls`: label-smoothed cross-entropy, `error_rate`, `ReinforceCallback`"
     if loc_lr_mult is not None: check_real(loc_lr_mult, 'loc_lr_mult')
+    check_real(reinforce_weight, 'reinforce_weight', strict=False)
+    if any(isinstance(cb, ReinforceCallback) for cb in L(cbs)):
+        raise ValueError("`ram_learner` adds a ReinforceCallback already: drop it from `cbs` and pass its options to "
+                         "`ram_learner` (`reinforce_weight`, `reward`, `rollouts`)")
     ds = getattr(dls.valid, 'dataset', None)  # empty loaders (`load_learner_safe`) still know the images' shape
     xb = ds.ts[0][:1] if isinstance(ds, Tensors) and not len(ds) else dls.valid.one_batch()[0]
     if xb.ndim!=4 or xb.shape[-1]!=xb.shape[-2]:

@@ -24,7 +24,15 @@ class ReinforceCallback(Callback):
                  rollouts:int=1): # rollouts per training image; from 2, each one's baseline is the others' mean reward
         if reward not in _rewards: raise ValueError(f"Unknown `reward` {reward!r}: use one of {', '.join(_rewards)}")
         check_n(rollouts, name='rollouts')
+        for k,v in dict(reinforce_weight=reinforce_weight, baseline_weight=baseline_weight).items():
+            check_real(v, k, strict=False)
         store_attr()
+
+    def before_fit(self):
+        "Refuse a second `ReinforceCallback`: each would add the REINFORCE terms"
+        if (n:=sum(isinstance(cb, ReinforceCallback) for cb in self.learn.cbs))>1:
+            raise ValueError(f"{n} `ReinforceCallback`s would each add the REINFORCE terms (and repeat the batch): "
+                             "keep one (`ram_learner` adds its own)")
 
     def before_batch(self):
         "Repeat every training image `rollouts` times (the same images, new location samples)"
@@ -34,7 +42,12 @@ class ReinforceCallback(Callback):
 
     def after_pred(self):
         "Keep the logits as `learn.pred` and the policy's outputs on the callback"
-        if not is_listy(self.pred): self.log_pi = None; return
+        if not is_listy(self.pred):
+            if self.training:  # before the first loss: no step is taken
+                raise TypeError(f"`ReinforceCallback` trains a policy: it needs a model returning `(logits, log_pi, "
+                                f"baselines)` in training (a RAM model); {type(get_model(self.model)).__name__} returns "
+                                f"a {type(self.pred).__name__}: remove the callback")
+            self.log_pi = None; return
         self.learn.pred,self.log_pi,self.baselines,*self.extra = self.pred
 
     def rewards(self)->Tensor:

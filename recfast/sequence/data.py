@@ -65,6 +65,9 @@ def _windows(trn, val, idx, cols, classes, max_len, step, ending:bool, batch):
     xs = [ii] + ([pd.to_numeric(both[r]).to_numpy(np.float32)[o]] if r else [])
     n = len(classes[cols['user_name']])
     trn_w = [a for x in xs for a in make_windows(x[~held], _ptr(uu[~held], n), max_len, step)[:2]]
+    if step is not None and step>max_len and (miss:=int((~held).sum()-(trn_w[1]>0).sum())):
+        warnings.warn(f"step={step} > max_len={max_len}: {miss} of {int((~held).sum())} training rows fall between "
+                      f"windows and are never a target; pass step<=max_len (or leave `step` None)", stacklevel=5)
     if ending: val_w = [a for x in xs for a in ending_windows(x, held, uu, n, max_len)]
     else: val_w = [a for x in xs for a in make_windows(x[held], _ptr(uu[held], n), max_len, step)[:2]]
     seen = CSRMatrix.from_coo(uu, ii, values=xs[-1] if r else None, shape=(n, len(classes[cols['item_name']])))
@@ -77,6 +80,7 @@ class SequenceDataLoaders(RecDataLoaders):
     _eval_users = False # validation queries are windows
     _ids = ('user_name','item_name','time_name')
     _warn_cold = False # with split='user' every validation user is new
+    _orders = True # `time_name` orders each user's history, whatever the split
     @classmethod
     @delegates(RecDataLoaders.from_df)
     def from_df(cls, df:pd.DataFrame, # one row per interaction

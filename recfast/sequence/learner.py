@@ -31,7 +31,7 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
                      n_neg:int=None, # negatives per position (`default_n_neg` if `None`)
                      seed:int=None, # seed of the negative sampler
                      shared_negatives:bool=False, # one draw of negatives per batch, scored with a matrix product
-                     sampler:str='uniform', # negatives: 'uniform' or 'popularity' (of the training items)
+                     sampler:str=None, # negatives: 'uniform' (if `None`) or 'popularity' (of the training items)
                      metrics=None, # `[RankMetric(mrr)]` if `None` and `dls` are `SequenceDataLoaders`
                      opt_func=FastAdam, # the optimizer factory
                      wd:float=0., # weight decay
@@ -42,7 +42,11 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
     if arch=='rating_lstm': raise ValueError("arch='rating_lstm' predicts ratings: build it with `rating_lstm_learner(dls)` "
                                              "or `recfast_learner(dls, arch='rating_lstm')`")
     if arch not in sequence_archs: raise ValueError(f"Unknown arch {arch!r}: use one of {', '.join(sequence_archs)}")
-    if sampler not in ('uniform','popularity'): raise ValueError(f"Unknown sampler {sampler!r}: use 'uniform' or 'popularity'")
+    if sampler not in (None,'uniform','popularity'):
+        raise ValueError(f"Unknown sampler {sampler!r}: use 'uniform' or 'popularity'")
+    if model_kwargs is not None and not isinstance(model_kwargs, dict):
+        raise TypeError(f"`model_kwargs` must be a dict of the options of arch={arch!r}, e.g. {{'n_layers': 2}}, got "
+                        f"{type(model_kwargs).__name__}")
     if isinstance(dls, RecDataLoaders) and not isinstance(dls, SequenceDataLoaders):  # e.g. ratings: no histories
         check_dls(dls, SequenceDataLoaders, 'sequence_learner')
     if 'loss_func' in kwargs:
@@ -90,6 +94,9 @@ def rating_lstm_learner(dls, # `RatingSequenceDataLoaders`
     "A `RecLearner` predicting each step's rating with a `RatingLSTM`, trained with `rating_mse`"
     check_dls(dls, RatingSequenceDataLoaders, 'rating_lstm_learner')
     n_factors,n_hidden = check_factors(n_factors, dls.n_items),check_factors(n_hidden, dls.n_items, 'n_hidden')
+    where = lambda dl,i: (f"step {i%dls.max_len} of {'training' if dl is dls.train else 'validation'} "
+                          f"window {i//dls.max_len}")
+    check_y_range(dls, y_range, where)
     model = RatingLSTM(dls.n_items, n_factors, n_hidden, _rating_range(dls) if y_range is None else y_range)
     learn = RecLearner(dls, model, loss_func=ifnone(loss_func, rating_mse), metrics=ifnone(metrics, rating_rmse),
                        opt_func=opt_func, wd=wd, **kwargs)

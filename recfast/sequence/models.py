@@ -9,6 +9,7 @@ __all__ = ['SequenceNet', 'PoolNet', 'LSTMNet', 'CNNNet', 'SelfAttentionBlock', 
 
 # %% ../../nbs/31_sequence.models.ipynb #1c75aa39
 from fastai.basics import *
+from ..core import check_n
 from ..layers import *
 
 # %% ../../nbs/31_sequence.models.ipynb #c312b323
@@ -70,7 +71,7 @@ class LSTMNet(SequenceNet):
                  n_factors:int=32, # latent size, also the LSTM's hidden size
                  n_layers:int=1): # stacked LSTM layers
         super().__init__(n_items, n_factors)
-        self.lstm = nn.LSTM(n_factors, n_factors, num_layers=n_layers, batch_first=True)
+        self.lstm = nn.LSTM(n_factors, n_factors, num_layers=check_n(n_layers, name='n_layers'), batch_first=True)
     def represent(self, x): # windows of item indices, `(bs, L)`, left-padded with 0
         "The LSTM's hidden state at each position"
         return self.lstm(self.i_weight(x))[0]
@@ -84,7 +85,9 @@ class CNNNet(SequenceNet):
                  n_layers:int=2): # stacked convolutions
         super().__init__(n_items, n_factors)
         self.kernel_width = kernel_width
-        self.convs = nn.ModuleList([nn.Conv1d(n_factors, n_factors, kernel_width) for _ in range(n_layers)])
+        check_n(kernel_width, name='kernel_width')
+        self.convs = nn.ModuleList([nn.Conv1d(n_factors, n_factors, kernel_width)
+                                    for _ in range(check_n(n_layers, name='n_layers'))])
     def represent(self, x): # windows of item indices, `(bs, L)`, left-padded with 0
         "The output of the causal convolutions at each position"
         h = self.i_weight(x).transpose(1, 2)
@@ -117,7 +120,8 @@ class SASRecNet(SequenceNet):
                  n_heads:int=1, # attention heads (dividing `n_factors`)
                  max_len:int=200, # longest window attended to (position embeddings)
                  p:float=0.2): # dropout
-        if n_heads<1 or n_factors%n_heads: raise ValueError(f"n_heads={n_heads} must divide n_factors={n_factors}")
+        check_n(n_layers, name='n_layers'); check_n(n_heads, name='n_heads'); check_n(max_len, name='max_len')
+        if n_factors%n_heads: raise ValueError(f"n_heads={n_heads} must divide n_factors={n_factors}")
         super().__init__(n_items, n_factors)
         store_attr('n_layers,n_heads,max_len,p')
         self.pos,self.drop,self.norm = nn.Embedding(max_len, n_factors),nn.Dropout(p),nn.LayerNorm(n_factors)
