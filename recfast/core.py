@@ -298,11 +298,15 @@ def check_ids_col(df:pd.DataFrame, # the frame to check
     if pd.api.types.is_complex_dtype(s):
         raise ValueError(f"Column {col!r} holds complex numbers: ids are ints, text or times")
     if pd.api.types.is_string_dtype(s) and len(s):
-        st = s.astype(str)
-        if (pad:=(st!=st.str.strip()).to_numpy()).any():
-            warnings.warn(f"Column {col!r} has {int(pad.sum())} ids with leading or trailing spaces, first at "
-                          f"{bad_row(df, pad, col)}: ' u1' and 'u1' are different ids (kept as they are); "
-                          f"strip them first if they are the same, e.g. `df[{col!r}].str.strip()`", stacklevel=4)
+        u = pd.Series(pd.unique(s.astype(str)))
+        stripped = u.str.strip()
+        # ids that only surrounding spaces tell apart (' u1' and 'u1'): an id with spaces and no twin is just an id
+        if (twins:=stripped.duplicated(keep=False) & (u!=stripped)).any():
+            pad = s.astype(str).isin(set(u[twins])).to_numpy()
+            warnings.warn(f"Column {col!r} has {int(twins.sum())} ids that differ from another only by surrounding "
+                          f"spaces ({int(pad.sum())} rows), first at {bad_row(df, pad, col)}: they are kept as "
+                          f"different ids; strip them first if they are the same, e.g. `df[{col!r}].str.strip()`",
+                          stacklevel=4)
     if s.dtype!=object: return
     kinds = s.map(_id_kind)
     if bad:=sorted(set(kinds) & {'tuple','list','dict','set','complex','ndarray'}):

@@ -532,7 +532,7 @@ def test_round_eight_counted(learn, seq, R, tmp_path, capsys):
     with pytest.warns(UserWarning, match=r"step=50 > max_len=5: \d+ of \d+ training rows fall between windows"):
         SequenceDataLoaders.from_df(rt[['user','movie','timestamp']], time_name='timestamp', max_len=5, step=50)
     ws = r.assign(user=r.user.map(lambda u: f"u{u}")); ws.loc[ws.index[:100], 'user'] = ' u1'
-    with pytest.warns(UserWarning, match=r"Column 'user' has 100 ids with leading or trailing spaces"):
+    with pytest.warns(UserWarning, match=r"Column 'user' has 1 ids that differ from another only by surrounding spaces \(100 rows\)"):
         assert _quiet_cold(lambda: RatingsDataLoaders.from_df(ws, seed=0)).n_users == 62  # kept, not merged
     with pytest.warns(UserWarning, match=r"`recommend`: 1 of 1 queries get fewer than n=\d+ items"):
         assert len(learn.recommend(1, n=learn.dls.n_items-1)) < learn.dls.n_items-1
