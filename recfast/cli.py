@@ -132,6 +132,11 @@ def build_dls(arch:str, # any of `known_archs()`
         return info['dls'].from_mnist(None if data=='mnist' else data, valid_pct=valid_pct, seed=seed, bs=bs)
     df = load_frame(data, sep, encoding, ids=[given.get('user_col', 0), given.get('item_col', 1)])
     if data=='ml-100k' and 'time_col' in info['cli']: given.setdefault('time_col', 'timestamp')
+    if 'time_col' in info['cli'] and 'time_col' not in given:  # a history in file order is rarely the user's order
+        if times:=[c for c in df.columns if str(c).lower() in ('timestamp', 'time', 'date', 'datetime', 'ts')]:
+            raise CLIError(f"--arch {arch} reads each history in time order: pass --time-col {times[0]} ({data} has "
+                           f"that column); without it rows are taken in file order")
+        warnings.warn(f"no --time-col: each user's history is taken in the order of the rows of {data}")
     kw = {_loader_args[k]:v for k,v in given.items() if k in _loader_args}
     try: return info['dls'].from_df(df, valid_pct=valid_pct, seed=seed, bs=bs, **kw)
     except (ValueError, TypeError) as e:

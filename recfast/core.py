@@ -338,6 +338,9 @@ def check_numeric_col(df:pd.DataFrame, # the frame to check
     r = pd.to_numeric(s, errors='coerce').astype(float)
     _check_rows(df, (r.isna() | ~np.isfinite(r)).to_numpy(), col, 'missing or infinite values')
     _check_rows(df, (r.abs()>np.finfo(np.float32).max).to_numpy(), col, 'values too large for float32 (over 3.4e38)')
+    if len(r) and r.min()>=1e8 and (r==r.round()).all():  # 1973 onwards in Unix seconds: no rating scale reads so
+        raise ValueError(f"Column {col!r} holds whole numbers from {r.min():.4g} to {r.max():.4g}, like Unix times, "
+                         f"not ratings: name the columns (the rating column, and the time as `time_name`)")
 
 def check_time_col(df:pd.DataFrame, # the frame to check
                    col:str): # its time column (`time_name`)

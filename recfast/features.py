@@ -316,6 +316,13 @@ def fold_in(learn, # a `RecLearner` with a factorization model (or one with `fol
     df = as_pandas(df)
     check_frame(df, cols, what='fold-in rows')
     dls.check_id_kinds(df, new_users=True)
+    known = vocab_pos(dls.users, pd.unique(df[dls.user_name]).astype(object))
+    if (k:=int((known>0).sum())):
+        eg = _py(pd.unique(df[dls.user_name])[(known>0).argmax()])
+        warnings.warn(f"fold_in: {k} user(s) of the frame are known already (e.g. {eg!r}): their vectors are solved "
+                      "again from these rows alone, replacing the trained ones", stacklevel=2)
+    if 'rating_name' not in cols and (d:=int(df.duplicated([dls.user_name, dls.item_name]).sum())):
+        warnings.warn(f"fold_in: {d} repeated ({dls.user_name}, {dls.item_name}) rows count once", stacklevel=2)
     if 'rating_name' in cols:  # the rules of `from_df`: duplicates resolved with a warning, ratings within `y_range`
         u,i,r = cols.values()
         df = dedupe(df, u, i, r, duplicates)

@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/safe.html.md"""
 # %% auto #0
 __all__ = ['Unsaved', 'load_learner_safe']
 
-# %% ../nbs/64_safe.ipynb #935d0235
+# %% ../nbs/64_safe.ipynb #fc3efe39
 import hashlib, importlib, inspect, json, numbers, os, warnings
 from collections import defaultdict
 from fastai.basics import *
@@ -17,27 +17,30 @@ from .fast import *
 from .resume import check_state
 from .registry import _learners
 
-# %% ../nbs/64_safe.ipynb #edf00430
+# %% ../nbs/64_safe.ipynb #061c0872
 _FORMAT,_WEIGHTS,_RECIPE = 'recfast-safe/1','model.safetensors','recipe.json'
-_OK_MODULES = ('fastai.','recfast.')  # the only packages a recipe may name classes and functions of
-# ...but not their modules that read or write files, download, or parse command lines
-_NO_MODULES = ('fastai.learner', 'fastai.data.external', 'fastai.data.download_checks', 'fastai.distributed',
-               'fastai.launch', 'fastai.callback.tensorboard', 'fastai.callback.wandb', 'recfast.cli', 'recfast.safe',
-               'recfast.tune', 'recfast.serving', 'recfast.serve_torch', 'recfast.datasets', 'recfast.resume')
+# the modules whose functions and classes a recipe may name as arguments (metrics, losses, optimizers, callbacks)
+_FN_MODULES = ('fastai.metrics', 'fastai.losses', 'fastai.optimizer', 'fastai.layers', 'fastai.callback.',
+               'recfast.losses', 'recfast.metrics', 'recfast.layers', 'recfast.fast')
+_FN_NOT = ('fastai.callback.tensorboard', 'fastai.callback.wandb', 'fastai.callback.comet', 'fastai.callback.neptune',
+           'fastai.callback.azureml', 'fastai.callback.captum')  # they write to services and files
 
 class Unsaved(TypeError):
     "A value that `export_safe` can't write as JSON or tensors"
 
 def _qual(o): return f'{o.__module__}:{o.__qualname__}'
 
-def _allowed(mod:str)->bool:
-    return mod.startswith(_OK_MODULES) and not any(mod==m or mod.startswith(m+'.') for m in _NO_MODULES)
+def _fn_module(mod:str)->bool:
+    "Whether a recipe may name a function or class of module `mod` as an argument"
+    return any(mod==m or mod.startswith(m if m.endswith('.') else m+'.') for m in _FN_MODULES) and \
+        not any(mod==m or mod.startswith(m+'.') for m in _FN_NOT)
 
-def _import(path, what:str='recipe.json'):
-    "The function or class at `'module:qualname'`, defined there, in recfast's or fastai's modules only"
+def _import(path, what:str='recipe.json', fn:bool=True):
+    "The function or class at `'module:qualname'`, defined there: an argument's (`fn`) or one of recfast's own classes"
     mod,_,name = str(path).partition(':')
-    refused = ValueError(f"{what} names {path!r}: not a function or class defined in recfast or fastai, refused")
-    if not (_allowed(mod) and name): raise refused
+    refused = ValueError(f"{what} names {path!r}: not a function or class a recipe may name "
+                         f"({'metrics, losses, optimizers, callbacks of fastai and recfast' if fn else 'recfast'}), refused")
+    if not name or not (_fn_module(mod) if fn else mod.startswith('recfast.')): raise refused
     try:
         o = importlib.import_module(mod)
         for a in name.split('.'):
@@ -62,7 +65,7 @@ def _enc(o, w:dict, key:str):
     if isinstance(o, tuple): return {'$tuple': [_enc(v, w, f'{key}.{i}') for i,v in enumerate(o)]}
     if isinstance(o, dict):
         return {'$dict': [[_enc(k, w, f'{key}.k{i}'), _enc(v, w, f'{key}.{i}')] for i,(k,v) in enumerate(o.items())]}
-    if (inspect.isfunction(o) or inspect.isclass(o)) and _allowed(o.__module__) and '<' not in o.__qualname__:
+    if (inspect.isfunction(o) or inspect.isclass(o)) and _fn_module(o.__module__) and '<' not in o.__qualname__:
         return {'$fn': _qual(o)}
     if id(o) in w['memo']: return {'$ref': w['memo'][id(o)][0]}
     w['memo'][id(o)] = key,o  # `o` kept alive, so its id isn't reused
@@ -95,7 +98,7 @@ def _dec(o, r:dict):
         res = cm
     elif '$csr' in o: res = CSRMatrix(*_dec(o['$csr'], r), tuple(o['shape']))
     elif '$obj' in o:
-        cls = _import(o['$obj'])
+        cls = _import(o['$obj'], fn=False)
         if not (inspect.isclass(cls) and getattr(cls, '_safe_state', False)):
             raise ValueError(f"{_RECIPE} names {o['$obj']!r}, not a class `export_safe` writes: refused")
         res = cls.__new__(cls)
@@ -104,7 +107,7 @@ def _dec(o, r:dict):
     r['memo'][o['id']] = res
     return res
 
-# %% ../nbs/64_safe.ipynb #e5ae7c4e
+# %% ../nbs/64_safe.ipynb #b58de815
 def _dls_state(dls, w:dict)->dict:
     "The loaders' class, `_meta` attributes and empty loaders, as `_enc` writes them"
     if not isinstance(dls, MetaDataLoaders):
@@ -125,19 +128,19 @@ def _dls_state(dls, w:dict)->dict:
 
 def _dls_from(state:dict, r:dict, device)->MetaDataLoaders:
     "Empty loaders like the ones `_dls_state` wrote: vocabularies, seen items and settings, no rows"
-    cls = _import(state['cls'])
+    cls = _import(state['cls'], fn=False)
     if not (inspect.isclass(cls) and issubclass(cls, MetaDataLoaders)):
         raise ValueError(f"{_RECIPE} names {state['cls']!r} as its loaders: not recfast loaders, refused")
     meta,loaders = {k:_dec(v, r) for k,v in state['meta'].items()},[]
     for s in state['loaders']:
-        dcls = _import(s['cls'])
+        dcls = _import(s['cls'], fn=False)
         if not (inspect.isclass(dcls) and issubclass(dcls, TensorDL)):
             raise ValueError(f"{_RECIPE} names {s['cls']!r} as a loader: not a `TensorDL`, refused")
         kw = {} if s.get('vocab') is None else {'vocab': _dec(s['vocab'], r)}
         loaders.append(dcls(_dec(s['dataset'], r), bs=s['bs'], device=device, **kw))
     return cls(*loaders, path=state.get('path', '.'), device=device, **meta)
 
-# %% ../nbs/64_safe.ipynb #5c101302
+# %% ../nbs/64_safe.ipynb #0aec9b75
 def _folder(path, what:str)->Path:
     "`path` as a `Path`, refusing `None`, an empty name or a file"
     if not isinstance(path, (str, os.PathLike)): raise TypeError(f"`path` must be a folder name, not {path!r}")
@@ -197,7 +200,7 @@ def export_safe(self:FastLearner, path:str|Path # a folder, created if needed; i
     (path/_RECIPE).write_text(json.dumps(recipe, indent=1))
     return path
 
-# %% ../nbs/64_safe.ipynb #c287bab2
+# %% ../nbs/64_safe.ipynb #4b74da9f
 def _registered(factory:str, what:str=_RECIPE)->Callable:
     "The factory `'module:name'` if an arch is registered with it, else a `ValueError`"
     names = {e['factory'] if isinstance(e['factory'], str) else f"{e['factory'].__module__}:{e['factory'].__name__}"

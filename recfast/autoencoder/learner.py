@@ -30,6 +30,9 @@ _mult_archs = ('multdae','multvae')
 def _ae_y_range(dls, y_range):
     "The output range: the training ratings' for `None`, none for `False`; refused when it misses a training rating"
     lo,hi = dls.rating_range
+    if y_range is None and not lo<hi:  # clicks: every value 1, a range of one point would make every output 1
+        raise ValueError(f"Every training rating is {lo}: an output range can't be learned from them. For clicks use "
+                         "arch='multdae' or 'multvae', or pass `y_range=False` (no range)")
     if y_range is None: return (lo,hi)
     if y_range is False: return None
     if lo<y_range[0] or hi>y_range[1]:

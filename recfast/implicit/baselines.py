@@ -271,6 +271,9 @@ def closed_form_learner(dls, # `InteractionsDataLoaders`
     if not isinstance(model, ClosedFormNet):
         raise TypeError(f"`model` must be a ClosedFormNet (e.g. `EASE.from_dls(dls)`), got {type(model).__name__}")
     loss_func,neg = RankLoss(loss),NegativeSampling(dls.n_items, 1, seed)  # bad arguments fail before the solve
+    if feats:=[f'{s}_features' for s in ('user','item') if getattr(dls, f'{s}_features', None) is not None]:
+        warnings.warn(f"{type(model).__name__} is fitted from the interactions alone: the loaders' {' and '.join(feats)} "
+                      "are not used (a hybrid: `implicit_learner` on these loaders)", stacklevel=3)
     if getattr(dls, 'device', None) is not None: model.to(dls.device)
     return RecLearner(dls, model.fit(dls.seen), loss_func=loss_func, metrics=ifnone(metrics, [RankMetric(mrr)]),
                       splitter=params, cbs=L(cbs)+[neg, ClosedFormFit()], **kwargs)

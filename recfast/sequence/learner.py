@@ -65,11 +65,16 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
 
 # %% ../../nbs/32_sequence.learner.ipynb #090aedb7
 def rating_mse(pred:Tensor, # predicted ratings
-               targ:Tensor # target ratings, `NaN` where there is none
+               targ:Tensor, # target ratings, `NaN` where there is none
+               reduction:str='mean' # 'mean' over the known entries, 'sum', or 'none': one value per sequence
               )->Tensor:
     "Mean squared error over the entries of `targ` that are not `NaN`"
     m = ~torch.isnan(targ)
-    return ((pred-targ.nan_to_num())**2*m).sum()/m.sum().clamp(min=1)
+    se = (pred-targ.nan_to_num())**2*m
+    if reduction=='none': return se.flatten(1).sum(1)/m.flatten(1).sum(1).clamp(min=1) if se.dim()>1 else se
+    if reduction=='sum': return se.sum()
+    if reduction!='mean': raise ValueError(f"`reduction`={reduction!r}: use 'mean', 'sum' or 'none'")
+    return se.sum()/m.sum().clamp(min=1)
 
 def _rating_rmse(pred, targ): return rating_mse(pred, targ).sqrt()
 rating_rmse = AccumMetric(_rating_rmse, flatten=False, name='rmse')
