@@ -322,9 +322,9 @@ class FastLearner(Learner):
             owner = None if k[:1]=='_' else _verb_owner(FastLearner, k)
             if owner is None or isinstance(self, owner): raise
             m = type(self.__dict__.get('model')).__name__
-            raise AttributeError(f"`{k}` is a verb of recommenders (`{owner.__name__}`), and this {type(self).__name__}'s "
-                                 f"model, {m}, is not one: save it with `learn.export()`, predict with `learn.predict` "
-                                 "or `learn.get_preds`") from None
+            raise AttributeError(f"`{k}` is a verb of recommenders (`{owner.__name__}`), and this "
+                                 f"{type(self).__name__}'s model, {m}, is not one: save it with `learn.export()`, "
+                                 "predict with `learn.predict` or `learn.get_preds`") from None
 
     def __call__(self, event_name):
         "Call every callback that handles `event_name` (a name or a list of names), in `order`"
@@ -471,7 +471,7 @@ def fit_one_cycle(self:FastLearner, n_epoch, # number of epochs
               'mom': combined_cos(pct_start, *(self.moms if moms is None else moms))}
     self.fit(n_epoch, cbs=FastParamScheduler(scheds)+L(cbs), reset_opt=reset_opt, wd=wd, start_epoch=start_epoch)
 
-# %% ../nbs/01_fast.ipynb #acf69e4a
+# %% ../nbs/01_fast.ipynb #ed10469c
 _not_dl = (pd.DataFrame, pd.Series, np.ndarray, Tensor, str, bytes, dict, numbers.Number, os.PathLike)
 
 def _check_dl(learn, dl, verb:str):
