@@ -471,7 +471,7 @@ def fit_one_cycle(self:FastLearner, n_epoch, # number of epochs
               'mom': combined_cos(pct_start, *(self.moms if moms is None else moms))}
     self.fit(n_epoch, cbs=FastParamScheduler(scheds)+L(cbs), reset_opt=reset_opt, wd=wd, start_epoch=start_epoch)
 
-# %% ../nbs/01_fast.ipynb #ed10469c
+# %% ../nbs/01_fast.ipynb #3eff4ffb
 _not_dl = (pd.DataFrame, pd.Series, np.ndarray, Tensor, str, bytes, dict, numbers.Number, os.PathLike)
 
 def _check_dl(learn, dl, verb:str):

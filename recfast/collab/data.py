@@ -77,7 +77,8 @@ def show_batch(self:RatingsDataLoaders, b=None, # a batch `(x, y)`; `one_batch()
 def _warn_text_numbers(df:pd.DataFrame, ids:tuple):
     "Warn naming each column of `df` but `ids` that holds numbers written as text (a target fastai can't convert)"
     for c in df.columns:
-        if c in ids or df[c].dtype!=object or not len(s:=df[c].dropna()) or not isinstance(s.iloc[0], str): continue
+        if c in ids or not (df[c].dtype==object or pd.api.types.is_string_dtype(df[c])): continue  # (pandas 3: str)
+        if not len(s:=df[c].dropna()) or not isinstance(s.iloc[0], str): continue
         if s.map(lambda v: isinstance(v, str)).all() and pd.to_numeric(s, errors='coerce').notna().all():
             warnings.warn(f"Column {c!r} holds numbers as text (e.g. {s.iloc[0]!r}): as a target "
                           f"(`RegressionBlock`) it can't be converted to a tensor; convert it first: "

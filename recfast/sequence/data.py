@@ -257,9 +257,10 @@ class PadSequence(DisplayedTransform):
         for split,hs in subs:
             k = first(i for i,o in enumerate(hs) if isinstance(o, (str, bytes)) or not hasattr(o, '__len__'))
             if k is None: continue
-            fix = ": split it first, e.g. `df[col].str.split(',')`" if isinstance(hs[k], (str, bytes)) else ''
-            raise TypeError(f"Row {k} of the {split} split is a {type(hs[k]).__name__} ({repr(hs[k])[:30]}), not a "
-                            f"list of item ids (a sequence is a list of item ids){fix}")
+            v = _py(hs[k])
+            fix = ": split it first, e.g. `df[col].str.split(',')`" if isinstance(v, (str, bytes)) else ''
+            raise TypeError(f"Row {k} of the {split} split is a {type(v).__name__} ({repr(v)[:30]}), not a list of "
+                            f"item ids (a sequence is a list of item ids){fix}")
         super().setup(items, train_setup)
         if self.vocab is None: return
         for split,hs in subs:
