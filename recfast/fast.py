@@ -15,7 +15,8 @@ import bisect, functools, itertools, math, numbers
 import fastai
 from packaging.version import Version
 from fastai.basics import *
-from fastai.callback.schedule import ParamScheduler, SchedCos
+from fastai.callback.schedule import ParamScheduler, SchedCos, LRFinder
+from fastai.callback.tracker import TrackerCallback
 
 # %% ../nbs/01_fast.ipynb #923a5ce4
 class FastOptimWrapper(OptimWrapper):
@@ -297,6 +298,11 @@ def check_lr(lr, # a learning rate: a number, a `slice` of them or one per param
         raise ValueError(f"`{name}` must be a learning rate above 0 (a number, a slice or one per group), got {lr!r}")
     return lr
 
+def _verb_owner(cls, k:str):
+    "The first subclass of `cls` (depth first) that defines attribute `k`, else `None`"
+    for c in cls.__subclasses__():
+        if k in vars(c) or (c:=_verb_owner(c, k)) is not None: return c
+
 class FastLearner(Learner):
     "A fastai `Learner` with cached event dispatch, fast bookkeeping callbacks, float schedules and `FastAdam`"
     def __init__(self, dls, # the `DataLoaders` to train on
@@ -308,6 +314,17 @@ class FastLearner(Learner):
         cbs = L(fast_default_cbs(dls) if default_cbs else [])+L(cbs)
         if 'lr' in kwargs: check_lr(kwargs['lr'])
         super().__init__(dls, model, opt_func=opt_func, cbs=cbs, default_cbs=False, **kwargs)
+
+    def __getattr__(self, k):
+        "fastai's delegation to the model; a subclass's verb (`recommend` & co) missing here is refused by name"
+        try: return super().__getattr__(k)
+        except AttributeError:
+            owner = None if k[:1]=='_' else _verb_owner(FastLearner, k)
+            if owner is None or isinstance(self, owner): raise
+            m = type(self.__dict__.get('model')).__name__
+            raise AttributeError(f"`{k}` is a verb of recommenders (`{owner.__name__}`), and this "
+                                 f"{type(self).__name__}'s model, {m}, is not one: save it with `learn.export()`, "
+                                 "predict with `learn.predict` or `learn.get_preds`") from None
 
     def __call__(self, event_name):
         "Call every callback that handles `event_name` (a name or a list of names), in `order`"
@@ -402,6 +419,24 @@ def one_batch(self:FastLearner, i, # index of the batch in the epoch
     ev('after_batch')
 
 # %% ../nbs/01_fast.ipynb #90eda7be
+def _recorded(learn)->list:
+    "The values the learner's `Recorder` records in a fit (its `metric_names` but 'epoch'), `None` without one"
+    rec = first(c for c in learn.cbs if isinstance(c, Recorder))
+    if rec is None: return None
+    names = L('loss')+L(learn.metrics).attrgot('name')
+    if rec.train_metrics and rec.valid_metrics: names = names.map('train_{}')+names.map('valid_{}')
+    else: names = (L('train_loss','valid_loss') if rec.valid_metrics else L('train_loss'))+names[1:]
+    return list(names)+['time']*bool(rec.add_time)
+
+def _check_monitors(learn, cbs):
+    "Raise a `ValueError` listing the recorded values when a `TrackerCallback` monitors one that isn't recorded"
+    trk = [c for c in [*learn.cbs, *L(cbs)] if isinstance(c, TrackerCallback)]
+    if not trk or any(isinstance(c, LRFinder) for c in L(cbs)) or (names:=_recorded(learn)) is None: return
+    for c in trk:
+        if c.monitor not in names:
+            raise ValueError(f"{type(c).__name__}(monitor={c.monitor!r}): the recorder records no such value; monitor "
+                             f"one of {', '.join(repr(n) for n in names if n!='time')}")
+
 @patch
 def fit(self:FastLearner, n_epoch, # number of epochs
         lr=None, # learning rate; the learner's `lr` if `None`
@@ -412,7 +447,7 @@ def fit(self:FastLearner, n_epoch, # number of epochs
     "fastai's `fit`, with fastai's `ParamScheduler`s run as `FastParamScheduler`s; refuses to train on nothing"
     if isinstance(n_epoch, bool) or not isinstance(n_epoch, numbers.Integral) or n_epoch<0:
         raise ValueError(f"`n_epoch` must be an int >= 0 (the epochs to train), got {n_epoch!r}")
-    _check_batches(getattr(self.dls, 'train', None)); check_lr(ifnone(lr, self.lr))
+    _check_batches(getattr(self.dls, 'train', None)); check_lr(ifnone(lr, self.lr)); _check_monitors(self, cbs)
     if _fastai_28: cbs = [FastParamScheduler(cb.scheds) if type(cb) is ParamScheduler else cb for cb in L(cbs)]
     return Learner.fit(self, n_epoch, lr=lr, wd=wd, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
@@ -435,6 +470,32 @@ def fit_one_cycle(self:FastLearner, n_epoch, # number of epochs
     scheds = {'lr': combined_cos(pct_start, lr_max/div, lr_max, lr_max/div_final),
               'mom': combined_cos(pct_start, *(self.moms if moms is None else moms))}
     self.fit(n_epoch, cbs=FastParamScheduler(scheds)+L(cbs), reset_opt=reset_opt, wd=wd, start_epoch=start_epoch)
+
+# %% ../nbs/01_fast.ipynb #3eff4ffb
+_not_dl = (pd.DataFrame, pd.Series, np.ndarray, Tensor, str, bytes, dict, numbers.Number, os.PathLike)
+
+def _check_dl(learn, dl, verb:str):
+    "Raise a `TypeError` when `dl` is data (a DataFrame, an array, a path) rather than a `DataLoader`"
+    if dl is None or not isinstance(dl, _not_dl) and hasattr(dl, '__iter__'): return
+    fix = ("score a frame with `learn.evaluate(df)`, or pass a DataLoader where the loaders make one: "
+           if hasattr(type(learn), 'evaluate') else "pass a DataLoader, ")
+    raise TypeError(f"`{verb}` takes a DataLoader as `dl`, not {type(dl).__name__}: {fix}`learn.dls.test_dl(df)`")
+
+@patch
+def validate(self:FastLearner, ds_idx:int=1, # 0: training, 1: validation
+             dl=None, # a `DataLoader` to validate on instead of `ds_idx`
+             cbs=None): # callbacks for this run only
+    "fastai's `validate`, refusing a `dl` that is not a `DataLoader` (a DataFrame: `dls.test_dl(df)`)"
+    _check_dl(self, dl, 'validate')
+    return Learner.validate(self, ds_idx, dl, cbs)
+
+@patch
+def get_preds(self:FastLearner, ds_idx:int=1, # 0: training, 1: validation
+              dl=None, # a `DataLoader` to predict on instead of `ds_idx`
+              *args, **kwargs): # as in fastai's `get_preds`
+    "fastai's `get_preds`, refusing a `dl` that is not a `DataLoader` (a DataFrame: `dls.test_dl(df)`)"
+    _check_dl(self, dl, 'get_preds')
+    return Learner.get_preds(self, ds_idx, dl, *args, **kwargs)
 
 # %% ../nbs/01_fast.ipynb #b8a660f7
 _internals = '__call__ _call_one _with_events all_batches _set_device _split one_batch fit_one_cycle'.split()

@@ -227,6 +227,9 @@ def _new_rows(dls, side:str, df:pd.DataFrame):
     "`(new ids, encoded rows)` of the ids of `df` that `dls` don't know"
     t,df = getattr(dls, f'{side}_features', None),as_pandas(df)
     if t is None: raise ValueError(f"`{side}_features=` needs loaders built with `{side}_features=` (these have none)")
+    if isinstance(df, pd.DataFrame) and not len(df):
+        raise ValueError(f"{t.what} is empty: pass the new {side}s' rows (column {t.id_name!r} and their features), "
+                         "or drop the argument")
     check_features(df, t.id_name, t.what)
     if extra:=[c for c in df.columns if c!=t.id_name and c not in t.kinds]:
         warnings.warn(f"Column{'s'*(len(extra)>1)} {', '.join(map(repr, extra))} of {t.what} "
@@ -250,7 +253,11 @@ def _extended(learn, user_features, item_features, put):
         name = getattr(dls, f'{side}_name')
         ext.classes[name] = CategoryMap(list(dls.classes[name].items)+ids, sort=False)
         embs = [m for m in model.modules() if isinstance(m, HybridEmbedding) and m.side==side and m.feats is not None]
-        if not embs: raise TypeError(f"{type(model).__name__} has no {side} features: train it with `{side}_features=`")
+        if not embs:
+            how = ' (a closed form)' if not any(p.requires_grad for p in model.parameters()) else ''
+            raise TypeError(f"{type(model).__name__}{how} uses no features: it ignores these loaders' "
+                            f"`{side}_features` and can't score a new {side} from them; train a hybrid model (one "
+                            "with feature embeddings) on these loaders")
         for m in embs:
             put(m, 'warm', torch.cat([m.warm, m.warm.new_zeros(len(ids))]))
             for k in m.feats.keys: put(m.feats, k, _cat_rows(getattr(m.feats, k), rows[k].to(m.warm.device)))

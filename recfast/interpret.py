@@ -27,10 +27,15 @@ class RecInterpretation(Interpretation):
     @classmethod
     def from_learner(cls, learn, # a `RecLearner` on recfast `DataLoaders`
                      ds_idx=1, dl=None, act=None): # as in fastai's `Interpretation.from_learner`
-        "fastai's `from_learner`, refused for loaders without vocabularies (a `DataBlock`'s: use `from_df` loaders)"
+        "fastai's `from_learner`, refused for loaders without vocabularies (a `DataBlock`'s) or a `ds_idx` they lack"
         if not isinstance(learn.dls, RecDataLoaders):
             raise TypeError(f"RecInterpretation reads the loaders' vocabularies: {type(learn.dls).__name__} have none "
                             "(build the loaders with a recfast `from_df`)")
+        ok = isinstance(ds_idx, numbers.Integral) and not isinstance(ds_idx, bool) and 0<=ds_idx<len(learn.dls.loaders)
+        if dl is None and not ok:
+            tst = (" (the test set is `dls.test_df`: `learn.evaluate(dls.test_df)`)" if learn.dls.test_df is not None
+                   else "")
+            raise ValueError(f"`ds_idx`={ds_idx!r}: use 0 (training) or 1 (validation), or pass `dl`{tst}")
         return super().from_learner(learn, ds_idx, dl, act)
 
     def top_losses(self, k:int=None, # how many; all if `None`

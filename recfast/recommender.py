@@ -253,6 +253,9 @@ class _Sink:
         self.fname,self.w,self.dfs = None if fname is None else Path(fname).expanduser(),None,[]
         if self.fname is not None and self.fname.suffix.lower() not in ('.csv','.parquet'):
             raise ValueError(f"`fname`={str(fname)!r}: recommend_all writes a .csv or a .parquet file (name it so)")
+        if self.fname is not None and not self.fname.parent.is_dir():
+            raise FileNotFoundError(f"`fname`={str(fname)!r}: its folder {str(self.fname.parent)!r} does not exist "
+                                    "(create it first, e.g. `Path(folder).mkdir(parents=True)`)")
         if self.fname is not None and self.fname.suffix.lower()=='.parquet':
             try: import pyarrow, pyarrow.parquet
             except ImportError as e:
@@ -333,8 +336,13 @@ def show_results(self:RecLearner, max_n:int=9, # validation queries shown
     rows = torch.arange(k)
     mask = None if excl is None else excl.mask(rows.to(excl.device))
     q = q[:k] if isinstance(q, Tensor) else type(q)(o[:k] for o in q)
-    val,idx = self._top(q=to_device(dls.queries(q) if q.dim()==1 else q, self._dev()), excl=mask, n=n,
-                     exclude_seen=mask is not None)
+    try: qs = dls.queries(q) if q.dim()==1 else q
+    except TypeError as e:
+        why = str(e).split(':')[0]
+        raise TypeError(f"`show_results` shows validation users and their top `n`, and these loaders have no user "
+                        f"queries ({why[:1].lower()+why[1:]}): use `learn.recommend(users)`, `learn.evaluate(df)` or "
+                        "`learn.predict_pairs(df)`, or build by='user' loaders for `show_results`") from None
+    val,idx = self._top(q=to_device(qs, self._dev()), excl=mask, n=n, exclude_seen=mask is not None)
     held = [list(dls.decode_items(torch.where(r)[0])) for r in targ.mask(rows.to(targ.device)).cpu()]
     top = [list(dls.decode_items(i[f])) for i,f in zip(idx.cpu(), torch.isfinite(val).cpu())]
     who = ({dls.user_name: list(dls.users[q.cpu()])} if q.dim()==1 else

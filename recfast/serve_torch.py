@@ -225,6 +225,7 @@ def top(self:Recommender, users:list, # original user ids
         unknown:str='raise' # unknown users: 'raise' a `KeyError`, or 'popular' (the most popular items)
        )->tuple:
     "`(items, scores, fallback)`: top-`n` item ids per user (lists), their `(len(users), n)` scores, unknown-user rows"
+    if users is None: raise TypeError("Pass `users`: an original user id, or a list of them")
     if isinstance(users, (str, bytes)) or not hasattr(users, '__iter__'): users = [users]  # one user
     self._check_n(n); _check_exclude(exclude_seen)
     idx = self.encode_users(list(users), unknown)
@@ -245,6 +246,7 @@ def recommend(self:Recommender, user, # an original user id, or a list of them
     "Top-`n` original item ids for `user` (a list of lists for a list of users), best first"
     if not isinstance(bs, numbers.Integral) or isinstance(bs, bool) or bs<1:
         raise ValueError(f"`bs` must be a positive int (users scored at a time), got {bs!r}")
+    if user is None: raise TypeError("Pass a `user`: an original user id, or a list of them")
     many = hasattr(user, '__iter__') and not isinstance(user, (str, bytes, dict))  # lists, arrays, generators
     users = list(user) if many else [user]
     res = [r for i in range(0, len(users), bs) for r in self.top(users[i:i+bs], n, exclude_seen, unknown)[0]]

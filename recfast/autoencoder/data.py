@@ -126,6 +126,9 @@ class SparseVector:
     def __init__(self, indices, # positions of the entries
                  values): # their values, the same shape
         self.indices,self.values = torch.as_tensor(indices, dtype=torch.long),torch.as_tensor(values, dtype=torch.float)
+        if self.indices.dim()!=1:
+            raise ValueError(f"A sparse vector's indices must be a list of positions, got {repr(indices)[:40]}: a "
+                             "`SparseVector` is `(indices, values)`, two lists of the same length")
         if self.indices.shape!=self.values.shape:
             raise ValueError(f"{len(self.indices)} indices but {len(self.values)} values")
         if (self.indices<0).any(): raise ValueError(f"Negative index {int(self.indices.min())}: positions count from 0")
@@ -136,6 +139,10 @@ class SparseVector:
     def create(cls, o, # a `SparseVector` or its `(indices, values)`
                n_cols:int=None): # the dense length, to check the indices against
         "A `SparseVector` from `o`, its indices checked against `n_cols`"
+        if not isinstance(o, cls) and (isinstance(o, (str, bytes, dict)) or not hasattr(o, '__len__') or len(o)!=2):
+            raise TypeError(f"A `SparseVectorBlock` takes `(indices, values)` pairs or `SparseVector`s, got "
+                            f"{type(o).__name__} {repr(o)[:40]}: return each row's positions and values from `get_x`/"
+                            "`get_y`, e.g. `lambda r: (r.idx, r.vals)`")
         v = o if isinstance(o, cls) else cls(*o)
         if n_cols is not None and len(v) and int(v.indices.max())>=n_cols:
             raise ValueError(f"Index {int(v.indices.max())} of a sparse vector is out of its {n_cols} columns")

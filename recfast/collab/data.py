@@ -74,6 +74,16 @@ def show_batch(self:RatingsDataLoaders, b=None, # a batch `(x, y)`; `one_batch()
     display_df(df)
 
 # %% ../../nbs/10_collab.data.ipynb #b4644924
+def _warn_text_numbers(df:pd.DataFrame, ids:tuple):
+    "Warn naming each column of `df` but `ids` that holds numbers written as text (a target fastai can't convert)"
+    for c in df.columns:
+        if c in ids or not (df[c].dtype==object or pd.api.types.is_string_dtype(df[c])): continue  # (pandas 3: str)
+        if not len(s:=df[c].dropna()) or not isinstance(s.iloc[0], str): continue
+        if s.map(lambda v: isinstance(v, str)).all() and pd.to_numeric(s, errors='coerce').notna().all():
+            warnings.warn(f"Column {c!r} holds numbers as text (e.g. {s.iloc[0]!r}): as a target "
+                          f"(`RegressionBlock`) it can't be converted to a tensor; convert it first: "
+                          f"`df[{c!r}] = pd.to_numeric(df[{c!r}])`", stacklevel=6)
+
 class EncodePairs(Transform):
     "Encode a row's (user, item) ids as an index pair; `classes` (and feature tables) are learned on the training split"
     def __init__(self, user_name:str, # the user column
@@ -88,6 +98,7 @@ class EncodePairs(Transform):
         items = getattr(dsets, 'items', None)
         df = items if isinstance(items, pd.DataFrame) else pd.DataFrame(list(dsets))
         for a,n in zip(('user_name','item_name'), self.names): _check_col(df, n, a)
+        _warn_text_numbers(df, self.names)
         self.classes = {n:CategoryMap(df[n], sort=True, add_na=True) for n in self.names}
         self.features = add_features(self.classes, *self.names, self.user_features, self.item_features)
     def encodes(self, row): return tensor([self.classes[n].o2i.get(row[n], 0) for n in self.names])
@@ -122,6 +133,11 @@ class BlockRatingsDL(TensorDL):
             if isinstance(items, pd.DataFrame) and self.classes:
                 _warn_unknown(items, self.classes); _warn_dups(items, list(self.classes))
             rows = [o if isinstance(o, tuple) else (o,) for o in dataset]  # (a test set's rows have no target)
+            if (k:=first(i for i,o in enumerate(rows) if any(isinstance(p, (str, bytes)) for p in o))) is not None:
+                v = first(p for p in rows[k] if isinstance(p, (str, bytes)))
+                raise TypeError(f"Row {k} of a DataBlock split (ids {self._ids_of(items, k)}) holds text, {v!r}, "
+                                "where a number is needed: the ratings column holds text; convert it first with "
+                                "`pd.to_numeric`")
             if rows: dataset = Tensors(*(torch.stack(list(o)) for o in zip(*rows)))
             else:
                 warnings.warn("A split of the DataBlock has no rows (e.g. the validation set of a tiny frame)",

@@ -74,6 +74,10 @@ def _windows(trn, val, idx, cols, classes, max_len, step, ending:bool, batch):
     return batch(*trn_w, False), batch(*val_w, ending), seen
 
 # %% ../../nbs/30_sequence.data.ipynb #1f85539e
+def _bools(s:pd.Series)->bool:
+    "Whether `s` holds bools (a bool dtype, or Python bools in an object column)"
+    return pd.api.types.is_bool_dtype(s) or s.dtype==object and s.map(lambda v: isinstance(v, (bool, np.bool_))).any()
+
 class SequenceDataLoaders(RecDataLoaders):
     "Windows of `(inputs, targets)` item sequences, with every user's history for recommending"
     _meta = RecDataLoaders._meta+('max_len','exclude_preceding')
@@ -96,6 +100,10 @@ class SequenceDataLoaders(RecDataLoaders):
         "Build sequence `DataLoaders` (or, for `RatingSequenceDataLoaders`, rating sequences) from timed interactions"
         if step is not None: check_n(step, name='step')
         check_bool(exclude_preceding, 'exclude_preceding')
+        df = as_pandas(df)
+        if isinstance(df, pd.DataFrame) and time_name in df.columns and _bools(df[time_name]):
+            raise ValueError(f"Column {time_name!r} (`time_name`) holds bools (True/False): bools "
+                             "are not times; pass a column of numbers or datetimes that orders each user's items")
         if kwargs.get('valid_df') is not None and split!='user':
             raise ValueError(f"`valid_df` is the validation set: it replaces split={split!r} (pass one or the other)")
         if split=='time':
@@ -243,15 +251,20 @@ class PadSequence(DisplayedTransform):
             self.vocab = CategoryMap(pd.Series(np.concatenate([np.asarray(o) for o in dsets])), add_na=True)
     def setup(self, items=None, # the `TfmdLists` of every split (histories)
               train_setup=False): # fastai's flag: `setups` sees the training split
-        "`setups` (the vocabulary of the training split), then a check of every split's histories, naming a bad row"
+        "Every row checked to be a list, `setups` (the training split's vocabulary), then every split's items checked"
+        parts = (getattr(items, 'train', items), getattr(items, 'valid', []))
+        subs = [] if items is None else [(s, list(o)) for s,o in zip(('training','validation'), parts)]
+        for split,hs in subs:
+            k = first(i for i,o in enumerate(hs) if isinstance(o, (str, bytes)) or not hasattr(o, '__len__'))
+            if k is None: continue
+            v = _py(hs[k])
+            fix = ": split it first, e.g. `df[col].str.split(',')`" if isinstance(v, (str, bytes)) else ''
+            raise TypeError(f"Row {k} of the {split} split is a {type(v).__name__} ({repr(v)[:30]}), not a list of "
+                            f"item ids (a sequence is a list of item ids){fix}")
         super().setup(items, train_setup)
-        if items is None or self.vocab is None: return
-        for split,sub in zip(('training','validation'), (getattr(items, 'train', items), getattr(items, 'valid', []))):
-            hs = list(sub)
+        if self.vocab is None: return
+        for split,hs in subs:
             if not hs: continue
-            if (k:=first(i for i,o in enumerate(hs) if isinstance(o, (str, bytes)))) is not None:
-                raise TypeError(f"Row {k} of the {split} split is a {type(hs[k]).__name__} ({hs[k][:30]!r}), not a list "
-                                "of item ids: split it first, e.g. `df[col].str.split()`")
             lens = np.array([len(o) for o in hs])
             if not lens.all(): raise ValueError(f"Row {int(np.argmin(lens))} of the {split} split has an empty history: "
                                                 "every row needs at least one item")
