@@ -50,9 +50,7 @@ def implicit_test(rec, seed):
     _,t = report.timed(go)
     return scores(learn.model, dls), t
 
-t0 = time.time()
-best,_ = tune(vdls, arch='implicit', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT)
-tuned_s = time.time()-t0
+(best,_),tuned_s = report.timed(tune, vdls, arch='implicit', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT)
 print('implicit tuned:', best, flush=True)
 res = {'tune': [implicit_test(best, s) for s in SEEDS]}
 for name,rec in HAND.items(): res[name] = [implicit_test(rec, s) for s in SEEDS]
@@ -63,7 +61,8 @@ suite = report.own_suite('tune', TALK, 'test MRR')
 recipe = lambda r: f"{', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k,v in r['kwargs'].items())}, " \
                    f"fit_one_cycle({r['epochs']}, {r['lr']:.3g})"
 for m in FUNCS:
-    rows.append(report.row('tune', f"implicit, tune's recipe ({BUDGET/60:.0f}-minute budget, {best['trials']} trials)",
+    rows.append(report.row('tune', f"implicit, tune's recipe ({BUDGET/60:.0f}-minute budget: {best['trials']} trials "
+                           f"in {tuned_s:.0f} s)",
                            TALK, f'test {m}, 3 seeds', f'test {m}', mean(res['tune'], m),
                            float(np.mean([r[1] for r in res['tune']])), f'implicit, {base}', mean(res[base], m),
                            float(np.mean([r[1] for r in res[base]])), suite=suite, ratio_of='value',
@@ -79,8 +78,8 @@ u1,_ = movielens_split(split='u1')
 u1 = u1[['user','movie','rating']]
 v1 = u1.sample(frac=0.1, random_state=0)
 ddls = RatingsDataLoaders.from_df(u1.drop(v1.index), valid_df=v1, bs=64, seed=0)
-t0 = time.time()
-dbest,_ = tune(ddls, arch='dot', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT, y_range=(0, 5.5))
+(dbest,_),dtuned_s = report.timed(tune, ddls, arch='dot', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT,
+                                  y_range=(0, 5.5))
 print('dot tuned:', dbest, flush=True)
 DHAND = {'dot_tuned (hand-tuned: wd 0.15, fit_one_cycle(5, 5e-3))': dict(kwargs=dict(n_factors=50, wd=0.15), epochs=5, lr=5e-3),
          'fastbook (wd 0.1, fit_one_cycle(5, 5e-3))': dict(kwargs=dict(n_factors=50, wd=0.1), epochs=5, lr=5e-3)}
@@ -101,7 +100,8 @@ for name,rec in DHAND.items(): dres[name] = [dot_test(rec, f) for f in folds]
 dsuite = report.own_suite('tune', EXPL, 'test RMSE')
 dbase = next(iter(DHAND))
 rm = lambda rs: float(np.mean([r[0] for r in rs]))
-rows.append(report.row('tune', f"dot, tune's recipe ({BUDGET/60:.0f}-minute budget, {dbest['trials']} trials)", EXPL,
+rows.append(report.row('tune', f"dot, tune's recipe ({BUDGET/60:.0f}-minute budget: {dbest['trials']} trials in "
+                       f"{dtuned_s:.0f} s)", EXPL,
                        'test RMSE, 5 folds', 'test RMSE', rm(dres['tune']), float(np.mean([r[1] for r in dres['tune']])),
                        f'dot, {dbase}', rm(dres[dbase]), float(np.mean([r[1] for r in dres[dbase]])), suite=dsuite,
                        ratio_of='value', std=float(np.std([r[0] for r in dres['tune']])), n=len(folds),

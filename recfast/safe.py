@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/safe.html.md"""
 # %% auto #0
 __all__ = ['Unsaved', 'load_learner_safe']
 
-# %% ../nbs/64_safe.ipynb #fc3efe39
+# %% ../nbs/64_safe.ipynb #d708ed4c
 import hashlib, importlib, inspect, json, numbers, os, warnings
 from collections import defaultdict
 from fastai.basics import *
@@ -17,7 +17,7 @@ from .fast import *
 from .resume import check_state
 from .registry import _learners
 
-# %% ../nbs/64_safe.ipynb #061c0872
+# %% ../nbs/64_safe.ipynb #8dc4a3de
 _FORMAT,_WEIGHTS,_RECIPE = 'recfast-safe/1','model.safetensors','recipe.json'
 # the modules whose functions and classes a recipe may name as arguments (metrics, losses, optimizers, callbacks)
 _FN_MODULES = ('fastai.metrics', 'fastai.losses', 'fastai.optimizer', 'fastai.layers', 'fastai.callback.',
@@ -107,7 +107,7 @@ def _dec(o, r:dict):
     r['memo'][o['id']] = res
     return res
 
-# %% ../nbs/64_safe.ipynb #b58de815
+# %% ../nbs/64_safe.ipynb #c00a2f33
 def _dls_state(dls, w:dict)->dict:
     "The loaders' class, `_meta` attributes and empty loaders, as `_enc` writes them"
     if not isinstance(dls, MetaDataLoaders):
@@ -140,7 +140,7 @@ def _dls_from(state:dict, r:dict, device)->MetaDataLoaders:
         loaders.append(dcls(_dec(s['dataset'], r), bs=s['bs'], device=device, **kw))
     return cls(*loaders, path=state.get('path', '.'), device=device, **meta)
 
-# %% ../nbs/64_safe.ipynb #0aec9b75
+# %% ../nbs/64_safe.ipynb #6c1133eb
 def _folder(path, what:str)->Path:
     "`path` as a `Path`, refusing `None`, an empty name or a file"
     if not isinstance(path, (str, os.PathLike)): raise TypeError(f"`path` must be a folder name, not {path!r}")
@@ -200,7 +200,7 @@ def export_safe(self:FastLearner, path:str|Path # a folder, created if needed; i
     (path/_RECIPE).write_text(json.dumps(recipe, indent=1))
     return path
 
-# %% ../nbs/64_safe.ipynb #4b74da9f
+# %% ../nbs/64_safe.ipynb #bf2feaec
 def _registered(factory:str, what:str=_RECIPE)->Callable:
     "The factory `'module:name'` if an arch is registered with it, else a `ValueError`"
     names = {e['factory'] if isinstance(e['factory'], str) else f"{e['factory'].__module__}:{e['factory'].__name__}"

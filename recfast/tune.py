@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/tune.html.md"""
 # %% auto #0
 __all__ = ['search_space', 'TuneProgress', 'save_study', 'plot_study', 'SchedulePruning', 'tune']
 
-# %% ../nbs/65_tune.ipynb #7787ad08
+# %% ../nbs/65_tune.ipynb #028bd92a
 import importlib, json, numbers, random, re, warnings
 from typing import Callable
 from fastai.basics import *
@@ -15,7 +15,7 @@ from .core import *
 from fastai.callback.tracker import TrackerCallback
 from .registry import arch_info, recfast_learner
 
-# %% ../nbs/65_tune.ipynb #72804c14
+# %% ../nbs/65_tune.ipynb #3fe55762
 _lower = ('loss','error','rmse','mae','mse','perplexity')  # metrics where lower is better
 
 def _direction(monitor:str)->str: return 'minimize' if any(s in monitor for s in _lower) else 'maximize'
@@ -51,7 +51,7 @@ class TuneProgress:
         ps = ', '.join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k,v in trial.params.items())
         print(f"trial {trial.number+1:>3}/{self.n_trials or '-'}  {self.monitor} {val:>8}  best {best:.4f}  {ps}")
 
-# %% ../nbs/65_tune.ipynb #70763df7
+# %% ../nbs/65_tune.ipynb #4c8e8827
 def save_study(study, # an Optuna study
                fname:str|Path, # the JSON file to write
                recipe:dict=None # the best recipe, stored with the trials
@@ -94,7 +94,7 @@ def plot_study(study:str|Path|dict, # a study JSON written by `save_study` (or i
     ax.figure.savefig(fname, dpi=110, bbox_inches='tight'); plt.close(ax.figure)
     return Path(fname)
 
-# %% ../nbs/65_tune.ipynb #0345cee5
+# %% ../nbs/65_tune.ipynb #b182756b
 try: from optuna_integration import FastAIV2PruningCallback
 except ImportError: FastAIV2PruningCallback = TrackerCallback  # `tune` says to install it
 
@@ -106,7 +106,7 @@ class SchedulePruning(FastAIV2PruningCallback):
         self.trial.report(self.recorder.final_record[self.idx], step=100*(self.epoch+1)//self.n_epoch)
         if self.trial.should_prune(): raise CancelFitException()
 
-# %% ../nbs/65_tune.ipynb #c1cad379
+# %% ../nbs/65_tune.ipynb #8402af65
 def _seconds(timeout)->float|None:
     "`timeout` in seconds: a number, or a string like '90s', '10m', '1h'"
     if timeout is None: return None

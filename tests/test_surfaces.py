@@ -53,7 +53,7 @@ def test_loaders_and_factories_refuse_early(R):
 def test_named_index_warns(R):
     "Columns taken by position while the index has a name (e.g. `set_index('user')`) are said in a warning"
     with pytest.warns(UserWarning, match="The frame's index is named 'user', but the columns are taken by position: "
-                      "user_name='movie'"):
+                      "user_name='movie'"), pytest.raises(ValueError, match="'timestamp' holds .* like Unix times"):
         _quiet_dups(lambda: RatingsDataLoaders.from_df(R[['user','movie','rating','timestamp']].set_index('user'), seed=0))
 
 def _quiet_dups(f):
@@ -231,7 +231,7 @@ def test_cli_round_four(R, tmp_path, capsys):
     assert "--arch ram trains on images: --data must be 'mnist' or an MNIST folder" in capsys.readouterr().err
     (tmp_path/'srv').mkdir()
     assert main(['evaluate', '--model', str(tmp_path/'srv'), '--data', str(tmp_path/'small.csv')]) == 1
-    assert "is a folder: pass the model file" in capsys.readouterr().err
+    assert "is a folder without recipe.json: pass the model folder" in capsys.readouterr().err
     out = subprocess.run([sys.executable, '-m', 'recfast.cli', 'train', '--help'], capture_output=True, text=True)
     assert out.returncode == 0 and 'usage: recfast train' in out.stdout
 
