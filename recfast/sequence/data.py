@@ -101,7 +101,7 @@ class SequenceDataLoaders(RecDataLoaders):
         if step is not None: check_n(step, name='step')
         check_bool(exclude_preceding, 'exclude_preceding')
         df = as_pandas(df)
-        if isinstance(df, pd.DataFrame) and time_name in df.columns and _bools(df[time_name]):
+        if isinstance(df, pd.DataFrame) and (df.columns==time_name).sum()==1 and _bools(df[time_name]):
             raise ValueError(f"Column {time_name!r} (`time_name`) holds bools (True/False): bools "
                              "are not times; pass a column of numbers or datetimes that orders each user's items")
         if kwargs.get('valid_df') is not None and split!='user':
