@@ -7,7 +7,7 @@ Docs: https://recfast.github.io/recfast/safe.html.md"""
 # %% auto #0
 __all__ = ['Unsaved', 'load_learner_safe']
 
-# %% ../nbs/64_safe.ipynb #d708ed4c
+# %% ../nbs/64_safe.ipynb #b540fe90
 import hashlib, importlib, inspect, json, numbers, os, warnings
 from collections import defaultdict
 from fastai.basics import *
@@ -15,9 +15,9 @@ from . import __version__
 from .core import *
 from .fast import *
 from .resume import check_state
-from .registry import _learners
+from .registry import _learners, _resolve
 
-# %% ../nbs/64_safe.ipynb #8dc4a3de
+# %% ../nbs/64_safe.ipynb #3df1f8fd
 _FORMAT,_WEIGHTS,_RECIPE = 'recfast-safe/1','model.safetensors','recipe.json'
 # the modules whose functions and classes a recipe may name as arguments (metrics, losses, optimizers, callbacks)
 _FN_MODULES = ('fastai.metrics', 'fastai.losses', 'fastai.optimizer', 'fastai.layers', 'fastai.callback.',
@@ -39,7 +39,7 @@ def _import(path, what:str='recipe.json', fn:bool=True):
     "The function or class at `'module:qualname'`, defined there: an argument's (`fn`) or one of recfast's own classes"
     mod,_,name = str(path).partition(':')
     refused = ValueError(f"{what} names {path!r}: not a function or class a recipe may name "
-                         f"({'metrics, losses, optimizers, callbacks of fastai and recfast' if fn else 'recfast'}), refused")
+                         f"({'fastai/recfast metrics, losses, optimizers, callbacks' if fn else 'recfast'}), refused")
     if not name or not (_fn_module(mod) if fn else mod.startswith('recfast.')): raise refused
     try:
         o = importlib.import_module(mod)
@@ -107,7 +107,7 @@ def _dec(o, r:dict):
     r['memo'][o['id']] = res
     return res
 
-# %% ../nbs/64_safe.ipynb #c00a2f33
+# %% ../nbs/64_safe.ipynb #ab01017b
 def _dls_state(dls, w:dict)->dict:
     "The loaders' class, `_meta` attributes and empty loaders, as `_enc` writes them"
     if not isinstance(dls, MetaDataLoaders):
@@ -140,7 +140,7 @@ def _dls_from(state:dict, r:dict, device)->MetaDataLoaders:
         loaders.append(dcls(_dec(s['dataset'], r), bs=s['bs'], device=device, **kw))
     return cls(*loaders, path=state.get('path', '.'), device=device, **meta)
 
-# %% ../nbs/64_safe.ipynb #6c1133eb
+# %% ../nbs/64_safe.ipynb #1cd77675
 def _folder(path, what:str)->Path:
     "`path` as a `Path`, refusing `None`, an empty name or a file"
     if not isinstance(path, (str, os.PathLike)): raise TypeError(f"`path` must be a folder name, not {path!r}")
@@ -155,7 +155,8 @@ def _check_recipe(rec, what:str='learn.recipe')->str:
     "The factory of `rec` if it is `{'factory': 'module:name', 'kwargs': {...}}` of a registered factory"
     if not (isinstance(rec, dict) and isinstance(rec.get('factory'), str) and isinstance(rec.get('kwargs'), dict)
             and isinstance(rec.get('args', []), list)):
-        raise TypeError(f"{what} must be {{'factory': 'module:name', 'args': [...], 'kwargs': {{...}}}}, got {rec!r:.80}")
+        raise TypeError(f"{what} must be {{'factory': 'module:name', 'args': [...], 'kwargs': {{...}}}}, "
+                        f"got {rec!r:.80}")
     if rec['factory'].startswith('__main__:'):
         raise ValueError(f"{what}'s factory {rec['factory']!r} is defined in `__main__`: another process can't import "
                          "it (define it in a module and `register_learner` it)")
@@ -200,15 +201,14 @@ def export_safe(self:FastLearner, path:str|Path # a folder, created if needed; i
     (path/_RECIPE).write_text(json.dumps(recipe, indent=1))
     return path
 
-# %% ../nbs/64_safe.ipynb #bf2feaec
+# %% ../nbs/64_safe.ipynb #9a8cf985
 def _registered(factory:str, what:str=_RECIPE)->Callable:
     "The factory `'module:name'` if an arch is registered with it, else a `ValueError`"
     names = {e['factory'] if isinstance(e['factory'], str) else f"{e['factory'].__module__}:{e['factory'].__name__}"
              for e in _learners.values()}
     if factory not in names: raise ValueError(f"{what}'s factory {factory!r} is not a registered learner factory "
                                               "(`register_learner` it first): refused")
-    mod,_,name = factory.partition(':')
-    return getattr(importlib.import_module(mod), name)
+    return _resolve(factory)
 
 def _same_data(dls, state:dict, r:dict):
     "Raise unless `dls` are of the recipe's class with its vocabularies; warn, counting, where settings or rows differ"
@@ -225,17 +225,20 @@ def _same_data(dls, state:dict, r:dict):
     for k in ('user_features','item_features'):
         if (meta.get(k) is None)!=(getattr(dls, k, None) is None):
             raise ValueError(f"The model was trained {'with' if meta.get(k) is not None else 'without'} `{k}`, "
-                             f"these `dls` {'have' if getattr(dls, k, None) is not None else 'have none'}: build them alike")
+                             f"these `dls` {'have' if getattr(dls, k, None) is not None else 'have none'}: "
+                             "build them alike")
     plain = lambda v: v if isinstance(v, (str, int, float, bool, type(None))) else tuple(v) if is_listy(v) else None
     diff = [k for k,v in meta.items() if plain(v) is not None and plain(v)!=plain(getattr(dls, k, None))]
     if diff:
         what = ', '.join(f"{k} ({getattr(dls, k, None)!r}; the model's {meta[k]!r})" for k in diff)
         warnings.warn(f"`dls` differ from the model's loaders in {what}", stacklevel=3)
     s,n = meta.get('seen'),getattr(dls, 'seen', None)
-    if isinstance(s, CSRMatrix) and isinstance(n, CSRMatrix) and s.shape==n.shape:
-        a,b = (set(zip(*(t.tolist() for t in m.to('cpu').coo()[:2]))) for m in (s, n))
-        if a!=b: warnings.warn(f"`dls` hold other training rows than the model's ({len(b-a)} new, {len(a-b)} not "
-                               f"in these): their validation rows may be ones the model was trained on", stacklevel=3)
+    if isinstance(s, CSRMatrix) and isinstance(n, CSRMatrix) and s.shape==n.shape:  # pairs as one int64 key each
+        a,b = (np.unique(r.cpu().numpy().astype(np.int64)*s.shape[1]+c.cpu().numpy()) for r,c,_ in (s.coo(), n.coo()))
+        new,gone = len(np.setdiff1d(b, a, assume_unique=True)),len(np.setdiff1d(a, b, assume_unique=True))
+        if new or gone: warnings.warn(f"`dls` hold other training rows than the model's ({new} new, {gone} not in "
+                                      "these): their validation rows may be ones the model was trained on",
+                                      stacklevel=3)
 
 def load_learner_safe(path:str|Path, # a folder written by `export_safe`
                       dls:DataLoaders=None, # loaders to train on (same data); empty ones from the recipe if `None`
