@@ -55,7 +55,7 @@ record('implicit', 'implicit_learner (BilinearNet, BPR)', 'ML-100K ua.base/ua.te
 
 # sequence: LSTM, BPR, negatives at every position
 sdls = SequenceDataLoaders.from_df(ml[['user','movie','timestamp']], time_name='timestamp', max_len=50, seed=0, bs=256)
-slearn = sequence_learner(sdls, arch='lstm', metrics=[], seed=0, lr=1e-2)
+slearn = sequence_learner(sdls, arch='lstm', loss='bpr', metrics=[], seed=0, lr=1e-2)
 smodel = LSTMNet.from_dls(sdls, n_factors=32); sopt = adamw(smodel, 1e-2)
 def sneg(y): return torch.cat([y[...,None], torch.randint(1, sdls.n_items, (*y.shape,1))], -1)
 t = compare('sequence', slearn, lambda: plain_epoch(smodel, sdls, sopt, lambda x,y: rl(smodel(x, sneg(y)), y), lambda x,y: rl(smodel(x, sneg(y)), y)))

@@ -126,7 +126,7 @@ yproto = 'synthetic_sequences(10, 1000), 100 items, 20% users held out, 32 facto
 syn_res = {}
 for arch in ('popularity','pool','lstm','cnn'):
     set_seed(0)
-    syn_res[arch],_ = fit(sequence_learner(ydls, arch=arch, seed=0), 10, 2e-2, True)
+    syn_res[arch],_ = fit(sequence_learner(ydls, arch=arch, loss='bpr', seed=0), 10, 2e-2, True)
 ydata,yp = 'synthetic_sequences(10, 1000), 100 items, 20% users held out',yproto.split('held out, ')[1]
 for arch in ('lstm','cnn','pool'):
     jrow(f'recfast `sequence_learner`, {arch}', ydata, yp+' (talk lstm >= 0.77, pool 0.13)', 'test MRR', syn_res[arch], None, 'popularity',

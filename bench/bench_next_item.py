@@ -5,7 +5,7 @@ histories. Recipes are chosen on valid, never on the held-out last items: `--tun
 entirely and validates on the one before it (`test=True`), fits every recipe of `GRID` with seed 0 and writes the valid
 figures to bench/results/next_item_tuning.json; `RECIPES` are the winners. Writes bench/results/next_item.json.
 `--quick`: one seed, one epoch (a smoke run)."""
-import os, sys, warnings, argparse
+import json, os, sys, warnings, argparse
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np, torch
@@ -22,12 +22,21 @@ DATA = "ML-100K, each user's latest rating held out (943 targets), the rest trai
 PROTO = "leave-last-out; every item ranked, the user's training items excluded; mean over users"
 FUNCS = {'NDCG@10':partial(ndcg_at_k, k=10), 'HR@10':partial(recall_at_k, k=10), 'MRR':mrr}
 
+def rstr(r): return f"{r['loss']} loss, {r['n_factors']} factors, fit_one_cycle({r['epochs']}, {r['lr']:g}), wd {r['wd']}"
 def base(arch, loss): return dict(loss=loss, lr=3e-3 if arch=='sasrec' else 1e-2, epochs=20, n_factors=64, wd=0.)
 # the softmax at three learning rates; BPR (one negative, the factory's default) for reference. gBCE and the sampled
 # softmax draw 64 negatives at every position, 10-20x the softmax's fit time here: left out of the grid
 GRID = {a: [base(a, 'softmax')] + [{**base(a, 'softmax'), 'lr':base(a, '')['lr']*f} for f in (0.3, 3)] + [base(a, 'bpr')]
         for a in ('sasrec','lstm','cnn','pool')}
-RECIPES = {a: base(a, 'softmax') for a in GRID}  # replaced by the winners of `--tune` on valid
+def winners():
+    "Each arch's recipe of `GRID` with the best valid NDCG@10 in next_item_tuning.json (its first recipe if untuned)"
+    f = report.RESULTS/'next_item_tuning.json'
+    rows = json.loads(f.read_text()) if f.exists() else []
+    best = {}
+    for a,g in GRID.items():
+        val = {r.get('recipe'): r['value'] for r in rows if r['model']==f'sequence_learner({a!r})' and r['metric']=='valid NDCG@10'}
+        best[a] = max(g, key=lambda c: val.get(rstr(c), -1))
+    return best
 
 def frames(test):
     "`(train, held-out)` frames of the interactions: the last item held out (the one before it, with `test`)"
@@ -72,11 +81,13 @@ def run_closed(name, test=False):
             for n,f in FUNCS.items(): vals[n].append(f(s, t, e, per_user=True))
     return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()},fit
 
-def rstr(r): return f"{r['loss']} loss, {r['n_factors']} factors, fit_one_cycle({r['epochs']}, {r['lr']:g}), wd {r['wd']}"
 ARCHS = args.archs.split(',')
+RECIPES = winners()
 
-if args.tune:
-    rows = []
+if args.tune:  # the rows of archs not run this time are kept
+    f = report.RESULTS/'next_item_tuning.json'
+    rows = [r for r in (json.loads(f.read_text()) if f.exists() else [])
+            if r['model'].startswith('sequence_learner(') and r['model'][18:-1].strip("'") not in ARCHS]
     VDATA = "ML-100K, each user's last item removed (`test=True`), the one before it held out as the valid target"
     for name in ('pop','itemknn','ease'):
         m,fit = run_closed(name, test=True)

@@ -7,10 +7,10 @@ Docs: https://recfast.github.io/recfast/core.html.md"""
 # %% auto #0
 __all__ = ['Tensors', 'check_n', 'check_bs', 'check_factors', 'check_bool', 'check_sizes', 'check_dropout', 'check_seed',
            'check_real', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col', 'check_numeric_col', 'check_time_col',
-           'as_pandas', 'default_cols', 'check_frame', 'check_id_kind', 'dup_pairs', 'dedupe', 'check_range',
-           'check_y_range', 'make_vocab', 'vocab_pos', 'encode_ids', 'check_valid_pct', 'split_frame', 'warn_cold',
-           'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'learner_lock', 'locked', 'check_device', 'warn_overlap',
-           'binary_kind', 'read_csv_ids', 'check_dls']
+           'as_pandas', 'default_cols', 'check_frame', 'check_id_kind', 'dup_pairs', 'unread_ratings', 'dedupe',
+           'check_range', 'check_y_range', 'make_vocab', 'vocab_pos', 'encode_ids', 'check_valid_pct', 'split_frame',
+           'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'learner_lock', 'locked', 'check_device',
+           'warn_overlap', 'binary_kind', 'read_csv_ids', 'check_dls']
 
 # %% ../nbs/00_core.ipynb #e56febb2
 import difflib, functools, numbers, random, threading, warnings, weakref
@@ -390,7 +390,12 @@ def check_frame(df:pd.DataFrame, # the user's frame
         if (k:=int((df.columns==c).sum()))>1:
             raise ValueError(f"Column {c!r} (`{arg}`) appears {k} times in the DataFrame: rename or drop the copies")
     for arg,c in cols.items():
-        if arg=='time_name': check_time_col(df, c)
+        if arg=='time_name':
+            check_time_col(df, c)
+            if len(df)>1 and df[c].nunique()==1:
+                warnings.warn(f"Column {c!r} (`time_name`) holds one value ({_py(df[c].iloc[0])!r}) in all {len(df)} "
+                              "rows: it orders nothing, so each user's rows keep the frame's order (and split='last' "
+                              "holds out each user's last rows in it)", stacklevel=4)
         elif arg in ids: check_ids_col(df, c)
         elif arg in numeric: check_numeric_col(df, c)
     if len(cols)!=len(set(cols.values())):
@@ -431,6 +436,20 @@ def dup_pairs(df:pd.DataFrame, # the rows
     if not dup.any(): return ''
     ex = ', '.join(f"{c}={_py(df[c][dup].iloc[0])!r}" for c in k)  # per column: a row of mixed dtypes is upcast
     return f"{df[dup].groupby(k, sort=False).ngroups} (user, item) pairs appear more than once, e.g. {ex}"
+
+_rating_names = ('rating','ratings','score','scores','stars','rank','value')
+
+def unread_ratings(df:pd.DataFrame, # the rows of an implicit (positives only) frame
+                   cols:dict, # the columns read: `user_name`, `item_name` (and `rating_name` if one was named)
+                   what:str='rows')->str: # how the message names the rows
+    "A warning's text when `df` has a rating column that no `threshold` reads (every row becomes a positive); ''"
+    used = {cols.get('user_name'), cols.get('item_name')}
+    r = cols.get('rating_name') or next((c for c in df.columns if isinstance(c, str) and c not in used
+                                         and c.strip().lower() in _rating_names), None)
+    if r is None or r not in df.columns: return ''
+    return (f"column {r!r} is not read: without `threshold` each of the {len(df)} {what} is a positive interaction, "
+            f"whatever its rating; pass threshold= (e.g. 4) to keep only the rows rated at least that, or select the "
+            f"user and item columns to say all rows are positives")
 
 def dedupe(df:pd.DataFrame, # the rows
            user_name:str, # the user column

@@ -11,7 +11,7 @@ __all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'last_hyper', 'sparse_
            'FastLearner', 'to_fast', 'changed_since_built', 'keeps_recipe']
 
 # %% ../nbs/01_fast.ipynb #de0893ae
-import bisect, functools, itertools, math, numbers
+import bisect, functools, itertools, math, numbers, warnings
 import fastai
 from packaging.version import Version
 from fastai.basics import *
@@ -448,6 +448,10 @@ def fit(self:FastLearner, n_epoch, # number of epochs
     if isinstance(n_epoch, bool) or not isinstance(n_epoch, numbers.Integral) or n_epoch<0:
         raise ValueError(f"`n_epoch` must be an int >= 0 (the epochs to train), got {n_epoch!r}")
     _check_batches(getattr(self.dls, 'train', None)); check_lr(ifnone(lr, self.lr)); _check_monitors(self, cbs)
+    if n_epoch and (k:=getattr(self, '_folded', 0)):  # said once: users added by `fold_in` have no training rows
+        warnings.warn(f"fit: {k} user(s) were added by `fold_in` and have no training rows: this fit doesn't refit "
+                      "them (weight decay shrinks their vectors); call `fold_in` again after training", stacklevel=2)
+        self._folded = 0
     if _fastai_28: cbs = [FastParamScheduler(cb.scheds) if type(cb) is ParamScheduler else cb for cb in L(cbs)]
     return Learner.fit(self, n_epoch, lr=lr, wd=wd, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 

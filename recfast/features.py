@@ -73,6 +73,7 @@ class FeatureTable:
                        for c,k in self.kinds.items() if k!='cont'}
         x = df[self.names('cont')].to_numpy(np.float64)
         self.mean,self.std = x.mean(0),np.where(x.std(0)>0, x.std(0), 1.)
+        self.lo,self.hi = (x.min(0),x.max(0)) if len(x) else (self.mean,self.mean)  # the range new rows are checked in
     def names(self, kind): # 'cont', 'cat' or 'multi'
         "The feature columns of kind `kind`, in frame order"
         return [c for c,k in self.kinds.items() if k==kind]
@@ -239,6 +240,13 @@ def _new_rows(dls, side:str, df:pd.DataFrame):
     if known.any(): warnings.warn(f"{int(known.sum())} rows of {t.what} have ids the model already knows: their "
                                   "learned representations are used", stacklevel=4)
     df = df[~known]
+    if (lo:=getattr(t, 'lo', None)) is not None and len(df):  # numbers outside the training range: extrapolated
+        x = df[t.names('cont')].to_numpy(np.float64)
+        for j in np.flatnonzero(((x<lo)|(x>t.hi)).any(0)):
+            out,c = (x[:,j]<lo[j])|(x[:,j]>t.hi[j]),t.names('cont')[j]
+            warnings.warn(f"{int(out.sum())} of {len(df)} new rows of {t.what} have {c!r} outside its training range "
+                          f"[{_py(lo[j])}, {_py(t.hi[j])}] (e.g. {_py(x[out.argmax(), j])}): the model extrapolates "
+                          "from values it never saw", stacklevel=4)
     return list(df[t.id_name]), (t.bags(t.encode(df)) if len(df) else None)
 
 # %% ../nbs/07_features.ipynb #c412f741
@@ -335,7 +343,10 @@ def fold_in(learn, # a `RecLearner` with a factorization model (or one with `fol
         df = dedupe(df, u, i, r, duplicates)
         check_range(pd.to_numeric(df[r]), getattr(m, 'y_range', None), lambda k: f"{u}={_py(df[u].iloc[k])!r} for "
                     f"{i}={_py(df[i].iloc[k])!r}", fix="the model predicts within it, so it can't fit them")
-    if (th:=getattr(dls, 'threshold', None)) is not None:  # the loaders kept ratings >= threshold: so does fold_in
+    th = getattr(dls, 'threshold', None)
+    if 'rating_name' not in cols and th is None and (msg:=unread_ratings(df, cols, 'fold-in rows')):
+        warnings.warn(f"fold_in: {msg}", stacklevel=4)
+    if th is not None:  # the loaders kept ratings >= threshold: so does fold_in
         check_frame(df, {'rating_name': th[0]}, what='fold-in rows')
         keep = (pd.to_numeric(df[th[0]])>=th[1]).to_numpy()
         if (~keep).any(): warnings.warn(f"threshold={th[1]}: dropped {int((~keep).sum())} of {len(df)} fold-in rows "
@@ -385,4 +396,5 @@ def _store_fold(learn, ids:list, users:Tensor, items:Tensor, sol:Tensor):
     dls.seen = CSRMatrix.from_coo(torch.cat([r.cpu(), pos[users]]), torch.cat([c.cpu(), items]), shape=shape)
     if dls.valid_seen is not None: dls.valid_seen = _extend_csr(dls.valid_seen.to('cpu'), *shape)
     learn.opt = None  # the optimizer's state is for the old parameters
+    learn._folded = getattr(learn, '_folded', 0)+len(ids)  # `fit` says these users aren't refit
     return learn

@@ -6,7 +6,8 @@ Docs: https://recfast.github.io/recfast/losses.html.md"""
 
 # %% auto #0
 __all__ = ['ranking_losses', 'pointwise_loss', 'bpr_loss', 'hinge_loss', 'adaptive_hinge_loss', 'sampled_softmax_loss',
-           'gbce_loss', 'gbce_beta', 'RankLoss', 'default_n_neg', 'NegativeSampling', 'AllItems', 'ranking_setup']
+           'gbce_loss', 'gbce_beta', 'RankLoss', 'default_n_neg', 'NegativeSampling', 'AllItems', 'ranking_setup',
+           'default_loss']
 
 # %% ../nbs/04_losses.ipynb #d8fa353f
 from fastai.basics import *
@@ -223,3 +224,12 @@ def ranking_setup(loss:str, # one of `ranking_losses`
     soft = loss in ('sampled_softmax','gbce')
     return lf,NegativeSampling(n_items, n, seed, sampler, seen, avoid_targets=soft, logq=loss=='sampled_softmax',
                                shared=shared)
+
+def default_loss(loss:str, # the factory's `loss` argument: returned unless `None`
+                 n_items:int, # catalogue size, padding included
+                 max_items:int=100_000, # the full softmax up to this many items, the sampled softmax above
+                 negatives:bool=False): # negatives were configured (`n_neg`, `sampler`, `shared_negatives`)
+    "`loss`, or the loss that won on valid splits: 'softmax' ('sampled_softmax' above `max_items`; 'bpr' with negatives)"
+    if loss is not None: return loss
+    if negatives: return 'bpr'  # sampling options name a sampled loss: the one they were written for
+    return 'softmax' if n_items<=max_items else 'sampled_softmax'

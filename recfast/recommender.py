@@ -445,11 +445,13 @@ def _eval_rows(dls, df):
 
 def _warn_trained(dls, u:Tensor, i:Tensor):
     "Warn, counting them, when rows `(u, i)` (indices) are training pairs: they count as hits"
-    seen = getattr(dls, 'seen', None)
-    if getattr(dls, 'valid_seen', None) is None or not isinstance(seen, CSRMatrix) or not len(u): return
-    r,c = seen.coo()[:2]
+    seen,held = getattr(dls, 'seen', None),getattr(dls, 'held', None)  # `held`: sequences' held-out pairs, in `seen`
+    if not isinstance(seen, CSRMatrix) or not len(u): return
+    if getattr(dls, 'valid_seen', None) is None and not isinstance(held, CSRMatrix): return
     key = lambda a,b: np.asarray(a, np.int64)*dls.n_items + np.asarray(b, np.int64)
-    if n:=int(np.isin(key(u, i), key(r.cpu(), c.cpu())).sum()):
+    trained = key(*(x.cpu() for x in seen.coo()[:2]))
+    if isinstance(held, CSRMatrix): trained = np.setdiff1d(trained, key(*(x.cpu() for x in held.coo()[:2])))
+    if n:=int(np.isin(key(u, i), trained).sum()):
         warnings.warn(f"`evaluate`: {n} of {len(u)} rows are training pairs of the model: they are scored as held out, "
                       "so the metrics are optimistic; evaluate on rows it didn't train on", stacklevel=4)
 
@@ -481,7 +483,10 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
     _warn_trained(dls, u, i)
     ok = (u>0)&(i>0)
     if bad:=int((~ok).sum()): warnings.warn(f"{bad} of {len(df)} rows left out (unknown user or item)", stacklevel=2)
-    if not ok.any(): raise ValueError("No row of the frame has a user and an item the model knows")
+    if not ok.any():
+        why = (" (no user of it is known: new users are scored from their histories, with `recommend_history`, or "
+               "added with `fold_in`)") if not (u>0).any() else ''
+        raise ValueError(f"No row of the frame has a user and an item the model knows{why}")
     res,r = {'rows': int(ok.sum())},getattr(dls, 'rating_name', None)
     if r is not None and r in df.columns:
         y = pd.to_numeric(df[r][ok.numpy()]).to_numpy(np.float32)

@@ -111,3 +111,23 @@ def test_shared_negatives_mask_accidental_hits(idls):
 @pytest.mark.parametrize('factory,kw,err,msg', BAD)
 def test_bad_arguments(idls, sdls, factory, kw, err, msg):
     with pytest.raises(err, match=msg): factory(idls if factory is implicit_learner else sdls, **kw)
+
+def test_defaults_are_the_valid_winners(idls, pop_mrr):
+    "`loss=None`: the full softmax (weight decay 1 for the bilinear model); sampling options keep BPR; beats BPR's default"
+    learn = implicit_learner(idls, metrics=[])
+    assert learn.loss_func.loss=='softmax' and learn.wd==1. and any(isinstance(c, AllItems) for c in learn.cbs)
+    for kw in (dict(n_neg=3), dict(sampler='uniform'), dict(shared_negatives=True, sampler='uniform')):
+        l = implicit_learner(idls, metrics=[], **kw)
+        assert l.loss_func.loss=='bpr' and l.wd==0. and any(isinstance(c, NegativeSampling) for c in l.cbs), kw
+    assert implicit_learner(idls, loss='bpr', metrics=[]).wd==0. and implicit_learner(idls, wd=0.1, metrics=[]).wd==0.1
+    res = {}
+    for loss in (None, 'bpr'):
+        set_seed(0)
+        l = implicit_learner(idls, loss=loss, seed=0, metrics=[])
+        with l.no_bar(), l.no_logging(): l.fit_one_cycle(8, 1e-2)
+        res[loss] = _mrr(l.model, idls)
+    assert res[None] > res['bpr'] > pop_mrr, res
+    sd = SequenceDataLoaders.from_df(movielens_100k(titles=False).query('user<=50'), 'user', 'movie', 'timestamp',
+                                     max_len=10, seed=0)
+    assert sequence_learner(sd).loss_func.loss=='softmax' and sequence_learner(sd, n_neg=2).loss_func.loss=='bpr'
+    test_eq(default_loss(None, 20_001), 'softmax'); test_eq(default_loss(None, 100_001), 'sampled_softmax')

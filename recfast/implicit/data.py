@@ -50,6 +50,7 @@ class InteractionsDataLoaders(RecDataLoaders):
         return dict(user_name=user_name, item_name=item_name, **({'rating_name':rating_name} if rated else {}))
     @classmethod
     def _split(cls, df, sp, cols, threshold=None, **kwargs):
+        if threshold is None and (msg:=unread_ratings(df, cols)): warnings.warn(msg, stacklevel=4)
         trn,val,*tst = super()._split(_dedupe_pairs(df, cols, threshold), sp, cols)
         if sp['valid_df'] is not None: val = _dedupe_pairs(val, cols, threshold, 'valid_df')
         if threshold is not None:  # keep the rows rated at least `threshold`, counting the others in a warning

@@ -23,7 +23,7 @@ from ..fast import keeps_recipe
 @keeps_recipe
 @delegates(Learner.__init__)
 def implicit_learner(dls, # `InteractionsDataLoaders`
-                     loss:str='bpr', # one of `ranking_losses`: 'bpr', 'adaptive_hinge', 'softmax', 'gbce'...
+                     loss:str=None, # one of `ranking_losses`; `None`: 'softmax' (see `default_loss`)
                      n_factors:int=128, # latent size
                      n_neg:int=None, # negatives per positive (`default_n_neg` if `None`)
                      sampler:str=None, # negatives: 'reject' (no training positive; `None`), 'uniform', 'popularity'
@@ -31,7 +31,7 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                      shared_negatives:bool=False, # one draw of negatives per batch, scored with a matrix product
                      metrics=None, # `[RankMetric(mrr)]` if `None`
                      opt_func=FastAdam, # the optimizer factory
-                     wd:float=0., # weight decay
+                     wd:float=None, # weight decay; `None`: 1 for 'softmax' (chosen on valid), else 0
                      cbs=None, # callbacks added to the `Learner`
                      **kwargs):
     "A `RecLearner` fitting a `BilinearNet` to implicit feedback with a sampled ranking loss"
@@ -44,6 +44,8 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                         f"{getattr(bad[0], 'name', bad[0])!r} can't be "
                         "computed; use ranking metrics, e.g. `RankMetric(mrr)`, `RankMetric(ndcg_at_k, k=10)`")
     net = HybridBilinearNet if has_features(dls) else BilinearNet
+    loss = default_loss(loss, dls.n_items, negatives=n_neg is not None or sampler is not None or shared_negatives)
+    wd = ifnone(wd, 1. if loss=='softmax' else 0.)
     sampler = ifnone(sampler, None if loss=='softmax' else 'reject')
     loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen, shared=shared_negatives)
     return RecLearner(dls, net.from_dls(dls, check_factors(n_factors, dls.n_users+dls.n_items)), loss_func=loss_func,

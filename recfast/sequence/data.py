@@ -56,7 +56,7 @@ def ending_windows(x:np.ndarray, # values (item indices, ratings) of all users' 
 
 # %% ../../nbs/30_sequence.data.ipynb #0629de14
 def _windows(trn, val, idx, cols, classes, max_len, step, ending:bool, batch):
-    "`(train, valid, seen)`: `batch` of the windows of each value (items, ratings) of both sets, and the histories"
+    "`(train, valid, seen, held)`: `batch` of the windows of each value (items, ratings), the histories, the held-out pairs"
     t,r = cols.get('time_name'),cols.get('rating_name')
     both = pd.concat([d[list(cols.values())] for d in (trn, val)])
     uu,ii = (torch.cat(x).numpy() for x in zip(*idx))
@@ -70,8 +70,9 @@ def _windows(trn, val, idx, cols, classes, max_len, step, ending:bool, batch):
                       f"windows and are never a target; pass step<=max_len (or leave `step` None)", stacklevel=5)
     if ending: val_w = [a for x in xs for a in ending_windows(x, held, uu, n, max_len)]
     else: val_w = [a for x in xs for a in make_windows(x[held], _ptr(uu[held], n), max_len, step)[:2]]
-    seen = CSRMatrix.from_coo(uu, ii, values=xs[-1] if r else None, shape=(n, len(classes[cols['item_name']])))
-    return batch(*trn_w, False), batch(*val_w, ending), seen
+    shape = (n, len(classes[cols['item_name']]))
+    seen = CSRMatrix.from_coo(uu, ii, values=xs[-1] if r else None, shape=shape)
+    return batch(*trn_w, False), batch(*val_w, ending), seen, CSRMatrix.from_coo(uu[held], ii[held], shape=shape)
 
 # %% ../../nbs/30_sequence.data.ipynb #1f85539e
 def _bools(s:pd.Series)->bool:
@@ -80,7 +81,7 @@ def _bools(s:pd.Series)->bool:
 
 class SequenceDataLoaders(RecDataLoaders):
     "Windows of `(inputs, targets)` item sequences, with every user's history for recommending"
-    _meta = RecDataLoaders._meta+('max_len','exclude_preceding')
+    _meta = RecDataLoaders._meta+('max_len','exclude_preceding','held')
     _eval_users = False # validation queries are windows
     _ids = ('user_name','item_name','time_name')
     _warn_cold = False # with split='user' every validation user is new
@@ -126,8 +127,10 @@ class SequenceDataLoaders(RecDataLoaders):
         return super()._split(df, sp, cols, **kwargs)
     @classmethod
     def _tensors(cls, trn, val, idx, classes, cols, sp, max_len=50, step=None, exclude_preceding=False, **kwargs):
-        xt,xv,seen = _windows(trn, val, idx, cols, classes, max_len, step, sp['split']!='user', cls._batch)
-        return xt, xv, dict(seen=seen, valid_seen=None, max_len=max_len, exclude_preceding=exclude_preceding)
+        xt,xv,seen,held = _windows(trn, val, idx, cols, classes, max_len, step, sp['split']!='user', cls._batch)
+        # `seen` is every user's whole history (queries need it); `held` its held-out pairs, so that `evaluate` can
+        # tell training pairs from held-out ones
+        return xt, xv, dict(seen=seen, valid_seen=None, held=held, max_len=max_len, exclude_preceding=exclude_preceding)
     @staticmethod
     def _batch(inp, steps, ending:bool):  # `ending`: a held-out row ends its window, only the last step is a target
         if ending: steps[:,:-1] = 0

@@ -26,7 +26,7 @@ sequence_archs = {'pool':PoolNet, 'lstm':LSTMNet, 'cnn':CNNNet, 'sasrec':SASRecN
 @delegates(Learner.__init__)
 def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `SequenceBlock`s)
                      arch:str='lstm', # one of `sequence_archs`: 'pool', 'lstm', 'cnn', 'sasrec', 'popularity'
-                     loss:str='bpr', # one of `ranking_losses`, 'softmax' for the full softmax
+                     loss:str=None, # one of `ranking_losses`; `None`: 'softmax' up to 20,000 items (`default_loss`)
                      n_factors:int=32, # latent size
                      n_neg:int=None, # negatives per position (`default_n_neg` if `None`)
                      seed:int=None, # seed of the negative sampler
@@ -57,6 +57,7 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
     if arch=='popularity' and isinstance(dls.train, TensorDL):  # log counts of the training targets
         n = torch.bincount(dls.train.dataset.ts[1].flatten().cpu(), minlength=dls.n_items)
         with torch.no_grad(): model.i_bias.weight[:,0] = torch.log1p(n.float())
+    loss = default_loss(loss, model.n_items, 20_000, n_neg is not None or sampler is not None or shared_negatives)
     loss_func,neg = ranking_setup(loss, model.n_items, n_neg, seed, sampler, getattr(dls, 'seen', None),
                                   shared=shared_negatives)
     metrics = ifnone(metrics, [RankMetric(mrr)] if isinstance(dls, SequenceDataLoaders) else [])
