@@ -573,10 +573,10 @@ def _default_exp(src):
 
 # the sections of the Benchmarks page after the named protocols (`report.SUITES`): a topic per bench script, named for
 # what it measures; a script not listed here shows under "More measurements", never under its file name
-BENCH_GROUPS = {'ram': 'Recurrent attention (RAM)', 'scale': 'Scale: synthetic power-law data',
+BENCH_GROUPS = {'ram': 'Recurrent attention (RAM)', 'scale': 'Scale, on synthetic power-law data',
                 'baselines': 'Simple baselines: popularity, item-kNN, EASE', 'post': '"PyTorch for Recommenders 101"',
                 'protocols': 'Sequence protocols', 'next_item': 'Next item (sequences)',
-                'ddp': 'Distributed training', 'serving': 'Serving', 'collab': 'Ratings (collab)',
+                'ddp': 'Distributed training', 'serving': 'Serving exported models', 'collab': 'Ratings (collab)',
                 'explicit': 'Explicit ratings', 'implicit': 'Implicit feedback', 'autoenc': 'Autoencoders',
                 'families': 'Every family against a plain PyTorch loop', 'coldstart': 'Cold start',
                 'tune': 'Automatic tuning against hand-tuned recipes'}
