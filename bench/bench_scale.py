@@ -87,13 +87,13 @@ def main(size, warmup_batches=None, rec_users=None):
     warm = 'a warm-up epoch' if warmup_batches is None else f'{warmup_batches} warm-up batches'
     jrows = []
     def row(protocol, number, baseline, model=None, metric=None, base_name=None, time_row=False, jproto=None, times=(None,None),
-            rdata=data, quality=False):
+            rdata=data, quality=False, base_metric=None):
         "A row of figure `number` against `baseline`: in a table of its own per data and metric if `quality`, else a speed row"
         proto = jproto or protocol.removeprefix(rdata).lstrip('; ,')
         suite = report.own_suite('scale', rdata, metric) if quality else report.speed_suite('scale', rdata)
         jrows.append(report.row('scale', model, rdata, proto, None if time_row else metric, None if time_row else number,
                                 number if time_row else times[0], base_name, None if time_row else baseline, baseline if time_row else times[1],
-                                suite=suite, ratio_of='time' if time_row else 'value'))
+                                suite=suite, ratio_of='time' if time_row else 'value', baseline_metric=base_metric))
         print(jrows[-1], flush=True)
     r = {}
     for n in ('dot-dense','dot-sparse','implicit-dense','implicit-sparse'):
@@ -120,7 +120,7 @@ def main(size, warmup_batches=None, rec_users=None):
     who = 'every user' if rec_users is None else f'the first {s["n_users"]:,} users'
     row(f"{data}; top-10 of {who} to CSV; trained sparse dot model, seen items excluded, {s['recommend_all_mb']:.0f} MB CSV",
         s['n_users']/s['recommend_all_s'], s['ratings_per_s'], 'recfast `recommend_all`', 'users/s', 'dot training ratings/s',
-        times=(s['recommend_all_s'],None))
+        times=(s['recommend_all_s'],None), base_metric='ratings/s')
     row(data, d['gen_s'], d['dls_s'], '`synthetic_ratings`', base_name='RatingsDataLoaders.from_df', time_row=True,
         jproto='seconds to generate the ratings (seed 0); baseline: seconds to build `RatingsDataLoaders` from them')
     report.save(jrows, 'scale' if size=='small' else f'scale_{size}')

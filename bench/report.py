@@ -1,7 +1,7 @@
 """One home for the benchmark rows: every bench script saves its figures as `bench/results/<name>.json` (a list of
 `row`s, each naming its protocol, `suite`), and `run_all.py` renders them: `bench/results/REPORT.md`, one ranked table
 per protocol, and `bench/results/<name>.md`, the rows of one file. Nothing else writes a figure."""
-import os, sys, json, math, time, platform, datetime
+import os, re, sys, json, math, time, platform, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
@@ -33,6 +33,7 @@ def row(bench, model, data, protocol,
         time_s=None, # seconds the measured run took (the protocol says which: fit, epoch, ...)
         baseline=None, baseline_value=None, baseline_time_s=None, # the baseline measured in the same run
         *,
+        baseline_metric=None, # what `baseline_value` measures, when it is not `metric`: then there is no ratio
         suite:str, # the protocol (data + split + metric) it is ranked in: a key of `SUITES`, `speed_suite`, `own_suite`
         ratio_of=None, # 'time' or 'value': which figure `ratio` compares; the one both rows have if `None`
         ratio=None, # this row's figure over the baseline's; computed from them if `None`
@@ -46,11 +47,13 @@ def row(bench, model, data, protocol,
     if ratio_of is None: ratio_of = 'value' if value is not None and baseline_value is not None else 'time'
     a,b = (value,baseline_value) if ratio_of=='value' else (time_s,baseline_time_s)
     if ratio is None and isinstance(a, (int,float)) and isinstance(b, (int,float)) and b: ratio = a/b
+    if ratio_of=='value' and baseline_metric is not None and baseline_metric!=metric: ratio = None  # other units
     r = dict(bench=bench, model=model, data=data, protocol=protocol, metric=metric, value=value, time_s=time_s,
              baseline=baseline, baseline_value=baseline_value, baseline_time_s=baseline_time_s,
              ratio=ratio, ratio_of=ratio_of if ratio is not None else None,
              machine=machine_kind or machine(), date=date or datetime.date.today().isoformat(), suite=suite)
-    extra = dict(std=std, n=n, recipe=recipe, published=published, series=series)  # written only when given
+    extra = dict(std=std, n=n, recipe=recipe, published=published, series=series,  # written only when given
+                 baseline_metric=baseline_metric)
     return {**r, **{k:v for k,v in extra.items() if v is not None}}
 
 def speed_suite(bench, data):
@@ -99,6 +102,24 @@ def _ratio(r):
 
 def _cell(s): return '-' if s in (None, '') else str(s).replace('|', '\\|').replace('\n', ' ')
 
+_UNIT = re.compile(r'(\w+/s)\b|\b(MB|GB|px|ms)\b|\((s)\)')
+
+def unit(s):
+    "The unit a metric or baseline name states (`ratings/s`, `MB`, `px`, `(s)`: seconds), or `None`"
+    m = _UNIT.search(str(s or ''))
+    return next(g for g in m.groups() if g) if m else None
+
+def ratio_of(r):
+    """Row `r`'s ratio to its baseline, or `None` where the two figures are not of one quantity: a ratio of times, or
+    of values of one metric (`baseline_metric`, or the unit the baseline's name states, e.g. `dot training ratings/s`
+    against `users/s`, is another metric's: no ratio)"""
+    if r.get('ratio') is None: return None
+    if r.get('ratio_of')=='time': return r['ratio']
+    bm = r.get('baseline_metric')
+    if bm is not None and bm!=r.get('metric'): return None
+    bu = unit(r.get('baseline'))
+    return None if bu is not None and bu!=unit(r.get('metric')) else r['ratio']
+
 def render_row(r):
     "One markdown table line for report row `r`"
     measured = f"{r['metric']} {_num(r['value'])}" if r.get('metric') else '-'
@@ -108,7 +129,8 @@ def render_row(r):
                 f"{_secs(r['baseline_time_s'])} s" if r.get('baseline_time_s') is not None else None]
         figs = [f for f in figs if f]
         base = r['baseline'] + (f": {', '.join(figs)}" if figs else '')
-    ratio = '-' if r.get('ratio') is None else f"{_ratio(r['ratio'])} ({'time' if r['ratio_of']=='time' else r['metric']})"
+    q = ratio_of(r)
+    ratio = '-' if q is None else f"{_ratio(q)} ({'time' if r['ratio_of']=='time' else r['metric']})"
     cells = (r['bench'], r['model'], r['data'], r['protocol'], measured, _secs(r.get('time_s')), base, ratio,
              f"{r['machine']}, {r['date']}")
     return '| ' + ' | '.join(_cell(c) for c in cells) + ' |'
@@ -152,40 +174,40 @@ def render_by_protocol(rows):
 # Each protocol: its title, what it is (data, split, metric) and the published figures cited beside it (never re-run,
 # never ranked). A row names its protocol (`suite`): one of these, or a table of its own (`own_suite`, `speed_suite`).
 SUITES = {
-    'talk-mrr': dict(title="Implicit feedback, Kula's talk protocol (full-catalogue MRR)",
+    'talk-mrr': dict(title="Implicit feedback: talk protocol, full-catalogue MRR",
         what="ML-100K ua.base / ua.test, every rating a positive; MRR over the full catalogue with each user's training items "
              "excluded (recfast's `mrr`); hyper-parameters chosen on a valid split of ua.base",
         published="the talk's own figures: pointwise 0.06, BPR 0.08, adaptive hinge 0.11 (Kula, 'Hybrid and neural recommenders')"),
-    'explicit-u1u5': dict(title='Explicit ratings, ML-100K u1-u5 (test RMSE)',
+    'explicit-u1u5': dict(title='Explicit ratings: ML-100K u1-u5 folds, test RMSE',
         what="ML-100K's five official folds: train on u{k}.base, RMSE on u{k}.test; mean ± std over the 5 folds; tuning on a "
              "random 10% of u1.base only",
         published='u1 only: GC-MC 0.910 (Berg et al. 2017), GLocal-K 0.889 (Han et al. 2021)'),
-    'explicit-u1-valid': dict(title='Explicit ratings, tuning split of u1.base (valid RMSE)',
+    'explicit-u1-valid': dict(title='Explicit ratings: u1.base tuning split, valid RMSE',
         what='ML-100K u1.base only: a random 10% of its rows (seed 0) held out as the valid split on which recipes are chosen; '
              'u1.test never seen'),
-    'fastbook-mse': dict(title='Explicit ratings, fastbook protocol (80/20 random split, valid MSE)',
+    'fastbook-mse': dict(title='Explicit ratings: fastbook 80/20 split, valid MSE',
         what='ML-100K ratings (item = title in `bench_collab.py`, movie id in `bench_ddp.py`), a random 20% of the rows held out (seed 42), MSE on them',
         published="fastbook chapter 8's dot product model: valid MSE about 0.82 (same protocol, its own seed)"),
-    'post-rmse': dict(title='"PyTorch for Recommenders 101" protocol ([0, 1]-scaled RMSE)',
+    'post-rmse': dict(title='"PyTorch for Recommenders 101": scaled test RMSE',
         what='ML-100K, ratings min-max scaled to [0, 1] by (r-1)/4, random 80/20 split of the rows (seed 42), test RMSE',
         published="the post's own split: MF 0.66, MLP 0.28, LSTM 0.43; a constant global mean scores 0.281"),
-    'autoenc-90-10': dict(title='Autoencoders, 90/10 random split (valid RMSE)',
+    'autoenc-90-10': dict(title='Autoencoders: 90/10 random split, valid RMSE',
         what='ML-100K, a random 10% of the ratings held out (seed 42), RMSE on them from item (or user) rating vectors',
         published='I-AutoRec (Sedhain et al. 2015) reports 0.831 on ML-1M with a 90/10 split; it gives no ML-100K figure'),
-    'synthetic-sequences': dict(title='Sequences, synthetic Markov sequences (MRR)',
+    'synthetic-sequences': dict(title='Sequences: synthetic Markov sequences, MRR',
         what='`synthetic_sequences(10, 1000)`, 100 items: next-item MRR on held-out sequences',
         published="the talk: LSTM >= 0.77, pooling 0.13, popularity 0.07"),
-    'sequence-mrr': dict(title='Sequences, ML-100K, 20% of users held out (full-catalogue MRR)',
+    'sequence-mrr': dict(title='Sequences: ML-100K, 20% of users held out, MRR',
         what="ML-100K user sequences, 20% of the users held out; each held-out step's next item ranked against the catalogue",
         published="the talk's sampled figures (popularity 0.12, pooling 0.14, LSTM 0.11) used 200 sampled negatives: not comparable"),
-    'sequence-last': dict(title='Sequences, ML-100K leave-last-out (full-catalogue MRR)',
+    'sequence-last': dict(title='Sequences: ML-100K leave-last-out, MRR',
         what="ML-100K, each user's last item (by time) held out, ranked against the whole catalogue (nothing excluded)",
         published="the talk's figures for this split used 200 sampled negatives (see the sampled-negatives table): not comparable"),
-    'sampled-mrr': dict(title='Sampled-negatives protocols (MRR against n sampled items)',
+    'sampled-mrr': dict(title='Sequences: MRR against sampled negatives',
         what='each target ranked against n sampled negatives instead of the catalogue; only comparable with itself'),
-    'coldstart-auc': dict(title='Cold-start films (AUC / Recall@10 among held-out films)',
+    'coldstart-auc': dict(title='Cold start: held-out films, AUC and Recall@10',
         what='ML-100K, all ratings positive; 20% of the films held out of training; each user ranks the held-out films from features'),
-    'coldstart-warm': dict(title='Cold-start bench, warm films (MRR / Recall@10)',
+    'coldstart-warm': dict(title='Cold start: warm films, MRR and Recall@10',
         what='ML-100K warm films: 20% of the warm rows held out, the warm catalogue ranked, training items excluded'),
 }
 

@@ -151,6 +151,7 @@ def create_batches(self:TensorDL, samps): # sample indices (a tensor), e.g. one 
 
 @patch
 def __iter__(self:TensorDL):
+    "The batches of an epoch, with fastai's `before_iter`/`after_batch`/`after_iter` hooks around them"
     self.randomize(); self.before_iter()
     for b in self.create_batches(self.get_idxs()): yield self.after_batch(b)
     self.after_iter()

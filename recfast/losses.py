@@ -191,7 +191,9 @@ def after_pred(self:NegativeSampling):
                                    if isinstance(items, tuple) else lq[items])
 
 @patch
-def __getstate__(self:NegativeSampling): return {**self.__dict__, 'gen':None}
+def __getstate__(self:NegativeSampling):
+    "Pickled without its torch generator (made anew at the next seeded draw): `export` and `load_learner` work"
+    return {**self.__dict__, 'gen':None}
 
 # %% ../nbs/04_losses.ipynb #ac96f347
 class AllItems(Callback):

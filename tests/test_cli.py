@@ -26,7 +26,7 @@ def test_train_on_csv(csv, tmp_path):
     out = res.stdout
     assert '200 users' in out and 'train_loss' in out
     final = dict(kv.rsplit(' ', 1) for kv in out.split('\nfinal: ')[1].splitlines()[0].split(', '))
-    rmse = float(final['_rmse'])  # fastai's `rmse` metric is named `_rmse`
+    rmse = float(final['rmse'])  # recfast's `rmse` metric, named `rmse`
     assert rmse < 1.05, out            # well below the ~1.13 of predicting the mean rating
     assert abs(float(final['valid_loss']) - rmse**2) < 1e-3, final  # MSE loss and RMSE metric of the same valid set
     assert 'top 5 recommendations for uid 7' in out and 'most liked iid' in out and 'least liked iid' in out

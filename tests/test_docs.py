@@ -1,7 +1,7 @@
 """The documentation site (`make docs`, tools/build_docs.py): one page per notebook in a sidebar grouped by family, every
 public name documented on the page of its own module, local links that resolve, nothing loaded from the network, and a
 Benchmarks page with one table per protocol. The site is built once per test session (shared with test_browser.py)."""
-import importlib, re, sys, os, html, json, ast
+import importlib, importlib.util, re, sys, os, html, json, ast
 from pathlib import Path
 import pytest
 
@@ -213,21 +213,160 @@ def test_search_index_is_text(site):
         assert not hits, f"{bad!r} in the search index: {hits[:5]}"
     assert any('dot_learner' in d['title'] or 'dot_learner' in d['text'] for d in docs)
 
+def _toc(page):
+    "The entries of a page's table of contents (its `##` and `###` headings), as text"
+    h = _page_html(page)
+    toc = re.search(r'<nav class="md-nav md-nav--secondary".*?</nav>\s*</div>', h, re.S).group(0)
+    return [html.unescape(re.sub(r'<[^>]+>', '', t)).strip() for t in re.findall(r'<span class="md-ellipsis">(.*?)</span>', toc, re.S)]
+
+def _article(page):
+    return re.search(r'<article[^>]*>(.*)</article>', _page_html(page), re.S).group(1)
+
 def test_benchmarks_page_reads(site):
     """Its table of contents is short readable headings (the machine-named protocols are grouped under them, their
-    descriptions in the text), RAM's tables hold the FC baseline its headline is measured against, the tracker's
-    vocabulary stays out, and the ratio plot's points are labelled (a row each: it is tall)"""
+    descriptions in the text), named for what they measure, never for a bench script; a short intro; RAM's and the
+    cold-start tables hold the baseline their headline is measured against (FC networks, genre popularity); the
+    tracker's vocabulary stays out, and the ratio plot's points are labelled (a row each: it is tall)"""
     from PIL import Image
-    h = _page_html('benchmarks.html')
-    toc = re.search(r'<nav class="md-nav md-nav--secondary".*?</nav>\s*</div>', h, re.S).group(0)
-    entries = [html.unescape(re.sub(r'<[^>]+>', '', t)).strip() for t in re.findall(r'<span class="md-ellipsis">(.*?)</span>', toc, re.S)]
+    entries = _toc('benchmarks.html')
     assert 12 <= len(entries) <= 40, (len(entries), entries)
-    assert max(map(len, entries)) <= 70, [e for e in entries if len(e) > 70]
+    assert max(map(len, entries)) <= 60, [e for e in entries if len(e) > 60]
+    scripts = {p.stem.removeprefix('bench_') for p in (ROOT/'bench').glob('bench_*.py')}
+    named = [e for e in entries if e.lower() in scripts or re.search(r'bench_|\.py\b| · ', e)
+             or e.split(':')[0].strip().lower() in scripts]
+    assert not named, f"headings named for a script or a machine key: {named}"
+    art = _article('benchmarks.html')
+    intro = html.unescape(re.sub(r'<[^>]+>', '', art[:art.index('<h2')]))
+    assert len(intro.split()) <= 200, f"the intro runs to {len(intro.split())} words"
     text = _text('benchmarks.html')
     for fc in ('FC 784-256-256-10 (baseline, same run)', 'FC 3600-256-256-10 (baseline, same run)'): assert fc in text, fc
+    cold = re.search(r'id="cold-start-held-out-films.*?</table>', art, re.S).group(0)
+    assert 'genre popularity (baseline, same run)' in html.unescape(re.sub(r'<[^>]+>', '', cold)), "no genre popularity row"
     assert 'recfast-era' not in text
     img = Image.open(SITE/'img'/'bench_ratios.png')
-    assert img.size[1] > img.size[0]*0.6, img.size
+    assert img.size[1] > img.size[0]*0.45, img.size
+
+def test_benchmarks_ratios_share_a_quantity(site):
+    """A ratio is shown only where the row's figure and its baseline's are of one quantity: `recommend_all`'s users/s
+    against the training's ratings/s shows '-', in the report and on the page; the ratio plot labels every point"""
+    sys.path.insert(0, str(ROOT))
+    from bench import report
+    import build_docs
+    r = report.row('scale', 'recfast `recommend_all`', 'd', 'p', 'users/s', 500., None, 'dot training ratings/s', 1e5,
+                   suite='speed: scale: d', machine_kind='m', date='d')
+    assert r['ratio'] is not None and report.ratio_of(r) is None and report._cells(r)['ratio']=='-'
+    assert report.row('b', 'm', 'd', 'p', 'users/s', 5., None, 'b', 1., suite='s', baseline_metric='ratings/s',
+                      machine_kind='m', date='d')['ratio'] is None
+    assert report.ratio_of({**r, 'baseline': 'learn.recommend', 'metric': 'users/s'}) == r['ratio']
+    rows = [x for x in report.load_rows() if 'recommend_all' in x['model'] and x.get('metric')=='users/s']
+    assert rows and all(report.ratio_of(x) is None for x in rows)
+    trs = [[html.unescape(re.sub(r'<[^>]+>', '', c)).strip() for c in re.findall(r'<td>(.*?)</td>', t, re.S)]
+           for t in re.findall(r'<tr>(.*?)</tr>', _article('benchmarks.html'), re.S)]
+    shown = [t for t in trs if t and 'recommend_all' in t[0] and any(c.startswith('users/s') for c in t)]
+    assert len(shown)==len(rows) and all(t[-1]=='-' for t in shown), shown
+    pts = build_docs.ratio_points(report.load_rows())
+    labels = [p[0] for p in pts]
+    assert pts and len(set(labels))==len(labels) and all(' vs ' in l for l in labels), labels
+
+def _blocks(page):
+    "(heading, code text, block html) of each signature block of a page"
+    for b in re.findall(r'<div class="rf-doc">(.*?)</div>\s*</div>\s*</div>', _page_html(page), re.S):
+        head = re.search(r'<h[2-6][^>]*>(.*?)</h[2-6]>', b, re.S)
+        code = re.search(r'<pre[^>]*>(.*?)</pre>', b, re.S)
+        yield (html.unescape(re.sub(r'<[^>]+>', '', head.group(1))).replace('¶', '').strip() if head else '',
+               html.unescape(re.sub(r'<[^>]+>', '', code.group(1))) if code else '', b)
+
+def test_class_signatures_read_class(site):
+    "A class's signature block reads `class Name(...)`, a function's `def name(...)` (nbdev writes `def` for both)"
+    wrong, n = [], 0
+    for p in site:
+        if not p.get('module'): continue
+        mod = importlib.import_module(f"recfast.{p['module']}")
+        for head, code, _ in _blocks(p['page']):
+            m = re.match(r'\s*(class|def)\s+(\w+)\(', code)
+            if not m or '.' in head: continue
+            o = getattr(mod, m.group(2), None)
+            if isinstance(o, type): n += 1
+            if isinstance(o, type) != (m.group(1)=='class'): wrong.append(f"{p['page']}: {m.group(1)} {m.group(2)}")
+    assert not wrong, wrong
+    assert n >= 30, f"only {n} class signature blocks"
+
+def test_dunder_blocks_have_docstrings(site):
+    "A dunder (`__repr__`, `__iter__`, ...) with a signature block says what it does"
+    bad = [f"{p['page']}: {head}" for p in site for head, code, b in _blocks(p['page'])
+           if re.search(r'\.__\w+__$', head) and not re.search(r'</pre>.*?<p>.*?\w', b, re.S)]
+    assert not bad, bad
+
+def test_delegated_parameters_documented(site):
+    "`autoencoder_learner` takes its parts' options through `@delegates`: each is documented in its signature block"
+    from recfast.autoencoder.learner import autoencoder_learner
+    from fastcore.docments import docments
+    assert not [k for k,v in docments(autoencoder_learner).items() if not v and k!='return']
+    code = next(code for head, code, _ in _blocks('autoencoder.learner.html') if head=='autoencoder_learner')
+    params = [l for l in code.splitlines() if re.match(r'^    \**\w+[:=,]', l)]
+    assert len(params) > 25 and all(' # ' in l for l in params), [l for l in params if ' # ' not in l]
+    for k in ('alpha', 'anneal_cap', 'layers', 'dropout', 'tied'): assert any(l.strip().startswith(k) for l in params), k
+
+def test_rmse_metric_name(site):
+    "The ratings learners' metric is `rmse` in epoch tables, not fastai's `_rmse`"
+    from recfast.collab.learner import rmse
+    assert rmse.name == 'rmse'
+    heads = [th for p in site for t in _epoch_tables(p['page']) for th in re.findall(r'<th>(.*?)</th>', t)]
+    assert '_rmse' not in heads and 'rmse' in heads
+
+def test_sequence_tutorial_shows_different_lists(site):
+    """The sequences tutorial's recommendations after three different histories share no film, two users with
+    different histories get different lists, and the prose says what to notice"""
+    art = _article('tutorial.sequences.html')
+    table = next(t for t in re.findall(r'<table.*?</table>', art, re.S) if 'after Disney' in t)
+    cols = list(zip(*[[html.unescape(re.sub(r'<[^>]+>', '', c)).strip() for c in re.findall(r'<td>(.*?)</td>', r, re.S)]
+                      for r in re.findall(r'<tr>(.*?)</tr>', table, re.S) if '<td>' in r]))
+    assert len(cols)==3 and all(len(c)==5 for c in cols), cols
+    assert all(not set(a) & set(b) for i,a in enumerate(cols) for b in cols[i+1:]), cols
+    recs = re.findall(r'is recommended: (\[.*?\])', _text('tutorial.sequences.html'))
+    assert len(recs)==2 and recs[0]!=recs[1], recs
+    text = _text('tutorial.sequences.html')
+    assert 'Two things to notice' in text and 'What to notice' in text
+
+def test_item_factors_links_to_the_model_protocol(site):
+    "The collab guide's `item_factors` (a model's, beside `DotProductBias`) links to the model protocol's method"
+    links = re.findall(r'<a href="([^"]*)"[^>]*><code>([\w.]*item_factors)</code></a>', _page_html('guide.from_fastai.html'))
+    assert links and all(h=='recommender.html#recmodelitem_factors' for h,_ in links), links
+    assert 'recmodelitem_factors' in _ids('recommender.html')
+
+def test_no_module_reads_bench_results(tmp_path):
+    """Exported code never reads `bench/results` (a wheel has no bench/), and every recfast module imports with the
+    working directory outside the repository, as after `pip install`"""
+    import subprocess
+    mods = sorted(['recfast', *_modules(), 'recfast.all'])
+    for m in mods:
+        src = Path(importlib.util.find_spec(m).origin).read_text()
+        assert 'bench/results' not in src and "'bench'" not in src, f"{m} reads bench results"
+    code = f"import importlib\nfor m in {mods!r}: importlib.import_module(m)\nprint('ok', len({mods!r}))"
+    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'MPLBACKEND': 'Agg'}
+    r = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode==0 and r.stdout.startswith('ok'), r.stderr[-3000:]
+
+NO_RESULTS = 'No bench/results/*.json here'
+
+def test_notebooks_without_bench_results(tmp_path, capsys, monkeypatch):
+    """The notebook cells that read `bench/results/*.json` find the repository from the working directory or any
+    folder above it and, outside a clone (after `pip install`), say so plainly instead of failing"""
+    import nbformat, pandas as pd
+    cells = [(nb.name, c.source) for nb in _notebooks() for c in nbformat.read(nb, as_version=4).cells
+             if c.cell_type=='code' and 'bench/results' in c.source]
+    assert len(cells) >= 6, cells
+    monkeypatch.chdir(tmp_path)
+    for name, src in cells:
+        assert "'../bench/results'" not in src and '__file__' not in src, f"{name}: a fixed path to bench/results"
+        ns = dict(Path=Path, pd=pd, json=json, display=print, Markdown=str)
+        try: exec(compile(src, name, 'exec'), ns)
+        except SystemExit as e: assert NO_RESULTS in str(e), (name, e); continue
+        assert ns['results'] is None and NO_RESULTS in capsys.readouterr().out, name
+    monkeypatch.chdir(ROOT/'nbs')
+    ns = dict(Path=Path, pd=pd, json=json, display=lambda *a: None, Markdown=str)
+    exec(next(s for n,s in cells if n=='tutorial.ram.ipynb'), ns)
+    assert ns['results'] == ROOT/'bench'/'results'
 
 TRACKER = re.compile(r"(?<![\w&/#])#\d+\b|\b(?:issue|PR)s? #?\d+\b|recfast-era", re.I)
 

@@ -85,7 +85,7 @@ CASES = {  # case id: (the bad call, taking pytest's tmp_path; the error; a rege
     'b6#26 FastLearner get_preds(dl=df)': (lambda p: ram().get_preds(dl=S3()), TypeError,
                                            r"`get_preds` takes a DataLoader.*`learn\.dls\.test_dl\(df\)`"),
     'b6#43 EarlyStopping val_loss': (lambda p: dot_learner(rd()).fit(1, cbs=EarlyStoppingCallback(monitor='val_loss')),
-                                     ValueError, r"monitor='val_loss'.*one of 'train_loss', 'valid_loss', '_rmse'"),
+                                     ValueError, r"monitor='val_loss'.*one of 'train_loss', 'valid_loss', 'rmse'"),
     'b6#44 learner SaveModel mrr': (lambda p: dot_learner(rd(), cbs=SaveModelCallback(monitor='mrr')).fit(1),
                                     ValueError, r"SaveModelCallback\(monitor='mrr'\).*'valid_loss'"),
     'b6#38 recommend_all missing folder': (lambda p: dot().recommend_all(n=2, fname=p/'nodir'/'x.parquet'),
@@ -128,7 +128,7 @@ def test_delegation_kept():
 def test_good_inputs_pass(tmp_path):
     "The checks let the right inputs through: a recorded monitor, a list `dl` (fastai's `summary`), a folder that exists"
     learn = dot_learner(rd(), n_factors=8)
-    with learn.no_bar(), learn.no_logging(): learn.fit(1, cbs=EarlyStoppingCallback(monitor='_rmse'))
+    with learn.no_bar(), learn.no_logging(): learn.fit(1, cbs=EarlyStoppingCallback(monitor='rmse'))
     assert len(dot().recommend_all(n=2, fname=tmp_path/'x.csv', users=[1, 2]).read_text().splitlines()) == 5
     assert served(tmp_path).recommend(1, n=2) == dot().recommend(1, n=2)
     b = dot().dls.valid.one_batch()

@@ -24,7 +24,7 @@ def test_test_split_never_read(R, tmp_path):
     n_test = len(dls.test_df)
     dls.test_df = Untouchable()
     rec,learn = _q(tune, dls, arch='dot', n_trials=4, path=tmp_path, show=False)
-    assert rec['trials']==4 and rec['monitor']=='_rmse' and 0.8 < rec['value'] < 1.3
+    assert rec['trials']==4 and rec['monitor']=='rmse' and 0.8 < rec['value'] < 1.3
     assert abs(learn.validate()[1]-rec['value']) < 1e-4  # the learner returned is the best trial's, fitted
     assert n_test > 0
 

@@ -501,6 +501,19 @@ def finish(nb):
                     'language_info': {'name':'python'}}
     return out
 
+def class_signatures():
+    """Signature blocks of classes read `class Name(...)`: fastcore's `DocmentText` (which `show_doc` renders) writes
+    `def` before every signature, a class's too. Applied in the worker process that renders a notebook."""
+    import inspect
+    from fastcore.docments import DocmentText
+    if getattr(DocmentText, '_rf_class', False): return
+    to_str = DocmentText.__str__
+    def __str__(self):
+        s = to_str(self)
+        return re.sub(r'^def ', 'class ', s) if inspect.isclass(self.obj) else s
+    DocmentText.__str__ = DocmentText.__repr__ = __str__
+    DocmentText._rf_class = True
+
 def process_nb(args):
     "Process and execute notebook `src` with nbdev's processors into `dst` (run in a fresh process); the page's facts"
     src, dst, execute = args
@@ -513,6 +526,7 @@ def process_nb(args):
     from nbdev.process import NBProcessor
     t = time.time()
     complete_modidx()  # show_doc's source links and nbdev's links read it
+    class_signatures()
     nb = read_nb(src); nb.path_ = src
     _, title, desc = title_cell(nb.cells)
     procs = _procs(execute)
@@ -557,13 +571,20 @@ def _default_exp(src):
 # ---------------------------------------------------------------------------------------------------------------
 # Benchmarks page
 
-# the sections of the Benchmarks page after the named protocols (`report.SUITES`): by bench script
-BENCH_GROUPS = {'ram': 'Recurrent attention (RAM)', 'scale': 'Scale (synthetic power-law data)',
-                'baselines': 'Simple baselines (popularity, item-kNN, EASE)', 'post': '"PyTorch for Recommenders 101"',
+# the sections of the Benchmarks page after the named protocols (`report.SUITES`): a topic per bench script, named for
+# what it measures; a script not listed here shows under "More measurements", never under its file name
+BENCH_GROUPS = {'ram': 'Recurrent attention (RAM)', 'scale': 'Scale, on synthetic power-law data',
+                'baselines': 'Simple baselines: popularity, item-kNN, EASE', 'post': '"PyTorch for Recommenders 101"',
                 'protocols': 'Sequence protocols', 'next_item': 'Next item (sequences)',
-                'ddp': 'Distributed training', 'serving': 'Serving', 'collab': 'Ratings (collab)',
+                'ddp': 'Distributed training', 'serving': 'Serving exported models', 'collab': 'Ratings (collab)',
                 'explicit': 'Explicit ratings', 'implicit': 'Implicit feedback', 'autoenc': 'Autoencoders',
-                'families': 'Every family against a plain PyTorch loop', 'coldstart': 'Cold start'}
+                'families': 'Every family against a plain PyTorch loop', 'coldstart': 'Cold start',
+                'tune': 'Automatic tuning against hand-tuned recipes'}
+TOC_WIDTH = 60  # the page's table of contents (its `##` and `###` headings) stays readable in the sidebar
+
+def bench_group(k):
+    "The topic heading of suite `k` of the Benchmarks page: its bench script's entry of `BENCH_GROUPS`"
+    return BENCH_GROUPS.get(k.removeprefix('speed: ').split(':')[0].strip(), 'More measurements')
 
 def _untrack(s):
     "Page text without the tracker's vocabulary: `(issue #12)`, `issue #12's`, `recfast-era`"
@@ -574,9 +595,10 @@ def _untrack(s):
 def _chunks(data):
     return [c.strip() for c in re.sub(r'\s*\([^()]*\)', '', data).split(', ') if c.strip()]
 
-def short_labels(keys, width=70):
-    """Short headings for machine-named suites `keys` (`ram: MNIST 10k test digits (...), 80/20 split seed 42, 28x28 ·
-    valid error`): the parts of the data description its peers (same data set) do not share, then the metric"""
+def short_labels(keys, width=TOC_WIDTH):
+    """Short headings for machine-named suites `keys` of one topic (`ram: MNIST 10k test digits (...), 80/20 split seed
+    42, 28x28 · valid error`): the parts of the data description that its peers (same data set) do not share, or the
+    data set alone where it has no peer, then the metric (the whole description is in the text under the heading)"""
     parsed = {}
     for k in keys:
         body = k.removeprefix('speed: ')
@@ -586,29 +608,53 @@ def short_labels(keys, width=70):
     out = {}
     for k,(ch,metric) in parsed.items():
         peers = [c for c,_ in parsed.values() if c and ch and c[0]==ch[0]]
-        common = set(ch).intersection(*map(set, peers)) if len(peers)>1 else set()
-        keep = [c for c in ch if c not in common]
-        if ch and ch[0] in common: keep = [ch[0].split()[0]] + keep
-        data, room = ', '.join(keep), width - (len(metric)+3 if metric else 0)
-        if len(data)>room: data = data[:room].rsplit(' ', 1)[0].rstrip(',;:') + '…'
-        out[k] = (data + (f' · {metric}' if metric else '')) or k
+        if len(peers)>1:
+            common = set(ch).intersection(*map(set, peers))
+            keep = [c for c in ch if c not in common]
+            if ch and ch[0] in common: keep = [ch[0].split()[0]] + keep
+        else: keep = ch[:1]
+        data, room = ', '.join(keep), width - (len(metric)+3 if metric and keep else 0)
+        if len(data)>room: data = data[:room-1].rsplit(' ', 1)[0].rstrip(',;:') + '…'
+        out[k] = ' · '.join(p for p in (data, metric) if p) or k[:width]
     return out
 
+# benches whose quality rows are measured against a baseline that is not a row of its own (`bench_rows`)
+BASELINE_ROWS = ('ram', 'coldstart', 'scale', 'post')
+BASELINE_RECIPE = 'the baseline of the rows above, measured in the same run'
+
+def _base_name(b): return re.sub(r'\s*\((?:baseline, )?same run\)\s*$', '', str(b)).strip()
+def _norm(s): return _base_name(s).replace('`', '').lower()
+
 def bench_rows(rows):
-    """The report's rows, plus a row for each fully-connected baseline the RAM rows were measured against (`FC ...`, same
-    run, its figure in their `baseline_value`), so RAM's headline can be checked against its baseline on the page"""
+    """The report's rows, plus a row for each baseline a quality protocol's rows were measured against that is not a
+    row of that protocol itself (RAM's `FC ...` networks, the cold-start bench's genre popularity): `<baseline>
+    (baseline, same run)`, its figures from the rows' `baseline_value` (only where the baseline's figure is of the
+    row's metric), so a headline can be checked against its baseline on the page"""
+    from bench import report
+    models, values = {}, {}
+    for r in rows:
+        models.setdefault(r['suite'], set()).add(_norm(r['model']))
+        if isinstance(r.get('value'), (int, float)):
+            values.setdefault((r['suite'], r.get('metric')), set()).add(r['value'])
     out, seen = list(rows), set()
     for r in rows:
-        b, v = r.get('baseline'), r.get('baseline_value')
-        if r['bench']!='ram' or not b or not str(b).startswith('FC') or not isinstance(v, (int, float)) or not r.get('metric'): continue
-        if r.get('ratio_of') not in (None, 'value') or (r['suite'], b, v) in seen: continue
-        seen.add((r['suite'], b, v))
-        out.append({**r, 'model': f'{b} (baseline, same run)', 'value': v, 'time_s': r.get('baseline_time_s'),
-                    'std': None, 'n': None, 'baseline': None, 'baseline_value': None, 'ratio': None, 'published': None})
+        b, v, k = r.get('baseline'), r.get('baseline_value'), r['suite']
+        if r['bench'] not in BASELINE_ROWS or k.startswith('speed:') or not b or not r.get('metric'): continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)): continue
+        if r.get('ratio_of') not in (None, 'value') or r.get('baseline_metric') not in (None, r['metric']): continue
+        if report.unit(b) not in (None, report.unit(r['metric'])): continue
+        if _norm(b) in models[k] or (k, _norm(b), r['metric']) in seen: continue
+        if v in values.get((k, r['metric']), ()): continue  # a row of the table already, under another name
+        seen.add((k, _norm(b), r['metric'])); values.setdefault((k, r['metric']), set()).add(v)
+        out.append({**r, 'model': f'{_base_name(b)} (baseline, same run)', 'value': v,
+                    'time_s': r.get('baseline_time_s'), 'recipe': BASELINE_RECIPE,
+                    'std': None, 'n': None, 'baseline': None, 'baseline_value': None, 'ratio': None, 'ratio_of': None,
+                    'published': None})
     return out
 
 def bench_sections(rows):
-    "[(level, heading, suite or None)]: the named protocols, then the other suites and the speed rows by bench script"
+    """[(level, heading, suite or None)]: the named protocols, then the other suites and the speed rows, by topic (the
+    bench script's `BENCH_GROUPS` entry) and, in a topic, by what tells its suites apart (`short_labels`)"""
     from bench import report
     suites = list(dict.fromkeys(report.suite_of(r) for r in rows))
     named = [k for k in report.SUITES if k in suites]
@@ -619,41 +665,52 @@ def bench_sections(rows):
         if not ks: continue
         out.append((2, title, None))
         groups = {}
-        for k in ks:
-            b = k.removeprefix('speed: ').split(':')[0].strip()
-            groups.setdefault(BENCH_GROUPS.get(b, b), []).append(k)
+        for k in ks: groups.setdefault(bench_group(k), []).append(k)
         for g, gk in groups.items():
             labels = short_labels(gk)
             out.append((3, g, None))
             out += [(4, labels[k], k) for k in gk]
     return out
 
+INTRO = """\
+> Every figure the scripts in `bench/` measured: a table per protocol, each against a baseline run beside it.
+
+- **Quality, by protocol**: each table ranks the models measured on one protocol (data, split and metric), whichever
+  script measured them; mean ± std over seeds or folds, with the number of runs in brackets. Figures of different
+  protocols are never comparable. Published figures are cited under their table, not re-run.
+- **Other measurements**: protocols that one script measures (tuning splits, RAM, scale, serving), by topic.
+- **Speed and memory**: each row against a baseline timed in the same run on the same machine. *ratio* is the row's
+  figure over the baseline's, shown only where both are of the same quantity (else `-`). Absolute times are noisy on
+  shared machines; ratios hold better.
+
+The figures are those of `bench/results/*.json`; `python bench/run_all.py` reruns the scripts and rewrites them.
+"""
+
 def benchmarks_page(stage, results=ROOT/'bench'/'results'):
     """`benchmarks.md` (one ranked table per protocol, `report.render_suites`, under short headings grouped by protocol
-    and bench script) and its figures; `None` when there are no results"""
+    and topic) and its figures; `None` when there are no results"""
     sys.path.insert(0, str(ROOT))
     from bench import report
     rows = report.load_rows(results)
     if not rows: return None
     (stage/'img').mkdir(parents=True, exist_ok=True)
     figs = benchmark_figures(rows, stage/'img')
-    md = ["# Benchmarks", "",
-          "> Every figure the scripts in `bench/` measured, one table per protocol, with the baseline measured in the "
-          "same run on the same machine.", "",
-          "`python bench/run_all.py` reruns every `bench/bench_*.py` script; each saves its rows in "
-          "`bench/results/<name>.json` (the scripts' own tables, with their notes, are the `.md` files beside them) and "
-          "`bench/results/REPORT.md` holds all of them, one ranked table per protocol as here. *ratio* is the row's figure over its baseline's, "
-          "for the quantity in brackets. Absolute times are noisy on shared machines; ratios hold better.", ""]
-    for f,cap in figs: md += [f'<figure markdown="span">', f'![{cap}](img/{f})', f'<figcaption>{cap}</figcaption>', '</figure>', '']
+    md = ["# Benchmarks", "", INTRO]
     rows = bench_rows(rows)
     by = {}
     for r in rows: by.setdefault(report.suite_of(r), []).append(r)
     for level, head, k in bench_sections(rows):
         md += [f"{'#'*level} {report._cell(head)}", '']
+        if (level, head)==(2, 'Speed and memory'):
+            for f,cap in figs:
+                md += ['<figure markdown="span">', f'![{cap}](img/{f})', f'<figcaption>{cap}</figcaption>', '</figure>',
+                       '']
         if k is None: continue
         body = report.render_suites(by[k]).split('\n', 1)[1].lstrip('\n')  # its own `## title` is the heading above
         if k not in report.SUITES and not k.startswith('speed:'):
             body = f"**Data**: {report._cell(k.split(': ', 1)[-1])}.\n\n" + body
+        elif k.startswith('speed:'):
+            body = f"**Data**: {report._cell(k.removeprefix('speed: ').split(': ', 1)[-1])}.\n\n" + body
         n = body.count('\n|') - 1  # table rows (header and rule lines aside)
         if any(w in f'{k} {head}'.lower() for w in ('validation', 'tuning')) and n > 12:  # a tuning grid: folded, so the results stay readable
             body = (f'<details markdown="1"><summary>The validation grid: {n-1} settings tried</summary>\n\n'
@@ -662,6 +719,24 @@ def benchmarks_page(stage, results=ROOT/'bench'/'results'):
     (stage/'benchmarks.md').write_text('\n'.join(md)+'\n')
     return dict(stem='benchmarks', page='benchmarks.html', title='Benchmarks', images=len(figs), module=None,
                 description='', seconds=0)
+
+def _short(s, n=34):
+    "Text `s` without markup or brackets, cut to `n` characters at a word"
+    s = re.sub(r'\s*\(.*?\)', '', str(s or '').replace('`', '')).strip()
+    return s if len(s)<=n else s[:n-1].rsplit(' ', 1)[0].rstrip(',;:') + '…'
+
+def ratio_points(rows):
+    """The points of the ratio plot: (label, ratio, topic) for each timed row against its same-run baseline, labelled
+    `model vs baseline`, with what tells apart rows that would read the same (their data)"""
+    from bench import report
+    rat = [r for r in rows if r.get('ratio_of')=='time' and (q:=report.ratio_of(r)) is not None and q>0]
+    labels = [f"{_short(r['model'])} vs {_short(r.get('baseline'), 26)}" for r in rat]
+    for lab in {l for l in labels if labels.count(l)>1}:
+        same = [i for i,l in enumerate(labels) if l==lab]
+        tell = short_labels([rat[i]['suite'] for i in same], width=24)
+        for i in same: labels[i] = f"{lab} ({tell[rat[i]['suite']]})"
+    topics = [BENCH_GROUPS.get(r['bench'], 'More measurements') for r in rat]
+    return sorted(zip(labels, [r['ratio'] for r in rat], topics), key=lambda p: p[1])
 
 def benchmark_figures(rows, out):
     "PNG figures of the headline benchmarks: [(file name, caption)]"
@@ -685,35 +760,30 @@ def benchmark_figures(rows, out):
         ax.invert_yaxis(); ax.set_xlabel('5-epoch fit, CPU seconds (fewer is better)')
         ax.set_xlim(0, max(p[1] for p in pts)*1.35)
         ax.set_title('Fastbook collaborative filtering on ML-100K')
-        fig.tight_layout(); fig.savefig(out/'bench_collab.png', dpi=110); plt.close(fig)
+        fig.savefig(out/'bench_collab.png', dpi=110, bbox_inches='tight'); plt.close(fig)
         figs.append(('bench_collab.png', 'Fit time of the fastbook collab protocol, each path (ML-100K, 1 thread)'))
-    # 2. ratios against the same-run baseline (time ratios): a labelled point per row, "model / baseline"
-    rat = [r for r in rows if r.get('ratio') is not None and r.get('ratio_of')=='time' and r['ratio']>0]
-    if rat:
-        def short(s, n=30):
-            s = re.sub(r'\s*\(.*?\)', '', str(s or '').replace('`', '')).strip()
-            return s if len(s)<=n else s[:n-1].rstrip() + '…'
-        rat = sorted(rat, key=lambda r: r['ratio'])
-        benches = sorted({r['bench'] for r in rat})
-        colors = dict(zip(benches, plt.cm.tab10.colors))
-        fig, ax = plt.subplots(figsize=(9, 0.28*len(rat)+1.4))
-        ys = range(len(rat))
-        for b in benches:
-            pts = [(r['ratio'], y) for y,r in zip(ys, rat) if r['bench']==b]
-            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=36, color=colors[b], label=b, zorder=3)
-        for y,r in zip(ys, rat):
-            ax.annotate(f"{r['ratio']:.2f}", (r['ratio'], y), xytext=(6, 0), textcoords='offset points', va='center', fontsize=7)
+    # 2. time ratios against the same-run baseline: a labelled point per row, "model vs baseline", coloured by topic
+    pts = ratio_points(rows)
+    if pts:
+        topics = sorted({p[2] for p in pts})
+        colors = dict(zip(topics, plt.cm.tab10.colors))
+        fig, ax = plt.subplots(figsize=(10, 0.36*len(pts)+1.6))
+        ys = range(len(pts))
+        for t in topics:
+            sel = [(p[1], y) for y,p in zip(ys, pts) if p[2]==t]
+            ax.scatter([s[0] for s in sel], [s[1] for s in sel], s=40, color=colors[t], label=t, zorder=3)
+        for y,p in zip(ys, pts):
+            ax.annotate(f"{p[1]:.2f}", (p[1], y), xytext=(7, 0), textcoords='offset points', va='center', fontsize=8)
         ax.axvline(1, color='k', lw=.8, ls='--')
-        ax.set_xscale('log'); ax.set_yticks(list(ys))
-        ax.set_yticklabels([f"{short(r['model'])} / {short(r.get('baseline'), 24)}" for r in rat], fontsize=7)
-        ax.grid(axis='y', lw=.3, alpha=.5)
-        lo, hi = min(r['ratio'] for r in rat), max(r['ratio'] for r in rat)
-        ax.set_xlim(lo/1.3, hi*1.6)
-        ax.set_xlabel("time over the same-run baseline's (log scale; left of 1: faster)")
-        ax.set_title('Every timed row against its baseline (row / baseline)')
-        ax.legend(title='bench', fontsize=7, title_fontsize=8, loc='lower right')
-        fig.tight_layout(); fig.savefig(out/'bench_ratios.png', dpi=110); plt.close(fig)
-        figs.append(('bench_ratios.png', 'Time ratios of every timed row to the baseline measured in the same run'))
+        ax.set_xscale('log'); ax.set_yticks(list(ys)); ax.set_yticklabels([p[0] for p in pts], fontsize=8)
+        ax.set_ylim(-0.7, len(pts)-0.3); ax.grid(axis='y', lw=.3, alpha=.5)
+        lo, hi = min(p[1] for p in pts), max(p[1] for p in pts)
+        ax.set_xlim(lo/1.4, hi*1.8)
+        ax.set_xlabel("time over the same-run baseline's (log scale; left of the dashed line: faster)")
+        ax.set_title('Each timed row against its baseline (row time / baseline time)')
+        ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
+        fig.savefig(out/'bench_ratios.png', dpi=110, bbox_inches='tight'); plt.close(fig)
+        figs.append(('bench_ratios.png', 'Time of each timed row over that of the baseline measured in the same run'))
     return figs
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -724,7 +794,7 @@ def _hash(*paths):
     for p in paths: h.update(Path(p).read_bytes())
     return h.hexdigest()[:16]
 
-PROC_VERSION = 3  # bump when `_procs` or `process_nb` change what they write (the cache keys on it)
+PROC_VERSION = 4  # bump when `_procs` or `process_nb` change what they write (the cache keys on it)
 
 def stage_notebooks(nbs, workers=None, execute=True, prune=True):
     "Process (and execute) every notebook, reusing cached results, and render them into `STAGE`; the pages' facts"

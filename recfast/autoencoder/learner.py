@@ -8,6 +8,8 @@ Docs: https://recfast.github.io/recfast/autoencoder.learner.html.md"""
 __all__ = ['autoencoder_learner', 'autoencoder_space']
 
 # %% ../../nbs/43_autoencoder.learner.ipynb #7c214d47
+from typing import Annotated
+from fastcore.docments import docments
 from fastai.basics import *
 from fastai.callback.progress import *
 from ..core import *
@@ -65,8 +67,25 @@ def _check_mult(dls, arch, noise, refeed, y_range):
         if v: raise ValueError(f"{n}={v!r} is for 'autorec' and 'deep': arch={arch!r} denoises by input `dropout`")
     if y_range not in (None, False): raise ValueError(f"y_range={y_range!r}: arch={arch!r} outputs logits, not ratings")
 
+# %% ../../nbs/43_autoencoder.learner.ipynb #a70409e2
+def _docment_delegates(*tos):
+    """Decorator: the parameters a function takes from `tos` through stacked `@delegates(..., keep=True)` keep their
+    docments (fastcore's `docments` follows the outermost `@delegates` only), carried in `Annotated` annotations"""
+    def _f(f):
+        sig,own = inspect.signature(f),docments(f)
+        docs = {}
+        for t in tos: docs = {**{k:v for k,v in docments(t).items() if v}, **docs}
+        def _p(p):
+            if own.get(p.name) or not docs.get(p.name): return p
+            anno = p.annotation if p.annotation is not p.empty else object if p.default is p.empty else type(p.default)
+            return p.replace(annotation=Annotated[anno, docs[p.name]])
+        f.__signature__ = sig.replace(parameters=[_p(p) for p in sig.parameters.values()])
+        return f
+    return _f
+
 # %% ../../nbs/43_autoencoder.learner.ipynb #5d1d29a4
 @keeps_recipe
+@_docment_delegates(DeepAutoEncoder, KLAnnealing, MaskedMSELoss)
 @delegates(Learner.__init__)
 @delegates(DeepAutoEncoder, keep=True)
 @delegates(KLAnnealing, keep=True)

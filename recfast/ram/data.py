@@ -257,6 +257,7 @@ class MNISTGlimpseDataLoaders(MetaDataLoaders):
 # %% ../../nbs/50_ram.data.ipynb #bbd1cda0
 @patch
 def __repr__(self:MNISTGlimpseDataLoaders):
+    "The variant, canvas size and number of train and valid images"
     return (f"<MNISTGlimpseDataLoaders: {self.variant} {self.size}x{self.size} x {len(self.train.dataset)} train"
             f" / {len(self.valid.dataset)} valid>")
 

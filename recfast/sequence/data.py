@@ -139,6 +139,7 @@ class SequenceDataLoaders(RecDataLoaders):
 # %% ../../nbs/30_sequence.data.ipynb #53c0e546
 @patch
 def __repr__(self:SequenceDataLoaders):
+    "Users, items, `max_len` and the number of train and valid sequences"
     return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items, "
             f"max_len {self.max_len}, {len(self.train.dataset)} train / {len(self.valid.dataset)} valid sequences>")
 
