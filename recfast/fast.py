@@ -428,11 +428,18 @@ def _recorded(learn)->list:
     else: names = (L('train_loss','valid_loss') if rec.valid_metrics else L('train_loss'))+names[1:]
     return list(names)+['time']*bool(rec.add_time)
 
+_renamed = {'_rmse': 'rmse'}  # metric names recfast changed: old -> new (monitored by the old name, with a warning)
+
 def _check_monitors(learn, cbs):
     "Raise a `ValueError` listing the recorded values when a `TrackerCallback` monitors one that isn't recorded"
     trk = [c for c in [*learn.cbs, *L(cbs)] if isinstance(c, TrackerCallback)]
     if not trk or any(isinstance(c, LRFinder) for c in L(cbs)) or (names:=_recorded(learn)) is None: return
     for c in trk:
+        if c.monitor in _renamed and _renamed[c.monitor] in names:  # a metric's old name: said, then followed
+            warnings.warn(f"{type(c).__name__}(monitor={c.monitor!r}): the metric is now named "
+                          f"{_renamed[c.monitor]!r}; the old name stops working in a future release",
+                          DeprecationWarning, stacklevel=4)
+            c.monitor = _renamed[c.monitor]
         if c.monitor not in names:
             raise ValueError(f"{type(c).__name__}(monitor={c.monitor!r}): the recorder records no such value; monitor "
                              f"one of {', '.join(repr(n) for n in names if n!='time')}")

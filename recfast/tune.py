@@ -173,6 +173,10 @@ def tune(dls, # the loaders: the search fits on `dls.train` and scores on `dls.v
     trains = any(p.requires_grad for p in probe.model.parameters())  # else a closed form, fitted when built
     mon,best = ifnone(monitor, _monitor(probe)),{}
     names = (['train_loss'] if trains else [])+['valid_loss', *[m.name for m in L(probe.metrics)]]
+    if mon=='_rmse' and 'rmse' in names:  # the metric's name before recfast named it
+        warnings.warn("`monitor`='_rmse': the metric is now named 'rmse'; the old name stops working in a future "
+                      "release", DeprecationWarning, stacklevel=2)
+        mon = 'rmse'
     if mon not in names: raise ValueError(f"`monitor`={mon!r} is not a metric of this learner: use one of "
                                           f"{', '.join(names)}")
     def objective(trial):

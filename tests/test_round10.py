@@ -103,3 +103,13 @@ def test_evaluate_new_users_says_how_to_score_them():
     with pytest.raises(ValueError, match=r"no user of it is known: new users are scored from their histories, with "
                                          r"`recommend_history`, or added with `fold_in`"):
         _quiet(learn.evaluate, d.test_df)
+
+def test_old_rmse_monitor_name_still_works(tmp_path):
+    "The metric `_rmse` (fastai's private function's name) is `rmse` now: monitoring the old name warns and follows"
+    from fastai.callback.tracker import SaveModelCallback
+    learn = dot_learner(_quiet(RatingsDataLoaders.from_df, S()[['user','movie','rating']], seed=0), n_factors=8)
+    learn.path = tmp_path
+    cb = SaveModelCallback(monitor='_rmse', comp=np.less, fname='m')
+    with pytest.warns(DeprecationWarning, match="the metric is now named 'rmse'"):
+        with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=[cb])
+    assert cb.monitor=='rmse' and 'rmse' in learn.recorder.metric_names
