@@ -320,7 +320,8 @@ def check_ids_col(df:pd.DataFrame, # the frame to check
                          f"like row {_py(df.index[0])!r}; convert the column, e.g. `df[{col!r}].astype(str)`")
 
 def check_numeric_col(df:pd.DataFrame, # the frame to check
-                      col:str): # its numeric column (e.g. ratings)
+                      col:str, # its numeric column (e.g. ratings)
+                      ratings:bool=True): # a rating column: whole numbers from 1e8 on (Unix times) are refused
     "Raise a `ValueError` naming `col` and a row unless it holds finite numbers (as float32: a model's)"
     s,t = df[col],pd.api.types
     if t.is_complex_dtype(s): raise ValueError(f"Column {col!r} has dtype {s.dtype}: use real numbers")
@@ -339,15 +340,16 @@ def check_numeric_col(df:pd.DataFrame, # the frame to check
     r = pd.to_numeric(s, errors='coerce').astype(float)
     _check_rows(df, (r.isna() | ~np.isfinite(r)).to_numpy(), col, 'missing or infinite values')
     _check_rows(df, (r.abs()>np.finfo(np.float32).max).to_numpy(), col, 'values too large for float32 (over 3.4e38)')
-    if len(r) and r.min()>=1e8 and (r==r.round()).all():  # 1973 onwards in Unix seconds: no rating scale reads so
+    if ratings and len(r) and r.min()>=1e8 and (r==r.round()).all():  # Unix seconds from 1973: no rating scale
         raise ValueError(f"Column {col!r} holds whole numbers from {r.min():.4g} to {r.max():.4g}, like Unix times, "
                          f"not ratings: name the columns (the rating column, and the time as `time_name`)")
 
 def check_time_col(df:pd.DataFrame, # the frame to check
                    col:str): # its time column (`time_name`)
-    "Raise a `ValueError` naming `col` unless it holds numbers or datetimes (text sorts as text), none missing"
+    "Raise a `ValueError` naming `col` unless it holds numbers, datetimes or timedeltas (text sorts as text), no NaN"
     s,t = df[col],pd.api.types
-    if not (t.is_datetime64_any_dtype(s) or t.is_numeric_dtype(s) and not t.is_bool_dtype(s)):
+    if not (t.is_datetime64_any_dtype(s) or t.is_timedelta64_dtype(s)
+            or t.is_numeric_dtype(s) and not t.is_bool_dtype(s)):
         raise ValueError(f"Column {col!r} (`time_name`) must hold numbers or datetimes to sort by time, not {s.dtype} "
                          f"values like {bad_row(df, np.ones(len(df), bool), col)}: text sorts as text ('10/01/2020' < "
                          f"'9/01/2020'); convert it, e.g. with `pd.to_datetime(df[{col!r}], format='%d/%m/%Y')`")
@@ -451,6 +453,21 @@ def unread_ratings(df:pd.DataFrame, # the rows of an implicit (positives only) f
     return (f"column {r!r} is not read: without `threshold` each of the {len(df)} {what} is a positive interaction, "
             f"whatever its rating; pass threshold= (e.g. 4) to keep only the rows rated at least that, or select the "
             f"user and item columns to say all rows are positives")
+
+_user_names = ('user','users','userid','user_id','uid','customer','customer_id','client','client_id','visitor')
+_item_names = ('item','items','itemid','item_id','iid','movie','movies','movieid','movie_id','movie_title','title',
+               'product','product_id','sku','article','track','song','book','isbn')
+
+def _check_roles(df, given:dict, cols:dict):
+    "Raise a `ValueError` when a column taken by position (its argument `None` in `given`) is named for another role"
+    wrong = {'user_name': _rating_names+_item_names, 'item_name': _rating_names+_user_names,
+             'rating_name': _user_names+_item_names}
+    for arg,c in cols.items():
+        if given.get(arg) is not None or arg not in wrong or not isinstance(c, str): continue
+        if c.strip().lower() in wrong[arg]:
+            raise ValueError(f"Column {c!r} would be read as the {arg[:-5]} column (`{arg}`) by its position in the "
+                             f"frame's columns {list(df.columns)}, but it is named like another role: name the "
+                             f"columns, e.g. {', '.join(f'{a}=...' for a in cols)}")
 
 def dedupe(df:pd.DataFrame, # the rows
            user_name:str, # the user column
@@ -685,16 +702,24 @@ def encode_items(self:RecDataLoaders, ids, # original item ids
                 )->Tensor:
     "Vocabulary indices of original item ids"
     return torch.from_numpy(encode_ids(self.items, list(ids), self.item_name, strict))
+def _decode(vocab, idx, what:str)->np.ndarray:
+    "The ids of `vocab` at indices `idx`; an `IndexError` naming the first index outside it (no wrapping around)"
+    i = np.asarray(idx, dtype=np.int64)
+    if (bad:=(i<0)|(i>=len(vocab))).any():
+        raise IndexError(f"{what} index {int(i[bad].flat[0])} is outside the {what} vocabulary 0..{len(vocab)-1}: "
+                         f"decode vocabulary indices (`encode_{what}s` gives them from original ids)")
+    return np.asarray(list(vocab), dtype=object)[i]
+
 @patch
 def decode_items(self:RecDataLoaders, idx # item vocabulary indices
                 )->np.ndarray:
     "Original item ids of vocabulary indices"
-    return np.asarray(list(self.items), dtype=object)[np.asarray(idx, dtype=np.int64)]
+    return _decode(self.items, idx, 'item')
 @patch
 def decode_users(self:RecDataLoaders, idx # user vocabulary indices
                 )->np.ndarray:
     "Original user ids of vocabulary indices"
-    return np.asarray(list(self.users), dtype=object)[np.asarray(idx, dtype=np.int64)]
+    return _decode(self.users, idx, 'user')
 @patch
 def check_id_kinds(self:RecDataLoaders, df:pd.DataFrame, # a frame with the user and item columns
                    new_users:bool=False): # its users may join the vocabulary: floats are refused for int ids too
@@ -861,11 +886,13 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
     args = inspect.signature(cls.from_df).parameters  # the family's `from_df` declares its own
     if bad:=[k for k in kwargs if k not in args]:
         raise TypeError(f"{cls.__name__}.from_df() got an unexpected keyword argument {bad[0]!r}{_close(bad[0], args)}")
-    cols = default_cols(df, **cls._columns(user_name, item_name, rating_name, **kwargs))
+    given = cls._columns(user_name, item_name, rating_name, **kwargs)
+    cols = default_cols(df, **given)
     if (ix:=getattr(getattr(df, 'index', None), 'name', None)) is not None and None in (user_name, item_name):
         warnings.warn(f"The frame's index is named {ix!r}, but the columns are taken by position: "
                       f"{', '.join(f'{a}={c!r}' for a,c in cols.items())}; if the index holds ids, "
                       "`df.reset_index()` first (or name the columns)", stacklevel=3)
+    _check_roles(df, given, cols)
     if time_name is not None: cols['time_name'] = time_name
     what = 'ratings' if 'rating_name' in cols else 'interactions'  # what a row is, for the messages
     check_frame(df, cols, ids=cls._ids, what=what, valid_df=valid_df)
@@ -962,6 +989,9 @@ def _read_ids(cls, csv, rd, **kwargs)->pd.DataFrame:
     head = list(pd.read_csv(_rewind(csv), nrows=0, **rd).columns)
     if len(head)==1 and names is None and (o:=[s for s in (',', ';', '\t', '|') if s in str(head[0])]):
         raise ValueError(f"{csv} has one column {head[0]!r}: wrong `sep`={rd['sep']!r}? pass sep={o[0]!r}")
+    n = None if names is None else pd.read_csv(_rewind(csv), nrows=1, **(rd|dict(header=None, names=None))).shape[1]
+    if names is not None and n!=len(names):  # before the columns are read from them: too few names is this too
+        raise ValueError(f"`names` has {len(names)} names for the {n} columns of {csv}: pass one per column")
     given = {k:kwargs.get(k) for k in ('user_name','item_name','rating_name')}
     fam = cls._columns(**given, **{k:v for k,v in kwargs.items() if k not in given})
     cols = default_cols(pd.DataFrame(columns=head), **fam)
@@ -969,9 +999,6 @@ def _read_ids(cls, csv, rd, **kwargs)->pd.DataFrame:
     if header is not None and names is None and num and (miss or set(num)&set(cols.values())):  # a number as a name
         raise ValueError(f"{csv} has no header row: its first row {head} is data" + f", not columns {miss}"*bool(miss)
                          + f"; pass header=None and names=[...] ({len(head)} names, one per column)")
-    n = None if names is None else pd.read_csv(_rewind(csv), nrows=1, **(rd|dict(header=None, names=None))).shape[1]
-    if names is not None and n!=len(names):
-        raise ValueError(f"`names` has {len(names)} names for the {n} columns of {csv}: pass one per column")
     return read_csv_ids(csv, [c for a,c in cols.items() if a in cls._ids], **rd)
 
 # %% ../nbs/00_core.ipynb #77029cd4

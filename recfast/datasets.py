@@ -96,6 +96,11 @@ def synthetic_ratings(n_users:int, # users, ids `1..n_users`
     "Long-tailed `(user, item, rating)` rows with 1..5 star ratings from a noisy low-rank model, in random order"
     for n,v in (('n_users',n_users),('n_items',n_items),('n_ratings',n_ratings)):
         if int(v)!=v or v<1: raise ValueError(f"{n}={v!r} must be a positive integer")
+    if isinstance(n_factors, bool) or not isinstance(n_factors, numbers.Integral) or n_factors<1:
+        raise ValueError(f"n_factors={n_factors!r} must be a positive integer (the rank of the rating model)")
+    for n,v in (('alpha',alpha), ('noise',noise)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v<0:
+            raise ValueError(f"{n}={v!r} must be a finite number >= 0")
     if n_ratings>0.5*n_users*n_items:
         raise ValueError(f"n_ratings={n_ratings} is more than half of the {n_users*n_items} pairs: use fewer ratings")
     rng = np.random.default_rng(seed)

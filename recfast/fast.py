@@ -11,7 +11,7 @@ __all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'last_hyper', 'sparse_
            'FastLearner', 'to_fast', 'changed_since_built', 'keeps_recipe']
 
 # %% ../nbs/01_fast.ipynb #de0893ae
-import bisect, functools, itertools, math, numbers, warnings
+import bisect, difflib, functools, itertools, math, numbers, warnings
 import fastai
 from packaging.version import Version
 from fastai.basics import *
@@ -311,6 +311,9 @@ class FastLearner(Learner):
                  cbs=None, # callbacks added to the defaults
                  default_cbs:bool=True, # add `fast_default_cbs(dls)`
                  **kwargs):
+        for cb in L(cbs):
+            if not (isinstance(cb, Callback) or isinstance(cb, type) and issubclass(cb, Callback)):
+                raise TypeError(f"`cbs` must be fastai `Callback`s (e.g. `EarlyStoppingCallback()`), got {cb!r}")
         cbs = L(fast_default_cbs(dls) if default_cbs else [])+L(cbs)
         if 'lr' in kwargs: check_lr(kwargs['lr'])
         super().__init__(dls, model, opt_func=opt_func, cbs=cbs, default_cbs=False, **kwargs)
@@ -474,6 +477,15 @@ def fit_one_cycle(self:FastLearner, n_epoch, # number of epochs
                   reset_opt=False, # create a fresh optimizer
                   start_epoch=0): # skip the epochs before it (a resumed fit)
     "fastai's `fit_one_cycle`, with its schedules computed on Python floats"
+    num = lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+    if not (num(pct_start) and 0<=pct_start<=1):
+        raise ValueError(f"`pct_start` must be the share of training spent raising the learning rate, a number in "
+                         f"[0, 1], got {pct_start!r}")
+    for k,v in (('div',div), ('div_final',div_final)):
+        if not (num(v) and v>0): raise ValueError(f"`{k}` must be a finite number above 0 (lr_max is divided by it), "
+                                                  f"got {v!r}")
+    if moms is not None and not (is_listy(moms) and len(moms)==3 and all(num(m) for m in moms)):
+        raise ValueError(f"`moms` must be (start, middle, end) momentums, three numbers, got {moms!r}")
     if self.opt is None: self.create_opt()
     self.opt.set_hyper('lr', self.lr if lr_max is None else lr_max)
     lr_max = check_lr(np.array([h['lr'] for h in self.opt.hypers]), 'lr_max')
@@ -546,8 +558,14 @@ def changed_since_built(learn)->list:
 def keeps_recipe(f:Callable # a learner factory `f(dls, *args, **kwargs)`
                 )->Callable:
     "Decorate a learner factory so its learners keep `learn.recipe`: `{'factory': 'module:name', 'args', 'kwargs'}`"
+    params = inspect.signature(f).parameters  # with `@delegates(Learner.__init__)`: fastai's arguments too
+    closed = not any(p.kind==p.VAR_KEYWORD for p in params.values())
     @functools.wraps(f)
     def _inner(dls, *args, **kwargs):
+        if closed and (bad:=[k for k in kwargs if k not in params]):  # named by the factory, not by fastai's `Learner`
+            close = difflib.get_close_matches(bad[0], list(params), n=3)
+            raise TypeError(f"{f.__name__}() got an unexpected keyword argument {bad[0]!r}"
+                            + (f"; did you mean {', '.join(map(repr, close))}?" if close else ""))
         learn = f(dls, *args, **kwargs)
         derived = getattr(learn, '__dict__', {}).pop('_derived_args', {})  # defaults the factory read off the data
         if isinstance(learn, Learner):

@@ -55,7 +55,7 @@ def check_features(df:pd.DataFrame, # a feature frame, one row per id
     kinds = {c:feature_kind(df, c, what) for c in df.columns if c!=id_name}
     if not kinds: raise ValueError(f"{what} has no feature column besides the id column {id_name!r}")
     for c,k in kinds.items():
-        if k=='cont': check_numeric_col(df, c); continue
+        if k=='cont': check_numeric_col(df, c, ratings=False); continue  # any finite number: a budget, a Unix time
         na = (df[c].isna() if k=='cat' else df[c].map(lambda v: not isinstance(v, _listy))).to_numpy()
         if na.any(): raise ValueError(f"Column {c!r} of {what} has {int(na.sum())} missing values, first at "
                                       f"{bad_row(df, na, c)}: fill or drop them")

@@ -90,12 +90,27 @@ class RecLearner(FastLearner):
                 raise TypeError(f"`metrics` must be functions or fastai `Metric`s (e.g. `rmse`, `RankMetric(mrr)`), "
                                 f"got {m!r}")
         super().__init__(dls, model, *args, **kwargs)
+        self._untrained = any(p.requires_grad for p in self.model.parameters())  # a closed form is solved when built
     def _dev(self): return next(self.model.parameters()).device
     def _check_protocol(self, verb:str):
         if not isinstance(self.dls, RecDataLoaders):
             raise TypeError(f"`{verb}` needs recfast DataLoaders, not {type(self.dls).__name__}: build them with a "
                             f"recfast `from_df` (a fastai `DataBlock` gives loaders that can train but not recommend)")
         check_model(self.model, self.dls.model_methods, type(self.dls).__name__)
+        if getattr(self, '_untrained', False) is True:  # said once per learner
+            self._untrained = 'said'
+            warnings.warn(f"`{verb}`: this learner was never trained (no fit yet): its scores come from random "
+                          "weights; train it first, e.g. `learn.fit_one_cycle(5, 5e-3)`", stacklevel=3)
+    def fit(self, *args, **kwargs):
+        "`FastLearner.fit`; a fit that trained a batch marks the learner trained"
+        try: return super().fit(*args, **kwargs)
+        finally:
+            if getattr(self, 'train_iter', 0): self._untrained = False
+    def load(self, *args, **kwargs):
+        "`FastLearner.load`: loaded weights count as trained ones"
+        res = super().load(*args, **kwargs)
+        self._untrained = False
+        return res
 
     @locked
     def score_items(self, users:Tensor, # user vocabulary indices
@@ -229,14 +244,19 @@ def recommend(self:RecLearner, user=None, # an original user id, or a list of th
     if history is not None:
         if not hasattr(dls, 'history_queries'): raise TypeError(f"{type(dls).__name__} takes no `history`; pass `user`")
         if user is not None: raise ValueError("Pass `user` or `history`, not both: a history stands for a user")
-        if isinstance(history, (str, bytes)) or not _many(history):
+        if isinstance(history, (str, bytes, set, frozenset)) or not _many(history):
             raise TypeError(f"`history` must be a list of original item ids, oldest first, not "
-                            f"{type(history).__name__}")
+                            f"{type(history).__name__}" + " (a set has no order)"*isinstance(history, (set, frozenset)))
         q,ex = dls.history_queries(history)
         val,idx = self._top(q=to_device(q, self._dev()), excl=ex, n=n, exclude_seen=exclude_seen)
         _warn_short(val, n, 'recommend')
         return list(dls.decode_items(idx[0][torch.isfinite(val[0])].cpu()))
+    if isinstance(user, (set, frozenset)):
+        raise TypeError(f"`user` is a {type(user).__name__}, whose order is arbitrary: pass a list, so that the lists "
+                        "returned line up with the users")
     many = _many(user)
+    if not many and type(user).__hash__ is None:  # a dict, a set: unhashable
+        raise TypeError(f"A user id is one value, not a {type(user).__name__} ({user!r})")
     users = dls.encode_users(list(user) if many else [user])
     _warn_untrained(dls, users, 'user', 'recommend')
     val,idx = self._top(users, n=n, exclude_seen=exclude_seen)
@@ -402,7 +422,9 @@ def lr_find(self:RecLearner, *args, **kwargs):
     if not any(p.requires_grad for p in self.model.parameters()):
         raise TypeError(f"{type(self.model).__name__} has no trainable parameters (a closed form that `fit` solves): "
                         "there is no learning rate to find")
-    return Learner.lr_find(self, *args, **kwargs)
+    untrained = getattr(self, '_untrained', False)
+    try: return Learner.lr_find(self, *args, **kwargs)
+    finally: self._untrained = untrained  # its weights are restored after the search
 
 @patch
 def test_dl(self:RecDataLoaders, test_items, # refused: any input raises a `TypeError`
@@ -439,8 +461,11 @@ def _eval_rows(dls, df):
                                             "evaluate")
         df = df[keep]
     if msg:=dup_pairs(df, [dls.user_name, dls.item_name]):
-        warnings.warn(f"`evaluate`: {msg}: {int(df.duplicated([dls.user_name, dls.item_name]).sum())} repeated rows "
-                      "count again in the RMSE/MAE (drop them first, e.g. `df.drop_duplicates()`)", stacklevel=4)
+        k,r = int(df.duplicated([dls.user_name, dls.item_name]).sum()),getattr(dls, 'rating_name', None)
+        how = ("count again in the RMSE/MAE (the ranking metrics count each pair once)" if r is not None and r in
+               df.columns else "add nothing: the ranking metrics count each pair once")
+        warnings.warn(f"`evaluate`: {msg}: {k} repeated rows {how} (drop them first, e.g. `df.drop_duplicates()`)",
+                      stacklevel=4)
     return df
 
 def _warn_trained(dls, u:Tensor, i:Tensor):
@@ -472,8 +497,10 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
              bs:int=1024 # users scored at a time
             )->dict:
     "RMSE/MAE of the ratings of `df` (if it has them) and full-catalogue ranking metrics of its items per user"
-    self._check_protocol('evaluate'); check_bs(bs); check_n(k, name='k')
+    self._check_protocol('evaluate'); check_bs(bs); check_n(k, self.dls.n_items-1, 'k')  # (not the padding item)
     dls,df = self.dls,as_pandas(df)
+    if isinstance(df, pd.DataFrame) and not len(df): raise ValueError("The held-out rows DataFrame is empty: nothing "
+                                                                      "to evaluate")
     cols = {k:getattr(dls, k) for k in ('user_name','item_name','rating_name') if getattr(dls, k, None) is not None}
     if cols.get('rating_name') not in getattr(df, 'columns', []): cols.pop('rating_name', None)  # ratings: optional
     check_frame(df, cols, what='held-out rows')

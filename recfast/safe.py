@@ -220,6 +220,11 @@ def _same_data(dls, state:dict, r:dict):
         new = list(getattr(dls, 'classes', {}).get(col, []))
         if list(voc)==new: continue
         i = next((i for i,(a,b) in enumerate(zip(voc, new)) if a!=b), min(len(voc), len(new)))
+        if i==len(new) and len(voc)>len(new):  # the model's ids are these and more: `fold_in` appends its new users
+            raise ValueError(f"`dls` have another {col!r} vocabulary than the model: they lack its last "
+                             f"{len(voc)-len(new)} id(s) (e.g. {voc[i]!r}), which are users added by `fold_in` after "
+                             "training (load without `dls=`: the recipe's loaders keep them) or ids of rows these "
+                             "loaders were not built from (build them from the same data and split)")
         raise ValueError(f"`dls` have another {col!r} vocabulary than the model ({len(new)} ids, saved {len(voc)}; "
                          f"first difference at position {i}): build them from the same data and split")
     for k in ('user_features','item_features'):
@@ -284,5 +289,6 @@ def load_learner_safe(path:str|Path, # a folder written by `export_safe`
     state = {k:v for k,v in state.items() if v is not None}
     check_state(state, model, str(path/_WEIGHTS))
     model.load_state_dict(state)
+    learn._untrained = False  # trained weights (the verbs don't warn about random ones)
     learn.model.to(device)
     return learn

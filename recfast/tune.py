@@ -163,6 +163,9 @@ def tune(dls, # the loaders: the search fits on `dls.train` and scores on `dls.v
     if seed is None: raise ValueError("`seed` must be a non-negative int (the search is seeded), got None")
     if bad:=[k for k in ('epochs','lr') if k in kwargs]:
         raise ValueError(f"`{bad[0]}` is part of the recipe the space returns, not a fixed argument: set it in `space`")
+    if (v:=getattr(dls, 'valid', None)) is not None and not len(getattr(v, 'dataset', v)):
+        raise ValueError("`tune` scores each trial on `dls.valid`, which is empty (valid_pct=0?): build the loaders "
+                         "with a validation split, e.g. valid_pct=0.2")
     space = search_space(arch) if space is None else space
     if not callable(space):
         raise TypeError(f"`space` must be a function (trial, dls) -> dict, got {type(space).__name__}")

@@ -37,6 +37,7 @@ def _ae_y_range(dls, y_range):
                          "arch='multdae' or 'multvae', or pass `y_range=False` (no range)")
     if y_range is None: return (lo,hi)
     if y_range is False: return None
+    check_y_range(None, y_range)  # (low, high), two finite numbers, low < high
     if lo<y_range[0] or hi>y_range[1]:
         raise ValueError(f"y_range={tuple(y_range)} does not cover the training ratings, which span [{lo}, {hi}] "
                          f"(e.g. rating {lo if lo<y_range[0] else hi}): widen `y_range` or pass `y_range=None`")
@@ -104,7 +105,7 @@ def autoencoder_learner(dls:SparseVectorDataLoaders, # sparse rating vectors
                         cbs=None, # callbacks added to the arch's (noise, refeeding, KL annealing)
                         **kwargs):
     "A `Learner` for an AutoRec, deep, Mult-DAE or Mult-VAE autoencoder (`arch`); its parts' options by their names"
-    check_dls(dls, SparseVectorDataLoaders, 'autoencoder_learner')
+    check_dls(dls, SparseVectorDataLoaders, 'autoencoder_learner'); check_seed(seed)
     if arch not in _ae_archs: raise ValueError(f"Unknown arch={arch!r}: use one of {', '.join(map(repr, _ae_archs))}")
     mopts = {**_pop_opts(kwargs, DeepAutoEncoder), **_pop_opts(kwargs, MultDAE)}
     lopts,kl = _pop_opts(kwargs, MaskedMSELoss, but=('reduction',)),_pop_opts(kwargs, KLAnnealing)

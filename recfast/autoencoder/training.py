@@ -98,10 +98,14 @@ class RefeedCallback(Callback):
 class MultinomialLoss(Module):
     "Multinomial negative log-likelihood (Liang et al. 2018): `-sum(targ * log_softmax(pred))` per row, mean over rows"
     def forward(self, pred, # logits, `(bs, n_items)`
-                targ): # target vectors (counts or ones)
+                targ, # target vectors (counts or ones)
+                reduction:str='mean'): # 'mean' over rows, 'sum', or 'none': one value per row
         if isinstance(pred, tuple):
             raise TypeError("`MultinomialLoss` got a tuple: a MultVAE's `(logits, mu, logvar)` needs `KLAnnealing`")
-        return -(F.log_softmax(pred.float(), 1)*targ).sum(1).mean()
+        if reduction not in ('mean','sum','none'):
+            raise ValueError(f"`reduction`={reduction!r}: use 'mean', 'sum' or 'none'")
+        nll = -(F.log_softmax(pred.float(), 1)*targ).sum(1)
+        return nll if reduction=='none' else nll.sum() if reduction=='sum' else nll.mean()
 
 # %% ../../nbs/42_autoencoder.training.ipynb #2094daba
 class KLAnnealing(Callback):

@@ -21,7 +21,10 @@ def cold_items_split(ratings:pd.DataFrame, # rating rows
     "`(warm ratings, cold ratings, warm items, cold items)`: a share `pct` of `items` held out with all their ratings"
     for df,w in ((items,'items'), (ratings,'ratings')): check_frame(df, {'item_name':item_name}, numeric=(), what=w)
     perm = torch.randperm(len(items), generator=torch.Generator().manual_seed(check_seed(seed))).numpy()
-    cold = items[item_name].to_numpy()[perm[:int(check_real(pct, 'pct')*len(items))]]
+    if check_real(pct, 'pct')>=1:
+        raise ValueError(f"`pct`={pct!r} holds out every item, which leaves no warm item to train on: pass a share in "
+                         "(0, 1), e.g. 0.2")
+    cold = items[item_name].to_numpy()[perm[:int(pct*len(items))]]
     rc,ic = ratings[item_name].isin(cold).to_numpy(),items[item_name].isin(cold).to_numpy()
     return ratings[~rc],ratings[rc],items[~ic],items[ic]
 
@@ -31,6 +34,11 @@ def cold_start_auc(scores:Tensor, # `(users, n_items)` scores
                   )->tuple:
     "Mean per-user `(AUC, Recall@k)` of boolean `targ` under `scores` (ties half), for users with targets and others"
     from scipy.stats import rankdata
+    if not isinstance(targ, Tensor) or targ.dtype!=torch.bool:
+        raise TypeError(f"`targ` must be a bool tensor shaped like `scores` (e.g. `targ.bool()`), got "
+                        f"{getattr(targ, 'dtype', type(targ).__name__)}")
+    if targ.shape!=scores.shape:
+        raise ValueError(f"`targ` has shape {tuple(targ.shape)}, `scores` {tuple(scores.shape)}: they must match")
     ok = (targ.sum(1)>0) & ((~targ).sum(1)>0)
     s,t = scores[ok].double().cpu(),targ[ok].cpu()
     rk = torch.from_numpy(rankdata(s.numpy(), axis=1))  # ascending, ties averaged

@@ -17,7 +17,14 @@ from ..distributed import all_sum
 def _targets_mask(targets, scores):
     "`targets` as a boolean mask shaped like `scores` (they may be item indices: one per row, or `(rows, t)`)"
     n,m = scores.shape
-    if targets.dtype==torch.bool: _check_shape(targets, scores, 'targets'); return targets
+    if not isinstance(targets, Tensor): targets = torch.as_tensor(np.asarray(targets))  # a NumPy array or a list
+    if targets.dtype==torch.bool: _check_shape(targets, scores, 'targets'); return targets.to(scores.device)
+    if targets.shape==scores.shape:  # a 0/1 mask or `(rows, n_items)` indices: never guessed
+        raise ValueError(f"`targets` is a {targets.dtype} tensor shaped like `scores` {tuple(scores.shape)}: a mask of "
+                         f"targets must be bool (e.g. `targets.bool()`); item indices are `(rows,)` or `(rows, t)`, "
+                         f"t < {m}")
+    if targets.is_floating_point() and not (targets==targets.round()).all():
+        raise ValueError("`targets` holds fractions: pass item indices (ints) or a bool mask shaped like `scores`")
     t = targets.long().to(scores.device)
     if t.dim()==1: t = t[:,None]
     if len(t)!=n: raise ValueError(f"`targets` has {len(t)} rows, `scores` {n}")
@@ -30,9 +37,18 @@ def _check_shape(x, s, name='exclude'):
     if x is not None and x.shape!=s.shape:
         raise ValueError(f"`{name}` has shape {tuple(x.shape)}, `scores` {tuple(s.shape)}: they must match")
 
+def _check_scores(scores):
+    "`scores` as a float tensor; a `ValueError` counting its NaN values (they have no rank)"
+    if not isinstance(scores, Tensor): scores = torch.as_tensor(np.asarray(scores))
+    s = scores.float()
+    if n:=int(torch.isnan(s).sum()):
+        raise ValueError(f"`scores` hold {n} NaN values (of {s.numel()}): a NaN has no rank; score with a model whose "
+                         "training didn't diverge, or replace them (e.g. `scores.nan_to_num(-float('inf'))`)")
+    return s
+
 def _excluded_last(scores, exclude, targets=None):
     "`scores` as floats, with the `exclude`d items that are not `targets` set to `-inf`"
-    s = scores.float()
+    s = _check_scores(scores)
     _check_shape(exclude, s)
     if exclude is None: return s
     return s.masked_fill(exclude if targets is None else exclude & ~targets, -float('inf'))
@@ -157,8 +173,8 @@ def sampled_target_ranks(scores:Tensor, # `(rows, n_items)` scores
                          seed:int=0): # seed of the draw
     "`(ranks, valid, n_targets)` as `target_ranks`, each target ranked 1 + the sampled items scoring strictly higher"
     check_n(n_negatives, name='n_negatives')
-    t = _targets_mask(targets, scores)
-    s = scores.float()
+    s = _check_scores(scores)
+    t = _targets_mask(targets, s)
     _check_shape(exclude, s)
     g = torch.Generator(device=s.device).manual_seed(seed)
     neg = torch.randint(s.shape[1], (s.shape[0], n_negatives), generator=g, device=s.device)
@@ -174,6 +190,7 @@ class RankMetric(Metric):
     def __init__(self, func:Callable, # e.g. `mrr`, `precision_at_k`
                  bs:int=1024, # users scored at a time
                  name:str=None, **kwargs): # e.g. `k=10`
+        if not callable(func): raise TypeError(f"`RankMetric` takes a metric function (e.g. `mrr`), not {func!r}")
         store_attr('func,kwargs'); self.bs = check_bs(bs)  # bad arguments fail here, not after an epoch
         for a in ('k','n_negatives'):
             if kwargs.get(a) is not None: check_n(kwargs[a], name=a)

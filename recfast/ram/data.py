@@ -237,10 +237,16 @@ class MNISTGlimpseDataLoaders(MetaDataLoaders):
                              "drop it or pass variant='cluttered'")
         size = ifnone(size, {'plain':h, 'translated':60, 'cluttered':100}[variant])
         if size<h: raise ValueError(f"Digits of {h}x{h} do not fit on a {size}x{size} canvas: pass `size>={h}`")
+        given_vocab = vocab
         vocab = CategoryMap(ifnone(vocab, [str(i) for i in range(int(y.max())+1)]), sort=False) # label i is vocab[i]
         top = max(int(y.max()), int(valid[1].max()) if valid is not None and len(valid[1]) else 0)
         if top>=len(vocab): raise ValueError(f"`vocab` has {len(vocab)} names but the labels reach {top}: one name per "
                                              "label 0..c-1")
+        k = len(torch.unique(torch.cat([y.flatten().long()] + ([] if valid is None else [valid[1].flatten().long()]))))
+        if given_vocab is None and k<=(top+1)//2:  # most classes never occur: labels that were never re-mapped
+            warnings.warn(f"The labels take {k} values but reach {top}: c={top+1}, and {top+1-k} of the classes never "
+                          f"occur; re-map them to 0..{k-1} (e.g. `torch.unique(y, return_inverse=True)[1]`) or pass "
+                          "`vocab`", stacklevel=2)
         g = torch.Generator().manual_seed(seed)
         (xv,yv),(xt,yt) = _split_images(x, y, check_valid_pct(valid_pct), g) if valid is None else (valid, (x,y))
         if len(xt)<bs: raise ValueError(f"The batch size bs={bs} exceeds the {len(xt)} training images: drop_last=True "

@@ -19,6 +19,13 @@ def glimpse_locations(learn:Learner, # a learner whose model is `RecurrentAttent
                       n:int=None # how many images; all of `dl` if `None`
                      )->tuple:
     "Images, glimpse locations `(n, n_glimpses, 2)` (the policy's means) and predicted classes for `n` items of `dl`"
+    if not isinstance(m:=get_model(learn.model), RecurrentAttention):
+        raise TypeError(f"glimpse_locations needs a RAM learner (a `RecurrentAttention` model, from `ram_learner`), "
+                        f"got {type(m).__name__}")
+    if isinstance(dl, (Tensor, np.ndarray)):
+        raise TypeError(f"`dl` must be a DataLoader of `(images, labels)` batches (e.g. `learn.dls.valid`), not a "
+                        f"{type(dl).__name__} of images")
+    if n is not None: check_n(n)
     xs,locs,preds = [],[],[]
     with scoring(learn.model) as model:
         for xb,*_ in ifnone(dl, learn.dls.valid):
@@ -61,7 +68,7 @@ def plot_glimpses(learn:Learner, # a learner whose model is `RecurrentAttention`
     "Show `n` images with their numbered glimpse boxes (all scales) and path, and the retina's view at each step"
     model = learn.model
     if not isinstance(model, RecurrentAttention): raise TypeError(f"Got a {type(model).__name__}: pass a `ram_learner`")
-    xs,locs,preds = glimpse_locations(learn, dl, n)
+    xs,locs,preds = glimpse_locations(learn, dl, check_n(n))
     xs,locs,preds = xs.cpu().float(),locs.cpu().float(),preds.cpu()
     T,vocab = model.n_glimpses, getattr(learn.dls, 'vocab', None)
     colors = plt.cm.autumn(np.linspace(0, 0.85, T))

@@ -79,6 +79,22 @@ def _bools(s:pd.Series)->bool:
     "Whether `s` holds bools (a bool dtype, or Python bools in an object column)"
     return pd.api.types.is_bool_dtype(s) or s.dtype==object and s.map(lambda v: isinstance(v, (bool, np.bool_))).any()
 
+_time_names = ('timestamp','time','date','datetime','ts','time_stamp','event_time','created_at')
+
+def _untimed(df, cols:dict)->str:
+    "A message when, with no `time_name`, a column of `df` looks like the time and orders some history differently; ''"
+    t = pd.api.types
+    c = next((c for c in df.columns if c not in cols.values() and (str(c).strip().lower() in _time_names
+              or t.is_datetime64_any_dtype(df[c]))), None)
+    if c is None: return ''
+    if not (t.is_numeric_dtype(df[c]) or t.is_datetime64_any_dtype(df[c]) or t.is_timedelta64_dtype(df[c])): return ''
+    u = cols['user_name']
+    bad = (df[c] < df.groupby(u, sort=False)[c].shift()).to_numpy()  # an event earlier than the user's row before it
+    if not bad.any(): return ''
+    return (f"Column {c!r} looks like the time, but `time_name` is None: each user's history would be read in the "
+            f"frame's order, which {c!r} contradicts for {df[u][bad].nunique()} of {df[u].nunique()} users (first at "
+            f"{bad_row(df, bad, u)}): pass time_name={c!r} (or drop the column if it is no time)")
+
 class SequenceDataLoaders(RecDataLoaders):
     "Windows of `(inputs, targets)` item sequences, with every user's history for recommending"
     _meta = RecDataLoaders._meta+('max_len','exclude_preceding','held')
@@ -124,7 +140,9 @@ class SequenceDataLoaders(RecDataLoaders):
             warnings.warn(f"{int(dup.sum())} rows repeat an earlier row's ({', '.join(cols.values())}): each is "
                           f"kept as "
                           f"an interaction (if they are copies, `df.drop_duplicates()` first)", stacklevel=4)
-        return super()._split(df, sp, cols, **kwargs)
+        res = super()._split(df, sp, cols, **kwargs)  # (the split's own arguments are refused first)
+        if sp['time_name'] is None and (msg:=_untimed(df, cols)): raise ValueError(msg)
+        return res
     @classmethod
     def _tensors(cls, trn, val, idx, classes, cols, sp, max_len=50, step=None, exclude_preceding=False, **kwargs):
         xt,xv,seen,held = _windows(trn, val, idx, cols, classes, max_len, step, sp['split']!='user', cls._batch)
@@ -234,7 +252,20 @@ def history_queries(self:RatingSequenceDataLoaders, history # `(item id, rating)
         raise ValueError("A rating history is a non-empty list of (item id, rating) pairs")
     items,rats = zip(*history)
     q,ex = SequenceDataLoaders.history_queries(self, list(items))
-    r = torch.tensor([float(o) for o in rats])[-self.max_len:]
+    ok = np.array([isinstance(o, numbers.Real) and not isinstance(o, (bool,np.bool_)) for o in rats])
+    r = np.array([float(o) if k else np.nan for o,k in zip(rats, ok)])
+    if (bad:=~ok | ~np.isfinite(r)).any():
+        j = int(bad.argmax())
+        raise ValueError(f"Rating {rats[j]!r} of item {items[j]!r} (position {j} of `history`) is not "
+                         f"{'a number' if not ok[j] else 'finite'}: a rating history holds (item id, rating) pairs "
+                         "with finite numeric ratings")
+    v = self.seen.values  # the histories' ratings
+    lo,hi = (float(v.min()),float(v.max())) if len(v) else (-np.inf,np.inf)
+    if n:=int(((r<lo)|(r>hi)).sum()):
+        j = int(((r<lo)|(r>hi)).argmax())
+        warnings.warn(f"{n} of {len(r)} ratings of `history` lie outside the training ratings' range [{lo:g}, {hi:g}] "
+                      f"(e.g. {rats[j]!r} of item {items[j]!r}): the model never saw such inputs", stacklevel=4)
+    r = torch.tensor(r, dtype=torch.float32)[-self.max_len:]
     return (q, torch.cat([r.new_zeros(self.max_len-len(r)), r])[None]), ex
 
 @patch
