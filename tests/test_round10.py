@@ -113,3 +113,12 @@ def test_old_rmse_monitor_name_still_works(tmp_path):
     with pytest.warns(DeprecationWarning, match="the metric is now named 'rmse'"):
         with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=[cb])
     assert cb.monitor=='rmse' and 'rmse' in learn.recorder.metric_names
+
+def test_popularity_sequences_are_not_untrained():
+    "The sequence popularity baseline is counted when built: its verbs don't warn about random scores"
+    st = S()[['user','movie','timestamp']]
+    d = _quiet(SequenceDataLoaders.from_df, st, time_name='timestamp', seed=0, max_len=10, split='last')
+    _,msgs = _messages(lambda: sequence_learner(d, arch='popularity').recommend(1, n=3))
+    assert not any('never trained' in m for m in msgs), msgs
+    _,msgs = _messages(lambda: sequence_learner(d, arch='pool', n_factors=4).recommend(1, n=3))
+    assert any('never trained' in m for m in msgs), msgs

@@ -61,8 +61,10 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
     loss_func,neg = ranking_setup(loss, model.n_items, n_neg, seed, sampler, getattr(dls, 'seen', None),
                                   shared=shared_negatives)
     metrics = ifnone(metrics, [RankMetric(mrr)] if isinstance(dls, SequenceDataLoaders) else [])
-    return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd, cbs=L(cbs)+[neg],
-                      **kwargs)
+    learn = RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd, cbs=L(cbs)+[neg],
+                       **kwargs)
+    if arch=='popularity' and isinstance(dls.train, TensorDL): learn._untrained = False  # counted: no random scores
+    return learn
 
 # %% ../../nbs/32_sequence.learner.ipynb #090aedb7
 def rating_mse(pred:Tensor, # predicted ratings
