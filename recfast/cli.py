@@ -391,7 +391,14 @@ def _parser(name):
     return p
 
 # %% ../nbs/60_cli.ipynb #b1e32839
-def _say(cmd:str, what:str, msg): print(f"recfast {cmd}: {what}: {' '.join(str(msg).split())}", file=sys.stderr)
+_flags = {'pass threshold= (e.g. 4)': 'pass --threshold (e.g. --threshold 4)',
+          'select the user and item columns': 'name the columns with --user-col and --item-col (and no --rating-col)'}
+
+def _say(cmd:str, what:str, msg):
+    "Print `msg` on one line, its Python advice rewritten as the command's flags"
+    msg = ' '.join(str(msg).split())
+    for k,v in _flags.items(): msg = msg.replace(k, v)
+    print(f"recfast {cmd}: {what}: {msg}", file=sys.stderr)
 
 def main(argv:list=None # the command line after `recfast`; `sys.argv[1:]` if `None`
         )->int:

@@ -9,8 +9,8 @@ __all__ = ['Tensors', 'check_n', 'check_bs', 'check_factors', 'check_bool', 'che
            'check_real', 'TensorDL', 'CSRMatrix', 'bad_row', 'check_ids_col', 'check_numeric_col', 'check_time_col',
            'as_pandas', 'default_cols', 'check_frame', 'check_id_kind', 'dup_pairs', 'unread_ratings', 'dedupe',
            'check_range', 'check_y_range', 'make_vocab', 'vocab_pos', 'encode_ids', 'check_valid_pct', 'split_frame',
-           'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'learner_lock', 'locked', 'check_device',
-           'warn_overlap', 'binary_kind', 'read_csv_ids', 'check_dls']
+           'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'learner_lock', 'locked', 'vocab_sizes',
+           'check_device', 'warn_overlap', 'binary_kind', 'read_csv_ids', 'check_dls']
 
 # %% ../nbs/00_core.ipynb #e56febb2
 import difflib, functools, numbers, random, threading, warnings, weakref
@@ -444,15 +444,15 @@ _rating_names = ('rating','ratings','score','scores','stars','rank','value')
 
 def unread_ratings(df:pd.DataFrame, # the rows of an implicit (positives only) frame
                    cols:dict, # the columns read: `user_name`, `item_name` (and `rating_name` if one was named)
-                   what:str='rows')->str: # how the message names the rows
+                   what:str='rows', # how the message names the rows
+                   fix:str="pass threshold= (e.g. 4) to keep only the rows rated at least that")->str: # the remedy
     "A warning's text when `df` has a rating column that no `threshold` reads (every row becomes a positive); ''"
     used = {cols.get('user_name'), cols.get('item_name')}
     r = cols.get('rating_name') or next((c for c in df.columns if isinstance(c, str) and c not in used
                                          and c.strip().lower() in _rating_names), None)
     if r is None or r not in df.columns: return ''
     return (f"column {r!r} is not read: without `threshold` each of the {len(df)} {what} is a positive interaction, "
-            f"whatever its rating; pass threshold= (e.g. 4) to keep only the rows rated at least that, or select the "
-            f"user and item columns to say all rows are positives")
+            f"whatever its rating; {fix}, or select the user and item columns to say all rows are positives")
 
 _user_names = ('user','users','userid','user_id','uid','customer','customer_id','client','client_id','visitor')
 _item_names = ('item','items','itemid','item_id','iid','movie','movies','movieid','movie_id','movie_title','title',
@@ -538,7 +538,10 @@ def encode_ids(vocab:CategoryMap, # ids, `'#na#'` first
         v,known = _py(values[bad.argmax()]),vocab.items[has_na:has_na+1]
         k,kv = _id_kind(v),(_id_kind(known[0]) if len(known) else None)
         hint = (f": the {name} ids are {kv}s (e.g. {_py(known[0])!r}), this one is a {k}; convert it"
-                if kv and k!=kv and 'str' in (k, kv) else _close(v, vocab.items[1:] if has_na else vocab.items))
+                if kv and k!=kv and 'str' in (k, kv) else
+                _close(v, vocab.items[1:] if has_na else vocab.items) if isinstance(v, str) else '')
+        if len(values)>1: hint += (f"; drop the rows of unknown {name}s first, e.g. `df[df[col].isin(known)]` with the "
+                                   f"ids the DataLoaders know (`dls.users` / `dls.items`)")
         raise KeyError(f"Unknown {name} id {v!r} ({int(bad.sum())} unknown): not in the {len(vocab)-int(bool(has_na))} "
                        f"{name}s the DataLoaders know{hint}")
     idx[bad] = 0
@@ -599,6 +602,13 @@ def _last_blocks(df, by, time_name, n_last, n_blocks):
             warnings.warn(f"split='last' with n_last={n_last}: {short} of {len(lens)} users have too few rows (at most "
                           f"{(k+1)*n_last}) to hold out {'a test' if n_blocks>1 and k==0 else 'a validation'} block "
                           f"and keep one in training: those rows stay in training", stacklevel=4)
+    if time_name is not None and df[time_name].nunique()>1:  # (a constant column is warned about when checked)
+        t,gs,bs = df[time_name].to_numpy()[o],g[o],b[o]
+        cut = (bs[1:]!=bs[:-1]) & (gs[1:]==gs[:-1]) & (t[1:]==t[:-1])  # a held-out boundary inside a tie
+        if k:=len(np.unique(gs[1:][cut])):
+            warnings.warn(f"split='last': {k} of {len(lens)} users have several rows at the time where their held-out "
+                          f"rows begin: which tied row is held out follows the frame's order; break the ties (a finer "
+                          f"`time_name`, or sort the frame) to choose", stacklevel=4)
     return b
 
 # %% ../nbs/00_core.ipynb #56264ede
@@ -803,16 +813,23 @@ def eval_batches(self:RecDataLoaders, model, # a `RecModel` (or one wrapped by D
     q,targ,excl = self.eval_set()
     n = len(q); lo,hi = n*rank//world_size, n*(rank+1)//world_size
     dev = next(model.parameters()).device
-    with scoring(model):
-        for s in range(lo, hi, bs):
+    for s in range(lo, hi, bs):
+        with scoring(model):  # per batch: a consumer that raises between batches leaves grad mode as it was
             rows = torch.arange(s, min(s+bs, hi))
             qs = q[s:min(s+bs, hi)].to(dev)
             scores = (self.score_items(model, qs) if self._eval_users else model.score_items(qs)).float()
             ex = excl.mask(rows).to(scores.device) if excl is not None else torch.zeros_like(scores, dtype=torch.bool)
             ex[:,0] = True
-            yield scores, targ.mask(rows).to(scores.device), ex
+            out = scores, targ.mask(rows).to(scores.device), ex
+        yield out
 
 # %% ../nbs/00_core.ipynb #8b6d9f57
+def vocab_sizes(dls, # loaders (recfast's have `n_users`, `n_items`)
+                model:nn.Module)->dict: # the model built for them
+    "`{'n_users': n, 'n_items': m}`: the sizes of `dls`' vocabularies that size a parameter of `model`"
+    dims = {d for p in model.parameters() for d in p.shape}
+    return {a:n for a in ('n_users','n_items') if isinstance(n:=getattr(dls, a, None), int) and n in dims}
+
 def check_device(device): # a device, its name (e.g. 'cuda:0') or `None`
     "`device` as a `torch.device` (or `None`), with a `ValueError` naming `device` if torch can't parse or reach it"
     if device is None: return None

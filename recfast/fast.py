@@ -564,8 +564,10 @@ def keeps_recipe(f:Callable # a learner factory `f(dls, *args, **kwargs)`
     def _inner(dls, *args, **kwargs):
         if closed and (bad:=[k for k in kwargs if k not in params]):  # named by the factory, not by fastai's `Learner`
             close = difflib.get_close_matches(bad[0], list(params), n=3)
+            own = [k for k in list(params)[1:] if k not in inspect.signature(Learner.__init__).parameters]
             raise TypeError(f"{f.__name__}() got an unexpected keyword argument {bad[0]!r}"
-                            + (f"; did you mean {', '.join(map(repr, close))}?" if close else ""))
+                            + (f"; did you mean {', '.join(map(repr, close))}?" if close else
+                               f"; its options (besides fastai `Learner`'s): {', '.join(own)}"))
         learn = f(dls, *args, **kwargs)
         derived = getattr(learn, '__dict__', {}).pop('_derived_args', {})  # defaults the factory read off the data
         if isinstance(learn, Learner):

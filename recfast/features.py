@@ -240,6 +240,7 @@ def _new_rows(dls, side:str, df:pd.DataFrame):
     if known.any(): warnings.warn(f"{int(known.sum())} rows of {t.what} have ids the model already knows: their "
                                   "learned representations are used", stacklevel=4)
     df = df[~known]
+    enc = t.bags(t.encode(df)) if len(df) else None  # refuses bad columns and categories before any warning
     if (lo:=getattr(t, 'lo', None)) is not None and len(df):  # numbers outside the training range: extrapolated
         x = df[t.names('cont')].to_numpy(np.float64)
         for j in np.flatnonzero(((x<lo)|(x>t.hi)).any(0)):
@@ -247,7 +248,7 @@ def _new_rows(dls, side:str, df:pd.DataFrame):
             warnings.warn(f"{int(out.sum())} of {len(df)} new rows of {t.what} have {c!r} outside its training range "
                           f"[{_py(lo[j])}, {_py(t.hi[j])}] (e.g. {_py(x[out.argmax(), j])}): the model extrapolates "
                           "from values it never saw", stacklevel=4)
-    return list(df[t.id_name]), (t.bags(t.encode(df)) if len(df) else None)
+    return list(df[t.id_name]), enc
 
 # %% ../nbs/07_features.ipynb #c412f741
 def _extended(learn, user_features, item_features, put):
@@ -284,6 +285,7 @@ def added_features(learn, # a `RecLearner` trained with features
     with learner_lock(learn):  # the learner's tables change for the duration: other threads wait
         try:
             put(learn, 'dls', _extended(learn, user_features, item_features, put))
+            if getattr(learn, '_sizes', None): put(learn, '_sizes', {a:getattr(learn.dls, a) for a in learn._sizes})
             yield learn
         finally:
             for o,a,v in reversed(saved): setattr(o, a, v)
@@ -397,4 +399,5 @@ def _store_fold(learn, ids:list, users:Tensor, items:Tensor, sol:Tensor):
     if dls.valid_seen is not None: dls.valid_seen = _extend_csr(dls.valid_seen.to('cpu'), *shape)
     learn.opt = None  # the optimizer's state is for the old parameters
     learn._folded = getattr(learn, '_folded', 0)+len(ids)  # `fit` says these users aren't refit
+    if getattr(learn, '_sizes', None): learn._sizes = {a:getattr(dls, a) for a in learn._sizes}  # both grew
     return learn

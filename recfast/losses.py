@@ -219,6 +219,8 @@ def ranking_setup(loss:str, # one of `ranking_losses`
             raise ValueError("loss='softmax' scores every item and samples no negatives: drop `n_neg`")
         if sampler is not None:
             raise ValueError(f"loss='softmax' scores every item and samples no negatives: drop `sampler`={sampler!r}")
+        if shared:
+            raise ValueError("loss='softmax' scores every item and samples no negatives: drop `shared_negatives`")
         return RankLoss(loss),AllItems()
     if n_neg is not None: check_n(n_neg, n_items-1, 'n_neg')  # more would repeat items (and may not fit in memory)
     n,sampler = default_n_neg(loss, n_neg),ifnone(sampler, 'uniform')

@@ -91,18 +91,29 @@ class RecLearner(FastLearner):
                                 f"got {m!r}")
         super().__init__(dls, model, *args, **kwargs)
         self._untrained = any(p.requires_grad for p in self.model.parameters())  # a closed form is solved when built
+        self._sizes = vocab_sizes(dls, self.model)
+    def _check_sizes(self, verb:str):
+        "Refuse `learn.dls` replaced by loaders of other vocabulary sizes than the model's"
+        for a,n in (getattr(self, '_sizes', None) or {}).items():
+            if (m:=getattr(self.dls, a, n))!=n:
+                raise ValueError(f"`{verb}`: `learn.dls` have {a}={m}, but the model was built for {a}={n}: their ids "
+                                 "would map to other rows of its embeddings; build a new learner on these loaders, or "
+                                 "use loaders with the model's vocabularies")
     def _dev(self): return next(self.model.parameters()).device
     def _check_protocol(self, verb:str):
         if not isinstance(self.dls, RecDataLoaders):
             raise TypeError(f"`{verb}` needs recfast DataLoaders, not {type(self.dls).__name__}: build them with a "
                             f"recfast `from_df` (a fastai `DataBlock` gives loaders that can train but not recommend)")
         check_model(self.model, self.dls.model_methods, type(self.dls).__name__)
+        self._check_sizes(verb)
         if getattr(self, '_untrained', False) is True:  # said once per learner
             self._untrained = 'said'
-            warnings.warn(f"`{verb}`: this learner was never trained (no fit yet): its scores come from random "
-                          "weights; train it first, e.g. `learn.fit_one_cycle(5, 5e-3)`", stacklevel=3)
+            warnings.warn(f"`{verb}`: this learner was never trained (no fit or `load` yet): if its weights are "
+                          "random, so are its scores; train it first, e.g. `learn.fit_one_cycle(5, 5e-3)`, or load "
+                          "trained weights with `learn.load`", stacklevel=3)
     def fit(self, *args, **kwargs):
         "`FastLearner.fit`; a fit that trained a batch marks the learner trained"
+        self._check_sizes('fit')
         try: return super().fit(*args, **kwargs)
         finally:
             if getattr(self, 'train_iter', 0): self._untrained = False
@@ -407,7 +418,7 @@ def validate(self:RecLearner, ds_idx:int=1, # 0: training, 1: validation
              dl=None, # a `DataLoader` of batches shaped like this learner's; `dls[ds_idx]` if `None`
              cbs=None): # callbacks for this run only
     "fastai's `validate`, refusing a `dl` whose batches are not shaped like this learner's (another family's)"
-    _check_ds_idx(self, ds_idx, dl)
+    _check_ds_idx(self, ds_idx, dl); self._check_sizes('validate')
     if dl is not None and _layout(dl) and _layout(self.dls.valid) and _layout(dl)!=_layout(self.dls.valid):
         raise TypeError(f"`dl` batches are not shaped like this learner's {type(self.dls).__name__} (loaders of "
                         "another family?): validate a DataLoader of this learner's kind of loaders")
@@ -422,9 +433,10 @@ def lr_find(self:RecLearner, *args, **kwargs):
     if not any(p.requires_grad for p in self.model.parameters()):
         raise TypeError(f"{type(self.model).__name__} has no trainable parameters (a closed form that `fit` solves): "
                         "there is no learning rate to find")
-    untrained = getattr(self, '_untrained', False)
+    untrained,folded = getattr(self, '_untrained', False),getattr(self, '_folded', 0)
+    self._folded = 0  # the fit after the search is the one that doesn't refit folded-in users: it warns
     try: return Learner.lr_find(self, *args, **kwargs)
-    finally: self._untrained = untrained  # its weights are restored after the search
+    finally: self._untrained,self._folded = untrained,folded  # its weights are restored after the search
 
 @patch
 def test_dl(self:RecDataLoaders, test_items, # refused: any input raises a `TypeError`
@@ -511,8 +523,11 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
     ok = (u>0)&(i>0)
     if bad:=int((~ok).sum()): warnings.warn(f"{bad} of {len(df)} rows left out (unknown user or item)", stacklevel=2)
     if not ok.any():
-        why = (" (no user of it is known: new users are scored from their histories, with `recommend_history`, or "
-               "added with `fold_in`)") if not (u>0).any() else ''
+        hyb = getattr(dls, 'user_features', None) is not None
+        why = ('' if (u>0).any() else " (no user of it is known: this model scores new users from their features: "
+               "evaluate inside `with learn.added_features(user_features=...):`)" if hyb
+               else " (no user of it is known: new users are scored from their histories, with `recommend_history`, "
+               "or added with `fold_in`)")
         raise ValueError(f"No row of the frame has a user and an item the model knows{why}")
     res,r = {'rows': int(ok.sum())},getattr(dls, 'rating_name', None)
     if r is not None and r in df.columns:

@@ -210,7 +210,9 @@ def tune(dls, # the loaders: the search fits on `dls.train` and scores on `dls.v
                                                             lr=lr, monitor=mon, value=val))
         return val
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, n_startup_trials=10)
+    with warnings.catch_warnings():  # options recfast sets itself: the user has nothing to change
+        warnings.filterwarnings('ignore', message='.*(multivariate|group).*experimental feature')
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, n_startup_trials=10)
     study = optuna.create_study(direction=_direction(mon), sampler=sampler,
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=40) if prune
                                 else optuna.pruners.NopPruner())

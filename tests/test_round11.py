@@ -148,7 +148,7 @@ def test_decode_out_of_range():
 def test_untrained_learner_warns_once():
     learn = _quiet(dot_learner, rd(), n_factors=4)
     _,msgs = _messages(lambda: (learn.recommend(1, n=3), learn.evaluate(S3().head(50))))
-    assert sum('this learner was never trained (no fit yet)' in m for m in msgs)==1, msgs
+    assert sum('this learner was never trained (no fit or `load` yet)' in m for m in msgs)==1, msgs
     trained = _quiet(dot_learner, rd(), n_factors=4)
     with trained.no_bar(), trained.no_logging(): _quiet(trained.lr_find, num_it=5, show_plot=False)
     _,msgs = _messages(lambda: trained.recommend(1, n=3))

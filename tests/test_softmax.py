@@ -91,7 +91,8 @@ BAD = [  # (factory, kwargs, error, message)
     (sequence_learner, dict(arch='lstm', loss='softmax', n_neg=8), ValueError, 'samples no negatives: drop `n_neg`'),
     (sequence_learner, dict(arch='sasrec', model_kwargs=dict(n_heads=5)), ValueError, 'n_heads'),
     (sequence_learner, dict(arch='sasre'), ValueError, "Unknown arch 'sasre'"),
-    (implicit_learner, dict(loss='gbce', shared_negatives=True), ValueError, "Shared negatives are one draw for every user"),
+    (implicit_learner, dict(loss='gbce', shared_negatives=True, sampler='reject'), ValueError,
+     "Shared negatives are one draw for every user"),
 ]
 
 def test_shared_negatives_mask_accidental_hits(idls):

@@ -103,6 +103,8 @@ def _split(cls:SparseVectorDataLoaders, df, sp, cols, duplicates='mean', **kwarg
                                             "pair): use 'mean', 'last', 'first' or 'error'")
     for d in (df, sp['valid_df']):
         if d is not None: _check_vectors(d, u, i, r)
+    if r is None and (msg:=unread_ratings(df, cols, fix="pass implicit=False to read it as ratings")):
+        warnings.warn(msg, stacklevel=4)
     dd = lambda d: dedupe(d, u, i, r, duplicates if r is not None or duplicates=='error' else 'first')  # 1s: any
     trn,val,*tst = super(SparseVectorDataLoaders, cls)._split(dd(df), sp, cols)
     return trn, (val if sp['valid_df'] is None else dd(val)), *tst

@@ -26,7 +26,7 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                      loss:str=None, # one of `ranking_losses`; `None`: 'softmax' (see `default_loss`)
                      n_factors:int=128, # latent size
                      n_neg:int=None, # negatives per positive (`default_n_neg` if `None`)
-                     sampler:str=None, # negatives: 'reject' (no training positive; `None`), 'uniform', 'popularity'
+                     sampler:str=None, # negatives: 'reject' (`None`; 'uniform' if shared), 'uniform', 'popularity'
                      seed:int=None, # seed of the negative sampler
                      shared_negatives:bool=False, # one draw of negatives per batch, scored with a matrix product
                      metrics=None, # `[RankMetric(mrr)]` if `None`
@@ -46,7 +46,7 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
     net = HybridBilinearNet if has_features(dls) else BilinearNet
     loss = default_loss(loss, dls.n_items, negatives=n_neg is not None or sampler is not None or shared_negatives)
     wd = ifnone(wd, 1. if loss=='softmax' else 0.)
-    sampler = ifnone(sampler, None if loss=='softmax' else 'reject')
+    sampler = ifnone(sampler, None if loss=='softmax' else 'uniform' if shared_negatives else 'reject')
     loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen, shared=shared_negatives)
     return RecLearner(dls, net.from_dls(dls, check_factors(n_factors, dls.n_users+dls.n_items)), loss_func=loss_func,
                       opt_func=opt_func, metrics=ifnone(metrics, [RankMetric(mrr)]), wd=wd, cbs=L(cbs)+[neg], **kwargs)

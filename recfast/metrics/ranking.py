@@ -36,6 +36,9 @@ def _check_shape(x, s, name='exclude'):
     "Raise a `ValueError` naming `name` unless `x` is `None` or shaped like the scores `s`"
     if x is not None and x.shape!=s.shape:
         raise ValueError(f"`{name}` has shape {tuple(x.shape)}, `scores` {tuple(s.shape)}: they must match")
+    if x is not None and name=='exclude' and x.dtype not in (torch.bool, np.bool_):
+        raise ValueError(f"`exclude` is a {x.dtype} tensor: a mask of excluded items must be bool (e.g. "
+                         "`exclude.bool()`)")
 
 def _check_scores(scores):
     "`scores` as a float tensor; a `ValueError` counting its NaN values (they have no rank)"
@@ -194,6 +197,12 @@ class RankMetric(Metric):
         store_attr('func,kwargs'); self.bs = check_bs(bs)  # bad arguments fail here, not after an epoch
         for a in ('k','n_negatives'):
             if kwargs.get(a) is not None: check_n(kwargs[a], name=a)
+        try: ps = inspect.signature(func).parameters
+        except (TypeError, ValueError): ps = {}
+        if ps and not any(p.kind==p.VAR_KEYWORD for p in ps.values()) and (bad:=[k for k in kwargs if k not in ps]):
+            own = [k for k in ps if k not in ('scores','targets','exclude','per_user')]
+            raise TypeError(f"`RankMetric`: {getattr(func, '__name__', func)}() takes no argument {bad[0]!r}; its "
+                            f"options: {', '.join(own) or 'none'}")
         self._name = ifnone(name, func.__name__.replace('_at_k', '') + (f"@{kwargs['k']}" if 'k' in kwargs else '')
                                   + (f"_{kwargs['n_negatives']}neg" if kwargs.get('n_negatives') else ''))
         self.learn = None

@@ -18,9 +18,21 @@ from ..metrics.ranking import *
 from .data import *
 from .models import *
 from ..fast import keeps_recipe
+from ..core import _close
 
 # %% ../../nbs/32_sequence.learner.ipynb #9cef35f0
 sequence_archs = {'pool':PoolNet, 'lstm':LSTMNet, 'cnn':CNNNet, 'sasrec':SASRecNet, 'popularity':PopularityNet}
+
+def _check_model_kwargs(arch, kw):
+    "Refuse an option that no `__init__` of the arch's model class takes, naming `model_kwargs` and the options"
+    inits = [vars(c)['__init__'] for c in sequence_archs[arch].__mro__
+             if c.__module__.startswith('recfast') and '__init__' in vars(c)]
+    ps = [p for f in inits for p in inspect.signature(f).parameters.values()]
+    opts = list(dict.fromkeys(p.name for p in ps if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+                              and p.name not in ('self','n_items','n_factors')))
+    if bad:=[k for k in kw if k not in opts]:
+        raise TypeError(f"`model_kwargs` has {bad[0]!r}, not an option of arch={arch!r} "
+                        f"({sequence_archs[arch].__name__}: {', '.join(opts)}){_close(bad[0], opts)}")
 
 @keeps_recipe
 @delegates(Learner.__init__)
@@ -53,6 +65,7 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
         raise TypeError("`sequence_learner` sets `loss_func` from `loss` (one of `ranking_losses`): "
                                               "pass `loss=`, or build `RecLearner(dls, model, loss_func=...)` yourself")
     n_rows = getattr(dls, 'n_items', None) or len(getattr(dls, 'vocab', None) or [0])  # (data-block loaders)
+    _check_model_kwargs(arch, model_kwargs or {})
     model = sequence_archs[arch].from_dls(dls, n_factors=check_factors(n_factors, n_rows), **(model_kwargs or {}))
     if arch=='popularity' and isinstance(dls.train, TensorDL):  # log counts of the training targets
         n = torch.bincount(dls.train.dataset.ts[1].flatten().cpu(), minlength=dls.n_items)
