@@ -909,6 +909,9 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
         warnings.warn(f"The frame's index is named {ix!r}, but the columns are taken by position: "
                       f"{', '.join(f'{a}={c!r}' for a,c in cols.items())}; if the index holds ids, "
                       "`df.reset_index()` first (or name the columns)", stacklevel=3)
+    if isinstance(df, pd.DataFrame):  # a column named by the caller and absent is the first thing to say
+        for arg,c in given.items():
+            if c is not None: _check_col(df, c, arg)
     _check_roles(df, given, cols)
     if time_name is not None: cols['time_name'] = time_name
     what = 'ratings' if 'rating_name' in cols else 'interactions'  # what a row is, for the messages
