@@ -61,6 +61,17 @@ def sneg(y): return torch.cat([y[...,None], torch.randint(1, sdls.n_items, (*y.s
 t = compare('sequence', slearn, lambda: plain_epoch(smodel, sdls, sopt, lambda x,y: rl(smodel(x, sneg(y)), y), lambda x,y: rl(smodel(x, sneg(y)), y)))
 record('sequence', 'sequence_learner (LSTM, BPR)', 'ML-100K sequences, 20% users held out', 'one epoch: train + valid loss, bs 256, max_len 50, 32 factors', *t)
 
+# the default losses since issue 26: the full softmax over the catalogue (implicit, weight decay 1; SASRec)
+sm = RankLoss('softmax')
+ilearn = implicit_learner(idls, metrics=[], seed=0, lr=2e-2)  # loss=None: 'softmax', wd 1
+imodel = BilinearNet.from_dls(idls, 128); iopt = adamw(imodel, 2e-2, 1.)
+t = compare('implicit softmax', ilearn, lambda: plain_epoch(imodel, idls, iopt, lambda u,i: sm(imodel(u, 'all'), i), lambda u,i: sm(imodel(u, 'all'), i)))
+record('implicit softmax', 'implicit_learner (BilinearNet, full softmax: the default)', 'ML-100K ua.base/ua.test', 'one epoch: train + valid loss, bs 1024, 128 factors', *t)
+slearn = sequence_learner(sdls, arch='sasrec', metrics=[], seed=0, lr=3e-3)  # loss=None: 'softmax'
+set_seed(0); smodel = SASRecNet.from_dls(sdls, n_factors=32); sopt = adamw(smodel, 3e-3)
+t = compare('sasrec softmax', slearn, lambda: plain_epoch(smodel, sdls, sopt, lambda x,y: sm(smodel(x, 'all'), y), lambda x,y: sm(smodel(x, 'all'), y)))
+record('sasrec softmax', 'sequence_learner (SASRec, full softmax: the default)', 'ML-100K sequences, 20% users held out', 'one epoch: train + valid loss, bs 256, max_len 50, 32 factors', *t)
+
 # autoencoder: deep SELU autoencoder, masked MSE
 adls = SparseVectorDataLoaders.from_df(ml[['user','movie','rating']], by='item', seed=42, bs=64, device='cpu')
 alearn = autoencoder_learner(adls, arch='deep', lr=1e-3)

@@ -24,10 +24,10 @@ FUNCS = {'NDCG@10':partial(ndcg_at_k, k=10), 'HR@10':partial(recall_at_k, k=10),
 
 def rstr(r): return f"{r['loss']} loss, {r['n_factors']} factors, fit_one_cycle({r['epochs']}, {r['lr']:g}), wd {r['wd']}"
 def base(arch, loss): return dict(loss=loss, lr=3e-3 if arch=='sasrec' else 1e-2, epochs=20, n_factors=64, wd=0.)
-# the softmax at three learning rates; BPR (one negative, the factory's default) for reference. gBCE and the sampled
+# the softmax at four learning rates (x9: two winners sat at x3, the edge); BPR (one negative, the factory's default) for reference. gBCE and the sampled
 # softmax draw 64 negatives at every position, 10-20x the softmax's fit time here: left out of the grid
-GRID = {a: [base(a, 'softmax')] + [{**base(a, 'softmax'), 'lr':base(a, '')['lr']*f} for f in (0.3, 3)] + [base(a, 'bpr')]
-        for a in ('sasrec','lstm','cnn','pool')}
+GRID = {a: [base(a, 'softmax')] + [{**base(a, 'softmax'), 'lr':base(a, '')['lr']*f} for f in (0.3, 3, 9)] + [base(a, 'bpr')]*(a=='sasrec')
+        for a in ('sasrec','lstm','cnn','pool')}  # BPR once, for reference: far behind the softmax on valid
 def winners():
     "Each arch's recipe of `GRID` with the best valid NDCG@10 in next_item_tuning.json (its first recipe if untuned)"
     f = report.RESULTS/'next_item_tuning.json'
@@ -84,10 +84,10 @@ def run_closed(name, test=False):
 ARCHS = args.archs.split(',')
 RECIPES = winners()
 
-if args.tune:  # the rows of archs not run this time are kept
+if args.tune:  # the rows of other archs, and of recipes already run (a resumed search), are kept
     f = report.RESULTS/'next_item_tuning.json'
-    rows = [r for r in (json.loads(f.read_text()) if f.exists() else [])
-            if r['model'].startswith('sequence_learner(') and r['model'][18:-1].strip("'") not in ARCHS]
+    rows = [r for r in (json.loads(f.read_text()) if f.exists() else []) if r['model'].startswith('sequence_learner(')]
+    done = {(r['model'], r.get('recipe')) for r in rows}
     VDATA = "ML-100K, each user's last item removed (`test=True`), the one before it held out as the valid target"
     for name in ('pop','itemknn','ease'):
         m,fit = run_closed(name, test=True)
@@ -96,6 +96,7 @@ if args.tune:  # the rows of archs not run this time are kept
         print(name, m, flush=True)
     for arch in ARCHS:
         for r in GRID[arch]:
+            if (f'sequence_learner({arch!r})', rstr(r)) in done: continue
             m,fit = run_seq(arch, 0, test=True, **r)
             rows += [report.row('next_item', f'sequence_learner({arch!r})', VDATA, f'{PROTO}; seed 0, BS {BS}, max_len {MAX_LEN}',
                                 f'valid {k}', v, fit, recipe=rstr(r), suite=report.own_suite('next_item', VDATA, f'valid {k}'))
@@ -107,7 +108,9 @@ if args.tune:  # the rows of archs not run this time are kept
 res = {}
 for name in ('pop','itemknn','ease'): res[name] = [run_closed(name)]
 for arch in ARCHS: res[arch] = [run_seq(arch, s) for s in range(1 if args.quick else args.seeds)]
-rows = []
+f = report.RESULTS/'next_item.json'  # the rows of archs not run this time are kept (same closed forms, same split)
+rows = [r for r in (json.loads(f.read_text()) if f.exists() else [])
+        if r['model'].startswith('recfast sequence_learner(') and r['model'][26:-1].strip("'") not in ARCHS]
 ease = res['ease'][0][0]
 for a,rs in res.items():
     for k in FUNCS:
