@@ -5,26 +5,9 @@ from recfast.all import *
 
 torch.set_num_threads(1)
 
-@functools.cache
-def S():
-    "ML-100K rows of users 1..60: `user, movie, rating, timestamp`"
-    r = movielens_100k()
-    return r[r.user<=60][['user','movie','rating','timestamp']].reset_index(drop=True)
+from tests.hostile import S, _quiet, _messages, _fit as _fit_quiet
 
-def _fit(learn):
-    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
-    return learn
-
-def _quiet(f, *a, **k):
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        return f(*a, **k)
-
-def _messages(f):
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter('always')
-        res = f()
-    return res, [str(x.message) for x in w]
+def _fit(learn): return _fit_quiet(learn, quiet=False)  # its warnings are what these tests read
 
 @pytest.mark.parametrize('split', ['last', 'user'])
 def test_sequence_evaluate_counts_training_pairs(split):

@@ -6,28 +6,7 @@ from recfast.cli import main
 
 torch.set_num_threads(1)
 
-@functools.cache
-def S():
-    "ML-100K rows of users 1..60: `user, movie, rating, timestamp`"
-    r = movielens_100k()
-    return r[r.user<=60][['user','movie','rating','timestamp']].reset_index(drop=True)
-
-def S3(): return S()[['user','movie','rating']].copy()
-
-def _quiet(f, *a, **k):
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        return f(*a, **k)
-
-def _messages(f):
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter('always')
-        res = f()
-    return res, [str(x.message) for x in w]
-
-def _fit(learn):
-    with learn.no_bar(), learn.no_logging(): _quiet(learn.fit, 1, 1e-3)
-    return learn
+from tests.hostile import S, S3, _quiet, _messages, _fit
 
 @functools.cache
 def rd(): return _quiet(RatingsDataLoaders.from_df, S3(), seed=0)

@@ -9,13 +9,7 @@ from recfast.serve_torch import Recommender
 
 torch.set_num_threads(1)
 
-@functools.cache
-def S():
-    "ML-100K rows of users 1..60: `user, movie, rating, timestamp`"
-    r = movielens_100k()
-    return r[r.user<=60][['user','movie','rating','timestamp']].reset_index(drop=True)
-
-def S3(): return S()[['user','movie','rating']].copy()
+from tests.hostile import S, S3
 
 @functools.cache
 def rd(): return RatingsDataLoaders.from_df(S3(), seed=0)

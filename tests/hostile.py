@@ -1,0 +1,29 @@
+"Shared setup of the hostile-review tests (test_round9..12): a small slice of ML-100K and warning helpers"
+import functools, warnings
+from recfast.all import movielens_100k
+
+@functools.cache
+def S():
+    "ML-100K rows of users 1..60: `user, movie, rating, timestamp`"
+    r = movielens_100k()
+    return r[r.user<=60][['user','movie','rating','timestamp']].reset_index(drop=True)
+
+def S3(): return S()[['user','movie','rating']].copy()
+
+def _quiet(f, *a, **k):
+    "`f(*a, **k)` with every warning silenced"
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return f(*a, **k)
+
+def _messages(f):
+    "`(f(), the texts of the warnings it gave)`"
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        res = f()
+    return res, [str(x.message) for x in w]
+
+def _fit(learn, quiet:bool=True):
+    "One epoch at 1e-3, without bars or logs (and, if `quiet`, without warnings)"
+    with learn.no_bar(), learn.no_logging(): (_quiet if quiet else lambda f,*a: f(*a))(learn.fit, 1, 1e-3)
+    return learn
