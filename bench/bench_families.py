@@ -66,11 +66,11 @@ sm = RankLoss('softmax')
 ilearn = implicit_learner(idls, metrics=[], seed=0, lr=2e-2)  # loss=None: 'softmax', wd 1
 imodel = BilinearNet.from_dls(idls, 128); iopt = adamw(imodel, 2e-2, 1.)
 t = compare('implicit softmax', ilearn, lambda: plain_epoch(imodel, idls, iopt, lambda u,i: sm(imodel(u, 'all'), i), lambda u,i: sm(imodel(u, 'all'), i)))
-record('implicit softmax', 'implicit_learner (BilinearNet, full softmax: the default)', 'ML-100K ua.base/ua.test', 'one epoch: train + valid loss, bs 1024, 128 factors', *t)
+record('implicit softmax', 'implicit_learner, full softmax (BilinearNet, the default)', 'ML-100K ua.base/ua.test', 'one epoch: train + valid loss, bs 1024, 128 factors', *t)
 slearn = sequence_learner(sdls, arch='sasrec', metrics=[], seed=0, lr=3e-3)  # loss=None: 'softmax'
 set_seed(0); smodel = SASRecNet.from_dls(sdls, n_factors=32); sopt = adamw(smodel, 3e-3)
 t = compare('sasrec softmax', slearn, lambda: plain_epoch(smodel, sdls, sopt, lambda x,y: sm(smodel(x, 'all'), y), lambda x,y: sm(smodel(x, 'all'), y)))
-record('sasrec softmax', 'sequence_learner (SASRec, full softmax: the default)', 'ML-100K sequences, 20% users held out', 'one epoch: train + valid loss, bs 256, max_len 50, 32 factors', *t)
+record('sasrec softmax', 'sequence_learner, SASRec + full softmax (the default)', 'ML-100K sequences, 20% users held out', 'one epoch: train + valid loss, bs 256, max_len 50, 32 factors', *t)
 
 # autoencoder: deep SELU autoencoder, masked MSE
 adls = SparseVectorDataLoaders.from_df(ml[['user','movie','rating']], by='item', seed=42, bs=64, device='cpu')
