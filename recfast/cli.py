@@ -14,6 +14,7 @@ with warnings.catch_warnings():  # torch's notices about fastai's internals are 
     warnings.simplefilter('ignore', FutureWarning)
     from fastai.tabular.all import *
 from .core import *
+from .core import _time_names
 from .recommender import *
 from .datasets import movielens_100k
 from .interpret import RecInterpretation
@@ -133,7 +134,7 @@ def build_dls(arch:str, # any of `known_archs()`
     df = load_frame(data, sep, encoding, ids=[given.get('user_col', 0), given.get('item_col', 1)])
     if data=='ml-100k' and 'time_col' in info['cli']: given.setdefault('time_col', 'timestamp')
     if 'time_col' in info['cli'] and 'time_col' not in given:  # a history in file order is rarely the user's order
-        if times:=[c for c in df.columns if str(c).lower() in ('timestamp', 'time', 'date', 'datetime', 'ts')]:
+        if times:=[c for c in df.columns if str(c).strip().lower() in _time_names]:
             raise CLIError(f"--arch {arch} reads each history in time order: pass --time-col {times[0]} ({data} has "
                            f"that column); without it rows are taken in file order")
         warnings.warn(f"no --time-col: each user's history is taken in the order of the rows of {data}")

@@ -259,6 +259,17 @@ def _close(name, choices):
     m = difflib.get_close_matches(str(name), [str(c) for c in choices], n=3)
     return f"; did you mean {', '.join(map(repr, m))}?" if m else ""
 
+def _check_kwargs(kwargs, # the keyword arguments given
+                  params, # the names accepted
+                  what:str, # the message, `{}` where the first unknown name goes
+                  options=None, # names listed when none is close (`None`: listed nowhere)
+                  label:str='its options'): # how the list is introduced
+    "Raise a `TypeError` for the first of `kwargs` not in `params`: `what` with its name, close names or `options`"
+    if not (bad:=[k for k in kwargs if k not in params]): return
+    close = _close(bad[0], params)
+    raise TypeError(what.replace('{}', repr(bad[0])) + (close or ('' if options is None else
+                                                                 f"; {label}: {', '.join(options) or 'none'}")))
+
 def bad_row(df:pd.DataFrame, # the frame
             mask, # boolean per row of `df`; the first `True` row is described
             col:str # the column whose value is shown
@@ -454,6 +465,7 @@ def unread_ratings(df:pd.DataFrame, # the rows of an implicit (positives only) f
     return (f"column {r!r} is not read: without `threshold` each of the {len(df)} {what} is a positive interaction, "
             f"whatever its rating; {fix}, or select the user and item columns to say all rows are positives")
 
+_time_names = ('timestamp','time','date','datetime','ts','time_stamp','event_time','created_at')
 _user_names = ('user','users','userid','user_id','uid','customer','customer_id','client','client_id','visitor')
 _item_names = ('item','items','itemid','item_id','iid','movie','movies','movieid','movie_id','movie_title','title',
                'product','product_id','sku','article','track','song','book','isbn')
@@ -901,8 +913,7 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
     "Check `df`, split it (`split_frame`), encode its ids, and batch the family's tensors with its metadata"
     df,valid_df = as_pandas(df),as_pandas(valid_df)  # Polars and Arrow frames too
     args = inspect.signature(cls.from_df).parameters  # the family's `from_df` declares its own
-    if bad:=[k for k in kwargs if k not in args]:
-        raise TypeError(f"{cls.__name__}.from_df() got an unexpected keyword argument {bad[0]!r}{_close(bad[0], args)}")
+    _check_kwargs(kwargs, args, f"{cls.__name__}.from_df() got an unexpected keyword argument {{}}")
     given = cls._columns(user_name, item_name, rating_name, **kwargs)
     cols = default_cols(df, **given)
     if (ix:=getattr(getattr(df, 'index', None), 'name', None)) is not None and None in (user_name, item_name):

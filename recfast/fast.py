@@ -11,12 +11,13 @@ __all__ = ['FastOptimWrapper', 'FastAdam', 'last_hypers', 'last_hyper', 'sparse_
            'FastLearner', 'to_fast', 'changed_since_built', 'keeps_recipe']
 
 # %% ../nbs/01_fast.ipynb #de0893ae
-import bisect, difflib, functools, itertools, math, numbers, warnings
+import bisect, functools, itertools, math, numbers, warnings
 import fastai
 from packaging.version import Version
 from fastai.basics import *
 from fastai.callback.schedule import ParamScheduler, SchedCos, LRFinder
 from fastai.callback.tracker import TrackerCallback
+from .core import _check_kwargs
 
 # %% ../nbs/01_fast.ipynb #923a5ce4
 class FastOptimWrapper(OptimWrapper):
@@ -433,16 +434,22 @@ def _recorded(learn)->list:
 
 _renamed = {'_rmse': 'rmse'}  # metric names recfast changed: old -> new (monitored by the old name, with a warning)
 
+def _renamed_metric(name:str, # a monitored metric's name
+                   names, # the names the recorder records
+                   what:str, # who monitors it, for the message
+                   stacklevel:int=5)->str: # the warning's (the caller of `fit`, by default)
+    "`name`, or its new name (with a `DeprecationWarning`) when it is an old name of a recorded metric"
+    if name not in _renamed or _renamed[name] not in names: return name
+    warnings.warn(f"{what}: the metric is now named {_renamed[name]!r}; the old name stops working in a future "
+                  "release", DeprecationWarning, stacklevel=stacklevel)
+    return _renamed[name]
+
 def _check_monitors(learn, cbs):
     "Raise a `ValueError` listing the recorded values when a `TrackerCallback` monitors one that isn't recorded"
     trk = [c for c in [*learn.cbs, *L(cbs)] if isinstance(c, TrackerCallback)]
     if not trk or any(isinstance(c, LRFinder) for c in L(cbs)) or (names:=_recorded(learn)) is None: return
     for c in trk:
-        if c.monitor in _renamed and _renamed[c.monitor] in names:  # a metric's old name: said, then followed
-            warnings.warn(f"{type(c).__name__}(monitor={c.monitor!r}): the metric is now named "
-                          f"{_renamed[c.monitor]!r}; the old name stops working in a future release",
-                          DeprecationWarning, stacklevel=4)
-            c.monitor = _renamed[c.monitor]
+        c.monitor = _renamed_metric(c.monitor, names, f"{type(c).__name__}(monitor={c.monitor!r})")
         if c.monitor not in names:
             raise ValueError(f"{type(c).__name__}(monitor={c.monitor!r}): the recorder records no such value; monitor "
                              f"one of {', '.join(repr(n) for n in names if n!='time')}")
@@ -560,14 +567,11 @@ def keeps_recipe(f:Callable # a learner factory `f(dls, *args, **kwargs)`
     "Decorate a learner factory so its learners keep `learn.recipe`: `{'factory': 'module:name', 'args', 'kwargs'}`"
     params = inspect.signature(f).parameters  # with `@delegates(Learner.__init__)`: fastai's arguments too
     closed = not any(p.kind==p.VAR_KEYWORD for p in params.values())
+    own = [k for k in list(params)[1:] if k not in inspect.signature(Learner.__init__).parameters]
     @functools.wraps(f)
     def _inner(dls, *args, **kwargs):
-        if closed and (bad:=[k for k in kwargs if k not in params]):  # named by the factory, not by fastai's `Learner`
-            close = difflib.get_close_matches(bad[0], list(params), n=3)
-            own = [k for k in list(params)[1:] if k not in inspect.signature(Learner.__init__).parameters]
-            raise TypeError(f"{f.__name__}() got an unexpected keyword argument {bad[0]!r}"
-                            + (f"; did you mean {', '.join(map(repr, close))}?" if close else
-                               f"; its options (besides fastai `Learner`'s): {', '.join(own)}"))
+        if closed: _check_kwargs(kwargs, params, f"{f.__name__}() got an unexpected keyword argument {{}}", own,
+                                 "its options (besides fastai `Learner`'s)")  # named by the factory, not by fastai
         learn = f(dls, *args, **kwargs)
         derived = getattr(learn, '__dict__', {}).pop('_derived_args', {})  # defaults the factory read off the data
         if isinstance(learn, Learner):

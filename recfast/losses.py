@@ -232,8 +232,8 @@ def ranking_setup(loss:str, # one of `ranking_losses`
 def default_loss(loss:str, # the factory's `loss` argument: returned unless `None`
                  n_items:int, # catalogue size, padding included
                  max_items:int=100_000, # the full softmax up to this many items, the sampled softmax above
-                 negatives:bool=False): # negatives were configured (`n_neg`, `sampler`, `shared_negatives`)
+                 n_neg:int=None, sampler:str=None, shared:bool=False): # the factory's negative-sampling options
     "`loss`, or the loss that won on valid splits: 'softmax' ('sampled_softmax' above `max_items`; 'bpr' with negatives)"
     if loss is not None: return loss
-    if negatives: return 'bpr'  # sampling options name a sampled loss: the one they were written for
+    if n_neg is not None or sampler is not None or shared: return 'bpr'  # the loss sampling options were written for
     return 'softmax' if n_items<=max_items else 'sampled_softmax'

@@ -90,7 +90,9 @@ class RecLearner(FastLearner):
                 raise TypeError(f"`metrics` must be functions or fastai `Metric`s (e.g. `rmse`, `RankMetric(mrr)`), "
                                 f"got {m!r}")
         super().__init__(dls, model, *args, **kwargs)
-        self._untrained = any(p.requires_grad for p in self.model.parameters())  # a closed form is solved when built
+        # a closed form is solved when built; a model with `fitted` set was fitted to the data by its factory
+        trains = any(p.requires_grad for p in self.model.parameters())
+        self._untrained = trains and not getattr(self.model, 'fitted', False)
         self._sizes = vocab_sizes(dls, self.model)
     def _check_sizes(self, verb:str):
         "Refuse `learn.dls` replaced by loaders of other vocabulary sizes than the model's"

@@ -14,6 +14,7 @@ from fastai.basics import *
 from .core import *
 from fastai.callback.tracker import TrackerCallback
 from .registry import arch_info, recfast_learner
+from .fast import _renamed_metric
 
 # %% ../nbs/65_tune.ipynb #3fe55762
 _lower = ('loss','error','rmse','mae','mse','perplexity')  # metrics where lower is better
@@ -176,10 +177,7 @@ def tune(dls, # the loaders: the search fits on `dls.train` and scores on `dls.v
     trains = any(p.requires_grad for p in probe.model.parameters())  # else a closed form, fitted when built
     mon,best = ifnone(monitor, _monitor(probe)),{}
     names = (['train_loss'] if trains else [])+['valid_loss', *[m.name for m in L(probe.metrics)]]
-    if mon=='_rmse' and 'rmse' in names:  # the metric's name before recfast named it
-        warnings.warn("`monitor`='_rmse': the metric is now named 'rmse'; the old name stops working in a future "
-                      "release", DeprecationWarning, stacklevel=2)
-        mon = 'rmse'
+    mon = _renamed_metric(mon, names, f"`monitor`={mon!r}", stacklevel=3)
     if mon not in names: raise ValueError(f"`monitor`={mon!r} is not a metric of this learner: use one of "
                                           f"{', '.join(names)}")
     def objective(trial):

@@ -44,7 +44,7 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                         f"{getattr(bad[0], 'name', bad[0])!r} can't be "
                         "computed; use ranking metrics, e.g. `RankMetric(mrr)`, `RankMetric(ndcg_at_k, k=10)`")
     net = HybridBilinearNet if has_features(dls) else BilinearNet
-    loss = default_loss(loss, dls.n_items, negatives=n_neg is not None or sampler is not None or shared_negatives)
+    loss = default_loss(loss, dls.n_items, n_neg=n_neg, sampler=sampler, shared=shared_negatives)
     wd = ifnone(wd, 1. if loss=='softmax' else 0.)
     sampler = ifnone(sampler, None if loss=='softmax' else 'uniform' if shared_negatives else 'reject')
     loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen, shared=shared_negatives)

@@ -10,7 +10,7 @@ __all__ = ['rank_items', 'target_ranks', 'mrr', 'precision_at_k', 'recall_at_k',
 
 # %% ../../nbs/05_metrics.ranking.ipynb #a6f68f9b
 from fastai.basics import *
-from ..core import check_n, check_bs
+from ..core import check_n, check_bs, _check_kwargs
 from ..distributed import all_sum
 
 # %% ../../nbs/05_metrics.ranking.ipynb #8c493988
@@ -199,10 +199,9 @@ class RankMetric(Metric):
             if kwargs.get(a) is not None: check_n(kwargs[a], name=a)
         try: ps = inspect.signature(func).parameters
         except (TypeError, ValueError): ps = {}
-        if ps and not any(p.kind==p.VAR_KEYWORD for p in ps.values()) and (bad:=[k for k in kwargs if k not in ps]):
-            own = [k for k in ps if k not in ('scores','targets','exclude','per_user')]
-            raise TypeError(f"`RankMetric`: {getattr(func, '__name__', func)}() takes no argument {bad[0]!r}; its "
-                            f"options: {', '.join(own) or 'none'}")
+        if ps and not any(p.kind==p.VAR_KEYWORD for p in ps.values()):
+            _check_kwargs(kwargs, ps, f"`RankMetric`: {getattr(func, '__name__', func)}() takes no argument {{}}",
+                          [k for k in ps if k not in ('scores','targets','exclude','per_user')])
         self._name = ifnone(name, func.__name__.replace('_at_k', '') + (f"@{kwargs['k']}" if 'k' in kwargs else '')
                                   + (f"_{kwargs['n_negatives']}neg" if kwargs.get('n_negatives') else ''))
         self.learn = None

@@ -12,7 +12,7 @@ __all__ = ['make_windows', 'ending_windows', 'SequenceDataLoaders', 'RatingSeque
 import warnings
 from fastai.basics import *
 from ..core import *
-from ..core import _py
+from ..core import _py, _time_names
 
 # %% ../../nbs/30_sequence.data.ipynb #c34469c2
 def make_windows(items:np.ndarray, # item indices of all users, grouped by user, each group in time order
@@ -78,8 +78,6 @@ def _windows(trn, val, idx, cols, classes, max_len, step, ending:bool, batch):
 def _bools(s:pd.Series)->bool:
     "Whether `s` holds bools (a bool dtype, or Python bools in an object column)"
     return pd.api.types.is_bool_dtype(s) or s.dtype==object and s.map(lambda v: isinstance(v, (bool, np.bool_))).any()
-
-_time_names = ('timestamp','time','date','datetime','ts','time_stamp','event_time','created_at')
 
 def _untimed(df, cols:dict)->str:
     "A message when, with no `time_name`, a column of `df` looks like the time and orders some history differently; ''"

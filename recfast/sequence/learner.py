@@ -18,7 +18,7 @@ from ..metrics.ranking import *
 from .data import *
 from .models import *
 from ..fast import keeps_recipe
-from ..core import _close
+from ..core import _check_kwargs
 
 # %% ../../nbs/32_sequence.learner.ipynb #9cef35f0
 sequence_archs = {'pool':PoolNet, 'lstm':LSTMNet, 'cnn':CNNNet, 'sasrec':SASRecNet, 'popularity':PopularityNet}
@@ -30,9 +30,8 @@ def _check_model_kwargs(arch, kw):
     ps = [p for f in inits for p in inspect.signature(f).parameters.values()]
     opts = list(dict.fromkeys(p.name for p in ps if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
                               and p.name not in ('self','n_items','n_factors')))
-    if bad:=[k for k in kw if k not in opts]:
-        raise TypeError(f"`model_kwargs` has {bad[0]!r}, not an option of arch={arch!r} "
-                        f"({sequence_archs[arch].__name__}: {', '.join(opts)}){_close(bad[0], opts)}")
+    _check_kwargs(kw, opts, f"`model_kwargs` has {{}}, not an option of arch={arch!r} "
+                            f"({sequence_archs[arch].__name__}: {', '.join(opts)})")
 
 @keeps_recipe
 @delegates(Learner.__init__)
@@ -70,14 +69,13 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
     if arch=='popularity' and isinstance(dls.train, TensorDL):  # log counts of the training targets
         n = torch.bincount(dls.train.dataset.ts[1].flatten().cpu(), minlength=dls.n_items)
         with torch.no_grad(): model.i_bias.weight[:,0] = torch.log1p(n.float())
-    loss = default_loss(loss, model.n_items, 20_000, n_neg is not None or sampler is not None or shared_negatives)
+        model.fitted = True  # counted from the data: its scores are not random before a fit
+    loss = default_loss(loss, model.n_items, 20_000, n_neg=n_neg, sampler=sampler, shared=shared_negatives)
     loss_func,neg = ranking_setup(loss, model.n_items, n_neg, seed, sampler, getattr(dls, 'seen', None),
                                   shared=shared_negatives)
     metrics = ifnone(metrics, [RankMetric(mrr)] if isinstance(dls, SequenceDataLoaders) else [])
-    learn = RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd, cbs=L(cbs)+[neg],
-                       **kwargs)
-    if arch=='popularity' and isinstance(dls.train, TensorDL): learn._untrained = False  # counted: no random scores
-    return learn
+    return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd, cbs=L(cbs)+[neg],
+                      **kwargs)
 
 # %% ../../nbs/32_sequence.learner.ipynb #090aedb7
 def rating_mse(pred:Tensor, # predicted ratings
