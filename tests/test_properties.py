@@ -239,3 +239,25 @@ def test_fold_in_adds_users_or_names_the_problem(folded, data):
     new = set(df.user) - set(learn.dls.users.items[1:before])
     assert learn.dls.n_users==before+len(new), (before, learn.dls.n_users, new)
     assert np.isfinite(learn.predict_pairs(df[['user','item']].assign(item=1))).all()
+
+# the data path's fast checks (issue 29) agree with pandas' own on every kind of id column
+_dup_cols = st.sampled_from([st.integers(-3, 3), st.integers(0, 2**40), st.sampled_from(['a', 'b', 'c']),
+                             st.sampled_from([0.5, 1.0, float('nan')]), st.booleans()])
+
+@FAST
+@given(st.data(), st.integers(0, 12))
+def test_any_dup_matches_pandas(data, n):
+    "`_any_dup` (one sort of an int64 key) says what `df.duplicated(k).any()` says, NaN ids and big ints included"
+    from recfast.core import _any_dup
+    kinds = [data.draw(_dup_cols) for _ in range(2)]
+    df = pd.DataFrame({c: [data.draw(k) for _ in range(n)] for c,k in zip('ui', kinds)})
+    assert _any_dup(df, ['u','i'])==bool(df.duplicated(['u','i']).any())
+
+@FAST
+@given(st.lists(st.integers(-2**40, 2**40), min_size=1, max_size=20), st.sampled_from(['int64', 'int32', 'uint8']))
+def test_make_vocab_native_dtype(ids, dtype):
+    "Numeric ids take `make_vocab`'s fast path and give the vocabulary of the object path: Python numbers, sorted"
+    s = pd.Series(np.asarray(ids).astype(dtype))
+    v = make_vocab(s, s[:1])
+    assert list(v.items)==['#na#']+sorted(set(s.astype(object)))
+    assert all(type(o) is int for o in v.items[1:])
