@@ -7,9 +7,10 @@ Docs: https://recfast.github.io/recfast/losses.html.md"""
 # %% auto #0
 __all__ = ['ranking_losses', 'pointwise_loss', 'bpr_loss', 'hinge_loss', 'adaptive_hinge_loss', 'sampled_softmax_loss',
            'gbce_loss', 'gbce_beta', 'RankLoss', 'default_n_neg', 'NegativeSampling', 'AllItems', 'ranking_setup',
-           'default_loss']
+           'default_loss', 'RowL2']
 
 # %% ../nbs/04_losses.ipynb #d8fa353f
+import math, numbers
 from fastai.basics import *
 from .core import *
 
@@ -237,3 +238,31 @@ def default_loss(loss:str, # the factory's `loss` argument: returned unless `Non
     if loss is not None: return loss
     if n_neg is not None or sampler is not None or shared: return 'bpr'  # the loss sampling options were written for
     return 'softmax' if n_items<=max_items else 'sampled_softmax'
+
+# %% ../nbs/04_losses.ipynb #2a2bcfcc
+class RowL2(Callback):
+    "Add `l2` x the squared norm of the embedding rows each example looks up to the training loss (SGD MF's L2)"
+    order = 60  # after the loss, before the backward pass
+    def __init__(self, l2:float): # strength, per example (e.g. 0.05 for ML-100K's `dot_learner` at bs 1024)
+        super().__init__()
+        if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not math.isfinite(l2) or l2<0:
+            raise ValueError(f"`l2` must be a finite number >= 0, got {l2!r}")
+        self.l2,self.hooks,self.rows = float(l2),None,[]
+    def _keep(self, m, i, o):
+        if self.training and torch.is_grad_enabled(): self.rows.append(o)
+    def before_fit(self):
+        "Hook every `nn.Embedding` of the model: the rows of each training batch are kept until its loss"
+        self.hooks = [m.register_forward_hook(self._keep) for m in self.learn.model.modules()
+                      if isinstance(m, nn.Embedding)]
+        if not self.hooks: raise ValueError(f"RowL2: {type(self.learn.model).__name__} has no `nn.Embedding` to regularise")
+    def before_batch(self): self.rows = []
+    def after_loss(self):
+        "The loss plus `l2` x each example's sum of squared looked-up rows (the mean over the batch)"
+        if not self.training or not self.rows or not self.l2: return
+        reg = sum(o.float().pow(2).sum() for o in self.rows)/len(self.y if self.y is not None else self.rows[0])
+        self.learn.loss_grad = self.learn.loss_grad + self.l2*reg
+        self.rows = []
+    def after_fit(self):
+        for h in ifnone(self.hooks, []): h.remove()
+        self.hooks,self.rows = None,[]
+    def __getstate__(self): return {**self.__dict__, 'hooks':None, 'rows':[]}  # `export` pickles no hook

@@ -17,6 +17,7 @@ from .data import *
 from .models import *
 from ..features import has_features
 from ..fast import keeps_recipe
+from ..losses import RowL2
 
 # %% ../../nbs/12_collab.learner.ipynb #0c303de6
 def _ratings_dims(dls):
@@ -44,6 +45,10 @@ def _root_mse(pred, targ): return torch.sqrt(F.mse_loss(pred, targ))
 rmse = AccumMetric(_root_mse, name='rmse')
 rmse.__doc__ = "Root mean squared error over the validation set, named `rmse` in epoch tables"
 
+def _with_l2(l2, kwargs:dict)->dict:
+    "`kwargs` with a `RowL2(l2)` callback added to its `cbs` (unchanged if `l2` is `None`)"
+    return kwargs if l2 is None else {**kwargs, 'cbs':L(kwargs.get('cbs'))+[RowL2(l2)]}
+
 # %% ../../nbs/12_collab.learner.ipynb #0da08638
 @keeps_recipe
 @delegates(Learner.__init__)
@@ -54,6 +59,7 @@ def dot_learner(dls, # ratings `DataLoaders`
                 metrics=None, # the metrics; `rmse` if `None`
                 opt_func=FastAdam, # the optimizer factory
                 wd:float=0.1, # weight decay
+                l2:float=None, # L2 of the embedding rows each rating uses (`RowL2`): the same at any batch size
                 **kwargs):
     "A `RecLearner` for `DotProductBias` on `dls`"
     classes,u,i = _ratings_dims(dls)
@@ -62,7 +68,7 @@ def dot_learner(dls, # ratings `DataLoaders`
     if has_features(dls): model = HybridDotProductBias.from_dls(dls, **args)
     else: model = DotProductBias(len(classes[u]), len(classes[i]), **args)
     return RecLearner(dls, model, loss_func=ifnone(loss_func, FastMSELossFlat()), metrics=ifnone(metrics, rmse),
-                      opt_func=opt_func, wd=wd, **kwargs)
+                      opt_func=opt_func, wd=wd, **_with_l2(l2, kwargs))
 
 # %% ../../nbs/12_collab.learner.ipynb #fe046f0d
 @keeps_recipe
@@ -77,6 +83,7 @@ def mlp_learner(dls, # ratings `DataLoaders`
                 metrics=None, # the metrics; `rmse` if `None`
                 opt_func=FastAdam, # the optimizer factory
                 wd:float=0.1, # weight decay
+                l2:float=None, # L2 of the embedding rows each rating uses (`RowL2`): the same at any batch size
                 **kwargs):
     "A `RecLearner` for `EmbeddingMLP` (fastai's `EmbeddingNN`: concatenated embeddings, MLP, `sigmoid_range`) on `dls`"
     classes,u,i = _ratings_dims(dls)
@@ -98,7 +105,7 @@ def mlp_learner(dls, # ratings `DataLoaders`
     args = dict(layers=layers, y_range=y_range, ps=ps, embed_p=embed_p, bn_cont=False)
     model = HybridEmbeddingMLP.from_dls(dls, emb, **args) if has_features(dls) else EmbeddingMLP(emb, **args)
     return RecLearner(dls, model, loss_func=ifnone(loss_func, FastMSELossFlat()), metrics=ifnone(metrics, rmse),
-                      opt_func=opt_func, wd=wd, **kwargs)
+                      opt_func=opt_func, wd=wd, **_with_l2(l2, kwargs))
 
 # %% ../../nbs/12_collab.learner.ipynb #399f341c
 def dot_space(trial, # an Optuna trial
