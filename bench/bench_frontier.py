@@ -1,0 +1,129 @@
+"""Issue #29: time to quality on ML-100K's explicit protocol (u1..u5: train on u{k}.base, test RMSE on u{k}.test).
+
+Each model is fitted at a few budgets, one torch thread, one fit at a time (no worker pool: the fit seconds are
+comparable), and the mean test RMSE over the five folds is drawn against the mean fit seconds (loaders built,
+model trained, test pairs predicted), the frontier marked. Peers in the same run: scikit-surprise's SVD (its default
+20 epochs, and 5 / 10 epochs as its smaller budgets) and BaselineOnly; recfast's `dot` with the fastbook recipe
+(bs 64, AdamW weight decay), with the batch-size-free recipe (bs 1024, `l2=` on the rows each rating uses, `RowL2`)
+at 2-8 epochs, and I-AutoRec (`autoencoder_learner`).
+
+`--tune` chooses the batch-size-free recipe on a random 10% of u1.base (never a test fold): a grid of lr x l2 x
+epochs at bs 1024, then the chosen l2 at bs 256 and 4096 (lr scaled with the square root of the batch) to show that
+the quality no longer follows the number of steps. Writes bench/results/frontier_tuning.json; the plain run writes
+bench/results/frontier.json and bench/results/frontier_explicit.png.
+Usage: python bench/bench_frontier.py [--tune] [--quick]"""
+import sys, json, argparse, warnings
+from pathlib import Path
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from bench import report
+from bench.bench_explicit import data, valid_split, rmse, fit_collab, fit_autorec, fit_surprise, FOLDS, RECIPES
+import numpy as np, torch
+
+PROTOCOL = ("ML-100K official folds u1..u5: train on u{k}.base, test RMSE on u{k}.test; mean over the 5 folds; fit "
+            "seconds = loaders + training + predicting the test pairs, one torch thread, one fit at a time")
+DATA = 'ML-100K u1..u5 (u{k}.base / u{k}.test)'
+TUNE_DATA,TUNE_PROTO = 'ML-100K u1.base, random 10% held out (seed 0)','tuning split: 90% of u1.base train, 10% valid'
+SUITE = report.own_suite('frontier', DATA, 'test RMSE against fit seconds')
+# the batch-size-free recipe: the valid-best of `--tune` (bench/results/frontier_tuning.json)
+FAST = dict(arch='dot', n_factors=50, wd=0., l2=0.05, bs=1024, lr=1e-2)
+FAST_EPOCHS = (2, 3, 5, 8)
+
+def models(quick=False):
+    "`{label: (fit, kwargs)}` of every model and budget of the frontier"
+    m = {f'recfast `dot`, l2 {FAST["l2"]}, bs 1024, {e} epochs': (fit_collab, {**FAST, 'epochs':e}) for e in FAST_EPOCHS}
+    m['recfast `dot`, fastbook recipe (wd 0.1, bs 64, 5 epochs)'] = (fit_collab, {**RECIPES['dot_fastbook'], 'arch':'dot'})
+    if not quick: m['recfast `autorec` (I-AutoRec, 20 epochs)'] = (fit_autorec, RECIPES['autorec'])
+    try: import surprise
+    except ImportError as e: print(f'scikit-surprise not importable ({e}): its rows are skipped', flush=True); return m
+    m['scikit-surprise BaselineOnly (defaults)'] = (fit_surprise, dict(algo='BaselineOnly'))
+    for e in (5, 10, 20): m[f'scikit-surprise SVD ({e} epochs{", its default" if e==20 else ""})'] = (_svd, dict(n_epochs=e))
+    return m
+
+def _svd(trn, tst, n_epochs=20, **_):
+    "scikit-surprise SVD with its defaults but `n_epochs`"
+    import surprise
+    ts = surprise.Dataset.load_from_df(trn[['user','movie','rating']], surprise.Reader(rating_scale=(1, 5))).build_full_trainset()
+    a = surprise.SVD(n_epochs=n_epochs, random_state=0); a.fit(ts)
+    return np.array([a.predict(u, i).est for u,i in zip(tst.user, tst.movie)])
+
+def fit_time(fit, trn, tst, **kw):
+    "(RMSE, seconds) of one fit, warnings silenced (the loaders count the test's cold rows)"
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        p,t = report.timed(fit, trn, tst, **kw)
+    return rmse(p, tst.rating.to_numpy()), t
+
+def frontier(points):
+    "Labels of the points no other point beats on both fit seconds and RMSE (lower is better on both)"
+    return [k for k,(r,t) in points.items() if not any(r2<=r and t2<=t and (r2,t2)!=(r,t) for r2,t2 in points.values())]
+
+def tune():
+    "The batch-size-free recipe's grid on the valid split, then its batch-size check; rows of frontier_tuning.json"
+    trn,val = valid_split()
+    grid = [dict(lr=lr, l2=l2, epochs=e) for lr in (5e-3, 1e-2, 2e-2) for l2 in (0.03, 0.05, 0.08) for e in (3, 5)]
+    rows,res = [],[]
+    for g in grid:
+        r,t = fit_time(fit_collab, trn, val, **{**FAST, **g}); res.append((r, t, g))
+        print(f'valid RMSE {r:.4f} in {t:.2f} s: {g}', flush=True)
+    best = min(res, key=lambda x: x[0])
+    print(f'valid-best: {best}', flush=True)
+    for bs in (256, 1024, 4096):  # the chosen recipe at other batch sizes: lr with the square root of the batch
+        g = {**best[2], 'bs':bs, 'lr':best[2]['lr']*(bs/1024)**0.5}
+        r,t = fit_time(fit_collab, trn, val, **{**FAST, **g}); res.append((r, t, g))
+        print(f'valid RMSE {r:.4f} in {t:.2f} s: {g}', flush=True)
+    for bs,lr in ((64, 5e-3), (256, 5e-3), (1024, 5e-3)):  # the fastbook recipe (weight decay, no l2) at larger batches
+        g = dict(RECIPES['dot_fastbook'], bs=bs, lr=lr*(bs/64)**0.5)
+        r,t = fit_time(fit_collab, trn, val, arch='dot', **g); res.append((r, t, {**g, 'l2':None}))
+        print(f'valid RMSE {r:.4f} in {t:.2f} s: {g}', flush=True)
+    for r,t,g in res:
+        name = ('recfast `dot`, weight decay (fastbook)' if g.get('l2') is None else 'recfast `dot`, `l2` on the batch rows')
+        rows.append(report.row('frontier', name, TUNE_DATA, TUNE_PROTO, 'valid RMSE', r, t, suite='frontier-u1-valid',
+                               recipe=str({k:v for k,v in {**FAST, **g}.items() if k!='arch'})))
+    report.save(rows, 'frontier_tuning')
+
+def plot(points, front, path):
+    import matplotlib, matplotlib.ticker; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig,ax = plt.subplots(figsize=(7.5, 4.5))
+    for k,(r,t) in points.items():
+        peer = k.startswith('scikit')
+        ax.scatter(t, r, marker='s' if peer else 'o', color='tab:gray' if peer else 'tab:blue', zorder=3)
+        ax.annotate(k.replace('recfast ', '').replace('scikit-surprise ', '').replace('`', ''), (t, r), fontsize=7,
+                    xytext=(4, 3), textcoords='offset points')
+    f = sorted((points[k][1], points[k][0]) for k in front)
+    ax.step([x for x,_ in f], [y for _,y in f], where='post', color='tab:orange', lw=1, label='frontier', zorder=2)
+    ts = [t for _,t in points.values()]
+    ax.set_xscale('log'); ax.set_xlim(min(ts)/1.5, max(ts)*4)  # room for the labels on the right
+    ticks = [x for x in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100) if min(ts)/1.5<=x<=max(ts)*4]
+    ax.set_xticks(ticks, [f'{x:g}' for x in ticks]); ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel('fit seconds (mean of 5 folds, one thread)'); ax.set_ylabel('test RMSE (mean, u1-u5)')
+    ax.set_title('ML-100K explicit: quality against fit time (squares: scikit-surprise)'); ax.legend()
+    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--tune', action='store_true', help="choose the batch-size-free recipe on u1.base's valid split")
+    p.add_argument('--quick', action='store_true', help='u1 only, fewer models: a smoke test (writes nothing)')
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    if a.tune: return tune()
+    folds = FOLDS[:1] if a.quick else FOLDS
+    splits = {f: data(f) for f in folds}
+    fit_time(fit_collab, *splits[folds[0]], **{**FAST, 'epochs':1})  # warm-up (lazy imports, first allocations): untimed
+    if any(k.startswith('scikit') for k in models(a.quick)): fit_time(_svd, *splits[folds[0]], n_epochs=1)
+    res = {k: [fit_time(fit, *splits[f], **kw) for f in folds] for k,(fit,kw) in models(a.quick).items()}
+    points = {k: (float(np.mean([r for r,_ in v])), float(np.mean([t for _,t in v]))) for k,v in res.items()}
+    front = frontier(points)
+    for k,(r,t) in sorted(points.items(), key=lambda x: x[1][1]):
+        print(f"{'*' if k in front else ' '} {k}: RMSE {r:.4f} in {t:.2f} s", flush=True)
+    if a.quick: return
+    svd = next((k for k in points if k.startswith('scikit-surprise SVD (20')), None)
+    base = () if svd is None else ('scikit-surprise SVD (defaults, 20 epochs)', points[svd][0], points[svd][1])
+    rows = [report.row('frontier', k, DATA, PROTOCOL, 'test RMSE', r, t, *base, suite=SUITE, ratio_of='time',
+                       std=float(np.std([x for x,_ in res[k]], ddof=1)), n=len(folds),
+                       recipe=('on the frontier' if k in front else 'behind the frontier')) for k,(r,t) in points.items()]
+    report.save(rows, 'frontier')
+    plot(points, front, report.RESULTS/'frontier_explicit.png')
+
+if __name__=='__main__': main()
