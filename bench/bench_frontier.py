@@ -78,7 +78,8 @@ def tune():
         print(f'valid RMSE {r:.4f} in {t:.2f} s: {g}', flush=True)
     for r,t,g in res:
         name = ('recfast `dot`, weight decay (fastbook)' if g.get('l2') is None else 'recfast `dot`, `l2` on the batch rows')
-        rows.append(report.row('frontier', name, TUNE_DATA, TUNE_PROTO, 'valid RMSE', r, t, suite='frontier-u1-valid',
+        rows.append(report.row('frontier', name, TUNE_DATA, TUNE_PROTO, 'valid RMSE', r, t,
+                               suite=report.own_suite('frontier', TUNE_DATA, 'valid RMSE'),
                                recipe=str({k:v for k,v in {**FAST, **g}.items() if k!='arch'})))
     report.save(rows, 'frontier_tuning')
 
