@@ -31,19 +31,23 @@ FAST_EPOCHS = (2, 3, 5, 8)
 
 def models(quick=False):
     "`{label: (fit, kwargs)}` of every model and budget of the frontier"
-    m = {f'recfast `dot`, l2 {FAST["l2"]}, bs 1024, {e} epochs': (fit_collab, {**FAST, 'epochs':e}) for e in FAST_EPOCHS}
-    m['recfast `dot`, fastbook recipe (wd 0.1, bs 64, 5 epochs)'] = (fit_collab, {**RECIPES['dot_fastbook'], 'arch':'dot'})
+    m = {f'recfast `dot`, l2 {FAST["l2"]}, bs 1024, {e} epochs': (fit_collab, {**FAST, 'epochs':e})
+         for e in FAST_EPOCHS}
+    m['recfast `dot`, fastbook recipe (wd 0.1, bs 64, 5 epochs)'] = (fit_collab,
+                                                                     {**RECIPES['dot_fastbook'], 'arch':'dot'})
     if not quick: m['recfast `autorec` (I-AutoRec, 20 epochs)'] = (fit_autorec, RECIPES['autorec'])
     try: import surprise
     except ImportError as e: print(f'scikit-surprise not importable ({e}): its rows are skipped', flush=True); return m
     m['scikit-surprise BaselineOnly (defaults)'] = (fit_surprise, dict(algo='BaselineOnly'))
-    for e in (5, 10, 20): m[f'scikit-surprise SVD ({e} epochs{", its default" if e==20 else ""})'] = (_svd, dict(n_epochs=e))
+    for e in (5, 10, 20):
+        m[f'scikit-surprise SVD ({e} epochs{", its default" if e==20 else ""})'] = (_svd, dict(n_epochs=e))
     return m
 
 def _svd(trn, tst, n_epochs=20, **_):
     "scikit-surprise SVD with its defaults but `n_epochs`"
     import surprise
-    ts = surprise.Dataset.load_from_df(trn[['user','movie','rating']], surprise.Reader(rating_scale=(1, 5))).build_full_trainset()
+    ts = surprise.Dataset.load_from_df(trn[['user','movie','rating']], surprise.Reader(rating_scale=(1, 5)))
+    ts = ts.build_full_trainset()
     a = surprise.SVD(n_epochs=n_epochs, random_state=0); a.fit(ts)
     return np.array([a.predict(u, i).est for u,i in zip(tst.user, tst.movie)])
 
@@ -77,7 +81,8 @@ def tune():
         r,t = fit_time(fit_collab, trn, val, arch='dot', **g); res.append((r, t, {**g, 'l2':None}))
         print(f'valid RMSE {r:.4f} in {t:.2f} s: {g}', flush=True)
     for r,t,g in res:
-        name = ('recfast `dot`, weight decay (fastbook)' if g.get('l2') is None else 'recfast `dot`, `l2` on the batch rows')
+        name = ('recfast `dot`, weight decay (fastbook)' if g.get('l2') is None else
+                'recfast `dot`, `l2` on the batch rows')
         rows.append(report.row('frontier', name, TUNE_DATA, TUNE_PROTO, 'valid RMSE', r, t,
                                suite=report.own_suite('frontier', TUNE_DATA, 'valid RMSE'),
                                recipe=str({k:v for k,v in {**FAST, **g}.items() if k!='arch'})))
@@ -111,7 +116,7 @@ def main():
     if a.tune: return tune()
     folds = FOLDS[:1] if a.quick else FOLDS
     splits = {f: data(f) for f in folds}
-    fit_time(fit_collab, *splits[folds[0]], **{**FAST, 'epochs':1})  # warm-up (lazy imports, first allocations): untimed
+    fit_time(fit_collab, *splits[folds[0]], **{**FAST, 'epochs':1})  # warm-up (lazy imports, allocations): untimed
     if any(k.startswith('scikit') for k in models(a.quick)): fit_time(_svd, *splits[folds[0]], n_epochs=1)
     res = {k: [fit_time(fit, *splits[f], **kw) for f in folds] for k,(fit,kw) in models(a.quick).items()}
     points = {k: (float(np.mean([r for r,_ in v])), float(np.mean([t for _,t in v]))) for k,v in res.items()}
@@ -123,7 +128,8 @@ def main():
     base = () if svd is None else ('scikit-surprise SVD (defaults, 20 epochs)', points[svd][0], points[svd][1])
     rows = [report.row('frontier', k, DATA, PROTOCOL, 'test RMSE', r, t, *base, suite=SUITE, ratio_of='time',
                        std=float(np.std([x for x,_ in res[k]], ddof=1)), n=len(folds),
-                       recipe=('on the frontier' if k in front else 'behind the frontier')) for k,(r,t) in points.items()]
+                       recipe=('on the frontier' if k in front else 'behind the frontier'))
+            for k,(r,t) in points.items()]
     report.save(rows, 'frontier')
     plot(points, front, report.RESULTS/'frontier_explicit.png')
 

@@ -254,7 +254,8 @@ class RowL2(Callback):
         "Hook every `nn.Embedding` of the model: the rows of each training batch are kept until its loss"
         self.hooks = [m.register_forward_hook(self._keep) for m in self.learn.model.modules()
                       if isinstance(m, nn.Embedding)]
-        if not self.hooks: raise ValueError(f"RowL2: {type(self.learn.model).__name__} has no `nn.Embedding` to regularise")
+        if not self.hooks:
+            raise ValueError(f"RowL2: {type(self.learn.model).__name__} has no `nn.Embedding` to regularise")
     def before_batch(self): self.rows = []
     def after_loss(self):
         "The loss plus `l2` x each example's sum of squared looked-up rows (the mean over the batch)"
