@@ -22,12 +22,19 @@ DATA = "ML-100K, each user's latest rating held out (943 targets), the rest trai
 PROTO = "leave-last-out; every item ranked, the user's training items excluded; mean over users"
 FUNCS = {'NDCG@10':partial(ndcg_at_k, k=10), 'HR@10':partial(recall_at_k, k=10), 'MRR':mrr}
 
-def rstr(r): return f"{r['loss']} loss, {r['n_factors']} factors, fit_one_cycle({r['epochs']}, {r['lr']:g}), wd {r['wd']}"
+def rstr(r):
+    mk = ''.join(f', {k} {v}' for k,v in r.get('model_kwargs', {}).items())  # SASRec's own options, when searched
+    return f"{r['loss']} loss, {r['n_factors']} factors{mk}, fit_one_cycle({r['epochs']}, {r['lr']:g}), wd {r['wd']}"
 def base(arch, loss): return dict(loss=loss, lr=3e-3 if arch=='sasrec' else 1e-2, epochs=20, n_factors=64, wd=0.)
 # the softmax at four learning rates (x9: two winners sat at x3, the edge); BPR (one negative, the factory's default) for reference. gBCE and the sampled
 # softmax draw 64 negatives at every position, 10-20x the softmax's fit time here: left out of the grid
 GRID = {a: [base(a, 'softmax')] + [{**base(a, 'softmax'), 'lr':base(a, '')['lr']*f} for f in (0.3, 3, 9)] + [base(a, 'bpr')]*(a=='sasrec')
         for a in ('sasrec','lstm','cnn','pool')}  # BPR once, for reference: far behind the softmax on valid
+# SASRec's own options around its valid-best lr (x3): dropout (0.2 by default, Kang & McAuley's ML-1M value; ML-100K is
+# ten times smaller), one block, two heads, a longer and slower schedule
+_s = {**base('sasrec', 'softmax'), 'lr':9e-3}
+GRID['sasrec'] += [{**_s, 'model_kwargs':{'p':0.5}}, {**_s, 'model_kwargs':{'p':0.4, 'n_layers':1}},
+                   {**_s, 'model_kwargs':{'p':0.5, 'n_heads':2}}, {**_s, 'lr':3e-3, 'epochs':40, 'model_kwargs':{'p':0.5}}]
 def winners():
     "Each arch's recipe of `GRID` with the best valid NDCG@10 in next_item_tuning.json (its first recipe if untuned)"
     f = report.RESULTS/'next_item_tuning.json'
@@ -61,7 +68,8 @@ def run_seq(arch, seed, test=False, **recipe):
     full = SequenceDataLoaders.from_df(ml, max_len=800, exclude_preceding=True, **kw)  # windows of every training item
     (x,targ,_),(_,targ2,ex) = dls.eval_set(),full.eval_set()
     assert torch.equal(targ.indices, targ2.indices)  # the same held-out items, in the same order
-    learn = sequence_learner(dls, arch=arch, loss=r['loss'], n_factors=r['n_factors'], seed=seed, wd=r['wd'], metrics=[])
+    learn = sequence_learner(dls, arch=arch, loss=r['loss'], n_factors=r['n_factors'], seed=seed, wd=r['wd'], metrics=[],
+                             **({'model_kwargs':r['model_kwargs']} if r.get('model_kwargs') else {}))
     sw = report.Stopwatch()
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1 if args.quick else r['epochs'], r['lr'])
     fit = sw.cpu()

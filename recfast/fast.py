@@ -534,6 +534,15 @@ if not _fastai_28:
          "`FastLearner` runs fastai's own methods and callbacks instead (slower, same results)")
     for n in _internals: delattr(FastLearner, n)
 
+# %% ../nbs/01_fast.ipynb #383dda0f
+@patch
+def compile(self:FastLearner, **kwargs): # `torch.compile`'s options, e.g. `mode='max-autotune'`, `dynamic=False`
+    "Opt-in: compile the model in place with `torch.compile` (its `state_dict`, `save`, `export` keep their names)"
+    if not isinstance(self.model, nn.Module):
+        raise TypeError(f"`compile` needs a torch `nn.Module` model, got {type(self.model).__name__}")
+    self.model.compile(**kwargs)
+    return self
+
 # %% ../nbs/01_fast.ipynb #4708412f
 def to_fast(learn:Learner # a plain fastai `Learner`
            )->FastLearner:
