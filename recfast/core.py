@@ -351,9 +351,30 @@ def check_numeric_col(df:pd.DataFrame, # the frame to check
     r = pd.to_numeric(s, errors='coerce').astype(float)
     _check_rows(df, (r.isna() | ~np.isfinite(r)).to_numpy(), col, 'missing or infinite values')
     _check_rows(df, (r.abs()>np.finfo(np.float32).max).to_numpy(), col, 'values too large for float32 (over 3.4e38)')
+    if ratings:  # a squared error of such a rating is infinite in float32: training would "diverge" on its first batch
+        _check_rows(df, (r.abs()>math.sqrt(np.finfo(np.float32).max)).to_numpy(), col,
+                    'ratings whose square overflows float32 (beyond 1.8e19: a squared-error loss is infinite)',
+                    ': rescale the column (e.g. divide it by a power of 10) or drop those rows')
     if ratings and len(r) and r.min()>=1e8 and (r==r.round()).all():  # Unix seconds from 1973: no rating scale
         raise ValueError(f"Column {col!r} holds whole numbers from {r.min():.4g} to {r.max():.4g}, like Unix times, "
                          f"not ratings: name the columns (the rating column, and the time as `time_name`)")
+
+def _time_hint(s:pd.Series, col:str)->str:
+    "How to convert the values of a time column pandas holds as objects, from what they are"
+    v = s.dropna()
+    kinds,inf = {type(o).__name__ for o in v},pd.api.types.infer_dtype(v, skipna=True)
+    if inf in ('datetime','datetime64'):  # datetimes pandas can't make one dtype (several zones)
+        zones = {str(getattr(o, 'tzinfo', None)) for o in v}
+        return (f"they are datetimes of {len(zones)} time zones ({', '.join(sorted(zones)[:3])}), which one column "
+                f"can't hold; convert them to UTC with `pd.to_datetime(df[{col!r}], utc=True)`")
+    if kinds=={'str'} and v.str.match(r'\d{4}-\d\d-\d\d').all():
+        return (f"text sorts as text; convert it, e.g. with `pd.to_datetime(df[{col!r}], format='ISO8601')` "
+                f"(add utc=True if the times have several offsets)")
+    if kinds=={'str'}:
+        return (f"text sorts as text ('10/01/2020' < '9/01/2020'); convert it, e.g. with "
+                f"`pd.to_datetime(df[{col!r}], format='%d/%m/%Y')` (the format the column is written in)")
+    return (f"it holds {', '.join(sorted(kinds))} values; convert it to numbers (`pd.to_numeric`) or datetimes "
+            f"(`pd.to_datetime`)")
 
 def check_time_col(df:pd.DataFrame, # the frame to check
                    col:str): # its time column (`time_name`)
@@ -362,8 +383,7 @@ def check_time_col(df:pd.DataFrame, # the frame to check
     if not (t.is_datetime64_any_dtype(s) or t.is_timedelta64_dtype(s)
             or t.is_numeric_dtype(s) and not t.is_bool_dtype(s)):
         raise ValueError(f"Column {col!r} (`time_name`) must hold numbers or datetimes to sort by time, not {s.dtype} "
-                         f"values like {bad_row(df, np.ones(len(df), bool), col)}: text sorts as text ('10/01/2020' < "
-                         f"'9/01/2020'); convert it, e.g. with `pd.to_datetime(df[{col!r}], format='%d/%m/%Y')`")
+                         f"values like {bad_row(df, np.ones(len(df), bool), col)}: {_time_hint(s, col)}")
     _check_rows(df, s.isna().to_numpy(), col, 'missing values', arg=' (`time_name`)')
     if t.is_numeric_dtype(s):
         _check_rows(df, ~np.isfinite(s.to_numpy(np.float64)), col, 'infinite times', arg=' (`time_name`)')
@@ -556,7 +576,8 @@ def vocab_pos(vocab:CategoryMap, # ids, possibly `'#na#'` first
 def encode_ids(vocab:CategoryMap, # ids, `'#na#'` first
                values, # original ids (a Series, list or array)
                name:str='id', # what the ids are, for the error message
-               strict:bool=True # raise on unknown ids (else they map to 0)
+               strict:bool=True, # raise on unknown ids (else they map to 0)
+               fix:str=None # what to do about several unknown ids, for the message; drop the frame's rows if `None`
               )->np.ndarray:
     "Indices of `values` in `vocab`, raising a `KeyError` that names the first unknown id and close matches"
     values = np.asarray(values, dtype=object if not len(values) else None)
@@ -566,10 +587,11 @@ def encode_ids(vocab:CategoryMap, # ids, `'#na#'` first
         v,known = _py(values[bad.argmax()]),vocab.items[has_na:has_na+1]
         k,kv = _id_kind(v),(_id_kind(known[0]) if len(known) else None)
         hint = (f": the {name} ids are {kv}s (e.g. {_py(known[0])!r}), this one is a {k}; convert it"
-                if kv and k!=kv and 'str' in (k, kv) else
+                if kv and k!=kv and {'str','bool'} & {k, kv} else
                 _close(v, vocab.items[1:] if has_na else vocab.items) if isinstance(v, str) else '')
-        if len(values)>1: hint += (f"; drop the rows of unknown {name}s first, e.g. `df[df[col].isin(known)]` with the "
-                                   f"ids the DataLoaders know (`dls.users` / `dls.items`)")
+        if len(values)>1: hint += '; ' + (fix or f"drop the rows of unknown {name}s first, e.g. "
+                                          f"`df[df[col].isin(known)]` with the ids the DataLoaders know "
+                                          f"(`dls.users` / `dls.items`)")
         raise KeyError(f"Unknown {name} id {v!r} ({int(bad.sum())} unknown): not in the {len(vocab)-int(bool(has_na))} "
                        f"{name}s the DataLoaders know{hint}")
     idx[bad] = 0
@@ -603,8 +625,25 @@ def _time_order(df, time_name, by=None):
     return np.lexsort(keys)
 
 # %% ../nbs/00_core.ipynb #372c1dae
+def _tied_blocks(df, time_name, valid_pct, n_blocks):
+    "`_blocks` of the latest rows by `valid_pct`, warning with counts when a block boundary falls inside a tie"
+    o = _time_order(df, time_name)[::-1]
+    b = _blocks(o, int(round(valid_pct*len(df))), n_blocks)
+    s = df[time_name].reset_index(drop=True)
+    ts,bs = s.iloc[o].to_numpy(),b[o]
+    cut = np.flatnonzero((bs[1:]!=bs[:-1]) & (ts[1:]==ts[:-1]))  # a boundary between two rows of the same time
+    if len(cut):
+        v = _py(s.iloc[o[cut[0]]])
+        tied = s.isin(s.iloc[o[cut+1]]).to_numpy()
+        side = pd.Series(b[(s==v).to_numpy()]).value_counts().sort_index()
+        warnings.warn(f"split='cutoff' by valid_pct={valid_pct}: {int(tied.sum())} rows share a time where the "
+                      f"held-out rows begin (e.g. {time_name}={v!r}: {side.iloc[0]} rows on one side, "
+                      f"{side.iloc[1]} on the other), so the split cuts ties in the frame's order; pass `cutoff` "
+                      f"(a time) to split whole times, or break the ties (a finer `time_name`)", stacklevel=5)
+    return b
+
 def _cutoff_blocks(df, valid_pct, time_name, cutoff, n_blocks):
-    if cutoff is None: return _blocks(_time_order(df, time_name)[::-1], int(round(valid_pct*len(df))), n_blocks)
+    if cutoff is None: return _tied_blocks(df, time_name, valid_pct, n_blocks)
     cuts = list(cutoff) if is_listy(cutoff) else [cutoff]
     if len(cuts)!=n_blocks: raise ValueError(f"`cutoff` needs {n_blocks} time{'s' if n_blocks>1 else ''} "
         f"{'(valid_from, test_from) with `test=True`' if n_blocks>1 else 'without `test`'}, got {cutoff!r}")
@@ -736,10 +775,11 @@ def encode_users(self:RecDataLoaders, ids, # original user ids
     return torch.from_numpy(encode_ids(self.users, list(ids), self.user_name, strict))
 @patch
 def encode_items(self:RecDataLoaders, ids, # original item ids
-                 strict:bool=True # raise a `KeyError` on unknown ids (else they map to 0)
+                 strict:bool=True, # raise a `KeyError` on unknown ids (else they map to 0)
+                 fix:str=None # what to do about unknown ids, for the message (`encode_ids`)
                 )->Tensor:
     "Vocabulary indices of original item ids"
-    return torch.from_numpy(encode_ids(self.items, list(ids), self.item_name, strict))
+    return torch.from_numpy(encode_ids(self.items, list(ids), self.item_name, strict, fix))
 def _decode(vocab, idx, what:str)->np.ndarray:
     "The ids of `vocab` at indices `idx`; an `IndexError` naming the first index outside it (no wrapping around)"
     i = np.asarray(idx, dtype=np.int64)
@@ -770,11 +810,17 @@ def exclude_mask(self:RecDataLoaders, users:Tensor, # user vocabulary indices
                  valid:bool=True # the validation items too, or only the training items
                 )->Tensor:
     "Boolean `(len(users), n_items)` mask of the items the loaders know `users` have (training and validation)"
-    m = [c.mask(users.to(c.device)).to(users.device) for c in (self.seen, self.valid_seen if valid else None)
-         if c is not None]
+    cs = (self.seen, self.valid_seen) if valid else (self.train_items(),)
+    m = [c.mask(users.to(c.device)).to(users.device) for c in cs if c is not None]
     return (m[0]|m[1] if len(m)==2 else m[0]) if m else None
 
 # %% ../nbs/00_core.ipynb #5bcfa4a0
+@patch
+def train_items(self:RecDataLoaders)->CSRMatrix:
+    "The training pairs (what exclude_seen='train' leaves out): `train_seen` where `seen` also holds held-out rows"
+    ts = getattr(self, 'train_seen', None)  # loaders whose `seen` is each user's whole history keep it apart
+    return self.seen if ts is None else ts
+
 @patch
 def queries(self:RecDataLoaders, users:Tensor): # user vocabulary indices
     "The model input that stands for `users` (vocabulary indices) when scoring items: the indices themselves"

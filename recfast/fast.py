@@ -247,8 +247,17 @@ class DivergenceCheck(Callback):
         "Raise `TrainingDiverged` once the smoothed loss is not finite"
         v = getattr(self.learn, 'smooth_loss', None)
         if v is None or math.isfinite(float(v)): return
-        lr = last_hyper(self.opt, 'lr')
-        msg = f"the loss is {float(self.loss)} at epoch {self.epoch}, batch {self.iter} (lr {lr:.3g})"
+        lr,loss = last_hyper(self.opt, 'lr'),self.loss
+        loss = float(loss.detach() if isinstance(loss, Tensor) else loss)
+        msg = f"the loss is {loss} at epoch {self.epoch}, batch {self.iter} (lr {lr:.3g})"
+        y = self.learn.yb[0] if len(getattr(self.learn, 'yb', ()) or ()) else None
+        if isinstance(y, Tensor) and y.is_floating_point():  # the data, not the learning rate: targets out of reach
+            y = y.detach().float()
+            big = ~torch.isfinite(y*y) & ~torch.isnan(y)
+            if big.any():
+                raise TrainingDiverged(f"Training diverged: {msg}: {int(big.sum())} targets of the batch are too large "
+                                       f"for a squared error in float32 (e.g. {y[big][0].item():.3g}): rescale or "
+                                       "drop those rows")
         raise TrainingDiverged(f"Training diverged: {msg}; lower the learning rate (`learn.lr_find()`) and train again")
 
 # %% ../nbs/01_fast.ipynb #66a34a73

@@ -89,6 +89,8 @@ class RecLearner(FastLearner):
             if not (callable(m) or isinstance(m, Metric)):
                 raise TypeError(f"`metrics` must be functions or fastai `Metric`s (e.g. `rmse`, `RankMetric(mrr)`), "
                                 f"got {m!r}")
+            if callable(getattr(m, 'check_catalogue', None)) and isinstance(dls, RecDataLoaders):
+                m.check_catalogue(dls.n_items-1)  # a `k` beyond the catalogue fails now, not after an epoch
         super().__init__(dls, model, *args, **kwargs)
         # a closed form is solved when built; a model with `fitted` set was fitted to the data by its factory
         trains = any(p.requires_grad for p in self.model.parameters())
@@ -458,13 +460,19 @@ def added_features(self:RecLearner,
 @patch
 @locked
 def fold_in(self:RecLearner, df:pd.DataFrame, # the user and item columns (and the rating column for ratings loaders)
-            l2:float=None): # ridge penalty of the solve; `None`: 1
+            l2:float=None, # ridge penalty of the solve; `None`: 1
+            duplicates:str='mean'): # repeated (user, item) rows, as in `from_df`: 'mean', 'last', 'first' or 'error'
     "Add or refit the users of `df` from their rows, item factors fixed (`recfast.features.fold_in`)"
-    return fold_in(self, df, l2=l2)
+    self._check_protocol('fold_in')
+    return fold_in(self, df, l2=l2, duplicates=duplicates)
 
 # %% ../nbs/02_recommender.ipynb #a8c0154a
 def _eval_rows(dls, df):
     "The rows `evaluate` scores: the loaders' `threshold` applied (as `fold_in` does), repeated pairs counted"
+    cols = {'user_name': dls.user_name, 'item_name': dls.item_name}
+    if getattr(dls, 'rating_name', None) is None and getattr(dls, 'threshold', None) is None and (msg:=unread_ratings(
+            df, cols, 'held-out rows', fix="keep only the relevant rows first (e.g. `df[df[col] >= 4]`)")):
+        warnings.warn(f"`evaluate`: {msg}", stacklevel=4)  # (as `fold_in` says)
     if (th:=getattr(dls, 'threshold', None)) is not None and th[0] in df.columns:
         check_frame(df, {'rating_name': th[0]}, what='held-out rows')
         keep = (pd.to_numeric(df[th[0]])>=th[1]).to_numpy()
@@ -526,10 +534,13 @@ def evaluate(self:RecLearner, df:pd.DataFrame, # held-out rows: user and item co
     if bad:=int((~ok).sum()): warnings.warn(f"{bad} of {len(df)} rows left out (unknown user or item)", stacklevel=2)
     if not ok.any():
         hyb = getattr(dls, 'user_features', None) is not None
+        m = get_model(self.model)
+        folds = callable(getattr(m, 'fold_in_users', None)) or all(hasattr(m, a) for a in ('u_weight','i_weight'))
+        how = ([("scored from their histories, with `learn.recommend(history=...)`")]*hasattr(dls, 'history_queries')
+               + ["added with `learn.fold_in(rows)`"]*folds) or ["known only once trained on: train with their rows"]
         why = ('' if (u>0).any() else " (no user of it is known: this model scores new users from their features: "
                "evaluate inside `with learn.added_features(user_features=...):`)" if hyb
-               else " (no user of it is known: new users are scored from their histories, with `recommend_history`, "
-               "or added with `fold_in`)")
+               else f" (no user of it is known: new users are {', or '.join(how)})")
         raise ValueError(f"No row of the frame has a user and an item the model knows{why}")
     res,r = {'rows': int(ok.sum())},getattr(dls, 'rating_name', None)
     if r is not None and r in df.columns:

@@ -14,7 +14,8 @@ from fastcore.basics import *
 
 # %% ../nbs/09_registry.ipynb #e5b82675
 _learners = {}
-cli_options = ('user_col','item_col','rating_col','time_col','threshold','max_len','by','n_factors','y_range')
+cli_options = ('user_col','item_col','rating_col','time_col','threshold','max_len','by','n_factors','y_range',
+               'implicit')
 
 def register_learner(name:str, # the `arch` name users pass to `recfast_learner`
                      factory:str|Callable=None, # a `<task>_learner(dls, **kwargs)` function or its `'module:name'`
@@ -91,10 +92,10 @@ for _n in ('pool','lstm','cnn','sasrec','popularity'):
                      space=None if _n=='popularity' else f'{_s}.learner:sequence_space')
 register_learner('rating_lstm', f'{_s}.learner:rating_lstm_learner', f'{_s}.data:RatingSequenceDataLoaders',
                  cli=_seq+('rating_col',), space=f'{_s}.learner:rating_lstm_space')
-register_learner('autoencoder', f'{_a}.learner:autoencoder_learner', _vdl, cli=_ui+('rating_col','by'),
+register_learner('autoencoder', f'{_a}.learner:autoencoder_learner', _vdl, cli=_ui+('rating_col','by','implicit'),
                  space=f'{_a}.learner:autoencoder_space')
 for _n in ('autorec','deep','multdae','multvae'):
-    register_learner(_n, f'{_a}.learner:autoencoder_learner', _vdl, cli=_ui+('rating_col','by'), arch=_n,
+    register_learner(_n, f'{_a}.learner:autoencoder_learner', _vdl, cli=_ui+('rating_col','by','implicit'), arch=_n,
                      space=f'{_a}.learner:autoencoder_space')
 register_learner('ram', f'{_r}.learner:ram_learner', f'{_r}.data:MNISTGlimpseDataLoaders', data='mnist',
                  space=f'{_r}.learner:ram_space')

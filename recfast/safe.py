@@ -192,9 +192,10 @@ def export_safe(self:FastLearner, path:str|Path # a folder, created if needed; i
         ptrs[sig] = k
         w['tensors'][f'model.{k}'] = v.detach().cpu().contiguous()
     from safetensors.torch import save
-    data = save(w['tensors'], metadata={'format': _FORMAT})
     recipe = dict(format=_FORMAT, recfast=__version__, factory=factory, args=args, kwargs=kwargs, left_out=left,
-                  dls=dls, model=type(model).__name__, aliases=aliases, sha256=hashlib.sha256(data).hexdigest())
+                  dls=dls, model=type(model).__name__, aliases=aliases)
+    data = save(w['tensors'], metadata={'format': _FORMAT, 'recipe_sha256': _recipe_sha(recipe)})  # each checks other
+    recipe['sha256'] = hashlib.sha256(data).hexdigest()
     if rank_distrib(): return path
     path.mkdir(parents=True, exist_ok=True)
     (path/_WEIGHTS).write_bytes(data)
@@ -202,6 +203,16 @@ def export_safe(self:FastLearner, path:str|Path # a folder, created if needed; i
     return path
 
 # %% ../nbs/64_safe.ipynb #9a8cf985
+def _recipe_sha(recipe:dict)->str:
+    "SHA-256 of the recipe's canonical JSON, all but `sha256` (the weights' digest; the weights hold this one)"
+    r = {k:v for k,v in recipe.items() if k!='sha256'}
+    return hashlib.sha256(json.dumps(r, sort_keys=True, separators=(',',':')).encode()).hexdigest()
+
+def _weights_meta(data:bytes)->dict:
+    "The `__metadata__` of a safetensors file's header (`{}` if it can't be read)"
+    try: return json.loads(data[8:8+int.from_bytes(data[:8], 'little')]).get('__metadata__') or {}
+    except (ValueError, AttributeError): return {}
+
 def _registered(factory:str, what:str=_RECIPE)->Callable:
     "The factory `'module:name'` if an arch is registered with it, else a `ValueError`"
     names = {e['factory'] if isinstance(e['factory'], str) else f"{e['factory'].__module__}:{e['factory'].__name__}"
@@ -265,6 +276,9 @@ def load_learner_safe(path:str|Path, # a folder written by `export_safe`
     data = (path/_WEIGHTS).read_bytes()
     if hashlib.sha256(data).hexdigest()!=recipe.get('sha256'):
         raise ValueError(f"{path/_WEIGHTS} doesn't match the checksum in {_RECIPE}: it was changed or truncated")
+    want,got = _weights_meta(data).get('recipe_sha256'),_recipe_sha(recipe)  # (checked once the recipe is read)
+    if want is None: warnings.warn(f"{path} was written by an older `export_safe`, without the checksum of {_RECIPE}: "
+                                   "edits of it can't be detected; export the learner again", stacklevel=2)
     from safetensors.torch import load
     try: r = dict(tensors=load(data), memo={})
     except Exception as e: raise ValueError(f"{path/_WEIGHTS} can't be read as safetensors ({e})") from None
@@ -289,6 +303,9 @@ def load_learner_safe(path:str|Path, # a folder written by `export_safe`
     state = {k:v for k,v in state.items() if v is not None}
     check_state(state, model, str(path/_WEIGHTS))
     model.load_state_dict(state)
+    if want is not None and want!=got:  # after the checks that name what an edit broke
+        raise ValueError(f"{path/_RECIPE} doesn't match the checksum in {_WEIGHTS}: it was edited after `export_safe` "
+                         "(e.g. y_range or the id lists, which would change the answers): export the learner again")
     learn._untrained = False  # trained weights (the verbs don't warn about random ones)
     learn.model.to(device)
     return learn

@@ -68,7 +68,9 @@ def export_program(module:nn.Module, # `ServingScores` or `ServingValues` of a C
                    args:tuple, # example inputs, a batch of at least 2
                    dims:dict): # argument name -> `{dim: Dim}` for `dynamic_shapes`
     "`torch.export.export(module, args)` with dynamic `dims`, dead nodes eliminated"
-    ep = export(module, args, dynamic_shapes=dims)
+    with warnings.catch_warnings():  # `nn.LSTM` re-assigns `_flat_weights` when traced: torch's note, not the user's
+        warnings.filterwarnings('ignore', message=r'(?s).*_flat_weights.*were assigned during export')
+        ep = export(module, args, dynamic_shapes=dims)
     ep.graph.eliminate_dead_code()
     ep.graph_module.recompile()
     return ep
@@ -87,9 +89,9 @@ def exclusion_tensors(dls # the loaders the model was trained on
                      )->dict:
     "`indptr`, `indices` of the items `dls.exclude_mask` leaves out per user, and the items' training `popularity`"
     seen = dls.seen.to('cpu')
-    ex = seen if dls.valid_seen is None else seen | dls.valid_seen
+    ex,tr = (seen if dls.valid_seen is None else seen | dls.valid_seen),dls.train_items().to('cpu')
     return {'indptr': ex.indptr, 'indices': ex.indices, 'popularity': seen.col_counts(),
-            'train_indptr': seen.indptr, 'train_indices': seen.indices}  # `exclude_seen='train'`
+            'train_indptr': tr.indptr, 'train_indices': tr.indices}  # `exclude_seen='train'`
 
 # %% ../nbs/62_serving.ipynb #3c84365e
 def save_programs(model:nn.Module, # a CPU model in eval mode

@@ -84,7 +84,7 @@ def test_evaluate_new_users_says_how_to_score_them():
     d = _quiet(SequenceDataLoaders.from_df, st, time_name='timestamp', test=True, seed=0, max_len=10)
     learn = _fit(sequence_learner(d, n_factors=8))
     with pytest.raises(ValueError, match=r"no user of it is known: new users are scored from their histories, with "
-                                         r"`recommend_history`, or added with `fold_in`"):
+                                         r"`learn.recommend\(history=...\)`\)"):  # (a sequence model can't fold in)
         _quiet(learn.evaluate, d.test_df)
 
 def test_old_rmse_monitor_name_still_works(tmp_path):

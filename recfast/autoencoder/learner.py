@@ -67,6 +67,13 @@ def _check_mult(dls, arch, noise, refeed, y_range):
     for n,v in (('noise',noise),('refeed',refeed)):
         if v: raise ValueError(f"{n}={v!r} is for 'autorec' and 'deep': arch={arch!r} denoises by input `dropout`")
     if y_range not in (None, False): raise ValueError(f"y_range={y_range!r}: arch={arch!r} outputs logits, not ratings")
+    v = getattr(getattr(getattr(dls.train, 'dataset', None), 'inp', None), 'values', None)  # the training vectors
+    if not dls.implicit and v is not None and (n:=int((v!=1).sum())):  # Mult-DAE/VAE read click (count) vectors
+        warnings.warn(f"arch={arch!r} reads each user's click vector as counts, but these loaders hold ratings "
+                      f"(implicit=False): {n} of {len(v)} training entries are not 1, so a rating r counts as r clicks "
+                      f"(e.g. {v[(v!=1).nonzero()[0,0]].item():g}); build the loaders with implicit=True (every row a "
+                      "click; `recfast train --implicit`), or ignore this if the values are counts (e.g. plays)",
+                      stacklevel=3)
 
 # %% ../../nbs/43_autoencoder.learner.ipynb #a70409e2
 def _docment_delegates(*tos):

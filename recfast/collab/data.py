@@ -11,7 +11,7 @@ __all__ = ['RatingsDataLoaders', 'EncodePairs', 'BlockRatingsDL', 'RatingsBlock'
 import warnings
 from fastai.tabular.all import *
 from ..core import *
-from ..core import _py, _check_col
+from ..core import _py, _check_col, _check_rows
 from ..features import add_features
 
 # %% ../../nbs/10_collab.data.ipynb #2b20b281
@@ -98,6 +98,7 @@ class EncodePairs(Transform):
         items = getattr(dsets, 'items', None)
         df = items if isinstance(items, pd.DataFrame) else pd.DataFrame(list(dsets))
         for a,n in zip(('user_name','item_name'), self.names): _check_col(df, n, a)
+        for n in self.names: check_ids_col(df, n)  # missing ids, mixed kinds: refused as `from_df` does
         _warn_text_numbers(df, self.names)
         self.classes = {n:CategoryMap(df[n], sort=True, add_na=True) for n in self.names}
         self.features = add_features(self.classes, *self.names, self.user_features, self.item_features)
@@ -131,6 +132,8 @@ class BlockRatingsDL(TensorDL):
             for k,v in getattr(tfm, 'features', {}).items(): setattr(self, k, v)
             items = getattr(dataset, 'items', None)
             if isinstance(items, pd.DataFrame) and self.classes:
+                for n in self.classes:  # (the training split's are refused in `EncodePairs.setups`)
+                    _check_rows(items, items[n].isna().to_numpy(), n, 'missing ids', ': drop or fill them first')
                 _warn_unknown(items, self.classes); _warn_dups(items, list(self.classes))
             rows = [o if isinstance(o, tuple) else (o,) for o in dataset]  # (a test set's rows have no target)
             if (k:=first(i for i,o in enumerate(rows) if any(isinstance(p, (str, bytes)) for p in o))) is not None:
@@ -146,15 +149,16 @@ class BlockRatingsDL(TensorDL):
             if len(dataset.ts)>1 and dataset.ts[1].is_floating_point() and (bad:=~torch.isfinite(dataset.ts[1])).any():
                 i = int(bad.view(len(bad), -1).any(1).nonzero()[0])
                 raise ValueError(f"{int(bad.sum())} targets of a DataBlock split are missing or infinite (first at "
-                                 f"its row "
-                                 f"{i}, ids {self._ids_of(items, i)}): drop or fill them first")
+                                 f"{self._row_of(items, i)}, ids {self._ids_of(items, i)}): drop or fill them first")
         for k in ('after_item','before_batch','after_batch'):
             if k in kwargs and not callable(kwargs[k]): kwargs[k] = Pipeline(kwargs[k])
         super().__init__(dataset, **kwargs)
     user_features = item_features = None
-    def _ids_of(self, items, i):
-        return (dict(items.iloc[i][self.tfm_names]) if isinstance(items, pd.DataFrame) and self.classes
+    def _ids_of(self, items, i):  # each id from its own column (a row's `iloc` upcasts mixed dtypes)
+        return ({n:_py(items[n].iloc[i]) for n in self.tfm_names} if isinstance(items, pd.DataFrame) and self.classes
                 else 'unknown')
+    def _row_of(self, items, i):
+        return f"row {_py(items.index[i])!r} of the frame" if isinstance(items, pd.DataFrame) else f"its row {i}"
     def new(self, dataset=None, # `Tensors`, or a DataFrame (or list of rows) with the user and item columns
             cls=None, **kwargs):
         "A loader like this one on `dataset`; a DataFrame (or list of rows) of ids is encoded (`dls.test_dl(df)`)"

@@ -205,6 +205,14 @@ class RankMetric(Metric):
         self._name = ifnone(name, func.__name__.replace('_at_k', '') + (f"@{kwargs['k']}" if 'k' in kwargs else '')
                                   + (f"_{kwargs['n_negatives']}neg" if kwargs.get('n_negatives') else ''))
         self.learn = None
+    def check_catalogue(self, n:int): # the items the loaders know (the padding id aside)
+        "Refuse a `k` or `n_negatives` that a catalogue of `n` items can't give (the learner checks when it is built)"
+        try:
+            if (k:=self.kwargs.get('k')) is not None: check_n(k, n, 'k')
+            if (neg:=self.kwargs.get('n_negatives')) is not None:
+                check_n(neg, n-1, 'n_negatives', "other items in the catalogue (drop `n_negatives` to rank "
+                                                 "against all of them)")
+        except ValueError as e: raise ValueError(f"`RankMetric` {self._name}: {e}") from None
     def reset(self): self.learn = None
     def accumulate(self, learn): # the `Learner`, kept to score at the end of validation
         self.learn = learn

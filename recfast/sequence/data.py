@@ -56,7 +56,8 @@ def ending_windows(x:np.ndarray, # values (item indices, ratings) of all users' 
 
 # %% ../../nbs/30_sequence.data.ipynb #0629de14
 def _windows(trn, val, idx, cols, classes, max_len, step, ending:bool, batch):
-    "`(train, valid, seen, held)`: `batch` of the windows of each value (items, ratings), the histories, the held-out pairs"
+    "`(train, valid, seen, held, train_seen)`: `batch` of the windows of each value (items, ratings), the histories, "
+    "the held-out pairs, the training pairs"
     t,r = cols.get('time_name'),cols.get('rating_name')
     both = pd.concat([d[list(cols.values())] for d in (trn, val)])
     uu,ii = (torch.cat(x).numpy() for x in zip(*idx))
@@ -72,7 +73,8 @@ def _windows(trn, val, idx, cols, classes, max_len, step, ending:bool, batch):
     else: val_w = [a for x in xs for a in make_windows(x[held], _ptr(uu[held], n), max_len, step)[:2]]
     shape = (n, len(classes[cols['item_name']]))
     seen = CSRMatrix.from_coo(uu, ii, values=xs[-1] if r else None, shape=shape)
-    return batch(*trn_w, False), batch(*val_w, ending), seen, CSRMatrix.from_coo(uu[held], ii[held], shape=shape)
+    return (batch(*trn_w, False), batch(*val_w, ending), seen, CSRMatrix.from_coo(uu[held], ii[held], shape=shape),
+            CSRMatrix.from_coo(uu[~held], ii[~held], shape=shape))
 
 # %% ../../nbs/30_sequence.data.ipynb #1f85539e
 def _bools(s:pd.Series)->bool:
@@ -95,7 +97,7 @@ def _untimed(df, cols:dict)->str:
 
 class SequenceDataLoaders(RecDataLoaders):
     "Windows of `(inputs, targets)` item sequences, with every user's history for recommending"
-    _meta = RecDataLoaders._meta+('max_len','exclude_preceding','held')
+    _meta = RecDataLoaders._meta+('max_len','exclude_preceding','held','train_seen')
     _eval_users = False # validation queries are windows
     _ids = ('user_name','item_name','time_name')
     _warn_cold = False # with split='user' every validation user is new
@@ -143,10 +145,11 @@ class SequenceDataLoaders(RecDataLoaders):
         return res
     @classmethod
     def _tensors(cls, trn, val, idx, classes, cols, sp, max_len=50, step=None, exclude_preceding=False, **kwargs):
-        xt,xv,seen,held = _windows(trn, val, idx, cols, classes, max_len, step, sp['split']!='user', cls._batch)
+        xt,xv,seen,held,ts = _windows(trn, val, idx, cols, classes, max_len, step, sp['split']!='user', cls._batch)
         # `seen` is every user's whole history (queries need it); `held` its held-out pairs, so that `evaluate` can
-        # tell training pairs from held-out ones
-        return xt, xv, dict(seen=seen, valid_seen=None, held=held, max_len=max_len, exclude_preceding=exclude_preceding)
+        # tell training pairs from held-out ones; `train_seen` the training pairs (what exclude_seen='train' leaves out)
+        return xt, xv, dict(seen=seen, valid_seen=None, held=held, train_seen=ts, max_len=max_len,
+                            exclude_preceding=exclude_preceding)
     @staticmethod
     def _batch(inp, steps, ending:bool):  # `ending`: a held-out row ends its window, only the last step is a target
         if ending: steps[:,:-1] = 0
@@ -187,7 +190,8 @@ def encode_history(self:SequenceDataLoaders, history # original item ids, oldest
                   )->Tensor:
     "Item indices of the last `max_len` items of `history` (original ids), left-padded, as a `(1, max_len)` tensor"
     if not len(history): raise ValueError("Empty history: pass at least one item id (or a known user id)")
-    idx = self.encode_items(list(history))[-self.max_len:]
+    idx = self.encode_items(list(history), fix="drop the unknown items from the history (the model has no "
+                            "representation of them)")[-self.max_len:]
     return torch.cat([idx.new_zeros(self.max_len-len(idx)), idx])[None]
 
 @patch
