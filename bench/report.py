@@ -19,7 +19,7 @@ def timed(f, *args, cpu=False, **kwargs):
     sw = Stopwatch(); r = f(*args, **kwargs)
     return r, (sw.cpu() if cpu else sw())
 
-RESULTS = Path(__file__).resolve().parent/'results'
+RESULTS = Path(os.environ.get('BENCH_RESULTS') or Path(__file__).resolve().parent/'results')  # env: elsewhere
 COLUMNS = ('bench', 'model', 'data', 'protocol', 'measured', 'time (s)', 'baseline (same run)', 'ratio', 'machine')
 
 def machine():
