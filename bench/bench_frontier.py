@@ -7,6 +7,12 @@ model trained, test pairs predicted), the frontier marked. Peers in the same run
 (bs 64, AdamW weight decay), with the batch-size-free recipe (bs 1024, `l2=` on the rows each rating uses, `RowL2`)
 at 2-8 epochs, and I-AutoRec (`autoencoder_learner`).
 
+`--protocol implicit`: Kula's talk protocol (ML-100K ua.base/ua.test, every rating a positive, full-catalogue MRR with
+each user's training items excluded), seed 0: recfast's full softmax (the default, 2-20 epochs) and adaptive hinge
+(5 and 10 epochs), EASE, item-kNN, popularity, and `implicit`'s ALS (the recipe tuned in bench_baselines, 3 / 5 / 15
+iterations) and BPR; fit seconds = training only (the loaders and the peers' CSR matrix are built once, untimed).
+Writes bench/results/frontier_implicit.json and frontier_implicit.png.
+
 `--tune` chooses the batch-size-free recipe on a random 10% of u1.base (never a test fold): a grid of lr x l2 x
 epochs at bs 1024, then the chosen l2 at bs 256 and 4096 (lr scaled with the square root of the batch) to show that
 the quality no longer follows the number of steps. Writes bench/results/frontier_tuning.json; the plain run writes
@@ -88,14 +94,15 @@ def tune():
                                recipe=str({k:v for k,v in {**FAST, **g}.items() if k!='arch'})))
     report.save(rows, 'frontier_tuning')
 
-def plot(points, front, path):
+def plot(points, front, path, ylabel='test RMSE (mean, u1-u5)', higher=False,
+         title='ML-100K explicit: quality against fit time (squares: scikit-surprise)'):
     import matplotlib, matplotlib.ticker; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig,ax = plt.subplots(figsize=(7.5, 4.5))
     for k,(r,t) in points.items():
-        peer = k.startswith('scikit')
+        peer = not k.startswith('recfast')
         ax.scatter(t, r, marker='s' if peer else 'o', color='tab:gray' if peer else 'tab:blue', zorder=3)
-        ax.annotate(k.replace('recfast ', '').replace('scikit-surprise ', '').replace('`', ''), (t, r), fontsize=7,
+        ax.annotate(k.replace('recfast ', '').replace('scikit-surprise ', '').replace('`', ''), (t, r), fontsize=6,
                     xytext=(4, 3), textcoords='offset points')
     f = sorted((points[k][1], points[k][0]) for k in front)
     ax.step([x for x,_ in f], [y for _,y in f], where='post', color='tab:orange', lw=1, label='frontier', zorder=2)
@@ -103,17 +110,86 @@ def plot(points, front, path):
     ax.set_xscale('log'); ax.set_xlim(min(ts)/1.5, max(ts)*4)  # room for the labels on the right
     ticks = [x for x in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100) if min(ts)/1.5<=x<=max(ts)*4]
     ax.set_xticks(ticks, [f'{x:g}' for x in ticks]); ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel('fit seconds (mean of 5 folds, one thread)'); ax.set_ylabel('test RMSE (mean, u1-u5)')
-    ax.set_title('ML-100K explicit: quality against fit time (squares: scikit-surprise)'); ax.legend()
+    ax.set_xlabel('fit seconds (one thread, log scale)'); ax.set_ylabel(ylabel)
+    ax.set_title(title); ax.legend(loc='upper left' if higher else 'upper right')
     fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+
+def implicit_protocol():
+    "The talk protocol's frontier: `{label: (MRR, fit seconds)}`"
+    from recfast.all import (movielens_split, InteractionsDataLoaders, implicit_learner, ease_learner, itemknn_learner,
+                             popularity_learner, mrr, set_seed)
+    trn,tst = movielens_split()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        dls = InteractionsDataLoaders.from_df(trn[['user','movie']], valid_df=tst[['user','movie']], bs=1024, seed=0)
+    def score(model):
+        with torch.no_grad(): v = [mrr(s, t, e, per_user=True) for s,t,e in dls.eval_batches(model)]
+        return float(torch.cat(v).nanmean())
+    def neural(epochs, lr, **kw):
+        set_seed(0); learn = implicit_learner(dls, metrics=[], seed=0, **kw)
+        def go():
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
+        t = report.timed(go)[1]  # (then the scores of the trained model)
+        return score(learn.model), t
+    def closed(factory, **kw):
+        learn,t = report.timed(factory, dls, **kw)
+        return score(learn.model), t
+    neural(1, 2e-2)  # warm-up, untimed
+    pts = {f'recfast implicit, softmax (default), {e} epochs': neural(e, 2e-2) for e in (2, 3, 5, 10, 20)}
+    pts |= {f'recfast implicit, adaptive hinge, {e} epochs': neural(e, 3e-3, loss='adaptive_hinge', wd=0,
+                                                                     sampler='reject') for e in (5, 10)}
+    pts |= {'recfast EASE (lam 800)': closed(ease_learner, lam=800.),
+            'recfast item-kNN (k 200)': closed(itemknn_learner, k=200),
+            'recfast popularity': closed(popularity_learner)}
+    try:
+        import implicit, scipy.sparse as sp
+        from threadpoolctl import threadpool_limits
+    except ImportError as e: print(f'`implicit` not importable ({e}): its rows are skipped', flush=True); return pts
+    r,c,v = dls.seen.coo()
+    ui = sp.csr_matrix((v.numpy(), (r.numpy(), c.numpy())), shape=dls.seen.shape)
+    class Factors(torch.nn.Module):
+        def __init__(self, u, i):
+            super().__init__()  # (parameters: `eval_batches` finds the model's device from them)
+            self.u,self.i = (torch.nn.Parameter(torch.tensor(np.asarray(a))) for a in (u, i))
+        def score_items(self, users): return self.u[users] @ self.i.T
+    def peer(m):
+        with threadpool_limits(1): _,t = report.timed(m.fit, ui, show_progress=False)
+        return score(Factors(m.user_factors, m.item_factors)), t
+    als = lambda it: implicit.cpu.als.AlternatingLeastSquares(factors=128, regularization=50., alpha=10., iterations=it,
+                                                              random_state=0, num_threads=1)
+    peer(als(1))  # warm-up, untimed
+    pts |= {f'implicit ALS, tuned, {it} iterations': peer(als(it)) for it in (3, 5, 15)}
+    pts['implicit BPR (100 iterations)'] = peer(implicit.cpu.bpr.BayesianPersonalizedRanking(
+        factors=128, iterations=100, random_state=0, num_threads=1))
+    return pts
+
+def run_implicit():
+    pts = implicit_protocol()
+    front = frontier({k:(-m, t) for k,(m,t) in pts.items()})  # higher MRR is better
+    for k,(m,t) in sorted(pts.items(), key=lambda x: x[1][1]):
+        print(f"{'*' if k in front else ' '} {k}: MRR {m:.4f} in {t:.2f} s", flush=True)
+    data = 'ML-100K ua.base/ua.test, every rating a positive'
+    proto = ("full-catalogue MRR, each user's training items excluded; fit seconds = training only, one thread, "
+             "seed 0")
+    als = next((k for k in pts if k.startswith('implicit ALS, tuned, 15')), None)
+    base = () if als is None else ('implicit ALS, tuned (15 iterations)', *pts[als])
+    rows = [report.row('frontier', k, data, proto, 'test MRR', m, t, *base, ratio_of='time',
+                       suite=report.own_suite('frontier', data, 'test MRR against fit seconds'),
+                       recipe=('on the frontier' if k in front else 'behind the frontier'))
+            for k,(m,t) in pts.items()]
+    report.save(rows, 'frontier_implicit')
+    plot(pts, front, report.RESULTS/'frontier_implicit.png', ylabel='test MRR (ua.test)', higher=True,
+         title='ML-100K implicit (talk protocol): quality against fit time (squares: peers)')
 
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument('--protocol', default='explicit', choices=('explicit', 'implicit'))
     p.add_argument('--tune', action='store_true', help="choose the batch-size-free recipe on u1.base's valid split")
     p.add_argument('--quick', action='store_true', help='u1 only, fewer models: a smoke test (writes nothing)')
     a = p.parse_args()
     torch.set_num_threads(1)
     if a.tune: return tune()
+    if a.protocol=='implicit': return run_implicit()
     folds = FOLDS[:1] if a.quick else FOLDS
     splits = {f: data(f) for f in folds}
     fit_time(fit_collab, *splits[folds[0]], **{**FAST, 'epochs':1})  # warm-up (lazy imports, allocations): untimed

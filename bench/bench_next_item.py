@@ -35,6 +35,9 @@ GRID = {a: [base(a, 'softmax')] + [{**base(a, 'softmax'), 'lr':base(a, '')['lr']
 _s = {**base('sasrec', 'softmax'), 'lr':9e-3}
 GRID['sasrec'] += [{**_s, 'model_kwargs':{'p':0.5}}, {**_s, 'model_kwargs':{'p':0.4, 'n_layers':1}},
                    {**_s, 'model_kwargs':{'p':0.5, 'n_heads':2}}, {**_s, 'lr':3e-3, 'epochs':40, 'model_kwargs':{'p':0.5}}]
+# second round, around the first's best (two heads, dropout 0.5): more heads, one block, more dropout
+GRID['sasrec'] += [{**_s, 'model_kwargs':{'p':0.5, 'n_heads':4}}, {**_s, 'model_kwargs':{'p':0.5, 'n_heads':2, 'n_layers':1}},
+                   {**_s, 'model_kwargs':{'p':0.6, 'n_heads':2}}]
 def winners():
     "Each arch's recipe of `GRID` with the best valid NDCG@10 in next_item_tuning.json (its first recipe if untuned)"
     f = report.RESULTS/'next_item_tuning.json'

@@ -139,7 +139,11 @@ def build_dls(arch:str, # any of `known_archs()`
                            f"that column); without it rows are taken in file order")
         warnings.warn(f"no --time-col: each user's history is taken in the order of the rows of {data}")
     kw = {_loader_args[k]:v for k,v in given.items() if k in _loader_args}
-    try: return info['dls'].from_df(df, valid_pct=valid_pct, seed=seed, bs=bs, **kw)
+    try:
+        with warnings.catch_warnings():
+            if kw.get('implicit'):  # --implicit says that the rating column is not read: no warning repeats it
+                warnings.filterwarnings('ignore', message=r"column .* is not read")
+            return info['dls'].from_df(df, valid_pct=valid_pct, seed=seed, bs=bs, **kw)
     except (ValueError, TypeError) as e:
         if data=='ml-100k': raise
         raise CLIError(f"{data}: {e}") from None  # the file, then what is wrong with it
@@ -186,7 +190,8 @@ def _with_y_range(arch, dls, kw:dict, y_range=None)->dict:
     "`kw` with the `y_range` of an arch that takes one: `--y-range` ('none': no range), the recipe's, or the data's"
     if 'y_range' not in arch_info(arch)['cli']: return kw
     if y_range is not None: return {**kw, 'y_range': None if y_range=='none' else y_range}
-    return kw if 'y_range' in kw else {**kw, 'y_range': data_y_range(dls.train.dataset.ts[1].cpu())}
+    ys = torch.cat([dl.dataset.ts[1].cpu() for dl in (dls.train, dls.valid)])  # every row's: any split fits
+    return kw if 'y_range' in kw else {**kw, 'y_range': data_y_range(ys)}
 
 def _fit(arch, dls, epochs, lr, wd, n_factors, seed, recipe=None, y_range=None):
     "`recfast_learner(dls, arch)` fit for `epochs` with the epoch table printed, then its final metrics"

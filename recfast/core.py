@@ -332,7 +332,8 @@ def check_ids_col(df:pd.DataFrame, # the frame to check
 
 def check_numeric_col(df:pd.DataFrame, # the frame to check
                       col:str, # its numeric column (e.g. ratings)
-                      ratings:bool=True): # a rating column: whole numbers from 1e8 on (Unix times) are refused
+                      ratings:bool=True, # a rating column: whole numbers from 1e8 on (Unix times) are refused
+                      squared:bool=None): # trained on with a squared error: its square must fit float32 (`ratings`)
     "Raise a `ValueError` naming `col` and a row unless it holds finite numbers (as float32: a model's)"
     s,t = df[col],pd.api.types
     if t.is_complex_dtype(s): raise ValueError(f"Column {col!r} has dtype {s.dtype}: use real numbers")
@@ -351,11 +352,11 @@ def check_numeric_col(df:pd.DataFrame, # the frame to check
     r = pd.to_numeric(s, errors='coerce').astype(float)
     _check_rows(df, (r.isna() | ~np.isfinite(r)).to_numpy(), col, 'missing or infinite values')
     _check_rows(df, (r.abs()>np.finfo(np.float32).max).to_numpy(), col, 'values too large for float32 (over 3.4e38)')
-    if ratings:  # a squared error of such a rating is infinite in float32: training would "diverge" on its first batch
+    if ifnone(squared, ratings):  # a squared error of such a rating is infinite in float32: training would "diverge"
         _check_rows(df, (r.abs()>math.sqrt(np.finfo(np.float32).max)).to_numpy(), col,
                     'ratings whose square overflows float32 (beyond 1.8e19: a squared-error loss is infinite)',
                     ': rescale the column (e.g. divide it by a power of 10) or drop those rows')
-    if ratings and len(r) and r.min()>=1e8 and (r==r.round()).all():  # Unix seconds from 1973: no rating scale
+    if ratings and len(r) and 1e8<=r.min() and r.max()<4e18 and (r==r.round()).all():  # Unix s..ns from 1973
         raise ValueError(f"Column {col!r} holds whole numbers from {r.min():.4g} to {r.max():.4g}, like Unix times, "
                          f"not ratings: name the columns (the rating column, and the time as `time_name`)")
 
@@ -414,7 +415,8 @@ def check_frame(df:pd.DataFrame, # the user's frame
                 ids:tuple=('user_name','item_name'), # arguments naming id columns
                 numeric:tuple=('rating_name',), # arguments naming numeric columns
                 what:str='ratings', # what the rows are, for the messages
-                valid_df:pd.DataFrame=None): # a validation frame to check the same way
+                valid_df:pd.DataFrame=None, # a validation frame to check the same way
+                squared:bool=True): # the numeric columns are trained on with a squared error (`check_numeric_col`)
     "Raise an error naming the column, the argument and a bad row if `df` (or `valid_df`) can't be used"
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{what} must be a DataFrame (pandas or Polars), not {type(df).__name__}")
@@ -431,13 +433,13 @@ def check_frame(df:pd.DataFrame, # the user's frame
                               "rows: it orders nothing, so each user's rows keep the frame's order (and split='last' "
                               "holds out each user's last rows in it)", stacklevel=4)
         elif arg in ids: check_ids_col(df, c)
-        elif arg in numeric: check_numeric_col(df, c)
+        elif arg in numeric: check_numeric_col(df, c, squared=squared)
     if len(cols)!=len(set(cols.values())):
         c = next(c for c in cols.values() if list(cols.values()).count(c)>1)
         raise ValueError(f"{' and '.join(f'`{a}`' for a,v in cols.items() if v==c)} name the same column {c!r}: "
                          "each argument needs its own column")
     if valid_df is None: return
-    check_frame(valid_df, cols, ids, numeric, f'validation {what}')
+    check_frame(valid_df, cols, ids, numeric, f'validation {what}', squared=squared)
     for arg,c in cols.items():
         if arg not in ids: continue
         k,kv = (_id_kinds(o[c]) for o in (df, valid_df))
@@ -750,6 +752,10 @@ class MetaDataLoaders(DataLoaders):
         return type(self)(*loaders, path=self.path, device=self.device, **{k:getattr(self,k) for k in self._meta})
 
 # %% ../nbs/00_core.ipynb #fe6d2982
+class _Held:
+    "`dls.held`: the loaders' own held-out pairs when they keep them (an instance attribute), else `valid_seen`"
+    def __get__(self, obj, cls=None): return self if obj is None else obj.valid_seen
+
 class RecDataLoaders(MetaDataLoaders):
     "`DataLoaders` that carry what recommending needs (vocabularies, seen items) through `new_empty`"
     _meta = ('classes','user_name','item_name','seen','valid_seen')
@@ -761,6 +767,8 @@ class RecDataLoaders(MetaDataLoaders):
     _orders = False # `time_name` orders each user's rows (sequences), so any split may take it
     _min_val_bs = 1 # `val_bs` defaults to `max(bs, _min_val_bs)`
     _valid_pct = 0.2 # `valid_pct` when none is given
+    _squared = True # the models train on the rating column with a squared error (`check_frame`)
+    held = _Held() # the held-out (user, item) pairs, a `CSRMatrix`: `valid_seen` unless the family keeps its own
     users = property(lambda self: self.classes[self.user_name]) # the user vocabulary, a `CategoryMap`
     items = property(lambda self: self.classes[self.item_name]) # the item vocabulary
     n_users = property(lambda self: len(self.users))
@@ -988,7 +996,7 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
     _check_roles(df, given, cols)
     if time_name is not None: cols['time_name'] = time_name
     what = 'ratings' if 'rating_name' in cols else 'interactions'  # what a row is, for the messages
-    check_frame(df, cols, ids=cls._ids, what=what, valid_df=valid_df)
+    check_frame(df, cols, ids=cls._ids, what=what, valid_df=valid_df, squared=cls._squared)
     check_bs(bs); val_bs = check_bs(ifnone(val_bs, max(bs, cls._min_val_bs)), 'val_bs')
     if valid_df is not None and valid_pct is not None:
         raise ValueError(f"`valid_df` is the validation set, so `valid_pct`={valid_pct!r} would hold out nothing: "

@@ -549,6 +549,8 @@ def compile(self:FastLearner, **kwargs): # `torch.compile`'s options, e.g. `mode
     "Opt-in: compile the model in place with `torch.compile` (its `state_dict`, `save`, `export` keep their names)"
     if not isinstance(self.model, nn.Module):
         raise TypeError(f"`compile` needs a torch `nn.Module` model, got {type(self.model).__name__}")
+    if cb:=next((c for c in self.cbs if getattr(c, '_no_compile', None)), None):
+        raise ValueError(f"{cb._no_compile}: drop it (e.g. `l2=`) to compile this learner")
     self.model.compile(**kwargs)
     return self
 

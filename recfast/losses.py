@@ -250,8 +250,14 @@ class RowL2(Callback):
         self.l2,self.hooks,self.rows = float(l2),None,[]
     def _keep(self, m, i, o):
         if self.training and torch.is_grad_enabled(): self.rows.append(o)
+    _no_compile = "RowL2 reads the embedding rows through forward hooks, which a compiled model skips"
     def before_fit(self):
         "Hook every `nn.Embedding` of the model: the rows of each training batch are kept until its loss"
+        self._unhook()  # hooks left by a fit that ended in an exception (no `after_fit` then)
+        if (n:=sum(isinstance(c, RowL2) for c in self.learn.cbs))>1:
+            raise ValueError(f"{n} `RowL2` callbacks would each add the penalty: pass `l2=` or one `RowL2`")
+        if getattr(self.learn.model, '_compiled_call_impl', None) is not None:
+            raise ValueError(f"{self._no_compile}: train without `learn.compile()` (or without `l2`/`RowL2`)")
         self.hooks = [m.register_forward_hook(self._keep) for m in self.learn.model.modules()
                       if isinstance(m, nn.Embedding)]
         if not self.hooks:
@@ -263,7 +269,8 @@ class RowL2(Callback):
         reg = sum(o.float().pow(2).sum() for o in self.rows)/len(self.y if self.y is not None else self.rows[0])
         self.learn.loss_grad = self.learn.loss_grad + self.l2*reg
         self.rows = []
-    def after_fit(self):
+    def _unhook(self):
         for h in ifnone(self.hooks, []): h.remove()
         self.hooks,self.rows = None,[]
+    def after_fit(self): self._unhook()
     def __getstate__(self): return {**self.__dict__, 'hooks':None, 'rows':[]}  # `export` pickles no hook

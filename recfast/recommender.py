@@ -74,6 +74,12 @@ def _warn_untrained(dls, idx:Tensor, side:str, verb:str):
                   f"untrained and the result is noise{fix}", stacklevel=4)
 
 # %% ../nbs/02_recommender.ipynb #16f043b7
+def _check_catalogue(metrics, dls):
+    "Refuse ranking metrics whose `k` or `n_negatives` the catalogue of `dls` can't give (`check_catalogue`)"
+    if not isinstance(dls, RecDataLoaders): return
+    for m in L(metrics):
+        if callable(getattr(m, 'check_catalogue', None)): m.check_catalogue(dls.n_items-1)
+
 class RecLearner(FastLearner):
     "The `Learner` every recfast factory returns: `FastLearner`'s fast path and the recommender verbs"
     def __init__(self, dls, # recfast `DataLoaders` (other `DataLoaders` are not checked)
@@ -89,8 +95,7 @@ class RecLearner(FastLearner):
             if not (callable(m) or isinstance(m, Metric)):
                 raise TypeError(f"`metrics` must be functions or fastai `Metric`s (e.g. `rmse`, `RankMetric(mrr)`), "
                                 f"got {m!r}")
-            if callable(getattr(m, 'check_catalogue', None)) and isinstance(dls, RecDataLoaders):
-                m.check_catalogue(dls.n_items-1)  # a `k` beyond the catalogue fails now, not after an epoch
+        _check_catalogue(kwargs.get('metrics'), dls)  # a `k` beyond the catalogue fails now, not after an epoch
         super().__init__(dls, model, *args, **kwargs)
         # a closed form is solved when built; a model with `fitted` set was fitted to the data by its factory
         trains = any(p.requires_grad for p in self.model.parameters())
@@ -118,6 +123,7 @@ class RecLearner(FastLearner):
     def fit(self, *args, **kwargs):
         "`FastLearner.fit`; a fit that trained a batch marks the learner trained"
         self._check_sizes('fit')
+        _check_catalogue(self.metrics, self.dls)  # metrics set after the learner was built (`learn.metrics = ...`)
         try: return super().fit(*args, **kwargs)
         finally:
             if getattr(self, 'train_iter', 0): self._untrained = False

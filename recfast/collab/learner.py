@@ -47,7 +47,10 @@ rmse.__doc__ = "Root mean squared error over the validation set, named `rmse` in
 
 def _with_l2(l2, kwargs:dict)->dict:
     "`kwargs` with a `RowL2(l2)` callback added to its `cbs` (unchanged if `l2` is `None`)"
-    return kwargs if l2 is None else {**kwargs, 'cbs':L(kwargs.get('cbs'))+[RowL2(l2)]}
+    if l2 is None: return kwargs
+    if any(isinstance(c, RowL2) for c in L(kwargs.get('cbs'))):
+        raise ValueError("`l2=` adds a `RowL2` callback and `cbs` holds one too: pass one of them")
+    return {**kwargs, 'cbs':L(kwargs.get('cbs'))+[RowL2(l2)]}
 
 # %% ../../nbs/12_collab.learner.ipynb #0da08638
 @keeps_recipe

@@ -29,6 +29,7 @@ def _dedupe_pairs(df, cols, threshold=None, what='the frame'):
 class InteractionsDataLoaders(RecDataLoaders):
     "Positive (user, item) pairs for implicit-feedback ranking, with the seen-items matrices"
     _meta = RecDataLoaders._meta+('user_features','item_features','threshold')  # `(rating column, value)` or None
+    _squared = False # the rating column is only compared with `threshold`
     def __repr__(self):
         return (f"<{type(self).__name__}: {self.n_users-1} users x {self.n_items-1} items x "
                 f"{len(self.train.dataset)} train / {len(self.valid.dataset)} valid>")
