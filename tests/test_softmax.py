@@ -28,7 +28,8 @@ def test_implicit_softmax_family_beats_popularity(idls, pop_mrr, loss):
     set_seed(0)
     shared = loss.startswith('shared ')  # one draw of negatives per batch
     learn = implicit_learner(idls, loss=loss.split()[-1], seed=0, wd=0.5 if loss=='softmax' else 0., metrics=[],
-                             **(dict(shared_negatives=True, sampler='uniform') if shared else {}))
+                             **(dict(shared_negatives=True, sampler='uniform') if shared else
+                                dict(shared_negatives=False) if loss=='sampled_softmax' else {}))  # per positive
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(8, 1e-2)
     assert learn.recorder.values[-1][0] < learn.recorder.values[0][0]  # the training loss went down
     m = _mrr(learn.model, idls)
@@ -132,3 +133,13 @@ def test_defaults_are_the_valid_winners(idls, pop_mrr):
                                      max_len=10, seed=0)
     assert sequence_learner(sd).loss_func.loss=='softmax' and sequence_learner(sd, n_neg=2).loss_func.loss=='bpr'
     test_eq(default_loss(None, 20_001), 'softmax'); test_eq(default_loss(None, 100_001), 'sampled_softmax')
+
+def test_sampled_softmax_shares_negatives_by_default(idls, sdls):
+    "Issue 26: 'sampled_softmax' draws one set of negatives per batch unless told otherwise (or with sampler='reject')"
+    def neg(learn): return next(c for c in learn.cbs if isinstance(c, NegativeSampling))
+    assert neg(implicit_learner(idls, loss='sampled_softmax')).shared
+    assert not neg(implicit_learner(idls, loss='sampled_softmax', shared_negatives=False)).shared
+    assert not neg(implicit_learner(idls, loss='sampled_softmax', sampler='reject')).shared
+    assert not neg(implicit_learner(idls, loss='bpr')).shared
+    assert neg(sequence_learner(sdls, arch='pool', loss='sampled_softmax')).shared
+    assert not neg(sequence_learner(sdls, arch='pool', loss='gbce')).shared

@@ -28,7 +28,7 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                      n_neg:int=None, # negatives per positive (`default_n_neg` if `None`)
                      sampler:str=None, # negatives: 'reject' (`None`; 'uniform' if shared), 'uniform', 'popularity'
                      seed:int=None, # seed of the negative sampler
-                     shared_negatives:bool=False, # one draw of negatives per batch, scored with a matrix product
+                     shared_negatives:bool=None, # one draw of negatives per batch; `None`: for 'sampled_softmax'
                      metrics=None, # `[RankMetric(mrr)]` if `None`
                      opt_func=FastAdam, # the optimizer factory
                      wd:float=None, # weight decay; `None`: 1 for 'softmax' (chosen on valid), else 0
@@ -46,6 +46,7 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
     net = HybridBilinearNet if has_features(dls) else BilinearNet
     loss = default_loss(loss, dls.n_items, n_neg=n_neg, sampler=sampler, shared=shared_negatives)
     wd = ifnone(wd, 1. if loss=='softmax' else 0.)
+    shared_negatives = ifnone(shared_negatives, loss=='sampled_softmax' and sampler!='reject')
     sampler = ifnone(sampler, None if loss=='softmax' else 'uniform' if shared_negatives else 'reject')
     loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen, shared=shared_negatives)
     return RecLearner(dls, net.from_dls(dls, check_factors(n_factors, dls.n_users+dls.n_items)), loss_func=loss_func,

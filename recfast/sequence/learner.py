@@ -41,7 +41,7 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
                      n_factors:int=32, # latent size
                      n_neg:int=None, # negatives per position (`default_n_neg` if `None`)
                      seed:int=None, # seed of the negative sampler
-                     shared_negatives:bool=False, # one draw of negatives per batch, scored with a matrix product
+                     shared_negatives:bool=None, # one draw of negatives per batch; `None`: for 'sampled_softmax'
                      sampler:str=None, # negatives: 'uniform' (if `None`) or 'popularity' (of the training items)
                      metrics=None, # `[RankMetric(mrr)]` if `None` and `dls` are `SequenceDataLoaders`
                      opt_func=FastAdam, # the optimizer factory
@@ -71,6 +71,7 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
         with torch.no_grad(): model.i_bias.weight[:,0] = torch.log1p(n.float())
         model.fitted = True  # counted from the data: its scores are not random before a fit
     loss = default_loss(loss, model.n_items, 20_000, n_neg=n_neg, sampler=sampler, shared=shared_negatives)
+    shared_negatives = ifnone(shared_negatives, loss=='sampled_softmax')
     loss_func,neg = ranking_setup(loss, model.n_items, n_neg, seed, sampler, getattr(dls, 'seen', None),
                                   shared=shared_negatives)
     metrics = ifnone(metrics, [RankMetric(mrr)] if isinstance(dls, SequenceDataLoaders) else [])
