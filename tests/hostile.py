@@ -27,3 +27,10 @@ def _fit(learn, quiet:bool=True):
     "One epoch at 1e-3, without bars or logs (and, if `quiet`, without warnings)"
     with learn.no_bar(), learn.no_logging(): (_quiet if quiet else lambda f,*a: f(*a))(learn.fit, 1, 1e-3)
     return learn
+
+def _dot50():
+    "`(learner, rows of user 55 on items it knows)`: a dot model fitted on users <= 50, and a new user to fold in"
+    from recfast.all import RatingsDataLoaders, dot_learner
+    d2 = _quiet(RatingsDataLoaders.from_df, S3()[S3().user<=50], seed=0)
+    learn = _fit(_quiet(dot_learner, d2, n_factors=4))
+    return learn, S3()[(S3().user==55) & S3().movie.isin(d2.items.items[1:])]

@@ -6,7 +6,7 @@ from recfast.cli import main
 
 torch.set_num_threads(1)
 
-from tests.hostile import S, S3, _quiet, _messages, _fit
+from tests.hostile import S, S3, _quiet, _messages, _fit, _dot50
 
 @functools.cache
 def rd(): return _quiet(RatingsDataLoaders.from_df, S3(), seed=0)
@@ -76,9 +76,8 @@ def test_split_last_warns_ties():
 
 # r6: lr_find after fold_in leaves the warning to the real fit
 def test_lr_find_keeps_fold_in_warning():
-    d2 = _quiet(RatingsDataLoaders.from_df, S3()[S3().user<=50], seed=0)
-    learn = _fit(_quiet(dot_learner, d2, n_factors=4))
-    _quiet(learn.fold_in, S3()[(S3().user==55) & S3().movie.isin(d2.items.items[1:])])
+    learn,u = _dot50()
+    _quiet(learn.fold_in, u)
     with learn.no_bar(), learn.no_logging():
         _,msgs = _messages(lambda: learn.lr_find(num_it=3, show_plot=False))
         assert not any('added by `fold_in`' in m for m in msgs), msgs

@@ -7,7 +7,7 @@ from recfast import serve_torch
 
 torch.set_num_threads(1)
 
-from tests.hostile import S, S3, _quiet, _messages, _fit
+from tests.hostile import S, S3, _quiet, _messages, _fit, _dot50
 
 def T(): return S3()[S3().user<=20].reset_index(drop=True)
 
@@ -137,9 +137,7 @@ def test_cutoff_by_pct_warns_ties():
 
 # b4#17: `learn.fold_in` takes `duplicates` (as `recfast.features.fold_in` does)
 def test_fold_in_verb_duplicates():
-    d2 = _quiet(RatingsDataLoaders.from_df, S3()[S3().user<=50], seed=0)
-    learn = _fit(_quiet(dot_learner, d2, n_factors=4))
-    u = S3()[(S3().user==55) & S3().movie.isin(d2.items.items[1:])]
+    learn,u = _dot50()
     rows = pd.concat([u, u.head(2).assign(rating=1)])
     with pytest.raises(ValueError, match=r"duplicates='mean'"): learn.fold_in(rows, duplicates='error')
     _,msgs = _messages(lambda: learn.fold_in(rows, duplicates='last'))
