@@ -473,3 +473,17 @@ def test_signature_blocks_read_well(site):
             for l in t.splitlines():
                 if re.match(r'^    [^#(]*\w[^#]*,\s*\*,', l): bad.append(f"{p['page']}: two parameters on a line: {l.strip()!r}")
     assert not bad, bad[:20]
+
+def test_bare_tune_links_to_the_library_function():
+    "A bare `tune` in prose is the library's `recfast.tune.tune`; on the CLI page, the CLI's own subcommand"
+    import build_docs
+    assert build_docs.doc_url('tune').endswith('/tune.html#tune'), build_docs.doc_url('tune')
+    assert build_docs.doc_url('tune', 'cli').endswith('/cli.html#tune')
+    assert build_docs.doc_url('recommend').endswith('#reclearner.recommend')
+
+def test_readme_is_the_landing_notebook(tmp_path):
+    "README.md is `nbs/index.ipynb` as `make docs` writes it: regenerate it when the landing notebook changes"
+    import build_docs
+    build_docs.write_readme(ROOT/'nbs'/'index.ipynb', tmp_path/'README.md')
+    assert (tmp_path/'README.md').read_text()==(ROOT/'README.md').read_text(), \
+        "README.md is stale: run `python tools/build_docs.py` (or its write_readme) and commit it"

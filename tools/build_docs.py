@@ -160,6 +160,8 @@ def _deprecated(module, name)->bool:
     except ImportError: return False
     return 'deprecat' in (getattr(o, '__doc__', None) or '').lower()  # plain lowercase words that may link to fastai/fastcore
 
+PREFER = {'tune': 'recfast.tune.tune'}  # a bare name that several modules define: the library function, not the CLI's
+
 def doc_url(name, module=None):
     """The docs URL of backticked `name`: a name of the page's own module first, then a method of `RecLearner` (a bare
     `recommend` is the verb, not the CLI command or `serve_torch.recommend`), then what nbdev's lookup finds, where a
@@ -177,6 +179,7 @@ def doc_url(name, module=None):
         cands.append(f'{LOADERS_CLASS}.{name}')
         for c in cands:
             if any(c in d for d in syms.values()) and (url := nl.doc(c)): return url
+        if name in PREFER and (url := nl.doc(PREFER[name])): return url
     url = nl.doc(name)
     if url and re.match(r'^[a-z]+$', name) and name not in PLAIN_OK and _local_url(url)==url: return None
     return url
@@ -579,7 +582,10 @@ BENCH_GROUPS = {'ram': 'Recurrent attention (RAM)', 'scale': 'Scale, on syntheti
                 'ddp': 'Distributed training', 'serving': 'Serving exported models', 'collab': 'Ratings (collab)',
                 'explicit': 'Explicit ratings', 'implicit': 'Implicit feedback', 'autoenc': 'Autoencoders',
                 'families': 'Every family against a plain PyTorch loop', 'coldstart': 'Cold start',
-                'tune': 'Automatic tuning against hand-tuned recipes'}
+                'tune': 'Automatic tuning against hand-tuned recipes',
+                'frontier': 'Quality against fit time', 'compile': '`learn.compile()` against eager',
+                'ddp_bytes': 'Data-parallel gradients: dense against sparse',
+                'sampled': 'Sampled softmax against BPR throughput', 'gpu': 'GPU checks'}
 TOC_WIDTH = 60  # the page's table of contents (its `##` and `###` headings) stays readable in the sidebar
 
 def bench_group(k):
