@@ -9,7 +9,7 @@ __all__ = ['EpochTable', 'CLIError', 'read_csv', 'read_parquet', 'load_frame', '
            'evaluate', 'tune', 'main']
 
 # %% ../nbs/60_cli.ipynb #d7564a67
-import inspect, json, math, sys, warnings, argparse
+import inspect, json, math, re, sys, warnings, argparse
 with warnings.catch_warnings():  # torch's notices about fastai's internals are not a CLI user's business
     warnings.simplefilter('ignore', FutureWarning)
     from fastai.tabular.all import *
@@ -146,7 +146,10 @@ def build_dls(arch:str, # any of `known_archs()`
             return info['dls'].from_df(df, valid_pct=valid_pct, seed=seed, bs=bs, **kw)
     except (ValueError, TypeError) as e:
         if data=='ml-100k': raise
-        raise CLIError(f"{data}: {e}") from None  # the file, then what is wrong with it
+        msg = re.sub(r'\b(user|item|rating|time)_name=', lambda m: f'--{m[1]}-col', str(e))  # the CLI's words
+        if 'the missing' in msg and '--rating-col' in msg and 'rating_col' in info['cli']:
+            msg += "; a file of clicks without ratings trains with --arch implicit"
+        raise CLIError(f"{data}: {msg}") from None  # the file, then what is wrong with it
 
 # %% ../nbs/60_cli.ipynb #f492202a
 def _as_id(vocab, s):
@@ -190,7 +193,8 @@ def _with_y_range(arch, dls, kw:dict, y_range=None)->dict:
     "`kw` with the `y_range` of an arch that takes one: `--y-range` ('none': no range), the recipe's, or the data's"
     if 'y_range' not in arch_info(arch)['cli']: return kw
     if y_range is not None: return {**kw, 'y_range': None if y_range=='none' else y_range}
-    ys = torch.cat([dl.dataset.ts[1].cpu() for dl in (dls.train, dls.valid)])  # every row's: any split fits
+    ys = torch.cat([dl.dataset.ts[1].cpu().flatten() for dl in (dls.train, dls.valid)]  # every row's: any split fits
+                   + [torch.tensor(getattr(dls, 'rating_span', None) or [], dtype=torch.float)])  # and as given
     return kw if 'y_range' in kw else {**kw, 'y_range': data_y_range(ys)}
 
 def _fit(arch, dls, epochs, lr, wd, n_factors, seed, recipe=None, y_range=None):

@@ -406,8 +406,12 @@ def default_cols(df:pd.DataFrame, # the frame whose column order fills in the `N
     cols = list(getattr(df, 'columns', []))
     short = [k for j,(k,v) in enumerate(names.items()) if v is None and j>=len(cols)]
     if short and isinstance(df, pd.DataFrame):
+        ix = [n for n in getattr(df.index, 'names', []) if n is not None]
+        hint = (f"; its index {ix[0]!r} may hold ids: `df.reset_index()` first" if ix else
+                f"; its one column looks like several joined by a separator: pass `sep`" if len(cols)==1 and
+                isinstance(cols[0], str) and len(cols[0].split())>1 else '')
         raise ValueError(f"The DataFrame has only the columns {cols}: "
-                         f"name the missing one{'s' if len(short)>1 else ''} with {'=, '.join(short)}=")
+                         f"name the missing one{'s' if len(short)>1 else ''} with {'=, '.join(short)}={hint}")
     return {k:ifnone(v, cols[j] if j<len(cols) else None) for j,(k,v) in enumerate(names.items())}
 
 def check_frame(df:pd.DataFrame, # the user's frame
@@ -554,6 +558,9 @@ def check_y_range(dls, # loaders whose datasets hold the ratings in their last t
         not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) for v in y_range)):
         raise ValueError(f"`y_range` must be (low, high), two finite numbers, or None; got {y_range!r}")
     if not y_range[0]<y_range[1]: raise ValueError(f"`y_range`={tuple(y_range)} has low >= high: pass (low, high)")
+    if (sp:=getattr(dls, 'rating_span', None)) and (sp[0]<y_range[0] or sp[1]>y_range[1]):  # before any averaging
+        raise ValueError(f"The ratings span [{sp[0]:g}, {sp[1]:g}] as given, outside y_range={tuple(y_range)} (the "
+                         "loaders may hold only the means of duplicate ratings): widen y_range or pass y_range=None")
     for dl in getattr(dls, 'loaders', []):
         if ts:=getattr(dl.dataset, 'ts', None):
             check_range(ts[-1].cpu(), y_range, (lambda i: f"rating {i}") if row is None else partial(row, dl))
@@ -644,13 +651,23 @@ def _tied_blocks(df, time_name, valid_pct, n_blocks):
                       f"(a time) to split whole times, or break the ties (a finer `time_name`)", stacklevel=5)
     return b
 
+def _naive_time(s:str)->bool:
+    "Whether text `s` is a time without a time zone (`False` if it is no time at all)"
+    try: return pd.Timestamp(s).tz is None
+    except (ValueError, TypeError): return False
+
 def _cutoff_blocks(df, valid_pct, time_name, cutoff, n_blocks):
     if cutoff is None: return _tied_blocks(df, time_name, valid_pct, n_blocks)
     cuts = list(cutoff) if is_listy(cutoff) else [cutoff]
     if len(cuts)!=n_blocks: raise ValueError(f"`cutoff` needs {n_blocks} time{'s' if n_blocks>1 else ''} "
         f"{'(valid_from, test_from) with `test=True`' if n_blocks>1 else 'without `test`'}, got {cutoff!r}")
     if n_blocks==2 and not cuts[0]<=cuts[1]: raise ValueError(f"`cutoff` needs valid_from <= test_from, got {cutoff!r}")
+    tz = getattr(df[time_name].dtype, 'tz', None)
     for c in cuts:
+        if tz is not None and isinstance(c, str) and _naive_time(c):  # pandas would read it in the column's `tz`
+            raise ValueError(f"`cutoff`={c!r} has no time zone and column {time_name!r} is in {tz}: say which instant, "
+                             f"e.g. {str(pd.Timestamp(c).tz_localize('UTC'))!r} (UTC) or "
+                             f"{str(pd.Timestamp(c).tz_localize(tz))!r} ({tz})")
         try: df[time_name].iloc[:1]>c
         except TypeError: raise ValueError(f"`cutoff`={c!r} ({type(c).__name__}) can't be compared with column "
                                            f"{time_name!r} ({df[time_name].dtype}): use that column's type") from None
@@ -731,8 +748,10 @@ def warn_cold(trn:tuple, # `(users, items)` index arrays of the training rows
         cold = ~np.isin(np.asarray(v), np.asarray(t))
         if cold.any():
             eg = _py(voc[int(np.asarray(v)[cold.argmax()])])
-            warnings.warn(f"{int(cold.sum())} of {len(v)} validation rows have a {n!r} value with no training row "
-                          f"(e.g. {n}={eg!r}): they are scored from untrained embeddings", stacklevel=3)
+            c = repr(n) if isinstance(n, str) else f"column {n}"  # (a frame read without a header)
+            warnings.warn(f"{int(cold.sum())} of {len(v)} validation rows have a {c} value with no training row "
+                          f"(e.g. {n if isinstance(n, str) else c}={eg!r}): they are scored from untrained "
+                          "embeddings", stacklevel=3)
 
 # %% ../nbs/00_core.ipynb #b7326e9a
 class MetaDataLoaders(DataLoaders):
@@ -1088,7 +1107,7 @@ def _read_ids(cls, csv, rd, **kwargs)->pd.DataFrame:
     "`from_csv`'s frame: the header checked, the id columns of `cls` read as written"
     header,names = rd['header'],rd['names']
     head = list(pd.read_csv(_rewind(csv), nrows=0, **rd).columns)
-    if len(head)==1 and names is None and (o:=[s for s in (',', ';', '\t', '|') if s in str(head[0])]):
+    if len(head)==1 and names is None and (o:=[s for s in (',', ';', '\t', '|', ' ') if s in str(head[0]).strip()]):
         raise ValueError(f"{csv} has one column {head[0]!r}: wrong `sep`={rd['sep']!r}? pass sep={o[0]!r}")
     n = None if names is None else pd.read_csv(_rewind(csv), nrows=1, **(rd|dict(header=None, names=None))).shape[1]
     if names is not None and n!=len(names):  # before the columns are read from them: too few names is this too

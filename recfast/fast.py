@@ -474,6 +474,10 @@ def fit(self:FastLearner, n_epoch, # number of epochs
     if isinstance(n_epoch, bool) or not isinstance(n_epoch, numbers.Integral) or n_epoch<0:
         raise ValueError(f"`n_epoch` must be an int >= 0 (the epochs to train), got {n_epoch!r}")
     _check_batches(getattr(self.dls, 'train', None)); check_lr(ifnone(lr, self.lr)); _check_monitors(self, cbs)
+    for cb in L(cbs):
+        if not (isinstance(cb, Callback) or isinstance(cb, type) and issubclass(cb, Callback)):
+            raise TypeError(f"`cbs` must be fastai `Callback`s, got {cb!r}" + (": a metric goes in `metrics=` (e.g. "
+                            "`learn.metrics = [...]`)" if isinstance(cb, Metric) or callable(cb) else ''))
     if n_epoch and (k:=getattr(self, '_folded', 0)):  # said once: users added by `fold_in` have no training rows
         warnings.warn(f"fit: {k} user(s) were added by `fold_in` and have no training rows: this fit doesn't refit "
                       "them (weight decay shrinks their vectors); call `fold_in` again after training", stacklevel=2)

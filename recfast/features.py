@@ -341,10 +341,10 @@ def fold_in(learn, # a `RecLearner` with a factorization model (or one with `fol
     if 'rating_name' not in cols and (d:=int(df.duplicated([dls.user_name, dls.item_name]).sum())):
         warnings.warn(f"fold_in: {d} repeated ({dls.user_name}, {dls.item_name}) rows count once", stacklevel=2)
     if 'rating_name' in cols:  # the rules of `from_df`: duplicates resolved with a warning, ratings within `y_range`
-        u,i,r = cols.values()
-        df = dedupe(df, u, i, r, duplicates)
+        u,i,r = cols.values()  # each rating checked as given, before duplicates are averaged into other values
         check_range(pd.to_numeric(df[r]), getattr(m, 'y_range', None), lambda k: f"{u}={_py(df[u].iloc[k])!r} for "
                     f"{i}={_py(df[i].iloc[k])!r}", fix="the model predicts within it, so it can't fit them")
+        df = dedupe(df, u, i, r, duplicates)
     th = getattr(dls, 'threshold', None)
     if 'rating_name' not in cols and th is None and (msg:=unread_ratings(df, cols, 'fold-in rows')):
         warnings.warn(f"fold_in: {msg}", stacklevel=4)

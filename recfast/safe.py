@@ -301,7 +301,11 @@ def load_learner_safe(path:str|Path, # a folder written by `export_safe`
                          f"{type(model).__name__}: edited?")
     state = {k:r['tensors'].get(f'model.{al.get(k, k)}') for k in model.state_dict()}
     state = {k:v for k,v in state.items() if v is not None}
-    check_state(state, model, str(path/_WEIGHTS))
+    try: check_state(state, model, str(path/_WEIGHTS))
+    except ValueError as e:  # the weights are intact (their checksum passed): an edited recipe builds another model
+        if want is None or want==got: raise
+        raise ValueError(f"{path/_RECIPE} doesn't match the checksum in {_WEIGHTS}: it was edited after `export_safe`, "
+                         f"and the model it builds no longer fits the saved weights ({e})") from None
     model.load_state_dict(state)
     if want is not None and want!=got:  # after the checks that name what an edit broke
         raise ValueError(f"{path/_RECIPE} doesn't match the checksum in {_WEIGHTS}: it was edited after `export_safe` "

@@ -17,7 +17,7 @@ from ..features import add_features
 # %% ../../nbs/10_collab.data.ipynb #2b20b281
 class RatingsDataLoaders(RecDataLoaders):
     "`DataLoaders` of (user, item) index pairs and ratings, with the id vocabularies in `classes`"
-    _meta = RecDataLoaders._meta+('rating_name','user_features','item_features')
+    _meta = RecDataLoaders._meta+('rating_name','user_features','item_features','rating_span')
     _min_val_bs = 1024 # validation batches of at least 1024 rows (no gradients: bigger is faster)
     def __repr__(self):
         n = [len(dl.dataset) for dl in self.loaders]
@@ -31,8 +31,11 @@ class RatingsDataLoaders(RecDataLoaders):
                 item_features:pd.DataFrame=None, # one row per item: item column, feature columns
                 **kwargs):
         "Build `DataLoaders` from a ratings DataFrame, by default its first three columns like `CollabDataLoaders`"
-        return super().from_df(ratings, duplicates=duplicates, user_features=user_features, item_features=item_features,
-                               **kwargs)
+        dls = super().from_df(ratings, duplicates=duplicates, user_features=user_features, item_features=item_features,
+                              **kwargs)
+        r = pd.to_numeric(as_pandas(ratings)[dls.rating_name], errors='coerce')  # checked numbers by now
+        dls.rating_span = (float(r.min()), float(r.max()))  # as given: `check_y_range` sees ratings averaged away too
+        return dls
 
     @classmethod
     def _split(cls, df, sp, cols, duplicates='mean', **kwargs):
