@@ -9,12 +9,13 @@ __all__ = ['EpochTable', 'CLIError', 'read_csv', 'read_parquet', 'load_frame', '
            'evaluate', 'tune', 'main']
 
 # %% ../nbs/60_cli.ipynb #d7564a67
-import inspect, json, math, re, sys, warnings, argparse
+import inspect, json, math, numbers, re, sys, warnings, argparse
 with warnings.catch_warnings():  # torch's notices about fastai's internals are not a CLI user's business
     warnings.simplefilter('ignore', FutureWarning)
     from fastai.tabular.all import *
 from .core import *
-from .core import _time_names
+from .core import _time_names, _padded
+from pandas.api.types import is_numeric_dtype
 from .recommender import *
 from .datasets import movielens_100k
 from .interpret import RecInterpretation
@@ -64,6 +65,8 @@ def read_csv(fname:str, # path of the CSV file
     except pd.errors.ParserError as e:
         raise CLIError(f"{p} could not be parsed as CSV: {str(e).strip().splitlines()[-1]}") from None
     except pd.errors.EmptyDataError: raise CLIError(f"{p} is empty") from None
+    except LookupError: raise CLIError(f"--encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, "
+                                       "latin-1)") from None
     if len(df.columns)<2:
         raise CLIError(f"{p} has one column ({df.columns[0]!r}): wrong --sep {sep!r}? pass e.g. --sep ';' or '\\t'")
     if all(_is_number(c) for c in df.columns):
@@ -358,6 +361,18 @@ def recommend(model:str='out/model', # a model saved by `recfast train`: the fol
     return recs
 
 # %% ../nbs/60_cli.ipynb #da22d2c7
+def _like_model(df:pd.DataFrame, cols:list, dls)->pd.DataFrame:
+    "`df` with its id columns in the kind of the model's ids: a CSV's are text as written, ML-100K's and Parquet's ints"
+    for c,voc in zip(cols, (dls.users, dls.items)):
+        known = list(voc.items[_padded(voc):_padded(voc)+1])
+        if not known: continue
+        if isinstance(known[0], numbers.Integral) and not isinstance(known[0], bool) and not is_numeric_dtype(df[c]):
+            s = df[c].astype(str).str.strip()
+            if s.str.fullmatch(r'[+-]?\d+').all(): df = df.assign(**{c: s.astype(np.int64)})  # '0186' is 186 there
+        elif isinstance(known[0], str) and pd.api.types.is_integer_dtype(df[c]):
+            df = df.assign(**{c: df[c].astype(str)})
+    return df
+
 def evaluate(model:str='out/model', # a model saved by `recfast train`: the folder, or model.pkl (a pickle)
              data:str=None, # a CSV (or .parquet) of held-out rows: the training's user and item columns (and ratings)
              k:int=10, # cut-off of precision, recall and NDCG
@@ -370,7 +385,7 @@ def evaluate(model:str='out/model', # a model saved by `recfast train`: the fold
     df = read_parquet(data) if _is_parquet(data) else read_csv(data, sep, encoding, ids=cols)
     if miss := [c for c in cols if c not in df.columns]:
         raise CLIError(f"{Path(data).name} has no column {miss[0]!r} (the model's columns: {cols[0]!r}, {cols[1]!r})")
-    res = learn.evaluate(df, k=k)
+    res = learn.evaluate(_like_model(df, cols, learn.dls), k=k)
     for n,v in res.items(): print(f"{n:<14} {v:.4f}" if isinstance(v, float) else f"{n:<14} {v}")
     return res
 

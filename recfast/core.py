@@ -558,12 +558,12 @@ def check_y_range(dls, # loaders whose datasets hold the ratings in their last t
         not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) for v in y_range)):
         raise ValueError(f"`y_range` must be (low, high), two finite numbers, or None; got {y_range!r}")
     if not y_range[0]<y_range[1]: raise ValueError(f"`y_range`={tuple(y_range)} has low >= high: pass (low, high)")
-    if (sp:=getattr(dls, 'rating_span', None)) and (sp[0]<y_range[0] or sp[1]>y_range[1]):  # before any averaging
-        raise ValueError(f"The ratings span [{sp[0]:g}, {sp[1]:g}] as given, outside y_range={tuple(y_range)} (the "
-                         "loaders may hold only the means of duplicate ratings): widen y_range or pass y_range=None")
     for dl in getattr(dls, 'loaders', []):
         if ts:=getattr(dl.dataset, 'ts', None):
             check_range(ts[-1].cpu(), y_range, (lambda i: f"rating {i}") if row is None else partial(row, dl))
+    if (sp:=getattr(dls, 'rating_span', None)) and (sp[0]<y_range[0] or sp[1]>y_range[1]):  # averaged into range
+        raise ValueError(f"The ratings span [{sp[0]:g}, {sp[1]:g}] as given, outside y_range={tuple(y_range)}: "
+                         "duplicate (user, item) ratings were averaged into it; widen y_range or pass y_range=None")
 
 # %% ../nbs/00_core.ipynb #017bc74e
 def make_vocab(*cols)->CategoryMap:

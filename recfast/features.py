@@ -11,7 +11,12 @@ __all__ = ['feature_kind', 'check_features', 'FeatureTable', 'add_features', 'ha
 # %% ../nbs/07_features.ipynb #1a199a7d
 from fastai.basics import *
 from .core import *
-from .core import _py, _id_kinds
+from .core import _py, _id_kinds, _padded
+
+def _vocab_plus(vocab:CategoryMap, ids:list)->CategoryMap:
+    "`vocab` with new `ids` appended, the padding slot kept apart (a new id `'#na#'` is an id, not the padding)"
+    p = _padded(vocab)
+    return CategoryMap(list(vocab.items[p:])+list(ids), sort=False, add_na=bool(p))
 
 # %% ../nbs/07_features.ipynb #52f59aa7
 _listy = (list, tuple, set, frozenset, np.ndarray)
@@ -260,7 +265,7 @@ def _extended(learn, user_features, item_features, put):
     for side,(ids,rows) in new.items():
         if not ids: continue  # every id of the frame is known
         name = getattr(dls, f'{side}_name')
-        ext.classes[name] = CategoryMap(list(dls.classes[name].items)+ids, sort=False)
+        ext.classes[name] = _vocab_plus(dls.classes[name], ids)
         embs = [m for m in model.modules() if isinstance(m, HybridEmbedding) and m.side==side and m.feats is not None]
         if not embs:
             how = ' (a closed form)' if not any(p.requires_grad for p in model.parameters()) else ''
@@ -388,14 +393,15 @@ def _store_fold(learn, ids:list, users:Tensor, items:Tensor, sol:Tensor):
     new = pos<=0
     pos[new] = len(dls.users)+np.arange(int(new.sum()))
     if new.any():
-        dls.classes = {**dls.classes, dls.user_name: CategoryMap(list(dls.users.items)+list(ids[new]), sort=False)}
+        dls.classes = {**dls.classes, dls.user_name: _vocab_plus(dls.users, list(ids[new]))}
         if hasattr(m, 'n_users'): m.n_users = dls.n_users
     pos,shape = torch.from_numpy(pos),(dls.n_users, dls.n_items)
     bias = hasattr(m, 'u_bias')
     _set_rows(m.u_weight, pos, sol[:,:-1] if bias else sol)
     if bias: _set_rows(m.u_bias, pos, sol[:,-1:])
     r,c,_ = dls.seen.coo()
-    dls.seen = CSRMatrix.from_coo(torch.cat([r.cpu(), pos[users]]), torch.cat([c.cpu(), items]), shape=shape)
+    key = torch.unique(torch.cat([r.cpu(), pos[users]])*shape[1] + torch.cat([c.cpu(), items]))  # refits: no pair twice
+    dls.seen = CSRMatrix.from_coo(key//shape[1], key%shape[1], shape=shape)
     if dls.valid_seen is not None: dls.valid_seen = _extend_csr(dls.valid_seen.to('cpu'), *shape)
     learn.opt = None  # the optimizer's state is for the old parameters
     learn._folded = getattr(learn, '_folded', 0)+len(ids)  # `fit` says these users aren't refit

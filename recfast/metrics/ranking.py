@@ -202,7 +202,8 @@ class RankMetric(Metric):
         if ps and not any(p.kind==p.VAR_KEYWORD for p in ps.values()):
             _check_kwargs(kwargs, ps, f"`RankMetric`: {getattr(func, '__name__', func)}() takes no argument {{}}",
                           [k for k in ps if k not in ('scores','targets','exclude','per_user')])
-        self._name = ifnone(name, func.__name__.replace('_at_k', '') + (f"@{kwargs['k']}" if 'k' in kwargs else '')
+        fn = getattr(func, '__name__', None) or getattr(getattr(func, 'func', None), '__name__', 'metric')  # (partials)
+        self._name = ifnone(name, fn.replace('_at_k', '') + (f"@{kwargs['k']}" if 'k' in kwargs else '')
                                   + (f"_{kwargs['n_negatives']}neg" if kwargs.get('n_negatives') else ''))
         self.learn = None
     def check_catalogue(self, n:int): # the items the loaders know (the padding id aside)
