@@ -225,6 +225,10 @@ def ranking_setup(loss:str, # one of `ranking_losses`
         return RankLoss(loss),AllItems()
     if n_neg is not None: check_n(n_neg, n_items-1, 'n_neg')  # more would repeat items (and may not fit in memory)
     n,sampler = default_n_neg(loss, n_neg),ifnone(sampler, 'uniform')
+    if n_neg is None and n>n_items-1 and n_items>2:  # a small catalogue: the default can't be drawn without repeats
+        warnings.warn(f"loss={loss!r}: its default {n} negatives per positive exceed the {n_items-1} items of the "
+                      f"catalogue: drawing {n_items-1} (pass `n_neg` to choose)", stacklevel=3)
+        n = n_items-1
     lf = RankLoss(loss, **({'beta':gbce_beta(n, n_items, t)} if loss=='gbce' else {}))
     soft = loss in ('sampled_softmax','gbce')
     return lf,NegativeSampling(n_items, n, seed, sampler, seen, avoid_targets=soft, logq=loss=='sampled_softmax',

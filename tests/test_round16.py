@@ -55,3 +55,19 @@ def test_cli_unknown_encoding(tmp_path, capsys):
 def test_rank_metric_of_partial():
     m = RankMetric(functools.partial(recall_at_k, k=5))
     assert m.name.startswith('recall')
+
+# b7b#21: on a small catalogue the sampled losses' default 64 negatives are capped at the catalogue, with a warning
+def test_default_n_neg_capped_on_small_catalogue():
+    d12 = _quiet(InteractionsDataLoaders.from_df, T()[T().movie<=12][['user','movie']], seed=0)
+    for loss in ('sampled_softmax', 'gbce'):
+        learn,msgs = _messages(lambda: implicit_learner(d12, loss=loss, n_factors=4))
+        neg = next(c for c in learn.cbs if isinstance(c, NegativeSampling))
+        assert neg.n_neg==d12.n_items-1 and any('default 64 negatives' in m for m in msgs), msgs
+    with pytest.raises(ValueError, match='`n_neg`=64 is larger'): implicit_learner(d12, loss='gbce', n_neg=64)
+
+# b11#9: `valid_df`'s ratings are checked against y_range as given too (before duplicates are averaged)
+def test_valid_df_span_checked():
+    tr,v = T().iloc[:-50], T().iloc[-50:]
+    vd = pd.concat([v, pd.DataFrame({'user':[1,1], 'movie':[1,1], 'rating':[-50,60]})], ignore_index=True)
+    d = _quiet(RatingsDataLoaders.from_df, tr, valid_df=vd, seed=0)
+    with pytest.raises(ValueError, match=r'ratings span \[-50, 60\] as given'): dot_learner(d, n_factors=4)

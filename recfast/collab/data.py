@@ -33,7 +33,9 @@ class RatingsDataLoaders(RecDataLoaders):
         "Build `DataLoaders` from a ratings DataFrame, by default its first three columns like `CollabDataLoaders`"
         dls = super().from_df(ratings, duplicates=duplicates, user_features=user_features, item_features=item_features,
                               **kwargs)
-        r = pd.to_numeric(as_pandas(ratings)[dls.rating_name], errors='coerce')  # checked numbers by now
+        vd = kwargs.get('valid_df')  # the validation frame's ratings too, as given
+        r = pd.concat([pd.to_numeric(as_pandas(d)[dls.rating_name], errors='coerce') for d in (ratings, vd)
+                       if d is not None])  # checked numbers by now
         dls.rating_span = (float(r.min()), float(r.max()))  # as given: `check_y_range` sees ratings averaged away too
         return dls
 
