@@ -5,7 +5,7 @@ batch of 1,024 random rows per process and step, SGD. For 10k, 100k and 1M rows:
 process holds after the collective, per step (dense: the whole table, all-reduced; sparse: the indices and rows of
 every process's batch, all-gathered) and the wall seconds per step (mean of 20 steps after 3 warm-ups, rank 0). Writes
 bench/results/ddp_bytes.json. Usage: python bench/bench_ddp_bytes.py [--rows 10000,100000,1000000]"""
-import os, sys, time, socket, argparse
+import os, sys, socket, argparse
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch, torch.distributed as dist, torch.multiprocessing as mp
@@ -14,6 +14,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 D,BS,STEPS,WARM = 64,1024,20,3
 
 def worker(rank, world, port, rows, q):
+    from bench import report
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group('gloo', rank=rank, world_size=world)
@@ -27,9 +28,9 @@ def worker(rank, world, port, rows, q):
             times,nbytes = [],0
             for step in range(WARM+STEPS):
                 idx = torch.randint(0, n, (BS,), generator=g)
-                dist.barrier(); t0 = time.perf_counter()
+                dist.barrier(); sw = report.Stopwatch()
                 opt.zero_grad(); emb(idx).pow(2).sum().backward(); opt.step()
-                dt = time.perf_counter()-t0
+                dt = sw()
                 if step>=WARM: times.append(dt)
                 gr = emb.module.weight.grad
                 nbytes = (gr._indices().numel()*gr._indices().element_size() + gr._values().numel()*4 if gr.is_sparse
@@ -58,7 +59,8 @@ def main():
         for r,base in ((d, None), (s, d)):
             kind = 'sparse' if r['sparse'] else 'dense'
             b = () if base is None else ('dense gradients, same run', None, base['step_s'])
-            out.append(report.row('ddp_bytes', f'{kind} embedding gradients, {n:,} rows', data,
+            size = f'{n//10**6}M' if n>=10**6 else f'{n//1000}k'
+            out.append(report.row('ddp_bytes', f'{kind} gradients, {size} rows', data,
                                   'seconds per step (forward, backward with the collective, SGD step), mean of 20',
                                   'gradient MB per process per step', r['bytes']/1e6, r['step_s'], *b, ratio_of='time',
                                   suite=report.speed_suite('ddp_bytes', data)))

@@ -173,7 +173,7 @@ def run_implicit():
              "seed 0")
     als = next((k for k in pts if k.startswith('implicit ALS, tuned, 15')), None)
     base = () if als is None else ('implicit ALS, tuned (15 iterations)', *pts[als])
-    rows = [report.row('frontier', k, data, proto, 'test MRR', m, t, *base, ratio_of='time',
+    rows = [report.row('frontier', k, data, proto, 'test MRR', m, t, *base, ratio_of='value',
                        suite=report.own_suite('frontier', data, 'test MRR against fit seconds'),
                        recipe=('on the frontier' if k in front else 'behind the frontier'))
             for k,(m,t) in pts.items()]
