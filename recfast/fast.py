@@ -308,6 +308,14 @@ def check_lr(lr, # a learning rate: a number, a `slice` of them or one per param
         raise ValueError(f"`{name}` must be a learning rate above 0 (a number, a slice or one per group), got {lr!r}")
     return lr
 
+def _check_cbs(cbs):
+    "Raise a `TypeError` for the first of `cbs` that is not a fastai `Callback` (a metric: where it goes instead)"
+    for cb in L(cbs):
+        if not (isinstance(cb, Callback) or isinstance(cb, type) and issubclass(cb, Callback)):
+            raise TypeError(f"`cbs` must be fastai `Callback`s (e.g. `EarlyStoppingCallback()`), got {cb!r}" +
+                            (": a metric goes in `metrics=` (e.g. `learn.metrics = [...]`)"
+                             if isinstance(cb, Metric) or callable(cb) else ''))
+
 def _verb_owner(cls, k:str):
     "The first subclass of `cls` (depth first) that defines attribute `k`, else `None`"
     for c in cls.__subclasses__():
@@ -321,9 +329,7 @@ class FastLearner(Learner):
                  cbs=None, # callbacks added to the defaults
                  default_cbs:bool=True, # add `fast_default_cbs(dls)`
                  **kwargs):
-        for cb in L(cbs):
-            if not (isinstance(cb, Callback) or isinstance(cb, type) and issubclass(cb, Callback)):
-                raise TypeError(f"`cbs` must be fastai `Callback`s (e.g. `EarlyStoppingCallback()`), got {cb!r}")
+        _check_cbs(cbs)
         cbs = L(fast_default_cbs(dls) if default_cbs else [])+L(cbs)
         if 'lr' in kwargs: check_lr(kwargs['lr'])
         super().__init__(dls, model, opt_func=opt_func, cbs=cbs, default_cbs=False, **kwargs)
@@ -474,10 +480,7 @@ def fit(self:FastLearner, n_epoch, # number of epochs
     if isinstance(n_epoch, bool) or not isinstance(n_epoch, numbers.Integral) or n_epoch<0:
         raise ValueError(f"`n_epoch` must be an int >= 0 (the epochs to train), got {n_epoch!r}")
     _check_batches(getattr(self.dls, 'train', None)); check_lr(ifnone(lr, self.lr)); _check_monitors(self, cbs)
-    for cb in L(cbs):
-        if not (isinstance(cb, Callback) or isinstance(cb, type) and issubclass(cb, Callback)):
-            raise TypeError(f"`cbs` must be fastai `Callback`s, got {cb!r}" + (": a metric goes in `metrics=` (e.g. "
-                            "`learn.metrics = [...]`)" if isinstance(cb, Metric) or callable(cb) else ''))
+    _check_cbs(cbs)
     if n_epoch and (k:=getattr(self, '_folded', 0)):  # said once: users added by `fold_in` have no training rows
         warnings.warn(f"fit: {k} user(s) were added by `fold_in` and have no training rows: this fit doesn't refit "
                       "them (weight decay shrinks their vectors); call `fold_in` again after training", stacklevel=2)
