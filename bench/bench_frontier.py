@@ -13,6 +13,12 @@ each user's training items excluded), seed 0: recfast's full softmax (the defaul
 iterations) and BPR; fit seconds = training only (the loaders and the peers' CSR matrix are built once, untimed).
 Writes bench/results/frontier_implicit.json and frontier_implicit.png.
 
+`--protocol sequence`: bench_next_item.py's leave-last-out protocol (each user's latest item held out, every item
+ranked, the user's training items excluded; NDCG@10), seed 0: the sequence models with their valid-best recipes of
+bench_next_item.py at 3 / 8 / 20 epochs (SASRec 8 / 20), EASE, item-kNN, popularity and `implicit`'s ALS (the talk's
+tuned recipe) and BPR on the same training histories; fit seconds = training only. Writes
+bench/results/frontier_sequence.json and frontier_sequence.png.
+
 `--tune` chooses the batch-size-free recipe on a random 10% of u1.base (never a test fold): a grid of lr x l2 x
 epochs at bs 1024, then the chosen l2 at bs 256 and 4096 (lr scaled with the square root of the batch) to show that
 the quality no longer follows the number of steps. Writes bench/results/frontier_tuning.json; the plain run writes
@@ -114,6 +120,13 @@ def plot(points, front, path, ylabel='test RMSE (mean, u1-u5)', higher=False,
     ax.set_title(title); ax.legend(loc='upper left' if higher else 'upper right')
     fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
 
+class Factors(torch.nn.Module):
+    "A peer's user and item factors as a model `eval_batches` scores"
+    def __init__(self, u, i):
+        super().__init__()  # (parameters: `eval_batches` finds the model's device from them)
+        self.u,self.i = (torch.nn.Parameter(torch.tensor(np.asarray(a))) for a in (u, i))
+    def score_items(self, users): return self.u[users] @ self.i.T
+
 def implicit_protocol():
     "The talk protocol's frontier: `{label: (MRR, fit seconds)}`"
     from recfast.all import (movielens_split, InteractionsDataLoaders, implicit_learner, ease_learner, itemknn_learner,
@@ -147,11 +160,6 @@ def implicit_protocol():
     except ImportError as e: print(f'`implicit` not importable ({e}): its rows are skipped', flush=True); return pts
     r,c,v = dls.seen.coo()
     ui = sp.csr_matrix((v.numpy(), (r.numpy(), c.numpy())), shape=dls.seen.shape)
-    class Factors(torch.nn.Module):
-        def __init__(self, u, i):
-            super().__init__()  # (parameters: `eval_batches` finds the model's device from them)
-            self.u,self.i = (torch.nn.Parameter(torch.tensor(np.asarray(a))) for a in (u, i))
-        def score_items(self, users): return self.u[users] @ self.i.T
     def peer(m):
         with threadpool_limits(1): _,t = report.timed(m.fit, ui, show_progress=False)
         return score(Factors(m.user_factors, m.item_factors)), t
@@ -181,15 +189,99 @@ def run_implicit():
     plot(pts, front, report.RESULTS/'frontier_implicit.png', ylabel='test MRR (ua.test)', higher=True,
          title='ML-100K implicit (talk protocol): quality against fit time (squares: peers)')
 
+SEQ_RECIPES = {  # bench_next_item.py's valid-best recipe per arch (next_item_tuning.json): softmax, 64 factors
+    'lstm': dict(lr=3e-2), 'cnn': dict(lr=1e-2), 'pool': dict(lr=3e-2),
+    'sasrec': dict(lr=9e-3, model_kwargs=dict(p=0.5, n_heads=2))}
+SEQ_EPOCHS = {'lstm': (3, 8, 20), 'cnn': (3, 8, 20), 'pool': (3, 8, 20), 'sasrec': (8, 20)}
+
+def sequence_protocol(quick=False):
+    "Leave-last-out next-item prediction's frontier (bench_next_item.py's protocol): `{label: (NDCG@10, fit seconds)}`"
+    from recfast.all import (movielens_100k, split_frame, SequenceDataLoaders, InteractionsDataLoaders,
+                             sequence_learner, ease_learner, itemknn_learner, popularity_learner, ndcg_at_k, set_seed)
+    ml = movielens_100k(titles=False)[['user','movie','timestamp']]
+    kw = dict(time_name='timestamp', split='last', seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        dls = SequenceDataLoaders.from_df(ml, max_len=50, bs=128, **kw)
+        full = SequenceDataLoaders.from_df(ml, max_len=800, exclude_preceding=True, **kw)  # every training item
+        trn,val = split_frame(ml, by='user', split='last', time_name='timestamp')[:2]
+        idls = InteractionsDataLoaders.from_df(trn, valid_df=val, bs=1024, seed=0)
+    (x,targ,_),(_,targ2,ex) = dls.eval_set(),full.eval_set()
+    assert torch.equal(targ.indices, targ2.indices)  # the same held-out items, in the same order
+    def seq_score(model):
+        model.eval(); v = []
+        with torch.no_grad():
+            for i in range(0, len(x), 256):
+                r = torch.arange(i, min(i+256, len(x)))
+                v.append(ndcg_at_k(model.score_items(x[r]), targ.densify(r).bool(), ex.densify(r).bool(), k=10,
+                                   per_user=True))
+        return float(torch.cat(v).nanmean())
+    def score(model):
+        with torch.no_grad(): v = [ndcg_at_k(s, t, e, k=10, per_user=True) for s,t,e in idls.eval_batches(model)]
+        return float(torch.cat(v).nanmean())
+    def neural(arch, epochs, lr, **kw):
+        set_seed(0); learn = sequence_learner(dls, arch=arch, loss='softmax', n_factors=64, seed=0, metrics=[], **kw)
+        def go():
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
+        t = report.timed(go)[1]  # (then the scores of the trained model)
+        return seq_score(learn.model), t
+    def closed(factory, **kw):
+        learn,t = report.timed(factory, idls, **kw)
+        return score(learn.model), t
+    neural('pool', 1, 3e-2)  # warm-up, untimed
+    pts = {}
+    for a,r in SEQ_RECIPES.items():
+        for e in SEQ_EPOCHS[a][:1] if quick else SEQ_EPOCHS[a]:
+            pts[f'recfast {a}, softmax, {e} epochs'] = neural(a, e, **r)
+            print(a, e, pts[f'recfast {a}, softmax, {e} epochs'], flush=True)
+    pts |= {'recfast EASE (defaults)': closed(ease_learner), 'recfast item-kNN (defaults)': closed(itemknn_learner),
+            'recfast popularity': closed(popularity_learner)}
+    try:
+        import implicit, scipy.sparse as sp
+        from threadpoolctl import threadpool_limits
+    except ImportError as e: print(f'`implicit` not importable ({e}): its rows are skipped', flush=True); return pts
+    r,c,v = idls.seen.coo()
+    ui = sp.csr_matrix((v.numpy(), (r.numpy(), c.numpy())), shape=idls.seen.shape)
+    def peer(m):
+        with threadpool_limits(1): _,t = report.timed(m.fit, ui, show_progress=False)
+        return score(Factors(m.user_factors, m.item_factors)), t
+    als = lambda it: implicit.cpu.als.AlternatingLeastSquares(factors=128, regularization=50., alpha=10., iterations=it,
+                                                              random_state=0, num_threads=1)
+    peer(als(1))  # warm-up, untimed
+    pts |= {f'implicit ALS (talk-tuned), {it} iterations': peer(als(it)) for it in (5, 15)}
+    pts['implicit BPR (100 iterations)'] = peer(implicit.cpu.bpr.BayesianPersonalizedRanking(
+        factors=128, iterations=100, random_state=0, num_threads=1))
+    return pts
+
+def run_sequence(quick=False):
+    pts = sequence_protocol(quick)
+    front = frontier({k:(-m, t) for k,(m,t) in pts.items()})  # higher NDCG is better
+    for k,(m,t) in sorted(pts.items(), key=lambda x: x[1][1]):
+        print(f"{'*' if k in front else ' '} {k}: NDCG@10 {m:.4f} in {t:.2f} s", flush=True)
+    if quick: return
+    data = "ML-100K, each user's latest rating held out (943 targets), the rest trained on"
+    proto = ("leave-last-out; every item ranked, the user's training items excluded; NDCG@10, mean over users; fit "
+             "seconds = training only, one thread, seed 0")
+    ease = pts.get('recfast EASE (defaults)')
+    base = () if ease is None else ('recfast EASE (defaults, same run)', *ease)
+    rows = [report.row('frontier', k, data, proto, 'test NDCG@10', m, t, *base, ratio_of='value',
+                       suite=report.own_suite('frontier', data, 'test NDCG@10 against fit seconds'),
+                       recipe=('on the frontier' if k in front else 'behind the frontier'))
+            for k,(m,t) in pts.items()]
+    report.save(rows, 'frontier_sequence')
+    plot(pts, front, report.RESULTS/'frontier_sequence.png', ylabel='test NDCG@10 (last items)', higher=True,
+         title='ML-100K next item (leave-last-out): quality against fit time (squares: peers)')
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('--protocol', default='explicit', choices=('explicit', 'implicit'))
+    p.add_argument('--protocol', default='explicit', choices=('explicit', 'implicit', 'sequence'))
     p.add_argument('--tune', action='store_true', help="choose the batch-size-free recipe on u1.base's valid split")
     p.add_argument('--quick', action='store_true', help='u1 only, fewer models: a smoke test (writes nothing)')
     a = p.parse_args()
     torch.set_num_threads(1)
     if a.tune: return tune()
     if a.protocol=='implicit': return run_implicit()
+    if a.protocol=='sequence': return run_sequence(a.quick)
     folds = FOLDS[:1] if a.quick else FOLDS
     splits = {f: data(f) for f in folds}
     fit_time(fit_collab, *splits[folds[0]], **{**FAST, 'epochs':1})  # warm-up (lazy imports, allocations): untimed

@@ -6,9 +6,15 @@ in the same run. Both searches read a validation split only; the test figures co
   excluded) over 3 seeds, against the hand-tuned softmax recipe and the BPR recipe of `bench_baselines.py`.
 - dot, explicit: `tune(arch='dot')` on u1.base with a random 10% held out (the split `bench_explicit.py` tunes on),
   then test RMSE on u1..u5 against the hand-tuned `dot_tuned` and the fastbook recipe.
+- sequence: `tune(arch='lstm')` on leave-last-out ML-100K with each user's last item removed (`test=True`, the split
+  `bench_next_item.py --tune` chose its grid on), then test NDCG@10 / HR@10 / MRR on the last items over 3 seeds,
+  against that grid's winner for the LSTM. The search starts from the hand-tuned recipe.
+- autoencoder: `tune(arch='autorec')` on `bench_autoenc.py`'s 90% with 10% of it held out, then test RMSE on the
+  other 10% over 3 seeds against the factory's defaults with `bench_autoenc.py`'s schedule.
 
 Writes bench/results/tune.json (bench/report.py rows) and the studies (bench/results/tune/). `BENCH_TUNE_BUDGET`
-sets the budget in seconds; `BENCH_QUICK=1` runs a 60-second budget and one seed (a smoke test)."""
+sets the budget in seconds (per family); `BENCH_QUICK=1` runs a 60-second budget and one seed (a smoke test);
+`BENCH_TUNE_FAMILIES=sequence,autoencoder` runs some families (the rows of the others are kept)."""
 import os, sys, json, warnings
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -21,96 +27,205 @@ torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
 QUICK = bool(int(os.environ.get('BENCH_QUICK', 0)))
 BUDGET = float(os.environ.get('BENCH_TUNE_BUDGET', 60 if QUICK else 600))
 SEEDS = (0,) if QUICK else (0, 1, 2)
-OUT = Path(__file__).parent/'results'/'tune'
-rows = []
+OUT = report.RESULTS/'tune'
+ALL = ('implicit', 'dot', 'sequence', 'autoencoder')
+FAMILIES = os.environ.get('BENCH_TUNE_FAMILIES', ','.join(ALL)).split(',')
+if bad:=[f for f in FAMILIES if f not in ALL]: sys.exit(f"BENCH_TUNE_FAMILIES: unknown {bad}: use some of {ALL}")
+# the rows of the families not run this time are kept (each row's model starts with its family's arch)
+_f = report.RESULTS/'tune.json'
+KEEP = {'implicit':'implicit,', 'dot':'dot,', 'sequence':'lstm,', 'autoencoder':'autorec,'}
+rows = [r for r in (json.loads(_f.read_text()) if _f.exists() else [])
+        if not any(r['model'].startswith(KEEP[f]) for f in FAMILIES)]
+recipe = lambda r: ', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k,v in r['kwargs'].items()) \
+                   + f", fit_one_cycle({r['epochs']}, {r['lr']:.3g})"
+
+def with_starts(space, *starts):
+    "`space` with `starts` (hand-tuned recipes) as its first trials: the search begins where the hand grid ended"
+    def f(trial, dls): return space(trial, dls)
+    f.starts = list(starts)
+    return f
+
+def compare(fam, tuned, hand, res, data, metrics, tuned_s, n_label, main):
+    "Report rows: tune's recipe against the hand-tuned one (`main` metric's ratio), each over `res`'s seeds or folds"
+    suite = report.own_suite('tune', data, f'test {main}')
+    mean = lambda rs, m: float(np.mean([r[0][m] for r in rs]))
+    std = lambda rs, m: float(np.std([r[0][m] for r in rs]))
+    secs = lambda rs: float(np.mean([r[1] for r in rs]))
+    out = []
+    for m in metrics:
+        out.append(report.row('tune', f"{fam}, tune's recipe ({BUDGET/60:.0f}-minute budget: {tuned['trials']} trials "
+                              f"in {tuned_s:.0f} s)", data, f'test {m}, {n_label}', f'test {m}', mean(res['tune'], m),
+                              secs(res['tune']), f'{fam}, {hand}', mean(res['hand'], m), secs(res['hand']), suite=suite,
+                              ratio_of='value', std=std(res['tune'], m), n=len(res['tune']), recipe=recipe(tuned)))
+        out.append(report.row('tune', f'{fam}, {hand}', data, f'test {m}, {n_label}', f'test {m}', mean(res['hand'], m),
+                              secs(res['hand']), suite=suite, std=std(res['hand'], m), n=len(res['hand'])))
+    print(out, flush=True)
+    return out
 
 # ---- implicit on the talk protocol
-trn,tst = movielens_split()
-val = trn.groupby('user').sample(n=10, random_state=0)
-vdls = InteractionsDataLoaders.from_df(trn.drop(val.index), valid_df=val, bs=1024, seed=0)
-FUNCS = {'MRR':mrr, 'NDCG@10':partial(ndcg_at_k, k=10), 'R@20':partial(recall_at_k, k=20)}
-TALK = "ML-100K ua.base -> ua.test, every rating a positive; full catalogue, training items excluded; mean of 3 seeds"
-HAND = {'softmax (hand-tuned: wd 1, fit_one_cycle(20, 2e-2))': dict(kwargs=dict(loss='softmax', wd=1.), epochs=20, lr=2e-2),
-        'bpr (bench recipe: fit(10, 1e-2))': dict(kwargs=dict(loss='bpr'), epochs=10, lr=1e-2, plain=True)}
+if 'implicit' in FAMILIES:
+    trn,tst = movielens_split()
+    val = trn.groupby('user').sample(n=10, random_state=0)
+    vdls = InteractionsDataLoaders.from_df(trn.drop(val.index), valid_df=val, bs=1024, seed=0)
+    FUNCS = {'MRR':mrr, 'NDCG@10':partial(ndcg_at_k, k=10), 'R@20':partial(recall_at_k, k=20)}
+    TALK = "ML-100K ua.base -> ua.test, every rating a positive; full catalogue, training items excluded; " \
+           "mean of 3 seeds"
+    HAND = {'softmax (hand-tuned: wd 1, fit_one_cycle(20, 2e-2))': dict(kwargs=dict(loss='softmax', wd=1.),
+                                                                        epochs=20, lr=2e-2),
+            'bpr (bench recipe: fit(10, 1e-2))': dict(kwargs=dict(loss='bpr'), epochs=10, lr=1e-2, plain=True)}
 
-def scores(model, d):
-    vals = {n:[] for n in FUNCS}
-    for s,t,e in d.eval_batches(model):
-        for n,f in FUNCS.items(): vals[n].append(f(s, t, e, per_user=True))
-    return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}
+    def scores(model, d):
+        vals = {n:[] for n in FUNCS}
+        for s,t,e in d.eval_batches(model):
+            for n,f in FUNCS.items(): vals[n].append(f(s, t, e, per_user=True))
+        return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}
 
-def implicit_test(rec, seed):
-    "Test metrics of `rec` (kwargs, epochs, lr) trained on all of ua.base with `seed`, and its fit seconds"
-    dls = InteractionsDataLoaders.from_df(trn, valid_df=tst, bs=1024, seed=seed)
-    set_seed(seed)
-    learn = implicit_learner(dls, metrics=[], seed=seed, **rec['kwargs'])
-    def go():
-        with learn.no_bar(), learn.no_logging():
-            (learn.fit if rec.get('plain') else learn.fit_one_cycle)(rec['epochs'], rec['lr'])
-    _,t = report.timed(go)
-    return scores(learn.model, dls), t
+    def implicit_test(rec, seed):
+        "Test metrics of `rec` (kwargs, epochs, lr) trained on all of ua.base with `seed`, and its fit seconds"
+        dls = InteractionsDataLoaders.from_df(trn, valid_df=tst, bs=1024, seed=seed)
+        set_seed(seed)
+        learn = implicit_learner(dls, metrics=[], seed=seed, **rec['kwargs'])
+        def go():
+            with learn.no_bar(), learn.no_logging():
+                (learn.fit if rec.get('plain') else learn.fit_one_cycle)(rec['epochs'], rec['lr'])
+        _,t = report.timed(go)
+        return scores(learn.model, dls), t
 
-(best,_),tuned_s = report.timed(tune, vdls, arch='implicit', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT)
-print('implicit tuned:', best, flush=True)
-res = {'tune': [implicit_test(best, s) for s in SEEDS]}
-for name,rec in HAND.items(): res[name] = [implicit_test(rec, s) for s in SEEDS]
-mean = lambda rs, m: float(np.mean([r[0][m] for r in rs]))
-std = lambda rs, m: float(np.std([r[0][m] for r in rs]))
-base = next(iter(HAND))
-suite = report.own_suite('tune', TALK, 'test MRR')
-recipe = lambda r: f"{', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k,v in r['kwargs'].items())}, " \
-                   f"fit_one_cycle({r['epochs']}, {r['lr']:.3g})"
-for m in FUNCS:
-    rows.append(report.row('tune', f"implicit, tune's recipe ({BUDGET/60:.0f}-minute budget: {best['trials']} trials "
-                           f"in {tuned_s:.0f} s)",
-                           TALK, f'test {m}, 3 seeds', f'test {m}', mean(res['tune'], m),
-                           float(np.mean([r[1] for r in res['tune']])), f'implicit, {base}', mean(res[base], m),
-                           float(np.mean([r[1] for r in res[base]])), suite=suite, ratio_of='value',
-                           std=std(res['tune'], m), n=len(SEEDS), recipe=recipe(best)))
-    for name in HAND: rows.append(report.row('tune', f'implicit, {name}', TALK, f'test {m}, 3 seeds', f'test {m}',
-                                             mean(res[name], m), float(np.mean([r[1] for r in res[name]])),
-                                             suite=suite, std=std(res[name], m), n=len(SEEDS)))
-    print(rows[-len(HAND)-1:], flush=True)
+    (best,_),tuned_s = report.timed(tune, vdls, arch='implicit', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT)
+    print('implicit tuned:', best, flush=True)
+    res = {'tune': [implicit_test(best, s) for s in SEEDS]}
+    for name,rec in HAND.items(): res[name] = [implicit_test(rec, s) for s in SEEDS]
+    mean = lambda rs, m: float(np.mean([r[0][m] for r in rs]))
+    std = lambda rs, m: float(np.std([r[0][m] for r in rs]))
+    base = next(iter(HAND))
+    suite = report.own_suite('tune', TALK, 'test MRR')
+    for m in FUNCS:
+        rows.append(report.row('tune', f"implicit, tune's recipe ({BUDGET/60:.0f}-minute budget: "
+                               f"{best['trials']} trials "
+                               f"in {tuned_s:.0f} s)",
+                               TALK, f'test {m}, 3 seeds', f'test {m}', mean(res['tune'], m),
+                               float(np.mean([r[1] for r in res['tune']])), f'implicit, {base}', mean(res[base], m),
+                               float(np.mean([r[1] for r in res[base]])), suite=suite, ratio_of='value',
+                               std=std(res['tune'], m), n=len(SEEDS), recipe=recipe(best)))
+        for name in HAND: rows.append(report.row('tune', f'implicit, {name}', TALK, f'test {m}, 3 seeds', f'test {m}',
+                                                 mean(res[name], m), float(np.mean([r[1] for r in res[name]])),
+                                                 suite=suite, std=std(res[name], m), n=len(SEEDS)))
+        print(rows[-len(HAND)-1:], flush=True)
 
 # ---- dot on u1..u5
-EXPL = "ML-100K u1..u5: train u{k}.base, test RMSE on u{k}.test; mean ± std over the 5 folds; tuned on 10% of u1.base"
-u1,_ = movielens_split(split='u1')
-u1 = u1[['user','movie','rating']]
-v1 = u1.sample(frac=0.1, random_state=0)
-ddls = RatingsDataLoaders.from_df(u1.drop(v1.index), valid_df=v1, bs=64, seed=0)
-(dbest,_),dtuned_s = report.timed(tune, ddls, arch='dot', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT,
-                                  y_range=(0, 5.5))
-print('dot tuned:', dbest, flush=True)
-DHAND = {'dot_tuned (hand-tuned: wd 0.15, fit_one_cycle(5, 5e-3))': dict(kwargs=dict(n_factors=50, wd=0.15), epochs=5, lr=5e-3),
-         'fastbook (wd 0.1, fit_one_cycle(5, 5e-3))': dict(kwargs=dict(n_factors=50, wd=0.1), epochs=5, lr=5e-3)}
+if 'dot' in FAMILIES:
+    EXPL = "ML-100K u1..u5: train u{k}.base, test RMSE on u{k}.test; mean ± std over the 5 folds; tuned on 10% " \
+           "of u1.base"
+    u1,_ = movielens_split(split='u1')
+    u1 = u1[['user','movie','rating']]
+    v1 = u1.sample(frac=0.1, random_state=0)
+    ddls = RatingsDataLoaders.from_df(u1.drop(v1.index), valid_df=v1, bs=64, seed=0)
+    (dbest,_),dtuned_s = report.timed(tune, ddls, arch='dot', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT,
+                                      y_range=(0, 5.5))
+    print('dot tuned:', dbest, flush=True)
+    DHAND = {'dot_tuned (hand-tuned: wd 0.15, fit_one_cycle(5, 5e-3))': dict(kwargs=dict(n_factors=50, wd=0.15),
+                                                                             epochs=5, lr=5e-3),
+             'fastbook (wd 0.1, fit_one_cycle(5, 5e-3))': dict(kwargs=dict(n_factors=50, wd=0.1), epochs=5, lr=5e-3)}
 
-def dot_test(rec, fold):
-    trn_,tst_ = (d[['user','movie','rating']] for d in movielens_split(split=fold))
-    dls = RatingsDataLoaders.from_df(trn_, valid_df=tst_, bs=64, seed=42)
-    set_seed(42)
-    learn = dot_learner(dls, metrics=[], **{'y_range': (0, 5.5), **rec['kwargs']})
-    def go():
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(rec['epochs'], rec['lr'])
-    _,t = report.timed(go)
-    return float(((learn.predict_pairs(tst_)-tst_.rating.to_numpy())**2).mean()**0.5), t
+    def dot_test(rec, fold):
+        trn_,tst_ = (d[['user','movie','rating']] for d in movielens_split(split=fold))
+        dls = RatingsDataLoaders.from_df(trn_, valid_df=tst_, bs=64, seed=42)
+        set_seed(42)
+        learn = dot_learner(dls, metrics=[], **{'y_range': (0, 5.5), **rec['kwargs']})
+        def go():
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(rec['epochs'], rec['lr'])
+        _,t = report.timed(go)
+        return float(((learn.predict_pairs(tst_)-tst_.rating.to_numpy())**2).mean()**0.5), t
 
-folds = ('u1',) if QUICK else ('u1','u2','u3','u4','u5')
-dres = {'tune': [dot_test(dbest, f) for f in folds]}
-for name,rec in DHAND.items(): dres[name] = [dot_test(rec, f) for f in folds]
-dsuite = report.own_suite('tune', EXPL, 'test RMSE')
-dbase = next(iter(DHAND))
-rm = lambda rs: float(np.mean([r[0] for r in rs]))
-rows.append(report.row('tune', f"dot, tune's recipe ({BUDGET/60:.0f}-minute budget: {dbest['trials']} trials in "
-                       f"{dtuned_s:.0f} s)", EXPL,
-                       'test RMSE, 5 folds', 'test RMSE', rm(dres['tune']), float(np.mean([r[1] for r in dres['tune']])),
-                       f'dot, {dbase}', rm(dres[dbase]), float(np.mean([r[1] for r in dres[dbase]])), suite=dsuite,
-                       ratio_of='value', std=float(np.std([r[0] for r in dres['tune']])), n=len(folds),
-                       recipe=recipe(dbest)))
-for name in DHAND: rows.append(report.row('tune', f'dot, {name}', EXPL, 'test RMSE, 5 folds', 'test RMSE', rm(dres[name]),
-                                          float(np.mean([r[1] for r in dres[name]])), suite=dsuite,
-                                          std=float(np.std([r[0] for r in dres[name]])), n=len(folds)))
-print(rows[-3:], flush=True)
-# the fold-to-fold differences of the tuned recipe against the hand-tuned one (paired: the same folds)
-print('dot paired diffs (tune - hand):', [a[0]-b[0] for a,b in zip(dres['tune'], dres[dbase])])
+    folds = ('u1',) if QUICK else ('u1','u2','u3','u4','u5')
+    dres = {'tune': [dot_test(dbest, f) for f in folds]}
+    for name,rec in DHAND.items(): dres[name] = [dot_test(rec, f) for f in folds]
+    dsuite = report.own_suite('tune', EXPL, 'test RMSE')
+    dbase = next(iter(DHAND))
+    rm = lambda rs: float(np.mean([r[0] for r in rs]))
+    rows.append(report.row('tune', f"dot, tune's recipe ({BUDGET/60:.0f}-minute budget: {dbest['trials']} trials in "
+                           f"{dtuned_s:.0f} s)", EXPL,
+                           'test RMSE, 5 folds', 'test RMSE', rm(dres['tune']),
+                           float(np.mean([r[1] for r in dres['tune']])),
+                           f'dot, {dbase}', rm(dres[dbase]), float(np.mean([r[1] for r in dres[dbase]])), suite=dsuite,
+                           ratio_of='value', std=float(np.std([r[0] for r in dres['tune']])), n=len(folds),
+                           recipe=recipe(dbest)))
+    for name in DHAND: rows.append(report.row('tune', f'dot, {name}', EXPL, 'test RMSE, 5 folds', 'test RMSE',
+                                              rm(dres[name]),
+                                              float(np.mean([r[1] for r in dres[name]])), suite=dsuite,
+                                              std=float(np.std([r[0] for r in dres[name]])), n=len(folds)))
+    print(rows[-3:], flush=True)
+    # the fold-to-fold differences of the tuned recipe against the hand-tuned one (paired: the same folds)
+    print('dot paired diffs (tune - hand):', [a[0]-b[0] for a,b in zip(dres['tune'], dres[dbase])])
+# ---- sequences (LSTM) on leave-last-out next-item prediction (bench_next_item.py's protocol)
+if 'sequence' in FAMILIES:
+    ml = movielens_100k(titles=False)[['user','movie','timestamp']]
+    SKW = dict(time_name='timestamp', split='last', max_len=50, bs=128)
+    SEQ = "ML-100K, each user's latest rating held out (943 targets), the rest trained on; every item ranked, the " \
+          "user's training items excluded; mean of 3 seeds"
+    SFUNCS = {'NDCG@10':partial(ndcg_at_k, k=10), 'HR@10':partial(recall_at_k, k=10), 'MRR':mrr}
+    # bench_next_item.py's valid-best LSTM recipe of its hand grid (next_item_tuning.json), the search's first trial
+    # (there with wd 1e-5: the space's weight decay is log-uniform, from 1e-5)
+    shand = dict(kwargs=dict(loss='softmax', n_factors=64, wd=0.), epochs=20, lr=3e-2)
+    vsdls = SequenceDataLoaders.from_df(ml, seed=0, test=True, **SKW)  # valid: each user's last-but-one item
+    (sbest,_),stuned_s = report.timed(tune, vsdls, arch='lstm', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT,
+                                      space=with_starts(sequence_space, {**shand['kwargs'], 'wd': 1e-5,  # the floor of
+                                                                         'epochs': shand['epochs'], 'lr': shand['lr']}))
+    print('lstm tuned:', sbest, flush=True)
+
+    def seq_test(rec, seed):
+        "Test metrics of `rec` fitted with `seed` on everything but each user's last item, and its fit seconds"
+        set_seed(seed)
+        dls = SequenceDataLoaders.from_df(ml, seed=seed, **SKW)
+        full = SequenceDataLoaders.from_df(ml, seed=seed, exclude_preceding=True, **{**SKW, 'max_len': 800})
+        (x,targ,_),(_,targ2,ex) = dls.eval_set(),full.eval_set()
+        assert torch.equal(targ.indices, targ2.indices)  # the same held-out items, in the same order
+        learn = sequence_learner(dls, arch='lstm', seed=seed, metrics=[], **rec['kwargs'])
+        def go():
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(rec['epochs'], rec['lr'])
+        _,t = report.timed(go)
+        learn.model.eval()
+        vals = {n:[] for n in SFUNCS}
+        with torch.no_grad():
+            for i in range(0, len(x), 256):
+                r = torch.arange(i, min(i+256, len(x)))
+                s,tg,e = learn.model.score_items(x[r]),targ.densify(r).bool(),ex.densify(r).bool()
+                for n,f in SFUNCS.items(): vals[n].append(f(s, tg, e, per_user=True))
+        return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}, t
+
+    sres = {'tune': [seq_test(sbest, s) for s in SEEDS], 'hand': [seq_test(shand, s) for s in SEEDS]}
+    rows += compare('lstm', sbest, 'hand-tuned (bench_next_item: softmax, 64 factors, fit_one_cycle(20, 3e-2))',
+                    sres, SEQ, SFUNCS, stuned_s, '3 seeds', 'NDCG@10')
+
+# ---- I-AutoRec on a 90/10 random split of the ratings (bench_autoenc.py's protocol)
+if 'autoencoder' in FAMILIES:
+    ratings = movielens_100k(titles=False)[['user','movie','rating']]
+    AE = "ML-100K ratings, 10% held out at random (seed 42) as the test set; item vectors; tuned on 10% of the rest; " \
+         "mean of 3 seeds"
+    atest = ratings.sample(frac=0.1, random_state=42)
+    atrn = ratings.drop(atest.index)
+    aval = atrn.sample(frac=0.1, random_state=0)
+    vadls = SparseVectorDataLoaders.from_df(atrn.drop(aval.index), by='item', valid_df=aval, bs=64, seed=0)
+    ahand = dict(kwargs=dict(wd=1e-3), epochs=8, lr=3e-3)  # the factory's defaults and bench_autoenc.py's schedule
+    (abest,_),atuned_s = report.timed(tune, vadls, arch='autorec', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT,
+                                      space=with_starts(autoencoder_space, {**ahand['kwargs'], 'lr': ahand['lr'],
+                                                                            'epochs': ahand['epochs']}))
+    print('autorec tuned:', abest, flush=True)
+
+    def ae_test(rec, seed):
+        "Test RMSE of `rec` fitted with `seed` on the 90%, and its fit seconds"
+        dls = SparseVectorDataLoaders.from_df(atrn, by='item', valid_df=atest, bs=64, seed=seed)
+        set_seed(seed)
+        learn = autoencoder_learner(dls, arch='autorec', seed=seed, **rec['kwargs'])
+        def go():
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(rec['epochs'], rec['lr'])
+        _,t = report.timed(go)
+        with learn.no_bar(): return {'RMSE': float(learn.validate()[1])}, t
+
+    ares = {'tune': [ae_test(abest, s) for s in SEEDS], 'hand': [ae_test(ahand, s) for s in SEEDS]}
+    rows += compare('autorec', abest, 'defaults (wd 1e-3, noise 0.25; bench_autoenc: fit_one_cycle(8, 3e-3))',
+                    ares, AE, ('RMSE',), atuned_s, '3 seeds', 'RMSE')
+
 report.save(rows, 'tune')
-for a in ('implicit', 'dot'): plot_study(OUT/f'study_{a}.json', OUT/f'study_{a}.png')
+for a in {'implicit':'implicit', 'dot':'dot', 'sequence':'lstm', 'autoencoder':'autorec'}.values():
+    if (OUT/f'study_{a}.json').exists(): plot_study(OUT/f'study_{a}.json', OUT/f'study_{a}.png')
