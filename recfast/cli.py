@@ -94,14 +94,22 @@ def read_parquet(fname:str # path of a Parquet file (or a folder of them)
     if not len(df): raise CLIError(f"{p} has columns {list(df.columns)} but no rows")
     return df
 
+def _csv_only(data, sep=None, encoding=None):
+    "Refuse `--sep`/`--encoding` given for `data` that is not a CSV file (Parquet, ml-100k, mnist): they'd do nothing"
+    what = 'Parquet' if _is_parquet(data) else 'built in' if data=='ml-100k' else 'images'
+    for o,v in (('sep', sep), ('encoding', encoding)):
+        if v is not None:
+            raise CLIError(f"--{o} applies to CSV files: --data {data} is {what}, read without it; drop --{o}")
+
 def load_frame(data:str, # 'ml-100k' or the path of a CSV with a header row
-               sep=',', # field separator of the CSV
-               encoding='utf-8', # text encoding of the CSV
+               sep=None, # field separator of the CSV; ',' if `None` (refused for other data)
+               encoding=None, # text encoding of the CSV; 'utf-8' if `None` (refused for other data)
                titles:bool=True, # ml-100k: items by title (else by movie id)
                ids:list=(0,1)): # id columns of the CSV (names or positions), read as written
     "`'ml-100k'` (items by title, with timestamps), a Parquet file (`.parquet`, `.pq`) or a CSV, ids read as written"
+    if data=='ml-100k' or _is_parquet(data): _csv_only(data, sep, encoding)
     if _is_parquet(data): return read_parquet(data)
-    if data!='ml-100k': return read_csv(data, sep, encoding, ids)
+    if data!='ml-100k': return read_csv(data, ifnone(sep, ','), ifnone(encoding, 'utf-8'), ids)
     return movielens_100k(titles=titles)[['user','title' if titles else 'movie','rating','timestamp']]
 
 # %% ../nbs/60_cli.ipynb #8c21a7f4
@@ -112,6 +120,9 @@ def _options(arch:str, opts:dict)->dict:
     "The options given (not `None`) that `arch` takes (its row of the registry); a `CLIError` for one it doesn't"
     given,takes = {k:v for k,v in opts.items() if v is not None},arch_info(arch)['cli']
     bad = [k for k in given if k not in takes]
+    if bad[:1]==['implicit'] and (clicks:=[a for a in known_archs() if 'implicit' in arch_info(a)['cli']
+                                           and arch_info(a)['dls'] is arch_info(arch)['dls']]):
+        raise CLIError(f"--implicit: {arch} predicts ratings; for clicks use --arch {' or '.join(clicks)}")
     if bad: raise CLIError(f"--{bad[0].replace('_','-')} does not apply to --arch {arch} (its options: "
                            f"{', '.join('--'+o.replace('_','-') for o in takes) or 'none'})")
     return given
@@ -121,13 +132,14 @@ def build_dls(arch:str, # any of `known_archs()`
               valid_pct:float=0.2, # share of the rows held out for validation
               seed:int=42, # seed of the split
               bs:int=64, # batch size
-              sep=',', # field separator of the CSV
-              encoding='utf-8', # text encoding of the CSV
+              sep=None, # field separator of the CSV; ',' if `None`
+              encoding=None, # text encoding of the CSV; 'utf-8' if `None`
               **opts): # `arch`'s loader options (`_loader_args`), `None` for the loaders' defaults
     "The `DataLoaders` `arch` trains on, from `data` (default: the arch's built-in data, from the registry)"
     info,given = arch_info(arch),_options(arch, opts)
     data = ifnone(data, info['data'])
     if info['data']=='mnist' or data=='mnist':
+        _csv_only(data, sep, encoding)
         if info['data']!='mnist': raise CLIError(f"--data mnist holds images: --arch {arch} trains on ratings")
         if Path(data).is_file():
             raise CLIError(f"--arch {arch} trains on images: --data must be 'mnist' or an MNIST folder, not the "
@@ -152,6 +164,7 @@ def build_dls(arch:str, # any of `known_archs()`
         msg = re.sub(r'\b(user|item|rating|time)_name=', lambda m: f'--{m[1]}-col', str(e))  # the CLI's words
         if 'the missing' in msg and '--rating-col' in msg and 'rating_col' in info['cli']:
             msg += "; a file of clicks without ratings trains with --arch implicit"
+        if re.match(r'`\w+`', msg): raise CLIError(msg) from None  # about an option: `main` names it
         raise CLIError(f"{data}: {msg}") from None  # the file, then what is wrong with it
 
 # %% ../nbs/60_cli.ipynb #f492202a
@@ -163,7 +176,11 @@ def _as_id(vocab, s):
     if not hit: raise CLIError(f"--user {s!r} is not a user of the training data{eg}")
     return hit[0]
 
-def _check_args(epochs, bs, lr, valid_pct, top, n_factors=None, wd=None):
+def _check_seed(seed):
+    if seed<0: raise CLIError(f"--seed {seed}: must be a non-negative int")
+
+def _check_args(epochs, bs, lr, valid_pct, top, n_factors=None, wd=None, seed=0):
+    _check_seed(seed)
     if epochs<1: raise CLIError(f"--epochs {epochs}: train for at least 1 epoch")
     if bs<1: raise CLIError(f"--bs {bs}: the batch size must be at least 1")
     if not (math.isfinite(lr) and lr>0): raise CLIError(f"--lr {lr}: the learning rate must be positive and finite")
@@ -200,12 +217,16 @@ def _with_y_range(arch, dls, kw:dict, y_range=None)->dict:
                    + [torch.tensor(getattr(dls, 'rating_span', None) or [], dtype=torch.float)])  # and as given
     return kw if 'y_range' in kw else {**kw, 'y_range': data_y_range(ys)}
 
-def _fit(arch, dls, epochs, lr, wd, n_factors, seed, recipe=None, y_range=None):
+def _fit(arch, dls, epochs, lr, wd, n_factors, seed, recipe=None, y_range=None, given=()):
     "`recfast_learner(dls, arch)` fit for `epochs` with the epoch table printed, then its final metrics"
     kw = {**(recipe or {}), **{k:v for k,v in dict(wd=wd, n_factors=n_factors).items() if v is not None}}
     kw = _with_y_range(arch, dls, kw, y_range)
     set_seed(seed)
     learn = recfast_learner(dls, arch=arch, **kw)
+    if not any(p.requires_grad for p in learn.model.parameters()):  # a closed form: fitted once, no steps
+        if bad:=[o for o in ('epochs','lr','wd') if o in given]:
+            raise CLIError(f"--{bad[0]}: {arch} is solved in closed form (no training steps): drop --{bad[0]}")
+        epochs = 1
     with learn.no_bar(): learn.fit_one_cycle(epochs, lr, cbs=EpochTable())
     names,vals = learn.recorder.metric_names[2:-1],learn.recorder.values[-1][1:]
     print('\nfinal: ' + ', '.join(f'{n} {v:.4f}' for n,v in zip(names, vals)))
@@ -276,16 +297,17 @@ def train(data:str=None, # 'ml-100k', 'mnist' (--arch ram), a CSV with a header 
           threshold:float=None, # implicit: keep ratings >= threshold as positives (default: every row)
           max_len:int=None, # sequences: window length (default: the loaders', 50)
           by:str=None, # autoencoders: one vector per 'user' (the default) or per 'item'
-          sep:str=',', # CSV field separator
-          encoding:str='utf-8', # CSV text encoding
+          sep:str=None, # CSV field separator (default ',')
+          encoding:str=None, # CSV text encoding (default utf-8)
           user:str=None, # user to recommend for (default: the first id)
           top:int=5, # how many recommendations and most/least liked items
           out:str='out', # folder for the exported model and the plot
           config:str=None, # a recipe written by `recfast tune` (best.json): its arch, arguments, epochs and lr
           y_range:str=None, # dot/mlp: predictions' range, LOW,HIGH (--y-range=-1.2,1.2) or none; default: from the data
-          implicit:bool=False): # multvae/multdae/autoencoders: each user's vector of clicks (1 per row), not ratings
+          implicit:bool=False): # multdae/multvae: each user's vector of clicks (1 per row), not ratings
     "Train `arch` on `data`, print the epoch table, the final metric, top-N for a user; save the model and a plot"
     rec = _config(config) if config is not None else {}
+    given = [k for k,v in dict(epochs=epochs, lr=lr, wd=wd).items() if v is not None]  # on the command line
     if arch is not None and rec and arch!=rec['arch']:
         raise CLIError(f"--arch {arch} but --config {config} holds a recipe of --arch {rec['arch']}: drop one")
     yr = _y_range(y_range)
@@ -296,7 +318,7 @@ def train(data:str=None, # 'ml-100k', 'mnist' (--arch ram), a CSV with a header 
     epochs,lr = ifnone(epochs, rec.get('epochs') or 5),ifnone(lr, rec.get('lr') or 5e-3)
     if arch not in known_archs():
         raise CLIError(f"--arch {arch!r} is not an architecture: use one of {', '.join(known_archs())}")
-    _check_args(epochs, bs, lr, valid_pct, top, n_factors, wd)
+    _check_args(epochs, bs, lr, valid_pct, top, n_factors, wd, seed)
     opts = dict(user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col, threshold=threshold,
                 max_len=max_len, by=by, implicit=implicit or None)
     _options(arch, {**opts, 'n_factors':n_factors, 'y_range':y_range})  # refuse what `arch` doesn't take, first
@@ -306,7 +328,7 @@ def train(data:str=None, # 'ml-100k', 'mnist' (--arch ram), a CSV with a header 
         if top>dls.n_items-1: raise CLIError(f"--top {top} is larger than the catalogue ({dls.n_items-1} items)")
         _as_id(dls.users, user)
     out = _out_folder(out)  # before training, not after
-    learn = _fit(arch, dls, epochs, lr, wd, n_factors, seed, rec.get('kwargs'), yr)
+    learn = _fit(arch, dls, epochs, lr, wd, n_factors, seed, rec.get('kwargs'), yr, given)
     plot = _report(learn, dls, user, top, out)
     learn.export(out.absolute()/'model.pkl')
     learn.export_safe(out.absolute()/'model')
@@ -376,12 +398,15 @@ def _like_model(df:pd.DataFrame, cols:list, dls)->pd.DataFrame:
 def evaluate(model:str='out/model', # a model saved by `recfast train`: the folder, or model.pkl (a pickle)
              data:str=None, # a CSV (or .parquet) of held-out rows: the training's user and item columns (and ratings)
              k:int=10, # cut-off of precision, recall and NDCG
-             sep:str=',', # CSV field separator
-             encoding:str='utf-8'): # CSV text encoding
+             sep:str=None, # CSV field separator (default ',')
+             encoding:str=None): # CSV text encoding (default utf-8)
     "Print the quality of a saved model on held-out rows: RMSE/MAE and full-catalogue ranking metrics"
+    if k<1: raise CLIError(f"--k {k}: must be at least 1 (the cut-off of the ranking metrics)")
+    if data is not None and _is_parquet(data): _csv_only(data, sep, encoding)
     learn = _load(model)
     if data is None: raise CLIError("--data is required: a CSV of held-out rows")
     cols = [learn.dls.user_name, learn.dls.item_name]
+    sep,encoding = ifnone(sep, ','),ifnone(encoding, 'utf-8')
     df = read_parquet(data) if _is_parquet(data) else read_csv(data, sep, encoding, ids=cols)
     if miss := [c for c in cols if c not in df.columns]:
         raise CLIError(f"{Path(data).name} has no column {miss[0]!r} (the model's columns: {cols[0]!r}, {cols[1]!r})")
@@ -404,16 +429,17 @@ def tune(data:str=None, # 'ml-100k', 'mnist' (--arch ram), a CSV with a header r
          threshold:float=None, # implicit: keep ratings >= threshold as positives (default: every row)
          max_len:int=None, # sequences: window length (default: the loaders', 50)
          by:str=None, # autoencoders: one vector per 'user' (the default) or per 'item'
-         sep:str=',', # CSV field separator
-         encoding:str='utf-8', # CSV text encoding
+         sep:str=None, # CSV field separator (default ',')
+         encoding:str=None, # CSV text encoding (default utf-8)
          out:str='out', # folder for best.json, the study and its plot
          y_range:str=None, # dot/mlp: predictions' range, LOW,HIGH (--y-range=-1.2,1.2) or none; default: from the data
-         implicit:bool=False): # multvae/multdae/autoencoders: each user's vector of clicks (1 per row), not ratings
+         implicit:bool=False): # multdae/multvae: each user's vector of clicks (1 per row), not ratings
     "Search `arch`'s recipe on the validation split; write best.json (for `recfast train --config`) and study.png"
     if arch not in known_archs():
         raise CLIError(f"--arch {arch!r} is not an architecture: use one of {', '.join(known_archs())}")
     if arch_info(arch)['space'] is None: raise CLIError(f"--arch {arch} has nothing to tune (no search space)")
     if trials<1: raise CLIError(f"--trials {trials}: run at least 1 trial")
+    _check_seed(seed)
     try: _seconds(timeout)
     except ValueError as e: raise CLIError(f"--timeout {timeout}: pass seconds, or e.g. '90s', '10m', '1h'") from None
     if not 0<valid_pct<1: raise CLIError(f"--valid-pct {valid_pct}: must be between 0 and 1 (exclusive)")
@@ -449,12 +475,16 @@ def _parser(name):
 # %% ../nbs/60_cli.ipynb #b1e32839
 _flags = {'pass threshold= (e.g. 4)': 'pass --threshold (e.g. --threshold 4)',
           'widen y_range or pass y_range=None': 'widen --y-range (e.g. --y-range=-1.2,1.2) or pass --y-range none',
-          'select the user and item columns': 'name the columns with --user-col and --item-col (and no --rating-col)'}
+          'select the user and item columns': 'name the columns with --user-col and --item-col (and no --rating-col)',
+          'lower the learning rate (`learn.lr_find()`)': 'lower --lr'}
 
 def _say(cmd:str, what:str, msg):
-    "Print `msg` on one line, its Python advice rewritten as the command's flags"
+    "Print `msg` on one line, its Python advice rewritten as the command's flags (`valid_pct`=0.2: --valid-pct 0.2)"
     msg = ' '.join(str(msg).split())
     for k,v in _flags.items(): msg = msg.replace(k, v)
+    opts = set(inspect.signature(_commands[cmd]).parameters) if cmd in _commands else set()
+    flag = lambda m, sep='': f"--{m[1].replace('_','-')}{sep}" if m[1] in opts else m[0]
+    msg = re.sub(r'`(\w+)`(?=\s*$|[\s,;:.)])', flag, re.sub(r'`(\w+)`=', lambda m: flag(m, ' '), msg))
     print(f"recfast {cmd}: {what}: {msg}", file=sys.stderr)
 
 def main(argv:list=None # the command line after `recfast`; `sys.argv[1:]` if `None`

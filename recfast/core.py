@@ -35,6 +35,11 @@ class Tensors:
         "A copy with no rows: each tensor sliced to length 0"
         return type(self)(*(t[:0] for t in self.ts))
     def __repr__(self): return f"Tensors({', '.join(str(tuple(t.shape)) for t in self.ts)})"
+    @property
+    def vocab(self): # fastai's `ClassificationInterpretation` reads `dl.vocab`, which its loaders find here
+        "Refused (an `AttributeError`, so `hasattr` is False): these rows have no class labels"
+        raise AttributeError("`Tensors` rows have no class `vocab`: a recommender is not a classifier (for "
+                             "ClassificationInterpretation use `RecInterpretation.from_learner(learn)`)")
 
 # %% ../nbs/00_core.ipynb #b5402f63
 def _is_int(x): return isinstance(x, (int,np.integer)) and not isinstance(x, bool)
@@ -330,6 +335,16 @@ def check_ids_col(df:pd.DataFrame, # the frame to check
         raise ValueError(f"Column {col!r} mixes id types ({', '.join(sorted(kinds.unique()))}): {row} is not a {k0} "
                          f"like row {_py(df.index[0])!r}; convert the column, e.g. `df[{col!r}].astype(str)`")
 
+def _warn_outliers(df, r:pd.Series, col:str):
+    "Warn, counting them, about ratings over 1e6 times the median magnitude (and over 1e6): they swamp a squared error"
+    a = r.abs()
+    if not len(a) or a.max()<=1e6: return  # (stars, percents, prices: never)
+    lim = 1e6*max(float(a.median()), 1.)
+    if (m:=(a>lim).to_numpy()).any():
+        warnings.warn(f"Column {col!r} has {int(m.sum())} outlying ratings, over {lim:.3g} (1e6 times the median "
+                      f"magnitude), first at {bad_row(df, m, col)}: they swamp a squared-error loss; drop or fix them "
+                      "(or rescale the column)", stacklevel=5)
+
 def check_numeric_col(df:pd.DataFrame, # the frame to check
                       col:str, # its numeric column (e.g. ratings)
                       ratings:bool=True, # a rating column: whole numbers from 1e8 on (Unix times) are refused
@@ -356,6 +371,7 @@ def check_numeric_col(df:pd.DataFrame, # the frame to check
         _check_rows(df, (r.abs()>math.sqrt(np.finfo(np.float32).max)).to_numpy(), col,
                     'ratings whose square overflows float32 (beyond 1.8e19: a squared-error loss is infinite)',
                     ': rescale the column (e.g. divide it by a power of 10) or drop those rows')
+        _warn_outliers(df, r, col)
     if ratings and len(r) and 1e8<=r.min() and r.max()<4e18 and (r==r.round()).all():  # Unix s..ns from 1973
         raise ValueError(f"Column {col!r} holds whole numbers from {r.min():.4g} to {r.max():.4g}, like Unix times, "
                          f"not ratings: name the columns (the rating column, and the time as `time_name`)")

@@ -527,12 +527,23 @@ def _check_dl(learn, dl, verb:str):
            if hasattr(type(learn), 'evaluate') else "pass a DataLoader, ")
     raise TypeError(f"`{verb}` takes a DataLoader as `dl`, not {type(dl).__name__}: {fix}`learn.dls.test_dl(df)`")
 
+def _check_has_rows(learn, ds_idx, dl, verb:str):
+    "Raise a `ValueError` when `dl` is `None` and `learn.dls[ds_idx]` has no rows (an exported learner's loaders)"
+    if dl is not None or not isinstance(ds_idx, int) or not 0<=ds_idx<len(getattr(learn.dls, 'loaders', [])): return
+    try: n = len(learn.dls[ds_idx].dataset)
+    except TypeError: return  # a dataset without a length
+    if n: return
+    fix = ", or score with `predict_pairs(df)`" if hasattr(type(learn), 'predict_pairs') else ''
+    why = '' if any(len(dl.dataset) for dl in learn.dls.loaders) else ' (an exported learner keeps no rows)'
+    raise ValueError(f"`{verb}`: the {('training','validation')[ds_idx] if ds_idx<2 else f'ds_idx={ds_idx}'} set is "
+                     f"empty{why}: pass `dl=`{fix}")
+
 @patch
 def validate(self:FastLearner, ds_idx:int=1, # 0: training, 1: validation
              dl=None, # a `DataLoader` to validate on instead of `ds_idx`
              cbs=None): # callbacks for this run only
     "fastai's `validate`, refusing a `dl` that is not a `DataLoader` (a DataFrame: `dls.test_dl(df)`)"
-    _check_dl(self, dl, 'validate')
+    _check_dl(self, dl, 'validate'); _check_has_rows(self, ds_idx, dl, 'validate')
     return Learner.validate(self, ds_idx, dl, cbs)
 
 @patch
@@ -540,8 +551,17 @@ def get_preds(self:FastLearner, ds_idx:int=1, # 0: training, 1: validation
               dl=None, # a `DataLoader` to predict on instead of `ds_idx`
               *args, **kwargs): # as in fastai's `get_preds`
     "fastai's `get_preds`, refusing a `dl` that is not a `DataLoader` (a DataFrame: `dls.test_dl(df)`)"
-    _check_dl(self, dl, 'get_preds')
+    _check_dl(self, dl, 'get_preds'); _check_has_rows(self, ds_idx, dl, 'get_preds')
     return Learner.get_preds(self, ds_idx, dl, *args, **kwargs)
+
+@patch
+def tta(self:FastLearner, ds_idx=1, dl=None, *args, **kwargs): # as in fastai's `tta`
+    "fastai's `tta`, refused on loaders without augmentations to vary (recfast's `TensorDL`: ids, not images)"
+    d = dl if dl is not None else self.dls[ds_idx]
+    if not hasattr(getattr(d, 'dataset', None), 'set_split_idx'):
+        raise TypeError(f"`tta` averages predictions over augmented inputs, but these {type(self.dls).__name__} have "
+                        "no augmentations (their rows are tensors, not images): use `learn.get_preds()`")
+    return Learner.tta(self, ds_idx, dl, *args, **kwargs)
 
 # %% ../nbs/01_fast.ipynb #b8a660f7
 _internals = '__call__ _call_one _with_events all_batches _set_device _split one_batch fit_one_cycle'.split()

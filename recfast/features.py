@@ -364,6 +364,14 @@ def fold_in(learn, # a `RecLearner` with a factorization model (or one with `fol
     l2 = None if own and l2 is None else check_real(ifnone(l2, 1.), 'l2', strict=not own)  # 0: a singular solve
     users,ids = pd.factorize(df[dls.user_name].to_numpy())
     users,ids,items = torch.from_numpy(users),list(ids),dls.encode_items(df[dls.item_name])
+    seen = getattr(dls, 'seen', None)  # (a hybrid scores cold items from their features; a closed form solved them)
+    if not own and getattr(dls, 'item_features', None) is None and isinstance(seen, CSRMatrix):
+        cold = (seen.col_counts().cpu()[items]==0) & (items>0)
+        if n:=int(cold.sum()):
+            eg = _py(df[dls.item_name].iloc[int(cold.byte().argmax())])
+            warnings.warn(f"fold_in: {n} of {len(df)} rows are on {dls.item_name}s with no training row (e.g. {eg!r}), "
+                          "so their embeddings are untrained and the user vectors solved from them are noise: drop "
+                          "those rows, or train on them first", stacklevel=3)
     if own:
         with scoring(m): sol = m.fold_in_users(users, items, len(ids), l2).cpu()
         return _store_fold(learn, ids, users, items, sol)

@@ -76,6 +76,10 @@ def _warn_untrained(dls, idx:Tensor, side:str, verb:str):
 # %% ../nbs/02_recommender.ipynb #16f043b7
 def _check_catalogue(metrics, dls):
     "Refuse ranking metrics whose `k` or `n_negatives` the catalogue of `dls` can't give (`check_catalogue`)"
+    if not isinstance(dls, RecDataLoaders) and not hasattr(dls, 'eval_batches'):  # e.g. a `DataBlock`'s
+        if m:=next((m for m in L(metrics) if callable(getattr(m, 'check_catalogue', None))), None):
+            raise TypeError(f"{type(m).__name__} needs recfast loaders (e.g. RatingsDataLoaders.from_df); these "
+                            f"DataBlock loaders ({type(dls).__name__}) have no `eval_batches` to rank with")
     if not isinstance(dls, RecDataLoaders): return
     for m in L(metrics):
         if callable(getattr(m, 'check_catalogue', None)): m.check_catalogue(dls.n_items-1)

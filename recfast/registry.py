@@ -92,10 +92,10 @@ for _n in ('pool','lstm','cnn','sasrec','popularity'):
                      space=None if _n=='popularity' else f'{_s}.learner:sequence_space')
 register_learner('rating_lstm', f'{_s}.learner:rating_lstm_learner', f'{_s}.data:RatingSequenceDataLoaders',
                  cli=_seq+('rating_col',), space=f'{_s}.learner:rating_lstm_space')
-register_learner('autoencoder', f'{_a}.learner:autoencoder_learner', _vdl, cli=_ui+('rating_col','by','implicit'),
-                 space=f'{_a}.learner:autoencoder_space')
+register_learner('autoencoder', f'{_a}.learner:autoencoder_learner', _vdl, cli=_ui+('rating_col','by'),
+                 space=f'{_a}.learner:autoencoder_space')  # AutoRec: ratings, so no `--implicit` (clicks)
 for _n in ('autorec','deep','multdae','multvae'):
-    register_learner(_n, f'{_a}.learner:autoencoder_learner', _vdl, cli=_ui+('rating_col','by','implicit'), arch=_n,
-                     space=f'{_a}.learner:autoencoder_space')
+    register_learner(_n, f'{_a}.learner:autoencoder_learner', _vdl, arch=_n, space=f'{_a}.learner:autoencoder_space',
+                     cli=_ui+('rating_col','by')+(('implicit',) if _n.startswith('mult') else ()))
 register_learner('ram', f'{_r}.learner:ram_learner', f'{_r}.data:MNISTGlimpseDataLoaders', data='mnist',
                  space=f'{_r}.learner:ram_space')

@@ -303,6 +303,10 @@ def load_learner_safe(path:str|Path, # a folder written by `export_safe`
     state = {k:v for k,v in state.items() if v is not None}
     try: check_state(state, model, str(path/_WEIGHTS))
     except ValueError as e:  # the weights are intact (their checksum passed): an edited recipe builds another model
+        if new:=[k for k in kwargs if k not in kw or repr(kwargs[k])!=repr(kw[k])]:  # the overrides that differ
+            was = ', '.join(f"{k}={kw[k]!r}" if k in kw else f"{k} at its default" for k in new)
+            raise ValueError(f"the override {', '.join(f'{k}={kwargs[k]!r}' for k in new)} builds a model the saved "
+                             f"weights don't fit (they were saved with {was}): drop it ({e})") from None
         if want is None or want==got: raise
         raise ValueError(f"{path/_RECIPE} doesn't match the checksum in {_WEIGHTS}: it was edited after `export_safe`, "
                          f"and the model it builds no longer fits the saved weights ({e})") from None

@@ -57,8 +57,9 @@ def _warn_empty(trn, val, row_name, col_name):
 # %% ../../nbs/40_autoencoder.data.ipynb #a7098529
 class SparseVectorDataLoaders(RecDataLoaders):
     "`DataLoaders` of rating vectors, one per user (`by='user'`) or per item (`by='item'`), kept sparse until batched"
-    _meta = RecDataLoaders._meta+('by','rating_name','rating_range','implicit')
+    _meta = RecDataLoaders._meta+('by','rating_name','rating_range','implicit','rating_span')
     implicit = False # every vector entry a 1 (`from_df(..., implicit=True)`)
+    rating_span = None # `(min, max)` of the ratings as given (validation rows, duplicates before averaging)
     _valid_pct = 0.1 # `valid_pct` when none is given
     _warn_cold = False # `_warn_empty` says what happens to rows and columns without training ratings
     @classmethod
@@ -71,8 +72,13 @@ class SparseVectorDataLoaders(RecDataLoaders):
                 duplicates:str='mean', # rule for repeated (user, item) rows, see `dedupe` ('keep' can't make vectors)
                 **kwargs):
         "Split `ratings` and build sparse rating vectors"
-        return super().from_df(ratings, by=by, implicit=implicit, valid_pct=valid_pct, duplicates=duplicates,
-                               device=ifnone(device, default_device()), **kwargs)
+        dls = super().from_df(ratings, by=by, implicit=implicit, valid_pct=valid_pct, duplicates=duplicates,
+                              device=ifnone(device, default_device()), **kwargs)
+        if (r:=getattr(dls, 'rating_name', None)) is not None:  # as given: `y_range` must cover what was averaged too
+            s = pd.concat([pd.to_numeric(as_pandas(d)[r], errors='coerce') for d in (ratings, kwargs.get('valid_df'))
+                           if d is not None])
+            dls.rating_span = (float(s.min()), float(s.max()))
+        return dls
     # by='item': the model scores by its outputs, and `encode` gives the item factors
     @property
     def model_methods(self): return RecDataLoaders.model_methods if self.by=='user' else ('encode',)
