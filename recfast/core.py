@@ -248,7 +248,9 @@ def col_counts(self:CSRMatrix)->Tensor:
     return torch.bincount(self.indices, minlength=self.shape[1])
 
 @patch
-def __or__(self:CSRMatrix, other:CSRMatrix)->CSRMatrix:
+def __or__(self:CSRMatrix,
+           other:CSRMatrix, # a matrix of the same shape
+          )->CSRMatrix: # the union, values 1
     "The positions set in either matrix (same shape), each once, with value 1: e.g. training and validation items"
     if self.shape!=tuple(other.shape): raise ValueError(f"Shapes {self.shape} and {tuple(other.shape)} differ")
     r,c = (torch.cat(o).cpu() for o in zip(self.coo()[:2], other.coo()[:2]))
