@@ -1,7 +1,7 @@
 """One home for the benchmark rows: every bench script saves its figures as `bench/results/<name>.json` (a list of
 `row`s, each naming its protocol, `suite`), and `run_all.py` renders them: `bench/results/REPORT.md`, one ranked table
 per protocol, and `bench/results/<name>.md`, the rows of one file. Nothing else writes a figure."""
-import os, re, sys, json, math, time, platform, datetime
+import os, re, sys, ast, json, math, time, platform, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
@@ -232,11 +232,28 @@ def suite_title(k):
     if k in SUITES: return SUITES[k]['title']
     return f"Speed and memory: {k.removeprefix('speed: ')}" if k.startswith('speed:') else k
 
+def recipe_text(s):
+    "A row's `recipe` as text: a dict (or a dict's repr, `{'wd': 0.1, 'bs': 64}`) as `wd=0.1, bs=64`; other text as is"
+    d = s
+    if isinstance(s, str) and s.lstrip().startswith('{'):
+        try: d = ast.literal_eval(s)
+        except (ValueError, SyntaxError): return s
+    return ', '.join(f'{k}={v!r}' for k,v in d.items()) if isinstance(d, dict) else s
+
+# what a quality row's `time_s` measures, by bench script: the fit, unless named here
+TIME_LABELS = {'serving': 'served (s)'}
+
+def time_label(rows):
+    "The heading of the time column of `rows`: what their `time_s` measures (`TIME_LABELS`), `time (s)` if they differ"
+    labels = {TIME_LABELS.get(r['bench'], 'fit (s)') for r in rows}
+    return labels.pop() if len(labels)==1 else 'time (s)'
+
 def _pm(v, std=None, n=None):
     return _num(v) + (f" ± {_num(std)}" if std is not None else '') + (f" ({n})" if n else '')
 
 def _quality_table(rows, suite):
-    "One ranked table: a line per model, a column per metric (the first metric ranks), mean ± std (runs), fit seconds"
+    """One ranked table: a line per model, a column per metric (the first metric ranks; no rank where all its figures
+    are equal), mean ± std (runs), and the seconds `time_s` measures (`time_label`)"""
     metrics = list(dict.fromkeys(r['metric'] for r in rows))
     models = {}
     for r in rows:
@@ -248,12 +265,14 @@ def _quality_table(rows, suite):
         if not isinstance(v, (int, float)) or isinstance(v, bool): return (True, 0)  # no figure to rank by: last
         return (False, v if lower_is_better(metrics[0]) else -v)
     ranked = sorted(models.values(), key=figure)
-    cols = ['rank', 'model', 'bench', 'settings', *metrics, 'fit (s)']
+    ranks = len({(m['vals'].get(metrics[0]) or {}).get('value') for m in ranked}) > 1  # else nothing to rank
+    cols = ['rank']*ranks + ['model', 'bench', 'settings', *metrics, time_label(rows)]
     out = ['| ' + ' | '.join(cols) + ' |', '|' + '---|'*len(cols)]
     for k,m in enumerate(ranked, 1):
         r = m['r']
         vals = [_pm(m['vals'][x]['value'], *spread(m['vals'][x])) if x in m['vals'] else '-' for x in metrics]
-        cells = [k, r['model'], r['bench'], r.get('recipe') or r['protocol'], *vals, _secs(r.get('time_s'))]
+        cells = [k]*ranks + [r['model'], r['bench'], recipe_text(r.get('recipe')) or r['protocol'], *vals,
+                             _secs(r.get('time_s'))]
         out.append('| ' + ' | '.join(_cell(c) for c in cells) + ' |')
     return out
 
@@ -317,7 +336,7 @@ def render_file(name, rows):
         out += ['| ' + ' | '.join(cols) + ' |', '|' + '---|'*len(cols)]
         for r in g:
             c = _cells(r)
-            c['settings'] = r.get('recipe')
+            c['settings'] = recipe_text(r.get('recipe'))
             if r.get('metric'): c['measured'] = f"{r['metric']} {_pm(r['value'], *spread(r))}"
             out.append('| ' + ' | '.join(_cell(c[x]) for x in cols) + ' |')
         out += [f"- {_cell(r['model'])}, {k}: {_series(v)}" for r in g for k,v in (r.get('series') or {}).items()]

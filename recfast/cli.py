@@ -190,7 +190,8 @@ def _check_args(epochs, bs, lr, valid_pct, top, n_factors=None, wd=None, seed=0)
     if n_factors is not None and n_factors<1: raise CLIError(f"--n-factors {n_factors}: must be at least 1")
 
 # %% ../nbs/60_cli.ipynb #013324e6
-def data_y_range(y)->tuple:
+def data_y_range(y, # the ratings (array-like; NaNs and infinities are ignored)
+                )->tuple: # `(low, high)`
     "The CLI's `y_range` for ratings `y`: fastai's `(0, 1.1*max)` for ratings >= 0, else 10% of the span past each end"
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     y = y[np.isfinite(y)]

@@ -186,7 +186,10 @@ class CSRMatrix:
 
 # %% ../nbs/00_core.ipynb #64cdd4ee
 @patch(cls_method=True)
-def from_coo(cls:CSRMatrix, rows, cols, values=None, # ones if `None`
+def from_coo(cls:CSRMatrix,
+             rows, # the row of each value
+             cols, # the column of each value
+             values=None, # ones if `None`
              shape:tuple=None): # `(n_rows, n_cols)`
     "Build from coordinate lists (any order); rows are sorted once, stably"
     rows,cols = torch.as_tensor(rows, dtype=torch.long),torch.as_tensor(cols, dtype=torch.long)
@@ -250,7 +253,9 @@ def col_counts(self:CSRMatrix)->Tensor:
     return torch.bincount(self.indices, minlength=self.shape[1])
 
 @patch
-def __or__(self:CSRMatrix, other:CSRMatrix)->CSRMatrix:
+def __or__(self:CSRMatrix,
+           other:CSRMatrix, # a matrix of the same shape
+          )->CSRMatrix: # the union, values 1
     "The positions set in either matrix (same shape), each once, with value 1: e.g. training and validation items"
     if self.shape!=tuple(other.shape): raise ValueError(f"Shapes {self.shape} and {tuple(other.shape)} differ")
     r,c = (torch.cat(o).cpu() for o in zip(self.coo()[:2], other.coo()[:2]))
@@ -499,7 +504,8 @@ def _any_dup(df, k)->bool:
     return bool((s[1:]==s[:-1]).any())
 
 def dup_pairs(df:pd.DataFrame, # the rows
-              k:list)->str: # the id columns, e.g. `[user, item]`
+              k:list, # the id columns, e.g. `[user, item]`
+             )->str: # the message, or ''
     "'N (user, item) pairs appear more than once, e.g. ...' for the repeated `k` values of `df`; '' if there are none"
     if not _any_dup(df, k): return ''
     dup = df.duplicated(k, keep=False)
@@ -511,7 +517,8 @@ _rating_names = ('rating','ratings','score','scores','stars','rank','value')
 def unread_ratings(df:pd.DataFrame, # the rows of an implicit (positives only) frame
                    cols:dict, # the columns read: `user_name`, `item_name` (and `rating_name` if one was named)
                    what:str='rows', # how the message names the rows
-                   fix:str="pass threshold= (e.g. 4) to keep only the rows rated at least that")->str: # the remedy
+                   fix:str="pass threshold= (e.g. 4) to keep only the rows rated at least that", # the remedy
+                  )->str: # the warning's text, or ''
     "A warning's text when `df` has a rating column that no `threshold` reads (every row becomes a positive); ''"
     used = {cols.get('user_name'), cols.get('item_name')}
     r = cols.get('rating_name') or next((c for c in df.columns if isinstance(c, str) and c not in used
@@ -942,7 +949,8 @@ def eval_batches(self:RecDataLoaders, model, # a `RecModel` (or one wrapped by D
 
 # %% ../nbs/00_core.ipynb #8b6d9f57
 def vocab_sizes(dls, # loaders (recfast's have `n_users`, `n_items`)
-                model:nn.Module)->dict: # the model built for them
+                model:nn.Module, # the model built for them
+               )->dict: # `{'n_users': n, 'n_items': m}`, the sizes found
     "`{'n_users': n, 'n_items': m}`: the sizes of `dls`' vocabularies that size a parameter of `model`"
     dims = {d for p in model.parameters() for d in p.shape}
     return {a:n for a in ('n_users','n_items') if isinstance(n:=getattr(dls, a, None), int) and n in dims}
@@ -1059,7 +1067,8 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
 
 # %% ../nbs/00_core.ipynb #fed1539c
 def binary_kind(p:Path, # a file
-                encoding:str='utf-8')->str|None: # its declared text encoding
+                encoding:str='utf-8', # its declared text encoding
+               )->str|None: # what makes it no text file, or `None`
     "What makes `p` no text file (a zip or .xlsx, NUL bytes), or `None`; compressed CSVs and UTF-16/32 text pass"
     if p.suffix.lower() in ('.gz','.bz2','.zip','.xz','.zst','.tar') or re.search('utf-(16|32)', encoding, re.I):
         return None

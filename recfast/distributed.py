@@ -43,7 +43,16 @@ def broadcast_tensor(t:Tensor, # a tensor, the same shape in every process
 # %% ../nbs/70_distributed.ipynb #b0c4885c
 def _round_up(n, k): return (n+k-1)//k*k
 
-class DistributedTensorDL(DistributedDL):
+class _DistributedDL(DistributedDL):
+    "fastai's `DistributedDL`, its arguments documented"
+    def __init__(self,
+                 dl, # the loader every rank builds alike
+                 rank:int=None, # this process's rank (default: `rank_distrib()`)
+                 world_size:int=None, # the number of processes (default: `num_distrib()`)
+                 device=None): # where batches go (default: `dl`'s device)
+        super().__init__(dl, rank=rank, world_size=world_size, device=device)
+
+class DistributedTensorDL(_DistributedDL):
     "fastai's `DistributedDL` for a `TensorDL`: rank 0's index tensor is broadcast, padded and sharded in torch"
     def _broadcast(self, t, rank): return t if self.world_size<=1 else broadcast_tensor(t, rank)
 
@@ -66,7 +75,7 @@ import fastai
 from packaging.version import Version
 _fastai_dl_bugs = Version(fastai.__version__) < Version('2.9')  # both bugs are in fastai 2.8.x
 
-class FixedDistributedDL(DistributedDL):
+class FixedDistributedDL(_DistributedDL):
     "fastai's `DistributedDL` with its CPU broadcast and `drop_last` length fixed (fastai < 2.9)"
     def _broadcast(self, t, rank):
         if not _fastai_dl_bugs: return super()._broadcast(t, rank)
@@ -80,8 +89,13 @@ class FixedDistributedDL(DistributedDL):
 
 # %% ../nbs/70_distributed.ipynb #91f701f9
 class RecDistributedTrainer(DistributedTrainer):
-    "`DistributedTrainer` for recfast's loaders, on GPUs (NCCL) and CPU processes (gloo)"
+    "`DistributedTrainer` for recfast's loaders, on GPUs (NCCL) and CPU processes (gloo); `kwargs` go to `Accelerator`"
     name = property(lambda self: 'distributed_trainer')
+    def __init__(self,
+                 sync_bn:bool=True, # convert batch norm layers to `SyncBatchNorm` (on GPUs only)
+                 **kwargs): # passed to accelerate's `Accelerator`: `cpu`, `mixed_precision`, `kwargs_handlers`, ...
+        super().__init__(sync_bn, **kwargs)
+
     def _wrap_dl(self, dl):
         if isinstance(dl, DistributedDL): return dl
         if not isinstance(dl, TensorDL): return FixedDistributedDL(dl, device=self.learn.model.device)

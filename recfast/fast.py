@@ -139,13 +139,13 @@ class MSETensorLoss(TensorLoss):
             return F.mse_loss(inp, targ, reduction=self.func.reduction)
         return super().__call__(inp, targ, **kwargs)
 
-@delegates(nn.MSELoss)
 def FastMSELossFlat(*args,
                     axis:int=-1, # the class axis, moved last before flattening
                     floatify:bool=True, # cast the targets to float
-                    **kwargs):
+                    reduction:str='mean', # 'mean', 'sum' or 'none', as in `nn.MSELoss`
+                    **kwargs): # passed to `nn.MSELoss`
     "Same as fastai's `MSELossFlat`, on plain tensors"
-    return MSETensorLoss(nn.MSELoss, *args, axis=axis, floatify=floatify, is_2d=False, **kwargs)
+    return MSETensorLoss(nn.MSELoss, *args, axis=axis, floatify=floatify, is_2d=False, reduction=reduction, **kwargs)
 
 # %% ../nbs/01_fast.ipynb #d0364923
 def combine_scheds(pcts, # share of training of each schedule, summing to 1
@@ -180,6 +180,8 @@ class FastTrainEval(TrainEvalCallback):
 
 class FastAvgSmoothLoss(AvgSmoothLoss):
     "`AvgSmoothLoss` on Python floats, asking whether to gather (DDP) once per fit instead of once per batch"
+    def __init__(self, beta:float=0.98): # weight of the past in the moving average (the smoothing)
+        super().__init__(beta)
     def reset(self): self.count,self.val,self.gather = 0,0.,num_distrib()>1
     def accumulate(self, learn): # the `Learner` whose `loss` is averaged
         self.count += 1
@@ -217,6 +219,8 @@ class FastRecorder(Recorder):
 class FastParamScheduler(ParamScheduler):
     "`ParamScheduler` that sets and records hyper-parameters without `GetAttr` or `opt.hypers`"
     name = 'param_scheduler'
+    def __init__(self, scheds:dict): # `{hyper-parameter: schedule}`, a schedule being a function of training's progress
+        super().__init__(scheds)
     def before_fit(self):
         super().before_fit()
         o = self.learn.opt
@@ -604,7 +608,8 @@ def _built(learn)->dict:
     return dict(loss_func=id(learn.loss_func), metrics=[id(m) for m in L(learn.metrics)],
                 cbs=sorted(type(c).__name__ for c in learn.cbs))
 
-def changed_since_built(learn)->list:
+def changed_since_built(learn, # a learner, built by a recfast factory or not
+                       )->list: # the names of what changed
     "Which of `loss_func`, `metrics`, `cbs` were changed on `learn` after its factory built it (`keeps_recipe`)"
     b = getattr(learn, '_built_state', None)
     return [] if b is None else [k for k,v in _built(learn).items() if v!=b[k]]

@@ -23,10 +23,18 @@ class RecInterpretation(Interpretation):
     "Interpretation of a `RecLearner`: biases, neighbours, recommendations and a PCA map, in original ids"
     dls = property(lambda self: self.learn.dls)
     items = property(lambda self: self.dls.items)
+    def __init__(self,
+                 learn:Learner, # the `RecLearner` interpreted
+                 dl:DataLoader, # the loader whose rows are interpreted
+                 losses:TensorBase, # the loss of each row of `dl`
+                 act=None): # the activation of the predictions (default: the loss's)
+        super().__init__(learn, dl, losses, act)
 
     @classmethod
     def from_learner(cls, learn, # a `RecLearner` on recfast `DataLoaders`
-                     ds_idx=1, dl=None, act=None): # as in fastai's `Interpretation.from_learner`
+                     ds_idx=1, # the loader of `learn.dls` interpreted when `dl` is `None`: 0 (training) or 1
+                     dl=None, # a loader to interpret instead
+                     act=None): # the activation of the predictions (default: the loss's)
         "fastai's `from_learner`, refused for loaders without vocabularies (a `DataBlock`'s) or a `ds_idx` they lack"
         if not isinstance(learn.dls, RecDataLoaders):
             raise TypeError(f"RecInterpretation reads the loaders' vocabularies: {type(learn.dls).__name__} have none "

@@ -11,7 +11,15 @@ __all__ = ['ScaledEmbedding', 'ZeroEmbedding', 'check_ids']
 from fastai.basics import *
 
 # %% ../nbs/03_layers.ipynb #0c4b2df9
-class ScaledEmbedding(nn.Embedding):
+class _Embedding(nn.Embedding):
+    "`nn.Embedding` with the arguments a model passes, the rest (`padding_idx`, `sparse`, ...) as keywords"
+    def __init__(self,
+                 num_embeddings:int, # rows of the table: the number of ids, padding included
+                 embedding_dim:int, # length of a row: the number of factors (1 for a bias)
+                 **kwargs): # passed to `nn.Embedding`: `padding_idx`, `sparse`, `max_norm`, ...
+        super().__init__(num_embeddings, embedding_dim, **kwargs)
+
+class ScaledEmbedding(_Embedding):
     "Embedding initialised from `N(0, 1/n_factors)`, padding row at zero"
     def reset_parameters(self):
         "Normal weights of standard deviation `1/embedding_dim`, the padding row zero"
@@ -19,7 +27,7 @@ class ScaledEmbedding(nn.Embedding):
             self.weight.normal_(0, 1/self.embedding_dim)
             if self.padding_idx is not None: self.weight[self.padding_idx].fill_(0)
 
-class ZeroEmbedding(nn.Embedding):
+class ZeroEmbedding(_Embedding):
     "Embedding initialised at zero (for biases)"
     def reset_parameters(self):
         "All weights zero"

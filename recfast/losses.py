@@ -237,7 +237,9 @@ def ranking_setup(loss:str, # one of `ranking_losses`
 def default_loss(loss:str, # the factory's `loss` argument: returned unless `None`
                  n_items:int, # catalogue size, padding included
                  max_items:int=100_000, # the full softmax up to this many items, the sampled softmax above
-                 n_neg:int=None, sampler:str=None, shared:bool=False): # the factory's negative-sampling options
+                 n_neg:int=None, # the factory's negatives per positive
+                 sampler:str=None, # the factory's negative sampler
+                 shared:bool=False): # the factory's `shared` (negatives shared by the batch)
     "`loss`, or the loss that won on valid splits: 'softmax' ('sampled_softmax' above `max_items`; 'bpr' with negatives)"
     if loss is not None: return loss
     if n_neg is not None or sampler is not None or shared: return 'bpr'  # the loss sampling options were written for

@@ -101,6 +101,10 @@ except ImportError: FastAIV2PruningCallback = TrackerCallback  # `tune` says to 
 
 class SchedulePruning(FastAIV2PruningCallback):
     "optuna-integration's fastai pruning callback, reporting at the share of the schedule done (0-100), not the epoch"
+    def __init__(self,
+                 trial, # the Optuna trial reported to and pruned
+                 monitor:str='valid_loss'): # what is reported: `valid_loss` or a metric's name
+        super().__init__(trial, monitor)
     def after_epoch(self):
         "Report the monitored value at `100*(epoch+1)//n_epoch`, so trials of different lengths meet at the same phase"
         TrackerCallback.after_epoch(self)

@@ -422,6 +422,34 @@ def test_every_public_name_has_a_source_link(site):
             if not any(i==sl or re.fullmatch(rf'{re.escape(sl)}_\d+', i) for i in ids): missing.append(f'{m}.{name}')
     assert not missing, f"public names without a signature block and source link: {missing}"
 
+# parameters a recfast name takes from a fastai or torch base and cannot document itself
+NO_DOCMENT = {'recfast.sequence.data.TensorSequence': {'x'}}  # `TensorBase.__new__`'s
+
+def test_parameters_have_docments():
+    """Every named parameter of a public function, class (its `__init__`) or method of recfast has a docment, a
+    delegated one included (`**kwargs` passed on to another library are one documented `**kwargs`)"""
+    import inspect
+    from fastcore.docments import docments
+    def own(f):
+        try: ps = inspect.signature(f).parameters.values()
+        except (TypeError, ValueError): return []
+        return [p.name for p in ps if p.name not in ('self', 'cls') and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    missing = []
+    for m in _modules():
+        mod = importlib.import_module(m)
+        for name in getattr(mod, '__all__', []):
+            o = getattr(mod, name)
+            if getattr(o, '__module__', None)!=m or not (inspect.isfunction(o) or inspect.isclass(o)): continue
+            fs = [(f'{m}.{name}', o)]
+            if inspect.isclass(o):
+                for k in vars(o):
+                    f = getattr(o, k, None); f = getattr(f, '__func__', f)
+                    if not k.startswith('_') and inspect.isfunction(f): fs.append((f'{m}.{name}.{k}', f))
+            for qn, f in fs:
+                d = docments(f)
+                missing += [f'{qn}: {k}' for k in own(f) if not d.get(k) and k not in NO_DOCMENT.get(qn, ())]
+    assert not missing, f"{len(missing)} parameters without a docment: {missing}"
+
 CORE_VERBS = ('recommend', 'evaluate', 'recommend_all', 'similar_items')
 
 def test_core_verbs_link_to_reclearner(site):

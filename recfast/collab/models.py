@@ -47,13 +47,21 @@ class DotProductBias(PairForward, Module):
         return raw, lambda v,idx: self._out(v + self.u_bias(users))
 
     @classmethod
-    def from_dls(cls, dls, **kwargs):
+    def from_dls(cls,
+                 dls, # the loaders the model is sized for
+                 **kwargs): # passed to the constructor
         "Sized for `dls` (its user and item vocabularies)"
         return cls(dls.n_users, dls.n_items, **kwargs)
 
 # %% ../../nbs/11_collab.models.ipynb #3dbce818
 class EmbeddingMLP(PairForward, EmbeddingNN):
     "fastai's `EmbeddingNN` (He et al. 2017's MLP) answering the scoring protocol"
+    @delegates(EmbeddingNN.__init__)
+    def __init__(self,
+                 emb_szs:list, # `[(n_users, size), (n_items, size)]`: the user and item embeddings
+                 layers:list, # sizes of the hidden layers, e.g. `[100, 50]`
+                 **kwargs):
+        super().__init__(emb_szs, layers, **kwargs)
     def score_items(self, users:Tensor): # user indices
         "Predicted ratings of `users` for every item, `(n, n_items)`, scoring all pairs in one batch"
         n,n_items = users.shape[0],self.embeds[1].num_embeddings
@@ -67,7 +75,9 @@ class EmbeddingMLP(PairForward, EmbeddingNN):
 class HybridDotProductBias(DotProductBias):
     "LightFM's hybrid factorization (Kula 2015) of `DotProductBias`: factors and biases summed over ids and features"
     @classmethod
-    def from_dls(cls, dls, **kwargs):
+    def from_dls(cls,
+                 dls, # the loaders the model is sized for
+                 **kwargs): # passed to the constructor
         "Sized for `dls`, with the user and item features of `dls`"
         return hybridize(cls(dls.n_users, dls.n_items, **kwargs),
                          {'user':['u_weight','u_bias'], 'item':['i_weight','i_bias']}, dls)
@@ -76,6 +86,9 @@ class HybridDotProductBias(DotProductBias):
 class HybridEmbeddingMLP(EmbeddingMLP):
     "He et al. 2017's MLP over LightFM's hybrid embeddings (Kula 2015): id plus feature embeddings, concatenated"
     @classmethod
-    def from_dls(cls, dls, emb_szs:list, **kwargs):
+    def from_dls(cls,
+                 dls, # the loaders whose features are added
+                 emb_szs:list, # `[(n_users, size), (n_items, size)]`, as for `EmbeddingMLP`
+                 **kwargs): # passed to the constructor
         "Built like `EmbeddingMLP(emb_szs, **kwargs)`, with the user and item features of `dls`"
         return hybridize(cls(emb_szs, **kwargs), {'user':['embeds.0'], 'item':['embeds.1']}, dls)

@@ -54,7 +54,9 @@ class ClosedFormNet(ForwardScores, Module):
         "The fitted `weight` from the training interactions `X`: each subclass's closed form"
         raise NotImplementedError
     @classmethod
-    def from_dls(cls, dls, **kwargs):
+    def from_dls(cls,
+                 dls, # the loaders the model is sized for
+                 **kwargs): # passed to the constructor
         "A model sized for `dls`"
         return cls(dls.n_users, dls.n_items, **kwargs)
     def extra_repr(self): return f"{self.n_users} users x {self.n_items} items"

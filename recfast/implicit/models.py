@@ -56,7 +56,9 @@ class BilinearNet(ForwardScores, Module):
         return raw, lambda v,idx: v + self.u_bias(users)
 
     @classmethod
-    def from_dls(cls, dls, n_factors:int=32):
+    def from_dls(cls,
+                 dls, # the loaders the model is sized for
+                 n_factors:int=32): # latent size
         "A `BilinearNet` sized for `dls`"
         return cls(dls.n_users, dls.n_items, n_factors)
 
@@ -64,7 +66,9 @@ class BilinearNet(ForwardScores, Module):
 class HybridBilinearNet(BilinearNet):
     "LightFM (Kula 2015) for implicit feedback: `BilinearNet` with factors and biases summed over ids and features"
     @classmethod
-    def from_dls(cls, dls, n_factors:int=32):
+    def from_dls(cls,
+                 dls, # the loaders the model is sized for
+                 n_factors:int=32): # latent size
         "Sized for `dls`, with the user and item features of `dls`"
         return hybridize(cls(dls.n_users, dls.n_items, n_factors),
                          {'user':['u_weight','u_bias'], 'item':['i_weight','i_bias']}, dls)

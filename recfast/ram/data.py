@@ -213,7 +213,11 @@ class MNISTGlimpseDataLoaders(MetaDataLoaders):
                      size:int=None, # canvas side: 28 for plain, 60 for translated, 100 for cluttered
                      n_frags:int=None, # clutter fragments per image (4 on 60x60, 8 on 100x100)
                      max_shift:int=0, # random shifts of plain training digits (data augmentation)
-                     valid_pct:float=0.2, seed:int=42, bs:int=64, vocab=None, device=None,
+                     valid_pct:float=0.2, # share of the images held out for validation (without `valid`)
+                     seed:int=42, # seed of the split, the shuffling and the random canvases
+                     bs:int=64, # batch size (the validation loader's is twice that)
+                     vocab=None, # the class names, label `i` named `vocab[i]` (default: '0', '1', ...)
+                     device=None, # the device of the batches
                      valid:tuple=None, # `(images, labels)` to validate on: then all of `x`,`y` train
                      **kwargs):
         "Split `x`,`y` (seeded), or use `valid`, and build the loaders of `variant`"
@@ -270,13 +274,18 @@ def __repr__(self:MNISTGlimpseDataLoaders):
 # %% ../../nbs/50_ram.data.ipynb #18d61be3
 @patch(cls_method=True)
 @delegates(MNISTGlimpseDataLoaders.from_tensors)
-def from_mnist(cls:MNISTGlimpseDataLoaders, path=None, split='testing', **kwargs):
+def from_mnist(cls:MNISTGlimpseDataLoaders,
+               path:Path|str=None, # folder with the idx `.gz` files or `training/`/`testing/` folders
+               split:str='testing', # `'testing'` (10k images) or `'training'` (60k)
+               **kwargs):
     "Digits of `mnist_digits(path, split)` (the 10k test set by default, split 80/20)"
     return cls.from_tensors(*mnist_digits(path, split), **kwargs)
 
 @patch(cls_method=True)
 @delegates(MNISTGlimpseDataLoaders.from_tensors)
-def from_fashion_mnist(cls:MNISTGlimpseDataLoaders, path=None, **kwargs):
+def from_fashion_mnist(cls:MNISTGlimpseDataLoaders,
+                       path:Path|str=None, # the idx `.gz` files' folder (`None`: fastai's data/fashion-mnist)
+                       **kwargs):
     "Fashion-MNIST: its 60k training images train, its 10k test images validate (named classes)"
     trn,tst = (mnist_digits(path, split, dataset='fashion-mnist') for split in ('training', 'testing'))
     return cls.from_tensors(*trn, valid=tst, vocab=kwargs.pop('vocab', fashion_classes), **kwargs)

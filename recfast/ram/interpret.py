@@ -59,12 +59,11 @@ def _show_glimpses(ax, x, l, model, upto, colors):
     ax.plot(*zip(*path), '-', color='cyan', lw=1, alpha=0.8)
 
 # %% ../../nbs/54_ram.interpret.ipynb #853a4c3c
-@delegates(subplots)
 def plot_glimpses(learn:Learner, # a learner whose model is `RecurrentAttention`
                   n:int=4, # images to show
                   dl:DataLoader=None, # where the images come from (default: the validation set)
                   gif:Path|str=None, # also write an animated GIF, one frame per glimpse, to this file
-                  **kwargs):
+                  **kwargs): # passed to fastai's `subplots` (`figsize`, ...)
     "Show `n` images with their numbered glimpse boxes (all scales) and path, and the retina's view at each step"
     model = learn.model
     if not isinstance(model, RecurrentAttention): raise TypeError(f"Got a {type(model).__name__}: pass a `ram_learner`")

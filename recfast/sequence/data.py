@@ -275,7 +275,7 @@ def eval_set(self:RatingSequenceDataLoaders):
     raise TypeError("RatingSequenceDataLoaders hold ratings to predict, not items to rank: use `rmse` (their metric)")
 
 # %% ../../nbs/30_sequence.data.ipynb #ea88192f
-class TensorSequence(TensorBase): pass
+class TensorSequence(TensorBase): "Item indices of a sequence, left-padded with 0"
 
 class PadSequence(DisplayedTransform):
     "Map a list of item ids to a left-padded `TensorSequence` of their last `max_len` indices"

@@ -50,7 +50,9 @@ class SequenceNet(Module):
         if not self.training: check_ids(items, self.n_items)
         return (r.unsqueeze(-2)*self.i_weight(items)).sum(-1) + self.i_bias(items).squeeze(-1)
     @classmethod
-    def from_dls(cls, dls, **kwargs):
+    def from_dls(cls,
+                 dls, # the loaders the model is sized for
+                 **kwargs): # passed to the constructor
         "A model sized for `dls` (its `n_items`, or the length of its targets' `vocab`)"
         if getattr(dls, 'n_items', None) is not None: return cls(dls.n_items, **kwargs)
         v = getattr(dls, 'vocab', None)
@@ -136,7 +138,9 @@ class SASRecNet(SequenceNet):
         for b in self.blocks: h = b(h, mask)*keep
         return F.pad(self.norm(h)*keep, (0, 0, L-l, 0))
     @classmethod
-    def from_dls(cls, dls, **kwargs):
+    def from_dls(cls,
+                 dls, # the loaders the model is sized for
+                 **kwargs): # passed to the constructor
         "Sized for `dls`, attending to windows as long as theirs"
         m = getattr(dls, 'max_len', None)  # data-block loaders gather one per block (an `L`)
         return super().from_dls(dls, **{'max_len':(max(m) if is_listy(m) else m) or 200, **kwargs})
