@@ -14,7 +14,7 @@ with warnings.catch_warnings():  # torch's notices about fastai's internals are 
     warnings.simplefilter('ignore', FutureWarning)
     from fastai.tabular.all import *
 from .core import *
-from .core import _time_names, _padded
+from .core import _time_names, _padded, _guess_sep, _comment_lines
 from pandas.api.types import is_numeric_dtype
 from .recommender import *
 from .datasets import movielens_100k
@@ -59,7 +59,12 @@ def read_csv(fname:str, # path of the CSV file
     if not p.is_file(): raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist' or a CSV path)")
     if kind:=binary_kind(p, encoding):
         raise CLIError(f"{p} is not text ({kind}): pass a CSV, or its --encoding (e.g. utf-16)")
-    try: df = read_csv_ids(p, ids, sep=sep, encoding=encoding)
+    try:
+        if (k:=_comment_lines(p, sep, encoding))[0]:  # the CLI reads the header from line 1
+            lines = 'line 1 looks like a comment' if k[0]==1 else f'lines 1-{k[0]} look like comments'
+            raise CLIError(f"{p}: {lines} ({k[1]!r}): delete {'it' if k[0]==1 else 'them'}, so that line 1 is the "
+                           "header row")
+        df = read_csv_ids(p, ids, sep=sep, encoding=encoding)
     except UnicodeDecodeError as e:
         raise CLIError(f"{p} is not {encoding} text ({e.reason} at byte {e.start}): try --encoding latin-1") from None
     except pd.errors.ParserError as e:
@@ -68,7 +73,9 @@ def read_csv(fname:str, # path of the CSV file
     except LookupError: raise CLIError(f"--encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, "
                                        "latin-1)") from None
     if len(df.columns)<2:
-        raise CLIError(f"{p} has one column ({df.columns[0]!r}): wrong --sep {sep!r}? pass e.g. --sep ';' or '\\t'")
+        o = _guess_sep(df.columns[0])  # a separator in the header, as `from_csv` reads it
+        raise CLIError(f"{p} has one column ({df.columns[0]!r}): wrong --sep {sep!r}? pass "
+                       + (f"--sep {o!r}" if o else "e.g. --sep ';' or '\\t'"))
     if all(_is_number(c) for c in df.columns):
         raise CLIError(f"{p} has no header row (its first row, {list(df.columns)}, is data): add a header line")
     if not len(df): raise CLIError(f"{p} has a header row ({list(df.columns)}) but no rows of data")
@@ -88,8 +95,12 @@ def read_parquet(fname:str # path of a Parquet file (or a folder of them)
         raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist', a CSV or a Parquet path)")
     if p.is_dir() and not any(p.glob('*.parquet')):
         raise CLIError(f"--data {fname!r} is a folder without .parquet files")
+    pa = "reading Parquet needs pyarrow: pip install pyarrow"
+    try: check_parquet_folder(p)  # files with other columns: pyarrow would fill them with missing values
+    except ImportError: raise CLIError(pa) from None
+    except ValueError as e: raise CLIError(str(e)) from None
     try: df = as_pandas(pd.read_parquet(p))
-    except ImportError: raise CLIError("reading Parquet needs pyarrow: pip install pyarrow") from None
+    except ImportError: raise CLIError(pa) from None
     except (OSError, ValueError) as e: raise CLIError(f"{p} can't be read as Parquet: {_first_line(e)}") from None
     if not len(df): raise CLIError(f"{p} has columns {list(df.columns)} but no rows")
     return df
@@ -162,6 +173,11 @@ def build_dls(arch:str, # any of `known_archs()`
     except (ValueError, TypeError) as e:
         if data=='ml-100k': raise
         msg = re.sub(r'\b(user|item|rating|time)_name=', lambda m: f'--{m[1]}-col', str(e))  # the CLI's words
+        if m:=re.match(r"Column .* \(`(user|item|rating|time)_name`\) is not in the DataFrame, whose columns are", msg):
+            raise CLIError(f"--{m[1]}-col {given[m[1]+'_col']}: {data} has no such column (its columns: "
+                           f"{', '.join(map(str, df.columns))})") from None
+        msg = re.sub(r'`(user|item|rating|time)_name`', r'--\1-col', msg)
+        msg = re.sub(r"^Unknown (\w+)=(.+?): ", r"`\1`=\2: unknown; ", msg)  # e.g. by='bogus': `main` names --by
         if 'the missing' in msg and '--rating-col' in msg and 'rating_col' in info['cli']:
             msg += "; a file of clicks without ratings trains with --arch implicit"
         if re.match(r'`\w+`', msg): raise CLIError(msg) from None  # about an option: `main` names it
@@ -476,13 +492,20 @@ def _parser(name):
 # %% ../nbs/60_cli.ipynb #b1e32839
 _flags = {'pass threshold= (e.g. 4)': 'pass --threshold (e.g. --threshold 4)',
           'widen y_range or pass y_range=None': 'widen --y-range (e.g. --y-range=-1.2,1.2) or pass --y-range none',
-          'select the user and item columns': 'name the columns with --user-col and --item-col (and no --rating-col)',
+          'select the user and item columns': 'remove that column from the file',  # (all the CLI reads of it)
+          'use `RatingSequenceDataLoaders` to learn': 'use --arch rating_lstm to learn',
           'lower the learning rate (`learn.lr_find()`)': 'lower --lr'}
+_rewrites = [(r"keep only the relevant rows first \(e\.g\. `df\[df\[(.+?)\] >= (\S+)\]`\)",  # a frame's: the file's
+              r"keep only the relevant rows of the file first (e.g. those with \1 >= \2)"),
+             (r"\(no user of it is known: .*\)$", "(no user of it is known: the CLI knows the users a model trained "
+              "on; train one with `recfast train` on some rows of these users, and evaluate on the others)"),
+             (r"^`(\w+)` must be (.+?), got ([^\s,;:]+)$", r"`\1`=\3: must be \2")]  # --max-len 0: must be ...
 
 def _say(cmd:str, what:str, msg):
     "Print `msg` on one line, its Python advice rewritten as the command's flags (`valid_pct`=0.2: --valid-pct 0.2)"
-    msg = ' '.join(str(msg).split())
+    msg = ' '.join(str(msg).split()).removeprefix(f'`{cmd}`: ')  # (`evaluate`: ... is `recfast evaluate`'s)
     for k,v in _flags.items(): msg = msg.replace(k, v)
+    for k,v in _rewrites: msg = re.sub(k, v, msg)
     opts = set(inspect.signature(_commands[cmd]).parameters) if cmd in _commands else set()
     flag = lambda m, sep='': f"--{m[1].replace('_','-')}{sep}" if m[1] in opts else m[0]
     msg = re.sub(r'`(\w+)`(?=\s*$|[\s,;:.)])', flag, re.sub(r'`(\w+)`=', lambda m: flag(m, ' '), msg))

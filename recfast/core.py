@@ -10,10 +10,10 @@ __all__ = ['Tensors', 'check_n', 'check_bs', 'check_factors', 'check_bool', 'che
            'as_pandas', 'default_cols', 'check_frame', 'check_id_kind', 'dup_pairs', 'unread_ratings', 'dedupe',
            'check_range', 'check_y_range', 'make_vocab', 'vocab_pos', 'encode_ids', 'check_valid_pct', 'split_frame',
            'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'learner_lock', 'locked', 'vocab_sizes',
-           'check_device', 'warn_overlap', 'binary_kind', 'read_csv_ids', 'check_dls']
+           'check_device', 'warn_overlap', 'binary_kind', 'read_csv_ids', 'check_parquet_folder', 'check_dls']
 
 # %% ../nbs/00_core.ipynb #e56febb2
-import difflib, functools, numbers, random, threading, warnings, weakref
+import decimal, difflib, functools, numbers, random, threading, warnings, weakref
 from contextlib import contextmanager
 from fastai.basics import *
 
@@ -360,7 +360,8 @@ def check_numeric_col(df:pd.DataFrame, # the frame to check
     if t.is_datetime64_any_dtype(s) or t.is_timedelta64_dtype(s):
         raise ValueError(f"Column {col!r} holds times ({s.dtype}), not numbers: did you mean it as `time_name`?")
     if not t.is_numeric_dtype(s) or t.is_bool_dtype(s):
-        num = s.map(lambda v: isinstance(v, numbers.Real) and not isinstance(v, (bool,np.bool_))).to_numpy()
+        num = s.map(lambda v: isinstance(v, (numbers.Real, decimal.Decimal))  # Decimals (Parquet's decimal128): exact
+                    and not isinstance(v, (bool,np.bool_))).to_numpy()
         text = ~num & s.notna().to_numpy()
         if text.any():
             isb = s.map(lambda v: isinstance(v, (bool,np.bool_))).to_numpy()
@@ -517,15 +518,17 @@ _rating_names = ('rating','ratings','score','scores','stars','rank','value')
 def unread_ratings(df:pd.DataFrame, # the rows of an implicit (positives only) frame
                    cols:dict, # the columns read: `user_name`, `item_name` (and `rating_name` if one was named)
                    what:str='rows', # how the message names the rows
-                   fix:str="pass threshold= (e.g. 4) to keep only the rows rated at least that", # the remedy
+                   fix:str="pass threshold= (e.g. 4) to keep only the rows rated at least that", # the remedy ({col})
+                   threshold:bool=True, # the loaders take a `threshold`: the text says none was given
                   )->str: # the warning's text, or ''
     "A warning's text when `df` has a rating column that no `threshold` reads (every row becomes a positive); ''"
     used = {cols.get('user_name'), cols.get('item_name')}
     r = cols.get('rating_name') or next((c for c in df.columns if isinstance(c, str) and c not in used
                                          and c.strip().lower() in _rating_names), None)
     if r is None or r not in df.columns: return ''
-    return (f"column {r!r} is not read: without `threshold` each of the {len(df)} {what} is a positive interaction, "
-            f"whatever its rating; {fix}, or select the user and item columns to say all rows are positives")
+    return (f"column {r!r} is not read: {'without `threshold` '*threshold}each of the {len(df)} {what} is a positive "
+            f"interaction, whatever its rating; {fix.format(col=repr(r))}, or select the user and item columns to say "
+            "all rows are positives")
 
 _time_names = ('timestamp','time','date','datetime','ts','time_stamp','event_time','created_at')
 _user_names = ('user','users','userid','user_id','uid','customer','customer_id','client','client_id','visitor')
@@ -688,9 +691,13 @@ def _cutoff_blocks(df, valid_pct, time_name, cutoff, n_blocks):
     tz = getattr(df[time_name].dtype, 'tz', None)
     for c in cuts:
         if tz is not None and isinstance(c, str) and _naive_time(c):  # pandas would read it in the column's `tz`
+            try: local = f" or {str(pd.Timestamp(c).tz_localize(tz))!r} ({tz})"
+            except ValueError:  # a local time in a clock change (DST): skipped, or there twice
+                try: pd.Timestamp(c).tz_localize(tz, ambiguous=True); how = 'happens twice'
+                except ValueError: how = "doesn't exist"
+                local = f"; that local time {how} in {tz} (a clock change)"
             raise ValueError(f"`cutoff`={c!r} has no time zone and column {time_name!r} is in {tz}: say which instant, "
-                             f"e.g. {str(pd.Timestamp(c).tz_localize('UTC'))!r} (UTC) or "
-                             f"{str(pd.Timestamp(c).tz_localize(tz))!r} ({tz})")
+                             f"e.g. {str(pd.Timestamp(c).tz_localize('UTC'))!r} (UTC){local}")
         try: df[time_name].iloc[:1]>c
         except TypeError: raise ValueError(f"`cutoff`={c!r} ({type(c).__name__}) can't be compared with column "
                                            f"{time_name!r} ({df[time_name].dtype}): use that column's type") from None
@@ -1128,12 +1135,33 @@ def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row (e
         raise ValueError(f"{csv} can't be parsed as CSV with sep={sep!r}: {str(e).strip().splitlines()[-1]}") from None
     return cls.from_df(df, **kwargs)
 
+def _guess_sep(col)->str|None:
+    "The separator a file read as one column `col` (its header) seems to have: ',', ';', tab, '|' or ' '; else `None`"
+    return next((s for s in (',', ';', '\t', '|', ' ') if s in str(col).strip()), None)
+
+def _comment_lines(csv, sep:str=',', encoding:str='utf-8', header:int=0)->tuple:
+    "`(k, text)`: the `k` lines from line `header` on that look like comments ('# ...', '// ...'), and the first's text"
+    k,first = 0,None
+    while k<100:
+        try: head = list(pd.read_csv(_rewind(csv), nrows=0, skiprows=header+k, sep=sep, encoding=encoding).columns)
+        except pd.errors.EmptyDataError: break
+        s = str(head[0]).strip() if head else ''  # a column named '#' (row numbers) beside others is no comment
+        if not (s.startswith(('#', '//')) and (len(head)==1 or re.match(r'(#+|//)\s', s))): break
+        first,k = ifnone(first, s),k+1
+    return k, first
+
 def _read_ids(cls, csv, rd, **kwargs)->pd.DataFrame:
     "`from_csv`'s frame: the header checked, the id columns of `cls` read as written"
     header,names = rd['header'],rd['names']
     head = list(pd.read_csv(_rewind(csv), nrows=0, **rd).columns)
-    if len(head)==1 and names is None and (o:=[s for s in (',', ';', '\t', '|', ' ') if s in str(head[0]).strip()]):
-        raise ValueError(f"{csv} has one column {head[0]!r}: wrong `sep`={rd['sep']!r}? pass sep={o[0]!r}")
+    h = 0 if header=='infer' else header
+    if (names is None and head and str(head[0]).strip().startswith(('#', '//')) and isinstance(h, int)
+            and (k:=_comment_lines(csv, rd['sep'], rd['encoding'], h))[0]):
+        lines = f"line {h+1} looks like a comment" if k[0]==1 else f"lines {h+1}-{h+k[0]} look like comments"
+        raise ValueError(f"{csv}: {lines} ({k[1]!r}): pass header={h+k[0]} to read the header row after "
+                         f"{'it' if k[0]==1 else 'them'}")
+    if len(head)==1 and names is None and (o:=_guess_sep(head[0])):
+        raise ValueError(f"{csv} has one column {head[0]!r}: wrong `sep`={rd['sep']!r}? pass sep={o!r}")
     n = None if names is None else pd.read_csv(_rewind(csv), nrows=1, **(rd|dict(header=None, names=None))).shape[1]
     if names is not None and n!=len(names):  # before the columns are read from them: too few names is this too
         raise ValueError(f"`names` has {len(names)} names for the {n} columns of {csv}: pass one per column")
@@ -1147,6 +1175,25 @@ def _read_ids(cls, csv, rd, **kwargs)->pd.DataFrame:
     return read_csv_ids(csv, [c for a,c in cols.items() if a in cls._ids], **rd)
 
 # %% ../nbs/00_core.ipynb #77029cd4
+def check_parquet_folder(path:Path, # a folder of Parquet files (anything else is not checked)
+                         columns:list=None): # the columns to read; the first file's if `None`
+    "Raise a `ValueError` naming the file when the Parquet files of folder `path` don't share their columns"
+    p = Path(path)
+    if not p.is_dir(): return
+    import pyarrow.parquet as pq
+    first = None
+    for f in sorted(p.rglob('*')):  # the files pyarrow reads: not hidden, not '_SUCCESS' or '_metadata'
+        if not f.is_file() or any(s.startswith(('.','_')) for s in f.relative_to(p).parts): continue
+        try: names = [n for n in pq.read_schema(f).names if not n.startswith('__index_level_')]  # (pandas' index)
+        except Exception: continue  # not Parquet: reading the folder says so
+        first = ifnone(first, (f.relative_to(p), names))
+        want = list(ifnone(columns, first[1]))
+        miss,extra = [c for c in want if c not in names],[c for c in names if columns is None and c not in want]
+        if miss or extra:
+            raise ValueError(f"{f.relative_to(p)} in folder {p} " + (f"has no column {miss[0]!r}" if miss else
+                             f"has a column {extra[0]!r} that {first[0]} has not") + f" (its columns: "
+                             f"{', '.join(map(str, names))}): the folder's files must share their columns")
+
 @patch(cls_method=True)
 @delegates(RecDataLoaders.from_df)
 def from_parquet(cls:RecDataLoaders, path:str|Path, # a Parquet file or folder, or a URL (via fsspec)
@@ -1161,6 +1208,7 @@ def from_parquet(cls:RecDataLoaders, path:str|Path, # a Parquet file or folder, 
     elif not p.exists(): raise FileNotFoundError(f"{p}: no such file or folder")
     try: import pyarrow  # noqa: F401 (pandas reads Parquet with it)
     except ImportError: raise ImportError("`from_parquet` reads Parquet with pyarrow: `pip install pyarrow`") from None
+    if not url: check_parquet_folder(p, columns)  # else pyarrow fills a column a file lacks with missing values
     try: df = pd.read_parquet(p, columns=columns)
     except ImportError as e: raise ImportError(f"{p}: {e}") from None  # e.g. s3fs for an s3:// URL
     except (OSError, ValueError) as e:

@@ -481,7 +481,8 @@ def _eval_rows(dls, df):
     "The rows `evaluate` scores: the loaders' `threshold` applied (as `fold_in` does), repeated pairs counted"
     cols = {'user_name': dls.user_name, 'item_name': dls.item_name}
     if getattr(dls, 'rating_name', None) is None and getattr(dls, 'threshold', None) is None and (msg:=unread_ratings(
-            df, cols, 'held-out rows', fix="keep only the relevant rows first (e.g. `df[df[col] >= 4]`)")):
+            df, cols, 'held-out rows', fix="keep only the relevant rows first (e.g. `df[df[{col}] >= 4]`)",
+            threshold='threshold' in getattr(dls, '_meta', ()))):  # (loaders that take one)
         warnings.warn(f"`evaluate`: {msg}", stacklevel=4)  # (as `fold_in` says)
     if (th:=getattr(dls, 'threshold', None)) is not None and th[0] in df.columns:
         check_frame(df, {'rating_name': th[0]}, what='held-out rows')

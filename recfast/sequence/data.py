@@ -141,6 +141,10 @@ class SequenceDataLoaders(RecDataLoaders):
                           f"kept as "
                           f"an interaction (if they are copies, `df.drop_duplicates()` first)", stacklevel=4)
         res = super()._split(df, sp, cols, **kwargs)  # (the split's own arguments are refused first)
+        fix = "keep only the relevant rows first (e.g. `df[df[{col}] >= 4]`), or use `RatingSequenceDataLoaders` to " \
+              "learn from the ratings"
+        if 'rating_name' not in cols and (msg:=unread_ratings(df, cols, threshold=False, fix=fix)):
+            warnings.warn(msg, stacklevel=4)
         if sp['time_name'] is None and (msg:=_untimed(df, cols)): raise ValueError(msg)
         return res
     @classmethod
