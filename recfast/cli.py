@@ -389,7 +389,7 @@ def _load(model:str):
 def recommend(model:str='out/model', # a model saved by `recfast train`: the folder, or model.pkl (a pickle)
               user:str=None, # the user to recommend for
               n:int=10): # how many items
-    "Print the top-`n` items for `user` from a saved model, best first"
+    "Print the top `n` items for `user` from a saved model, best first"
     learn = _load(model)
     if user is None: raise CLIError("--user is required")
     uid = _as_id(learn.dls.users, user)
@@ -516,7 +516,14 @@ def main(argv:list=None # the command line after `recfast`; `sys.argv[1:]` if `N
     "Entry point of the `recfast` console script: `recfast {train,recommend,evaluate} --help`"
     argv = list(sys.argv[1:] if argv is None else argv)
     usage = f"usage: recfast {{{','.join(_commands)}}} [options]   (recfast train --help)"
-    if argv in (['-h'], ['--help']): print(usage); return 0
+    if argv in (['-h'], ['--help']):  # each subcommand with its docstring's first line, arguments as its flags
+        print(usage+'\n\ncommands:')
+        for k,f in _commands.items():
+            ps = inspect.signature(f).parameters
+            doc = re.sub(r'`([^`]+)`', lambda m: '--'+m[1].replace('_','-') if m[1] in ps else m[1],
+                         f.__doc__.split('\n')[0])
+            print(f"  {k:<10} {doc}")
+        return 0
     if not argv or argv[0] not in _commands:
         print(usage, file=sys.stderr)
         return 2

@@ -57,6 +57,15 @@ def test_missing_file_and_usage(tmp_path, capsys, monkeypatch):
     assert main([]) == 2 and 'usage: recfast' in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing written
 
+def test_help_lists_commands(capsys):
+    "`recfast --help`: every subcommand on its own line with a one-line summary, arguments named as flags"
+    from recfast.cli import main, _commands
+    assert main(['--help']) == 0
+    out = capsys.readouterr().out
+    lines = {l.split()[0]: l for l in out.splitlines() if l.startswith('  ')}
+    assert set(lines) == set(_commands), out
+    assert '--arch' in lines['train'] and '--user' in lines['recommend'] and '`' not in out, out
+
 def test_bad_files_one_line(tmp_path, capsys):
     "Damaged or wrong files, for the model and the data: exit code 1 and one line on stderr that names the file (in-process: fast)"
     import gzip, shutil, warnings
