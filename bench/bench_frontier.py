@@ -127,6 +127,36 @@ class Factors(torch.nn.Module):
         self.u,self.i = (torch.nn.Parameter(torch.tensor(np.asarray(a))) for a in (u, i))
     def score_items(self, users): return self.u[users] @ self.i.T
 
+def fit_seconds(learn, epochs, lr):
+    "Seconds `learn.fit_one_cycle(epochs, lr)` took, bars and logging off (the model is scored after)"
+    def go():
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
+    return report.timed(go)[1]
+
+def closed_form(factory, dls, score, **kw):
+    "(`score` of the closed form `factory(dls, **kw)` builds, the seconds it took)"
+    learn,t = report.timed(factory, dls, **kw)
+    return score(learn.model), t
+
+def implicit_peers(dls, score, iters, als):
+    "`implicit`'s ALS (the talk's tuned recipe, at `iters` iterations, labelled `als`) and BPR fitted on `dls.seen`"
+    try:
+        import implicit, scipy.sparse as sp
+        from threadpoolctl import threadpool_limits
+    except ImportError as e: print(f'`implicit` not importable ({e}): its rows are skipped', flush=True); return {}
+    r,c,v = dls.seen.coo()
+    ui = sp.csr_matrix((v.numpy(), (r.numpy(), c.numpy())), shape=dls.seen.shape)
+    def peer(m):
+        with threadpool_limits(1): _,t = report.timed(m.fit, ui, show_progress=False)
+        return score(Factors(m.user_factors, m.item_factors)), t
+    model = lambda it: implicit.cpu.als.AlternatingLeastSquares(factors=128, regularization=50., alpha=10.,
+                                                                iterations=it, random_state=0, num_threads=1)
+    peer(model(1))  # warm-up, untimed
+    pts = {f'{als}, {it} iterations': peer(model(it)) for it in iters}
+    pts['implicit BPR (100 iterations)'] = peer(implicit.cpu.bpr.BayesianPersonalizedRanking(
+        factors=128, iterations=100, random_state=0, num_threads=1))
+    return pts
+
 def implicit_protocol():
     "The talk protocol's frontier: `{label: (MRR, fit seconds)}`"
     from recfast.all import (movielens_split, InteractionsDataLoaders, implicit_learner, ease_learner, itemknn_learner,
@@ -140,13 +170,9 @@ def implicit_protocol():
         return float(torch.cat(v).nanmean())
     def neural(epochs, lr, **kw):
         set_seed(0); learn = implicit_learner(dls, metrics=[], seed=0, **kw)
-        def go():
-            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
-        t = report.timed(go)[1]  # (then the scores of the trained model)
+        t = fit_seconds(learn, epochs, lr)
         return score(learn.model), t
-    def closed(factory, **kw):
-        learn,t = report.timed(factory, dls, **kw)
-        return score(learn.model), t
+    closed = lambda factory, **kw: closed_form(factory, dls, score, **kw)
     neural(1, 2e-2)  # warm-up, untimed
     pts = {f'recfast implicit, softmax (default), {e} epochs': neural(e, 2e-2) for e in (2, 3, 5, 10, 20)}
     pts |= {f'recfast implicit, adaptive hinge, {e} epochs': neural(e, 3e-3, loss='adaptive_hinge', wd=0,
@@ -154,40 +180,27 @@ def implicit_protocol():
     pts |= {'recfast EASE (lam 800)': closed(ease_learner, lam=800.),
             'recfast item-kNN (k 200)': closed(itemknn_learner, k=200),
             'recfast popularity': closed(popularity_learner)}
-    try:
-        import implicit, scipy.sparse as sp
-        from threadpoolctl import threadpool_limits
-    except ImportError as e: print(f'`implicit` not importable ({e}): its rows are skipped', flush=True); return pts
-    r,c,v = dls.seen.coo()
-    ui = sp.csr_matrix((v.numpy(), (r.numpy(), c.numpy())), shape=dls.seen.shape)
-    def peer(m):
-        with threadpool_limits(1): _,t = report.timed(m.fit, ui, show_progress=False)
-        return score(Factors(m.user_factors, m.item_factors)), t
-    als = lambda it: implicit.cpu.als.AlternatingLeastSquares(factors=128, regularization=50., alpha=10., iterations=it,
-                                                              random_state=0, num_threads=1)
-    peer(als(1))  # warm-up, untimed
-    pts |= {f'implicit ALS, tuned, {it} iterations': peer(als(it)) for it in (3, 5, 15)}
-    pts['implicit BPR (100 iterations)'] = peer(implicit.cpu.bpr.BayesianPersonalizedRanking(
-        factors=128, iterations=100, random_state=0, num_threads=1))
-    return pts
+    return pts | implicit_peers(dls, score, (3, 5, 15), 'implicit ALS, tuned')
 
-def run_implicit():
-    pts = implicit_protocol()
-    front = frontier({k:(-m, t) for k,(m,t) in pts.items()})  # higher MRR is better
+def save_ranked(pts, name, data, proto, metric, base, ylabel, title, quick=False):
+    "Print `pts` (`{label: (quality, seconds)}`, higher quality better) by time, the frontier starred; save the rows"
+    front = frontier({k:(-m, t) for k,(m,t) in pts.items()})
     for k,(m,t) in sorted(pts.items(), key=lambda x: x[1][1]):
-        print(f"{'*' if k in front else ' '} {k}: MRR {m:.4f} in {t:.2f} s", flush=True)
-    data = 'ML-100K ua.base/ua.test, every rating a positive'
-    proto = ("full-catalogue MRR, each user's training items excluded; fit seconds = training only, one thread, "
-             "seed 0")
-    als = next((k for k in pts if k.startswith('implicit ALS, tuned, 15')), None)
-    base = () if als is None else ('implicit ALS, tuned (15 iterations)', *pts[als])
-    rows = [report.row('frontier', k, data, proto, 'test MRR', m, t, *base, ratio_of='value',
-                       suite=report.own_suite('frontier', data, 'test MRR against fit seconds'),
+        print(f"{'*' if k in front else ' '} {k}: {metric} {m:.4f} in {t:.2f} s", flush=True)
+    if quick: return
+    base = () if base not in pts else (f'{base} (same run)', *pts[base])
+    rows = [report.row('frontier', k, data, proto, f'test {metric}', m, t, *base, ratio_of='value',
+                       suite=report.own_suite('frontier', data, f'test {metric} against fit seconds'),
                        recipe=('on the frontier' if k in front else 'behind the frontier'))
             for k,(m,t) in pts.items()]
-    report.save(rows, 'frontier_implicit')
-    plot(pts, front, report.RESULTS/'frontier_implicit.png', ylabel='test MRR (ua.test)', higher=True,
-         title='ML-100K implicit (talk protocol): quality against fit time (squares: peers)')
+    report.save(rows, name)
+    plot(pts, front, report.RESULTS/f'{name}.png', ylabel=ylabel, higher=True, title=title)
+
+def run_implicit():
+    save_ranked(implicit_protocol(), 'frontier_implicit', 'ML-100K ua.base/ua.test, every rating a positive',
+                "full-catalogue MRR, each user's training items excluded; fit seconds = training only, one thread, "
+                "seed 0", 'MRR', 'implicit ALS, tuned, 15 iterations', 'test MRR (ua.test)',
+                'ML-100K implicit (talk protocol): quality against fit time (squares: peers)')
 
 SEQ_RECIPES = {  # bench_next_item.py's valid-best recipe per arch (next_item_tuning.json): softmax, 64 factors
     'lstm': dict(lr=3e-2), 'cnn': dict(lr=1e-2), 'pool': dict(lr=3e-2),
@@ -221,13 +234,9 @@ def sequence_protocol(quick=False):
         return float(torch.cat(v).nanmean())
     def neural(arch, epochs, lr, **kw):
         set_seed(0); learn = sequence_learner(dls, arch=arch, loss='softmax', n_factors=64, seed=0, metrics=[], **kw)
-        def go():
-            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
-        t = report.timed(go)[1]  # (then the scores of the trained model)
+        t = fit_seconds(learn, epochs, lr)
         return seq_score(learn.model), t
-    def closed(factory, **kw):
-        learn,t = report.timed(factory, idls, **kw)
-        return score(learn.model), t
+    closed = lambda factory, **kw: closed_form(factory, idls, score, **kw)
     neural('pool', 1, 3e-2)  # warm-up, untimed
     pts = {}
     for a,r in SEQ_RECIPES.items():
@@ -236,41 +245,15 @@ def sequence_protocol(quick=False):
             print(a, e, pts[f'recfast {a}, softmax, {e} epochs'], flush=True)
     pts |= {'recfast EASE (defaults)': closed(ease_learner), 'recfast item-kNN (defaults)': closed(itemknn_learner),
             'recfast popularity': closed(popularity_learner)}
-    try:
-        import implicit, scipy.sparse as sp
-        from threadpoolctl import threadpool_limits
-    except ImportError as e: print(f'`implicit` not importable ({e}): its rows are skipped', flush=True); return pts
-    r,c,v = idls.seen.coo()
-    ui = sp.csr_matrix((v.numpy(), (r.numpy(), c.numpy())), shape=idls.seen.shape)
-    def peer(m):
-        with threadpool_limits(1): _,t = report.timed(m.fit, ui, show_progress=False)
-        return score(Factors(m.user_factors, m.item_factors)), t
-    als = lambda it: implicit.cpu.als.AlternatingLeastSquares(factors=128, regularization=50., alpha=10., iterations=it,
-                                                              random_state=0, num_threads=1)
-    peer(als(1))  # warm-up, untimed
-    pts |= {f'implicit ALS (talk-tuned), {it} iterations': peer(als(it)) for it in (5, 15)}
-    pts['implicit BPR (100 iterations)'] = peer(implicit.cpu.bpr.BayesianPersonalizedRanking(
-        factors=128, iterations=100, random_state=0, num_threads=1))
-    return pts
+    return pts | implicit_peers(idls, score, (5, 15), 'implicit ALS (talk-tuned)')
 
 def run_sequence(quick=False):
-    pts = sequence_protocol(quick)
-    front = frontier({k:(-m, t) for k,(m,t) in pts.items()})  # higher NDCG is better
-    for k,(m,t) in sorted(pts.items(), key=lambda x: x[1][1]):
-        print(f"{'*' if k in front else ' '} {k}: NDCG@10 {m:.4f} in {t:.2f} s", flush=True)
-    if quick: return
-    data = "ML-100K, each user's latest rating held out (943 targets), the rest trained on"
-    proto = ("leave-last-out; every item ranked, the user's training items excluded; NDCG@10, mean over users; fit "
-             "seconds = training only, one thread, seed 0")
-    ease = pts.get('recfast EASE (defaults)')
-    base = () if ease is None else ('recfast EASE (defaults, same run)', *ease)
-    rows = [report.row('frontier', k, data, proto, 'test NDCG@10', m, t, *base, ratio_of='value',
-                       suite=report.own_suite('frontier', data, 'test NDCG@10 against fit seconds'),
-                       recipe=('on the frontier' if k in front else 'behind the frontier'))
-            for k,(m,t) in pts.items()]
-    report.save(rows, 'frontier_sequence')
-    plot(pts, front, report.RESULTS/'frontier_sequence.png', ylabel='test NDCG@10 (last items)', higher=True,
-         title='ML-100K next item (leave-last-out): quality against fit time (squares: peers)')
+    save_ranked(sequence_protocol(quick), 'frontier_sequence',
+                "ML-100K, each user's latest rating held out (943 targets), the rest trained on",
+                "leave-last-out; every item ranked, the user's training items excluded; NDCG@10, mean over users; fit "
+                "seconds = training only, one thread, seed 0", 'NDCG@10', 'recfast EASE (defaults)',
+                'test NDCG@10 (last items)',
+                'ML-100K next item (leave-last-out): quality against fit time (squares: peers)', quick)
 
 def main():
     p = argparse.ArgumentParser()
