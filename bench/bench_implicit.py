@@ -107,7 +107,8 @@ jrow('recfast `mrr` (batched tensor ops)', mdata, 'seconds to compute MRR once',
 
 # ---- sequences on ML-100K
 ratings = movielens_100k(titles=False)
-sdls = SequenceDataLoaders.from_df(ratings, 'user', 'movie', 'timestamp', max_len=200, seed=0, bs=32, exclude_preceding=True)
+sdls = SequenceDataLoaders.from_df(ratings[['user','movie','timestamp']], 'user', 'movie', 'timestamp', max_len=200,
+                                   seed=0, bs=32, exclude_preceding=True)
 sproto = 'ML-100K, 20% users held out (seed 0), max_len 200, 32 factors, adaptive hinge, bs 32, fit_one_cycle(10, 1e-2), seen items excluded'
 seq = {}
 for arch in ('popularity','pool','lstm','cnn'):

@@ -38,7 +38,8 @@ def build_dls(data, bs, n_images=None):
         trn,tst = movielens_split()
         return InteractionsDataLoaders.from_df(trn, valid_df=tst, bs=bs, device=dev)
     if data=='sequences':
-        return SequenceDataLoaders.from_df(ratings(), 'user', 'movie', 'timestamp', max_len=100, seed=0, bs=bs, exclude_preceding=True, device=dev)
+        return SequenceDataLoaders.from_df(ratings()[['user','movie','timestamp']], 'user', 'movie', 'timestamp',
+                                           max_len=100, seed=0, bs=bs, exclude_preceding=True, device=dev)
     if data=='vectors': return SparseVectorDataLoaders.from_df(ratings()[['user','movie','rating']], by='item', seed=42, bs=bs, device=dev)
     if data=='mnist':
         x,y = mnist_digits()

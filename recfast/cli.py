@@ -54,6 +54,8 @@ def read_csv(fname:str, # path of the CSV file
              ids:list=(0,1) # id columns (names or positions), read as written ('0186' is not '186')
             )->pd.DataFrame:
     "A CSV with a header row, or a `CLIError` that names the file, says what is wrong and what to pass"
+    try: check_sep(sep)  # (pandas' own error names no option)
+    except ValueError: raise CLIError(f"--sep {sep!r}: pass one character (e.g. --sep ',')") from None
     p = Path(fname)
     if p.is_dir(): raise CLIError(f"--data {fname!r} is a folder: pass a CSV or Parquet file (or 'ml-100k', 'mnist')")
     if not p.is_file(): raise CLIError(f"--data {fname!r}: no such file (use 'ml-100k', 'mnist' or a CSV path)")
@@ -66,7 +68,11 @@ def read_csv(fname:str, # path of the CSV file
                            "header row")
         df = read_csv_ids(p, ids, sep=sep, encoding=encoding)
     except UnicodeDecodeError as e:
-        raise CLIError(f"{p} is not {encoding} text ({e.reason} at byte {e.start}): try --encoding latin-1") from None
+        raise CLIError(f"{p} is not {encoding} text ({e.reason} at byte {e.start}): try --encoding "
+                       f"{try_encoding(encoding)}") from None
+    except UnicodeError as e:  # e.g. UTF-16/32 without a BOM
+        raise CLIError(f"{p} is not {encoding} text ({unicode_why(e)}): try --encoding "
+                       f"{try_encoding(encoding)}") from None
     except pd.errors.ParserError as e:
         raise CLIError(f"{p} could not be parsed as CSV: {str(e).strip().splitlines()[-1]}") from None
     except pd.errors.EmptyDataError: raise CLIError(f"{p} is empty") from None
@@ -138,6 +144,23 @@ def _options(arch:str, opts:dict)->dict:
                            f"{', '.join('--'+o.replace('_','-') for o in takes) or 'none'})")
     return given
 
+_nth = ('first', 'second', 'third')
+
+def _col_clash(cls, df:pd.DataFrame, given:dict, kw:dict):
+    "A `CLIError` when two of --user-col/--item-col/--rating-col/--time-col (given, or by position) name one column"
+    try:  # the columns `cls.from_df` would read, those not given by position
+        cols = default_cols(df, **cls._columns(*(kw.get(f'{r}_name') for r in ('user','item','rating')),
+                                               **{k:v for k,v in kw.items() if not k.endswith('_name')}))
+    except (TypeError, ValueError): return  # (`from_df` says what is wrong)
+    if 'time_col' in given: cols['time_name'] = given['time_col']
+    roles = [k[:-5] for k in cols]
+    for j,b in enumerate(roles):
+        for a in roles[:j]:
+            if cols[a+'_name']!=cols[b+'_name']: continue
+            x,y = (b,a) if b+'_col' in given else (a,b)  # a given option is the one to change
+            how = '' if y+'_col' in given else f", by default the {_nth[roles.index(y)]} column"
+            raise CLIError(f"--{x}-col {cols[x+'_name']} is also the {y} column (--{y}-col{how})")
+
 def build_dls(arch:str, # any of `known_archs()`
               data:str=None, # 'ml-100k', 'mnist', a CSV or a Parquet path; default: the arch's
               valid_pct:float=0.2, # share of the rows held out for validation
@@ -159,12 +182,13 @@ def build_dls(arch:str, # any of `known_archs()`
         return info['dls'].from_mnist(None if data=='mnist' else data, valid_pct=valid_pct, seed=seed, bs=bs)
     df = load_frame(data, sep, encoding, ids=[given.get('user_col', 0), given.get('item_col', 1)])
     if data=='ml-100k' and 'time_col' in info['cli']: given.setdefault('time_col', 'timestamp')
+    kw = {_loader_args[k]:v for k,v in given.items() if k in _loader_args}
+    _col_clash(info['dls'], df, given, kw)  # before the columns are read: one column can't play two roles
     if 'time_col' in info['cli'] and 'time_col' not in given:  # a history in file order is rarely the user's order
         if times:=[c for c in df.columns if str(c).strip().lower() in _time_names]:
             raise CLIError(f"--arch {arch} reads each history in time order: pass --time-col {times[0]} ({data} has "
                            f"that column); without it rows are taken in file order")
         warnings.warn(f"no --time-col: each user's history is taken in the order of the rows of {data}")
-    kw = {_loader_args[k]:v for k,v in given.items() if k in _loader_args}
     try:
         with warnings.catch_warnings():
             if kw.get('implicit'):  # --implicit says that the rating column is not read: no warning repeats it

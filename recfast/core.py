@@ -10,7 +10,8 @@ __all__ = ['Tensors', 'check_n', 'check_bs', 'check_factors', 'check_bool', 'che
            'as_pandas', 'default_cols', 'check_frame', 'check_id_kind', 'dup_pairs', 'unread_ratings', 'dedupe',
            'check_range', 'check_y_range', 'make_vocab', 'vocab_pos', 'encode_ids', 'check_valid_pct', 'split_frame',
            'warn_cold', 'MetaDataLoaders', 'RecDataLoaders', 'scoring', 'learner_lock', 'locked', 'vocab_sizes',
-           'check_device', 'warn_overlap', 'binary_kind', 'read_csv_ids', 'check_parquet_folder', 'check_dls']
+           'check_device', 'warn_overlap', 'binary_kind', 'read_csv_ids', 'check_sep', 'unicode_why', 'try_encoding',
+           'check_parquet_folder', 'check_dls']
 
 # %% ../nbs/00_core.ipynb #e56febb2
 import decimal, difflib, functools, numbers, random, threading, warnings, weakref
@@ -342,10 +343,16 @@ def check_ids_col(df:pd.DataFrame, # the frame to check
 
 def _warn_outliers(df, r:pd.Series, col:str):
     "Warn, counting them, about ratings over 1e6 times the median magnitude (and over 1e6): they swamp a squared error"
+    # (over 1% of the rows: the scale of the column is said, not outliers to drop)
     a = r.abs()
     if not len(a) or a.max()<=1e6: return  # (stars, percents, prices: never)
     lim = 1e6*max(float(a.median()), 1.)
-    if (m:=(a>lim).to_numpy()).any():
+    if (m:=(a>lim).to_numpy()).mean()>0.01:  # many rows: the column's scale, not outliers
+        warnings.warn(f"Column {col!r} has magnitudes from {a.min():.3g} to {a.max():.3g}, {int(m.sum())} of its "
+                      f"{len(m)} ratings ({100*m.mean():.3g}%) over {lim:.3g} (1e6 times the median magnitude): that "
+                      f"scale swamps a squared-error loss; rescale the column (e.g. divide it by {a.max():.3g}, or "
+                      "take its log)", stacklevel=5)
+    elif m.any():
         warnings.warn(f"Column {col!r} has {int(m.sum())} outlying ratings, over {lim:.3g} (1e6 times the median "
                       f"magnitude), first at {bad_row(df, m, col)}: they swamp a squared-error loss; drop or fix them "
                       "(or rescale the column)", stacklevel=5)
@@ -1036,7 +1043,8 @@ def from_df(cls:RecDataLoaders, df:pd.DataFrame, # one row per rating or interac
     _check_kwargs(kwargs, args, f"{cls.__name__}.from_df() got an unexpected keyword argument {{}}")
     given = cls._columns(user_name, item_name, rating_name, **kwargs)
     cols = default_cols(df, **given)
-    if (ix:=getattr(getattr(df, 'index', None), 'name', None)) is not None and None in (user_name, item_name):
+    if ((ix:=getattr(getattr(df, 'index', None), 'name', None)) is not None and None in (user_name, item_name)
+            and ix not in getattr(df, 'columns', ())):  # (an index that copies a column, `set_index(c, drop=False)`)
         warnings.warn(f"The frame's index is named {ix!r}, but the columns are taken by position: "
                       f"{', '.join(f'{a}={c!r}' for a,c in cols.items())}; if the index holds ids, "
                       "`df.reset_index()` first (or name the columns)", stacklevel=3)
@@ -1110,6 +1118,19 @@ def read_csv_ids(csv:str|Path, # a CSV file
                              "(`pd.read_csv(path, index_col=0)`)")
     return df
 
+def check_sep(sep)->str:
+    "`sep`, or a `ValueError` unless it is a non-empty string (a CSV's column separator: `from_csv`'s and the CLI's)"
+    if not isinstance(sep, str) or not sep: raise ValueError(f"`sep` must be a non-empty string, got {sep!r}")
+    return sep
+
+def unicode_why(e:UnicodeError)->str:
+    "Why a codec failed, in a few words: 'no BOM' for UTF-16/32 text without one, else the codec's reason"
+    return 'no BOM' if 'BOM' in str(e) else getattr(e, 'reason', None) or str(e)
+
+def try_encoding(encoding:str)->str:
+    "The encoding to suggest when a file is not `encoding` text: 'utf-8' after a UTF-16/32 one, else 'latin-1'"
+    return 'utf-8' if re.search(r'utf[-_]?(16|32)', str(encoding), re.I) else 'latin-1'
+
 @patch(cls_method=True)
 @delegates(RecDataLoaders.from_df)
 def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row (else pass `header=None` and `names`)
@@ -1122,14 +1143,19 @@ def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row (e
     rd = dict(sep=sep, encoding=encoding, header=header, names=names)
     if not isinstance(csv, (str, os.PathLike)) and not callable(getattr(csv, 'read', None)):
         raise TypeError(f"`csv` must be a path or a file object, got {type(csv).__name__}")
-    if not isinstance(sep, str) or not sep: raise ValueError(f"`sep` must be a non-empty string, got {sep!r}")
+    check_sep(sep)
     if isinstance(csv, (str, Path)) and Path(csv).is_file() and (kind:=binary_kind(Path(csv), encoding)):
             raise ValueError(f"{csv} is not a text CSV ({kind}):"
                              " export it as CSV, or pass its `encoding` (e.g. 'utf-16')")
     try: df = _read_ids(cls, csv, rd, **kwargs)
     except UnicodeDecodeError as e:
+        alt = try_encoding(encoding)
         raise ValueError(f"{csv} is not {encoding} text (byte {e.object[e.start]:#x} at position {e.start}): pass its "
-                         "encoding, e.g. encoding='latin-1' (ML-100K's files are latin-1)") from None
+                         f"encoding, e.g. encoding={alt!r}"
+                         + " (ML-100K's files are latin-1)"*(alt=='latin-1')) from None
+    except UnicodeError as e:  # e.g. UTF-16/32 without a BOM: not a decode error
+        raise ValueError(f"{csv} is not {encoding} text ({unicode_why(e)}): try "
+                         f"encoding={try_encoding(encoding)!r}") from None
     except pd.errors.EmptyDataError: raise ValueError(f"{csv} is empty: no header row and no data") from None
     except pd.errors.ParserError as e:
         raise ValueError(f"{csv} can't be parsed as CSV with sep={sep!r}: {str(e).strip().splitlines()[-1]}") from None

@@ -371,10 +371,21 @@ class FastLearner(Learner):
                 raise modify_exception(e, f'{msg}:\n\t{e.args[0] if e.args else e}', replace=True)
 
 # %% ../nbs/01_fast.ipynb #e0620047
-def _check_batches(dl):
-    "Raise a `ValueError` saying why when the training loader `dl` makes no batch"
+def _no_rows(learn)->bool:
+    "Whether every loader of `learn.dls` is empty, as an exported learner's are (`export` keeps no rows)"
+    dls = getattr(getattr(learn, 'dls', None), 'loaders', None)
+    try: return bool(dls) and not any(len(dl.dataset) for dl in dls)
+    except TypeError: return False  # a dataset without a length
+
+def _check_batches(dl, learn=None):
+    "Raise a `ValueError` saying why when the training loader `dl` (of `learn`) makes no batch"
     if dl is None or len(dl): return
     n = len(dl.dataset)
+    if not n and _no_rows(learn):
+        raise ValueError("No training batches: the training set is empty (an exported learner keeps no rows): set "
+                         "`learn.dls` to loaders built again from the data it was trained on, e.g. "
+                         f"`learn.dls = {type(learn.dls).__name__}.from_df(df, ...)` (`load_learner_safe(folder, "
+                         "dls=dls)` also checks their ids)")
     if not n: raise ValueError("No training batches: the training set is empty")
     if dl.drop_last and dl.bs>n:
         raise ValueError(f"No training batches: the batch size bs={dl.bs} exceeds the {n} training rows, and "
@@ -483,7 +494,7 @@ def fit(self:FastLearner, n_epoch, # number of epochs
     "fastai's `fit`, with fastai's `ParamScheduler`s run as `FastParamScheduler`s; refuses to train on nothing"
     if isinstance(n_epoch, bool) or not isinstance(n_epoch, numbers.Integral) or n_epoch<0:
         raise ValueError(f"`n_epoch` must be an int >= 0 (the epochs to train), got {n_epoch!r}")
-    _check_batches(getattr(self.dls, 'train', None)); check_lr(ifnone(lr, self.lr)); _check_monitors(self, cbs)
+    _check_batches(getattr(self.dls, 'train', None), self); check_lr(ifnone(lr, self.lr)); _check_monitors(self, cbs)
     _check_cbs(cbs)
     if n_epoch and (k:=getattr(self, '_folded', 0)):  # said once: users added by `fold_in` have no training rows
         warnings.warn(f"fit: {k} user(s) were added by `fold_in` and have no training rows: this fit doesn't refit "
@@ -537,10 +548,14 @@ def _check_has_rows(learn, ds_idx, dl, verb:str):
     try: n = len(learn.dls[ds_idx].dataset)
     except TypeError: return  # a dataset without a length
     if n: return
-    fix = ", or score with `predict_pairs(df)`" if hasattr(type(learn), 'predict_pairs') else ''
-    why = '' if any(len(dl.dataset) for dl in learn.dls.loaders) else ' (an exported learner keeps no rows)'
+    pairs,ev = (hasattr(type(learn), m) for m in ('predict_pairs', 'evaluate'))
+    if _no_rows(learn):  # no `dl` can be made from its loaders (`test_dl` is refused): score frames instead
+        fix = ("score rows with `learn.predict_pairs(df)`" + ", or get metrics with `learn.evaluate(df)`"*ev if pairs
+               else "set `learn.dls` to loaders built again from the data it was trained on")
+        why = ' (an exported learner keeps no rows)'
+    else: fix,why = "pass `dl=`" + ", or score with `predict_pairs(df)`"*pairs,''
     raise ValueError(f"`{verb}`: the {('training','validation')[ds_idx] if ds_idx<2 else f'ds_idx={ds_idx}'} set is "
-                     f"empty{why}: pass `dl=`{fix}")
+                     f"empty{why}: {fix}")
 
 @patch
 def validate(self:FastLearner, ds_idx:int=1, # 0: training, 1: validation

@@ -57,13 +57,18 @@ def arch_info(arch:str # a registered architecture name (see `known_archs`)
     e = _learners[arch]
     return {**e, 'factory':_resolve(e['factory']), 'dls':_resolve(e['dls']) if e['dls'] else None}  # `space` unresolved
 
+def _recfast_dls(dls)->bool:
+    "Whether `dls` are recfast's loaders (not, e.g., a fastai `DataBlock`'s, which factories check themselves)"
+    from recfast.core import MetaDataLoaders  # (lazily: the registry loads without fastai)
+    return isinstance(dls, MetaDataLoaders)
+
 def recfast_learner(dls, # the `DataLoaders` the learner trains on
                     arch:str='dot', # one of `known_archs()`
                     **kwargs): # passed to the architecture's factory
     "Build the learner registered as `arch` for `dls`"
     info = arch_info(arch)
     need = info['dls']
-    if need is not None and not isinstance(dls, need) and hasattr(dls, 'classes'):  # other recfast loaders
+    if need is not None and not isinstance(dls, need) and _recfast_dls(dls):  # other recfast loaders
         fits = [a for a,e in _learners.items() if e['dls'] and isinstance(dls, _resolve(e['dls']))]
         raise TypeError(f"arch={arch!r} trains on {need.__name__}, not {type(dls).__name__}; the archs for these "
                         f"loaders: {', '.join(map(repr, fits)) or 'none'}")

@@ -87,7 +87,8 @@ def test_exported_learner_get_preds(tmp_path):
     l2 = _quiet(load_learner, tmp_path/'m.pkl')
     for f,verb in ((l2.get_preds, 'get_preds'), (l2.validate, 'validate')):
         with pytest.raises(ValueError, match=rf'`{verb}`: the validation set is empty \(an exported learner keeps no '
-                                             r'rows\): pass `dl=`, or score with `predict_pairs\(df\)`'): f()
+                                             r'rows\): score rows with `learn.predict_pairs\(df\)`, or get metrics '
+                                             r'with `learn.evaluate\(df\)`$'): f()
     assert len(l2.predict_pairs(T().head(3)))==3
 
 # b11#10: the autoencoder loaders check y_range against the ratings as given (before averaging, validation too)

@@ -23,6 +23,11 @@ from ..core import _check_kwargs
 # %% ../../nbs/32_sequence.learner.ipynb #9cef35f0
 sequence_archs = {'pool':PoolNet, 'lstm':LSTMNet, 'cnn':CNNNet, 'sasrec':SASRecNet, 'popularity':PopularityNet}
 
+def _sequence_blocks(dls)->bool:
+    "Whether `dls` come from a `DataBlock` of `SequenceBlock`s (each part of its items padded by a `PadSequence`)"
+    tls = getattr(getattr(dls, 'train_ds', None), 'tls', None)
+    return bool(tls) and all(any(isinstance(f, PadSequence) for f in tl.tfms) for tl in tls)
+
 def _check_model_kwargs(arch, kw):
     "Refuse an option that no `__init__` of the arch's model class takes, naming `model_kwargs` and the options"
     inits = [vars(c)['__init__'] for c in sequence_archs[arch].__mro__
@@ -60,6 +65,10 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
                         f"{type(model_kwargs).__name__}")
     if isinstance(dls, RecDataLoaders) and not isinstance(dls, SequenceDataLoaders):  # e.g. ratings: no histories
         check_dls(dls, SequenceDataLoaders, 'sequence_learner')
+    if not (isinstance(dls, RecDataLoaders) or _sequence_blocks(dls)) and (
+            getattr(dls, 'n_items', None) is None or hasattr(dls, 'n_users')):  # e.g. a RatingsBlock's
+        raise TypeError("`sequence_learner` needs SequenceDataLoaders (build them with `SequenceDataLoaders.from_df`) "
+                        f"or DataBlock loaders of `SequenceBlock`s, got {type(dls).__name__} of other blocks")
     if 'loss_func' in kwargs:
         raise TypeError("`sequence_learner` sets `loss_func` from `loss` (one of `ranking_losses`): "
                                               "pass `loss=`, or build `RecLearner(dls, model, loss_func=...)` yourself")
