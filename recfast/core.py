@@ -1118,16 +1118,19 @@ def read_csv_ids(csv:str|Path, # a CSV file
                              "(`pd.read_csv(path, index_col=0)`)")
     return df
 
-def check_sep(sep)->str:
+def check_sep(sep # a CSV's column separator, as given
+             )->str: # `sep`, checked
     "`sep`, or a `ValueError` unless it is a non-empty string (a CSV's column separator: `from_csv`'s and the CLI's)"
     if not isinstance(sep, str) or not sep: raise ValueError(f"`sep` must be a non-empty string, got {sep!r}")
     return sep
 
-def unicode_why(e:UnicodeError)->str:
+def unicode_why(e:UnicodeError # the codec's error
+               )->str: # its reason, in a few words
     "Why a codec failed, in a few words: 'no BOM' for UTF-16/32 text without one, else the codec's reason"
     return 'no BOM' if 'BOM' in str(e) else getattr(e, 'reason', None) or str(e)
 
-def try_encoding(encoding:str)->str:
+def try_encoding(encoding:str # the encoding the file was not
+                 )->str: # the one to suggest
     "The encoding to suggest when a file is not `encoding` text: 'utf-8' after a UTF-16/32 one, else 'latin-1'"
     return 'utf-8' if re.search(r'utf[-_]?(16|32)', str(encoding), re.I) else 'latin-1'
 

@@ -574,7 +574,9 @@ def get_preds(self:FastLearner, ds_idx:int=1, # 0: training, 1: validation
     return Learner.get_preds(self, ds_idx, dl, *args, **kwargs)
 
 @patch
-def tta(self:FastLearner, ds_idx=1, dl=None, *args, **kwargs): # as in fastai's `tta`
+def tta(self:FastLearner, ds_idx:int=1, # 0: training, 1: validation
+        dl=None, # a `DataLoader` instead of `ds_idx`
+        *args, **kwargs): # as in fastai's `tta`
     "fastai's `tta`, refused on loaders without augmentations to vary (recfast's `TensorDL`: ids, not images)"
     d = dl if dl is not None else self.dls[ds_idx]
     if not hasattr(getattr(d, 'dataset', None), 'set_split_idx'):
