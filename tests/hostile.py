@@ -1,4 +1,4 @@
-"Shared setup of the hostile-review tests (test_round9..12): a small slice of ML-100K and warning helpers"
+"Shared setup of the hostile-review tests (test_round9..19): a small slice of ML-100K, warning and CLI helpers"
 import functools, warnings
 from recfast.all import movielens_100k
 
@@ -34,3 +34,12 @@ def _dot50():
     d2 = _quiet(RatingsDataLoaders.from_df, S3()[S3().user<=50], seed=0)
     learn = _fit(_quiet(dot_learner, d2, n_factors=4))
     return learn, S3()[(S3().user==55) & S3().movie.isin(d2.items.items[1:])]
+
+def T30(): return S3()[S3().user<=30].reset_index(drop=True)
+def TT30(): return S()[S().user<=30].reset_index(drop=True)
+
+def _cli(args, capsys):
+    "`(exit code, stderr)` of `recfast *args`, run in-process"
+    from recfast.cli import main
+    rc = main([str(a) for a in args])
+    return rc, capsys.readouterr().err

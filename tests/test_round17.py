@@ -2,22 +2,17 @@
 import numpy as np, pandas as pd, pytest, torch
 from fastai.tabular.all import DataBlock, RegressionBlock, ColReader, RandomSplitter, ClassificationInterpretation
 from recfast.all import *
-from recfast.cli import main
 
 torch.set_num_threads(1)
 
-from tests.hostile import S3, _quiet, _messages, _fit
+from tests.hostile import S3, _quiet, _messages, _fit, T30, _cli
 
-def T(): return S3()[S3().user<=30].reset_index(drop=True)
+T = T30
 
 def _dot():
     d = _quiet(RatingsDataLoaders.from_df, T(), seed=0)
     return d, _fit(_quiet(dot_learner, d, n_factors=4))
 
-def _cli(args, capsys):
-    "`(exit code, stderr)` of `recfast *args`"
-    rc = main([str(a) for a in args])
-    return rc, capsys.readouterr().err
 
 # b5#21: fold_in rows on items with no training row (untrained embeddings) are counted in a warning
 def test_fold_in_untrained_items_warned():

@@ -2,19 +2,14 @@
 from decimal import Decimal
 import numpy as np, pandas as pd, pytest, torch
 from recfast.all import *
-from recfast.cli import main, _say
+from recfast.cli import _say
 
 torch.set_num_threads(1)
 
-from tests.hostile import S, S3, _quiet, _messages, _fit
+from tests.hostile import S, S3, _quiet, _messages, _fit, T30, TT30, _cli
 
-def T(): return S3()[S3().user<=30].reset_index(drop=True)
-def TT(): return S()[S().user<=30].reset_index(drop=True)
-
-def _cli(args, capsys):
-    "`(exit code, stderr)` of `recfast *args`"
-    rc = main([str(a) for a in args])
-    return rc, capsys.readouterr().err
+T = T30
+TT = TT30
 
 # b2#30 (+b5#3): a naive `cutoff` in a DST gap or overlap of the column's zone gets recfast's message, not pandas'
 def test_cutoff_in_dst_change_named():

@@ -2,19 +2,13 @@
 import numpy as np, pandas as pd, pytest, torch
 from fastai.data.all import DataBlock, RegressionBlock, ColReader, RandomSplitter, IndexSplitter
 from recfast.all import *
-from recfast.cli import main
 
 torch.set_num_threads(1)
 
-from tests.hostile import S, S3, _quiet, _messages, _fit
+from tests.hostile import S, S3, _quiet, _messages, _fit, T30, TT30, _cli
 
-def T(): return S3()[S3().user<=30].reset_index(drop=True)
-def TT(): return S()[S().user<=30].reset_index(drop=True)
-
-def _cli(args, capsys):
-    "`(exit code, stderr)` of `recfast *args`"
-    rc = main([str(a) for a in args])
-    return rc, capsys.readouterr().err
+T = T30
+TT = TT30
 
 def _ratings_block():
     return DataBlock(blocks=(RatingsBlock('user','movie'), RegressionBlock()), get_y=ColReader('rating'),
