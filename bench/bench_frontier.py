@@ -114,7 +114,8 @@ def plot(points, front, path, ylabel='test RMSE (mean, u1-u5)', higher=False,
     ax.step([x for x,_ in f], [y for _,y in f], where='post', color='tab:orange', lw=1, label='frontier', zorder=2)
     ts = [t for _,t in points.values()]
     ax.set_xscale('log'); ax.set_xlim(min(ts)/1.5, max(ts)*4)  # room for the labels on the right
-    ticks = [x for x in (0.001, 0.01, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100) if min(ts)/1.5<=x<=max(ts)*4]
+    ticks = [x for x in (0.001, 0.01, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+             if min(ts)/1.5<=x<=max(ts)*4]
     ax.set_xticks(ticks, [f'{x:g}' for x in ticks]); ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel('fit seconds (one thread, log scale)'); ax.set_ylabel(ylabel)
     ax.set_title(title); ax.legend(loc='upper left' if higher else 'upper right')
