@@ -128,12 +128,6 @@ class Factors(torch.nn.Module):
         self.u,self.i = (torch.nn.Parameter(torch.tensor(np.asarray(a))) for a in (u, i))
     def score_items(self, users): return self.u[users] @ self.i.T
 
-def fit_seconds(learn, epochs, lr):
-    "Seconds `learn.fit_one_cycle(epochs, lr)` took, bars and logging off (the model is scored after)"
-    def go():
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
-    return report.timed(go)[1]
-
 def closed_form(factory, dls, score, **kw):
     "(`score` of the closed form `factory(dls, **kw)` builds, the seconds it took)"
     learn,t = report.timed(factory, dls, **kw)
@@ -171,7 +165,7 @@ def implicit_protocol():
         return float(torch.cat(v).nanmean())
     def neural(epochs, lr, **kw):
         set_seed(0); learn = implicit_learner(dls, metrics=[], seed=0, **kw)
-        t = fit_seconds(learn, epochs, lr)
+        t = report.fit_seconds(learn, epochs, lr)
         return score(learn.model), t
     closed = lambda factory, **kw: closed_form(factory, dls, score, **kw)
     neural(1, 2e-2)  # warm-up, untimed
@@ -235,7 +229,7 @@ def sequence_protocol(quick=False):
         return float(torch.cat(v).nanmean())
     def neural(arch, epochs, lr, **kw):
         set_seed(0); learn = sequence_learner(dls, arch=arch, loss='softmax', n_factors=64, seed=0, metrics=[], **kw)
-        t = fit_seconds(learn, epochs, lr)
+        t = report.fit_seconds(learn, epochs, lr)
         return seq_score(learn.model), t
     closed = lambda factory, **kw: closed_form(factory, idls, score, **kw)
     neural('pool', 1, 3e-2)  # warm-up, untimed

@@ -50,21 +50,22 @@ def started(tuned, start):
     return tuned['epochs']==start['epochs'] and np.isclose(tuned['lr'], start['lr']) and \
         {k:v for k,v in tuned['kwargs'].items()}=={k:v for k,v in start.items() if k not in ('epochs','lr')}
 
-def compare(fam, tuned, hand, res, data, metrics, tuned_s, n_label, main, kept=False):
-    "Report rows: tune's recipe against the hand-tuned one (`main` metric's ratio), each over `res`'s seeds or folds"
+def compare(fam, tuned, res, data, metrics, tuned_s, n_label, main, kept=False):
+    """Report rows: tune's recipe (`res['tune']`) against the hand-tuned ones (the other keys of `res`, the first the
+    baseline, `main` metric's ratio), each a list of `(metrics, fit seconds)` over seeds or folds"""
     suite = report.own_suite('tune', data, f'test {main}')
     mean = lambda rs, m: float(np.mean([r[0][m] for r in rs]))
     std = lambda rs, m: float(np.std([r[0][m] for r in rs]))
     secs = lambda rs: float(np.mean([r[1] for r in rs]))
-    out = []
+    hand,out = next(k for k in res if k!='tune'),[]
     for m in metrics:
         label = f"{fam}, tune's recipe ({BUDGET/60:.0f}-minute budget: {tuned['trials']} trials in {tuned_s:.0f} s" \
                 f"{'; the hand-tuned start won' if kept else ''})"
         out.append(report.row('tune', label, data, f'test {m}, {n_label}', f'test {m}', mean(res['tune'], m),
-                              secs(res['tune']), f'{fam}, {hand}', mean(res['hand'], m), secs(res['hand']), suite=suite,
+                              secs(res['tune']), f'{fam}, {hand}', mean(res[hand], m), secs(res[hand]), suite=suite,
                               ratio_of='value', std=std(res['tune'], m), n=len(res['tune']), recipe=recipe(tuned)))
-        out.append(report.row('tune', f'{fam}, {hand}', data, f'test {m}, {n_label}', f'test {m}', mean(res['hand'], m),
-                              secs(res['hand']), suite=suite, std=std(res['hand'], m), n=len(res['hand'])))
+        out += [report.row('tune', f'{fam}, {k}', data, f'test {m}, {n_label}', f'test {m}', mean(rs, m), secs(rs),
+                           suite=suite, std=std(rs, m), n=len(rs)) for k,rs in res.items() if k!='tune']
     print(out, flush=True)
     return out
 
@@ -91,32 +92,14 @@ if 'implicit' in FAMILIES:
         dls = InteractionsDataLoaders.from_df(trn, valid_df=tst, bs=1024, seed=seed)
         set_seed(seed)
         learn = implicit_learner(dls, metrics=[], seed=seed, **rec['kwargs'])
-        def go():
-            with learn.no_bar(), learn.no_logging():
-                (learn.fit if rec.get('plain') else learn.fit_one_cycle)(rec['epochs'], rec['lr'])
-        _,t = report.timed(go)
+        t = report.fit_seconds(learn, rec['epochs'], rec['lr'], plain=rec.get('plain', False))
         return scores(learn.model, dls), t
 
     (best,_),tuned_s = report.timed(tune, vdls, arch='implicit', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT)
     print('implicit tuned:', best, flush=True)
-    res = {'tune': [implicit_test(best, s) for s in SEEDS]}
-    for name,rec in HAND.items(): res[name] = [implicit_test(rec, s) for s in SEEDS]
-    mean = lambda rs, m: float(np.mean([r[0][m] for r in rs]))
-    std = lambda rs, m: float(np.std([r[0][m] for r in rs]))
-    base = next(iter(HAND))
-    suite = report.own_suite('tune', TALK, 'test MRR')
-    for m in FUNCS:
-        rows.append(report.row('tune', f"implicit, tune's recipe ({BUDGET/60:.0f}-minute budget: "
-                               f"{best['trials']} trials "
-                               f"in {tuned_s:.0f} s)",
-                               TALK, f'test {m}, 3 seeds', f'test {m}', mean(res['tune'], m),
-                               float(np.mean([r[1] for r in res['tune']])), f'implicit, {base}', mean(res[base], m),
-                               float(np.mean([r[1] for r in res[base]])), suite=suite, ratio_of='value',
-                               std=std(res['tune'], m), n=len(SEEDS), recipe=recipe(best)))
-        for name in HAND: rows.append(report.row('tune', f'implicit, {name}', TALK, f'test {m}, 3 seeds', f'test {m}',
-                                                 mean(res[name], m), float(np.mean([r[1] for r in res[name]])),
-                                                 suite=suite, std=std(res[name], m), n=len(SEEDS)))
-        print(rows[-len(HAND)-1:], flush=True)
+    res = {'tune': [implicit_test(best, s) for s in SEEDS]} | {k:[implicit_test(r, s) for s in SEEDS]
+                                                                for k,r in HAND.items()}
+    rows += compare('implicit', best, res, TALK, FUNCS, tuned_s, '3 seeds', 'MRR')
 
 # ---- dot on u1..u5
 if 'dot' in FAMILIES:
@@ -138,31 +121,16 @@ if 'dot' in FAMILIES:
         dls = RatingsDataLoaders.from_df(trn_, valid_df=tst_, bs=64, seed=42)
         set_seed(42)
         learn = dot_learner(dls, metrics=[], **{'y_range': (0, 5.5), **rec['kwargs']})
-        def go():
-            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(rec['epochs'], rec['lr'])
-        _,t = report.timed(go)
-        return float(((learn.predict_pairs(tst_)-tst_.rating.to_numpy())**2).mean()**0.5), t
+        t = report.fit_seconds(learn, rec['epochs'], rec['lr'])
+        return {'RMSE': float(((learn.predict_pairs(tst_)-tst_.rating.to_numpy())**2).mean()**0.5)}, t
 
     folds = ('u1',) if QUICK else ('u1','u2','u3','u4','u5')
-    dres = {'tune': [dot_test(dbest, f) for f in folds]}
-    for name,rec in DHAND.items(): dres[name] = [dot_test(rec, f) for f in folds]
-    dsuite = report.own_suite('tune', EXPL, 'test RMSE')
-    dbase = next(iter(DHAND))
-    rm = lambda rs: float(np.mean([r[0] for r in rs]))
-    rows.append(report.row('tune', f"dot, tune's recipe ({BUDGET/60:.0f}-minute budget: {dbest['trials']} trials in "
-                           f"{dtuned_s:.0f} s)", EXPL,
-                           'test RMSE, 5 folds', 'test RMSE', rm(dres['tune']),
-                           float(np.mean([r[1] for r in dres['tune']])),
-                           f'dot, {dbase}', rm(dres[dbase]), float(np.mean([r[1] for r in dres[dbase]])), suite=dsuite,
-                           ratio_of='value', std=float(np.std([r[0] for r in dres['tune']])), n=len(folds),
-                           recipe=recipe(dbest)))
-    for name in DHAND: rows.append(report.row('tune', f'dot, {name}', EXPL, 'test RMSE, 5 folds', 'test RMSE',
-                                              rm(dres[name]),
-                                              float(np.mean([r[1] for r in dres[name]])), suite=dsuite,
-                                              std=float(np.std([r[0] for r in dres[name]])), n=len(folds)))
-    print(rows[-3:], flush=True)
+    dres = {'tune': [dot_test(dbest, f) for f in folds]} | {k:[dot_test(r, f) for f in folds] for k,r in DHAND.items()}
+    rows += compare('dot', dbest, dres, EXPL, ('RMSE',), dtuned_s, f'{len(folds)} folds', 'RMSE')
     # the fold-to-fold differences of the tuned recipe against the hand-tuned one (paired: the same folds)
-    print('dot paired diffs (tune - hand):', [a[0]-b[0] for a,b in zip(dres['tune'], dres[dbase])])
+    print('dot paired diffs (tune - hand):', [a[0]['RMSE']-b[0]['RMSE'] for a,b in zip(dres['tune'],
+                                                                                    dres[next(iter(DHAND))])])
+
 # ---- sequences (LSTM) on leave-last-out next-item prediction (bench_next_item.py's protocol)
 if 'sequence' in FAMILIES:
     ml = movielens_100k(titles=False)[['user','movie','timestamp']]
@@ -187,9 +155,7 @@ if 'sequence' in FAMILIES:
         (x,targ,_),(_,targ2,ex) = dls.eval_set(),full.eval_set()
         assert torch.equal(targ.indices, targ2.indices)  # the same held-out items, in the same order
         learn = sequence_learner(dls, arch='lstm', seed=seed, metrics=[], **rec['kwargs'])
-        def go():
-            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(rec['epochs'], rec['lr'])
-        _,t = report.timed(go)
+        t = report.fit_seconds(learn, rec['epochs'], rec['lr'])
         learn.model.eval()
         vals = {n:[] for n in SFUNCS}
         with torch.no_grad():
@@ -199,11 +165,11 @@ if 'sequence' in FAMILIES:
                 for n,f in SFUNCS.items(): vals[n].append(f(s, tg, e, per_user=True))
         return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}, t
 
-    sres = {'hand': [seq_test(shand, s) for s in SEEDS]}
+    hand = [seq_test(shand, s) for s in SEEDS]
     # the start (wd 1e-5 for 0) winning: its test fits would repeat the hand recipe's, so they are not rerun
-    sres['tune'] = sres['hand'] if started(sbest, sstart) else [seq_test(sbest, s) for s in SEEDS]
-    rows += compare('lstm', sbest, 'hand-tuned (bench_next_item: softmax, 64 factors, fit_one_cycle(20, 3e-2))',
-                    sres, SEQ, SFUNCS, stuned_s, '3 seeds', 'NDCG@10', kept=started(sbest, sstart))
+    sres = {'tune': hand if started(sbest, sstart) else [seq_test(sbest, s) for s in SEEDS],
+            'hand-tuned (bench_next_item: softmax, 64 factors, fit_one_cycle(20, 3e-2))': hand}
+    rows += compare('lstm', sbest, sres, SEQ, SFUNCS, stuned_s, '3 seeds', 'NDCG@10', kept=started(sbest, sstart))
 
 # ---- I-AutoRec on a 90/10 random split of the ratings (bench_autoenc.py's protocol)
 if 'autoencoder' in FAMILIES:
@@ -225,15 +191,13 @@ if 'autoencoder' in FAMILIES:
         dls = SparseVectorDataLoaders.from_df(atrn, by='item', valid_df=atest, bs=64, seed=seed)
         set_seed(seed)
         learn = autoencoder_learner(dls, arch='autorec', seed=seed, **rec['kwargs'])
-        def go():
-            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(rec['epochs'], rec['lr'])
-        _,t = report.timed(go)
+        t = report.fit_seconds(learn, rec['epochs'], rec['lr'])
         with learn.no_bar(): return {'RMSE': float(learn.validate()[1])}, t
 
-    ares = {'hand': [ae_test(ahand, s) for s in SEEDS]}
-    ares['tune'] = ares['hand'] if started(abest, astart) else [ae_test(abest, s) for s in SEEDS]
-    rows += compare('autorec', abest, 'defaults (wd 1e-3, noise 0.25; bench_autoenc: fit_one_cycle(8, 3e-3))',
-                    ares, AE, ('RMSE',), atuned_s, '3 seeds', 'RMSE', kept=started(abest, astart))
+    hand = [ae_test(ahand, s) for s in SEEDS]
+    ares = {'tune': hand if started(abest, astart) else [ae_test(abest, s) for s in SEEDS],
+            'defaults (wd 1e-3, noise 0.25; bench_autoenc: fit_one_cycle(8, 3e-3))': hand}
+    rows += compare('autorec', abest, ares, AE, ('RMSE',), atuned_s, '3 seeds', 'RMSE', kept=started(abest, astart))
 
 report.save(rows, 'tune')
 for a in {'implicit':'implicit', 'dot':'dot', 'sequence':'lstm', 'autoencoder':'autorec'}.values():

@@ -19,6 +19,12 @@ def timed(f, *args, cpu=False, **kwargs):
     sw = Stopwatch(); r = f(*args, **kwargs)
     return r, (sw.cpu() if cpu else sw())
 
+def fit_seconds(learn, epochs, lr, plain=False)->float:
+    "Wall-clock seconds of `learn.fit_one_cycle(epochs, lr)` (`learn.fit` if `plain`), bars and logging off"
+    def go():
+        with learn.no_bar(), learn.no_logging(): (learn.fit if plain else learn.fit_one_cycle)(epochs, lr)
+    return timed(go)[1]
+
 RESULTS = Path(os.environ.get('BENCH_RESULTS') or Path(__file__).resolve().parent/'results')  # env: elsewhere
 COLUMNS = ('bench', 'model', 'data', 'protocol', 'measured', 'time (s)', 'baseline (same run)', 'ratio', 'machine')
 

@@ -67,10 +67,7 @@ def read_csv(fname:str, # path of the CSV file
             raise CLIError(f"{p}: {lines} ({k[1]!r}): delete {'it' if k[0]==1 else 'them'}, so that line 1 is the "
                            "header row")
         df = read_csv_ids(p, ids, sep=sep, encoding=encoding)
-    except UnicodeDecodeError as e:
-        raise CLIError(f"{p} is not {encoding} text ({e.reason} at byte {e.start}): try --encoding "
-                       f"{try_encoding(encoding)}") from None
-    except UnicodeError as e:  # e.g. UTF-16/32 without a BOM
+    except UnicodeError as e:  # a byte it can't decode, or UTF-16/32 without a BOM
         raise CLIError(f"{p} is not {encoding} text ({unicode_why(e)}): try --encoding "
                        f"{try_encoding(encoding)}") from None
     except pd.errors.ParserError as e:
@@ -525,15 +522,18 @@ _rewrites = [(r"keep only the relevant rows first \(e\.g\. `df\[df\[(.+?)\] >= (
               "on; train one with `recfast train` on some rows of these users, and evaluate on the others)"),
              (r"^`(\w+)` must be (.+?), got ([^\s,;:]+)$", r"`\1`=\3: must be \2")]  # --max-len 0: must be ...
 
+def _as_flags(cmd:str, msg:str)->str:
+    "`msg` with the backticked arguments of command `cmd` as its flags (`valid_pct`=0.2: --valid-pct 0.2)"
+    opts = set(inspect.signature(_commands[cmd]).parameters) if cmd in _commands else set()
+    flag = lambda m, sep='': f"--{m[1].replace('_','-')}{sep}" if m[1] in opts else m[0]
+    return re.sub(r'`(\w+)`(?=\s*$|[\s,;:.)\'])', flag, re.sub(r'`(\w+)`=', lambda m: flag(m, ' '), msg))
+
 def _say(cmd:str, what:str, msg):
     "Print `msg` on one line, its Python advice rewritten as the command's flags (`valid_pct`=0.2: --valid-pct 0.2)"
     msg = ' '.join(str(msg).split()).removeprefix(f'`{cmd}`: ')  # (`evaluate`: ... is `recfast evaluate`'s)
     for k,v in _flags.items(): msg = msg.replace(k, v)
     for k,v in _rewrites: msg = re.sub(k, v, msg)
-    opts = set(inspect.signature(_commands[cmd]).parameters) if cmd in _commands else set()
-    flag = lambda m, sep='': f"--{m[1].replace('_','-')}{sep}" if m[1] in opts else m[0]
-    msg = re.sub(r'`(\w+)`(?=\s*$|[\s,;:.)])', flag, re.sub(r'`(\w+)`=', lambda m: flag(m, ' '), msg))
-    print(f"recfast {cmd}: {what}: {msg}", file=sys.stderr)
+    print(f"recfast {cmd}: {what}: {_as_flags(cmd, msg)}", file=sys.stderr)
 
 def main(argv:list=None # the command line after `recfast`; `sys.argv[1:]` if `None`
         )->int:
@@ -542,11 +542,7 @@ def main(argv:list=None # the command line after `recfast`; `sys.argv[1:]` if `N
     usage = f"usage: recfast {{{','.join(_commands)}}} [options]   (recfast train --help)"
     if argv in (['-h'], ['--help']):  # each subcommand with its docstring's first line, arguments as its flags
         print(usage+'\n\ncommands:')
-        for k,f in _commands.items():
-            ps = inspect.signature(f).parameters
-            doc = re.sub(r'`([^`]+)`', lambda m: '--'+m[1].replace('_','-') if m[1] in ps else m[1],
-                         f.__doc__.split('\n')[0])
-            print(f"  {k:<10} {doc}")
+        for k,f in _commands.items(): print(f"  {k:<10} {_as_flags(k, f.__doc__.splitlines()[0]).replace('`', '')}")
         return 0
     if not argv or argv[0] not in _commands:
         print(usage, file=sys.stderr)

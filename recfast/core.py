@@ -594,9 +594,19 @@ def check_y_range(dls, # loaders whose datasets hold the ratings in their last t
     for dl in getattr(dls, 'loaders', []):
         if ts:=getattr(dl.dataset, 'ts', None):
             check_range(ts[-1].cpu(), y_range, (lambda i: f"rating {i}") if row is None else partial(row, dl))
-    if (sp:=getattr(dls, 'rating_span', None)) and (sp[0]<y_range[0] or sp[1]>y_range[1]):  # averaged into range
+    _check_span(dls, y_range)
+
+def _rating_span(name:str, *dfs)->tuple:
+    "`(min, max)` of column `name` of the frames `dfs` (`None`s skipped), as given: before duplicates are averaged"
+    r = pd.concat([pd.to_numeric(as_pandas(d)[name], errors='coerce') for d in dfs if d is not None])
+    return float(r.min()),float(r.max())
+
+def _check_span(dls, y_range:tuple):
+    "Raise a `ValueError` when the ratings of `dls` as given (`rating_span`) leave `y_range`, averaged into it or not"
+    if (sp:=getattr(dls, 'rating_span', None)) and (sp[0]<y_range[0] or sp[1]>y_range[1]):
         raise ValueError(f"The ratings span [{sp[0]:g}, {sp[1]:g}] as given, outside y_range={tuple(y_range)}: "
-                         "duplicate (user, item) ratings were averaged into it; widen y_range or pass y_range=None")
+                         "validation ratings, or duplicate (user, item) ratings averaged into others; widen y_range or "
+                         "pass y_range=None")
 
 # %% ../nbs/00_core.ipynb #017bc74e
 def make_vocab(*cols)->CategoryMap:
@@ -1126,7 +1136,8 @@ def check_sep(sep # a CSV's column separator, as given
 
 def unicode_why(e:UnicodeError # the codec's error
                )->str: # its reason, in a few words
-    "Why a codec failed, in a few words: 'no BOM' for UTF-16/32 text without one, else the codec's reason"
+    "Why a codec failed, in a few words: the byte it could not decode, 'no BOM' for UTF-16/32 text without one, ..."
+    if isinstance(e, UnicodeDecodeError): return f"byte {e.object[e.start]:#x} at position {e.start}"
     return 'no BOM' if 'BOM' in str(e) else getattr(e, 'reason', None) or str(e)
 
 def try_encoding(encoding:str # the encoding the file was not
@@ -1153,7 +1164,7 @@ def from_csv(cls:RecDataLoaders, csv:str|Path, # a CSV file with a header row (e
     try: df = _read_ids(cls, csv, rd, **kwargs)
     except UnicodeDecodeError as e:
         alt = try_encoding(encoding)
-        raise ValueError(f"{csv} is not {encoding} text (byte {e.object[e.start]:#x} at position {e.start}): pass its "
+        raise ValueError(f"{csv} is not {encoding} text ({unicode_why(e)}): pass its "
                          f"encoding, e.g. encoding={alt!r}"
                          + " (ML-100K's files are latin-1)"*(alt=='latin-1')) from None
     except UnicodeError as e:  # e.g. UTF-16/32 without a BOM: not a decode error

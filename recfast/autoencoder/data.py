@@ -11,7 +11,7 @@ __all__ = ['SparseVectors', 'SparseVectorDataLoaders', 'SparseVector', 'SparseVe
 import warnings
 from fastai.basics import *
 from ..core import *
-from ..core import _py
+from ..core import _py, _rating_span
 
 # %% ../../nbs/40_autoencoder.data.ipynb #1397224f
 class SparseVectors(Tensors):
@@ -75,9 +75,7 @@ class SparseVectorDataLoaders(RecDataLoaders):
         dls = super().from_df(ratings, by=by, implicit=implicit, valid_pct=valid_pct, duplicates=duplicates,
                               device=ifnone(device, default_device()), **kwargs)
         if (r:=getattr(dls, 'rating_name', None)) is not None:  # as given: `y_range` must cover what was averaged too
-            s = pd.concat([pd.to_numeric(as_pandas(d)[r], errors='coerce') for d in (ratings, kwargs.get('valid_df'))
-                           if d is not None])
-            dls.rating_span = (float(s.min()), float(s.max()))
+            dls.rating_span = _rating_span(r, ratings, kwargs.get('valid_df'))
         return dls
     # by='item': the model scores by its outputs, and `encode` gives the item factors
     @property

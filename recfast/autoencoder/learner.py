@@ -13,6 +13,7 @@ from fastcore.docments import docments
 from fastai.basics import *
 from fastai.callback.progress import *
 from ..core import *
+from ..core import _check_span
 from ..fast import *
 from ..recommender import *
 from ..metrics.ranking import RankMetric, mrr
@@ -41,10 +42,7 @@ def _ae_y_range(dls, y_range):
     if lo<y_range[0] or hi>y_range[1]:
         raise ValueError(f"y_range={tuple(y_range)} does not cover the training ratings, which span [{lo}, {hi}] "
                          f"(e.g. rating {lo if lo<y_range[0] else hi}): widen `y_range` or pass `y_range=None`")
-    if (sp:=getattr(dls, 'rating_span', None)) and (sp[0]<y_range[0] or sp[1]>y_range[1]):  # averaged into range
-        raise ValueError(f"The ratings span [{sp[0]:g}, {sp[1]:g}] as given, outside y_range={tuple(y_range)}: "
-                         "validation ratings or duplicate (user, item) ratings averaged into the vectors; widen "
-                         "`y_range` or pass `y_range=None`")
+    _check_span(dls, y_range)
     return y_range
 
 def _pop_opts(kwargs:dict, f, but=('y_range',))->dict:

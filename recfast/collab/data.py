@@ -11,7 +11,7 @@ __all__ = ['RatingsDataLoaders', 'EncodePairs', 'BlockRatingsDL', 'RatingsBlock'
 import warnings
 from fastai.tabular.all import *
 from ..core import *
-from ..core import _py, _check_col, _check_rows
+from ..core import _py, _check_col, _check_rows, _rating_span
 from ..features import add_features
 
 # %% ../../nbs/10_collab.data.ipynb #2b20b281
@@ -33,10 +33,8 @@ class RatingsDataLoaders(RecDataLoaders):
         "Build `DataLoaders` from a ratings DataFrame, by default its first three columns like `CollabDataLoaders`"
         dls = super().from_df(ratings, duplicates=duplicates, user_features=user_features, item_features=item_features,
                               **kwargs)
-        vd = kwargs.get('valid_df')  # the validation frame's ratings too, as given
-        r = pd.concat([pd.to_numeric(as_pandas(d)[dls.rating_name], errors='coerce') for d in (ratings, vd)
-                       if d is not None])  # checked numbers by now
-        dls.rating_span = (float(r.min()), float(r.max()))  # as given: `check_y_range` sees ratings averaged away too
+        # the training and validation ratings as given: `check_y_range` sees those averaged away too
+        dls.rating_span = _rating_span(dls.rating_name, ratings, kwargs.get('valid_df'))
         return dls
 
     @classmethod
