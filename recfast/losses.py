@@ -280,3 +280,12 @@ class RowL2(Callback):
         self.hooks,self.rows = None,[]
     def after_fit(self): self._unhook()
     def __getstate__(self): return {**self.__dict__, 'hooks':None, 'rows':[]}  # `export` pickles no hook
+
+# %% ../nbs/04_losses.ipynb #897c51c8
+def _with_l2(l2, kwargs:dict)->dict:
+    "`kwargs` with a `RowL2(l2)` callback added to its `cbs` (unchanged if `l2` is `None`)"
+    if l2 is None: return kwargs
+    if any(isinstance(c, RowL2) for c in L(kwargs.get('cbs'))):
+        raise ValueError("`l2=` adds a `RowL2` callback and `cbs` holds one too: pass one of them")
+    return {**kwargs, 'cbs':L(kwargs.get('cbs'))+[RowL2(l2)]}
+

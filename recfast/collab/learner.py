@@ -17,7 +17,7 @@ from .data import *
 from .models import *
 from ..features import has_features
 from ..fast import keeps_recipe
-from ..losses import RowL2
+from ..losses import RowL2, _with_l2
 
 # %% ../../nbs/12_collab.learner.ipynb #0c303de6
 def _ratings_dims(dls):
@@ -44,13 +44,6 @@ def _rating_row(dls):
 def _root_mse(pred, targ): return torch.sqrt(F.mse_loss(pred, targ))
 rmse = AccumMetric(_root_mse, name='rmse')
 rmse.__doc__ = "Root mean squared error over the validation set, named `rmse` in epoch tables"
-
-def _with_l2(l2, kwargs:dict)->dict:
-    "`kwargs` with a `RowL2(l2)` callback added to its `cbs` (unchanged if `l2` is `None`)"
-    if l2 is None: return kwargs
-    if any(isinstance(c, RowL2) for c in L(kwargs.get('cbs'))):
-        raise ValueError("`l2=` adds a `RowL2` callback and `cbs` holds one too: pass one of them")
-    return {**kwargs, 'cbs':L(kwargs.get('cbs'))+[RowL2(l2)]}
 
 # %% ../../nbs/12_collab.learner.ipynb #0da08638
 @keeps_recipe

@@ -18,6 +18,7 @@ from .data import *
 from .models import *
 from ..features import has_features
 from ..fast import keeps_recipe
+from ..losses import _with_l2
 
 # %% ../../nbs/22_implicit.learner.ipynb #fd6dbb49
 @keeps_recipe
@@ -32,6 +33,7 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                      metrics=None, # `[RankMetric(mrr)]` if `None`
                      opt_func=FastAdam, # the optimizer factory
                      wd:float=None, # weight decay; `None`: 1 for 'softmax' (chosen on valid), else 0
+                     l2:float=None, # L2 of the embedding rows each example uses (`RowL2`), the same at any batch size
                      cbs=None, # callbacks added to the `Learner`
                      **kwargs):
     "A `RecLearner` fitting a `BilinearNet` to implicit feedback with a sampled ranking loss"
@@ -50,7 +52,8 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
     sampler = ifnone(sampler, None if loss=='softmax' else 'uniform' if shared_negatives else 'reject')
     loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen, shared=shared_negatives)
     return RecLearner(dls, net.from_dls(dls, check_factors(n_factors, dls.n_users+dls.n_items)), loss_func=loss_func,
-                      opt_func=opt_func, metrics=ifnone(metrics, [RankMetric(mrr)]), wd=wd, cbs=L(cbs)+[neg], **kwargs)
+                      opt_func=opt_func, metrics=ifnone(metrics, [RankMetric(mrr)]), wd=wd,
+                      **_with_l2(l2, {**kwargs, 'cbs':L(cbs)+[neg]}))
 
 # %% ../../nbs/22_implicit.learner.ipynb #0e6115a0
 def implicit_space(trial, # an Optuna trial

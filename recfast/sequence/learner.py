@@ -19,6 +19,7 @@ from .data import *
 from .models import *
 from ..fast import keeps_recipe
 from ..core import _check_kwargs
+from ..losses import _with_l2
 
 # %% ../../nbs/32_sequence.learner.ipynb #9cef35f0
 sequence_archs = {'pool':PoolNet, 'lstm':LSTMNet, 'cnn':CNNNet, 'sasrec':SASRecNet, 'popularity':PopularityNet}
@@ -52,6 +53,7 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
                      opt_func=FastAdam, # the optimizer factory
                      wd:float=0., # weight decay
                      model_kwargs:dict=None, # passed to the model of `arch`
+                     l2:float=None, # L2 of the embedding rows each window uses (`RowL2`), the same at any batch size
                      cbs=None, # callbacks added to the `Learner`
                      **kwargs):
     "A `RecLearner` for next-item prediction with a sequence representation and a sampled ranking loss"
@@ -84,8 +86,8 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
     loss_func,neg = ranking_setup(loss, model.n_items, n_neg, seed, sampler, getattr(dls, 'seen', None),
                                   shared=shared_negatives)
     metrics = ifnone(metrics, [RankMetric(mrr)] if isinstance(dls, SequenceDataLoaders) else [])
-    return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd, cbs=L(cbs)+[neg],
-                      **kwargs)
+    return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd,
+                      **_with_l2(l2, {**kwargs, 'cbs':L(cbs)+[neg]}))
 
 # %% ../../nbs/32_sequence.learner.ipynb #090aedb7
 def rating_mse(pred:Tensor, # predicted ratings
