@@ -25,7 +25,8 @@ ENV = Path(os.environ.get('RECBOLE_ENV', ROOT/'.venv-recbole'))
 PINS = ['recbole==1.2.1', 'numpy<2', 'pandas<2.3', 'scipy<1.13', 'torch==2.14.1']  # scipy<1.13: LightGCN's sparse API
 # `--tune`: each general model's grid on bench_baselines' validation split of ua.base (fitted on the rest of it; never
 # ua.test), first the recipes of the issue's own search (FACTS.md: 128/64 factors), then more epochs and a higher lr
-GRID = {'BPR': [dict(embedding_size=128, learning_rate=lr, epochs=e) for lr in (1e-3, 5e-3) for e in (100, 50, 200, 25)],
+GRID = {'BPR': [dict(embedding_size=128, learning_rate=lr, epochs=e) for lr in (1e-3, 5e-3)
+                for e in (100, 50, 200, 25)],
         'LightGCN': [dict(embedding_size=64, n_layers=2, learning_rate=lr, epochs=e) for lr in (1e-3, 5e-3)
                      for e in (50, 150)],
         'MultiVAE': [dict(learning_rate=lr, epochs=e) for lr in (1e-3, 3e-3) for e in (100, 50, 200)]}
