@@ -271,7 +271,10 @@ class RowL2(Callback):
     def before_batch(self): self.rows = []
     def after_loss(self):
         "The loss plus `l2` x each example's sum of squared looked-up rows (the mean over the batch)"
-        if not self.training or not self.rows or not self.l2: return
+        if not self.training or not self.l2: return
+        if not self.rows:
+            raise ValueError(f"RowL2: {type(self.learn.model).__name__} looked up no embedding row in this batch (it "
+                             "reads its tables whole): `l2` has nothing to penalise; regularise with `wd=` instead")
         reg = sum(o.float().pow(2).sum() for o in self.rows)/len(self.y if self.y is not None else self.rows[0])
         self.learn.loss_grad = self.learn.loss_grad + self.l2*reg
         self.rows = []
@@ -282,9 +285,13 @@ class RowL2(Callback):
     def __getstate__(self): return {**self.__dict__, 'hooks':None, 'rows':[]}  # `export` pickles no hook
 
 # %% ../nbs/04_losses.ipynb #897c51c8
-def _with_l2(l2, kwargs:dict)->dict:
-    "`kwargs` with a `RowL2(l2)` callback added to its `cbs` (unchanged if `l2` is `None`)"
+def _with_l2(l2, kwargs:dict, shared:bool=False, whole:str=None)->dict:
+    "`kwargs` with a `RowL2(l2)` callback added to its `cbs` (unchanged if `l2` is `None`), refused where it can't work"
     if l2 is None: return kwargs
+    if whole: raise ValueError(f"`l2=` penalises the embedding rows each example looks up, and {whole}: regularise "
+                               "with `wd=` instead")
+    if shared: raise ValueError("`l2=` with shared negatives: each batch's one draw would be penalised once per batch, "
+                                "a weight that follows the batch size; pass shared_negatives=False")
     if any(isinstance(c, RowL2) for c in L(kwargs.get('cbs'))):
         raise ValueError("`l2=` adds a `RowL2` callback and `cbs` holds one too: pass one of them")
     return {**kwargs, 'cbs':L(kwargs.get('cbs'))+[RowL2(l2)]}

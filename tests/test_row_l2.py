@@ -45,7 +45,24 @@ def test_l2_shrinks_the_rows_it_regularises(ml, family, tmp_path):
 def test_l2_refused_before_training(ml, bad, err):
     dls = InteractionsDataLoaders.from_df(ml, user_name='user', item_name='movie', bs=256, seed=0)
     sd = SequenceDataLoaders.from_df(ml, time_name='timestamp', max_len=20, bs=32, seed=0)
-    with pytest.raises(ValueError, match=err): implicit_learner(dls, l2=bad)
+    with pytest.raises(ValueError, match=err): implicit_learner(dls, loss='bpr', l2=bad)
     with pytest.raises(ValueError, match=err): sequence_learner(sd, l2=bad)
-    with pytest.raises(ValueError, match='`cbs` holds one too'): implicit_learner(dls, l2=0.1, cbs=[RowL2(0.1)])
+    with pytest.raises(ValueError, match='`cbs` holds one too'):
+        implicit_learner(dls, 'bpr', l2=0.1, cbs=[RowL2(0.1)])
     with pytest.raises(ValueError, match='`cbs` holds one too'): sequence_learner(sd, l2=0.1, cbs=RowL2(0.1))
+
+def test_l2_refused_where_it_cannot_work(ml):
+    "Not silent: the full softmax reads the item table whole, popularity looks no row up, shared negatives follow bs"
+    dls = InteractionsDataLoaders.from_df(ml, user_name='user', item_name='movie', bs=256, seed=0)
+    sd = SequenceDataLoaders.from_df(ml, time_name='timestamp', max_len=20, bs=32, seed=0)
+    with pytest.raises(ValueError, match=r"loss='softmax' reads every item row whole.*regularise with `wd=`"):
+        implicit_learner(dls, l2=0.1)  # the default loss
+    with pytest.raises(ValueError, match='pass shared_negatives=False'):
+        implicit_learner(dls, 'sampled_softmax', l2=0.1)
+    with pytest.raises(ValueError, match='pass shared_negatives=False'):
+        sequence_learner(sd, 'lstm', 'gbce', shared_negatives=True, l2=0.1)
+    with pytest.raises(ValueError, match="arch='popularity' looks no row up"):
+        sequence_learner(sd, 'popularity', l2=0.1)
+    learn = implicit_learner(dls, 'sampled_softmax', shared_negatives=False, l2=0.1)
+    assert any(isinstance(c, RowL2) for c in learn.cbs)
+    assert any(isinstance(c, RowL2) for c in sequence_learner(sd, 'lstm', l2=0.1).cbs)  # its softmax: the window's rows

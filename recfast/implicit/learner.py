@@ -33,7 +33,7 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
                      metrics=None, # `[RankMetric(mrr)]` if `None`
                      opt_func=FastAdam, # the optimizer factory
                      wd:float=None, # weight decay; `None`: 1 for 'softmax' (chosen on valid), else 0
-                     l2:float=None, # L2 of the embedding rows each example uses (`RowL2`), the same at any batch size
+                     l2:float=None, # L2 of the rows each example looks up (`RowL2`, sampled losses): batch-size free
                      cbs=None, # callbacks added to the `Learner`
                      **kwargs):
     "A `RecLearner` fitting a `BilinearNet` to implicit feedback with a sampled ranking loss"
@@ -51,9 +51,10 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
     shared_negatives = ifnone(shared_negatives, loss=='sampled_softmax' and sampler!='reject')
     sampler = ifnone(sampler, None if loss=='softmax' else 'uniform' if shared_negatives else 'reject')
     loss_func,neg = ranking_setup(loss, dls.n_items, n_neg, seed, sampler, dls.seen, shared=shared_negatives)
+    whole = "loss='softmax' reads every item row whole at every step (only the user rows would be penalised)"
+    kw = _with_l2(l2, {**kwargs, 'cbs':L(cbs)+[neg]}, shared_negatives, whole if loss=='softmax' else None)
     return RecLearner(dls, net.from_dls(dls, check_factors(n_factors, dls.n_users+dls.n_items)), loss_func=loss_func,
-                      opt_func=opt_func, metrics=ifnone(metrics, [RankMetric(mrr)]), wd=wd,
-                      **_with_l2(l2, {**kwargs, 'cbs':L(cbs)+[neg]}))
+                      opt_func=opt_func, metrics=ifnone(metrics, [RankMetric(mrr)]), wd=wd, **kw)
 
 # %% ../../nbs/22_implicit.learner.ipynb #0e6115a0
 def implicit_space(trial, # an Optuna trial
