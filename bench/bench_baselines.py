@@ -8,7 +8,7 @@ sampling for every loss) rows of bench/results/baselines_tuning.json, where the 
 The adaptive hinge's recipe in `NEURAL` changes only for a recipe better by more than the noise of one seed (about 0.002
 between two runs of the grid). P@10 equals R@10 because every ua.test user has exactly 10 test items.
 Writes bench/results/baselines.json (bench/report.py rows). `BENCH_QUICK=1` runs one seed (a smoke test)."""
-import json, os, sys, warnings
+import os, sys, warnings
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import report
@@ -92,31 +92,30 @@ VALID = 'ML-100K ua.base, validation split: 10 random ratings per user (seed 0) 
 VSUITE = report.own_suite('baselines', VALID, 'validation MRR')
 # the full softmax's weight decay, lr and epochs on the validation split (seed 0): a 3x2x2 grid, then a second round
 # around its best (wd 1, lr 2e-2, 20 epochs: two edges of the first grid) with more epochs, a higher lr, more factors
-SOFTMAX_GRID = [dict(lr=lr, epochs=e, one_cycle=True, wd=wd) for wd in (0.3, 1., 3.) for lr in (1e-2, 2e-2) for e in (10, 20)]
-SOFTMAX_GRID += [dict(lr=2e-2, epochs=30, one_cycle=True, wd=1.), dict(lr=3e-2, epochs=20, one_cycle=True, wd=1.),
-                 dict(lr=2e-2, epochs=20, one_cycle=True, wd=1., n_factors=256)]
+SOFTMAX_FIRST = [dict(lr=lr, epochs=e, one_cycle=True, wd=wd) for wd in (0.3, 1., 3.) for lr in (1e-2, 2e-2)
+                 for e in (10, 20)]
+SOFTMAX_SECOND = [dict(lr=2e-2, epochs=30, one_cycle=True, wd=1.), dict(lr=3e-2, epochs=20, one_cycle=True, wd=1.),
+                  dict(lr=2e-2, epochs=20, one_cycle=True, wd=1., n_factors=256)]
 def softmax_winner():
     "The first round's best validation MRR in baselines_softmax_tuning.json, or a second round's recipe ahead of it"
-    f = report.RESULTS/'baselines_softmax_tuning.json'
-    val = {r.get('recipe'):r['value'] for r in (json.loads(f.read_text()) if f.exists() else [])}
+    val = {r.get('recipe'):r['value'] for r in report.saved('baselines_softmax_tuning')}
     if not val: return NEURAL['softmax']  # untuned (no tuning rows): the recipe the search chose when it last ran
     v = lambda c: val.get(neural_cfg(c), -1)
-    best = max(SOFTMAX_GRID[:12], key=v)
-    for c in SOFTMAX_GRID[12:]:  # the second round replaces it by more than the seeds' spread of test MRR (0.001) only
+    best = max(SOFTMAX_FIRST, key=v)
+    for c in SOFTMAX_SECOND:  # the second round replaces it by more than the seeds' spread of test MRR (0.001) only
         if v(c) > v(best) + 1e-3: best = c
     return best
 NEURAL['softmax'] = softmax_winner()
 if sys.argv[-2:]==['--tune', 'softmax']:  # recipes already in baselines_softmax_tuning.json are kept, not refitted
-    f = report.RESULTS/'baselines_softmax_tuning.json'
-    rows = json.loads(f.read_text()) if f.exists() else []
-    for cfg in SOFTMAX_GRID:
+    rows = report.saved('baselines_softmax_tuning')
+    for cfg in SOFTMAX_FIRST + SOFTMAX_SECOND:
         if neural_cfg(cfg) in {r.get('recipe') for r in rows}: continue
-        (m,t) = neural('softmax', None, 0, InteractionsDataLoaders.from_df(fit_df, valid_df=val, bs=1024, seed=0), **cfg)
+        fresh = InteractionsDataLoaders.from_df(fit_df, valid_df=val, bs=1024, seed=0)  # each row's shuffles from seed 0
+        (m,t) = neural('softmax', None, 0, fresh, **cfg)
         rows.append(report.row('baselines', 'recfast implicit, softmax', VALID, 'seed 0, one thread; fit seconds',
                                'validation MRR', m['MRR'], t, suite=VSUITE, recipe=neural_cfg(cfg)))
         print(rows[-1], flush=True)
         report.save(rows, 'baselines_softmax_tuning')
-    report.save(rows, 'baselines_softmax_tuning')
     sys.exit()
 if '--tune' in sys.argv:  # the adaptive hinge grid on the validation split (seed 0), rejection sampling; never ua.test
     # and the implicit learner's default sampler: uniform against rejection for every loss at its bench recipe

@@ -14,7 +14,7 @@ about 7 minutes on 2 free cores; the committed run took 29 minutes on a 2-core m
 Writes bench/results/explicit.json (bench/report.py rows; `--tune`: explicit_tuning.json).
 Usage: python bench/bench_explicit.py [--quick] [--tune]
 """
-import os, sys, json, argparse, warnings
+import os, sys, argparse, warnings
 from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -170,11 +170,10 @@ GRID_NAMES = {'dot_tuned': 'recfast `dot` (`dot_learner`)'}  # a grid's `dot` re
 def tune(procs, start=0):
     "Fit `grid()[start:]` on the valid split; write (or, from `start>0`, add to) the rows of bench/results/explicit_tuning.json"
     res = pool_map([(n, 'valid', r) for n,r in grid()[start:]], procs)
-    f = report.RESULTS/'explicit_tuning.json'
-    rows = json.loads(f.read_text()) if start and f.exists() else []
+    rows = report.saved('explicit_tuning') if start else []
     rows += [report.row('explicit', GRID_NAMES.get(n, NAMES.get(n, n)), TUNE_DATA, TUNE_PROTO, 'valid RMSE', v, c,
                         suite='explicit-u1-valid', recipe=str(r)) for n,_,r,v,t,c in sorted(res, key=lambda x: (x[0], x[3]))]
-    report.save(rows, f)
+    report.save(rows, 'explicit_tuning')
     return res
 
 NAMES = {'global mean': 'global mean (training ratings)',

@@ -5,7 +5,7 @@ histories. Recipes are chosen on valid, never on the held-out last items: `--tun
 entirely and validates on the one before it (`test=True`), fits every recipe of `GRID` with seed 0 and writes the valid
 figures to bench/results/next_item_tuning.json; `RECIPES` are the winners. Writes bench/results/next_item.json.
 `--quick`: one seed, one epoch (a smoke run)."""
-import json, os, sys, warnings, argparse
+import os, sys, warnings, argparse
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np, torch
@@ -40,8 +40,7 @@ GRID['sasrec'] += [{**_s, 'model_kwargs':{'p':0.5, 'n_heads':4}}, {**_s, 'model_
                    {**_s, 'model_kwargs':{'p':0.6, 'n_heads':2}}]
 def winners():
     "Each arch's recipe of `GRID` with the best valid NDCG@10 in next_item_tuning.json (its first recipe if untuned)"
-    f = report.RESULTS/'next_item_tuning.json'
-    rows = json.loads(f.read_text()) if f.exists() else []
+    rows = report.saved('next_item_tuning')
     best = {}
     for a,g in GRID.items():
         val = {r.get('recipe'): r['value'] for r in rows if r['model']==f'sequence_learner({a!r})' and r['metric']=='valid NDCG@10'}
@@ -96,8 +95,7 @@ ARCHS = args.archs.split(',')
 RECIPES = winners()
 
 if args.tune:  # the rows of other archs, and of recipes already run (a resumed search), are kept
-    f = report.RESULTS/'next_item_tuning.json'
-    rows = [r for r in (json.loads(f.read_text()) if f.exists() else []) if r['model'].startswith('sequence_learner(')]
+    rows = [r for r in report.saved('next_item_tuning') if r['model'].startswith('sequence_learner(')]
     done = {(r['model'], r.get('recipe')) for r in rows}
     VDATA = "ML-100K, each user's last item removed (`test=True`), the one before it held out as the valid target"
     for name in ('pop','itemknn','ease'):
@@ -119,8 +117,8 @@ if args.tune:  # the rows of other archs, and of recipes already run (a resumed 
 res = {}
 for name in ('pop','itemknn','ease'): res[name] = [run_closed(name)]
 for arch in ARCHS: res[arch] = [run_seq(arch, s) for s in range(1 if args.quick else args.seeds)]
-f = report.RESULTS/'next_item.json'  # the rows of archs not run this time are kept (same closed forms, same split)
-rows = [r for r in (json.loads(f.read_text()) if f.exists() else [])
+# the rows of archs not run this time are kept (same closed forms, same split)
+rows = [r for r in report.saved('next_item')
         if r['model'].startswith('recfast sequence_learner(') and r['model'][26:-1].strip("'") not in ARCHS]
 ease = res['ease'][0][0]
 for a,rs in res.items():

@@ -38,8 +38,7 @@ GRID['LightGCN'] += [dict(embedding_size=64, n_layers=2, learning_rate=5e-3, epo
 def rstr(cfg): return ', '.join(f'{k} {v:g}' for k,v in cfg.items() if isinstance(v, (int, float)))
 def winner(name):
     "The recipe of `GRID[name]` with the best validation MRR in recbole_tuning.json (its first if untuned)"
-    f = report.RESULTS/'recbole_tuning.json'
-    val = {(r['model'], r.get('recipe')):r['value'] for r in (json.loads(f.read_text()) if f.exists() else [])}
+    val = {(r['model'], r.get('recipe')):r['value'] for r in report.saved('recbole_tuning')}
     return max(GRID[name], key=lambda c: val.get((f'RecBole 1.2.1 {name}', rstr(c)), -1))
 RECIPES = {**{k:winner(k) for k in GRID},
            # next item: RecBole's SASRec defaults (2 blocks, 2 heads, 64 wide, dropout 0.5, 50 items, cross-entropy);
@@ -67,10 +66,11 @@ class Scores(torch.nn.Module):
         super().__init__(); self.s = torch.nn.Parameter(s, requires_grad=False)
     def score_items(self, users): return self.s[users]
 
-def metrics(model, dls):
-    vals = {n:[] for n in FUNCS}
+def metrics(model, dls, funcs=FUNCS):
+    "Each metric of `funcs` over `dls`'s held-out items (full catalogue, training items excluded), mean over users"
+    vals = {n:[] for n in funcs}
     for s,t,e in dls.eval_batches(model):
-        for n,f in FUNCS.items(): vals[n].append(f(s, t, e, per_user=True))
+        for n,f in funcs.items(): vals[n].append(f(s, t, e, per_user=True))
     return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}
 
 def atomic(path, **cols):
@@ -94,20 +94,19 @@ def write_sequences(folder, x, targets):
     o = np.lexsort((t, u))
     atomic(folder/'rb'/'rb.inter', user_id__token=u[o], item_id__token=i[o], timestamp__float=t[o])
 
-def fit(py, folder, name, seed, shape):
-    "Fit RecBole's `name` in its environment: `(its scores, users x items of the loaders, as a model; fit seconds)`"
-    cfg = {**RECIPES[name], 'seed':seed, **({'epochs':2} if QUICK else {})}
+def fit(py, folder, name, recipe, seed, shape):
+    "Fit RecBole's `name` with `recipe` in its environment: `(its scores, users x items of the loaders; fit seconds)`"
+    cfg = {**recipe, 'seed':seed, **({'epochs':2} if QUICK else {})}
     out = folder/f'{name}-{seed}.npz'
     r = subprocess.run([str(py), str(ROOT/'bench'/'recbole_fit.py'), str(folder), name, json.dumps(cfg), str(out)],
                        env={k:v for k,v in os.environ.items() if k!='PYTHONPATH'}, capture_output=True, text=True)
     if r.returncode: raise RuntimeError(f'RecBole {name} failed (exit {r.returncode}):\n{r.stderr[-3000:]}')
     z = np.load(out)
     users,items,sc = (torch.from_numpy(z[k]) for k in ('users', 'items', 'scores'))
-    s = torch.full(shape, -float('inf')); s[users[:,None], items[None]] = sc
     # items RecBole never saw (2 of ua.test's items have no ua.base row) get each user's lowest score, as an untrained
     # row would in recfast's models, rather than -inf (a sure miss for the peer only)
-    lo = s.masked_fill(s.isneginf(), float('inf')).min(1, keepdim=True).values
-    s = torch.where(s.isneginf() & lo.isfinite(), lo, s)
+    s = torch.full(shape, -float('inf')); s[users] = sc.min(1, keepdim=True).values
+    s[users[:,None], items[None]] = sc
     return Scores(s), float(z['fit_s'])
 
 def sequence_protocol(py, names, rows):
@@ -116,19 +115,13 @@ def sequence_protocol(py, names, rows):
     full = SequenceDataLoaders.from_df(ml, max_len=800, exclude_preceding=True, time_name='timestamp', split='last',
                                        seed=0)
     x,targ,ex = full.eval_set()
-    n = torch.arange(len(x)); tgt = targ.densify(n).float().argmax(1)
+    n = torch.arange(len(x)); t,e = targ.densify(n).bool(),ex.densify(n).bool()
     funcs = {'NDCG@10':partial(ndcg_at_k, k=10), 'HR@10':partial(recall_at_k, k=10), 'MRR':mrr}
-    def score(s):
-        return {k:float(f(s, targ.densify(n).bool(), ex.densify(n).bool(), per_user=True).nanmean())
-                for k,f in funcs.items()}
+    def score(s): return {k:float(f(s, t, e, per_user=True).nanmean()) for k,f in funcs.items()}
     trn,val,*_ = split_frame(ml, by='user', split='last', time_name='timestamp')
     idls = InteractionsDataLoaders.from_df(trn, user_name='user', item_name='movie', valid_df=val, bs=1024, seed=0)
     learn,t_ease = report.timed(recfast_learner, idls, arch='ease')
-    vals = {k:[] for k in funcs}
-    with torch.no_grad():
-        for s,t,e in idls.eval_batches(learn.model):
-            for k,f in funcs.items(): vals[k].append(f(s, t, e, per_user=True))
-    ease = {k:float(torch.cat(v).nanmean()) for k,v in vals.items()}
+    ease = metrics(learn.model, idls, funcs)
     data = "ML-100K, each user's latest rating held out (943 targets), the rest trained on"
     proto = ("leave-last-out; every item ranked, the user's training items excluded; mean over users; RecBole's own "
              "windows (its SASRec: the last 50 items), scored by recfast's metrics; RecBole's defaults, untuned, at a "
@@ -136,17 +129,17 @@ def sequence_protocol(py, names, rows):
     rows += [report.row('recbole', 'EASE', data, proto, k, v, t_ease, 'EASE (same run)', ease[k], recipe='closed form, '
                         'defaults', suite=report.own_suite('next_item', data, k)) for k,v in ease.items()]
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp); write_sequences(folder, x.numpy(), tgt.numpy())
+        folder = Path(tmp); write_sequences(folder, x.numpy(), t.float().argmax(1).numpy())
         for name in names:
-            runs = [fit(py, folder, name, s, (len(x), full.n_items)) for s in range(1 if QUICK else args.seeds)]
+            runs = [fit(py, folder, name, RECIPES[name], s, (len(x), full.n_items))
+                    for s in range(1 if QUICK else args.seeds)]
             report_rows(rows, name, runs, [score(m.s.detach()) for m,_ in runs], data, proto, ease,
                         lambda k: report.own_suite('next_item', data, k), funcs, '')
     return rows
 
 def save_keeping(rows, name, names):
     "Save `rows` as `name`, keeping the saved rows of the models not run this time (same split, same EASE)"
-    f = report.RESULTS/f'{name}.json'
-    kept = [r for r in (json.loads(f.read_text()) if f.exists() else [])
+    kept = [r for r in report.saved(name)
             if r['model'].startswith('RecBole') and r['model'].removeprefix('RecBole 1.2.1 ') not in names]
     report.save(rows+kept, name)
 
@@ -177,17 +170,15 @@ if __name__=='__main__':
                        suite='talk-mrr', ratio_of='value', recipe='lam=800') for n,v in ease.items()]
     names = args.models.split(',')
     if args.tune:  # recipes already in recbole_tuning.json are kept, not refitted
-        f = report.RESULTS/'recbole_tuning.json'
         VALID = 'ML-100K ua.base, validation split: 10 random ratings per user (seed 0) held out, all ratings positive'
-        vrows = json.loads(f.read_text()) if f.exists() else []
+        vrows = report.saved('recbole_tuning')
         vdls = InteractionsDataLoaders.from_df(trn.drop(val.index), valid_df=val, bs=1024, seed=0)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp); write_atomic(folder, vdls, val)
             for name in [n for n in names if n in GRID]:
                 for cfg in GRID[name]:
                     if (f'RecBole 1.2.1 {name}', rstr(cfg)) in {(r['model'], r.get('recipe')) for r in vrows}: continue
-                    RECIPES[name] = cfg
-                    m,t = fit(py, folder, name, 0, (vdls.n_users, vdls.n_items))
+                    m,t = fit(py, folder, name, cfg, 0, (vdls.n_users, vdls.n_items))
                     vrows.append(report.row('recbole', f'RecBole 1.2.1 {name}', VALID,
                                             'seed 0, one thread; fit seconds', 'validation MRR',
                                             metrics(m, vdls)['MRR'], t, recipe=rstr(cfg),
@@ -198,7 +189,8 @@ if __name__=='__main__':
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp); write_atomic(folder, dls, val)
         for name in [n for n in names if n not in SEQUENTIAL]:
-            runs = [fit(py, folder, name, s, (dls.n_users, dls.n_items)) for s in range(1 if QUICK else args.seeds)]
+            runs = [fit(py, folder, name, RECIPES[name], s, (dls.n_users, dls.n_items))
+                    for s in range(1 if QUICK else args.seeds)]
             report_rows(rows, name, runs, [metrics(m, dls) for m,_ in runs], data, proto, ease, lambda k: 'talk-mrr',
                         FUNCS, 'test ')
     if not QUICK and len(rows)>len(FUNCS): save_keeping(rows, 'recbole', names)

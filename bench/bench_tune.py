@@ -15,7 +15,7 @@ in the same run. Both searches read a validation split only; the test figures co
 Writes bench/results/tune.json (bench/report.py rows) and the studies (bench/results/tune/). `BENCH_TUNE_BUDGET`
 sets the budget in seconds (per family); `BENCH_QUICK=1` runs a 60-second budget and one seed (a smoke test);
 `BENCH_TUNE_FAMILIES=sequence,autoencoder` runs some families (the rows of the others are kept)."""
-import os, sys, json, warnings
+import os, sys, warnings
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import report
@@ -32,9 +32,8 @@ ALL = ('implicit', 'dot', 'sequence', 'autoencoder')
 FAMILIES = os.environ.get('BENCH_TUNE_FAMILIES', ','.join(ALL)).split(',')
 if bad:=[f for f in FAMILIES if f not in ALL]: sys.exit(f"BENCH_TUNE_FAMILIES: unknown {bad}: use some of {ALL}")
 # the rows of the families not run this time are kept (each row's model starts with its family's arch)
-_f = report.RESULTS/'tune.json'
 KEEP = {'implicit':'implicit,', 'dot':'dot,', 'sequence':'lstm,', 'autoencoder':'autorec,'}
-rows = [r for r in (json.loads(_f.read_text()) if _f.exists() else [])
+rows = [r for r in report.saved('tune')
         if not any(r['model'].startswith(KEEP[f]) for f in FAMILIES)]
 recipe = lambda r: ', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k,v in r['kwargs'].items()) \
                    + f", fit_one_cycle({r['epochs']}, {r['lr']:.3g})"

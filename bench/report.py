@@ -70,6 +70,11 @@ def own_suite(bench, data, metric):
     "The suite of a quality figure no `SUITES` protocol describes: its own table per bench, data and metric"
     return f"{bench}: {data} · {metric}"
 
+def saved(name)->list:
+    "The rows saved as `bench/results/<name>.json` (`[]` if none yet): a resumed search's, or those a partial run keeps"
+    f = RESULTS/f'{name}.json'
+    return json.loads(f.read_text()) if f.exists() else []
+
 def save(rows, name):
     "Write `rows` to `bench/results/<name>.json` (or `name`, a `.json` path); every row names its `suite`"
     missing = [r.get('model') for r in rows if not r.get('suite')]

@@ -88,7 +88,7 @@ def sequence_learner(dls, # `SequenceDataLoaders` (or data-block loaders of `Seq
     metrics = ifnone(metrics, [RankMetric(mrr)] if isinstance(dls, SequenceDataLoaders) else [])
     return RecLearner(dls, model, loss_func=loss_func, opt_func=opt_func, metrics=metrics, wd=wd,
                       **_with_l2(l2, {**kwargs, 'cbs':L(cbs)+[neg]}, shared=shared_negatives,
-                                 whole="arch='popularity' looks no row up"*(arch=='popularity')))
+                                 whole="arch='popularity' looks no row up" if arch=='popularity' else None))
 
 # %% ../../nbs/32_sequence.learner.ipynb #090aedb7
 def rating_mse(pred:Tensor, # predicted ratings
