@@ -18,7 +18,7 @@ from bench import report
 GROUPS = {'evaluation': ['baselines', 'explicit', 'protocols', 'post', 'autoenc --robust --long 100 --long-lr 1e-3']}
 SLOTS = {'explicit': 2}  # cores a script keeps busy (bench_explicit runs 2 worker processes); 1 for the others
 # rough minutes; the most core-minutes start first
-COST = {'explicit': 8, 'baselines': 9, 'protocols': 12, 'post': 3, 'autoenc': 5, 'recbole': 30}
+COST = {'explicit': 8, 'baselines': 9, 'protocols': 12, 'post': 3, 'autoenc': 5, 'recbole': 30, 'batchsize': 20}
 
 def run(names=(), jobs=1, here=HERE):
     "Run the bench scripts (all, or those named: a script, or a group of `GROUPS`), each in its own process, `jobs` cores busy at a time"

@@ -584,7 +584,8 @@ BENCH_GROUPS = {'ram': 'Recurrent attention (RAM)', 'scale': 'Scale, on syntheti
                 'families': 'Every family against a plain PyTorch loop', 'coldstart': 'Cold start',
                 'tune': 'Automatic tuning against hand-tuned recipes',
                 'frontier': 'Quality against fit time', 'compile': 'Training throughput',
-                'ddp_bytes': 'Training throughput', 'sampled': 'Training throughput', 'gpu': 'GPU checks'}
+                'ddp_bytes': 'Training throughput', 'sampled': 'Training throughput', 'gpu': 'GPU checks',
+                'batchsize': 'Batch size and quality'}
 TOC_WIDTH = 60  # the page's table of contents (its `##` and `###` headings) stays readable in the sidebar
 
 def bench_group(k):
