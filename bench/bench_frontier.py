@@ -197,7 +197,9 @@ def run_implicit():
                 "seed 0", 'MRR', 'implicit ALS, tuned, 15 iterations', 'test MRR (ua.test)',
                 'ML-100K implicit (talk protocol): quality against fit time (squares: peers)')
 
-SEQ_RECIPES = {  # bench_next_item.py's valid-best recipe per arch (next_item_tuning.json): softmax, 64 factors
+# bench_next_item.py's valid-best recipe per arch at bs 128, before the batch size was one of its knobs
+# (next_item_tuning.json's first two rounds; frontier_sequence.json was measured with these): softmax, 64 factors
+SEQ_RECIPES = {
     'lstm': dict(lr=3e-2), 'cnn': dict(lr=1e-2), 'pool': dict(lr=3e-2),
     'sasrec': dict(lr=9e-3, model_kwargs=dict(p=0.5, n_heads=2))}
 SEQ_EPOCHS = {'lstm': (3, 8, 20), 'cnn': (3, 8, 20), 'pool': (3, 8, 20), 'sasrec': (8, 20)}

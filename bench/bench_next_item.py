@@ -17,6 +17,7 @@ p.add_argument('--seeds', type=int, default=3); p.add_argument('--archs', defaul
 args = p.parse_args()
 torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1))); warnings.simplefilter('ignore')
 MAX_LEN,BS = 50,128
+BSL = f'BS {BS} unless the settings name another'  # the batch size, in the rows' protocol
 ml = movielens_100k(titles=False)[['user','movie','timestamp']]
 DATA = "ML-100K, each user's latest rating held out (943 targets), the rest trained on"
 PROTO = "leave-last-out; every item ranked, the user's training items excluded; mean over users"
@@ -24,7 +25,8 @@ FUNCS = {'NDCG@10':partial(ndcg_at_k, k=10), 'HR@10':partial(recall_at_k, k=10),
 
 def rstr(r):
     mk = ''.join(f', {k} {v}' for k,v in r.get('model_kwargs', {}).items())  # SASRec's own options, when searched
-    return f"{r['loss']} loss, {r['n_factors']} factors{mk}, fit_one_cycle({r['epochs']}, {r['lr']:g}), wd {r['wd']}"
+    bs = f", bs {r['bs']}" if r.get('bs', BS)!=BS else ''  # (BS unless searched: the rows before `bs` was a knob)
+    return f"{r['loss']} loss, {r['n_factors']} factors{mk}, fit_one_cycle({r['epochs']}, {r['lr']:g}), wd {r['wd']}{bs}"
 def base(arch, loss): return dict(loss=loss, lr=3e-3 if arch=='sasrec' else 1e-2, epochs=20, n_factors=64, wd=0.)
 # the softmax at four learning rates (x9: two winners sat at x3, the edge); BPR (one negative, the factory's default) for reference. gBCE and the sampled
 # softmax draw 64 negatives at every position, 10-20x the softmax's fit time here: left out of the grid
@@ -38,6 +40,22 @@ GRID['sasrec'] += [{**_s, 'model_kwargs':{'p':0.5}}, {**_s, 'model_kwargs':{'p':
 # second round, around the first's best (two heads, dropout 0.5): more heads, one block, more dropout
 GRID['sasrec'] += [{**_s, 'model_kwargs':{'p':0.5, 'n_heads':4}}, {**_s, 'model_kwargs':{'p':0.5, 'n_heads':2, 'n_layers':1}},
                    {**_s, 'model_kwargs':{'p':0.6, 'n_heads':2}}]
+# third round: the batch size (bench_batchsize.py: at its lr and epochs, the LSTM's valid NDCG@10 falls from bs 32 to
+# 128 to 512, far beyond the seeds' spread): each arch's second-round winner at bs 32, its lr kept and halved (the
+# square root of the batch ratio)
+WINNERS_2 = {'sasrec': {**_s, 'model_kwargs':{'p':0.5, 'n_heads':2}}, 'lstm': {**base('lstm', 'softmax'), 'lr':3e-2},
+             'cnn': {**base('cnn', 'softmax'), 'lr':1e-2}, 'pool': {**base('pool', 'softmax'), 'lr':3e-2}}
+for a,w in WINNERS_2.items(): GRID[a] += [{**w, 'bs':32}, {**w, 'bs':32, 'lr':w['lr']/2}]
+# fourth round: at bs 32 the LSTM lost valid NDCG@10 from 10 to 20 epochs (0.119 in bench_batchsize.py, 0.095 here):
+# each arch at bs 32 and 10 epochs, both lrs
+for a,w in WINNERS_2.items(): GRID[a] += [{**w, 'bs':32, 'epochs':10}, {**w, 'bs':32, 'epochs':10, 'lr':w['lr']/2}]
+# fifth round, SASRec only (it gained from bs 128 to 32 at 20 epochs and lost at 10): yet more steps
+GRID['sasrec'] += [{**WINNERS_2['sasrec'], 'bs':16}, {**WINNERS_2['sasrec'], 'bs':32, 'epochs':30}]
+# sixth round: bench_batchsize.py's LSTM scored valid NDCG@10 0.124 with wd 0.1 at bs 32 (10 epochs, lr 1.5e-2), on
+# this validation split: each arch's fourth/fifth-round winner with wd 0.1
+GRID['lstm'] += [{**WINNERS_2['lstm'], 'bs':32, 'epochs':10, 'lr':1.5e-2, 'wd':0.1}]
+GRID['cnn'] += [{**WINNERS_2['cnn'], 'bs':32, 'epochs':10, 'lr':5e-3, 'wd':0.1}]
+GRID['sasrec'] += [{**WINNERS_2['sasrec'], 'bs':32, 'wd':0.1}]
 def winners():
     "Each arch's recipe of `GRID` with the best valid NDCG@10 in next_item_tuning.json (its first recipe if untuned)"
     rows = report.saved('next_item_tuning')
@@ -66,7 +84,7 @@ def run_seq(arch, seed, test=False, **recipe):
     r = {**RECIPES[arch], **recipe}
     set_seed(seed)
     kw = dict(time_name='timestamp', split='last', seed=seed, test=test)
-    dls = SequenceDataLoaders.from_df(ml, max_len=MAX_LEN, bs=BS, **kw)
+    dls = SequenceDataLoaders.from_df(ml, max_len=MAX_LEN, bs=r.get('bs', BS), **kw)
     full = SequenceDataLoaders.from_df(ml, max_len=800, exclude_preceding=True, **kw)  # windows of every training item
     (x,targ,_),(_,targ2,ex) = dls.eval_set(),full.eval_set()
     assert torch.equal(targ.indices, targ2.indices)  # the same held-out items, in the same order
@@ -107,7 +125,7 @@ if args.tune:  # the rows of other archs, and of recipes already run (a resumed 
         for r in GRID[arch]:
             if (f'sequence_learner({arch!r})', rstr(r)) in done: continue
             m,fit = run_seq(arch, 0, test=True, **r)
-            rows += [report.row('next_item', f'sequence_learner({arch!r})', VDATA, f'{PROTO}; seed 0, BS {BS}, max_len {MAX_LEN}',
+            rows += [report.row('next_item', f'sequence_learner({arch!r})', VDATA, f'{PROTO}; seed 0, {BSL}, max_len {MAX_LEN}',
                                 f'valid {k}', v, fit, recipe=rstr(r), suite=report.own_suite('next_item', VDATA, f'valid {k}'))
                      for k,v in m.items()]
             print(arch, rstr(r), m, f'{fit:.0f}s', flush=True)
@@ -125,7 +143,7 @@ for a,rs in res.items():
     for k in FUNCS:
         v = np.array([m[k] for m,_ in rs])
         model = f'recfast sequence_learner({a!r})' if a in ARCHS else {'pop':'popularity','itemknn':'item-kNN','ease':'EASE'}[a]
-        rows.append(report.row('next_item', model, DATA, f'{PROTO}; BS {BS}, max_len {MAX_LEN}', k, float(v.mean()),
+        rows.append(report.row('next_item', model, DATA, f'{PROTO}; {BSL}, max_len {MAX_LEN}', k, float(v.mean()),
                                float(np.mean([f for _,f in rs])), 'EASE (same run)', ease[k], std=float(v.std(ddof=1)) if len(v)>1 else None,
                                n=len(v), recipe=rstr(RECIPES[a]) if a in ARCHS else 'closed form, defaults',
                                suite=report.own_suite('next_item', DATA, k)))

@@ -137,7 +137,8 @@ if 'sequence' in FAMILIES:
     SEQ = "ML-100K, each user's latest rating held out (943 targets), the rest trained on; every item ranked, the " \
           "user's training items excluded; mean of 3 seeds"
     SFUNCS = {'NDCG@10':partial(ndcg_at_k, k=10), 'HR@10':partial(recall_at_k, k=10), 'MRR':mrr}
-    # bench_next_item.py's valid-best LSTM recipe of its hand grid (next_item_tuning.json), the search's first trial
+    # bench_next_item.py's valid-best LSTM recipe of its hand grid at bs 128 (next_item_tuning.json's first two
+    # rounds, before the batch size was one of its knobs; tune.json was measured with it), the search's first trial
     # (there with wd 1e-5: the space's weight decay is log-uniform, from 1e-5)
     shand = dict(kwargs=dict(loss='softmax', n_factors=64, wd=0.), epochs=20, lr=3e-2)
     sstart = {**shand['kwargs'], 'wd': 1e-5, 'epochs': shand['epochs'], 'lr': shand['lr']}  # wd: the space's floor

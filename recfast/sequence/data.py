@@ -102,6 +102,7 @@ class SequenceDataLoaders(RecDataLoaders):
     _ids = ('user_name','item_name','time_name')
     _warn_cold = False # with split='user' every validation user is new
     _orders = True # `time_name` orders each user's history, whatever the split
+    _min_val_bs = 256 # validation batches of at least 256 windows (no gradients: bigger is faster)
     @classmethod
     @delegates(RecDataLoaders.from_df)
     def from_df(cls, df:pd.DataFrame, # one row per interaction
@@ -112,7 +113,7 @@ class SequenceDataLoaders(RecDataLoaders):
                 step:int=None, # distance between window ends; `max_len` if `None`
                 exclude_preceding:bool=False, # exclude a window's items when ranking its next item
                 split:str='user', # 'user' (users held out whole), 'last', 'cutoff' or 'random': see `split_frame`
-                bs:int=256, # batch size
+                bs:int=32, # windows per training batch (bench_next_item.py's valid-best on ML-100K; it was 256)
                 **kwargs):
         "Build sequence `DataLoaders` (or, for `RatingSequenceDataLoaders`, rating sequences) from timed interactions"
         if step is not None: check_n(step, name='step')
