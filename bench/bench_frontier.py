@@ -15,9 +15,9 @@ Writes bench/results/frontier_implicit.json and frontier_implicit.png.
 
 `--protocol sequence`: bench_next_item.py's leave-last-out protocol (each user's latest item held out, every item
 ranked, the user's training items excluded; NDCG@10), seed 0: the sequence models with their valid-best recipes of
-bench_next_item.py at 3 / 8 / 20 epochs (SASRec 8 / 20), EASE, item-kNN, popularity and `implicit`'s ALS (the talk's
-tuned recipe) and BPR on the same training histories; fit seconds = training only. Writes
-bench/results/frontier_sequence.json and frontier_sequence.png.
+bench_next_item.py (batch size included) at a few budgets up to their chosen epochs (`SEQ_EPOCHS`), EASE, item-kNN,
+popularity and `implicit`'s ALS (the talk's tuned recipe) and BPR on the same training histories; fit seconds =
+training only. Writes bench/results/frontier_sequence.json and frontier_sequence.png.
 
 `--tune` chooses the batch-size-free recipe on a random 10% of u1.base (never a test fold): a grid of lr x l2 x
 epochs at bs 1024, then the chosen l2 at bs 256 and 4096 (lr scaled with the square root of the batch) to show that
@@ -197,12 +197,12 @@ def run_implicit():
                 "seed 0", 'MRR', 'implicit ALS, tuned, 15 iterations', 'test MRR (ua.test)',
                 'ML-100K implicit (talk protocol): quality against fit time (squares: peers)')
 
-# bench_next_item.py's valid-best recipe per arch at bs 128, before the batch size was one of its knobs
-# (next_item_tuning.json's first two rounds; frontier_sequence.json was measured with these): softmax, 64 factors
+# bench_next_item.py's valid-best recipe per arch (next_item_tuning.json, the batch size one of its knobs): softmax,
+# 64 factors; each at a few budgets up to its chosen epochs
 SEQ_RECIPES = {
-    'lstm': dict(lr=3e-2), 'cnn': dict(lr=1e-2), 'pool': dict(lr=3e-2),
-    'sasrec': dict(lr=9e-3, model_kwargs=dict(p=0.5, n_heads=2))}
-SEQ_EPOCHS = {'lstm': (3, 8, 20), 'cnn': (3, 8, 20), 'pool': (3, 8, 20), 'sasrec': (8, 20)}
+    'lstm': dict(lr=1.5e-2, wd=0.3, bs=32), 'cnn': dict(lr=5e-3, wd=0.3, bs=32), 'pool': dict(lr=3e-2, bs=128),
+    'sasrec': dict(lr=9e-3, wd=0.3, bs=32, model_kwargs=dict(p=0.5, n_heads=2))}
+SEQ_EPOCHS = {'lstm': (2, 5, 10), 'cnn': (2, 5, 10), 'pool': (3, 8, 20), 'sasrec': (5, 10, 20)}
 
 def sequence_protocol(quick=False):
     "Leave-last-out next-item prediction's frontier (bench_next_item.py's protocol): `{label: (NDCG@10, fit seconds)}`"
@@ -212,11 +212,11 @@ def sequence_protocol(quick=False):
     kw = dict(time_name='timestamp', split='last', seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        dls = SequenceDataLoaders.from_df(ml, max_len=50, bs=128, **kw)
+        dls = {bs: SequenceDataLoaders.from_df(ml, max_len=50, bs=bs, **kw) for bs in (32, 128)}
         full = SequenceDataLoaders.from_df(ml, max_len=800, exclude_preceding=True, **kw)  # every training item
         trn,val = split_frame(ml, by='user', split='last', time_name='timestamp')[:2]
         idls = InteractionsDataLoaders.from_df(trn, valid_df=val, bs=1024, seed=0)
-    (x,targ,_),(_,targ2,ex) = dls.eval_set(),full.eval_set()
+    (x,targ,_),(_,targ2,ex) = dls[32].eval_set(),full.eval_set()
     assert torch.equal(targ.indices, targ2.indices)  # the same held-out items, in the same order
     def seq_score(model):
         model.eval(); v = []
@@ -229,8 +229,9 @@ def sequence_protocol(quick=False):
     def score(model):
         with torch.no_grad(): v = [ndcg_at_k(s, t, e, k=10, per_user=True) for s,t,e in idls.eval_batches(model)]
         return float(torch.cat(v).nanmean())
-    def neural(arch, epochs, lr, **kw):
-        set_seed(0); learn = sequence_learner(dls, arch=arch, loss='softmax', n_factors=64, seed=0, metrics=[], **kw)
+    def neural(arch, epochs, lr, bs=32, **kw):
+        set_seed(0)
+        learn = sequence_learner(dls[bs], arch=arch, loss='softmax', n_factors=64, seed=0, metrics=[], **kw)
         t = report.fit_seconds(learn, epochs, lr)
         return seq_score(learn.model), t
     closed = lambda factory, **kw: closed_form(factory, idls, score, **kw)

@@ -3,7 +3,8 @@ the rest trained on, every item ranked with the user's training items excluded; 
 943 users. Sequence models (pool, LSTM, CNN, SASRec) against popularity, item-kNN and EASE fitted on the same training
 histories. Recipes are chosen on valid, never on the held-out last items: `--tune` holds out each user's last item
 entirely and validates on the one before it (`test=True`), fits every recipe of `GRID` with seed 0 and writes the valid
-figures to bench/results/next_item_tuning.json; `RECIPES` are the winners. Writes bench/results/next_item.json.
+figures to bench/results/next_item_tuning.json; `RECIPES` are the winners (the grid's later rounds search the batch
+size and the weight decay too). Writes bench/results/next_item.json.
 `--quick`: one seed, one epoch (a smoke run)."""
 import os, sys, warnings, argparse
 from pathlib import Path
@@ -56,6 +57,15 @@ GRID['sasrec'] += [{**WINNERS_2['sasrec'], 'bs':16}, {**WINNERS_2['sasrec'], 'bs
 GRID['lstm'] += [{**WINNERS_2['lstm'], 'bs':32, 'epochs':10, 'lr':1.5e-2, 'wd':0.1}]
 GRID['cnn'] += [{**WINNERS_2['cnn'], 'bs':32, 'epochs':10, 'lr':5e-3, 'wd':0.1}]
 GRID['sasrec'] += [{**WINNERS_2['sasrec'], 'bs':32, 'wd':0.1}]
+# seventh round, around SASRec's sixth-round winner (bs 32, wd 0.1): more decay, a lower lr, less dropout
+_w6 = {**WINNERS_2['sasrec'], 'bs':32, 'wd':0.1}
+GRID['sasrec'] += [{**_w6, 'wd':0.3}, {**_w6, 'lr':6e-3}, {**_w6, 'model_kwargs':{'p':0.3, 'n_heads':2}}]
+# and the same stronger decay for the LSTM and the CNN (their sixth-round winners with wd 0.3)
+GRID['lstm'] += [{**GRID['lstm'][-1], 'wd':0.3}]
+GRID['cnn'] += [{**GRID['cnn'][-1], 'wd':0.3}]
+# eighth round: wd 0.3 won for all three (the grid's edge): wd 1
+GRID['sasrec'] += [{**_w6, 'wd':1.}]
+for a in ('lstm', 'cnn'): GRID[a] += [{**GRID[a][-1], 'wd':1.}]
 def winners():
     "Each arch's recipe of `GRID` with the best valid NDCG@10 in next_item_tuning.json (its first recipe if untuned)"
     rows = report.saved('next_item_tuning')
