@@ -56,16 +56,6 @@ def implicit_fit(bs, lr, epochs, wd=0., l2=None, loss='adaptive_hinge'):
     t = report.fit_seconds(learn, epochs, lr)
     return metric(dls.eval_batches(learn.model), mrr), t
 
-def seq_batches(learn, dls, full):
-    "`(scores, targets, exclusions)` of the valid windows, 256 at a time"
-    (x,targ,_),(_,targ2,ex) = dls.eval_set(),full.eval_set()
-    assert torch.equal(targ.indices, targ2.indices)  # the same held-out items, in the same order
-    learn.model.eval()
-    with torch.no_grad():
-        for i in range(0, len(x), 256):
-            rows = torch.arange(i, min(i+256, len(x)))
-            yield learn.model.score_items(x[rows]),targ.densify(rows).bool(),ex.densify(rows).bool()
-
 def sequence_fit(bs, lr, epochs, wd=0., l2=None):
     "Valid NDCG@10 and fit seconds of the LSTM at batch size `bs`"
     kw = dict(time_name='timestamp', split='last', seed=0, test=True)
@@ -74,7 +64,7 @@ def sequence_fit(bs, lr, epochs, wd=0., l2=None):
     set_seed(0)
     learn = sequence_learner(dls, arch='lstm', loss='softmax', n_factors=64, seed=0, wd=wd, l2=l2, metrics=[])
     t = report.fit_seconds(learn, epochs, lr)
-    return metric(seq_batches(learn, dls, full), partial(ndcg_at_k, k=10)), t
+    return report.next_item_metrics(learn.model, dls, full, {'NDCG@10':partial(ndcg_at_k, k=10)})['NDCG@10'], t
 
 # (fit, data, metric, model, reference bs, recipe at it, {regulariser: strengths tried at the reference bs})
 FAMILIES = {

@@ -25,6 +25,7 @@ the quality no longer follows the number of steps. Writes bench/results/frontier
 bench/results/frontier.json and bench/results/frontier_explicit.png.
 Usage: python bench/bench_frontier.py [--tune] [--quick]"""
 import sys, json, argparse, warnings
+from functools import partial
 from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -216,16 +217,8 @@ def sequence_protocol(quick=False):
         full = SequenceDataLoaders.from_df(ml, max_len=800, exclude_preceding=True, **kw)  # every training item
         trn,val = split_frame(ml, by='user', split='last', time_name='timestamp')[:2]
         idls = InteractionsDataLoaders.from_df(trn, valid_df=val, bs=1024, seed=0)
-    (x,targ,_),(_,targ2,ex) = dls[32].eval_set(),full.eval_set()
-    assert torch.equal(targ.indices, targ2.indices)  # the same held-out items, in the same order
-    def seq_score(model):
-        model.eval(); v = []
-        with torch.no_grad():
-            for i in range(0, len(x), 256):
-                r = torch.arange(i, min(i+256, len(x)))
-                v.append(ndcg_at_k(model.score_items(x[r]), targ.densify(r).bool(), ex.densify(r).bool(), k=10,
-                                   per_user=True))
-        return float(torch.cat(v).nanmean())
+    ndcg = {'NDCG@10': partial(ndcg_at_k, k=10)}
+    def seq_score(model): return report.next_item_metrics(model, dls[32], full, ndcg)['NDCG@10']
     def score(model):
         with torch.no_grad(): v = [ndcg_at_k(s, t, e, k=10, per_user=True) for s,t,e in idls.eval_batches(model)]
         return float(torch.cat(v).nanmean())

@@ -80,15 +80,6 @@ def frames(test):
     trn,val,*tst = split_frame(ml, by='user', split='last', time_name='timestamp', test=test)
     return trn,val
 
-def evaluate(scores_of, x, targ, exclude):
-    "Every metric over the held-out targets, scores in blocks of 256 windows"
-    vals = {n:[] for n in FUNCS}
-    for i in range(0, len(x), 256):
-        rows = torch.arange(i, min(i+256, len(x)))
-        s,t,e = scores_of(x[rows]),targ.densify(rows).bool(),exclude.densify(rows).bool()
-        for n,f in FUNCS.items(): vals[n].append(f(s, t, e, per_user=True))
-    return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}
-
 def run_seq(arch, seed, test=False, **recipe):
     "Fit `arch` with `recipe`; the metrics on the held-out items and the fit's CPU seconds"
     r = {**RECIPES[arch], **recipe}
@@ -96,15 +87,12 @@ def run_seq(arch, seed, test=False, **recipe):
     kw = dict(time_name='timestamp', split='last', seed=seed, test=test)
     dls = SequenceDataLoaders.from_df(ml, max_len=MAX_LEN, bs=r.get('bs', BS), **kw)
     full = SequenceDataLoaders.from_df(ml, max_len=800, exclude_preceding=True, **kw)  # windows of every training item
-    (x,targ,_),(_,targ2,ex) = dls.eval_set(),full.eval_set()
-    assert torch.equal(targ.indices, targ2.indices)  # the same held-out items, in the same order
     learn = sequence_learner(dls, arch=arch, loss=r['loss'], n_factors=r['n_factors'], seed=seed, wd=r['wd'], metrics=[],
                              **({'model_kwargs':r['model_kwargs']} if r.get('model_kwargs') else {}))
     sw = report.Stopwatch()
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1 if args.quick else r['epochs'], r['lr'])
     fit = sw.cpu()
-    learn.model.eval()
-    with torch.no_grad(): return evaluate(learn.model.score_items, x, targ, ex),fit
+    return report.next_item_metrics(learn.model, dls, full, FUNCS),fit
 
 def run_closed(name, test=False):
     "Popularity, item-kNN or EASE fitted on the same training histories"

@@ -152,18 +152,9 @@ if 'sequence' in FAMILIES:
         set_seed(seed)
         dls = SequenceDataLoaders.from_df(ml, seed=seed, **SKW)
         full = SequenceDataLoaders.from_df(ml, seed=seed, exclude_preceding=True, **{**SKW, 'max_len': 800})
-        (x,targ,_),(_,targ2,ex) = dls.eval_set(),full.eval_set()
-        assert torch.equal(targ.indices, targ2.indices)  # the same held-out items, in the same order
         learn = sequence_learner(dls, arch='lstm', seed=seed, metrics=[], **rec['kwargs'])
         t = report.fit_seconds(learn, rec['epochs'], rec['lr'])
-        learn.model.eval()
-        vals = {n:[] for n in SFUNCS}
-        with torch.no_grad():
-            for i in range(0, len(x), 256):
-                r = torch.arange(i, min(i+256, len(x)))
-                s,tg,e = learn.model.score_items(x[r]),targ.densify(r).bool(),ex.densify(r).bool()
-                for n,f in SFUNCS.items(): vals[n].append(f(s, tg, e, per_user=True))
-        return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}, t
+        return report.next_item_metrics(learn.model, dls, full, SFUNCS), t
 
     hand = [seq_test(shand, s) for s in SEEDS]
     # the start (wd 1e-5 for 0) winning: its test fits would repeat the hand recipe's, so they are not rerun
