@@ -13,8 +13,8 @@ The figure is the spread of the valid metric over the three batch sizes: small w
   256 / 1024 / 4096; valid MRR over the full catalogue, training items excluded. The full softmax is not in it: it reads
   the item table whole, so `l2=` is refused with it.
 - sequence: bench_next_item's validation split (each user's last item removed, the one before it held out) and its LSTM
-  recipe (full softmax, 64 factors, lr 3e-2, max_len 50) at 10 epochs instead of 20 (one fit costs half), at bs 32 / 128
-  / 512; valid NDCG@10 over the full catalogue, the user's training items excluded.
+  recipe of the time (full softmax, 64 factors, lr 3e-2, max_len 50) at 10 epochs instead of 20 (one fit costs half),
+  at bs 32 / 128 / 512; valid NDCG@10 over the full catalogue, the user's training items excluded.
 - softmax: `implicit_learner`'s default loss, the full softmax, with its recipe (wd 1, fit_one_cycle(20, 2e-2) at bs
   1024, bench_baselines' valid-best), on the implicit split at bs 256 / 1024 / 4096: wd 1 at every batch size, against
   wd x sqrt(bs / 1024), which keeps AdamW's decay per epoch ((steps per epoch) x lr x wd) as the lr is scaled.

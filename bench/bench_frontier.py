@@ -15,16 +15,16 @@ Writes bench/results/frontier_implicit.json and frontier_implicit.png.
 
 `--protocol sequence`: bench_next_item.py's leave-last-out protocol (each user's latest item held out, every item
 ranked, the user's training items excluded; NDCG@10), seed 0: the sequence models with their valid-best recipes of
-bench_next_item.py (batch size included) at a few budgets up to their chosen epochs (`SEQ_EPOCHS`), EASE, item-kNN,
-popularity and `implicit`'s ALS (the talk's tuned recipe) and BPR on the same training histories; fit seconds =
-training only. Writes bench/results/frontier_sequence.json and frontier_sequence.png.
+bench_next_item.py (batch size and training windows included) at a few budgets up to their chosen epochs
+(`SEQ_EPOCHS`), EASE, item-kNN, popularity and `implicit`'s ALS (the talk's tuned recipe) and BPR on the same
+training histories; fit seconds = training only. Writes bench/results/frontier_sequence.json and frontier_sequence.png.
 
 `--tune` chooses the batch-size-free recipe on a random 10% of u1.base (never a test fold): a grid of lr x l2 x
 epochs at bs 1024, then the chosen l2 at bs 256 and 4096 (lr scaled with the square root of the batch) to show that
 the quality no longer follows the number of steps. Writes bench/results/frontier_tuning.json; the plain run writes
 bench/results/frontier.json and bench/results/frontier_explicit.png.
 Usage: python bench/bench_frontier.py [--tune] [--quick]"""
-import sys, json, argparse, warnings
+import sys, json, argparse, warnings, functools
 from functools import partial
 from pathlib import Path
 HERE = Path(__file__).resolve().parent
@@ -198,11 +198,12 @@ def run_implicit():
                 "seed 0", 'MRR', 'implicit ALS, tuned, 15 iterations', 'test MRR (ua.test)',
                 'ML-100K implicit (talk protocol): quality against fit time (squares: peers)')
 
-# bench_next_item.py's valid-best recipe per arch (next_item_tuning.json, the batch size one of its knobs): softmax,
-# 64 factors; each at a few budgets up to its chosen epochs
+# bench_next_item.py's valid-best recipe per arch (next_item_tuning.json; the batch size and the training windows among
+# its knobs): softmax, 64 factors; each at a few budgets up to its chosen epochs
 SEQ_RECIPES = {
-    'lstm': dict(lr=1.5e-2, wd=0.3, bs=32), 'cnn': dict(lr=5e-3, wd=0.3, bs=32), 'pool': dict(lr=3e-2, bs=128),
-    'sasrec': dict(lr=9e-3, wd=0.3, bs=32, model_kwargs=dict(p=0.5, n_heads=2))}
+    'lstm': dict(lr=1.5e-2, wd=0.3, bs=32, max_len=25, step=12), 'cnn': dict(lr=5e-3, wd=0.3, bs=32, max_len=25),
+    'pool': dict(lr=9e-2, bs=128),
+    'sasrec': dict(lr=9e-3, wd=0.3, bs=32, max_len=25, model_kwargs=dict(p=0.3, n_heads=2))}
 SEQ_EPOCHS = {'lstm': (2, 5, 10), 'cnn': (2, 5, 10), 'pool': (3, 8, 20), 'sasrec': (5, 10, 20)}
 
 def sequence_protocol(quick=False):
@@ -213,20 +214,24 @@ def sequence_protocol(quick=False):
     kw = dict(time_name='timestamp', split='last', seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        dls = {bs: SequenceDataLoaders.from_df(ml, max_len=50, bs=bs, **kw) for bs in (32, 128)}
         full = SequenceDataLoaders.from_df(ml, max_len=800, exclude_preceding=True, **kw)  # every training item
         trn,val = split_frame(ml, by='user', split='last', time_name='timestamp')[:2]
         idls = InteractionsDataLoaders.from_df(trn, valid_df=val, bs=1024, seed=0)
     ndcg = {'NDCG@10': partial(ndcg_at_k, k=10)}
-    def seq_score(model): return report.next_item_metrics(model, dls[32], full, ndcg)['NDCG@10']
+    @functools.cache
+    def loaders(bs, max_len, step):  # the training windows are recipe knobs (bs, max_len, step)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            return SequenceDataLoaders.from_df(ml, max_len=max_len, step=step, bs=bs, **kw)
     def score(model):
         with torch.no_grad(): v = [ndcg_at_k(s, t, e, k=10, per_user=True) for s,t,e in idls.eval_batches(model)]
         return float(torch.cat(v).nanmean())
-    def neural(arch, epochs, lr, bs=32, **kw):
+    def neural(arch, epochs, lr, bs=32, max_len=50, step=None, **kw):
         set_seed(0)
-        learn = sequence_learner(dls[bs], arch=arch, loss='softmax', n_factors=64, seed=0, metrics=[], **kw)
+        dls = loaders(bs, max_len, step)
+        learn = sequence_learner(dls, arch=arch, loss='softmax', n_factors=64, seed=0, metrics=[], **kw)
         t = report.fit_seconds(learn, epochs, lr)
-        return seq_score(learn.model), t
+        return report.next_item_metrics(learn.model, dls, full, ndcg)['NDCG@10'], t
     closed = lambda factory, **kw: closed_form(factory, idls, score, **kw)
     neural('pool', 1, 3e-2)  # warm-up, untimed
     pts = {}
