@@ -38,10 +38,7 @@ FUNCS = {'MRR':mrr, 'P@10':partial(precision_at_k, k=10), 'R@10':partial(recall_
 
 def scores(model, d):
     "Every metric of `model` on `d`'s held-out items: full catalogue, training items excluded, mean over users"
-    vals = {n:[] for n in FUNCS}
-    for s,t,e in d.eval_batches(model):
-        for n,f in FUNCS.items(): vals[n].append(f(s, t, e, per_user=True))
-    return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}
+    return report.eval_metrics(model, d, FUNCS)
 
 # ---- closed forms: the hyper-parameters on the validation split, then one fit on ua.base
 sel = []

@@ -43,10 +43,6 @@ SDATA = "ML-100K, each user's last item removed (`test=True`), the one before it
 PROTO = ("seed 0, one thread; every item ranked, the user's training items excluded; lr x sqrt(bs / reference bs), "
          "epochs unchanged; fit seconds")
 
-def metric(batches, f):
-    "Mean over users of `f(scores, targets, exclusions)` over `batches`"
-    return float(torch.cat([f(s, t, e, per_user=True) for s,t,e in batches]).nanmean())
-
 def implicit_fit(bs, lr, epochs, wd=0., l2=None, loss='adaptive_hinge'):
     "Valid MRR and fit seconds of `implicit_learner(loss=loss)` at batch size `bs`"
     dls = InteractionsDataLoaders.from_df(fit_df, valid_df=val, bs=bs, seed=0)
@@ -54,7 +50,7 @@ def implicit_fit(bs, lr, epochs, wd=0., l2=None, loss='adaptive_hinge'):
     learn = implicit_learner(dls, loss=loss, n_factors=128, sampler=None if loss=='softmax' else 'reject', seed=0,
                              metrics=[], wd=wd, l2=l2)
     t = report.fit_seconds(learn, epochs, lr)
-    return metric(dls.eval_batches(learn.model), mrr), t
+    return report.eval_metrics(learn.model, dls, {'MRR': mrr})['MRR'], t
 
 def sequence_fit(bs, lr, epochs, wd=0., l2=None):
     "Valid NDCG@10 and fit seconds of the LSTM at batch size `bs`"

@@ -161,9 +161,7 @@ def implicit_protocol():
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         dls = InteractionsDataLoaders.from_df(trn[['user','movie']], valid_df=tst[['user','movie']], bs=1024, seed=0)
-    def score(model):
-        with torch.no_grad(): v = [mrr(s, t, e, per_user=True) for s,t,e in dls.eval_batches(model)]
-        return float(torch.cat(v).nanmean())
+    def score(model): return report.eval_metrics(model, dls, {'MRR': mrr})['MRR']
     def neural(epochs, lr, **kw):
         set_seed(0); learn = implicit_learner(dls, metrics=[], seed=0, **kw)
         t = report.fit_seconds(learn, epochs, lr)
@@ -223,9 +221,7 @@ def sequence_protocol(quick=False):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             return SequenceDataLoaders.from_df(ml, max_len=max_len, step=step, bs=bs, **kw)
-    def score(model):
-        with torch.no_grad(): v = [ndcg_at_k(s, t, e, k=10, per_user=True) for s,t,e in idls.eval_batches(model)]
-        return float(torch.cat(v).nanmean())
+    def score(model): return report.eval_metrics(model, idls, ndcg)['NDCG@10']
     def neural(arch, epochs, lr, bs=32, max_len=50, step=None, **kw):
         set_seed(0)
         dls = loaders(bs, max_len, step)

@@ -8,7 +8,7 @@ search the batch size, the weight decay and the training windows too); `--confir
 of its arch's best seed 0 with seeds 1 and 2 on valid, and the winner is then the best mean of three seeds. Writes
 bench/results/next_item.json.
 `--quick`: one seed, one epoch (a smoke run)."""
-import os, sys, warnings, argparse
+import os, sys, warnings, argparse, functools
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np, torch
@@ -130,6 +130,12 @@ def frames(test):
     trn,val,*tst = split_frame(ml, by='user', split='last', time_name='timestamp', test=test)
     return trn,val
 
+@functools.cache
+def full_loaders(test):
+    "The exclusions' loaders: windows of every training item (the same for every seed and recipe: built once)"
+    return SequenceDataLoaders.from_df(ml, max_len=800, exclude_preceding=True, time_name='timestamp', split='last',
+                                       test=test)
+
 def run_seq(arch, seed, test=False, **recipe):
     "Fit `arch` with `recipe`; the metrics on the held-out items and the fit's CPU seconds"
     r = recipe or RECIPES[arch]  # a grid recipe is whole: none of the winner's keys (`step`, `max_len`...) leak in
@@ -137,7 +143,7 @@ def run_seq(arch, seed, test=False, **recipe):
     kw = dict(time_name='timestamp', split='last', seed=seed, test=test)
     dls = SequenceDataLoaders.from_df(ml, max_len=r.get('max_len', MAX_LEN), step=r.get('step'), bs=r.get('bs', BS),
                                       **kw)
-    full = SequenceDataLoaders.from_df(ml, max_len=800, exclude_preceding=True, **kw)  # windows of every training item
+    full = full_loaders(test)
     learn = sequence_learner(dls, arch=arch, loss=r['loss'], n_factors=r['n_factors'], seed=seed, wd=r['wd'],
                              metrics=[],
                              **({'model_kwargs':r['model_kwargs']} if r.get('model_kwargs') else {}))
@@ -153,11 +159,7 @@ def run_closed(name, test=False):
     sw = report.Stopwatch()
     learn = recfast_learner(dls, arch=name)
     fit = sw.cpu()
-    vals = {n:[] for n in FUNCS}
-    with torch.no_grad():
-        for s,t,e in dls.eval_batches(learn.model):
-            for n,f in FUNCS.items(): vals[n].append(f(s, t, e, per_user=True))
-    return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()},fit
+    return report.eval_metrics(learn.model, dls, FUNCS),fit
 
 ARCHS = args.archs.split(',')
 RECIPES = winners()

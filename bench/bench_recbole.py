@@ -68,10 +68,7 @@ class Scores(torch.nn.Module):
 
 def metrics(model, dls, funcs=FUNCS):
     "Each metric of `funcs` over `dls`'s held-out items (full catalogue, training items excluded), mean over users"
-    vals = {n:[] for n in funcs}
-    for s,t,e in dls.eval_batches(model):
-        for n,f in funcs.items(): vals[n].append(f(s, t, e, per_user=True))
-    return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}
+    return report.eval_metrics(model, dls, funcs)
 
 def atomic(path, **cols):
     "A RecBole atomic file: a tab-separated table whose header names each column `name:type`"

@@ -80,11 +80,7 @@ if 'implicit' in FAMILIES:
                                                                         epochs=20, lr=2e-2),
             'bpr (bench recipe: fit(10, 1e-2))': dict(kwargs=dict(loss='bpr'), epochs=10, lr=1e-2, plain=True)}
 
-    def scores(model, d):
-        vals = {n:[] for n in FUNCS}
-        for s,t,e in d.eval_batches(model):
-            for n,f in FUNCS.items(): vals[n].append(f(s, t, e, per_user=True))
-        return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}
+    def scores(model, d): return report.eval_metrics(model, d, FUNCS)
 
     def implicit_test(rec, seed):
         "Test metrics of `rec` (kwargs, epochs, lr) trained on all of ua.base with `seed`, and its fit seconds"

@@ -70,21 +70,30 @@ def own_suite(bench, data, metric):
     "The suite of a quality figure no `SUITES` protocol describes: its own table per bench, data and metric"
     return f"{bench}: {data} · {metric}"
 
+def batch_metrics(batches, funcs:dict)->dict:
+    """`{name: mean over users}` of each `funcs` metric `f(scores, targets, exclude, per_user=True)` over `batches` of
+    `(scores, targets, exclude)` (a loader's `eval_batches(model)`, or `next_item_metrics`' windows), no gradients"""
+    import torch
+    vals = {n:[] for n in funcs}
+    with torch.no_grad():
+        for s,t,e in batches:
+            for n,f in funcs.items(): vals[n].append(f(s, t, e, per_user=True))
+    return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}
+
+def eval_metrics(model, dls, funcs:dict)->dict:
+    "`batch_metrics` of `model` on the held-out items of `dls` (full catalogue, each user's training items excluded)"
+    return batch_metrics(dls.eval_batches(model), funcs)
+
 def next_item_metrics(model, dls, full, funcs:dict, bs:int=256)->dict:
-    """`{name: mean over users}` of each `funcs` metric `f(scores, targets, exclude, per_user=True)` on the validation
-    windows of sequence loaders `dls`, every training item of the user excluded (the exclusions of `full`: the same
-    split with `exclude_preceding` and windows long enough to hold every history), `bs` windows at a time"""
+    """`batch_metrics` on the validation windows of sequence loaders `dls`, every training item of the user excluded
+    (the exclusions of `full`: the same split with `exclude_preceding` and windows long enough to hold every history),
+    `bs` windows at a time"""
     import torch
     (x,targ,_),(_,targ2,ex) = dls.eval_set(),full.eval_set()
     assert torch.equal(targ.indices, targ2.indices)  # the same held-out items, in the same order
-    vals = {n:[] for n in funcs}
     model.eval()
-    with torch.no_grad():
-        for i in range(0, len(x), bs):
-            rows = torch.arange(i, min(i+bs, len(x)))
-            s,t,e = model.score_items(x[rows]),targ.densify(rows).bool(),ex.densify(rows).bool()
-            for n,f in funcs.items(): vals[n].append(f(s, t, e, per_user=True))
-    return {n:float(torch.cat(v).nanmean()) for n,v in vals.items()}
+    rows = (torch.arange(i, min(i+bs, len(x))) for i in range(0, len(x), bs))
+    return batch_metrics(((model.score_items(x[r]), targ.densify(r).bool(), ex.densify(r).bool()) for r in rows), funcs)
 
 def saved(name)->list:
     "The rows saved as `bench/results/<name>.json` (`[]` if none yet): a resumed search's, or those a partial run keeps"
