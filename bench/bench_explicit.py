@@ -6,15 +6,19 @@ Rows (all in one run, one torch thread): the global mean, a user+item bias basel
 SVD++ with their defaults as same-run peers. Published u1 figures (GC-MC 0.910, GLocal-K 0.889) are cited beside them.
 
 Tuning never sees a test fold: `python bench/bench_explicit.py --tune` carves a random 10% valid split out of u1.base
-(seed 0), fits every recipe of `GRID` on the other 90% and prints valid RMSE; the chosen recipes (`RECIPES`) are then
-applied unchanged to all five folds. The plain run re-measures the chosen recipes and the old defaults on that valid
-split, so the report shows the tuning evidence from the same run.
+(seed 0) and searches `dot`, `mlp` and `autorec` on it with recfast's own `tune` (Optuna; issue #30), one study per
+model with a budget of `BENCH_TUNE_BUDGET` seconds (600), each starting from its recipe in `RECIPES`; the recipe is
+also fitted with seeds 0-2 on the split, and a study's best replaces it only where it beats it by more than that
+spread (`chosen`). Studies: bench/results/explicit_tuning/ (JSON and PNG), every trial a row of explicit_tuning.json.
+The chosen recipes are applied unchanged to all five folds. The plain run re-measures them and the old defaults on
+the valid split, so the report shows the tuning evidence from the same run.
 Cost: about 800 CPU seconds in all (SVD++ about 70 s a fold with `cache_ratings=True`), run over 2 worker processes:
 about 7 minutes on 2 free cores; the committed run took 29 minutes on a 2-core machine at load 8 (shared).
 Writes bench/results/explicit.json (bench/report.py rows; `--tune`: explicit_tuning.json).
 Usage: python bench/bench_explicit.py [--quick] [--tune]
 """
-import os, sys, argparse, warnings
+import os, sys, json, argparse, warnings
+from functools import partial
 from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -35,14 +39,14 @@ PROTOCOL = ("ML-100K official folds u1..u5: train on u{k}.base, test RMSE on u{k
 
 # recipe: keyword arguments of the learner factory + the schedule (epochs, lr) + bs
 FASTBOOK = dict(n_factors=50, wd=0.1, y_range=(0, 5.5), bs=64, epochs=5, lr=5e-3)
-RECIPES = {
+RECIPES = {  # `dot_tuned`, `mlp` and `autorec`: the hand recipes (`HAND`) unless `--tune`'s study beat them (`chosen`)
     'dot_fastbook': FASTBOOK,
-    # the valid-best of `grid()` (rows of bench/results/explicit_tuning.json), by a margin near the split's noise
-    'dot_tuned': dict(n_factors=50, wd=0.15, y_range=(0, 5.5), bs=64, epochs=5, lr=5e-3),  # round 4
-    # valid-best: 0.9297 against 0.9306 at bs 64, fit_one_cycle(5, 5e-3)
+    # the hand grid's valid-best (37 recipes in four rounds before `tune` existed), by a margin near the split's noise
+    'dot_tuned': dict(n_factors=50, wd=0.15, y_range=(0, 5.5), bs=64, epochs=5, lr=5e-3),
+    # the hand grid's valid-best: 0.9297 against 0.9306 at bs 64, fit_one_cycle(5, 5e-3)
     'mlp': dict(wd=0.1, y_range=(0, 5.5), bs=256, epochs=5, lr=1e-2),
-    # valid-best of the third round: the denoising default (noise 0.25) trained 20 epochs, 0.8858 against 0.8939 for
-    # the old no-noise 8-epoch recipe (which beat wd 3e-4 / 3e-3 / 1e-2, 1000 units and 12-15 epochs without noise)
+    # the hand grid's valid-best of its third round: the denoising default (noise 0.25) trained 20 epochs, 0.8858
+    # against 0.8939 for the old no-noise 8-epoch recipe
     'autorec': dict(wd=1e-3, bs=64, epochs=20, lr=3e-3, noise=0.25),
 }
 
@@ -143,38 +147,104 @@ def _job_at(a): return a[0], job(a[1])
 
 COST = {'surprise SVD++': 10, 'mlp': 5, 'dot_fastbook': 4, 'dot_tuned': 3, 'autorec': 2}  # rough relative fit times
 
-def grid():
-    "The recipes tried on the valid split by `--tune` (one knob at a time around the fastbook recipe, then combined)"
-    d = lambda **k: ('dot_tuned', {**FASTBOOK, **k})
-    a = lambda **k: ('autorec', {**RECIPES['autorec'], **k})
-    m = lambda **k: ('mlp', {**RECIPES['mlp'], **k})
-    return [d(bs=256, lr=1e-2), d(bs=256, lr=1e-2, epochs=10), d(bs=256, lr=1e-2, epochs=10, wd=0.2),
-            d(bs=256, lr=1e-2, epochs=10, n_factors=100, wd=0.3), d(bs=256, lr=1e-2, epochs=10, n_factors=200, wd=0.5),
-            d(bs=256, lr=1e-2, epochs=10, n_factors=100, wd=0.2, y_range=(0.5, 5.5)), d(wd=0.2), d(n_factors=100, wd=0.3),
-            a(wd=3e-3), a(epochs=15, wd=1e-2), a(layers=[1000], wd=3e-3),
-            m(bs=256, lr=1e-2), m(bs=256, lr=1e-2, wd=0.3),
-            # second round, after the first showed bs 256 overfitting unless wd grows with the factors
-            d(bs=256, lr=1e-2, n_factors=200, wd=1.0), d(bs=256, lr=1e-2, epochs=10, n_factors=200, wd=1.0),
-            d(bs=256, lr=1e-2, epochs=10, n_factors=200, wd=2.0), d(epochs=3), d(lr=3e-3), d(n_factors=200, wd=0.5),
-            a(wd=3e-4), a(layers=[1000]), a(epochs=12), a(lr=1e-3, epochs=12),
-            # third round: AutoRec's denoising default (noise=0.25, chosen by the autoencoder bench on its own tuning split)
-            a(noise=0.), a(noise=0.25), a(noise=0.25, epochs=20), a(noise=0.25, epochs=30), a(noise=0.4, epochs=20),
-            a(noise=0.25, epochs=20, wd=3e-4),
-            # fourth round: `dot` at bs 64 around the fastbook recipe (weight decay, factors, smaller batches, longer and slower)
-            d(wd=0.05), d(wd=0.15), d(n_factors=30), d(n_factors=80, wd=0.15), d(bs=32), d(lr=3e-3, epochs=8),
-            d(lr=3e-3, epochs=8, wd=0.15), d(lr=2e-3, epochs=10)]
+# `--tune`: recfast's own `tune` (Optuna) on the valid split, one study per searched model, its first trial the recipe
+# in `RECIPES` (chosen by a hand grid of 37 recipes in four rounds before `tune` existed: git history, and the first
+# trial of each study). The factories' arguments `tune` does not search (the batch size, `y_range`, AutoRec's noise)
+# stay the recipe's.
+BUDGET = float(os.environ.get('BENCH_TUNE_BUDGET', 600))  # seconds per study, one torch thread
+STUDIES = report.RESULTS/'explicit_tuning'
+SEARCHED = {'dot_tuned': 'dot', 'mlp': 'mlp', 'autorec': 'autorec'}
+FIXED = {'dot': ('y_range',), 'mlp': ('y_range',), 'autorec': ('noise',)}  # factory arguments kept, not searched
+
+def start(name):
+    "The hand recipe of `name` as the parameters of its arch's search space (the study's first trial)"
+    r = HAND[name]
+    return {'dot': lambda: dict(n_factors=r['n_factors'], wd=r['wd'], lr=r['lr'], epochs=r['epochs']),
+            'mlp': lambda: dict(layers='100,50', embed_p=0., wd=r['wd'], lr=r['lr'], epochs=r['epochs']),
+            'autorec': lambda: dict(wd=r['wd'], lr=r['lr'], epochs=r['epochs'])}[SEARCHED[name]]()
+
+def valid_loaders(name, seed=0):
+    "The valid split's loaders for `name` at its recipe's batch size"
+    trn,val = valid_split()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        if name=='autorec': return SparseVectorDataLoaders.from_df(trn, by='item', valid_df=val, bs=HAND[name]['bs'],
+                                                                   seed=seed, device='cpu')
+        return RatingsDataLoaders.from_df(trn, valid_df=val, bs=HAND[name]['bs'], seed=seed)
+
+def search(name):
+    "Job: `tune` `name`'s arch on the valid split, its first trial the hand recipe; `(name, tune's recipe)`"
+    from recfast.tune import tune, search_space
+    torch.set_num_threads(1)
+    arch = SEARCHED[name]
+    space = search_space(arch)
+    def f(trial, dls): return space(trial, dls)
+    f.starts = [start(name)]
+    rec,_ = tune(valid_loaders(name), arch=arch, n_trials=10_000, timeout=BUDGET, space=f, seed=0, path=STUDIES,
+                 show=False, **{k: HAND[name][k] for k in FIXED[arch]})
+    return name, rec
+
+def best_of(name):
+    "The best trial of `name`'s study as a recipe (`None` without a study)"
+    f = STUDIES/f'study_{SEARCHED[name]}.json'
+    if not f.exists(): return None
+    s = json.loads(f.read_text())['recipe']
+    kw = {k: v for k,v in s['kwargs'].items() if k not in FIXED[SEARCHED[name]]}  # (JSON made tuples lists)
+    return {**HAND[name], **kw, 'epochs': s['epochs'], 'lr': s['lr']}
+
+def seeds3(job):
+    "Job: valid RMSE of `(name, recipe)` with seeds 0, 1 and 2"
+    name,r = job
+    torch.set_num_threads(1)
+    fit = fit_autorec if name=='autorec' else partial(fit_collab, arch=SEARCHED[name])
+    return name, r, [run(fit, *valid_split(), **{**r, 'seed': s})[0] for s in (0, 1, 2)]
+
+SEEDS3 = 'valid RMSE, seeds 0-2'  # the hand recipe and the study's best, each refitted with three seeds
+
+def chosen(name):
+    """The study's best recipe where, refitted with seeds 0-2, its mean valid RMSE beats the hand recipe's by more than
+    either's spread over the seeds (a study's best is picked among many trials on one seed: optimistic), else the hand
+    recipe"""
+    conf = {r['recipe']: r for r in report.saved('explicit_tuning') if r['metric']==SEEDS3 and r['model']==label(name)}
+    b = best_of(name)
+    h,t = conf.get(recipe_text(name)),conf.get(recipe_text(name, b)) if b else None
+    if h is None or t is None: return HAND[name]
+    return b if h['value'] - t['value'] > max(h['std'], t['std']) else HAND[name]
+
+def label(name): return GRID_NAMES.get(name, NAMES[name])
+
+def confirm(procs, rows):
+    "The hand recipes and the studies' best with seeds 0-2 (`procs` at a time): `rows` with theirs added"
+    import multiprocessing as mp
+    jobs = [(n, HAND[n]) for n in SEARCHED] + [(n, best_of(n)) for n in SEARCHED if best_of(n)]
+    with mp.get_context('spawn').Pool(procs) as p: out = p.map(seeds3, jobs)
+    rows = [r for r in rows if r['metric']!=SEEDS3] + [
+        report.row('explicit', label(n), TUNE_DATA, f'{TUNE_PROTO}; seeds 0-2 (mean, std)', SEEDS3, float(np.mean(v)),
+                   std=float(np.std(v, ddof=1)), n=3, recipe=recipe_text(n, r),
+                   suite=report.own_suite('explicit', TUNE_DATA, SEEDS3)) for n,r,v in out]
+    report.save(rows, 'explicit_tuning')
+    for n in SEARCHED:
+        print(f"{n}: {'the study' if chosen(n) is not HAND[n] else 'the hand recipe'}: {recipe_text(n, chosen(n))}",
+              flush=True)
+
+def tune_all(procs):
+    "One study per searched model (`procs` at a time), every trial a row of explicit_tuning.json; then `confirm`"
+    import multiprocessing as mp
+    from recfast.tune import plot_study
+    with mp.get_context('spawn').Pool(procs) as p: out = p.map(search, list(SEARCHED))
+    rows = []
+    for name,rec in out:
+        s = json.loads(Path(rec['study']).read_text())
+        plot_study(rec['study'], Path(rec['study']).with_suffix('.png'))
+        rows += [report.row('explicit', label(name), TUNE_DATA, f"{TUNE_PROTO}; `tune`, {BUDGET/60:.0f}-minute "
+                            f"budget, trial {t['number']}{' (the recipe before the search)' if t['number']==0 else ''}",
+                            'valid RMSE', t['value'], t['seconds'], suite='explicit-u1-valid',
+                            recipe=', '.join(f'{k} {v}' for k,v in t['params'].items()))
+                 for t in s['trials'] if t['state']=='COMPLETE']
+    confirm(procs, rows)
 
 TUNE_DATA,TUNE_PROTO = 'ML-100K u1.base, random 10% held out (seed 0)','tuning split: 90% of u1.base train, 10% valid'
-GRID_NAMES = {'dot_tuned': 'recfast `dot` (`dot_learner`)'}  # a grid's `dot` recipes: neither the fastbook nor the chosen one
-
-def tune(procs, start=0):
-    "Fit `grid()[start:]` on the valid split; write (or, from `start>0`, add to) the rows of bench/results/explicit_tuning.json"
-    res = pool_map([(n, 'valid', r) for n,r in grid()[start:]], procs)
-    rows = report.saved('explicit_tuning') if start else []
-    rows += [report.row('explicit', GRID_NAMES.get(n, NAMES.get(n, n)), TUNE_DATA, TUNE_PROTO, 'valid RMSE', v, c,
-                        suite='explicit-u1-valid', recipe=str(r)) for n,_,r,v,t,c in sorted(res, key=lambda x: (x[0], x[3]))]
-    report.save(rows, 'explicit_tuning')
-    return res
+GRID_NAMES = {'dot_tuned': 'recfast `dot` (`dot_learner`)'}  # a study's `dot` trials: not the fastbook or chosen one
 
 NAMES = {'global mean': 'global mean (training ratings)',
          'user + item bias (damped means)': 'user + item bias baseline (damped means, Koren 2010)',
@@ -186,24 +256,30 @@ NAMES = {'global mean': 'global mean (training ratings)',
          'surprise SVD++': 'scikit-surprise SVD++ (defaults)'}
 RECFAST = ('dot_fastbook', 'dot_tuned', 'mlp', 'autorec')
 
-def recipe_text(name):
-    r = RECIPES.get(name)
+def recipe_text(name, r=None):
+    r = RECIPES.get(name) if r is None else r
     if r is None: return {'global mean': 'mean of the training ratings', 'user + item bias (damped means)': 'item damping 25, user damping 10',
                           }.get(name, ('library defaults, random_state 0' + (', cache_ratings=True (same model, faster)' if '++' in name else '')) if 'SVD' in name else 'library defaults (ALS)')
     sched = f"fit_one_cycle({r['epochs']}, {r['lr']:g}), bs {r['bs']}"
     kw = ', '.join(f"{k}={v}" for k,v in r.items() if k not in ('epochs', 'lr', 'bs'))
     return f"{kw}; {sched}"
 
+HAND = {n: dict(RECIPES[n]) for n in SEARCHED}  # the recipes before `tune`: each study's first trial
+RECIPES.update({n: chosen(n) for n in SEARCHED})  # the studies' best, where they beat them beyond the seeds' spread
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--quick', action='store_true', help='u1 only, no SVD++: a smoke test (writes nothing)')
-    p.add_argument('--tune', action='store_true', help='fit every recipe of `grid()` on the valid split and print valid RMSE')
-    p.add_argument('--tune-from', type=int, default=0, help='with --tune: start at this entry of `grid()` (append to the tuning table)')
+    p.add_argument('--tune', action='store_true', help="search `dot`, `mlp` and `autorec` with recfast's `tune` on the "
+                   'valid split, each from its recipe (BENCH_TUNE_BUDGET seconds each, 600 by default)')
+    p.add_argument('--confirm', action='store_true', help="refit the hand recipes and the saved studies' best with "
+                   'seeds 0-2 (what `--tune` ends with)')
     p.add_argument('--procs', type=int, default=2, help='worker processes (one torch thread each)')
     a = p.parse_args()
     torch.set_num_threads(1)
     t_all = report.Stopwatch()
-    if a.tune: return tune(a.procs, a.tune_from)
+    if a.tune: return tune_all(a.procs)
+    if a.confirm: return confirm(a.procs, report.saved('explicit_tuning'))
     try: import surprise; peers = ['surprise BaselineOnly', 'surprise SVD', 'surprise SVD++']
     except ImportError as e: surprise, peers = None, []; print(f'scikit-surprise not importable ({e}): its rows are skipped', flush=True)
     if a.quick: peers = [q for q in peers if q!='surprise SVD++']

@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from bench import report
-from bench.bench_explicit import data, valid_split, rmse, fit_collab, fit_autorec, fit_surprise, FOLDS, RECIPES
+from bench.bench_explicit import data, valid_split, rmse, fit_collab, fit_autorec, fit_surprise, FOLDS, RECIPES, HAND
 import numpy as np, torch
 
 PROTOCOL = ("ML-100K official folds u1..u5: train on u{k}.base, test RMSE on u{k}.test; mean over the 5 folds; fit "
@@ -48,7 +48,7 @@ def models(quick=False):
          for e in FAST_EPOCHS}
     m['recfast `dot`, fastbook recipe (wd 0.1, bs 64, 5 epochs)'] = (fit_collab,
                                                                      {**RECIPES['dot_fastbook'], 'arch':'dot'})
-    if not quick: m['recfast `autorec` (I-AutoRec, 20 epochs)'] = (fit_autorec, RECIPES['autorec'])
+    if not quick: m['recfast `autorec` (I-AutoRec, 20 epochs)'] = (fit_autorec, HAND['autorec'])  # (before `tune`)
     try: import surprise
     except ImportError as e: print(f'scikit-surprise not importable ({e}): its rows are skipped', flush=True); return m
     m['scikit-surprise BaselineOnly (defaults)'] = (fit_surprise, dict(algo='BaselineOnly'))
@@ -106,21 +106,37 @@ def plot(points, front, path, ylabel='test RMSE (mean, u1-u5)', higher=False,
     import matplotlib, matplotlib.ticker; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig,ax = plt.subplots(figsize=(7.5, 4.5))
-    for j,(k,(r,t)) in enumerate(sorted(points.items(), key=lambda x: x[1][1])):  # by time: labels alternate
+    pts = sorted(points.items(), key=lambda x: x[1][1])
+    for k,(r,t) in pts:
         peer = not k.startswith('recfast')
         ax.scatter(t, r, marker='s' if peer else 'o', color='tab:gray' if peer else 'tab:blue', zorder=3)
-        ax.annotate(k.replace('recfast ', '').replace('scikit-surprise ', '').replace('`', ''), (t, r), fontsize=6,
-                    xytext=(4, 3 if j%2 else -8), textcoords='offset points')
-    f = sorted((points[k][1], points[k][0]) for k in front)
-    ax.step([x for x,_ in f], [y for _,y in f], where='post', color='tab:orange', lw=1, label='frontier', zorder=2)
     ts = [t for _,t in points.values()]
     ax.set_xscale('log'); ax.set_xlim(min(ts)/1.5, max(ts)*4)  # room for the labels on the right
+    ax.autoscale_view(scalex=False)
+    f = sorted((points[k][1], points[k][0]) for k in front)
+    ax.step([x for x,_ in f], [y for _,y in f], where='post', color='tab:orange', lw=1, label='frontier', zorder=2)
     ticks = [x for x in (0.001, 0.01, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
              if min(ts)/1.5<=x<=max(ts)*4]
     ax.set_xticks(ticks, [f'{x:g}' for x in ticks]); ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel('fit seconds (one thread, log scale)'); ax.set_ylabel(ylabel)
     ax.set_title(title); ax.legend(loc='upper left' if higher else 'upper right')
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    fig.tight_layout()  # (before the labels: their places are measured on the final axes)
+    pt = 72/fig.dpi  # points per pixel
+    at = lambda t, r: tuple(v*pt for v in ax.transData.transform((t, r)))  # a point's place on the page, in points
+    right,top = ax.get_window_extent().x1*pt,ax.get_window_extent().y1*pt
+    boxes = [(x-3, y-3, x+3, y+3) for x,y in (at(t, r) for _,(r,t) in pts)]  # the markers, then each label placed
+    free = lambda b: not any(b[0] < o[2] and o[0] < b[2] and b[1] < o[3] and o[1] < b[3] for o in boxes)
+    for k,(r,t) in pts:  # each label at the first free place: right of its point, above or below, then left of it
+        lab = k.replace('recfast implicit, ', '').replace('recfast ', '').replace('scikit-surprise ', '').replace('`', '')
+        (x,y),w = at(t, r),3.4*len(lab)  # (fontsize 6: at most about 3.4 points a character)
+        tries = [(dx, dy) for dy in (3, -9, 10, -16, 17, -23, 24, -30) for dx in (4, -4-w)]
+        box = lambda dx, dy: (x+dx, y+dy, x+dx+w, y+dy+6.5)
+        fits = [(dx, dy) for dx,dy in tries if x+dx+w < right and y+dy+6.5 < top] or tries  # (inside the axes)
+        dx,dy = next(((dx, dy) for dx,dy in fits if free(box(dx, dy))), fits[0])
+        boxes.append(box(dx, dy))
+        far = dict(arrowprops=dict(arrowstyle='-', lw=0.4, color='0.6', shrinkA=0, shrinkB=2)) if abs(dy)>10 else {}
+        ax.annotate(lab, (t, r), fontsize=6, xytext=(dx, dy), textcoords='offset points', **far)  # (far: a leader)
+    fig.savefig(path, dpi=110); plt.close(fig)
 
 class Factors(torch.nn.Module):
     "A peer's user and item factors as a model `eval_batches` scores"
@@ -190,18 +206,22 @@ def save_ranked(pts, name, data, proto, metric, base, ylabel, title, quick=False
     report.save(rows, name)
     plot(pts, front, report.RESULTS/f'{name}.png', ylabel=ylabel, higher=True, title=title)
 
+IMPLICIT_PLOT = dict(ylabel='test MRR (ua.test)', higher=True,
+                     title='ML-100K implicit (talk protocol): quality against fit time (squares: peers)')
+SEQUENCE_PLOT = dict(ylabel='test NDCG@10 (last items)', higher=True,
+                     title='ML-100K next item (leave-last-out): quality against fit time (squares: peers)')
+
 def run_implicit():
     save_ranked(implicit_protocol(), 'frontier_implicit', 'ML-100K ua.base/ua.test, every rating a positive',
                 "full-catalogue MRR, each user's training items excluded; fit seconds = training only, one thread, "
-                "seed 0", 'MRR', 'implicit ALS, tuned, 15 iterations', 'test MRR (ua.test)',
-                'ML-100K implicit (talk protocol): quality against fit time (squares: peers)')
+                "seed 0", 'MRR', 'implicit ALS, tuned, 15 iterations', IMPLICIT_PLOT['ylabel'], IMPLICIT_PLOT['title'])
 
 # bench_next_item.py's valid-best recipe per arch (next_item_tuning.json; the batch size and the training windows among
 # its knobs): softmax, 64 factors; each at a few budgets up to its chosen epochs
 SEQ_RECIPES = {
     'lstm': dict(lr=1.5e-2, wd=0.3, bs=32, max_len=25, step=12), 'cnn': dict(lr=5e-3, wd=0.3, bs=32, max_len=25),
     'pool': dict(lr=9e-2, bs=128),
-    'sasrec': dict(lr=9e-3, wd=0.3, bs=32, max_len=25, model_kwargs=dict(p=0.3, n_heads=2))}
+    'sasrec': dict(lr=1.5e-2, wd=0.3, bs=32, max_len=25, model_kwargs=dict(p=0.3, n_heads=2, n_layers=1))}
 SEQ_EPOCHS = {'lstm': (2, 5, 10), 'cnn': (2, 5, 10), 'pool': (3, 8, 20), 'sasrec': (5, 10, 20)}
 
 def sequence_protocol(quick=False):
@@ -244,17 +264,26 @@ def run_sequence(quick=False):
                 "ML-100K, each user's latest rating held out (943 targets), the rest trained on",
                 "leave-last-out; every item ranked, the user's training items excluded; NDCG@10, mean over users; fit "
                 "seconds = training only, one thread, seed 0", 'NDCG@10', 'recfast EASE (defaults)',
-                'test NDCG@10 (last items)',
-                'ML-100K next item (leave-last-out): quality against fit time (squares: peers)', quick)
+                SEQUENCE_PLOT['ylabel'], SEQUENCE_PLOT['title'], quick)
+
+def replot():
+    "Draw the three PNGs again from the saved rows (the figures unchanged: for a change of the drawing only)"
+    for name,png,kw in (('frontier', 'frontier_explicit', {}), ('frontier_implicit', 'frontier_implicit', IMPLICIT_PLOT),
+                        ('frontier_sequence', 'frontier_sequence', SEQUENCE_PLOT)):
+        rows = [r for r in report.saved(name) if r.get('recipe') in ('on the frontier', 'behind the frontier')]
+        plot({r['model']: (r['value'], r['time_s']) for r in rows},
+             {r['model'] for r in rows if r['recipe']=='on the frontier'}, report.RESULTS/f'{png}.png', **kw)
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--protocol', default='explicit', choices=('explicit', 'implicit', 'sequence'))
     p.add_argument('--tune', action='store_true', help="choose the batch-size-free recipe on u1.base's valid split")
     p.add_argument('--quick', action='store_true', help='u1 only, fewer models: a smoke test (writes nothing)')
+    p.add_argument('--replot', action='store_true', help='draw the PNGs again from the saved rows (no fits)')
     a = p.parse_args()
     torch.set_num_threads(1)
     if a.tune: return tune()
+    if a.replot: return replot()
     if a.protocol=='implicit': return run_implicit()
     if a.protocol=='sequence': return run_sequence(a.quick)
     folds = FOLDS[:1] if a.quick else FOLDS

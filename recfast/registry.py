@@ -94,7 +94,8 @@ register_learner('sequence', f'{_s}.learner:sequence_learner', _sdl, cli=_seq+('
                  space=f'{_s}.learner:sequence_space')
 for _n in ('pool','lstm','cnn','sasrec','popularity'):
     register_learner(_n, f'{_s}.learner:sequence_learner', _sdl, cli=_seq+('n_factors',), arch=_n,
-                     space=None if _n=='popularity' else f'{_s}.learner:sequence_space')
+                     space=None if _n=='popularity' else
+                     f"{_s}.learner:{'sasrec' if _n=='sasrec' else 'sequence'}_space")
 register_learner('rating_lstm', f'{_s}.learner:rating_lstm_learner', f'{_s}.data:RatingSequenceDataLoaders',
                  cli=_seq+('rating_col',), space=f'{_s}.learner:rating_lstm_space')
 register_learner('autoencoder', f'{_a}.learner:autoencoder_learner', _vdl, cli=_ui+('rating_col','by'),

@@ -154,3 +154,22 @@ def test_cli_tune_and_config(R, tmp_path, capsys):
         assert main(argv) == 1, argv
         err = capsys.readouterr().err
         assert msg in err and '--config' in err, (msg, err)
+
+def test_sasrec_space(R, tmp_path):
+    "SASRec's space searches its blocks, heads and dropout; its first trial is the bench's valid-best; recipes rebuild"
+    sd = _q(SequenceDataLoaders.from_df, R[['user','movie','timestamp']], time_name='timestamp', max_len=20, seed=0,
+            bs=64)
+    assert search_space('sasrec') is sasrec_space and search_space('lstm') is sequence_space
+    short = lambda t,d: {**sasrec_space(t, d), 'epochs': 1}  # (the starts' 20 epochs, cut to one for the test)
+    short.starts = sasrec_space.starts
+    rec,learn = _q(tune, sd, arch='sasrec', space=short, n_trials=2, path=tmp_path, show=False, prune=False)
+    s = json.loads(Path(rec['study']).read_text())
+    assert s['trials'][0]['params'] == sasrec_space.starts[0]  # the hand-tuned recipe first
+    mk = rec['kwargs']['model_kwargs']
+    assert set(mk) == {'n_layers', 'n_heads', 'p'} and len(learn.model.blocks) == mk['n_layers']
+    assert learn.model.blocks[0].n_heads == mk['n_heads'] and learn.model.p == mk['p']
+    set_seed(rec['seed'])
+    for dl in sd.loaders: dl.rng = random.Random(dl.seed)
+    again = recfast_learner(sd, arch='sasrec', **rec['kwargs'])
+    with again.no_bar(), again.no_logging(): again.fit_one_cycle(rec['epochs'], rec['lr'])
+    assert abs(again.recorder.values[-1][2] - rec['value']) < 1e-4

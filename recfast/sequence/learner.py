@@ -6,7 +6,7 @@ Docs: https://recfast.github.io/recfast/sequence.learner.html.md"""
 
 # %% auto #0
 __all__ = ['sequence_archs', 'rating_rmse', 'sequence_learner', 'rating_mse', 'rating_lstm_learner', 'sequence_space',
-           'rating_lstm_space']
+           'sasrec_space', 'rating_lstm_space']
 
 # %% ../../nbs/32_sequence.learner.ipynb #81d748f2
 from fastai.basics import *
@@ -144,6 +144,16 @@ def sequence_space(trial, # an Optuna trial
                 n_factors=trial.suggest_categorical('n_factors', [32, 64, 128]),
                 wd=trial.suggest_float('wd', 1e-5, 1., log=True), lr=trial.suggest_float('lr', 1e-3, 5e-2, log=True),
                 epochs=trial.suggest_int('epochs', 3, 25))
+
+def sasrec_space(trial, # an Optuna trial
+                 dls): # the loaders
+    "SASRec's search space for `tune`: `sequence_space` and the model's blocks, heads and dropout (`model_kwargs`)"
+    return dict(sequence_space(trial, dls), model_kwargs=dict(n_layers=trial.suggest_int('n_layers', 1, 2),
+                                                              n_heads=trial.suggest_categorical('n_heads', [1, 2]),
+                                                              p=trial.suggest_float('p', 0.1, 0.6)))
+
+# the first trial: bench_next_item.py's valid-best SASRec (fifteen rounds of its grid; windows of 25 items at bs 32)
+sasrec_space.starts = [dict(loss='softmax', n_factors=64, wd=0.3, lr=1.5e-2, epochs=20, n_layers=1, n_heads=2, p=0.3)]
 
 def rating_lstm_space(trial, # an Optuna trial
                       dls): # the loaders
