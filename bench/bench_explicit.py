@@ -7,15 +7,18 @@ SVD++ with their defaults as same-run peers. Published u1 figures (GC-MC 0.910, 
 
 Tuning never sees a test fold: `python bench/bench_explicit.py --tune` carves a random 10% valid split out of u1.base
 (seed 0) and searches `dot`, `mlp` and `autorec` on it with recfast's own `tune` (Optuna; issue #30), one study per
-model with a budget of `BENCH_TUNE_BUDGET` seconds (600), each starting from its recipe in `RECIPES`; the recipe is
-also fitted with seeds 0-2 on the split, and a study's best replaces it only where it beats it by more than that
-spread (`chosen`). Studies: bench/results/explicit_tuning/ (JSON and PNG), every trial a row of explicit_tuning.json.
+model with a budget of `BENCH_TUNE_BUDGET` seconds (600; about 30 minutes in all on 2 cores), each starting from its
+hand recipe (`HAND`); then (`--confirm` alone redoes it) the hand recipe and the study's best are refitted with seeds
+0-2, and the study's best replaces the hand recipe only where its mean beats it by more than either's spread over the
+seeds (`chosen`; seed 0 is the seed the study's best was picked on, which favours it). Studies:
+bench/results/explicit_tuning/ (JSON and PNG), every finished trial a row of explicit_tuning.json (pruned trials are
+in the studies only).
 The chosen recipes are applied unchanged to all five folds. The plain run re-measures them and the old defaults on
 the valid split, so the report shows the tuning evidence from the same run.
-Cost: about 800 CPU seconds in all (SVD++ about 70 s a fold with `cache_ratings=True`), run over 2 worker processes:
-about 7 minutes on 2 free cores; the committed run took 29 minutes on a 2-core machine at load 8 (shared).
+Cost of the plain run: a few minutes on 2 free cores (the row "the whole explicit bench" holds the committed run's
+wall-clock seconds).
 Writes bench/results/explicit.json (bench/report.py rows; `--tune`: explicit_tuning.json).
-Usage: python bench/bench_explicit.py [--quick] [--tune]
+Usage: python bench/bench_explicit.py [--quick] [--tune] [--confirm]
 """
 import os, sys, json, argparse, warnings
 from functools import partial
@@ -43,10 +46,10 @@ RECIPES = {  # `dot_tuned`, `mlp` and `autorec`: the hand recipes (`HAND`) unles
     'dot_fastbook': FASTBOOK,
     # the hand grid's valid-best (37 recipes in four rounds before `tune` existed), by a margin near the split's noise
     'dot_tuned': dict(n_factors=50, wd=0.15, y_range=(0, 5.5), bs=64, epochs=5, lr=5e-3),
-    # the hand grid's valid-best: 0.9297 against 0.9306 at bs 64, fit_one_cycle(5, 5e-3)
+    # the hand grid's valid-best (against bs 64, fit_one_cycle(5, 5e-3))
     'mlp': dict(wd=0.1, y_range=(0, 5.5), bs=256, epochs=5, lr=1e-2),
-    # the hand grid's valid-best of its third round: the denoising default (noise 0.25) trained 20 epochs, 0.8858
-    # against 0.8939 for the old no-noise 8-epoch recipe
+    # the hand grid's valid-best of its third round: the denoising default (noise 0.25) trained 20 epochs (against the
+    # old no-noise 8-epoch recipe)
     'autorec': dict(wd=1e-3, bs=64, epochs=20, lr=3e-3, noise=0.25),
 }
 
@@ -207,7 +210,7 @@ def chosen(name):
     recipe"""
     conf = {r['recipe']: r for r in report.saved('explicit_tuning') if r['metric']==SEEDS3 and r['model']==label(name)}
     b = best_of(name)
-    h,t = conf.get(recipe_text(name)),conf.get(recipe_text(name, b)) if b else None
+    h,t = conf.get(recipe_text(name, HAND[name])),conf.get(recipe_text(name, b)) if b else None
     if h is None or t is None: return HAND[name]
     return b if h['value'] - t['value'] > max(h['std'], t['std']) else HAND[name]
 
@@ -216,12 +219,12 @@ def label(name): return GRID_NAMES.get(name, NAMES[name])
 def confirm(procs, rows):
     "The hand recipes and the studies' best with seeds 0-2 (`procs` at a time): `rows` with theirs added"
     import multiprocessing as mp
-    jobs = [(n, HAND[n]) for n in SEARCHED] + [(n, best_of(n)) for n in SEARCHED if best_of(n)]
+    jobs = [(n, HAND[n]) for n in SEARCHED] + [(n, best_of(n)) for n in SEARCHED if best_of(n) not in (None, HAND[n])]
     with mp.get_context('spawn').Pool(procs) as p: out = p.map(seeds3, jobs)
     rows = [r for r in rows if r['metric']!=SEEDS3] + [
         report.row('explicit', label(n), TUNE_DATA, f'{TUNE_PROTO}; seeds 0-2 (mean, std)', SEEDS3, float(np.mean(v)),
                    std=float(np.std(v, ddof=1)), n=3, recipe=recipe_text(n, r),
-                   suite=report.own_suite('explicit', TUNE_DATA, SEEDS3)) for n,r,v in out]
+                   suite='explicit-u1-valid') for n,r,v in out]
     report.save(rows, 'explicit_tuning')
     for n in SEARCHED:
         print(f"{n}: {'the study' if chosen(n) is not HAND[n] else 'the hand recipe'}: {recipe_text(n, chosen(n))}",

@@ -24,7 +24,7 @@ epochs at bs 1024, then the chosen l2 at bs 256 and 4096 (lr scaled with the squ
 the quality no longer follows the number of steps. Writes bench/results/frontier_tuning.json; the plain run writes
 bench/results/frontier.json and bench/results/frontier_explicit.png.
 Usage: python bench/bench_frontier.py [--tune] [--quick]"""
-import sys, json, argparse, warnings, functools
+import re, sys, json, argparse, warnings, functools
 from functools import partial
 from pathlib import Path
 HERE = Path(__file__).resolve().parent
@@ -111,8 +111,8 @@ def plot(points, front, path, ylabel='test RMSE (mean, u1-u5)', higher=False,
         peer = not k.startswith('recfast')
         ax.scatter(t, r, marker='s' if peer else 'o', color='tab:gray' if peer else 'tab:blue', zorder=3)
     ts = [t for _,t in points.values()]
-    ax.set_xscale('log'); ax.set_xlim(min(ts)/1.5, max(ts)*4)  # room for the labels on the right
-    ax.autoscale_view(scalex=False)
+    ax.set_xscale('log'); ax.set_xlim(min(ts)/1.5, max(ts)*4)  # (room for the labels on the right)
+    ax.margins(y=0.08); ax.autoscale_view(scalex=False)  # (room above and below for the labels)
     f = sorted((points[k][1], points[k][0]) for k in front)
     ax.step([x for x,_ in f], [y for _,y in f], where='post', color='tab:orange', lw=1, label='frontier', zorder=2)
     ticks = [x for x in (0.001, 0.01, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -123,16 +123,20 @@ def plot(points, front, path, ylabel='test RMSE (mean, u1-u5)', higher=False,
     fig.tight_layout()  # (before the labels: their places are measured on the final axes)
     pt = 72/fig.dpi  # points per pixel
     at = lambda t, r: tuple(v*pt for v in ax.transData.transform((t, r)))  # a point's place on the page, in points
-    right,top = ax.get_window_extent().x1*pt,ax.get_window_extent().y1*pt
+    ext = ax.get_window_extent()
+    left,bottom,right,top = ext.x0*pt,ext.y0*pt,ext.x1*pt,ext.y1*pt
     boxes = [(x-3, y-3, x+3, y+3) for x,y in (at(t, r) for _,(r,t) in pts)]  # the markers, then each label placed
     free = lambda b: not any(b[0] < o[2] and o[0] < b[2] and b[1] < o[3] and o[1] < b[3] for o in boxes)
     for k,(r,t) in pts:  # each label at the first free place: right of its point, above or below, then left of it
-        lab = k.replace('recfast implicit, ', '').replace('recfast ', '').replace('scikit-surprise ', '').replace('`', '')
+        lab = re.sub(r'^(recfast (implicit, )?|scikit-surprise )', '', k).replace('`', '')
         (x,y),w = at(t, r),3.4*len(lab)  # (fontsize 6: at most about 3.4 points a character)
-        tries = [(dx, dy) for dy in (3, -9, 10, -16, 17, -23, 24, -30) for dx in (4, -4-w)]
+        tries = [(dx, dy) for dy in (3, -9, 10, -16, 17, -23, 24, -30, 31, -37, 38, -44) for dx in (4, -4-w)]
         box = lambda dx, dy: (x+dx, y+dy, x+dx+w, y+dy+6.5)
-        fits = [(dx, dy) for dx,dy in tries if x+dx+w < right and y+dy+6.5 < top] or tries  # (inside the axes)
-        dx,dy = next(((dx, dy) for dx,dy in fits if free(box(dx, dy))), fits[0])
+        inside = lambda dx, dy: left<x+dx and x+dx+w<right and bottom<y+dy and y+dy+6.5<top
+        fits = [(dx, dy) for dx,dy in tries if inside(dx, dy)] or tries
+        dx,dy = next(((dx, dy) for dx,dy in fits if free(box(dx, dy))), (None, None))
+        if dx is None: print(f'{path.name}: no free place for the label {lab!r}: it overlaps another', flush=True)
+        dx,dy = (dx, dy) if dx is not None else fits[0]
         boxes.append(box(dx, dy))
         far = dict(arrowprops=dict(arrowstyle='-', lw=0.4, color='0.6', shrinkA=0, shrinkB=2)) if abs(dy)>10 else {}
         ax.annotate(lab, (t, r), fontsize=6, xytext=(dx, dy), textcoords='offset points', **far)  # (far: a leader)
@@ -268,8 +272,8 @@ def run_sequence(quick=False):
 
 def replot():
     "Draw the three PNGs again from the saved rows (the figures unchanged: for a change of the drawing only)"
-    for name,png,kw in (('frontier', 'frontier_explicit', {}), ('frontier_implicit', 'frontier_implicit', IMPLICIT_PLOT),
-                        ('frontier_sequence', 'frontier_sequence', SEQUENCE_PLOT)):
+    for name,png,kw in (('frontier', 'frontier_explicit', {}), ('frontier_implicit', 'frontier_implicit',
+                        IMPLICIT_PLOT), ('frontier_sequence', 'frontier_sequence', SEQUENCE_PLOT)):
         rows = [r for r in report.saved(name) if r.get('recipe') in ('on the frontier', 'behind the frontier')]
         plot({r['model']: (r['value'], r['time_s']) for r in rows},
              {r['model'] for r in rows if r['recipe']=='on the frontier'}, report.RESULTS/f'{png}.png', **kw)

@@ -190,13 +190,17 @@ def tune(dls, # the loaders: the search fits on `dls.train` and scores on `dls.v
                                                        f"{type(args).__name__}")
         args = {k:_py(v) for k,v in args.items()}
         epochs,lr = _schedule(args, trains)
-        if clash:=[k for k in args if k in kwargs]:
+        both = lambda k: isinstance(args[k], dict) and isinstance(kwargs[k], dict)  # e.g. `model_kwargs`: merged
+        clash = [f"{k}[{o!r}]" if both(k) else k for k in args if k in kwargs for o in (kwargs[k] if both(k) else [k])
+                 if not both(k) or o in args[k]]
+        if clash:
             raise ValueError(f"{', '.join(clash)}: searched by the space and fixed by `tune`'s arguments: drop one")
         for k,v in args.items(): _plain(k, v)
+        args = {**args, **{k: {**args[k], **v} if k in args else v for k,v in kwargs.items()}}  # the trial's arguments
         set_seed(seed)
         for dl in dls.loaders:  # every trial sees the same shuffling: a seeded loader restarts its order
             if getattr(dl, 'seed', None) is not None: dl.rng = random.Random(dl.seed)
-        try: learn = recfast_learner(dls, arch=arch, **{**args, **kwargs})
+        try: learn = recfast_learner(dls, arch=arch, **args)
         except TypeError as e: raise TypeError(f"The space's arguments don't fit arch {arch!r}: {e}") from None
         try:
             with learn.no_bar(), learn.no_logging():
@@ -208,7 +212,7 @@ def tune(dls, # the loaders: the search fits on `dls.train` and scores on `dls.v
         val = float(vals[got.index(mon)])
         if not np.isfinite(val): raise optuna.TrialPruned(f"{mon} is {val}")
         if not best or (val<best['value'] if _direction(mon)=='minimize' else val>best['value']):
-            best.update(value=val, learn=learn, recipe=dict(arch=arch, kwargs={**args, **kwargs}, epochs=epochs,
+            best.update(value=val, learn=learn, recipe=dict(arch=arch, kwargs=args, epochs=epochs,
                                                             lr=lr, monitor=mon, value=val))
         return val
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -115,8 +115,10 @@ def test_round_seven_tune(R, tmp_path):
     with pytest.raises(RuntimeError, match='No trial of arch'):
         _q(tune, rd, space=lambda t,d: dict(epochs=1, lr=1e8), n_trials=2, prune=False, path=tmp_path, show=False)
 
-def test_registry_spaces(R):
+def test_registry_spaces(R, monkeypatch):
     "A bad space is refused when registered; a typo in one doesn't break building; re-registering differently warns"
+    import recfast.registry
+    monkeypatch.setattr(recfast.registry, '_learners', dict(recfast.registry._learners))  # its archs leave with it
     with pytest.raises(TypeError, match='`space` of arch'): register_learner('h7a', 'recfast.collab.learner:dot_learner',
                                                                            space=123)
     with pytest.raises(TypeError, match='`space` of arch'): register_learner('h7b', 'recfast.collab.learner:dot_learner',
@@ -173,3 +175,18 @@ def test_sasrec_space(R, tmp_path):
     again = recfast_learner(sd, arch='sasrec', **rec['kwargs'])
     with again.no_bar(), again.no_logging(): again.fit_one_cycle(rec['epochs'], rec['lr'])
     assert abs(again.recorder.values[-1][2] - rec['value']) < 1e-4
+
+def test_fixed_model_kwargs_merge(R, tmp_path):
+    "A fixed `model_kwargs` joins the space's (SASRec's searches its own): a key both fix and search is refused by name"
+    sd = _q(SequenceDataLoaders.from_df, R[['user','movie','timestamp']], time_name='timestamp', max_len=20, seed=0,
+            bs=64)
+    short = lambda t,d: {**sasrec_space(t, d), 'epochs': 1}
+    rec,learn = _q(tune, sd, arch='sasrec', space=short, n_trials=1, path=tmp_path, show=False,
+                   model_kwargs={'max_len': 12})
+    assert rec['kwargs']['model_kwargs']['max_len'] == 12 == learn.model.max_len
+    assert set(rec['kwargs']['model_kwargs']) == {'n_layers', 'n_heads', 'p', 'max_len'}
+    with pytest.raises(ValueError, match=re.escape("model_kwargs['p']: searched by the space and fixed")):
+        _q(tune, sd, arch='sasrec', space=short, n_trials=1, path=tmp_path, show=False, model_kwargs={'p': 0.1})
+    rd = _q(RatingsDataLoaders.from_df, R[['user','movie','rating']], seed=0, bs=256)
+    with pytest.raises(ValueError, match=re.escape('n_factors: searched by the space and fixed')):
+        _q(tune, rd, arch='dot', n_trials=1, path=tmp_path, show=False, n_factors=8)
