@@ -150,10 +150,9 @@ def _job_at(a): return a[0], job(a[1])
 
 COST = {'surprise SVD++': 10, 'mlp': 5, 'dot_fastbook': 4, 'dot_tuned': 3, 'autorec': 2}  # rough relative fit times
 
-# `--tune`: recfast's own `tune` (Optuna) on the valid split, one study per searched model, its first trial the recipe
-# in `RECIPES` (chosen by a hand grid of 37 recipes in four rounds before `tune` existed: git history, and the first
-# trial of each study). The factories' arguments `tune` does not search (the batch size, `y_range`, AutoRec's noise)
-# stay the recipe's.
+# `--tune`: recfast's own `tune` (Optuna) on the valid split, one study per searched model, its first trial the hand
+# recipe (`HAND`: chosen by a hand grid of 37 recipes in four rounds before `tune` existed; git history has it). The
+# factories' arguments `tune` does not search (the batch size, `y_range`, AutoRec's noise) stay the hand recipe's.
 BUDGET = float(os.environ.get('BENCH_TUNE_BUDGET', 600))  # seconds per study, one torch thread
 STUDIES = report.RESULTS/'explicit_tuning'
 SEARCHED = {'dot_tuned': 'dot', 'mlp': 'mlp', 'autorec': 'autorec'}
@@ -231,7 +230,7 @@ def confirm(procs, rows):
               flush=True)
 
 def tune_all(procs):
-    "One study per searched model (`procs` at a time), every trial a row of explicit_tuning.json; then `confirm`"
+    "One study per searched model (`procs` at a time), every finished trial a row of explicit_tuning.json; `confirm`"
     import multiprocessing as mp
     from recfast.tune import plot_study
     with mp.get_context('spawn').Pool(procs) as p: out = p.map(search, list(SEARCHED))
