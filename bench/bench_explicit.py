@@ -160,10 +160,8 @@ FIXED = {'dot': ('y_range',), 'mlp': ('y_range',), 'autorec': ('noise',)}  # fac
 
 def start(name):
     "The hand recipe of `name` as the parameters of its arch's search space (the study's first trial)"
-    r = HAND[name]
-    return {'dot': lambda: dict(n_factors=r['n_factors'], wd=r['wd'], lr=r['lr'], epochs=r['epochs']),
-            'mlp': lambda: dict(layers='100,50', embed_p=0., wd=r['wd'], lr=r['lr'], epochs=r['epochs']),
-            'autorec': lambda: dict(wd=r['wd'], lr=r['lr'], epochs=r['epochs'])}[SEARCHED[name]]()
+    mlp = dict(layers='100,50', embed_p=0.) if name=='mlp' else {}  # `mlp_learner`'s defaults, named as its space does
+    return {**mlp, **{k: HAND[name][k] for k in ('n_factors', 'wd', 'lr', 'epochs') if k in HAND[name]}}
 
 def valid_loaders(name, seed=0):
     "The valid split's loaders for `name` at its recipe's batch size"
@@ -179,10 +177,8 @@ def search(name):
     from recfast.tune import tune, search_space
     torch.set_num_threads(1)
     arch = SEARCHED[name]
-    space = search_space(arch)
-    def f(trial, dls): return space(trial, dls)
-    f.starts = [start(name)]
-    rec,_ = tune(valid_loaders(name), arch=arch, n_trials=10_000, timeout=BUDGET, space=f, seed=0, path=STUDIES,
+    rec,_ = tune(valid_loaders(name), arch=arch, n_trials=10_000, timeout=BUDGET, seed=0, path=STUDIES,
+                 space=report.with_starts(search_space(arch), start(name)),
                  show=False, **{k: HAND[name][k] for k in FIXED[arch]})
     return name, rec
 
@@ -218,16 +214,16 @@ def label(name): return GRID_NAMES.get(name, NAMES[name])
 def confirm(procs, rows):
     "The hand recipes and the studies' best with seeds 0-2 (`procs` at a time): `rows` with theirs added"
     import multiprocessing as mp
-    jobs = [(n, HAND[n]) for n in SEARCHED] + [(n, best_of(n)) for n in SEARCHED if best_of(n) not in (None, HAND[n])]
+    bests = {n: best_of(n) for n in SEARCHED}
+    jobs = [(n, HAND[n]) for n in SEARCHED] + [(n, b) for n,b in bests.items() if b not in (None, HAND[n])]
     with mp.get_context('spawn').Pool(procs) as p: out = p.map(seeds3, jobs)
     rows = [r for r in rows if r['metric']!=SEEDS3] + [
         report.row('explicit', label(n), TUNE_DATA, f'{TUNE_PROTO}; seeds 0-2 (mean, std)', SEEDS3, float(np.mean(v)),
                    std=float(np.std(v, ddof=1)), n=3, recipe=recipe_text(n, r),
                    suite='explicit-u1-valid') for n,r,v in out]
     report.save(rows, 'explicit_tuning')
-    for n in SEARCHED:
-        print(f"{n}: {'the study' if chosen(n) is not HAND[n] else 'the hand recipe'}: {recipe_text(n, chosen(n))}",
-              flush=True)
+    for n,c in ((n, chosen(n)) for n in SEARCHED):
+        print(f"{n}: {'the hand recipe' if c is HAND[n] else 'the study'}: {recipe_text(n, c)}", flush=True)
 
 def tune_all(procs):
     "One study per searched model (`procs` at a time), every finished trial a row of explicit_tuning.json; `confirm`"

@@ -38,12 +38,6 @@ rows = [r for r in report.saved('tune')
 recipe = lambda r: ', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k,v in r['kwargs'].items()) \
                    + f", fit_one_cycle({r['epochs']}, {r['lr']:.3g})"
 
-def with_starts(space, *starts):
-    "`space` with `starts` (hand-tuned recipes) as its first trials: the search begins where the hand grid ended"
-    def f(trial, dls): return space(trial, dls)
-    f.starts = list(starts)
-    return f
-
 def started(tuned, start):
     "Whether `tune`'s best recipe is `start`, the search's first trial (then its test figures are the hand recipe's)"
     return tuned['epochs']==start['epochs'] and np.isclose(tuned['lr'], start['lr']) and \
@@ -139,7 +133,7 @@ if 'sequence' in FAMILIES:
     sstart = {**shand['kwargs'], 'epochs': shand['epochs'], 'lr': shand['lr']}
     vsdls = SequenceDataLoaders.from_df(ml, seed=0, test=True, **SKW)  # valid: each user's last-but-one item
     (sbest,_),stuned_s = report.timed(tune, vsdls, arch='lstm', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT,
-                                      space=with_starts(sequence_space, sstart))
+                                      space=report.with_starts(sequence_space, sstart))
     print('lstm tuned:', sbest, flush=True)
 
     def seq_test(rec, seed):
@@ -170,7 +164,7 @@ if 'autoencoder' in FAMILIES:
     ahand = dict(kwargs=dict(wd=1e-3), epochs=8, lr=3e-3)  # the factory's defaults and bench_autoenc.py's schedule
     astart = {**ahand['kwargs'], 'epochs': ahand['epochs'], 'lr': ahand['lr']}
     (abest,_),atuned_s = report.timed(tune, vadls, arch='autorec', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT,
-                                      space=with_starts(autoencoder_space, astart))
+                                      space=report.with_starts(autoencoder_space, astart))
     print('autorec tuned:', abest, flush=True)
 
     def ae_test(rec, seed):

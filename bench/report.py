@@ -95,6 +95,12 @@ def next_item_metrics(model, dls, full, funcs:dict, bs:int=256)->dict:
     rows = (torch.arange(i, min(i+bs, len(x))) for i in range(0, len(x), bs))
     return batch_metrics(((model.score_items(x[r]), targ.densify(r).bool(), ex.densify(r).bool()) for r in rows), funcs)
 
+def with_starts(space, *starts):
+    "`space` (a `tune` search space) with `starts` (hand-tuned recipes) as its first trials"
+    def f(trial, dls): return space(trial, dls)
+    f.starts = list(starts)
+    return f
+
 def saved(name)->list:
     "The rows saved as `bench/results/<name>.json` (`[]` if none yet): a resumed search's, or those a partial run keeps"
     f = RESULTS/f'{name}.json'

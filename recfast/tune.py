@@ -127,6 +127,14 @@ def _py(v):
     "`v` with NumPy scalars as Python ones (for JSON)"
     return v.item() if isinstance(v, np.generic) else [_py(o) for o in v] if isinstance(v, (list, tuple)) else v
 
+def _with_fixed(args:dict, fixed:dict)->dict:
+    "The space's `args` with `tune`'s `fixed` ones; a dict both give (`model_kwargs`) is merged, a key both set refused"
+    both = [k for k in args if k in fixed and isinstance(args[k], dict) and isinstance(fixed[k], dict)]
+    clash = [k for k in args if k in fixed and k not in both] + [f"{k}[{o!r}]" for k in both for o in fixed[k]
+                                                                  if o in args[k]]
+    if clash: raise ValueError(f"{', '.join(clash)}: searched by the space and fixed by `tune`'s arguments: drop one")
+    return {**args, **fixed, **{k: {**args[k], **fixed[k]} for k in both}}
+
 def _schedule(args:dict, trains:bool)->tuple:
     "`(epochs, lr)` popped from a space's `args`, checked: a model that trains needs both"
     epochs,lr = _py(args.pop('epochs', None)),_py(args.pop('lr', None))
@@ -190,13 +198,8 @@ def tune(dls, # the loaders: the search fits on `dls.train` and scores on `dls.v
                                                        f"{type(args).__name__}")
         args = {k:_py(v) for k,v in args.items()}
         epochs,lr = _schedule(args, trains)
-        both = lambda k: isinstance(args[k], dict) and isinstance(kwargs[k], dict)  # e.g. `model_kwargs`: merged
-        clash = [f"{k}[{o!r}]" if both(k) else k for k in args if k in kwargs for o in (kwargs[k] if both(k) else [k])
-                 if not both(k) or o in args[k]]
-        if clash:
-            raise ValueError(f"{', '.join(clash)}: searched by the space and fixed by `tune`'s arguments: drop one")
         for k,v in args.items(): _plain(k, v)
-        args = {**args, **{k: {**args[k], **v} if k in args else v for k,v in kwargs.items()}}  # the trial's arguments
+        args = _with_fixed(args, kwargs)
         set_seed(seed)
         for dl in dls.loaders:  # every trial sees the same shuffling: a seeded loader restarts its order
             if getattr(dl, 'seed', None) is not None: dl.rng = random.Random(dl.seed)
