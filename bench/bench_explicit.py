@@ -207,7 +207,7 @@ def chosen(name):
     b = best_of(name)
     h,t = conf.get(recipe_text(name, HAND[name])),conf.get(recipe_text(name, b)) if b else None
     if h is None or t is None: return HAND[name]
-    return b if h['value'] - t['value'] > max(h['std'], t['std']) else HAND[name]
+    return b if report.beyond_spread(t, h) else HAND[name]
 
 def label(name): return GRID_NAMES.get(name, NAMES[name])
 

@@ -29,7 +29,7 @@ from functools import partial
 from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench import report
+from bench import report, recipes
 from bench.bench_explicit import data, valid_split, rmse, fit_collab, fit_autorec, fit_surprise, FOLDS, RECIPES, HAND
 import numpy as np, torch
 
@@ -220,13 +220,11 @@ def run_implicit():
                 "full-catalogue MRR, each user's training items excluded; fit seconds = training only, one thread, "
                 "seed 0", 'MRR', 'implicit ALS, tuned, 15 iterations', IMPLICIT_PLOT['ylabel'], IMPLICIT_PLOT['title'])
 
-# bench_next_item.py's valid-best recipe per arch (next_item_tuning.json; the batch size and the training windows among
-# its knobs): softmax, 64 factors; each at a few budgets up to its chosen epochs
-SEQ_RECIPES = {
-    'lstm': dict(lr=1.5e-2, wd=0.3, bs=32, max_len=25, step=12), 'cnn': dict(lr=5e-3, wd=0.3, bs=32, max_len=25),
-    'pool': dict(lr=9e-2, bs=128),
-    'sasrec': dict(lr=1.5e-2, wd=0.3, bs=32, max_len=25, model_kwargs=dict(p=0.3, n_heads=2, n_layers=1))}
-SEQ_EPOCHS = {'lstm': (2, 5, 10), 'cnn': (2, 5, 10), 'pool': (3, 8, 20), 'sasrec': (5, 10, 20)}
+# bench_next_item.py's recipe per arch (bench/recipes.py's `next_item`: the batch size and the training windows among
+# its knobs), each at a few budgets up to its chosen epochs
+SEQ_RECIPES = {a: recipes.next_item(a) for a in ('lstm', 'cnn', 'pool', 'sasrec')}
+SEQ_EPOCHS = {a: (*short, SEQ_RECIPES[a]['epochs'])
+              for a,short in {'lstm': (2, 5), 'cnn': (2, 5), 'pool': (3, 8), 'sasrec': (5, 10)}.items()}
 
 def sequence_protocol(quick=False):
     "Leave-last-out next-item prediction's frontier (bench_next_item.py's protocol): `{label: (NDCG@10, fit seconds)}`"
@@ -246,19 +244,20 @@ def sequence_protocol(quick=False):
             warnings.simplefilter('ignore')
             return SequenceDataLoaders.from_df(ml, max_len=max_len, step=step, bs=bs, **kw)
     def score(model): return report.eval_metrics(model, idls, ndcg)['NDCG@10']
-    def neural(arch, epochs, lr, bs=32, max_len=50, step=None, **kw):
+    def neural(arch, epochs, r):  # recipe `r` for `epochs`
         set_seed(0)
-        dls = loaders(bs, max_len, step)
-        learn = sequence_learner(dls, arch=arch, loss='softmax', n_factors=64, seed=0, metrics=[], **kw)
-        t = report.fit_seconds(learn, epochs, lr)
+        dls = loaders(*recipes.windows(r))
+        kw = {k: v for k,v in r.items() if k not in ('bs', 'max_len', 'step', 'epochs', 'lr')}
+        learn = sequence_learner(dls, arch=arch, seed=0, metrics=[], **kw)
+        t = report.fit_seconds(learn, epochs, r['lr'])
         return report.next_item_metrics(learn.model, dls, full, ndcg)['NDCG@10'], t
     closed = lambda factory, **kw: closed_form(factory, idls, score, **kw)
-    neural('pool', 1, 3e-2)  # warm-up, untimed
+    neural('pool', 1, {**SEQ_RECIPES['pool'], 'lr': 3e-2, 'bs': 32})  # warm-up, untimed (loaders no recipe uses)
     pts = {}
     for a,r in SEQ_RECIPES.items():
         for e in SEQ_EPOCHS[a][:1] if quick else SEQ_EPOCHS[a]:
-            pts[f'recfast {a}, softmax, {e} epochs'] = neural(a, e, **r)
-            print(a, e, pts[f'recfast {a}, softmax, {e} epochs'], flush=True)
+            pts[k:=f"recfast {a}, {r['loss']}, {e} epochs"] = neural(a, e, r)
+            print(a, e, pts[k], flush=True)
     pts |= {'recfast EASE (defaults)': closed(ease_learner), 'recfast item-kNN (defaults)': closed(itemknn_learner),
             'recfast popularity': closed(popularity_learner)}
     return pts | implicit_peers(idls, score, (5, 15), 'implicit ALS (talk-tuned)')

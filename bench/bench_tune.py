@@ -18,7 +18,7 @@ sets the budget in seconds (per family); `BENCH_QUICK=1` runs a 60-second budget
 import os, sys, warnings
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import report
+from bench import report, recipes
 from fastai.basics import *
 from recfast.all import *
 
@@ -123,13 +123,14 @@ if 'dot' in FAMILIES:
 # ---- sequences (LSTM) on leave-last-out next-item prediction (bench_next_item.py's protocol)
 if 'sequence' in FAMILIES:
     ml = movielens_100k(titles=False)[['user','movie','timestamp']]
-    SKW = dict(time_name='timestamp', split='last', max_len=25, step=12, bs=32)  # the hand-tuned recipe's windows
+    lstm = recipes.NEXT_ITEM['lstm']  # bench_next_item.py's hand-tuned recipe
+    SKW = dict(time_name='timestamp', split='last', **dict(zip(('bs', 'max_len', 'step'), recipes.windows(lstm))))
     SEQ = "ML-100K, each user's latest rating held out (943 targets), the rest trained on; every item ranked, the " \
           "user's training items excluded; mean of 3 seeds"
     SFUNCS = {'NDCG@10':partial(ndcg_at_k, k=10), 'HR@10':partial(recall_at_k, k=10), 'MRR':mrr}
     # bench_next_item.py's valid-best LSTM recipe (next_item_tuning.json, its windows and batch size in SKW: they are
     # the loaders', which `tune` searches on, not the learner's), the search's first trial
-    shand = dict(kwargs=dict(loss='softmax', n_factors=64, wd=0.3), epochs=10, lr=1.5e-2)
+    shand = dict(kwargs={k: lstm[k] for k in ('loss', 'n_factors', 'wd')}, epochs=lstm['epochs'], lr=lstm['lr'])
     sstart = {**shand['kwargs'], 'epochs': shand['epochs'], 'lr': shand['lr']}
     vsdls = SequenceDataLoaders.from_df(ml, seed=0, test=True, **SKW)  # valid: each user's last-but-one item
     (sbest,_),stuned_s = report.timed(tune, vsdls, arch='lstm', n_trials=10_000, timeout=BUDGET, seed=0, path=OUT,

@@ -101,6 +101,18 @@ def with_starts(space, *starts):
     f.starts = list(starts)
     return f
 
+def beyond_spread(new, old)->bool:
+    """Whether 3-seed row `new` beats row `old` by more than either's std over the seeds, in its metric's direction: a
+    study's best, picked among many one-seed trials, replaces a hand recipe only so"""
+    d = (old['value']-new['value'])*(1 if lower_is_better(new['metric']) else -1)
+    return d > max(new['std'], old['std'])
+
+def trials(study)->list:
+    "The finished trials of a `tune` study saved at `study`, each with its parameters as a recipe text (`text`)"
+    ts = [t for t in json.loads(Path(study).read_text())['trials'] if t['state']=='COMPLETE']
+    fmt = lambda v: f'{v:.3g}' if isinstance(v, float) else str(v)
+    return [{**t, 'text': ', '.join(f'{k} {fmt(v)}' for k,v in t['params'].items())} for t in ts]
+
 def saved(name)->list:
     "The rows saved as `bench/results/<name>.json` (`[]` if none yet): a resumed search's, or those a partial run keeps"
     f = RESULTS/f'{name}.json'

@@ -58,9 +58,14 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
 
 # %% ../../nbs/22_implicit.learner.ipynb #0e6115a0
 def implicit_space(trial, # an Optuna trial
-                   dls): # the loaders
+                   dls, # the loaders
+                   losses:list=('bpr', 'adaptive_hinge', 'softmax')): # the losses searched (`partial` to narrow them)
     "`implicit_learner`'s search space for `tune`: the loss and its negatives, factors, weight decay, lr and epochs"
-    loss = trial.suggest_categorical('loss', ['bpr', 'adaptive_hinge', 'softmax'])
+    losses = list(losses) if is_listy(losses) else losses
+    if not isinstance(losses, list) or not losses or (bad:=[l for l in losses if l not in ranking_losses]):
+        raise ValueError(f"`losses` must be a non-empty list of the losses {sorted(ranking_losses)}, got "
+                         f"{bad[0] if isinstance(losses, list) and losses else losses!r}")
+    loss = trial.suggest_categorical('loss', losses)
     neg = {} if loss=='softmax' else dict(n_neg=trial.suggest_int('n_neg', 1, 10))
     return dict(loss=loss, **neg, n_factors=trial.suggest_categorical('n_factors', [32, 64, 128]),
                 wd=trial.suggest_float('wd', 1e-4, 3., log=True), lr=trial.suggest_float('lr', 1e-3, 3e-2, log=True),

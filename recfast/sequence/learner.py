@@ -152,7 +152,7 @@ def sasrec_space(trial, # an Optuna trial
                                                               n_heads=trial.suggest_categorical('n_heads', [1, 2]),
                                                               p=trial.suggest_float('p', 0.1, 0.6)))
 
-# the first trial: bench_next_item.py's valid-best SASRec (fifteen rounds of its grid; windows of 25 items at bs 32)
+# the first trial: bench_next_item.py's hand-tuned SASRec (fifteen rounds of a hand grid; windows of 25 items at bs 32)
 sasrec_space.starts = [dict(loss='softmax', n_factors=64, wd=0.3, lr=1.5e-2, epochs=20, n_layers=1, n_heads=2, p=0.3)]
 
 def rating_lstm_space(trial, # an Optuna trial
