@@ -24,12 +24,17 @@ from recfast.implicit.baselines import *
 from recfast.autoencoder.data import *
 from recfast.autoencoder.learner import *
 from recfast.tune import tune, plot_study
+from recfast.losses import default_n_neg
 
 warnings.filterwarnings('ignore')
 torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1)))
 QUICK = bool(int(os.environ.get('BENCH_QUICK', 0)))
 SEEDS = (0,) if QUICK else (0, 1, 2)
 t_start = report.Stopwatch()
+SEARCHED = ('adaptive_hinge', 'softmax')  # the losses `--tune LOSS` searches
+if (mode:={'--tune', '--confirm'} & set(sys.argv)) and not (len(sys.argv)==3 and sys.argv[2] in SEARCHED):
+    sys.exit(f"usage: bench_baselines.py {mode.pop()} LOSS, LOSS one of {SEARCHED}")
+if mode and QUICK: sys.exit('BENCH_QUICK=1 smoke-runs the plain bench, not a study: set BENCH_TUNE_BUDGET instead')
 
 trn,tst = movielens_split()
 val = trn.groupby('user').sample(n=10, random_state=0)  # the validation split: 10 ratings per user, like ua.test
@@ -60,7 +65,7 @@ def closed(name, factory, grid):
 # scale
 IALS_GRID = [dict(n_factors=k, alpha=a, nu=nu, reg=r) for k in (64, 128) for a in (1., 3.)
              for nu,regs in ((0., (10., 20., 40., 80.)), (1., (0.01, 0.02, 0.04))) for r in regs]
-results = [] if {'--tune', '--confirm'} & set(sys.argv) else [  # (`--tune`: the neural models only)
+results = [] if mode else [  # (`--tune`, `--confirm`: the neural models only)
            closed('popularity', popularity_learner, None),
            closed('item-kNN (cosine)', itemknn_learner, ('k', (25, 50, 100, 200))),
            closed('EASE', ease_learner, ('lam', (100., 200., 300., 500., 800., 1200., 2000.))),
@@ -98,13 +103,19 @@ VSUITE = report.own_suite('baselines', VALID, 'validation MRR')
 # (`start`); the study in bench/results/baselines_tuning/<loss>/, every finished trial a row of baselines_tuning.json;
 # then (`--confirm LOSS` alone redoes it) the hand recipe and the study's best refitted with seeds 0-2, and the study's
 # best replaces the hand recipe only where its mean validation MRR beats it by more than either's spread (`chosen`)
-SEARCHED,BUDGET = ('adaptive_hinge', 'softmax'),float(os.environ.get('BENCH_TUNE_BUDGET', 600))
+BUDGET = float(os.environ.get('BENCH_TUNE_BUDGET', 600))
 STUDIES,SEEDS3 = report.RESULTS/'baselines_tuning','validation MRR, seeds 0-2'
+CLIP = {'adaptive_hinge': {'wd': 1e-4}}  # its wd 0 lies outside `implicit_space` (log-uniform from 1e-4): the nearest
 def start(loss):
-    "The hand recipe of `loss` as parameters of the implicit space (wd 0 lies outside it: its floor, 1e-4)"
+    "The hand recipe of `loss` as parameters of the implicit space (its default negatives named), `CLIP`ped"
     h = HAND[loss]
-    return dict(loss=loss, **({} if loss=='softmax' else {'n_neg': 5}), n_factors=h.get('n_factors', 128),
-                wd=max(h.get('wd', 0.), 1e-4), lr=h['lr'], epochs=h['epochs'])
+    r = dict(loss=loss, **({} if loss=='softmax' else {'n_neg': default_n_neg(loss)}),
+             n_factors=h.get('n_factors', 128), wd=h.get('wd', 0.), lr=h['lr'], epochs=h['epochs'])
+    return r | CLIP.get(loss, {})
+def first(loss):
+    "What trial 0 of `loss`'s study is"
+    c = ', '.join(f'{k} {v:g}' for k,v in CLIP.get(loss, {}).items())
+    return f' (the hand recipe{", clipped to the space: " + c if c else ""})'
 def study_best(loss):
     "The best trial of `loss`'s study as a recipe of `neural` (`None` without a study)"
     f = STUDIES/loss/'study_implicit.json'
@@ -124,9 +135,11 @@ NEURAL = {l: chosen(l) for l in HAND}
 def confirm(loss, rows):
     "`rows` with the study's trials and the 3-seed validation rows of the hand recipe and the study's best added"
     f = STUDIES/loss/'study_implicit.json'
+    if not f.exists(): sys.exit(f'--confirm {loss}: no study ({f}): run --tune {loss} first')
     rows = [r for r in rows if not (r['model']==label(loss) and ('`tune`' in r['protocol'] or r['metric']==SEEDS3))]
-    rows += [report.row('baselines', label(loss), VALID, f"seed 0, one thread; `tune`, {BUDGET/60:.0f}-minute budget, "
-                        f"trial {t['number']}{' (the hand recipe)' if t['number']==0 else ''}; fit seconds",
+    rows += [report.row('baselines', label(loss), VALID, f"seed 0, one thread; `tune`, {report.budget(f)}, "
+                        f"trial {t['number']}{first(loss) if t['number']==0 else ''}; trial seconds (wall, validation "
+                        "included)",
                         'validation MRR', t['value'], t['seconds'], suite=VSUITE, recipe=t['text'])
              for t in report.trials(f)]
     b = study_best(loss)
@@ -140,10 +153,9 @@ def confirm(loss, rows):
         print(rows[-1], flush=True)
     return rows
 
-if len(sys.argv)>2 and sys.argv[-2] in ('--tune', '--confirm'):
-    loss = sys.argv[-1]
-    if loss not in SEARCHED: sys.exit(f"{sys.argv[-2]} {loss}: use one of {SEARCHED}")
-    if sys.argv[-2]=='--tune':
+if mode:
+    loss = sys.argv[2]
+    if sys.argv[1]=='--tune':
         space = report.with_starts(partial(implicit_space, losses=[loss]), start(loss))
         rec,_ = tune(vdls, arch='implicit', n_trials=10_000, timeout=BUDGET, seed=0, path=STUDIES/loss, space=space,
                      show=False)

@@ -6,12 +6,14 @@ removed entirely (`test=True`), the one before it the valid target. `--tune` run
 #30) per arch on that split, `BENCH_TUNE_BUDGET` seconds each (900), its first trial the hand recipe (`HAND`:
 bench/recipes.py's `NEXT_ITEM`, the valid-best of a hand grid of fifteen rounds that came before `tune`); the studies
 are saved in bench/results/next_item_tuning/ (JSON and PNG). Then (`--confirm` alone redoes it) every finished trial
-becomes a row of next_item_tuning.json, the hand recipe and the study's best are refitted with seeds 0-2 and scored by
-the bench's metrics, and the study's best replaces the hand recipe only where its mean valid NDCG@10 beats it by more
-than either's spread over the seeds (bench/recipes.py's `next_item`). Writes bench/results/next_item.json.
+becomes a row of next_item_tuning.json, the hand recipe and the study's best are refitted with seeds 0-2 (unless their
+3-seed rows are saved) and scored by the bench's metrics, and the study's best replaces the hand recipe only where its
+mean valid NDCG@10 beats it by more than either's spread over the seeds (bench/recipes.py's `next_item`). `tune`'s
+objective is the learner's own metric, `mrr` after each valid window with nothing excluded: not the bench's.
+Writes bench/results/next_item.json.
 `--quick`: one seed, one epoch, one trial (a smoke run; writes no rows).
 Usage: python bench/bench_next_item.py [--quick] [--tune | --confirm] [--archs sasrec,lstm,cnn,pool] [--seeds 3]"""
-import os, sys, json, warnings, argparse, functools, tempfile
+import os, sys, warnings, argparse, functools, tempfile
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np, torch
@@ -25,7 +27,7 @@ p.add_argument('--quick', action='store_true'); p.add_argument('--tune', action=
 p.add_argument('--confirm', action='store_true')
 p.add_argument('--seeds', type=int, default=3); p.add_argument('--archs', default='sasrec,lstm,cnn,pool')
 args = p.parse_args()
-if args.tune and args.confirm: p.error('--tune and --confirm are two steps: run --tune, then --confirm')
+if args.tune and args.confirm: p.error('--tune ends with what --confirm does: give one of them')
 torch.set_num_threads(int(os.environ.get('BENCH_THREADS', 1))); warnings.simplefilter('ignore')
 BSL = f'BS {BS} unless the settings name another'  # the batch size, in the rows' protocol
 MLL = f'max_len {MAX_LEN} unless the settings name another'  # the window length (a recipe knob from the ninth round)
@@ -39,12 +41,17 @@ FUNCS = {'NDCG@10':partial(ndcg_at_k, k=10), 'HR@10':partial(recall_at_k, k=10),
 # recipe (`start`); the objective is the learner's own metric, `mrr` over the valid windows (the whole catalogue,
 # nothing excluded), the bench's figures come from `--confirm`'s refits
 BUDGET = float(os.environ.get('BENCH_TUNE_BUDGET', 900))
+# pool's wd 0 and lr 9e-2 lie outside `sequence_space` (log-uniform wd from 1e-5, lr up to 5e-2): its study starts
+# from the nearest point (an Optuna trial outside the space's bounds is refused, loudly)
+CLIP = {'pool': {'wd': 1e-5, 'lr': 5e-2}}
 def start(a):
-    "The hand recipe of arch `a` as parameters of its search space (SASRec's `model_kwargs` flat)"
+    "The hand recipe of arch `a` as parameters of its search space (SASRec's `model_kwargs` flat), `CLIP`ped"
     h = HAND[a]
-    r = {k: h[k] for k in ('loss', 'n_factors', 'wd', 'lr', 'epochs')} | h.get('model_kwargs', {})
-    # pool's wd 0 and lr 9e-2 lie outside `sequence_space` (log-uniform wd from 1e-5, lr up to 5e-2): its nearest point
-    return r | ({'wd': 1e-5, 'lr': 5e-2} if a=='pool' else {})
+    return {k: h[k] for k in ('loss', 'n_factors', 'wd', 'lr', 'epochs')} | h.get('model_kwargs', {}) | CLIP.get(a, {})
+def first(a):
+    "What trial 0 of arch `a`'s study is"
+    c = ', '.join(f'{k} {v:g}' for k,v in CLIP.get(a, {}).items())
+    return f' (the hand recipe{", clipped to the space: " + c if c else ""})'
 def loaders(r, seed, test):
     "Training loaders of recipe `r`'s windows and batch size"
     bs,max_len,step = windows(r)
@@ -104,34 +111,40 @@ def seeds3(a, c, rows):
 if args.tune:  # one study per arch; its trials become rows with `--confirm`
     for a in ARCHS:
         space = report.with_starts(search_space(a), start(a))
-        rec,_ = tune(loaders(HAND[a], 0, True), arch=a, n_trials=1 if args.quick else 10_000, timeout=BUDGET, seed=0,
-                     path=Path(tempfile.mkdtemp()) if args.quick else STUDIES, space=space, show=False)
-        plot_study(rec['study'], Path(rec['study']).with_suffix('.png'))
+        with tempfile.TemporaryDirectory() as tmp:  # (a `--quick` study is thrown away)
+            rec,_ = tune(loaders(HAND[a], 0, True), arch=a, n_trials=1 if args.quick else 10_000, timeout=BUDGET,
+                         seed=0, path=tmp if args.quick else STUDIES, space=space, show=False)
+            plot_study(rec['study'], Path(rec['study']).with_suffix('.png'))
         print(a, 'tuned:', rec, flush=True)
     if args.quick: sys.exit()
 
 if args.tune or args.confirm:  # the studies' trials as rows, and their best refitted with seeds 0-2 on valid
+    def arch_of(r): return r['model'][len('sequence_learner('):].strip("')") if r['model'].startswith('seq') else None
+    # the sequence rows are kept (the hand grid's, the 3-seed refits) but for these archs' trials; the closed forms
+    # are refitted
     rows = [r for r in report.saved('next_item_tuning')
-            if not (r['model'][18:-2] in ARCHS and '`tune`' in r['protocol']) and '(' in r['model']]
-    # (the hand grid's rows are kept; the closed forms are refitted)
+            if arch_of(r) is not None and not (arch_of(r) in ARCHS and '`tune`' in r['protocol'])]
     for name in ('pop','itemknn','ease'):
         m,fit = run_closed(name, test=True)
         rows += [report.row('next_item', name, VDATA, PROTO, f'valid {k}', v, fit,
                             suite=report.own_suite('next_item', VDATA, f'valid {k}')) for k,v in m.items()]
+    OBJ = "valid mrr (`tune`'s objective)"
     for a in ARCHS:
-        if not (STUDIES/f'study_{a}.json').exists(): continue
+        f = STUDIES/f'study_{a}.json'
+        if not f.exists(): print(f'{a}: no study ({f}): run --tune first', flush=True); continue
+        win = rstr(HAND[a]).split(f", wd {HAND[a]['wd']}")[1]  # the loaders' settings, the study's throughout
         rows += [report.row('next_item', f'sequence_learner({a!r})', VDATA,
                             "the learner's `mrr` after each valid window (every item ranked, nothing excluded: "
-                            f"`tune`'s objective); `tune`, {BUDGET/60:.0f}-minute budget, seed 0, trial {t['number']}"
-                            f"{' (the hand recipe)' if t['number']==0 else ''}", "valid mrr (`tune`'s objective)",
-                            t['value'], t['seconds'], recipe=t['text'],
-                            suite=report.own_suite('next_item', VDATA, 'valid MRR'))
-                 for t in report.trials(STUDIES/f'study_{a}.json')]
-        conf = valid(rows, a, CONF)
-        for c in (HAND[a], next_item_study(a)):
-            if rstr(c) not in conf: seeds3(a, c, rows)
-        print(a, 'chosen:', rstr(next_item(a)) if not args.quick else '-', flush=True)
-    if not args.quick: report.save(rows, 'next_item_tuning')
+                            f"`tune`'s objective); `tune`, {report.budget(f)}, seed 0, trial {t['number']}"
+                            f"{first(a) if t['number']==0 else ''}; trial seconds (wall, validation included), "
+                            f"{BSL}, {MLL}", OBJ, t['value'], t['seconds'], recipe=t['text']+win,
+                            suite=report.own_suite('next_item', VDATA, OBJ))
+                 for t in report.trials(f)]
+        for k,c in {rstr(c): c for c in (HAND[a], next_item_study(a))}.items():  # (3-seed rows reused where saved)
+            if k not in valid(rows, a, CONF): seeds3(a, c, rows)
+    if args.quick: sys.exit()
+    report.save(rows, 'next_item_tuning')
+    for a in ARCHS: print(a, 'chosen:', rstr(next_item(a)), flush=True)  # (from the rows just saved)
     sys.exit()
 
 res = {}

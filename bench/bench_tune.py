@@ -7,8 +7,8 @@ in the same run. Both searches read a validation split only; the test figures co
 - dot, explicit: `tune(arch='dot')` on u1.base with a random 10% held out (the split `bench_explicit.py` tunes on),
   then test RMSE on u1..u5 against the hand-tuned `dot_tuned` and the fastbook recipe.
 - sequence: `tune(arch='lstm')` on leave-last-out ML-100K with each user's last item removed (`test=True`, the split
-  `bench_next_item.py --tune` chose its grid on), then test NDCG@10 / HR@10 / MRR on the last items over 3 seeds,
-  against that grid's winner for the LSTM. The search starts from the hand-tuned recipe.
+  `bench_next_item.py --tune` searches on), then test NDCG@10 / HR@10 / MRR on the last items over 3 seeds, against
+  the LSTM's hand-tuned recipe (bench/recipes.py's `NEXT_ITEM`), where the search starts.
 - autoencoder: `tune(arch='autorec')` on `bench_autoenc.py`'s 90% with 10% of it held out, then test RMSE on the
   other 10% over 3 seeds against the factory's defaults with `bench_autoenc.py`'s schedule.
 

@@ -50,4 +50,6 @@ def next_item(a):
     optimistic), else the hand recipe"""
     conf,b = next_item_rows(report.saved('next_item_tuning'), a, CONF),next_item_study(a)
     h,t = conf.get(rstr(NEXT_ITEM[a])),conf.get(rstr(b)) if b else None
+    if b and not (h and t): print(f"{a}: the hand recipe or its study's best has no 3-seed valid rows "
+                                  "(bench_next_item.py --confirm): the hand recipe", flush=True)
     return b if h and t and report.beyond_spread(t, h) else NEXT_ITEM[a]

@@ -113,6 +113,12 @@ def trials(study)->list:
     fmt = lambda v: f'{v:.3g}' if isinstance(v, float) else str(v)
     return [{**t, 'text': ', '.join(f'{k} {fmt(v)}' for k,v in t['params'].items())} for t in ts]
 
+def budget(study)->str:
+    "The budget a saved `tune` study ran with, as text (its file records `timeout`, in seconds)"
+    r = json.loads(Path(study).read_text())['recipe']
+    if 'timeout' not in r: return 'budget not recorded'
+    return 'no time limit' if r['timeout'] is None else f"{r['timeout']/60:.0f}-minute budget"
+
 def saved(name)->list:
     "The rows saved as `bench/results/<name>.json` (`[]` if none yet): a resumed search's, or those a partial run keeps"
     f = RESULTS/f'{name}.json'

@@ -232,6 +232,6 @@ def tune(dls, # the loaders: the search fits on `dls.train` and scores on `dls.v
                        callbacks=[TuneProgress(n_trials, mon)] if show else [])
     if not best: raise RuntimeError(f"No trial of arch {arch!r} finished: each was pruned or diverged (lower the lr)")
     rec = {**best['recipe'], 'trials': len(study.trials), 'seed': seed}
-    rec['study'] = str(save_study(study, fname, rec))
+    rec['study'] = str(save_study(study, fname, {**rec, 'timeout': timeout}))  # the file records its budget too
     best['learn'].study = study
     return rec, best['learn']

@@ -59,13 +59,14 @@ def implicit_learner(dls, # `InteractionsDataLoaders`
 # %% ../../nbs/22_implicit.learner.ipynb #0e6115a0
 def implicit_space(trial, # an Optuna trial
                    dls, # the loaders
-                   losses:list=('bpr', 'adaptive_hinge', 'softmax')): # the losses searched (`partial` to narrow them)
+                   losses:list|tuple=('bpr', 'adaptive_hinge', 'softmax')): # the losses searched, in this order
     "`implicit_learner`'s search space for `tune`: the loss and its negatives, factors, weight decay, lr and epochs"
-    losses = list(losses) if is_listy(losses) else losses
-    if not isinstance(losses, list) or not losses or (bad:=[l for l in losses if l not in ranking_losses]):
-        raise ValueError(f"`losses` must be a non-empty list of the losses {sorted(ranking_losses)}, got "
-                         f"{bad[0] if isinstance(losses, list) and losses else losses!r}")
-    loss = trial.suggest_categorical('loss', losses)
+    ok = ('pointwise', 'bpr', 'hinge', 'adaptive_hinge', 'softmax')  # (1-10 negatives: not the 64 gBCE's default)
+    if not isinstance(losses, (list, tuple)) or not losses or len(set(map(str, losses)))<len(losses):
+        raise ValueError(f"`losses` must be a non-empty list of distinct losses, got {losses!r}")
+    if bad:=[l for l in losses if l not in ok]:
+        raise ValueError(f"`losses` has {bad[0]!r}, not a loss this space searches: use some of {list(ok)}")
+    loss = trial.suggest_categorical('loss', list(losses))
     neg = {} if loss=='softmax' else dict(n_neg=trial.suggest_int('n_neg', 1, 10))
     return dict(loss=loss, **neg, n_factors=trial.suggest_categorical('n_factors', [32, 64, 128]),
                 wd=trial.suggest_float('wd', 1e-4, 3., log=True), lr=trial.suggest_float('lr', 1e-3, 3e-2, log=True),
