@@ -112,24 +112,18 @@ def start(loss):
     r = dict(loss=loss, **({} if loss=='softmax' else {'n_neg': default_n_neg(loss)}),
              n_factors=h.get('n_factors', 128), wd=h.get('wd', 0.), lr=h['lr'], epochs=h['epochs'])
     return r | CLIP.get(loss, {})
-def first(loss):
-    "What trial 0 of `loss`'s study is"
-    c = ', '.join(f'{k} {v:g}' for k,v in CLIP.get(loss, {}).items())
-    return f' (the hand recipe{", clipped to the space: " + c if c else ""})'
 def study_best(loss):
     "The best trial of `loss`'s study as a recipe of `neural` (`None` without a study)"
-    f = STUDIES/loss/'study_implicit.json'
-    if not f.exists(): return None
-    s = json.loads(f.read_text())['recipe']
-    return dict(lr=s['lr'], epochs=s['epochs'], one_cycle=True, **{k: v for k,v in s['kwargs'].items() if k!='loss'})
+    s = report.study(STUDIES/loss/'study_implicit.json')
+    if s is None: return None
+    r = s['recipe']
+    return dict(lr=r['lr'], epochs=r['epochs'], one_cycle=True, **{k: v for k,v in r['kwargs'].items() if k!='loss'})
 def label(loss): return f"recfast implicit, {loss}{'' if loss=='softmax' else ', reject'}"  # (the softmax samples none)
 def chosen(loss):
     "The study's best where its 3-seed validation MRR beats the hand recipe's beyond the seeds' spread, else the hand's"
     if loss not in SEARCHED: return HAND[loss]
     conf = {r['recipe']: r for r in report.saved('baselines_tuning') if r['metric']==SEEDS3 and r['model']==label(loss)}
-    b = study_best(loss)
-    h,t = conf.get(neural_cfg(HAND[loss])),conf.get(neural_cfg(b)) if b else None
-    return b if h and t and report.beyond_spread(t, h) else HAND[loss]
+    return report.study_or_hand(HAND[loss], study_best(loss), conf, neural_cfg, loss)
 NEURAL = {l: chosen(l) for l in HAND}
 
 def confirm(loss, rows):
@@ -138,8 +132,8 @@ def confirm(loss, rows):
     if not f.exists(): sys.exit(f'--confirm {loss}: no study ({f}): run --tune {loss} first')
     rows = [r for r in rows if not (r['model']==label(loss) and ('`tune`' in r['protocol'] or r['metric']==SEEDS3))]
     rows += [report.row('baselines', label(loss), VALID, f"seed 0, one thread; `tune`, {report.budget(f)}, "
-                        f"trial {t['number']}{first(loss) if t['number']==0 else ''}; trial seconds (wall, validation "
-                        "included)",
+                        f"trial {t['number']}{report.first_trial(t, CLIP.get(loss, {}))}; trial seconds (wall, "
+                        "validation included)",
                         'validation MRR', t['value'], t['seconds'], suite=VSUITE, recipe=t['text'])
              for t in report.trials(f)]
     b = study_best(loss)

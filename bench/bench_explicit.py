@@ -184,11 +184,11 @@ def search(name):
 
 def best_of(name):
     "The best trial of `name`'s study as a recipe (`None` without a study)"
-    f = STUDIES/f'study_{SEARCHED[name]}.json'
-    if not f.exists(): return None
-    s = json.loads(f.read_text())['recipe']
-    kw = {k: v for k,v in s['kwargs'].items() if k not in FIXED[SEARCHED[name]]}  # (JSON made tuples lists)
-    return {**HAND[name], **kw, 'epochs': s['epochs'], 'lr': s['lr']}
+    s = report.study(STUDIES/f'study_{SEARCHED[name]}.json')
+    if s is None: return None
+    r = s['recipe']
+    kw = {k: v for k,v in r['kwargs'].items() if k not in FIXED[SEARCHED[name]]}  # (JSON made tuples lists)
+    return {**HAND[name], **kw, 'epochs': r['epochs'], 'lr': r['lr']}
 
 def seeds3(job):
     "Job: valid RMSE of `(name, recipe)` with seeds 0, 1 and 2"
@@ -204,10 +204,7 @@ def chosen(name):
     either's spread over the seeds (a study's best is picked among many trials on one seed: optimistic), else the hand
     recipe"""
     conf = {r['recipe']: r for r in report.saved('explicit_tuning') if r['metric']==SEEDS3 and r['model']==label(name)}
-    b = best_of(name)
-    h,t = conf.get(recipe_text(name, HAND[name])),conf.get(recipe_text(name, b)) if b else None
-    if h is None or t is None: return HAND[name]
-    return b if report.beyond_spread(t, h) else HAND[name]
+    return report.study_or_hand(HAND[name], best_of(name), conf, partial(recipe_text, name), name)
 
 def label(name): return GRID_NAMES.get(name, NAMES[name])
 
@@ -232,7 +229,7 @@ def tune_all(procs):
     with mp.get_context('spawn').Pool(procs) as p: out = p.map(search, list(SEARCHED))
     rows = []
     for name,rec in out:
-        s = json.loads(Path(rec['study']).read_text())
+        s = report.study(rec['study'])
         plot_study(rec['study'], Path(rec['study']).with_suffix('.png'))
         rows += [report.row('explicit', label(name), TUNE_DATA, f"{TUNE_PROTO}; `tune`, {BUDGET/60:.0f}-minute "
                             f"budget, trial {t['number']}{' (the recipe before the search)' if t['number']==0 else ''}",

@@ -247,8 +247,7 @@ def sequence_protocol(quick=False):
     def neural(arch, epochs, r):  # recipe `r` for `epochs`
         set_seed(0)
         dls = loaders(*recipes.windows(r))
-        kw = {k: v for k,v in r.items() if k not in ('bs', 'max_len', 'step', 'epochs', 'lr')}
-        learn = sequence_learner(dls, arch=arch, seed=0, metrics=[], **kw)
+        learn = sequence_learner(dls, arch=arch, seed=0, metrics=[], **recipes.learner_args(r))
         t = report.fit_seconds(learn, epochs, r['lr'])
         return report.next_item_metrics(learn.model, dls, full, ndcg)['NDCG@10'], t
     closed = lambda factory, **kw: closed_form(factory, idls, score, **kw)

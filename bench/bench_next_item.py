@@ -20,7 +20,7 @@ import numpy as np, torch
 from recfast.all import *
 from bench import report
 from bench.recipes import NEXT_ITEM as HAND, NEXT_ITEM_STUDIES as STUDIES, next_item_rows as valid
-from bench.recipes import MAX_LEN, BS, CONF, rstr, windows, next_item, next_item_study
+from bench.recipes import MAX_LEN, BS, CONF, rstr, windows, window_text, learner_args, next_item, next_item_study
 
 p = argparse.ArgumentParser()
 p.add_argument('--quick', action='store_true'); p.add_argument('--tune', action='store_true')
@@ -48,10 +48,6 @@ def start(a):
     "The hand recipe of arch `a` as parameters of its search space (SASRec's `model_kwargs` flat), `CLIP`ped"
     h = HAND[a]
     return {k: h[k] for k in ('loss', 'n_factors', 'wd', 'lr', 'epochs')} | h.get('model_kwargs', {}) | CLIP.get(a, {})
-def first(a):
-    "What trial 0 of arch `a`'s study is"
-    c = ', '.join(f'{k} {v:g}' for k,v in CLIP.get(a, {}).items())
-    return f' (the hand recipe{", clipped to the space: " + c if c else ""})'
 def loaders(r, seed, test):
     "Training loaders of recipe `r`'s windows and batch size"
     bs,max_len,step = windows(r)
@@ -75,9 +71,7 @@ def run_seq(arch, seed, test=False, **recipe):
     set_seed(seed)
     dls = loaders(r, seed, test)
     full = full_loaders(test)
-    learn = sequence_learner(dls, arch=arch, loss=r['loss'], n_factors=r['n_factors'], seed=seed, wd=r['wd'],
-                             metrics=[],
-                             **({'model_kwargs':r['model_kwargs']} if r.get('model_kwargs') else {}))
+    learn = sequence_learner(dls, arch=arch, seed=seed, metrics=[], **learner_args(r))
     sw = report.Stopwatch()
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1 if args.quick else r['epochs'], r['lr'])
     fit = sw.cpu()
@@ -132,12 +126,11 @@ if args.tune or args.confirm:  # the studies' trials as rows, and their best ref
     for a in ARCHS:
         f = STUDIES/f'study_{a}.json'
         if not f.exists(): print(f'{a}: no study ({f}): run --tune first', flush=True); continue
-        win = rstr(HAND[a]).split(f", wd {HAND[a]['wd']}")[1]  # the loaders' settings, the study's throughout
         rows += [report.row('next_item', f'sequence_learner({a!r})', VDATA,
                             "the learner's `mrr` after each valid window (every item ranked, nothing excluded: "
                             f"`tune`'s objective); `tune`, {report.budget(f)}, seed 0, trial {t['number']}"
-                            f"{first(a) if t['number']==0 else ''}; trial seconds (wall, validation included), "
-                            f"{BSL}, {MLL}", OBJ, t['value'], t['seconds'], recipe=t['text']+win,
+                            f"{report.first_trial(t, CLIP.get(a, {}))}; trial seconds (wall, validation included), "
+                            f"{BSL}, {MLL}", OBJ, t['value'], t['seconds'], recipe=t['text']+window_text(HAND[a]),
                             suite=report.own_suite('next_item', VDATA, OBJ))
                  for t in report.trials(f)]
         for k,c in {rstr(c): c for c in (HAND[a], next_item_study(a))}.items():  # (3-seed rows reused where saved)

@@ -124,7 +124,7 @@ if 'dot' in FAMILIES:
 if 'sequence' in FAMILIES:
     ml = movielens_100k(titles=False)[['user','movie','timestamp']]
     lstm = recipes.NEXT_ITEM['lstm']  # bench_next_item.py's hand-tuned recipe
-    SKW = dict(time_name='timestamp', split='last', **dict(zip(('bs', 'max_len', 'step'), recipes.windows(lstm))))
+    SKW = dict(time_name='timestamp', split='last', **dict(zip(recipes.WINDOW, recipes.windows(lstm))))
     SEQ = "ML-100K, each user's latest rating held out (943 targets), the rest trained on; every item ranked, the " \
           "user's training items excluded; mean of 3 seeds"
     SFUNCS = {'NDCG@10':partial(ndcg_at_k, k=10), 'HR@10':partial(recall_at_k, k=10), 'MRR':mrr}

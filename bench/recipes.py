@@ -2,7 +2,6 @@
 script runs it). Next-item prediction (bench_next_item.py's protocol): each sequence arch's hand recipe (`NEXT_ITEM`),
 replaced by its `tune` study's best where that won on valid beyond the seeds' spread (`next_item`); bench_frontier.py
 and bench_tune.py fit the same recipes."""
-import json
 from bench import report
 
 # The next-item recipes before `tune`: the valid-best of each arch in a hand grid of fifteen rounds (bench_next_item.py
@@ -20,25 +19,32 @@ WINDOW = ('bs', 'max_len', 'step')  # the loaders' knobs
 NEXT_ITEM_STUDIES = report.RESULTS/'next_item_tuning'
 CONF = 'valid NDCG@10, 3 seeds'  # the metric `next_item` decides on: bench_next_item.py's `--confirm` rows
 
+def window_text(r):
+    "The loaders' settings recipe `r` names, as the end of its rows' `recipe` text"
+    bs = f", bs {r['bs']}" if r.get('bs', BS)!=BS else ''  # (BS unless searched: the rows before `bs` was a knob)
+    return bs + ''.join(f', {k} {r[k]}' for k in ('max_len', 'step') if k in r)  # (MAX_LEN, no overlap, unless named)
+
 def rstr(r):
     "A next-item recipe as the `recipe` text of its rows"
     mk = ''.join(f', {k} {v}' for k,v in r.get('model_kwargs', {}).items())  # SASRec's own options, when searched
-    bs = f", bs {r['bs']}" if r.get('bs', BS)!=BS else ''  # (BS unless searched: the rows before `bs` was a knob)
-    win = ''.join(f', {k} {r[k]}' for k in ('max_len', 'step') if k in r)  # (MAX_LEN, steps of max_len, unless named)
     return (f"{r['loss']} loss, {r['n_factors']} factors{mk}, fit_one_cycle({r['epochs']}, {r['lr']:g}), wd {r['wd']}"
-            f"{bs}{win}")
+            f"{window_text(r)}")
 
 def windows(r):
     "`(bs, max_len, step)` of the training loaders of recipe `r`"
     return r.get('bs', BS),r.get('max_len', MAX_LEN),r.get('step')
 
+def learner_args(r):
+    "The arguments of `sequence_learner` in recipe `r` (its windows are the loaders', its epochs and lr the fit's)"
+    return {k: v for k,v in r.items() if k not in (*WINDOW, 'epochs', 'lr')}
+
 def next_item_study(a):
     "The best trial of arch `a`'s next-item study as a recipe, the hand recipe's windows kept (`None` without a study)"
-    f = NEXT_ITEM_STUDIES/f'study_{a}.json'
-    if not f.exists(): return None
-    s = json.loads(f.read_text())['recipe']
-    return {k: NEXT_ITEM[a][k] for k in WINDOW if k in NEXT_ITEM[a]} | s['kwargs'] | {'epochs': s['epochs'],
-                                                                                     'lr': s['lr']}
+    s = report.study(NEXT_ITEM_STUDIES/f'study_{a}.json')
+    if s is None: return None
+    r = s['recipe']
+    return {k: NEXT_ITEM[a][k] for k in WINDOW if k in NEXT_ITEM[a]} | r['kwargs'] | {'epochs': r['epochs'],
+                                                                                     'lr': r['lr']}
 
 def next_item_rows(rows, a, metric):
     "`{recipe text: row}` of arch `a`'s rows of `metric` among `rows` (next_item_tuning.json's)"
@@ -48,8 +54,5 @@ def next_item(a):
     """Arch `a`'s next-item recipe: its study's best where, refitted with seeds 0-2, its mean valid NDCG@10 beats the
     hand recipe's by more than either's spread over the seeds (a study's best is picked among many one-seed trials:
     optimistic), else the hand recipe"""
-    conf,b = next_item_rows(report.saved('next_item_tuning'), a, CONF),next_item_study(a)
-    h,t = conf.get(rstr(NEXT_ITEM[a])),conf.get(rstr(b)) if b else None
-    if b and not (h and t): print(f"{a}: the hand recipe or its study's best has no 3-seed valid rows "
-                                  "(bench_next_item.py --confirm): the hand recipe", flush=True)
-    return b if h and t and report.beyond_spread(t, h) else NEXT_ITEM[a]
+    conf = next_item_rows(report.saved('next_item_tuning'), a, CONF)  # (bench_next_item.py --confirm's rows)
+    return report.study_or_hand(NEXT_ITEM[a], next_item_study(a), conf, rstr, a)

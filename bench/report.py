@@ -107,17 +107,34 @@ def beyond_spread(new, old)->bool:
     d = (old['value']-new['value'])*(1 if lower_is_better(new['metric']) else -1)
     return d > max(new['std'], old['std'])
 
-def trials(study)->list:
-    "The finished trials of a `tune` study saved at `study`, each with its parameters as a recipe text (`text`)"
-    ts = [t for t in json.loads(Path(study).read_text())['trials'] if t['state']=='COMPLETE']
-    fmt = lambda v: f'{v:.3g}' if isinstance(v, float) else str(v)
-    return [{**t, 'text': ', '.join(f'{k} {fmt(v)}' for k,v in t['params'].items())} for t in ts]
+def study_or_hand(hand, best, conf:dict, text, name:str=''):
+    """`best` (a study's recipe, or `None`) where its 3-seed row beats `hand`'s `beyond_spread`, else `hand`; `conf`:
+    `{recipe text: 3-seed row}`, `text`: a recipe's text. Says so when a study's best or the hand recipe has no row"""
+    h,t = conf.get(text(hand)),conf.get(text(best)) if best else None
+    if best and not (h and t): print(f"{name}: the hand recipe or its study's best has no 3-seed row (not confirmed): "
+                                     "the hand recipe", flush=True)
+    return best if h and t and beyond_spread(t, h) else hand
 
-def budget(study)->str:
-    "The budget a saved `tune` study ran with, as text (its file records `timeout`, in seconds)"
-    r = json.loads(Path(study).read_text())['recipe']
+def study(path):
+    "A `tune` study saved at `path` (`save_study`'s JSON), `None` if there is none"
+    return json.loads(Path(path).read_text()) if Path(path).exists() else None
+
+def trials(path)->list:
+    "The finished trials of the `tune` study at `path`, each with its parameters as a recipe text (`text`)"
+    fmt = lambda v: f'{v:.3g}' if isinstance(v, float) else str(v)
+    return [{**t, 'text': ', '.join(f'{k} {fmt(v)}' for k,v in t['params'].items())} for t in study(path)['trials']
+            if t['state']=='COMPLETE']
+
+def budget(path)->str:
+    "The budget the `tune` study at `path` ran with, as text (its file records `timeout`, in seconds)"
+    r = study(path)['recipe']
     if 'timeout' not in r: return 'budget not recorded'
     return 'no time limit' if r['timeout'] is None else f"{r['timeout']/60:.0f}-minute budget"
+
+def first_trial(t, clip:dict)->str:
+    "A note on trial `t` if it is trial 0: the hand recipe, or (`clip`: its values moved into the space's bounds) near it"
+    c = ', '.join(f'{k} {v:g}' for k,v in clip.items())
+    return f' (the hand recipe{", clipped to the space: " + c if c else ""})' if t['number']==0 else ''
 
 def saved(name)->list:
     "The rows saved as `bench/results/<name>.json` (`[]` if none yet): a resumed search's, or those a partial run keeps"
